@@ -32,7 +32,7 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, lengthBytes: numbe
     throw new RangeError(`HKDF output length ${lengthBytes} out of range`);
   }
   const blocks: Buffer[] = [];
-  let previous = Buffer.alloc(0);
+  let previous: Buffer = Buffer.alloc(0);
   for (let counter = 1; blocks.length * SHA256_BYTES < lengthBytes; counter++) {
     previous = hmacSha256(prk, previous, info, Buffer.from([counter]));
     blocks.push(previous);

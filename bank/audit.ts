@@ -1,0 +1,230 @@
+// [DESIGN §4] The audit log: one Fernet token per line in DIR/audit.log, so any Fernet
+// implementation holding the audit key can read it. Each record carries the SHA-256 of the
+// previous token line (a hash chain), and the head (seq, hash) is kept twice: in the ledger
+// store, inside the same atomic batch as the money it describes (the truth used to repair
+// the log after a crash), and in DIR/audit.head as a Fernet token, so `atm audit verify`
+// can detect a truncated log without opening the bank's locked LevelDB.
+import fs from 'node:fs';
+import path from 'node:path';
+import { sha256, systemRandomBytes, type RandomBytes } from '../protocol/crypto.js';
+import { fernetDecrypt, fernetEncrypt, type FernetKey } from '../protocol/fernet.js';
+import { AUDIT_GENESIS_HASH, EMPTY_AUDIT_HEAD, type AuditHead, type AuditToken } from './types.js';
+
+export const AUDIT_LOG_FILE = 'audit.log';
+export const AUDIT_HEAD_FILE = 'audit.head';
+export const AUDIT_RECORD_VERSION = 1;
+
+/** What a caller says happened; the chain adds seq, time and the previous hash. */
+export interface AuditEntry {
+  kioskId: string;
+  username: string | null;
+  action: string; // register, login, logout, balance, deposit, withdraw.hold, withdraw.post, withdraw.void, security, …
+  outcome: string; // 'ok' or a decline / close code
+  amountCents?: number;
+  txnId?: string;
+  detail?: string;
+}
+
+export interface AuditRecord extends AuditEntry {
+  v: number;
+  seq: number;
+  ts: string; // ISO-8601 UTC
+  prevHash: string;
+}
+
+export function hashTokenLine(token: string): string {
+  return sha256(Buffer.from(token, 'ascii')).toString('hex');
+}
+
+/** Assigns sequence numbers and links records; pure apart from the injected randomness. */
+export class AuditChain {
+  constructor(
+    private readonly key: FernetKey,
+    private head: AuditHead,
+    private readonly randomBytes: RandomBytes = systemRandomBytes,
+  ) {}
+
+  get currentHead(): AuditHead {
+    return { ...this.head };
+  }
+
+  /** Resets to a durable head after a failed commit dropped the records sealed since. */
+  resetTo(head: AuditHead): void {
+    this.head = { ...head };
+  }
+
+  seal(entry: AuditEntry, nowMs: number): { token: AuditToken; head: AuditHead; record: AuditRecord } {
+    const record: AuditRecord = {
+      v: AUDIT_RECORD_VERSION,
+      seq: this.head.seq + 1,
+      ts: new Date(nowMs).toISOString(),
+      ...entry,
+      prevHash: this.head.hash,
+    };
+    const token = fernetEncrypt(this.key, Buffer.from(JSON.stringify(record)), Math.floor(nowMs / 1000), this.randomBytes(16));
+    this.head = { seq: record.seq, hash: hashTokenLine(token) };
+    return { token: { seq: record.seq, token }, head: { ...this.head }, record };
+  }
+}
+
+export function decryptAuditToken(key: FernetKey, token: string): AuditRecord | null {
+  const result = fernetDecrypt(key, token);
+  if (!result.ok) return null;
+  try {
+    return JSON.parse(result.plaintext.toString('utf8')) as AuditRecord;
+  } catch {
+    return null;
+  }
+}
+
+function readHeadFile(dir: string, key: FernetKey): AuditHead | null | 'unreadable' {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, AUDIT_HEAD_FILE), 'ascii').trim();
+  } catch {
+    return null;
+  }
+  const result = fernetDecrypt(key, text);
+  if (!result.ok) return 'unreadable';
+  try {
+    return JSON.parse(result.plaintext.toString('utf8')) as AuditHead;
+  } catch {
+    return 'unreadable';
+  }
+}
+
+function writeHeadFile(dir: string, key: FernetKey, head: AuditHead, nowMs: number, randomBytes: RandomBytes): void {
+  const token = fernetEncrypt(key, Buffer.from(JSON.stringify(head)), Math.floor(nowMs / 1000), randomBytes(16));
+  const temporary = path.join(dir, `${AUDIT_HEAD_FILE}.tmp`);
+  fs.writeFileSync(temporary, `${token}\n`, { mode: 0o600 });
+  fs.renameSync(temporary, path.join(dir, AUDIT_HEAD_FILE));
+}
+
+/**
+ * Appends sealed tokens to audit.log in sequence order. The ledger store already holds them
+ * durably, so the file is written without fsync: a crash loses at most a tail that
+ * repair() puts back from the store on the next start.
+ */
+export class AuditLogFile {
+  private readonly logPath: string;
+  private queue: Promise<void> = Promise.resolve();
+  private appendedHead: AuditHead;
+
+  constructor(
+    private readonly dir: string,
+    private readonly key: FernetKey,
+    private readonly nowMs: () => number,
+    private readonly randomBytes: RandomBytes = systemRandomBytes,
+  ) {
+    this.logPath = path.join(dir, AUDIT_LOG_FILE);
+    this.appendedHead = { ...EMPTY_AUDIT_HEAD };
+  }
+
+  /** The head of what is in the file now (after repair and every append). */
+  get head(): AuditHead {
+    return { ...this.appendedHead };
+  }
+
+  /**
+   * Start-up repair: drop a torn last line, then append every token the store has past the
+   * file's last record. Refuses (throws) when the file's tail does not belong to this chain,
+   * because that is tampering for `atm audit verify` to report, not something to paper over.
+   */
+  async repair(storeHead: AuditHead, tokensAfter: (seq: number) => Promise<AuditToken[]>): Promise<{ appended: number }> {
+    let content = '';
+    try {
+      content = fs.readFileSync(this.logPath, 'ascii');
+    } catch {
+      content = '';
+    }
+    if (content.length > 0 && !content.endsWith('\n')) {
+      const keep = content.lastIndexOf('\n') + 1; // a write torn by the crash
+      fs.truncateSync(this.logPath, keep);
+      content = content.slice(0, keep);
+    }
+    const lines = content.split('\n').filter((line) => line.length > 0);
+    let fileHead: AuditHead = { ...EMPTY_AUDIT_HEAD };
+    const lastLine = lines.at(-1);
+    if (lastLine !== undefined) {
+      const record = decryptAuditToken(this.key, lastLine);
+      if (record === null || record.seq !== lines.length) {
+        throw new Error(`audit log tail does not verify (line ${lines.length}); run 'atm audit verify'`);
+      }
+      fileHead = { seq: record.seq, hash: hashTokenLine(lastLine) };
+    }
+    if (fileHead.seq > storeHead.seq) {
+      throw new Error(`audit log has ${fileHead.seq} records but the ledger's head is ${storeHead.seq}; the data dir is inconsistent`);
+    }
+    const missing = fileHead.seq < storeHead.seq ? await tokensAfter(fileHead.seq) : [];
+    if (fileHead.seq + missing.length !== storeHead.seq) {
+      throw new Error(`cannot repair audit log: file ends at ${fileHead.seq}, ledger at ${storeHead.seq}, ${missing.length} tokens kept`);
+    }
+    if (missing.length > 0) fs.appendFileSync(this.logPath, missing.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
+    this.appendedHead = missing.length > 0 ? { seq: storeHead.seq, hash: hashTokenLine((missing.at(-1) as AuditToken).token) } : fileHead;
+    if (this.appendedHead.hash !== storeHead.hash) throw new Error('audit log head hash differs from the ledger head');
+    writeHeadFile(this.dir, this.key, this.appendedHead, this.nowMs(), this.randomBytes);
+    return { appended: missing.length };
+  }
+
+  /** Appends in call order; resolves when the lines and the head file are written. */
+  append(tokens: AuditToken[]): Promise<void> {
+    if (tokens.length === 0) return this.queue;
+    this.queue = this.queue.then(async () => {
+      const first = tokens[0] as AuditToken;
+      if (first.seq !== this.appendedHead.seq + 1) throw new Error(`audit append out of order: ${first.seq} after ${this.appendedHead.seq}`);
+      await fs.promises.appendFile(this.logPath, tokens.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
+      const last = tokens.at(-1) as AuditToken;
+      this.appendedHead = { seq: last.seq, hash: hashTokenLine(last.token) };
+      writeHeadFile(this.dir, this.key, this.appendedHead, this.nowMs(), this.randomBytes);
+    });
+    return this.queue;
+  }
+
+  flushed(): Promise<void> {
+    return this.queue;
+  }
+}
+
+export type VerifyResult =
+  | { ok: true; records: number }
+  | { ok: false; records: number; badRecord: number; reason: string };
+
+/** [atm audit verify] Decrypt, sequence, chain and head; reports the first bad record. */
+export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
+  let content: string;
+  try {
+    content = fs.readFileSync(path.join(dir, AUDIT_LOG_FILE), 'ascii');
+  } catch {
+    content = '';
+  }
+  const lines = content.split('\n');
+  const torn = lines.at(-1) !== '';
+  if (!torn) lines.pop();
+  if (content.length === 0) lines.length = 0;
+  let previousHash = AUDIT_GENESIS_HASH;
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index] as string;
+    const lineNumber = index + 1;
+    const fail = (reason: string): VerifyResult => ({ ok: false, records: index, badRecord: lineNumber, reason });
+    if (torn && index === lines.length - 1) return fail('last line is incomplete (log truncated mid-record)');
+    const record = decryptAuditToken(key, line);
+    if (record === null) return fail('does not decrypt (edited, or not written with this audit key)');
+    if (record.seq !== lineNumber) return fail(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
+    if (record.prevHash !== previousHash) return fail('hash chain broken (a previous line was changed, removed or reordered)');
+    previousHash = hashTokenLine(line);
+  }
+  const head = readHeadFile(dir, key);
+  if (head === 'unreadable') return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: 'audit.head does not decrypt' };
+  if (head === null) {
+    if (lines.length > 0) return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: 'audit.head is missing' };
+    return { ok: true, records: 0 };
+  }
+  if (head.seq > lines.length) {
+    return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: `log truncated: head says ${head.seq} records, the log has ${lines.length}` };
+  }
+  if (head.seq > 0) {
+    const headLine = lines[head.seq - 1] as string;
+    if (hashTokenLine(headLine) !== head.hash) return { ok: false, records: lines.length, badRecord: head.seq, reason: 'record differs from the one the head names' };
+  }
+  return { ok: true, records: lines.length };
+}

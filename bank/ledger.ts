@@ -1,0 +1,111 @@
+// Pure ledger decisions: an account and a request in, a new account or a decline out.
+// No I/O and no clock reads here (time is a parameter), so every rule is unit-testable and
+// the service can hold a lock only around the read-decide-write sequence.
+import { AMOUNT_CENTS_MAX, isValidAmountCents } from '../protocol/amount.js';
+import { DeclineCode } from '../protocol/errors.js';
+import { PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_PATTERN } from '../protocol/messages.js';
+import type { Account, TxnRecord } from './types.js';
+
+export interface LedgerLimits {
+  depositCentsMax: number;
+  withdrawalCentsMax: number;
+  withdrawalCentsMaxDaily: number;
+  balanceCentsMax: number; // keeps every sum far inside 2^53
+}
+
+export const DEFAULT_LIMITS: LedgerLimits = {
+  depositCentsMax: 10_000_00,
+  withdrawalCentsMax: 1_000_00,
+  withdrawalCentsMaxDaily: 2_000_00,
+  balanceCentsMax: AMOUNT_CENTS_MAX,
+};
+
+export type Decision = { ok: true; account: Account } | { ok: false; code: DeclineCode };
+
+/** Case-folds; null when the name breaks the rules (3-32 of a-z 0-9 . _ -). */
+export function normalizeUsername(raw: string): string | null {
+  const folded = raw.toLowerCase();
+  return USERNAME_PATTERN.test(folded) ? folded : null;
+}
+
+/** bcrypt hashes at most 72 bytes and stops at NUL, so both are refused rather than ignored. */
+export function passwordInvalid(password: string): string | null {
+  const bytes = Buffer.byteLength(password, 'utf8');
+  if (bytes < PASSWORD_BYTES_MIN || bytes > PASSWORD_BYTES_MAX) return `password must be ${PASSWORD_BYTES_MIN}-${PASSWORD_BYTES_MAX} bytes`;
+  if (password.includes('\0')) return 'password must not contain NUL';
+  return null;
+}
+
+export function utcDay(nowMs: number): string {
+  return new Date(nowMs).toISOString().slice(0, 10);
+}
+
+export function availableCents(account: Account): number {
+  return account.balanceCents - account.heldCents;
+}
+
+function withdrawnToday(account: Account, nowMs: number): number {
+  return account.withdrawnDay === utcDay(nowMs) ? account.withdrawnTodayCents : 0;
+}
+
+export function newAccount(username: string, passwordHash: string, nowMs: number): Account {
+  return { username, passwordHash, balanceCents: 0, heldCents: 0, failedLogins: 0, lockedUntilMs: 0, withdrawnDay: utcDay(nowMs), withdrawnTodayCents: 0, createdAtMs: nowMs };
+}
+
+export function decideDeposit(account: Account, amountCents: unknown, limits: LedgerLimits): Decision {
+  if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
+  if (amountCents > limits.depositCentsMax) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  if (account.balanceCents + amountCents > limits.balanceCentsMax) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  return { ok: true, account: { ...account, balanceCents: account.balanceCents + amountCents } };
+}
+
+/** Phase one of a withdrawal: reserve the amount; it counts against today's limit at once. */
+export function decideHold(account: Account, amountCents: unknown, limits: LedgerLimits, nowMs: number): Decision {
+  if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
+  if (amountCents > limits.withdrawalCentsMax) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  if (amountCents > availableCents(account)) return { ok: false, code: DeclineCode.INSUFFICIENT_FUNDS };
+  const today = withdrawnToday(account, nowMs);
+  if (today + amountCents > limits.withdrawalCentsMaxDaily) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  return {
+    ok: true,
+    account: { ...account, heldCents: account.heldCents + amountCents, withdrawnDay: utcDay(nowMs), withdrawnTodayCents: today + amountCents },
+  };
+}
+
+/** Phase two: debit exactly what was dispensed, release the rest of the hold. */
+export function decidePost(account: Account, hold: TxnRecord, dispensedCents: unknown, nowMs: number): Decision {
+  if (!isValidAmountCents(dispensedCents) || dispensedCents > hold.amountCents) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
+  const released = hold.amountCents - dispensedCents;
+  return {
+    ok: true,
+    account: {
+      ...account,
+      balanceCents: account.balanceCents - dispensedCents,
+      heldCents: account.heldCents - hold.amountCents,
+      withdrawnTodayCents: refundToday(account, hold, released, nowMs),
+    },
+  };
+}
+
+/** Phase two on a fault (or timeout): release the whole hold; nothing is debited. */
+export function decideVoid(account: Account, hold: TxnRecord, nowMs: number): Account {
+  return {
+    ...account,
+    heldCents: account.heldCents - hold.amountCents,
+    withdrawnTodayCents: refundToday(account, hold, hold.amountCents, nowMs),
+  };
+}
+
+/** Money not dispensed no longer counts toward today's limit, if the hold was made today. */
+function refundToday(account: Account, hold: TxnRecord, releasedCents: number, nowMs: number): number {
+  const sameDay = utcDay(hold.createdAtMs) === account.withdrawnDay && account.withdrawnDay === utcDay(nowMs);
+  return sameDay ? Math.max(0, account.withdrawnTodayCents - releasedCents) : account.withdrawnTodayCents;
+}
+
+/** Invariant checked on both paths (before commit, after read): never negative, never over-held. */
+export function accountInvariantViolation(account: Account): string | null {
+  if (!Number.isSafeInteger(account.balanceCents) || account.balanceCents < 0) return `balance ${account.balanceCents}`;
+  if (!Number.isSafeInteger(account.heldCents) || account.heldCents < 0) return `held ${account.heldCents}`;
+  if (account.heldCents > account.balanceCents) return `held ${account.heldCents} > balance ${account.balanceCents}`;
+  return null;
+}

@@ -1,0 +1,254 @@
+// The bank's network edge: the only bank file that touches net. It admits connections within
+// the caps, runs each through SecureChannel, and hands verified requests to BankService one
+// at a time per session. Every limit here is named and configurable (DESIGN §3, §4).
+import crypto from 'node:crypto';
+import net from 'node:net';
+import type { RandomBytes } from '../protocol/crypto.js';
+import { SecureChannel, type ChannelTimeouts } from '../protocol/channel.js';
+import { DeclineCode, SessionCloseReason, declineText } from '../protocol/errors.js';
+import { encodeMessage, parseRequest, type Request, type Response } from '../protocol/messages.js';
+import type { KeystoreView } from './keystore.js';
+import { RateLimiter } from './mutex.js';
+import type { BankObserver } from './observer.js';
+import type { BankService, SessionContext } from './service.js';
+
+export interface ServerLimits {
+  connectionsMax: number;
+  pendingHandshakesMax: number; // oldest pending handshake is evicted when a new one arrives
+  sessionsPerKioskMax: number;
+  handshakesPerSecondPerKiosk: number;
+  handshakeBurstPerKiosk: number;
+  requestsQueuedPerSessionMax: number;
+  helloCacheMax: number; // [ATM-2.4.4] remembered (kid, Nc) pairs
+  securityAuditsPerSecond: number; // so a flood of bad handshakes cannot flood the audit log
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  connectionsMax: 2048,
+  pendingHandshakesMax: 256,
+  sessionsPerKioskMax: 4,
+  handshakesPerSecondPerKiosk: 20,
+  handshakeBurstPerKiosk: 40,
+  requestsQueuedPerSessionMax: 4,
+  helloCacheMax: 100_000,
+  securityAuditsPerSecond: 20,
+};
+
+const SECURITY_REASONS = new Set<string>([
+  SessionCloseReason.BAD_MAC,
+  SessionCloseReason.HANDSHAKE,
+  SessionCloseReason.REPLAYED_HELLO,
+  SessionCloseReason.STALE_TIMESTAMP,
+  SessionCloseReason.FRAME_LENGTH,
+  SessionCloseReason.VERSION,
+  SessionCloseReason.RATE_LIMITED,
+  SessionCloseReason.BAD_MESSAGE,
+]);
+
+export interface BankServerOptions {
+  host: string;
+  port: number;
+  service: BankService;
+  keystore: KeystoreView;
+  observer: BankObserver;
+  nowMs: () => number;
+  randomBytes?: RandomBytes;
+  timeouts?: Partial<ChannelTimeouts>;
+  limits?: Partial<ServerLimits>;
+}
+
+interface Connection {
+  channel: SecureChannel;
+  context: SessionContext;
+  queued: number;
+  tail: Promise<void>;
+  admittedKioskId: string | null;
+}
+
+export class BankServer {
+  private readonly server: net.Server;
+  private readonly limits: ServerLimits;
+  private readonly connections = new Set<Connection>();
+  private readonly pending = new Set<Connection>(); // insertion order = age
+  private readonly sessionsPerKiosk = new Map<string, number>();
+  private readonly handshakeLimiter: RateLimiter;
+  private readonly securityLimiter: RateLimiter;
+  private readonly helloCache = new Map<string, number>(); // key → expiry ms
+  private readonly dummyPsk = crypto.randomBytes(32);
+  securityEventsSuppressed = 0;
+
+  constructor(private readonly options: BankServerOptions) {
+    this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    this.handshakeLimiter = new RateLimiter(this.limits.handshakesPerSecondPerKiosk, this.limits.handshakeBurstPerKiosk);
+    this.securityLimiter = new RateLimiter(this.limits.securityAuditsPerSecond, this.limits.securityAuditsPerSecond);
+    this.server = net.createServer((socket) => this.onConnection(socket));
+    this.server.maxConnections = this.limits.connectionsMax;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get stats(): { connections: number; pending: number } {
+    return { connections: this.connections.size, pending: this.pending.size };
+  }
+
+  /** Stops accepting, closes every session with an authenticated close, waits for the queue. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const connection of this.connections) {
+        void connection.tail.finally(() => connection.channel.close());
+      }
+    });
+  }
+
+  private onConnection(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (this.pending.size >= this.limits.pendingHandshakesMax) {
+      const oldest = this.pending.values().next().value;
+      oldest?.channel.fail(SessionCloseReason.EVICTED, 'pending handshake evicted by a newer one');
+    }
+    const context: SessionContext = { kioskId: '?', remote, username: null };
+    const connection: Connection = { channel: undefined as unknown as SecureChannel, context, queued: 0, tail: Promise.resolve(), admittedKioskId: null };
+    connection.channel = SecureChannel.accept(
+      {
+        stream: socket,
+        nowMs: this.options.nowMs,
+        randomBytes: this.options.randomBytes,
+        timeouts: this.options.timeouts,
+        events: {
+          onOpen: (kioskId) => this.onOpen(connection, kioskId),
+          onMessage: (plaintext) => this.onMessage(connection, plaintext),
+          onClose: (reason, detail) => this.onClose(connection, reason, detail),
+        },
+      },
+      {
+        lookupPsk: (kioskId) => this.options.keystore.lookupPsk(kioskId),
+        dummyPsk: this.dummyPsk,
+        admitHello: (hello) => this.admitHello(connection, hello.kioskId, hello.kioskNonce),
+      },
+    );
+    this.connections.add(connection);
+    this.pending.add(connection);
+  }
+
+  /** [ATM-2.4.4-5] After m1 verified: replay cache, per-kiosk rate and session caps. */
+  private admitHello(connection: Connection, kioskId: string, nonce: Buffer): string | null {
+    const nowMs = this.options.nowMs();
+    const cacheKey = `${kioskId}:${nonce.toString('hex')}`;
+    const seenUntil = this.helloCache.get(cacheKey);
+    if (seenUntil !== undefined && seenUntil > nowMs) return 'replay';
+    if (!this.handshakeLimiter.take(kioskId, nowMs)) return 'handshake rate limit';
+    const sessions = this.sessionsPerKiosk.get(kioskId) ?? 0;
+    if (sessions >= this.limits.sessionsPerKioskMax) return 'session limit for this kiosk';
+    if (this.helloCache.size >= this.limits.helloCacheMax) this.pruneHelloCache(nowMs);
+    this.helloCache.set(cacheKey, nowMs + 2 * 30_000);
+    this.sessionsPerKiosk.set(kioskId, sessions + 1);
+    connection.admittedKioskId = kioskId;
+    connection.context.kioskId = kioskId;
+    return null;
+  }
+
+  private pruneHelloCache(nowMs: number): void {
+    for (const [key, expiry] of this.helloCache) if (expiry <= nowMs) this.helloCache.delete(key);
+    // Still full of live entries: drop the oldest; a replay of those cannot complete anyway.
+    while (this.helloCache.size >= this.limits.helloCacheMax) {
+      const oldest = this.helloCache.keys().next().value;
+      if (oldest === undefined) break;
+      this.helloCache.delete(oldest);
+    }
+  }
+
+  private onOpen(connection: Connection, kioskId: string): void {
+    this.pending.delete(connection);
+    this.options.observer.session({ kioskId, remote: connection.context.remote, state: 'open' });
+  }
+
+  private onClose(connection: Connection, reason: SessionCloseReason, detail: string): void {
+    const wasPending = this.pending.delete(connection);
+    this.connections.delete(connection);
+    const kioskId = connection.admittedKioskId;
+    if (kioskId !== null) {
+      const sessions = (this.sessionsPerKiosk.get(kioskId) ?? 1) - 1;
+      if (sessions <= 0) this.sessionsPerKiosk.delete(kioskId);
+      else this.sessionsPerKiosk.set(kioskId, sessions);
+    }
+    const remote = connection.context.remote;
+    const knownKiosk = connection.channel.kioskId;
+    if (SECURITY_REASONS.has(reason)) {
+      this.options.observer.security({ kioskId: knownKiosk, remote, reason, detail });
+      if (this.securityLimiter.take('all', this.options.nowMs())) {
+        void this.options.service
+          .audit({ kioskId: knownKiosk ?? '?', username: connection.context.username, action: 'security', outcome: reason, detail: detail.slice(0, 200) })
+          .catch(() => undefined);
+      } else {
+        this.securityEventsSuppressed += 1;
+      }
+    } else if (!wasPending || kioskId !== null) {
+      this.options.observer.session({ kioskId: knownKiosk, remote, state: 'closed', reason });
+    }
+  }
+
+  private onMessage(connection: Connection, plaintext: Buffer): void {
+    if (connection.queued >= this.limits.requestsQueuedPerSessionMax) {
+      connection.channel.fail(SessionCloseReason.BAD_MESSAGE, 'too many requests in flight');
+      return;
+    }
+    connection.queued += 1;
+    connection.tail = connection.tail.then(async () => {
+      await this.handle(connection, plaintext);
+      connection.queued -= 1;
+    });
+  }
+
+  private async handle(connection: Connection, plaintext: Buffer): Promise<void> {
+    const startedMs = performance.now();
+    const parsed = parseRequest(plaintext);
+    let response: Response;
+    if (!parsed.ok) {
+      const code = badRequestCode(parsed);
+      response = { id: parsed.id ?? 0, ok: false, code, message: `${declineText[code]}: ${parsed.reason}` };
+      this.options.observer.action({ kioskId: connection.context.kioskId, remote: connection.context.remote, action: 'request', outcome: code, username: connection.context.username, latencyMs: performance.now() - startedMs });
+      connection.channel.send(encodeMessage(response));
+      return;
+    }
+    const request: Request = parsed.request;
+    const handled = await this.options.service.handle(connection.context, request);
+    if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
+    if (request.op !== 'ping') {
+      this.options.observer.action({
+        kioskId: connection.context.kioskId,
+        remote: connection.context.remote,
+        action: handled.outcome.action,
+        outcome: handled.outcome.outcome,
+        username: handled.outcome.username,
+        amountCents: handled.outcome.amountCents,
+        latencyMs: performance.now() - startedMs,
+      });
+    }
+    connection.channel.send(encodeMessage(handled.response));
+  }
+}
+
+/** Field-level schema failures map to the decline a person can act on. */
+function badRequestCode(parsed: Extract<ReturnType<typeof parseRequest>, { ok: false }>): DeclineCode {
+  switch (parsed.kind) {
+    case 'cents':
+    case 'centsOrZero':
+      return DeclineCode.INVALID_AMOUNT;
+    case 'username':
+      return DeclineCode.INVALID_USERNAME;
+    case 'password':
+      return DeclineCode.WEAK_PASSWORD;
+    default:
+      return DeclineCode.BAD_REQUEST;
+  }
+}

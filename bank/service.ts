@@ -1,0 +1,391 @@
+// The bank's request handlers: one per message type, reached from one exhaustive switch.
+// Each handler takes the account's (and transaction id's) lock, reads, decides with the pure
+// functions of ledger.ts, and submits one batch (state + audit record) to the group
+// committer; the reply is built only after that batch is durable.
+import bcrypt from 'bcrypt';
+import { formatCents } from '../protocol/amount.js';
+import { DeclineCode, declineText } from '../protocol/errors.js';
+import type { Request, Response } from '../protocol/messages.js';
+import type { AuditEntry } from './audit.js';
+import type { GroupCommitter } from './commit.js';
+import {
+  DEFAULT_LIMITS,
+  accountInvariantViolation,
+  availableCents,
+  decideDeposit,
+  decideHold,
+  decidePost,
+  decideVoid,
+  newAccount,
+  normalizeUsername,
+  passwordInvalid,
+  type LedgerLimits,
+} from './ledger.js';
+import { KeyedMutex, RateLimiter } from './mutex.js';
+import type { LedgerStore } from './store.js';
+import type { Account, LedgerBatch, TxnRecord } from './types.js';
+
+export interface SessionContext {
+  kioskId: string;
+  remote: string;
+  username: string | null;
+}
+
+export interface ServiceOptions {
+  store: LedgerStore;
+  committer: GroupCommitter;
+  nowMs: () => number;
+  bcryptCost?: number;
+  limits?: Partial<LedgerLimits>;
+  loginFailuresMax?: number;
+  lockMs?: number;
+  holdTimeoutMs?: number;
+  loginsPerSecondPerKiosk?: number;
+  loginBurstPerKiosk?: number;
+}
+
+/** What one handled request amounts to, for the log line and telemetry. */
+export interface Outcome {
+  action: string;
+  outcome: string; // 'ok' or a decline code
+  username: string | null;
+  amountCents?: number;
+}
+
+export type Handled = { response: Response; outcome: Outcome; internalError?: string };
+
+export class BankService {
+  private readonly mutex = new KeyedMutex();
+  private readonly limits: LedgerLimits;
+  private readonly bcryptCost: number;
+  private readonly loginFailuresMax: number;
+  private readonly lockMs: number;
+  readonly holdTimeoutMs: number;
+  private readonly loginLimiter: RateLimiter;
+  private dummyHash: Promise<string>;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.bcryptCost = options.bcryptCost ?? 12;
+    this.loginFailuresMax = options.loginFailuresMax ?? 5;
+    this.lockMs = options.lockMs ?? 15 * 60_000;
+    this.holdTimeoutMs = options.holdTimeoutMs ?? 5 * 60_000;
+    this.loginLimiter = new RateLimiter(options.loginsPerSecondPerKiosk ?? 10, options.loginBurstPerKiosk ?? 40);
+    // Unknown users are checked against this hash so they cost what a real account costs.
+    this.dummyHash = bcrypt.hash('not-a-real-password-xx', this.bcryptCost);
+  }
+
+  private now(): number {
+    return this.options.nowMs();
+  }
+
+  private commit(batch: Partial<LedgerBatch>, entry: AuditEntry): Promise<void> {
+    for (const account of batch.accounts ?? []) {
+      const violation = accountInvariantViolation(account);
+      if (violation !== null) throw new Error(`ledger invariant violated before commit: ${violation}`);
+    }
+    return this.options.committer.submit(batch, [entry]);
+  }
+
+  /** Audits an event that changes no account (security alerts, logout, balance). */
+  audit(entry: AuditEntry): Promise<void> {
+    return this.options.committer.submit({}, [entry]);
+  }
+
+  private async readAccount(username: string): Promise<Account | null> {
+    const account = await this.options.store.getAccount(username);
+    if (account !== null) {
+      const violation = accountInvariantViolation(account);
+      if (violation !== null) throw new Error(`ledger invariant violated on read of ${username}: ${violation}`);
+    }
+    return account;
+  }
+
+  async handle(session: SessionContext, request: Request): Promise<Handled> {
+    try {
+      return await this.dispatch(session, request);
+    } catch (error) {
+      // A failed durable write (disk full) or a broken invariant: nothing was acknowledged.
+      const message = error instanceof Error ? error.message : String(error);
+      return {
+        response: decline(request.id, DeclineCode.INTERNAL),
+        outcome: { action: request.op, outcome: DeclineCode.INTERNAL, username: session.username },
+        internalError: message,
+      };
+    }
+  }
+
+  private dispatch(session: SessionContext, request: Request): Promise<Handled> {
+    switch (request.op) {
+      case 'register':
+        return this.onRegister(session, request);
+      case 'login':
+        return this.onLogin(session, request);
+      case 'logout':
+        return this.onLogout(session, request);
+      case 'balance':
+        return this.onBalance(session, request);
+      case 'deposit':
+        return this.onDeposit(session, request);
+      case 'withdraw.hold':
+        return this.onHold(session, request);
+      case 'withdraw.post':
+        return this.onPost(session, request);
+      case 'withdraw.void':
+        return this.onVoid(session, request);
+      case 'ping':
+        return Promise.resolve({ response: { id: request.id, ok: true }, outcome: { action: 'ping', outcome: 'ok', username: session.username } });
+      default: {
+        const exhaustive: never = request;
+        return exhaustive;
+      }
+    }
+  }
+
+  private async onRegister(session: SessionContext, request: Extract<Request, { op: 'register' }>): Promise<Handled> {
+    const username = normalizeUsername(request.username);
+    const base = { action: 'register', username };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
+    if (passwordInvalid(request.password) !== null) return this.declined(session, request.id, base, DeclineCode.WEAK_PASSWORD);
+    const passwordHash = await bcrypt.hash(request.password, this.bcryptCost);
+    return this.mutex.withKeys([`user:${username}`], async () => {
+      if ((await this.readAccount(username)) !== null) return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
+      await this.commit({ accounts: [newAccount(username, passwordHash, this.now())] }, this.entry(session, base, 'ok'));
+      return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
+    });
+  }
+
+  private async onLogin(session: SessionContext, request: Extract<Request, { op: 'login' }>): Promise<Handled> {
+    const username = normalizeUsername(request.username);
+    const base = { action: 'login', username };
+    if (!this.loginLimiter.take(session.kioskId, this.now())) return this.declined(session, request.id, base, DeclineCode.BUSY);
+    if (username === null || passwordInvalid(request.password) !== null) {
+      // Same answer as a wrong password; bcrypt still runs so timing does not tell either.
+      await bcrypt.compare(request.password.slice(0, 72), await this.dummyHash);
+      return this.declined(session, request.id, base, DeclineCode.AUTH_FAILED);
+    }
+    return this.mutex.withKeys([`user:${username}`], async () => {
+      const account = await this.readAccount(username);
+      if (account === null) {
+        await bcrypt.compare(request.password, await this.dummyHash);
+        return this.declined(session, request.id, base, DeclineCode.AUTH_FAILED);
+      }
+      const nowMs = this.now();
+      if (account.lockedUntilMs > nowMs) {
+        return this.declined(session, request.id, base, DeclineCode.ACCOUNT_LOCKED, new Date(account.lockedUntilMs).toISOString());
+      }
+      if (await bcrypt.compare(request.password, account.passwordHash)) {
+        await this.commit({ accounts: [{ ...account, failedLogins: 0, lockedUntilMs: 0 }] }, this.entry(session, base, 'ok'));
+        session.username = username;
+        return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
+      }
+      const failedLogins = account.failedLogins + 1;
+      const locks = failedLogins >= this.loginFailuresMax;
+      const updated = { ...account, failedLogins: locks ? 0 : failedLogins, lockedUntilMs: locks ? nowMs + this.lockMs : 0 };
+      const code = locks ? DeclineCode.ACCOUNT_LOCKED : DeclineCode.AUTH_FAILED;
+      await this.commit({ accounts: [updated] }, this.entry(session, base, code, { detail: `failed login ${failedLogins}` }));
+      // The failure that locks still answers AUTH_FAILED: only later attempts learn of the lock.
+      const response = decline(request.id, DeclineCode.AUTH_FAILED);
+      return { response, outcome: { ...base, outcome: code } };
+    });
+  }
+
+  private async onLogout(session: SessionContext, request: Extract<Request, { op: 'logout' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'logout', username };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    await this.audit(this.entry(session, base, 'ok'));
+    session.username = null;
+    return { response: { id: request.id, ok: true }, outcome: { ...base, outcome: 'ok' } };
+  }
+
+  private async onBalance(session: SessionContext, request: Extract<Request, { op: 'balance' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'balance', username };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    return this.mutex.withKeys([`user:${username}`], async () => {
+      const account = await this.readAccount(username);
+      if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
+      await this.audit(this.entry(session, base, 'ok'));
+      return { response: { id: request.id, ok: true, balanceCents: availableCents(account) }, outcome: { ...base, outcome: 'ok' } };
+    });
+  }
+
+  private async onDeposit(session: SessionContext, request: Extract<Request, { op: 'deposit' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+      const existing = await this.options.store.getTxn(request.txnId);
+      if (existing !== null) {
+        const same = existing.kind === 'deposit' && existing.username === username && existing.amountCents === request.amountCents;
+        return same ? this.replayed(session, request.id, base, existing) : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      }
+      const account = await this.readAccount(username);
+      if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
+      const decision = decideDeposit(account, request.amountCents, this.limits);
+      if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId);
+      const response: Response = { id: request.id, ok: true, txnId: request.txnId, balanceCents: availableCents(decision.account) };
+      const txn = this.txn(session, request.txnId, 'deposit', username, request.amountCents, 'posted', request.amountCents, response);
+      await this.commit({ accounts: [decision.account], txns: [txn] }, this.entry(session, base, 'ok', { txnId: request.txnId }));
+      return { response, outcome: { ...base, outcome: 'ok' } };
+    });
+  }
+
+  private async onHold(session: SessionContext, request: Extract<Request, { op: 'withdraw.hold' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'withdraw.hold', username, amountCents: safeAmount(request.amountCents) };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+      const existing = await this.options.store.getTxn(request.txnId);
+      if (existing !== null) {
+        const same = existing.kind === 'withdraw' && existing.username === username && existing.amountCents === request.amountCents;
+        return same ? this.replayed(session, request.id, base, existing) : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      }
+      const account = await this.readAccount(username);
+      if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
+      const nowMs = this.now();
+      const decision = decideHold(account, request.amountCents, this.limits, nowMs);
+      if (!decision.ok) {
+        if (decision.code === DeclineCode.INVALID_AMOUNT) return this.declined(session, request.id, base, decision.code);
+        // Remember the decline so a retry of this id gets the same answer, not a fresh try.
+        const response = decline(request.id, decision.code);
+        const txn = this.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'declined', 0, response);
+        await this.commit({ txns: [txn] }, this.entry(session, base, decision.code, { txnId: request.txnId }));
+        return { response, outcome: { ...base, outcome: decision.code } };
+      }
+      const holdExpiresAtMs = nowMs + this.holdTimeoutMs;
+      const response: Response = { id: request.id, ok: true, txnId: request.txnId, heldCents: request.amountCents, holdExpiresAt: new Date(holdExpiresAtMs).toISOString() };
+      const txn = { ...this.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'held', 0, response), holdExpiresAtMs };
+      await this.commit({ accounts: [decision.account], txns: [txn], openHoldsAdded: [request.txnId] }, this.entry(session, base, 'ok', { txnId: request.txnId }));
+      return { response, outcome: { ...base, outcome: 'ok' } };
+    });
+  }
+
+  private async onPost(session: SessionContext, request: Extract<Request, { op: 'withdraw.post' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'withdraw.post', username, amountCents: safeAmount(request.dispensedCents) };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+      const hold = await this.options.store.getTxn(request.txnId);
+      if (hold === null || hold.kind !== 'withdraw' || hold.username !== username || hold.state === 'declined') {
+        return this.declined(session, request.id, base, DeclineCode.UNKNOWN_TXN, undefined, request.txnId);
+      }
+      if (hold.state === 'posted') {
+        return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
+          ? this.replayed(session, request.id, base, hold, hold.settleResponse)
+          : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      }
+      if (hold.state === 'voided') {
+        // The hold expired (or was voided) before this report. Cash may have left the kiosk:
+        // the audit record flags it for reconciliation instead of debiting an unheld balance.
+        return this.declined(session, request.id, base, DeclineCode.UNKNOWN_TXN, undefined, request.txnId, 'post after void: reconcile');
+      }
+      const account = await this.readAccount(username);
+      if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
+      const nowMs = this.now();
+      const decision = decidePost(account, hold, request.dispensedCents, nowMs);
+      if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId);
+      const response: Response = { id: request.id, ok: true, txnId: request.txnId, postedCents: request.dispensedCents, balanceCents: availableCents(decision.account) };
+      const settled: TxnRecord = { ...hold, state: 'posted', postedCents: request.dispensedCents, settledAtMs: nowMs, settleResponse: stripId(response) };
+      await this.commit(
+        { accounts: [decision.account], txns: [settled], openHoldsRemoved: [request.txnId] },
+        this.entry(session, base, 'ok', { txnId: request.txnId, detail: `held ${formatCents(hold.amountCents)}` }),
+      );
+      return { response, outcome: { ...base, outcome: 'ok' } };
+    });
+  }
+
+  private async onVoid(session: SessionContext, request: Extract<Request, { op: 'withdraw.void' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'withdraw.void', username };
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+      const hold = await this.options.store.getTxn(request.txnId);
+      if (hold === null || hold.kind !== 'withdraw' || hold.username !== username || hold.state === 'declined') {
+        return this.declined(session, request.id, base, DeclineCode.UNKNOWN_TXN, undefined, request.txnId);
+      }
+      if (hold.state === 'voided') return this.replayed(session, request.id, { ...base, amountCents: hold.amountCents }, hold, hold.settleResponse);
+      if (hold.state === 'posted') return this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      const result = await this.voidHold(session, hold, request.reason, request.id);
+      return { response: result, outcome: { ...base, amountCents: hold.amountCents, outcome: 'ok' } };
+    });
+  }
+
+  /** Caller holds the txn and user locks. */
+  private async voidHold(session: SessionContext, hold: TxnRecord, reason: string, requestId: number): Promise<Response> {
+    const account = await this.readAccount(hold.username);
+    if (account === null) throw new Error(`hold ${hold.txnId} names a missing account`);
+    const nowMs = this.now();
+    const updated = decideVoid(account, hold, nowMs);
+    const response: Response = { id: requestId, ok: true, txnId: hold.txnId, postedCents: 0, balanceCents: availableCents(updated) };
+    const voided: TxnRecord = { ...hold, state: 'voided', settledAtMs: nowMs, settleResponse: stripId(response) };
+    const entry: AuditEntry = { kioskId: session.kioskId, username: hold.username, action: 'withdraw.void', outcome: 'ok', amountCents: hold.amountCents, txnId: hold.txnId, detail: reason.slice(0, 200) };
+    await this.commit({ accounts: [updated], txns: [voided], openHoldsRemoved: [hold.txnId] }, entry);
+    return response;
+  }
+
+  /** Voids every hold past its expiry; returns how many. Driven by a timer with the injected clock. */
+  async sweepExpiredHolds(): Promise<number> {
+    let voided = 0;
+    for (const txnId of await this.options.store.listOpenHolds()) {
+      const peek = await this.options.store.getTxn(txnId);
+      if (peek === null || peek.state !== 'held' || (peek.holdExpiresAtMs ?? 0) > this.now()) continue;
+      await this.mutex.withKeys([`txn:${txnId}`, `user:${peek.username}`], async () => {
+        const hold = await this.options.store.getTxn(txnId);
+        if (hold === null || hold.state !== 'held' || (hold.holdExpiresAtMs ?? 0) > this.now()) return;
+        await this.voidHold({ kioskId: hold.kioskId, remote: 'sweeper', username: null }, hold, 'hold expired unsettled', 0);
+        voided += 1;
+      });
+    }
+    return voided;
+  }
+
+  private entry(session: SessionContext, base: { action: string; username: string | null; amountCents?: number | undefined }, outcome: string, extra: Partial<AuditEntry> = {}): AuditEntry {
+    const entry: AuditEntry = { kioskId: session.kioskId, username: base.username, action: base.action, outcome, ...extra };
+    if (base.amountCents !== undefined) entry.amountCents = base.amountCents;
+    return entry;
+  }
+
+  private txn(session: SessionContext, txnId: string, kind: TxnRecord['kind'], username: string, amountCents: number, state: TxnRecord['state'], postedCents: number, response: Response): TxnRecord {
+    return { txnId, kind, username, kioskId: session.kioskId, amountCents, postedCents, state, createdAtMs: this.now(), response: stripId(response) };
+  }
+
+  private async declined(
+    session: SessionContext,
+    id: number,
+    base: { action: string; username: string | null; amountCents?: number | undefined },
+    code: DeclineCode,
+    lockedUntil?: string,
+    txnId?: string,
+    detail?: string,
+  ): Promise<Handled> {
+    const extra: Partial<AuditEntry> = {};
+    if (txnId !== undefined) extra.txnId = txnId;
+    if (detail !== undefined) extra.detail = detail;
+    await this.audit(this.entry(session, base, code, extra));
+    const response = decline(id, code);
+    if (lockedUntil !== undefined) response.lockedUntil = lockedUntil;
+    return { response, outcome: { ...base, outcome: code } };
+  }
+
+  /** A repeat of a transaction id with the same request: the first answer, no money moved. */
+  private async replayed(session: SessionContext, id: number, base: { action: string; username: string | null; amountCents?: number | undefined }, txn: TxnRecord, stored = txn.response): Promise<Handled> {
+    await this.audit(this.entry(session, base, 'ok', { txnId: txn.txnId, detail: 'repeat of a settled transaction id; nothing moved' }));
+    const response = { ...(stored as Omit<Response, 'id'>), id } as Response;
+    return { response, outcome: { ...base, outcome: response.ok ? 'ok' : response.code } };
+  }
+}
+
+function decline(id: number, code: DeclineCode): Extract<Response, { ok: false }> {
+  return { id, ok: false, code, message: declineText[code] };
+}
+
+function stripId(response: Response): Omit<Response, 'id'> {
+  const { id: _id, ...rest } = response;
+  return rest;
+}
+
+function safeAmount(value: number): number | undefined {
+  return Number.isSafeInteger(value) ? value : undefined;
+}

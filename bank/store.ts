@@ -1,0 +1,66 @@
+// [Seam] The ledger store. LevelDB is the embedded default (level-store.ts); the memory
+// store is the fake for fast unit tests. Both run one contract suite (test/store.test.ts).
+import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
+import { EMPTY_AUDIT_HEAD } from './types.js';
+
+/**
+ * Contract for implementers:
+ * - commit(batch) is atomic (all or nothing) and durable (synced to disk) when it resolves;
+ *   it rejects with an Error on any I/O failure (disk full, closed store) and then has
+ *   written nothing. Commits never run concurrently: the caller serialises them.
+ * - reads see every commit that has resolved.
+ * - open holds are an index of txn ids in state 'held', for the expiry sweeper.
+ * - audit tokens are the encrypted audit records not yet confirmed in audit.log; they let
+ *   a restart repair the log after a crash.
+ */
+export interface LedgerStore {
+  getAccount(username: string): Promise<Account | null>;
+  getTxn(txnId: string): Promise<TxnRecord | null>;
+  listOpenHolds(): Promise<string[]>;
+  getAuditHead(): Promise<AuditHead>;
+  listAuditTokensAfter(seq: number): Promise<AuditToken[]>;
+  commit(batch: LedgerBatch): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The fake: same contract, in memory, with a fault knob for disk-full tests. */
+export class MemoryLedgerStore implements LedgerStore {
+  private readonly accounts = new Map<string, Account>();
+  private readonly txns = new Map<string, TxnRecord>();
+  private readonly openHolds = new Set<string>();
+  private readonly auditTokens = new Map<number, string>();
+  private auditHead: AuditHead = EMPTY_AUDIT_HEAD;
+  /** Test power: the next commits fail as a full disk would. */
+  failCommits = false;
+  commits = 0;
+
+  async getAccount(username: string): Promise<Account | null> {
+    const account = this.accounts.get(username);
+    return account === undefined ? null : structuredClone(account);
+  }
+  async getTxn(txnId: string): Promise<TxnRecord | null> {
+    const txn = this.txns.get(txnId);
+    return txn === undefined ? null : structuredClone(txn);
+  }
+  async listOpenHolds(): Promise<string[]> {
+    return [...this.openHolds];
+  }
+  async getAuditHead(): Promise<AuditHead> {
+    return { ...this.auditHead };
+  }
+  async listAuditTokensAfter(seq: number): Promise<AuditToken[]> {
+    return [...this.auditTokens.entries()].filter(([s]) => s > seq).sort((a, b) => a[0] - b[0]).map(([s, token]) => ({ seq: s, token }));
+  }
+  async commit(batch: LedgerBatch): Promise<void> {
+    if (this.failCommits) throw new Error('ENOSPC: no space left on device (simulated)');
+    this.commits += 1;
+    for (const account of batch.accounts) this.accounts.set(account.username, structuredClone(account));
+    for (const txn of batch.txns) this.txns.set(txn.txnId, structuredClone(txn));
+    for (const txnId of batch.openHoldsAdded) this.openHolds.add(txnId);
+    for (const txnId of batch.openHoldsRemoved) this.openHolds.delete(txnId);
+    for (const { seq, token } of batch.auditTokens) this.auditTokens.set(seq, token);
+    for (const seq of this.auditTokens.keys()) if (seq <= batch.auditTokensPrunedThrough) this.auditTokens.delete(seq);
+    if (batch.auditHead !== null) this.auditHead = { ...batch.auditHead };
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,311 @@
+// The socket edge of the secure session: the only protocol file that touches a stream.
+// It feeds bytes to the pure pieces (FrameDecoder, handshake functions, RecordOpener) and
+// turns their verdicts into writes, timers and a single close. Works over any Duplex (a
+// net.Socket in production, a proxy or a pair of PassThroughs in tests).
+import type { Duplex } from 'node:stream';
+import { systemRandomBytes, wipe, type RandomBytes } from './crypto.js';
+import { SessionCloseReason } from './errors.js';
+import { FRAME_BYTES_MAX, FrameDecoder, encodeFrame, type FrameLimits } from './frame.js';
+import {
+  M1_BYTES,
+  M2_BYTES,
+  M3_BYTES,
+  hostCheckHello,
+  hostFinish,
+  hostRespond,
+  kioskFinish,
+  kioskStart,
+  type HostPendingState,
+  type KioskHelloState,
+  type ParsedHello,
+  type SessionKeys,
+} from './handshake.js';
+import {
+  DIRECTION_HOST_TO_KIOSK,
+  DIRECTION_KIOSK_TO_HOST,
+  RECORD_OVERHEAD_BYTES,
+  RECORD_TYPE_CLOSE,
+  RECORD_TYPE_DATA,
+  RecordOpener,
+  RecordSealer,
+} from './record.js';
+
+export interface ChannelTimeouts {
+  handshakeTimeoutMs: number; // [ATM-2.4.6] whole handshake deadline
+  recordReadTimeoutMs: number; // a started frame must complete within this
+  idleTimeoutMs: number; // no record at all for this long closes the session
+  lifetimeMs: number; // [ATM-3.6] sessions are renewed, never immortal
+}
+
+export const DEFAULT_TIMEOUTS: ChannelTimeouts = {
+  handshakeTimeoutMs: 10_000,
+  recordReadTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  lifetimeMs: 10 * 60_000,
+};
+
+type State = 'awaitingHello' | 'awaitingServerHello' | 'awaitingFinished' | 'open' | 'closed';
+
+export interface ChannelEvents {
+  /** A verified, decrypted data record. */
+  onMessage?: (plaintext: Buffer) => void;
+  /** Exactly once. `clean` is true only after the peer's authenticated close record. */
+  onClose?: (reason: SessionCloseReason, detail: string, clean: boolean) => void;
+  /** Host side: the handshake completed and the session is open. */
+  onOpen?: (kioskId: string, keys: SessionKeys) => void;
+}
+
+export interface HostPolicy {
+  lookupPsk: (kioskId: string) => Buffer | null;
+  dummyPsk: Buffer;
+  /** After m1's MAC and timestamp verify: replay cache, rate limits. A string refuses. */
+  admitHello: (hello: ParsedHello & { kioskId: string }) => string | null;
+}
+
+export interface ChannelOptions {
+  stream: Duplex;
+  nowMs: () => number;
+  randomBytes?: RandomBytes;
+  timeouts?: Partial<ChannelTimeouts>;
+  events?: ChannelEvents;
+}
+
+export class SecureChannel {
+  private state: State;
+  private readonly decoder: FrameDecoder;
+  private readonly timeouts: ChannelTimeouts;
+  private readonly stream: Duplex;
+  private readonly randomBytes: RandomBytes;
+  private readonly nowMs: () => number;
+  private sealer: RecordSealer | null = null;
+  private opener: RecordOpener | null = null;
+  private kioskHello: KioskHelloState | null = null;
+  private hostPending: HostPendingState | null = null;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private openResolvers: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  kioskId: string | null = null;
+  events: ChannelEvents;
+  readonly opened: Promise<void>;
+
+  private constructor(options: ChannelOptions, state: State, private readonly policy: HostPolicy | null) {
+    this.state = state;
+    this.stream = options.stream;
+    this.nowMs = options.nowMs;
+    this.randomBytes = options.randomBytes ?? systemRandomBytes;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.events = options.events ?? {};
+    this.decoder = new FrameDecoder(() => this.frameLimits());
+    this.opened = new Promise<void>((resolve, reject) => {
+      this.openResolvers = { resolve, reject };
+    });
+    this.opened.catch(() => undefined); // a failed handshake is reported through onClose too
+    this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.stream.on('end', () => this.fail(this.state === 'open' ? SessionCloseReason.TRUNCATED : SessionCloseReason.PEER_CLOSED, 'stream ended without close record'));
+    this.stream.on('close', () => this.fail(SessionCloseReason.SOCKET, 'stream closed'));
+    this.stream.on('error', (error: Error) => this.fail(SessionCloseReason.SOCKET, error.message));
+    this.arm('handshake', this.timeouts.handshakeTimeoutMs, SessionCloseReason.TIMEOUT, 'handshake deadline');
+    this.arm('lifetime', this.timeouts.lifetimeMs, SessionCloseReason.LIFETIME, 'session lifetime reached');
+  }
+
+  /** Host side: waits for m1 on an accepted stream. */
+  static accept(options: ChannelOptions, policy: HostPolicy): SecureChannel {
+    return new SecureChannel(options, 'awaitingHello', policy);
+  }
+
+  /** Kiosk side: sends m1 at once; `opened` resolves once the host's Finished verifies. */
+  static connect(options: ChannelOptions & { kioskId: string; psk: Buffer }): SecureChannel {
+    const channel = new SecureChannel(options, 'awaitingServerHello', null);
+    channel.kioskId = options.kioskId;
+    const { m1, state } = kioskStart({ kioskId: options.kioskId, psk: options.psk, nowMs: options.nowMs(), randomBytes: channel.randomBytes });
+    channel.kioskHello = state;
+    channel.writeFrame(m1);
+    return channel;
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Sends one data record. Returns false if the session is not open. */
+  send(plaintext: Buffer): boolean {
+    if (this.state !== 'open' || this.sealer === null) return false;
+    this.stream.write(this.sealer.seal(RECORD_TYPE_DATA, plaintext));
+    return true;
+  }
+
+  /** [ATM-3.5] Authenticated close, so the peer can tell our goodbye from a cut cable. */
+  close(): void {
+    if (this.state === 'open' && this.sealer !== null) {
+      this.stream.write(this.sealer.seal(RECORD_TYPE_CLOSE, Buffer.alloc(0)));
+      this.finish(SessionCloseReason.LOCAL_CLOSE, 'closed by us', true);
+      this.stream.end();
+      return;
+    }
+    this.fail(SessionCloseReason.LOCAL_CLOSE, 'closed by us');
+  }
+
+  /** Hard close without a close record: for errors, evictions and shutdown of half-open peers. */
+  fail(reason: SessionCloseReason, detail: string): void {
+    if (this.state === 'closed') return;
+    this.finish(reason, detail, false);
+    this.stream.destroy();
+  }
+
+  private finish(reason: SessionCloseReason, detail: string, clean: boolean): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    if (this.kioskHello !== null) wipe(this.kioskHello.ephemeralPrivate, this.kioskHello.psk);
+    this.openResolvers?.reject(new Error(`${reason}: ${detail}`));
+    this.openResolvers = null;
+    this.events.onClose?.(reason, detail, clean);
+  }
+
+  private frameLimits(): FrameLimits {
+    switch (this.state) {
+      case 'awaitingHello':
+        return { bodyBytesMin: M1_BYTES, bodyBytesMax: M1_BYTES };
+      case 'awaitingServerHello':
+        return { bodyBytesMin: M2_BYTES, bodyBytesMax: M2_BYTES };
+      case 'awaitingFinished':
+        return { bodyBytesMin: M3_BYTES, bodyBytesMax: M3_BYTES };
+      case 'open':
+      case 'closed':
+        return { bodyBytesMin: RECORD_OVERHEAD_BYTES, bodyBytesMax: FRAME_BYTES_MAX };
+      default: {
+        const exhaustive: never = this.state;
+        return exhaustive;
+      }
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    const { frames, error } = this.decoder.push(chunk);
+    for (const frame of frames) {
+      if (this.isClosed()) return;
+      this.onFrame(frame);
+    }
+    if (this.isClosed()) return;
+    if (error !== null) {
+      this.fail(SessionCloseReason.FRAME_LENGTH, error);
+      return;
+    }
+    if (this.decoder.pendingBytes > 0) {
+      this.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
+    } else {
+      this.disarm('read');
+    }
+    if (this.state === 'open') this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
+  }
+
+  private onFrame(frame: Buffer): void {
+    switch (this.state) {
+      case 'awaitingHello':
+        return this.onHello(frame);
+      case 'awaitingServerHello':
+        return this.onServerHello(frame);
+      case 'awaitingFinished':
+        return this.onFinished(frame);
+      case 'open':
+        return this.onRecord(frame);
+      case 'closed':
+        return;
+      default: {
+        const exhaustive: never = this.state;
+        return exhaustive;
+      }
+    }
+  }
+
+  private onHello(m1: Buffer): void {
+    const policy = this.policy;
+    if (policy === null) return this.fail(SessionCloseReason.HANDSHAKE, 'unexpected m1');
+    const check = hostCheckHello(m1, policy.lookupPsk, policy.dummyPsk, this.nowMs());
+    this.kioskId = check.ok ? check.hello.kioskId : check.kioskId;
+    if (!check.ok) {
+      const reason = check.reason.includes('timestamp') ? SessionCloseReason.STALE_TIMESTAMP : SessionCloseReason.HANDSHAKE;
+      return this.fail(reason, check.reason);
+    }
+    const kioskId = check.hello.kioskId;
+    if (kioskId === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
+    const refused = policy.admitHello({ ...check.hello, kioskId });
+    if (refused !== null) {
+      return this.fail(refused === 'replay' ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.RATE_LIMITED, refused);
+    }
+    const psk = policy.lookupPsk(kioskId);
+    if (psk === null) return this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
+    const response = hostRespond(m1, check.hello, psk, this.randomBytes);
+    if (!response.ok) return this.fail(SessionCloseReason.HANDSHAKE, response.reason);
+    this.hostPending = response.pending;
+    this.state = 'awaitingFinished';
+    this.writeFrame(response.m2);
+  }
+
+  private onServerHello(m2: Buffer): void {
+    if (this.kioskHello === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no hello state');
+    const result = kioskFinish(this.kioskHello, m2);
+    this.kioskHello = null;
+    if (!result.ok) return this.fail(SessionCloseReason.HANDSHAKE, result.reason);
+    this.writeFrame(result.m3);
+    this.becomeOpen(result.keys, DIRECTION_KIOSK_TO_HOST, DIRECTION_HOST_TO_KIOSK);
+  }
+
+  private onFinished(m3: Buffer): void {
+    if (this.hostPending === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no pending state');
+    const result = hostFinish(this.hostPending, m3);
+    this.hostPending = null;
+    if (!result.ok) return this.fail(SessionCloseReason.HANDSHAKE, result.reason);
+    this.becomeOpen(result.keys, DIRECTION_HOST_TO_KIOSK, DIRECTION_KIOSK_TO_HOST);
+    this.events.onOpen?.(this.kioskId ?? '', result.keys);
+  }
+
+  private becomeOpen(keys: SessionKeys, sendDirection: number, receiveDirection: number): void {
+    const isHost = sendDirection === DIRECTION_HOST_TO_KIOSK;
+    this.sealer = new RecordSealer(isHost ? keys.hostToKiosk : keys.kioskToHost, sendDirection);
+    this.opener = new RecordOpener(isHost ? keys.kioskToHost : keys.hostToKiosk, receiveDirection);
+    this.state = 'open';
+    this.disarm('handshake');
+    this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
+    this.openResolvers?.resolve();
+    this.openResolvers = null;
+  }
+
+  private onRecord(body: Buffer): void {
+    if (this.opener === null) return this.fail(SessionCloseReason.HANDSHAKE, 'record before keys');
+    const result = this.opener.open(body);
+    if (!result.ok) {
+      const reason = result.reason.startsWith('record MAC') ? SessionCloseReason.BAD_MAC : result.reason.includes('sequence') ? SessionCloseReason.SEQUENCE_LIMIT : SessionCloseReason.VERSION;
+      return this.fail(reason, result.reason);
+    }
+    if (result.type === RECORD_TYPE_CLOSE) {
+      this.finish(SessionCloseReason.PEER_CLOSED, 'peer sent close record', true);
+      this.stream.end();
+      return;
+    }
+    this.events.onMessage?.(result.plaintext);
+  }
+
+  private writeFrame(body: Buffer): void {
+    this.stream.write(encodeFrame(body));
+  }
+
+  /** A method, not a field read, because handlers called in between may change the state. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private arm(name: string, delayMs: number, reason: SessionCloseReason, detail: string): void {
+    this.disarm(name);
+    const timer = setTimeout(() => this.fail(reason, detail), delayMs);
+    timer.unref();
+    this.timers.set(name, timer);
+  }
+
+  private disarm(name: string): void {
+    const timer = this.timers.get(name);
+    if (timer !== undefined) clearTimeout(timer);
+    this.timers.delete(name);
+  }
+}

@@ -1,0 +1,73 @@
+// [ATM-1] Framing: every message on the wire is len[4] (u32 big-endian, bytes that follow) | body.
+// The decoder is pure: bytes in, whole frames or a reason out. It checks the declared length
+// against the allowed range before buffering a single body byte, so a hostile length can
+// never make us allocate.
+import { assert } from './errors.js';
+
+export const FRAME_HEADER_BYTES = 4;
+export const FRAME_BYTES_MAX = 16 * 1024; // [ATM-1.2] body bytes, records and handshakes alike
+
+export interface FrameLimits {
+  bodyBytesMin: number;
+  bodyBytesMax: number;
+}
+
+export type DecodeResult = { frames: Buffer[]; error: null } | { frames: Buffer[]; error: string };
+
+export function encodeFrame(body: Uint8Array): Buffer {
+  assert(body.length <= FRAME_BYTES_MAX, 'frame body over the maximum');
+  const header = Buffer.alloc(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(body.length, 0);
+  return Buffer.concat([header, body]);
+}
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+  private failed = false;
+
+  /** limitsFor is asked for each frame, so the allowed size can follow the handshake state. */
+  constructor(private readonly limitsFor: () => FrameLimits) {}
+
+  get pendingBytes(): number {
+    return this.bufferedBytes;
+  }
+
+  push(chunk: Buffer): DecodeResult {
+    const frames: Buffer[] = [];
+    if (this.failed) return { frames, error: 'decoder already failed' };
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+    for (;;) {
+      if (this.bufferedBytes < FRAME_HEADER_BYTES) return { frames, error: null };
+      const bodyBytes = this.peekHeader().readUInt32BE(0);
+      const limits = this.limitsFor();
+      // [ATM-1.3] reject before reading the body: too short or too long closes the session.
+      if (bodyBytes < limits.bodyBytesMin || bodyBytes > limits.bodyBytesMax) {
+        this.failed = true;
+        return { frames, error: `frame length ${bodyBytes} outside ${limits.bodyBytesMin}..${limits.bodyBytesMax}` };
+      }
+      if (this.bufferedBytes < FRAME_HEADER_BYTES + bodyBytes) return { frames, error: null };
+      const all = this.take(FRAME_HEADER_BYTES + bodyBytes);
+      frames.push(all.subarray(FRAME_HEADER_BYTES));
+    }
+  }
+
+  private peekHeader(): Buffer {
+    const first = this.chunks[0];
+    assert(first !== undefined, 'peek on empty decoder');
+    if (first.length >= FRAME_HEADER_BYTES) return first.subarray(0, FRAME_HEADER_BYTES);
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined.subarray(0, FRAME_HEADER_BYTES);
+  }
+
+  private take(byteCount: number): Buffer {
+    const joined = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    const taken = Buffer.from(joined.subarray(0, byteCount));
+    const rest = joined.subarray(byteCount);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.bufferedBytes = rest.length;
+    return taken;
+  }
+}

@@ -1,0 +1,126 @@
+// [ATM-4] Application messages: JSON inside data records. Every request is validated at the
+// boundary against a closed schema (unknown fields, wrong types and oversize strings are
+// refused) and answered with a response that echoes its id. One request is in flight per
+// session at a time.
+import { isDeclineCode, type DeclineCode } from './errors.js';
+
+export const USERNAME_PATTERN = /^[a-z0-9._-]{3,32}$/;
+export const PASSWORD_BYTES_MIN = 8;
+export const PASSWORD_BYTES_MAX = 72; // bcrypt ignores bytes past 72, so we refuse them
+export const TXN_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+export const MESSAGE_BYTES_MAX = 4096;
+const STRING_CHARS_MAX = 256;
+
+export type DeviceState = 'online' | 'offline' | 'hardwareError' | 'userError' | 'deviceBusy' | 'fraudAttempt' | 'noDevice';
+
+export type Request =
+  | { id: number; op: 'register'; username: string; password: string }
+  | { id: number; op: 'login'; username: string; password: string }
+  | { id: number; op: 'logout' }
+  | { id: number; op: 'balance' }
+  | { id: number; op: 'deposit'; txnId: string; amountCents: number }
+  | { id: number; op: 'withdraw.hold'; txnId: string; amountCents: number }
+  | { id: number; op: 'withdraw.post'; txnId: string; dispensedCents: number }
+  | { id: number; op: 'withdraw.void'; txnId: string; reason: string }
+  | { id: number; op: 'ping' };
+
+export type RequestOp = Request['op'];
+
+export type OkResponse = {
+  id: number;
+  ok: true;
+  username?: string;
+  balanceCents?: number;
+  txnId?: string;
+  heldCents?: number;
+  postedCents?: number;
+  holdExpiresAt?: string;
+  replayed?: boolean;
+};
+export type DeclineResponse = { id: number; ok: false; code: DeclineCode; message: string; lockedUntil?: string };
+export type Response = OkResponse | DeclineResponse;
+
+type FieldKind = 'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero';
+const schemas: Record<RequestOp, Record<string, FieldKind>> = {
+  register: { username: 'username', password: 'password' },
+  login: { username: 'username', password: 'password' },
+  logout: {},
+  balance: {},
+  deposit: { txnId: 'txnId', amountCents: 'cents' },
+  'withdraw.hold': { txnId: 'txnId', amountCents: 'cents' },
+  'withdraw.post': { txnId: 'txnId', dispensedCents: 'cents' },
+  'withdraw.void': { txnId: 'txnId', reason: 'string' },
+  ping: {},
+};
+
+export type ParsedRequest =
+  | { ok: true; request: Request }
+  | { ok: false; id: number | null; reason: string; field?: string; kind?: FieldKind };
+
+function fieldInvalid(kind: FieldKind, value: unknown): string | null {
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string' && value.length <= STRING_CHARS_MAX ? null : 'must be a string of at most 256 chars';
+    case 'username':
+      // Shape only (a string of sane length); the username rules are the bank's to judge,
+      // so that a bad name gets INVALID_USERNAME and not a generic BAD_REQUEST.
+      return typeof value === 'string' && value.length <= 64 ? null : 'must be a string';
+    case 'password':
+      return typeof value === 'string' && value.length <= 1024 ? null : 'must be a string';
+    case 'txnId':
+      return typeof value === 'string' && TXN_ID_PATTERN.test(value) ? null : 'must be 8-64 chars of A-Z a-z 0-9 _ -';
+    case 'cents':
+    case 'centsOrZero':
+      // Any JSON number passes here: the bank answers INVALID_AMOUNT for bad ones.
+      return typeof value === 'number' ? null : 'must be a number of cents';
+    default: {
+      const exhaustive: never = kind;
+      return exhaustive;
+    }
+  }
+}
+
+/** Parses one request; never throws. Untrusted input returns a reason. */
+export function parseRequest(bytes: Uint8Array): ParsedRequest {
+  if (bytes.length > MESSAGE_BYTES_MAX) return { ok: false, id: null, reason: 'message too large' };
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return { ok: false, id: null, reason: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, id: null, reason: 'not an object' };
+  const record = value as Record<string, unknown>;
+  const id = Number.isSafeInteger(record.id) && (record.id as number) >= 0 ? (record.id as number) : null;
+  if (id === null) return { ok: false, id: null, reason: 'missing or invalid id' };
+  const op = record.op;
+  if (typeof op !== 'string' || !Object.hasOwn(schemas, op)) return { ok: false, id, reason: 'unknown op' };
+  const schema = schemas[op as RequestOp];
+  for (const key of Object.keys(record)) {
+    if (key !== 'id' && key !== 'op' && !Object.hasOwn(schema, key)) return { ok: false, id, reason: `unknown field ${key}` };
+  }
+  for (const [field, kind] of Object.entries(schema)) {
+    const invalid = fieldInvalid(kind, record[field]);
+    if (invalid !== null) return { ok: false, id, reason: `${field} ${invalid}`, field, kind };
+  }
+  return { ok: true, request: record as Request };
+}
+
+export function encodeMessage(message: Request | Response): Buffer {
+  return Buffer.from(JSON.stringify(message), 'utf8');
+}
+
+/** Kiosk side: a response is trusted (it came through the MAC) but still checked for shape. */
+export function parseResponse(bytes: Uint8Array): Response | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const record = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(record.id) || typeof record.ok !== 'boolean') return null;
+  if (record.ok === false && !isDeclineCode(record.code)) return null;
+  return record as unknown as Response;
+}

@@ -1,0 +1,106 @@
+// [ATM-3] Record layer: encrypt-then-MAC, implicit per-direction sequence numbers.
+//   body = ver[1] | type[1] | ct | tag[32]           (inside a frame: len[4] | body)
+//   ct   = AES-256-CTR(encKey, iv = seq[8] | 0x00*8, plaintext)
+//   tag  = HMAC-SHA256(macKey, "atm2 rec" | dir[1] | seq[8] | len[4] | ver[1] | type[1] | ct)
+// The sequence number is never sent: a replayed, dropped, reordered or spliced record is
+// verified under the wrong seq and fails its MAC. The direction byte and per-direction keys
+// stop reflection. Checks run in the order of [ATM-3.3]: length, version, MAC, sequence, body.
+import crypto from 'node:crypto';
+import { constantTimeEqual, hmacSha256 } from './crypto.js';
+import { assert } from './errors.js';
+import { FRAME_BYTES_MAX, encodeFrame } from './frame.js';
+import { PROTOCOL_VERSION, type DirectionKeys } from './handshake.js';
+
+export const RECORD_TYPE_DATA = 0x17;
+export const RECORD_TYPE_CLOSE = 0x15;
+export const RECORD_TAG_BYTES = 32;
+export const RECORD_OVERHEAD_BYTES = 2 + RECORD_TAG_BYTES; // 34: the smallest valid body
+export const RECORD_PLAINTEXT_BYTES_MAX = FRAME_BYTES_MAX - RECORD_OVERHEAD_BYTES;
+/** [ATM-3.6] A session must be renewed long before the 64-bit counter could matter. */
+export const RECORD_SEQUENCE_MAX = 2 ** 32;
+
+export const DIRECTION_KIOSK_TO_HOST = 0x01;
+export const DIRECTION_HOST_TO_KIOSK = 0x02;
+const REC_LABEL = Buffer.from('atm2 rec', 'ascii');
+
+export type RecordType = typeof RECORD_TYPE_DATA | typeof RECORD_TYPE_CLOSE;
+
+function sequenceBytes(sequence: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(BigInt(sequence));
+  return bytes;
+}
+
+function ctr(key: Buffer, sequence: number, data: Uint8Array): Buffer {
+  const iv = Buffer.concat([sequenceBytes(sequence), Buffer.alloc(8)]);
+  const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
+  return Buffer.concat([cipher.update(data), cipher.final()]);
+}
+
+function recordTag(keys: DirectionKeys, direction: number, sequence: number, header: Buffer, ct: Uint8Array): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(header.length + ct.length + RECORD_TAG_BYTES);
+  return hmacSha256(keys.macKey, REC_LABEL, Buffer.from([direction]), sequenceBytes(sequence), length, header, ct);
+}
+
+/** Seals outgoing records for one direction; the sequence advances with every record. */
+export class RecordSealer {
+  private sequence = 0;
+  constructor(
+    private readonly keys: DirectionKeys,
+    private readonly direction: number,
+    private readonly sequenceMax = RECORD_SEQUENCE_MAX,
+  ) {}
+
+  get recordsSealed(): number {
+    return this.sequence;
+  }
+
+  /** Returns the whole frame (length prefix included). */
+  seal(type: RecordType, plaintext: Uint8Array): Buffer {
+    assert(plaintext.length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext over the maximum');
+    assert(this.sequence < this.sequenceMax, 'record sequence exhausted: the session must close first');
+    const header = Buffer.from([PROTOCOL_VERSION, type]);
+    const ct = ctr(this.keys.encKey, this.sequence, plaintext);
+    const tag = recordTag(this.keys, this.direction, this.sequence, header, ct);
+    this.sequence += 1;
+    return encodeFrame(Buffer.concat([header, ct, tag]));
+  }
+}
+
+export type OpenResult = { ok: true; type: RecordType; plaintext: Buffer } | { ok: false; reason: string };
+
+/** Opens incoming records for one direction; any failure is final for the session. */
+export class RecordOpener {
+  private sequence = 0;
+  constructor(
+    private readonly keys: DirectionKeys,
+    private readonly direction: number,
+    private readonly sequenceMax = RECORD_SEQUENCE_MAX,
+  ) {}
+
+  get recordsOpened(): number {
+    return this.sequence;
+  }
+
+  /** body is a frame body (no length prefix). */
+  open(body: Uint8Array): OpenResult {
+    if (body.length < RECORD_OVERHEAD_BYTES || body.length > FRAME_BYTES_MAX) {
+      return { ok: false, reason: `record length ${body.length}` };
+    }
+    if (body[0] !== PROTOCOL_VERSION) return { ok: false, reason: `record version ${body[0]}` };
+    if (this.sequence >= this.sequenceMax) return { ok: false, reason: 'record sequence limit reached' };
+    const header = Buffer.from(body.subarray(0, 2));
+    const ct = body.subarray(2, body.length - RECORD_TAG_BYTES);
+    const tag = body.subarray(body.length - RECORD_TAG_BYTES);
+    // [ATM-3.4] MAC (which covers the implicit sequence) before anything is decrypted.
+    if (!constantTimeEqual(recordTag(this.keys, this.direction, this.sequence, header, ct), tag)) {
+      return { ok: false, reason: 'record MAC (tampered, replayed, reordered or reflected)' };
+    }
+    const type = header[1];
+    if (type !== RECORD_TYPE_DATA && type !== RECORD_TYPE_CLOSE) return { ok: false, reason: `record type ${type}` };
+    const plaintext = ctr(this.keys.encKey, this.sequence, ct);
+    this.sequence += 1;
+    return { ok: true, type, plaintext };
+  }
+}
