@@ -182,15 +182,14 @@ export class SecureChannel {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    const { frames, error } = this.decoder.push(chunk);
-    for (const frame of frames) {
+    this.decoder.push(chunk);
+    for (let next = this.decoder.next(); next !== null; next = this.decoder.next()) {
+      if ('error' in next) {
+        this.fail(SessionCloseReason.FRAME_LENGTH, next.error);
+        return;
+      }
+      this.onFrame(next.frame);
       if (this.isClosed()) return;
-      this.onFrame(frame);
-    }
-    if (this.isClosed()) return;
-    if (error !== null) {
-      this.fail(SessionCloseReason.FRAME_LENGTH, error);
-      return;
     }
     if (this.decoder.pendingBytes > 0) {
       this.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');

@@ -12,7 +12,7 @@ export interface FrameLimits {
   bodyBytesMax: number;
 }
 
-export type DecodeResult = { frames: Buffer[]; error: null } | { frames: Buffer[]; error: string };
+export type NextFrame = { frame: Buffer } | { error: string } | null;
 
 export function encodeFrame(body: Uint8Array): Buffer {
   assert(body.length <= FRAME_BYTES_MAX, 'frame body over the maximum');
@@ -33,24 +33,28 @@ export class FrameDecoder {
     return this.bufferedBytes;
   }
 
-  push(chunk: Buffer): DecodeResult {
-    const frames: Buffer[] = [];
-    if (this.failed) return { frames, error: 'decoder already failed' };
+  /** Buffers bytes; call next() until it returns null to take the frames out. */
+  push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
-    for (;;) {
-      if (this.bufferedBytes < FRAME_HEADER_BYTES) return { frames, error: null };
-      const bodyBytes = this.peekHeader().readUInt32BE(0);
-      const limits = this.limitsFor();
-      // [ATM-1.3] reject before reading the body: too short or too long closes the session.
-      if (bodyBytes < limits.bodyBytesMin || bodyBytes > limits.bodyBytesMax) {
-        this.failed = true;
-        return { frames, error: `frame length ${bodyBytes} outside ${limits.bodyBytesMin}..${limits.bodyBytesMax}` };
-      }
-      if (this.bufferedBytes < FRAME_HEADER_BYTES + bodyBytes) return { frames, error: null };
-      const all = this.take(FRAME_HEADER_BYTES + bodyBytes);
-      frames.push(all.subarray(FRAME_HEADER_BYTES));
+  }
+
+  /**
+   * The next whole frame, a reason the stream is invalid, or null when more bytes are needed.
+   * One frame at a time, so the limits can change after each frame (handshake → records).
+   */
+  next(): NextFrame {
+    if (this.failed) return { error: 'decoder already failed' };
+    if (this.bufferedBytes < FRAME_HEADER_BYTES) return null;
+    const bodyBytes = this.peekHeader().readUInt32BE(0);
+    const limits = this.limitsFor();
+    // [ATM-1.3] reject before reading the body: too short or too long closes the session.
+    if (bodyBytes < limits.bodyBytesMin || bodyBytes > limits.bodyBytesMax) {
+      this.failed = true;
+      return { error: `frame length ${bodyBytes} outside ${limits.bodyBytesMin}..${limits.bodyBytesMax}` };
     }
+    if (this.bufferedBytes < FRAME_HEADER_BYTES + bodyBytes) return null;
+    return { frame: this.take(FRAME_HEADER_BYTES + bodyBytes).subarray(FRAME_HEADER_BYTES) };
   }
 
   private peekHeader(): Buffer {

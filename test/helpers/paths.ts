@@ -1,7 +1,19 @@
-// Tests run compiled from dist/test/; data files (vectors) stay in the source tree.
+// Tests run compiled (dist/test/ or a helper's .build-*/test/); data files stay in the source tree.
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function findRepoRoot(): string {
+  for (let dir = here; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && fs.existsSync(path.join(dir, 'test', 'vectors'))) return dir;
+  }
+  return process.cwd();
+}
+
+export const repoRoot = findRepoRoot();
 export const vectorsDir = path.join(repoRoot, 'test', 'vectors');
-export const atmBin = path.join(repoRoot, 'dist', 'bin', 'atm.js');
+/** The compiled CLI next to these compiled tests (…/test/helpers → …/bin/atm.js). */
+export const atmBin = path.resolve(here, '..', '..', 'bin', 'atm.js');

@@ -1,0 +1,20 @@
+// The bank component's public face.
+export { startBankHost, LEDGER_DIR, type BankHost, type BankHostOptions } from './host.js';
+export {
+  addKiosk,
+  addOperator,
+  auditKeyOf,
+  auditKeyRaw,
+  initKeystore,
+  loadKeystore,
+  loadKioskKeyFile,
+  revokeKiosk,
+  KeystoreError,
+  type Keystore,
+} from './keystore.js';
+export { verifyAuditLog, decryptAuditToken, AuditChain, AuditLogFile, AUDIT_LOG_FILE, AUDIT_HEAD_FILE, type AuditRecord, type AuditEntry } from './audit.js';
+export { LogLineObserver, silentObserver, fanOut, maskUsername, type BankObserver } from './observer.js';
+export { DEFAULT_LIMITS, type LedgerLimits } from './ledger.js';
+export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
+export { MemoryLedgerStore, type LedgerStore } from './store.js';
+export { LevelLedgerStore } from './level-store.js';

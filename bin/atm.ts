@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// The one `atm` command. Wiring only: each sub-command lives in bin/commands/.
+import { AtmError } from '../protocol/errors.js';
+import { ExitCode, UsageError } from './cli.js';
+import { auditCommand } from './commands/audit.js';
+import { bankCommand } from './commands/bank.js';
+import { clientCommand } from './commands/client.js';
+import { demoCommand } from './commands/demo.js';
+import { keysCommand } from './commands/keys.js';
+
+const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
+  keys      init | add-kiosk | revoke-kiosk | add-operator | export-audit-key
+  bank      run the bank host
+  client    one scripted session: register | login | balance | deposit | withdraw
+  audit     verify | show the encrypted, hash-chained audit log
+  demo      bank host with a demo kiosk on a local data folder (npm start)`;
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  keys: keysCommand,
+  bank: bankCommand,
+  client: clientCommand,
+  audit: auditCommand,
+  demo: demoCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  const command = commands[name];
+  if (command === undefined) throw new UsageError(`unknown command ${name}\n${USAGE}`);
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // One line, never a stack trace: operators script against this.
+    if (error instanceof UsageError) {
+      process.stderr.write(`atm: ${error.message}\n`);
+      process.exitCode = ExitCode.USAGE;
+    } else if (error instanceof AtmError) {
+      process.stderr.write(`atm: ${error.message} [${error.code}]\n`);
+      process.exitCode = ExitCode.FAILED;
+    } else {
+      process.stderr.write(`atm: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = ExitCode.INTERNAL;
+    }
+  },
+);

@@ -1,0 +1,92 @@
+// Shared CLI plumbing: option parsing with ATM_* env vars and a JSON config file under the
+// flags (flags win), exit codes, and one-line errors. Commands only wire components.
+import fs from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AtmError } from '../protocol/errors.js';
+
+export const ExitCode = {
+  OK: 0,
+  FAILED: 1, // declined, verify failed, refused by a rule
+  USAGE: 2,
+  UNREACHABLE: 3, // bank unreachable or session refused
+  INTERNAL: 4,
+} as const;
+
+export class UsageError extends AtmError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+export type Options = ParseArgsConfig['options'] & object;
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Env var for a flag: --data → ATM_DATA, --mqtt-port → ATM_MQTT_PORT. */
+export function envName(flag: string): string {
+  return `ATM_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function parse(argv: string[], options: Options, usage: string): Parsed {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' }, config: { type: 'string' } }, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(ExitCode.OK);
+  }
+  const configFile = (parsed.values.config as string | undefined) ?? process.env.ATM_CONFIG;
+  let config: Record<string, unknown> = {};
+  if (configFile !== undefined) {
+    try {
+      config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    } catch {
+      throw new UsageError(`cannot read config file ${configFile}`);
+    }
+  }
+  const values: Record<string, string | boolean | undefined> = {};
+  for (const [name, spec] of Object.entries(options)) {
+    const flag = parsed.values[name];
+    if (flag !== undefined) {
+      values[name] = flag as string | boolean;
+      continue;
+    }
+    const env = process.env[envName(name)];
+    if (env !== undefined && name !== 'password') {
+      values[name] = spec.type === 'boolean' ? env === '1' || env === 'true' : env;
+      continue;
+    }
+    const fromConfig = config[name];
+    if (fromConfig !== undefined) values[name] = spec.type === 'boolean' ? fromConfig === true : String(fromConfig);
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+export function required(values: Parsed['values'], name: string, usage: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value.length === 0) throw new UsageError(`--${name} is required (or ${envName(name)})\n${usage}`);
+  return value;
+}
+
+export function integerOption(values: Parsed['values'], name: string, fallback: number, min: number, max: number): number {
+  const value = values[name];
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min || number > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
+  return number;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+export function fail(message: string, exitCode: number): never {
+  process.stderr.write(`atm: ${message}\n`);
+  process.exit(exitCode);
+}

@@ -1,0 +1,145 @@
+// atm client — one scripted session against a bank: handshake, login, one action, logout.
+import crypto from 'node:crypto';
+import { loadKioskKeyFile } from '../../bank/index.js';
+import { BankConnection, declineText, formatCents, parseDollars, type Response } from '../../protocol/index.js';
+import { ExitCode, UsageError, fail, parse, printJson, required } from '../cli.js';
+
+const USAGE = `usage: atm client --bank HOST:PORT --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
+  ACTION: register | login | balance | deposit | withdraw
+  password: ATM_PASSWORD, or --password-stdin (first line of stdin)
+  withdraw plays the dispenser: --dispense-fault (jam, nothing dispensed) or --dispensed D.CC (partial)
+exit: 0 ok, 1 declined, 2 usage, 3 bank unreachable or session refused, 4 internal`;
+
+const ACTIONS = new Set(['register', 'login', 'balance', 'deposit', 'withdraw']);
+
+async function readPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  }
+  const password = process.env.ATM_PASSWORD;
+  if (password === undefined) throw new UsageError('no password: set ATM_PASSWORD or use --password-stdin');
+  return password;
+}
+
+function parseBank(text: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || !(port > 0 && port < 65536)) throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export async function clientCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      bank: { type: 'string' },
+      kiosk: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean' },
+      user: { type: 'string' },
+      amount: { type: 'string' },
+      txn: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      'dispense-fault': { type: 'boolean' },
+      dispensed: { type: 'string' },
+    },
+    USAGE,
+  );
+  const action = positionals[0];
+  if (action === undefined || !ACTIONS.has(action)) throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
+  const json = values.json === true;
+  const bank = parseBank(required(values, 'bank', USAGE));
+  const keyFile = loadKioskKeyFile(required(values, 'key', USAGE));
+  const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
+  if (kioskId !== keyFile.kioskId) throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
+  const username = required(values, 'user', USAGE);
+  const needsAmount = action === 'deposit' || action === 'withdraw';
+  let amountCents = 0;
+  if (needsAmount) {
+    const parsed = parseDollars(required(values, 'amount', USAGE));
+    if (!parsed.ok) return finish(json, { ok: false, code: 'INVALID_AMOUNT', message: parsed.reason }, action);
+    amountCents = parsed.amountCents;
+  }
+  let dispensedCents = amountCents;
+  if (typeof values.dispensed === 'string') {
+    const parsed = parseDollars(values.dispensed);
+    if (!parsed.ok || parsed.amountCents > amountCents) throw new UsageError('--dispensed must be an amount no larger than --amount');
+    dispensedCents = parsed.amountCents;
+  }
+  const txnId = typeof values.txn === 'string' ? values.txn : crypto.randomUUID();
+  const password = await readPassword(values['password-stdin'] === true);
+
+  let connection: BankConnection;
+  try {
+    connection = await BankConnection.connect({ host: bank.host, port: bank.port, kioskId, psk: keyFile.psk });
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error), ExitCode.UNREACHABLE);
+  }
+  try {
+    if (action === 'register') {
+      const response = await connection.request({ op: 'register', username, password });
+      return finish(json, summary(response, action, { user: response.ok ? response.username : username }), action);
+    }
+    const login = await connection.request({ op: 'login', username, password });
+    if (!login.ok || action === 'login') return finish(json, summary(login, action, { user: username }), action);
+    let result: Record<string, unknown>;
+    if (action === 'balance') {
+      result = summary(await connection.request({ op: 'balance' }), action);
+    } else if (action === 'deposit') {
+      result = summary(await connection.request({ op: 'deposit', txnId, amountCents }), action, { txnId });
+    } else {
+      result = await withdraw(connection, txnId, amountCents, values['dispense-fault'] === true ? 0 : dispensedCents);
+    }
+    await connection.request({ op: 'logout' }).catch(() => undefined);
+    return finish(json, result, action);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error), ExitCode.UNREACHABLE);
+  } finally {
+    connection.close();
+  }
+}
+
+/** Hold → dispense (simulated: dispensedCents, 0 = jam) → post what came out, or void. */
+async function withdraw(connection: BankConnection, txnId: string, amountCents: number, dispensedCents: number): Promise<Record<string, unknown>> {
+  const hold = await connection.request({ op: 'withdraw.hold', txnId, amountCents });
+  if (!hold.ok) return summary(hold, 'withdraw', { txnId });
+  if (dispensedCents === 0) {
+    const voided = await connection.request({ op: 'withdraw.void', txnId, reason: 'dispenser jam: nothing dispensed' });
+    return { ...summary(voided, 'withdraw', { txnId }), ok: false, code: 'DISPENSE_FAULT', message: 'Dispenser jammed: nothing dispensed, hold voided, nothing debited', dispensed: '0.00' };
+  }
+  const post = await connection.request({ op: 'withdraw.post', txnId, dispensedCents });
+  return summary(post, 'withdraw', { txnId, dispensed: formatCents(dispensedCents), partial: dispensedCents < amountCents });
+}
+
+function summary(response: Response, action: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  if (!response.ok) {
+    const out: Record<string, unknown> = { ok: false, action, code: response.code, message: response.message, ...extra };
+    if (response.lockedUntil !== undefined) out.lockedUntil = response.lockedUntil;
+    return out;
+  }
+  const out: Record<string, unknown> = { ok: true, action, ...extra };
+  if (response.balanceCents !== undefined) {
+    out.balance = formatCents(response.balanceCents);
+    out.balanceCents = response.balanceCents;
+  }
+  if (response.replayed === true) out.replayed = true;
+  return out;
+}
+
+function finish(json: boolean, result: Record<string, unknown>, action: string): number {
+  if (json) printJson(result);
+  else if (result.ok === true) {
+    const balance = result.balance === undefined ? '' : `: balance ${String(result.balance)}`;
+    const partial = result.partial === true ? ` (partial dispense: ${String(result.dispensed)})` : '';
+    process.stdout.write(`${action} ok${balance}${partial}\n`);
+  } else {
+    const code = String(result.code);
+    const words = typeof result.message === 'string' ? result.message : (declineText as Record<string, string>)[code] ?? code;
+    const locked = typeof result.lockedUntil === 'string' ? ` until ${result.lockedUntil}` : '';
+    process.stderr.write(`${action} declined: ${code} (${words}${locked})\n`);
+    if (result.balance !== undefined) process.stdout.write(`balance ${String(result.balance)}\n`);
+  }
+  return result.ok === true ? ExitCode.OK : result.code === 'INTERNAL' ? ExitCode.INTERNAL : ExitCode.FAILED;
+}
