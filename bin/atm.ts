@@ -4,6 +4,7 @@ import { AtmError } from '../protocol/errors.js';
 import { ExitCode, UsageError } from './cli.js';
 import { auditCommand } from './commands/audit.js';
 import { bankCommand } from './commands/bank.js';
+import { benchCommand } from './commands/bench.js';
 import { clientCommand } from './commands/client.js';
 import { demoCommand } from './commands/demo.js';
 import { keysCommand } from './commands/keys.js';
@@ -13,7 +14,8 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   bank      run the bank host
   client    one scripted session: register | login | balance | deposit | withdraw
   audit     verify | show the encrypted, hash-chained audit log
-  demo      bank host with a demo kiosk on a local data folder (npm start)`;
+  demo      bank host with a demo kiosk on a local data folder (npm start)
+  bench     load generator and benchmark report (npm run bench)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   keys: keysCommand,
@@ -21,6 +23,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   client: clientCommand,
   audit: auditCommand,
   demo: demoCommand,
+  bench: benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -20,7 +20,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
   // The demo favours a snappy first run over the production bcrypt cost of 12.
   const host = await startBankHost({ dataDir, port, bcryptCost: 10 });
-  const atm = `node ${path.relative(process.cwd(), path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'atm.js')) || 'dist/bin/atm.js'}`;
+  const atm = 'npx atm';
   const common = `${atm} client --bank 127.0.0.1:${host.port} --kiosk ${DEMO_KIOSK_ID} --key ${path.relative(process.cwd(), keyFile)}`;
   process.stdout.write(`
 Demo bank running. Data: ${dataDir}. In another terminal, try the seed's story:
