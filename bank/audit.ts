@@ -13,6 +13,7 @@ import { AUDIT_GENESIS_HASH, EMPTY_AUDIT_HEAD, type AuditHead, type AuditToken }
 export const AUDIT_LOG_FILE = 'audit.log';
 export const AUDIT_HEAD_FILE = 'audit.head';
 export const AUDIT_RECORD_VERSION = 1;
+export const AUDIT_SYNC_INTERVAL_MS = 1_000;
 
 /** What a caller says happened; the chain adds seq, time and the previous hash. */
 export interface AuditEntry {
@@ -102,13 +103,17 @@ function writeHeadFile(dir: string, key: FernetKey, head: AuditHead, nowMs: numb
 
 /**
  * Appends sealed tokens to audit.log in sequence order. The ledger store already holds them
- * durably, so the file is written without fsync: a crash loses at most a tail that
- * repair() puts back from the store on the next start.
+ * durably, so a line need not be synced before the reply: a crash loses at most a tail that
+ * repair() puts back from the store on the next start. The store may drop its copy of a token
+ * only once the file is synced past it (syncedHead), which happens at most every
+ * AUDIT_SYNC_INTERVAL_MS, so even a power cut leaves every record in one place or the other.
  */
 export class AuditLogFile {
   private readonly logPath: string;
   private queue: Promise<void> = Promise.resolve();
   private appendedHead: AuditHead;
+  private syncedThrough: AuditHead;
+  private lastSyncMs = 0;
 
   constructor(
     private readonly dir: string,
@@ -118,6 +123,12 @@ export class AuditLogFile {
   ) {
     this.logPath = path.join(dir, AUDIT_LOG_FILE);
     this.appendedHead = { ...EMPTY_AUDIT_HEAD };
+    this.syncedThrough = { ...EMPTY_AUDIT_HEAD };
+  }
+
+  /** The head of what is on disk for certain (fsynced); the store may prune up to here. */
+  get syncedHead(): AuditHead {
+    return { ...this.syncedThrough };
   }
 
   /** The head of what is in the file now (after repair and every append). */
@@ -160,8 +171,14 @@ export class AuditLogFile {
       throw new Error(`cannot repair audit log: file ends at ${fileHead.seq}, ledger at ${storeHead.seq}, ${missing.length} tokens kept`);
     }
     if (missing.length > 0) fs.appendFileSync(this.logPath, missing.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
+    if (fs.existsSync(this.logPath)) {
+      const fd = fs.openSync(this.logPath, 'r');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    }
     this.appendedHead = missing.length > 0 ? { seq: storeHead.seq, hash: hashTokenLine((missing.at(-1) as AuditToken).token) } : fileHead;
     if (this.appendedHead.hash !== storeHead.hash) throw new Error('audit log head hash differs from the ledger head');
+    this.syncedThrough = { ...this.appendedHead };
     writeHeadFile(this.dir, this.key, this.appendedHead, this.nowMs(), this.randomBytes);
     return { appended: missing.length };
   }
@@ -172,9 +189,19 @@ export class AuditLogFile {
     this.queue = this.queue.then(async () => {
       const first = tokens[0] as AuditToken;
       if (first.seq !== this.appendedHead.seq + 1) throw new Error(`audit append out of order: ${first.seq} after ${this.appendedHead.seq}`);
-      await fs.promises.appendFile(this.logPath, tokens.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
-      const last = tokens.at(-1) as AuditToken;
-      this.appendedHead = { seq: last.seq, hash: hashTokenLine(last.token) };
+      const handle = await fs.promises.open(this.logPath, 'a', 0o600);
+      try {
+        await handle.appendFile(tokens.map((t) => `${t.token}\n`).join(''));
+        const last = tokens.at(-1) as AuditToken;
+        this.appendedHead = { seq: last.seq, hash: hashTokenLine(last.token) };
+        if (this.nowMs() - this.lastSyncMs >= AUDIT_SYNC_INTERVAL_MS) {
+          await handle.datasync();
+          this.lastSyncMs = this.nowMs();
+          this.syncedThrough = { ...this.appendedHead };
+        }
+      } finally {
+        await handle.close();
+      }
       writeHeadFile(this.dir, this.key, this.appendedHead, this.nowMs(), this.randomBytes);
     });
     return this.queue;

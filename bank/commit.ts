@@ -77,7 +77,7 @@ export class GroupCommitter {
       if (this.auditFileError === null && merged.auditTokens.length > 0) {
         try {
           await this.auditLog.append(merged.auditTokens);
-          this.prunedThrough = this.auditLog.head.seq;
+          this.prunedThrough = this.auditLog.syncedHead.seq;
         } catch (error) {
           // The ledger is durable and keeps the tokens; the next start repairs the file.
           this.auditFileError = error instanceof Error ? error : new Error(String(error));

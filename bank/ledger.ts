@@ -24,6 +24,8 @@ export type Decision = { ok: true; account: Account } | { ok: false; code: Decli
 
 /** Case-folds; null when the name breaks the rules (3-32 of a-z 0-9 . _ -). */
 export function normalizeUsername(raw: string): string | null {
+  // ASCII only before folding: toLowerCase maps some non-ASCII letters (U+212A KELVIN SIGN) to ASCII.
+  if (!/^[\x20-\x7e]*$/.test(raw)) return null;
   const folded = raw.toLowerCase();
   return USERNAME_PATTERN.test(folded) ? folded : null;
 }

@@ -100,13 +100,16 @@ export class BankServer {
   }
 
   /** Stops accepting, closes every session with an authenticated close, waits for the queue. */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      for (const connection of this.connections) {
-        void connection.tail.finally(() => connection.channel.close());
-      }
-    });
+  async close(graceMs = 2_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.connections) void connection.tail.finally(() => connection.channel.close());
+    // A peer that never answers our close record must not hold the shutdown forever.
+    const grace = setTimeout(() => {
+      for (const connection of this.connections) connection.channel.fail(SessionCloseReason.LOCAL_CLOSE, 'shutdown');
+    }, graceMs);
+    grace.unref();
+    await closed;
+    clearTimeout(grace);
   }
 
   private onConnection(socket: net.Socket): void {
@@ -221,6 +224,13 @@ export class BankServer {
       return;
     }
     const request: Request = parsed.request;
+    if (!this.options.keystore.isActive(connection.context.kioskId)) {
+      // Revoked (or rotated) while this session was open: answer once, then end the session.
+      connection.channel.send(encodeMessage({ id: request.id, ok: false, code: DeclineCode.KIOSK_REVOKED, message: declineText.KIOSK_REVOKED }));
+      this.options.observer.action({ kioskId: connection.context.kioskId, remote: connection.context.remote, action: request.op, outcome: DeclineCode.KIOSK_REVOKED, username: connection.context.username, latencyMs: performance.now() - startedMs });
+      connection.channel.close();
+      return;
+    }
     const handled = await this.options.service.handle(connection.context, request);
     if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
     if (request.op !== 'ping') {

@@ -371,7 +371,8 @@ export class BankService {
 
   /** A repeat of a transaction id with the same request: the first answer, no money moved. */
   private async replayed(session: SessionContext, id: number, base: { action: string; username: string | null; amountCents?: number | undefined }, txn: TxnRecord, stored = txn.response): Promise<Handled> {
-    await this.audit(this.entry(session, base, 'ok', { txnId: txn.txnId, detail: 'repeat of a settled transaction id; nothing moved' }));
+    // Outcome 'replayed', not 'ok', so summing 'ok' records never counts a repeat twice.
+    await this.audit(this.entry(session, base, 'replayed', { txnId: txn.txnId, detail: 'repeat of a transaction id; nothing moved' }));
     const response = { ...(stored as Omit<Response, 'id'>), id } as Response;
     return { response, outcome: { ...base, outcome: response.ok ? 'ok' : response.code } };
   }

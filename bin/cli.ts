@@ -30,10 +30,31 @@ export function envName(flag: string): string {
   return `ATM_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
+/**
+ * parseArgs refuses `--amount -5` as ambiguous (exit 2). A value that looks like a negative
+ * number is the option's value, so join it as `--amount=-5` and let the command refuse it
+ * with its own reason (INVALID_AMOUNT), as it refuses any other bad amount.
+ */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const next = argv[index + 1];
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : null;
+    if (name !== null && options[name]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
 export function parse(argv: string[], options: Options, usage: string): Parsed {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' }, config: { type: 'string' } }, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: 'boolean' }, config: { type: 'string' } }, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }

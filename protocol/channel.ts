@@ -183,18 +183,23 @@ export class SecureChannel {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.decoder.push(chunk);
+    let framesTaken = 0;
     for (let next = this.decoder.next(); next !== null; next = this.decoder.next()) {
       if ('error' in next) {
         this.fail(SessionCloseReason.FRAME_LENGTH, next.error);
         return;
       }
+      framesTaken += 1;
       this.onFrame(next.frame);
       if (this.isClosed()) return;
     }
-    if (this.decoder.pendingBytes > 0) {
-      this.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
-    } else {
+    // A started frame must complete within recordReadTimeoutMs of its first byte: the deadline
+    // restarts only when a new frame starts, never for more bytes of the same frame, or a
+    // slowloris peer trickling one byte at a time would hold the session open forever.
+    if (this.decoder.pendingBytes === 0) {
       this.disarm('read');
+    } else if (framesTaken > 0 || !this.timers.has('read')) {
+      this.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
     }
     if (this.state === 'open') this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
   }

@@ -115,7 +115,10 @@ export interface KioskHelloInput {
 /** [ATM-2.2] m1 = ver | type | kid | ts_ms | Nc | Ec_pub | mac1. */
 export function kioskStart(input: KioskHelloInput): { m1: Buffer; state: KioskHelloState } {
   assert(input.psk.length === PSK_BYTES, 'PSK must be 32 bytes');
-  const ephemeral = x25519KeyPairFromPrivate(input.randomBytes(32));
+  // The key pair keeps its own copy (wiped after m2); the drawn bytes are wiped at once.
+  const ephemeralDrawn = input.randomBytes(32);
+  const ephemeral = x25519KeyPairFromPrivate(ephemeralDrawn);
+  wipe(ephemeralDrawn);
   const timestamp = Buffer.alloc(8);
   timestamp.writeBigUInt64BE(BigInt(Math.floor(input.nowMs)));
   const body = Buffer.concat([
@@ -144,6 +147,7 @@ export function kioskFinish(state: KioskHelloState, m2: Uint8Array): KioskFinish
     const schedule = keySchedule(state.psk, dh, state.m1, m2WithoutFin);
     wipe(dh);
     if (!constantTimeEqual(hmacSha256(schedule.finHostKey, schedule.th2), m2.subarray(M2_BYTES - 32))) {
+      wipe(schedule.finHostKey, schedule.finKioskKey, schedule.keys.kioskToHost.encKey, schedule.keys.kioskToHost.macKey, schedule.keys.hostToKiosk.encKey, schedule.keys.hostToKiosk.macKey);
       return { ok: false, reason: 'm2 Finished MAC' };
     }
     const th3 = sha256(LABEL, state.m1, m2);
@@ -209,9 +213,10 @@ export type HostRespondResult = { ok: true; m2: Buffer; pending: HostPendingStat
 
 /** [ATM-2.4 host, step 6] Only after every cheap check: ephemeral key, DH, keys, m2. */
 export function hostRespond(m1: Uint8Array, hello: ParsedHello, psk: Uint8Array, randomBytes: RandomBytes): HostRespondResult {
-  const ephemeral = x25519KeyPairFromPrivate(randomBytes(32));
+  const ephemeralDrawn = randomBytes(32);
+  const ephemeral = x25519KeyPairFromPrivate(ephemeralDrawn);
   const dh = x25519(ephemeral.privateKey, hello.kioskPublic);
-  wipe(ephemeral.privateKey);
+  wipe(ephemeralDrawn, ephemeral.privateKey);
   if (dh === null) return { ok: false, reason: 'm1 ephemeral key unusable (low order)' };
   const m2WithoutFin = Buffer.concat([
     Buffer.from([PROTOCOL_VERSION, MSG_TYPE_M2]),

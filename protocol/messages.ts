@@ -35,7 +35,6 @@ export type OkResponse = {
   heldCents?: number;
   postedCents?: number;
   holdExpiresAt?: string;
-  replayed?: boolean;
 };
 export type DeclineResponse = { id: number; ok: false; code: DeclineCode; message: string; lockedUntil?: string };
 export type Response = OkResponse | DeclineResponse;

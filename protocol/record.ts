@@ -4,7 +4,8 @@
 //   tag  = HMAC-SHA256(macKey, "atm2 rec" | dir[1] | seq[8] | len[4] | ver[1] | type[1] | ct)
 // The sequence number is never sent: a replayed, dropped, reordered or spliced record is
 // verified under the wrong seq and fails its MAC. The direction byte and per-direction keys
-// stop reflection. Checks run in the order of [ATM-3.3]: length, version, MAC, sequence, body.
+// stop reflection. Checks run in the order of [ATM-3.3]: length, version, sequence limit, MAC,
+// type, then decryption; the first failure is final (the opener refuses everything after it).
 import crypto from 'node:crypto';
 import { constantTimeEqual, hmacSha256 } from './crypto.js';
 import { assert } from './errors.js';
@@ -83,8 +84,17 @@ export class RecordOpener {
     return this.sequence;
   }
 
+  private failed = false;
+
   /** body is a frame body (no length prefix). */
   open(body: Uint8Array): OpenResult {
+    const result = this.openOnce(body);
+    if (!result.ok) this.failed = true;
+    return result;
+  }
+
+  private openOnce(body: Uint8Array): OpenResult {
+    if (this.failed) return { ok: false, reason: 'record layer already failed' };
     if (body.length < RECORD_OVERHEAD_BYTES || body.length > FRAME_BYTES_MAX) {
       return { ok: false, reason: `record length ${body.length}` };
     }

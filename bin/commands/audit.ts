@@ -11,6 +11,11 @@ const USAGE = `usage:
 
 export async function auditCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h') {
+    // [DESIGN §2] every command takes --help, including the bare command group.
+    process.stdout.write(`${USAGE}\n`);
+    return ExitCode.OK;
+  }
   const { values } = parse(rest, { data: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, since: { type: 'string' } }, USAGE);
   const json = values.json === true;
   switch (sub) {
@@ -35,6 +40,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
         text = '';
       }
       const lines = text.split('\n').filter((line) => line.length > 0);
+      const shown: AuditRecord[] = [];
       let unreadable = 0;
       for (const line of lines) {
         const record = decryptAuditToken(key, line);
@@ -44,9 +50,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
         }
         if (user !== null && record.username !== user) continue;
         if (Date.parse(record.ts) < sinceMs) continue;
-        if (json) printJson(record);
+        if (json) shown.push(record);
         else process.stdout.write(`${formatRecord(record)}\n`);
       }
+      if (json) printJson({ ok: unreadable === 0, records: shown, unreadable });
       if (unreadable > 0) process.stderr.write(`atm: ${unreadable} line(s) could not be decrypted; run 'atm audit verify'\n`);
       return unreadable > 0 ? ExitCode.FAILED : ExitCode.OK;
     }

@@ -124,7 +124,6 @@ function summary(response: Response, action: string, extra: Record<string, unkno
     out.balance = formatCents(response.balanceCents);
     out.balanceCents = response.balanceCents;
   }
-  if (response.replayed === true) out.replayed = true;
   return out;
 }
 

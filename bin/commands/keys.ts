@@ -14,6 +14,11 @@ const USAGE = `usage:
 
 export async function keysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h') {
+    // [DESIGN §2] every command takes --help, including the bare command group.
+    process.stdout.write(`${USAGE}\n`);
+    return ExitCode.OK;
+  }
   const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, USAGE);
   const json = values.json === true;
   const say = (text: string, object: Record<string, unknown>): void => (json ? printJson(object) : void process.stdout.write(`${text}\n`));

@@ -21,6 +21,15 @@ export interface ProxyLink {
   endToBank(): void;
   recorded: ProxyFrame[];
   bankClosed: Promise<void>;
+  /** Resolves when the kiosk's side of the proxy has closed. */
+  kioskClosed: Promise<void>;
+  /**
+   * The proxy's local port towards the bank: the bank logs this link as 127.0.0.1:<port>,
+   * so a test can find the bank's close reason for exactly this link.
+   */
+  readonly bankLocalPort: number | undefined;
+  /** The recorded frames of one direction, in order. */
+  framesOf(direction: Direction): ProxyFrame[];
 }
 
 export interface Proxy {
@@ -50,11 +59,20 @@ export async function startProxy(bankPort: number, hook: FrameHook = (frame) => 
     sockets.add(kioskSide);
     sockets.add(bankSide);
     let resolveBankClosed!: () => void;
+    let resolveKioskClosed!: () => void;
+    // Kept once connected: a destroyed socket no longer reports its port.
+    let bankLocalPort: number | undefined;
+    bankSide.once('connect', () => (bankLocalPort = bankSide.localPort));
     const link: ProxyLink = {
       send: (direction, bytes) => (direction === 'toBank' ? bankSide : kioskSide).write(bytes),
       endToBank: () => bankSide.end(),
       recorded: [],
       bankClosed: new Promise<void>((resolve) => (resolveBankClosed = resolve)),
+      kioskClosed: new Promise<void>((resolve) => (resolveKioskClosed = resolve)),
+      get bankLocalPort() {
+        return bankLocalPort ?? bankSide.localPort;
+      },
+      framesOf: (direction) => link.recorded.filter((frame) => frame.direction === direction),
     };
     links.push(link);
     const counters = { toBank: 0, toKiosk: 0 };
@@ -70,7 +88,10 @@ export async function startProxy(bankPort: number, hook: FrameHook = (frame) => 
       resolveBankClosed();
       kioskSide.destroy();
     });
-    kioskSide.on('close', () => bankSide.end());
+    kioskSide.on('close', () => {
+      resolveKioskClosed();
+      bankSide.end();
+    });
     kioskSide.on('error', () => bankSide.destroy());
     bankSide.on('error', () => kioskSide.destroy());
   });
