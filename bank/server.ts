@@ -233,7 +233,7 @@ export class BankServer {
     }
     const handled = await this.options.service.handle(connection.context, request);
     if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
-    if (request.op !== 'ping') {
+    if (request.op !== 'ping' && !(request.op === 'device.report' && handled.outcome.outcome === 'unchanged')) {
       this.options.observer.action({
         kioskId: connection.context.kioskId,
         remote: connection.context.remote,

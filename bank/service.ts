@@ -5,7 +5,7 @@
 import bcrypt from 'bcrypt';
 import { formatCents } from '../protocol/amount.js';
 import { DeclineCode, declineText } from '../protocol/errors.js';
-import type { Request, Response } from '../protocol/messages.js';
+import type { CassetteReport, DeviceState, Request, Response } from '../protocol/messages.js';
 import type { AuditEntry } from './audit.js';
 import type { GroupCommitter } from './commit.js';
 import {
@@ -50,6 +50,14 @@ export interface Outcome {
   outcome: string; // 'ok' or a decline code
   username: string | null;
   amountCents?: number;
+}
+
+export interface DeviceReport {
+  keypad: DeviceState;
+  display: DeviceState;
+  dispenser: DeviceState;
+  cassettes: CassetteReport[];
+  atMs: number;
 }
 
 export type Handled = { response: Response; outcome: Outcome; internalError?: string };
@@ -135,12 +143,26 @@ export class BankService {
         return this.onVoid(session, request);
       case 'ping':
         return Promise.resolve({ response: { id: request.id, ok: true }, outcome: { action: 'ping', outcome: 'ok', username: session.username } });
+      case 'device.report':
+        return Promise.resolve(this.onDeviceReport(session, request));
       default: {
         const exhaustive: never = request;
         return exhaustive;
       }
     }
   }
+
+  /** Device health, kept per kiosk for telemetry; not a customer action, so not audited. */
+  private onDeviceReport(session: SessionContext, request: Extract<Request, { op: 'device.report' }>): Handled {
+    const previous = this.deviceReports.get(session.kioskId);
+    const { id: _id, op: _op, ...report } = request;
+    this.deviceReports.set(session.kioskId, { ...report, atMs: this.now() });
+    const changed = previous === undefined || previous.keypad !== report.keypad || previous.display !== report.display || previous.dispenser !== report.dispenser;
+    return { response: { id: request.id, ok: true }, outcome: { action: 'device.report', outcome: changed ? `keypad=${report.keypad} display=${report.display} dispenser=${report.dispenser}` : 'unchanged', username: null } };
+  }
+
+  /** The last device report of each kiosk (bounded by the number of provisioned kiosks). */
+  readonly deviceReports = new Map<string, DeviceReport>();
 
   private async onRegister(session: SessionContext, request: Extract<Request, { op: 'register' }>): Promise<Handled> {
     const username = normalizeUsername(request.username);
@@ -263,14 +285,8 @@ export class BankService {
   }
 
   private async onPost(session: SessionContext, request: Extract<Request, { op: 'withdraw.post' }>): Promise<Handled> {
-    const username = session.username;
-    const base = { action: 'withdraw.post', username, amountCents: safeAmount(request.dispensedCents) };
-    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
-    return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
-      const hold = await this.options.store.getTxn(request.txnId);
-      if (hold === null || hold.kind !== 'withdraw' || hold.username !== username || hold.state === 'declined') {
-        return this.declined(session, request.id, base, DeclineCode.UNKNOWN_TXN, undefined, request.txnId);
-      }
+    return this.withHold(session, request.txnId, { action: 'withdraw.post', amountCents: safeAmount(request.dispensedCents) }, request.id, async (hold, base) => {
+      const username = hold.username;
       if (hold.state === 'posted') {
         return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
           ? this.replayed(session, request.id, base, hold, hold.settleResponse)
@@ -297,18 +313,38 @@ export class BankService {
   }
 
   private async onVoid(session: SessionContext, request: Extract<Request, { op: 'withdraw.void' }>): Promise<Handled> {
-    const username = session.username;
-    const base = { action: 'withdraw.void', username };
-    if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
-    return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
-      const hold = await this.options.store.getTxn(request.txnId);
-      if (hold === null || hold.kind !== 'withdraw' || hold.username !== username || hold.state === 'declined') {
-        return this.declined(session, request.id, base, DeclineCode.UNKNOWN_TXN, undefined, request.txnId);
-      }
+    return this.withHold(session, request.txnId, { action: 'withdraw.void' }, request.id, async (hold, base) => {
       if (hold.state === 'voided') return this.replayed(session, request.id, { ...base, amountCents: hold.amountCents }, hold, hold.settleResponse);
       if (hold.state === 'posted') return this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
       const result = await this.voidHold(session, hold, request.reason, request.id);
       return { response: result, outcome: { ...base, amountCents: hold.amountCents, outcome: 'ok' } };
+    });
+  }
+
+  /**
+   * Runs fn with the hold's txn and user locks held, after checking who may settle it: the
+   * logged-in owner of the hold, or, with nobody logged in, the kiosk that placed it (so a
+   * kiosk restarting after a power cut can settle what its journal says, DESIGN §5).
+   */
+  private async withHold(
+    session: SessionContext,
+    txnId: string,
+    action: { action: string; amountCents?: number | undefined },
+    requestId: number,
+    fn: (hold: TxnRecord, base: { action: string; username: string | null; amountCents?: number | undefined }) => Promise<Handled>,
+  ): Promise<Handled> {
+    return this.mutex.withKeys([`txn:${txnId}`], async () => {
+      const peek = await this.options.store.getTxn(txnId);
+      const allowed = peek !== null && peek.kind === 'withdraw' && peek.state !== 'declined' && (session.username !== null ? peek.username === session.username : peek.kioskId === session.kioskId);
+      if (!allowed) {
+        const base = { ...action, username: session.username };
+        return this.declined(session, requestId, base, DeclineCode.UNKNOWN_TXN, undefined, txnId);
+      }
+      return this.mutex.withKeys([`user:${peek.username}`], async () => {
+        const hold = await this.options.store.getTxn(txnId);
+        if (hold === null) throw new Error(`hold ${txnId} vanished under its lock`);
+        return fn(hold, { ...action, username: hold.username });
+      });
     });
   }
 

@@ -12,6 +12,13 @@ export const MESSAGE_BYTES_MAX = 4096;
 const STRING_CHARS_MAX = 256;
 
 export type DeviceState = 'online' | 'offline' | 'hardwareError' | 'userError' | 'deviceBusy' | 'fraudAttempt' | 'noDevice';
+export const DEVICE_STATES: readonly DeviceState[] = ['online', 'offline', 'hardwareError', 'userError', 'deviceBusy', 'fraudAttempt', 'noDevice'];
+export const CASSETTES_MAX = 8;
+
+export interface CassetteReport {
+  denominationCents: number;
+  count: number;
+}
 
 export type Request =
   | { id: number; op: 'register'; username: string; password: string }
@@ -22,7 +29,8 @@ export type Request =
   | { id: number; op: 'withdraw.hold'; txnId: string; amountCents: number }
   | { id: number; op: 'withdraw.post'; txnId: string; dispensedCents: number }
   | { id: number; op: 'withdraw.void'; txnId: string; reason: string }
-  | { id: number; op: 'ping' };
+  | { id: number; op: 'ping' }
+  | { id: number; op: 'device.report'; keypad: DeviceState; display: DeviceState; dispenser: DeviceState; cassettes: CassetteReport[] };
 
 export type RequestOp = Request['op'];
 
@@ -39,7 +47,7 @@ export type OkResponse = {
 export type DeclineResponse = { id: number; ok: false; code: DeclineCode; message: string; lockedUntil?: string };
 export type Response = OkResponse | DeclineResponse;
 
-type FieldKind = 'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero';
+type FieldKind = 'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'deviceState' | 'cassettes';
 const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   register: { username: 'username', password: 'password' },
   login: { username: 'username', password: 'password' },
@@ -50,6 +58,7 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   'withdraw.post': { txnId: 'txnId', dispensedCents: 'cents' },
   'withdraw.void': { txnId: 'txnId', reason: 'string' },
   ping: {},
+  'device.report': { keypad: 'deviceState', display: 'deviceState', dispenser: 'deviceState', cassettes: 'cassettes' },
 };
 
 export type ParsedRequest =
@@ -72,6 +81,23 @@ function fieldInvalid(kind: FieldKind, value: unknown): string | null {
     case 'centsOrZero':
       // Any JSON number passes here: the bank answers INVALID_AMOUNT for bad ones.
       return typeof value === 'number' ? null : 'must be a number of cents';
+    case 'deviceState':
+      return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value) ? null : 'must be an XFS device state';
+    case 'cassettes':
+      return Array.isArray(value) &&
+        value.length <= CASSETTES_MAX &&
+        value.every(
+          (cassette: unknown) =>
+            typeof cassette === 'object' &&
+            cassette !== null &&
+            Object.keys(cassette).length === 2 &&
+            Number.isSafeInteger((cassette as CassetteReport).denominationCents) &&
+            (cassette as CassetteReport).denominationCents > 0 &&
+            Number.isSafeInteger((cassette as CassetteReport).count) &&
+            (cassette as CassetteReport).count >= 0,
+        )
+        ? null
+        : `must be at most ${CASSETTES_MAX} {denominationCents, count}`;
     default: {
       const exhaustive: never = kind;
       return exhaustive;

@@ -1,0 +1,88 @@
+// [Seam] The kiosk's devices. Each interface is the contract for every driver (sim now;
+// serial and firmata later): the kiosk never imports a driver, only these types.
+
+import type { DeviceState } from '../protocol/messages.js';
+
+/** CEN/XFS4IoT device status vocabulary (shared with the protocol), so operators recognise the states. */
+export type { DeviceState };
+
+/**
+ * The 4×4 keypad's keys: digits, Enter (#), Clear (*), Cancel, and the four side keys
+ * A–D (function keys F1–F4 on a keyboard). 'backspace' exists for keyboards and USB keypads.
+ */
+export type KeyName = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | 'enter' | 'clear' | 'cancel' | 'backspace' | 'A' | 'B' | 'C' | 'D';
+
+export const KEY_NAMES: readonly KeyName[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'enter', 'clear', 'cancel', 'backspace', 'A', 'B', 'C', 'D'];
+
+export type Unsubscribe = () => void;
+
+/**
+ * A keypad. Contract:
+ * - onKey listeners get each press once, in order, after open() resolved and before close().
+ * - state() is 'online' when presses can arrive, 'offline' when unplugged (the driver keeps
+ *   trying to reconnect and reports 'online' again), 'hardwareError' on a fault.
+ * - onState listeners get every change of state(); drivers never throw into listeners.
+ * - open() rejects only for a configuration error (bad path); a device that is merely absent
+ *   opens as 'offline' and comes online when it appears.
+ */
+export interface Keypad {
+  readonly kind: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  state(): DeviceState;
+  onKey(listener: (key: KeyName) => void): Unsubscribe;
+  onState(listener: (state: DeviceState) => void): Unsubscribe;
+}
+
+/**
+ * A character display of `rows` × `columns` (e.g. a 20×4 HD44780). Contract:
+ * - show(lines) replaces the whole display; lines beyond `rows` are dropped and each line is
+ *   cut or padded to `columns`; non-ASCII characters are replaced by '?'.
+ * - show() resolves once the device accepted the text; it rejects (never throws synchronously)
+ *   when the device is offline, and the caller carries on: the screen is the primary output.
+ */
+export interface Display {
+  readonly kind: string;
+  readonly rows: number;
+  readonly columns: number;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  state(): DeviceState;
+  show(lines: string[]): Promise<void>;
+  onState(listener: (state: DeviceState) => void): Unsubscribe;
+}
+
+export interface Cassette {
+  denominationCents: number;
+  count: number;
+}
+
+export type DispenseFault = 'jam' | 'cashLow' | 'cannotMake' | 'offline' | 'hardwareError';
+
+/** dispensedCents is what physically left the machine: it may be less than asked (partial). */
+export type DispenseResult = { ok: true; dispensedCents: number } | { ok: false; fault: DispenseFault; dispensedCents: number; detail: string };
+
+/**
+ * A cash dispenser. Contract:
+ * - notesFor(amountCents) is the notes it would use, or null if the cassettes cannot make the
+ *   amount exactly; the kiosk checks it before asking the bank for a hold.
+ * - dispense(amountCents) resolves (never rejects) with what actually left the machine; a jam
+ *   part-way reports the notes already presented. One dispense at a time.
+ * - cassettes() reflects every dispense; counts never go negative.
+ */
+export interface CashDispenser {
+  readonly kind: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  state(): DeviceState;
+  cassettes(): Cassette[];
+  notesFor(amountCents: number): Cassette[] | null;
+  dispense(amountCents: number): Promise<DispenseResult>;
+  onState(listener: (state: DeviceState) => void): Unsubscribe;
+}
+
+export interface Devices {
+  keypad: Keypad;
+  display: Display;
+  dispenser: CashDispenser;
+}
