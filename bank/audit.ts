@@ -34,7 +34,7 @@ export interface AuditRecord extends AuditEntry {
 }
 
 export function hashTokenLine(token: string): string {
-  return sha256(Buffer.from(token, 'ascii')).toString('hex');
+  return sha256(Buffer.from(token, 'latin1')).toString('hex');
 }
 
 /** Assigns sequence numbers and links records; pure apart from the injected randomness. */
@@ -81,7 +81,7 @@ export function decryptAuditToken(key: FernetKey, token: string): AuditRecord | 
 function readHeadFile(dir: string, key: FernetKey): AuditHead | null | 'unreadable' {
   let text: string;
   try {
-    text = fs.readFileSync(path.join(dir, AUDIT_HEAD_FILE), 'ascii').trim();
+    text = fs.readFileSync(path.join(dir, AUDIT_HEAD_FILE), 'latin1').trim();
   } catch {
     return null;
   }
@@ -144,7 +144,7 @@ export class AuditLogFile {
   async repair(storeHead: AuditHead, tokensAfter: (seq: number) => Promise<AuditToken[]>): Promise<{ appended: number }> {
     let content = '';
     try {
-      content = fs.readFileSync(this.logPath, 'ascii');
+      content = fs.readFileSync(this.logPath, 'latin1');
     } catch {
       content = '';
     }
@@ -220,7 +220,7 @@ export type VerifyResult =
 export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
   let content: string;
   try {
-    content = fs.readFileSync(path.join(dir, AUDIT_LOG_FILE), 'ascii');
+    content = fs.readFileSync(path.join(dir, AUDIT_LOG_FILE), 'latin1');
   } catch {
     content = '';
   }

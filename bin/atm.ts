@@ -8,12 +8,14 @@ import { benchCommand } from './commands/bench.js';
 import { clientCommand } from './commands/client.js';
 import { demoCommand } from './commands/demo.js';
 import { keysCommand } from './commands/keys.js';
+import { kioskCommand } from './commands/kiosk.js';
 
 const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   keys      init | add-kiosk | revoke-kiosk | add-operator | export-audit-key
   bank      run the bank host
   client    one scripted session: register | login | balance | deposit | withdraw
   audit     verify | show the encrypted, hash-chained audit log
+  kiosk     the full-screen ATM kiosk
   demo      bank host with a demo kiosk on a local data folder (npm start)
   bench     load generator and benchmark report (npm run bench)`;
 
@@ -23,6 +25,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   client: clientCommand,
   audit: auditCommand,
   demo: demoCommand,
+  kiosk: kioskCommand,
   bench: benchCommand,
 };
 

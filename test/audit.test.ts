@@ -343,3 +343,13 @@ test('append refuses tokens out of sequence', async (t) => {
   const fourth = chain.seal(entry(3), clock.nowMs()).token;
   await assert.rejects(log.append([fourth]), /out of order: 4 after 2/);
 });
+
+test('flipping the top bit of one byte of a line is detected (the log is read byte for byte, not as 7-bit ASCII)', async (t) => {
+  const { dir, key } = await writeChain(t);
+  const bytes = fs.readFileSync(logPath(dir));
+  const lineStarts = [0, ...[...bytes.entries()].filter(([, byte]) => byte === 0x0a).map(([index]) => index + 1)];
+  const third = lineStarts[2] as number;
+  bytes[third + 10] = (bytes[third + 10] as number) | 0x80;
+  fs.writeFileSync(logPath(dir), bytes);
+  assertBad(dir, key, 3, /decrypt/);
+});

@@ -35,7 +35,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
       const user = typeof values.user === 'string' ? values.user.toLowerCase() : null;
       let text = '';
       try {
-        text = fs.readFileSync(path.join(dataDir, AUDIT_LOG_FILE), 'ascii');
+        text = fs.readFileSync(path.join(dataDir, AUDIT_LOG_FILE), 'latin1');
       } catch {
         text = '';
       }

@@ -1,0 +1,5 @@
+// The hardware component's public face: the device contracts, the sim drivers (the kiosk's
+// default devices, with test powers) and the keyboard → keypad map.
+export * from './types.js';
+export * from './sim.js';
+export * from './keymap.js';

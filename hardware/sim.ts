@@ -1,0 +1,402 @@
+// The simulated drivers: the kiosk's default devices and the fakes with test powers
+// (serialport's MockBinding is the model). They keep the contracts of types.ts exactly, so
+// the contract suites of test/hardware-sim.test.ts run unchanged against later drivers.
+import { CASSETTES_MAX } from '../protocol/messages.js';
+import { KEY_NAMES } from './types.js';
+import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+/**
+ * Listeners that cannot hurt the driver: a listener that throws does not stop the others or
+ * leave the device half-changed. Its error is rethrown on a microtask, so it still surfaces
+ * (as an uncaught exception: a bug in the listener, not an operating error of the device).
+ */
+class Listeners<T> {
+  private readonly entries = new Set<{ listener: (value: T) => void }>();
+
+  add(listener: (value: T) => void): Unsubscribe {
+    const entry = { listener };
+    this.entries.add(entry);
+    return () => {
+      this.entries.delete(entry);
+    };
+  }
+
+  emit(value: T): void {
+    for (const entry of [...this.entries]) {
+      try {
+        entry.listener(value);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+/**
+ * Power and cable shared by the three sim devices: 'offline' before open(), after close()
+ * and while unplugged; otherwise what condition() says ('online' unless a subclass knows better).
+ */
+abstract class SimDevice {
+  private opened = false;
+  private plugged = true;
+  private lastState: DeviceState = 'offline';
+  private readonly stateListeners = new Listeners<DeviceState>();
+
+  async open(): Promise<void> {
+    this.opened = true;
+    this.refreshState();
+  }
+
+  async close(): Promise<void> {
+    this.opened = false;
+    this.refreshState();
+  }
+
+  state(): DeviceState {
+    return this.opened && this.plugged ? this.condition() : 'offline';
+  }
+
+  onState(listener: (state: DeviceState) => void): Unsubscribe {
+    return this.stateListeners.add(listener);
+  }
+
+  /** Test power: pull the cable. State listeners hear 'offline' (if the device was open). */
+  unplug(): void {
+    this.plugged = false;
+    this.unplugged();
+    this.refreshState();
+  }
+
+  /** Test power: plug the cable back in. State listeners hear the state it comes back in. */
+  replug(): void {
+    this.plugged = true;
+    this.refreshState();
+  }
+
+  protected condition(): DeviceState {
+    return 'online';
+  }
+
+  /** Hook for what losing power does to the device itself (a display goes blank). */
+  protected unplugged(): void {}
+
+  /** Subclasses call this after anything that may change state(); listeners hear only changes. */
+  protected refreshState(): void {
+    const state = this.state();
+    if (state === this.lastState) return;
+    this.lastState = state;
+    this.stateListeners.emit(state);
+  }
+}
+
+/** The keyboard as a keypad: the UI calls press() for each mapped key (see keymap.ts). */
+export class SimKeypad extends SimDevice implements Keypad {
+  readonly kind = 'sim';
+  private readonly keyListeners = new Listeners<KeyName>();
+
+  onKey(listener: (key: KeyName) => void): Unsubscribe {
+    return this.keyListeners.add(listener);
+  }
+
+  /** Test/UI power: a press. Returns false (and delivers nothing) unless the keypad is online. */
+  press(key: KeyName): boolean {
+    assert(KEY_NAMES.includes(key), `unknown key ${JSON.stringify(key)}`);
+    if (this.state() !== 'online') return false;
+    this.keyListeners.emit(key);
+    return true;
+  }
+}
+
+export const DISPLAY_ROWS_DEFAULT = 4;
+export const DISPLAY_COLUMNS_DEFAULT = 20;
+/** An HD44780 drives at most 80 characters (4×20 or 2×40); larger "LCDs" are not character displays. */
+export const DISPLAY_ROWS_MAX = 4;
+export const DISPLAY_COLUMNS_MAX = 40;
+export const DISPLAY_HISTORY_MAX = 100;
+
+/**
+ * The Display contract's text rule, shared by every driver: exactly `rows` lines of exactly
+ * `columns` characters. A character is a code point (an emoji becomes one '?'), and anything
+ * outside printable ASCII becomes '?': control characters included, since a '\n' or '\t'
+ * would move an LCD's cursor or break a one-line mirror.
+ */
+export function normaliseDisplayLines(lines: readonly string[], rows: number, columns: number): string[] {
+  const normalised: string[] = [];
+  for (let row = 0; row < rows; row += 1) {
+    const characters = Array.from(lines[row] ?? '').slice(0, columns);
+    const printable = characters.map((character) => (/^[\x20-\x7e]$/.test(character) ? character : '?')).join('');
+    normalised.push(printable.padEnd(columns, ' '));
+  }
+  return normalised;
+}
+
+export interface SimDisplayOptions {
+  rows?: number;
+  columns?: number;
+}
+
+/** A character LCD in memory; the UI's panel mirrors it through onChange(). */
+export class SimDisplay extends SimDevice implements Display {
+  readonly kind = 'sim';
+  readonly rows: number;
+  readonly columns: number;
+  private text: string[];
+  private readonly shows: string[][] = [];
+  private readonly changeListeners = new Listeners<string[]>();
+
+  constructor(options: SimDisplayOptions = {}) {
+    super();
+    this.rows = options.rows ?? DISPLAY_ROWS_DEFAULT;
+    this.columns = options.columns ?? DISPLAY_COLUMNS_DEFAULT;
+    assert(Number.isSafeInteger(this.rows) && this.rows >= 1 && this.rows <= DISPLAY_ROWS_MAX, `display rows must be 1..${DISPLAY_ROWS_MAX}`);
+    assert(Number.isSafeInteger(this.columns) && this.columns >= 1 && this.columns <= DISPLAY_COLUMNS_MAX, `display columns must be 1..${DISPLAY_COLUMNS_MAX}`);
+    this.text = normaliseDisplayLines([], this.rows, this.columns);
+  }
+
+  async show(lines: string[]): Promise<void> {
+    const state = this.state();
+    if (state !== 'online') throw new Error(`display is ${state}: text not shown`);
+    this.text = normaliseDisplayLines(lines, this.rows, this.columns);
+    this.shows.push(this.text);
+    if (this.shows.length > DISPLAY_HISTORY_MAX) this.shows.shift();
+    this.changeListeners.emit(this.lines());
+  }
+
+  /** Test power: the text on the glass now, `rows` strings of `columns` characters. */
+  lines(): string[] {
+    return [...this.text];
+  }
+
+  /** Test power: the last DISPLAY_HISTORY_MAX accepted shows, oldest first, as normalised. */
+  get history(): string[][] {
+    return this.shows.map((lines) => [...lines]);
+  }
+
+  /** For the UI panel: called with the new text after every change of lines(). */
+  onChange(listener: (lines: string[]) => void): Unsubscribe {
+    return this.changeListeners.add(listener);
+  }
+
+  /** A power-cycled HD44780 comes back blank: the kiosk must re-show when it reports 'online'. */
+  protected override unplugged(): void {
+    const blank = normaliseDisplayLines([], this.rows, this.columns);
+    if (blank.join('\n') === this.text.join('\n')) return;
+    this.text = blank;
+    this.changeListeners.emit(this.lines());
+  }
+}
+
+// Two cassettes, as on many street ATMs: 20.00 notes, and 10.00 notes so that amounts like
+// 50.00 can be paid.
+export const SIM_CASSETTES_DEFAULT: readonly Cassette[] = [
+  { denominationCents: 2000, count: 100 },
+  { denominationCents: 1000, count: 100 },
+];
+export const LOW_CASH_COUNT_DEFAULT = 10;
+/** Bounds notesFor's search; past it the amount counts as one the cassettes cannot make. */
+export const NOTES_SEARCH_STEPS_MAX = 100_000;
+
+function greatestCommonDivisor(a: number, b: number): number {
+  return b === 0 ? a : greatestCommonDivisor(b, a % b);
+}
+
+/**
+ * The notes that make amountCents exactly, largest denomination first, or null. Greedy first
+ * (as many large notes as fit), backtracking to fewer when the rest cannot be made: 5000+2000×3
+ * has no 6000, but 2000×3 has. Pruned by what the smaller cassettes hold and by their common
+ * divisor; bounded by stepsMax, beyond which it answers null (never wrong cash).
+ */
+export function notesForAmount(cassettes: readonly Cassette[], amountCents: number, stepsMax = NOTES_SEARCH_STEPS_MAX): Cassette[] | null {
+  if (!Number.isSafeInteger(amountCents) || amountCents <= 0) return null;
+  const loaded = cassettes.filter((cassette) => cassette.count > 0).sort((a, b) => b.denominationCents - a.denominationCents);
+  const capacityFrom: number[] = new Array<number>(loaded.length + 1).fill(0);
+  const divisorFrom: number[] = new Array<number>(loaded.length + 1).fill(0);
+  for (let index = loaded.length - 1; index >= 0; index -= 1) {
+    const cassette = loaded[index] as Cassette;
+    capacityFrom[index] = (capacityFrom[index + 1] ?? 0) + cassette.denominationCents * cassette.count;
+    divisorFrom[index] = greatestCommonDivisor(cassette.denominationCents, divisorFrom[index + 1] ?? 0);
+  }
+  const counts: number[] = new Array<number>(loaded.length).fill(0);
+  let steps = 0;
+  const search = (index: number, remainingCents: number): boolean => {
+    if (remainingCents === 0) return true;
+    const cassette = loaded[index];
+    if (cassette === undefined) return false;
+    if (remainingCents > (capacityFrom[index] ?? 0) || remainingCents % (divisorFrom[index] ?? 1) !== 0) return false;
+    for (let take = Math.min(cassette.count, Math.floor(remainingCents / cassette.denominationCents)); take >= 0; take -= 1) {
+      steps += 1;
+      if (steps > stepsMax) return false;
+      counts[index] = take;
+      if (search(index + 1, remainingCents - take * cassette.denominationCents)) return true;
+    }
+    counts[index] = 0;
+    return false;
+  };
+  if (!search(0, amountCents)) return null;
+  return loaded.map((cassette, index) => ({ denominationCents: cassette.denominationCents, count: counts[index] ?? 0 })).filter((notes) => notes.count > 0);
+}
+
+function assertCassettes(cassettes: readonly Cassette[]): void {
+  assert(cassettes.length >= 1 && cassettes.length <= CASSETTES_MAX, `1..${CASSETTES_MAX} cassettes`);
+  let capacityCents = 0;
+  for (const { denominationCents, count } of cassettes) {
+    assert(Number.isSafeInteger(denominationCents) && denominationCents > 0, `bad denomination ${denominationCents}`);
+    assert(Number.isSafeInteger(count) && count >= 0, `bad note count ${count}`);
+    capacityCents += denominationCents * count;
+  }
+  assert(Number.isSafeInteger(capacityCents), 'cassettes hold more cents than a safe integer');
+  // One cassette per denomination keeps notesFor's answer (per denomination) unambiguous.
+  assert(new Set(cassettes.map((cassette) => cassette.denominationCents)).size === cassettes.length, 'one cassette per denomination');
+}
+
+export interface SimDispenserOptions {
+  /** Default SIM_CASSETTES_DEFAULT: 100 notes of 2000 cents and 100 of 1000 cents. */
+  cassettes?: readonly Cassette[];
+  /** isLow() once any cassette holds this many notes or fewer. Default 10. */
+  lowCashCount?: number;
+  /** Time the mechanism takes to pick notes, for the demo's "Dispensing…"; default 0. */
+  delayMs?: number;
+  /** How delayMs is waited; tests inject a controllable one. Default resolves at once. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+function failure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
+  return { ok: false, fault, dispensedCents, detail };
+}
+
+/** A note dispenser in memory. It never reports the 'cashLow' fault: low cash is isLow(), a status. */
+export class SimDispenser extends SimDevice implements CashDispenser {
+  readonly kind = 'sim';
+  readonly lowCashCount: number;
+  private readonly delayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private loaded: Cassette[] = [];
+  private jamAfterNotes: number | null = null;
+  private jammed = false;
+  private dispensing = false;
+
+  constructor(options: SimDispenserOptions = {}) {
+    super();
+    this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
+    this.delayMs = options.delayMs ?? 0;
+    this.sleep = options.sleep ?? (() => Promise.resolve());
+    assert(Number.isSafeInteger(this.lowCashCount) && this.lowCashCount >= 0, 'lowCashCount must be a non-negative integer');
+    assert(Number.isSafeInteger(this.delayMs) && this.delayMs >= 0, 'delayMs must be a non-negative integer');
+    this.setCassettes(options.cassettes ?? SIM_CASSETTES_DEFAULT);
+  }
+
+  cassettes(): Cassette[] {
+    return this.loaded.map((cassette) => ({ ...cassette }));
+  }
+
+  notesFor(amountCents: number): Cassette[] | null {
+    return notesForAmount(this.loaded, amountCents);
+  }
+
+  /** True when any cassette holds lowCashCount notes or fewer (XFS "low": count ≤ threshold). */
+  isLow(): boolean {
+    return this.loaded.some((cassette) => cassette.count <= this.lowCashCount);
+  }
+
+  async dispense(amountCents: number): Promise<DispenseResult> {
+    const refusal = this.refusal(amountCents);
+    if (refusal !== null) return refusal;
+    this.dispensing = true;
+    this.refreshState();
+    const pickFault = await this.pick();
+    this.dispensing = false;
+    const notes = this.notesFor(amountCents);
+    assert(notes !== null, 'the cassettes changed during a dispense');
+    // The cable may have gone while notes were being picked: then nothing was presented.
+    const result = pickFault !== null ? failure('hardwareError', pickFault) : this.state() === 'offline' ? failure('offline', 'dispenser went offline before presenting notes') : this.present(notes);
+    this.refreshState();
+    return result;
+  }
+
+  /** Test power: the next dispense that moves notes presents only afterNotes of them, then jams. */
+  jamNext(options: { afterNotes?: number } = {}): void {
+    const afterNotes = options.afterNotes ?? 0;
+    assert(Number.isSafeInteger(afterNotes) && afterNotes >= 0, 'afterNotes must be a non-negative integer');
+    this.jamAfterNotes = afterNotes;
+  }
+
+  /** Test power: the technician clears the jam; the dispenser is 'online' again. */
+  clearJam(): void {
+    this.jammed = false;
+    this.refreshState();
+  }
+
+  /** Test power (and supervisor replenishment): replace the cassettes. Not during a dispense. */
+  setCassettes(cassettes: readonly Cassette[]): void {
+    assert(!this.dispensing, 'setCassettes during a dispense');
+    assertCassettes(cassettes);
+    this.loaded = cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
+  }
+
+  protected override condition(): DeviceState {
+    if (this.jammed) return 'hardwareError';
+    return this.dispensing ? 'deviceBusy' : 'online';
+  }
+
+  /** Why this dispense cannot start, checked before anything moves; null when it can. */
+  private refusal(amountCents: number): DispenseResult | null {
+    if (this.dispensing) return failure('hardwareError', 'a dispense is already in progress: one at a time');
+    const state = this.state();
+    if (state === 'offline') return failure('offline', 'dispenser is offline');
+    if (state === 'hardwareError') return failure('hardwareError', 'dispenser is jammed: clear the jam first');
+    if (this.notesFor(amountCents) === null) return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
+    return null;
+  }
+
+  /** Waits delayMs with the injected sleep; a sleep that fails is reported as a fault, never thrown. */
+  private async pick(): Promise<string | null> {
+    if (this.delayMs === 0) return null;
+    try {
+      await this.sleep(this.delayMs);
+      return null;
+    } catch (error) {
+      return `dispenser fault while picking notes: ${String(error)}`;
+    }
+  }
+
+  /** Presents the notes largest first, stopping where an armed jam strikes. */
+  private present(notes: readonly Cassette[]): DispenseResult {
+    const limit = this.jamAfterNotes ?? Number.POSITIVE_INFINITY;
+    let presented = 0;
+    let dispensedCents = 0;
+    for (const note of notes) {
+      const cassette = this.loaded.find((candidate) => candidate.denominationCents === note.denominationCents);
+      assert(cassette !== undefined && cassette.count >= note.count, 'notesFor chose notes the cassettes lack');
+      const taken = Math.min(note.count, limit - presented);
+      cassette.count -= taken;
+      presented += taken;
+      dispensedCents += taken * note.denominationCents;
+    }
+    if (this.jamAfterNotes === null) return { ok: true, dispensedCents };
+    this.jamAfterNotes = null;
+    this.jammed = true;
+    return failure('jam', `notes jammed after ${presented} presented`, dispensedCents);
+  }
+}
+
+export interface SimDevicesOptions {
+  display?: SimDisplayOptions;
+  dispenser?: SimDispenserOptions;
+}
+
+/** The sim devices, typed as themselves so callers keep the test powers. Not yet opened. */
+export interface SimDevices {
+  keypad: SimKeypad;
+  display: SimDisplay;
+  dispenser: SimDispenser;
+}
+
+export function createSimDevices(options: SimDevicesOptions = {}): SimDevices {
+  return { keypad: new SimKeypad(), display: new SimDisplay(options.display), dispenser: new SimDispenser(options.dispenser) };
+}

@@ -1,0 +1,237 @@
+// Runs the kiosk: feeds key presses, time, link and device changes into the pure flow
+// (flow.ts), carries out the effects it asks for (bank requests, the two-phase withdrawal
+// with the dispenser, receipts), and journals every transaction step before acting on it.
+// No terminal here: the blessed UI (ui.ts) and the tests both drive this class.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/types.js';
+import { AtmError } from '../protocol/errors.js';
+import type { Response } from '../protocol/messages.js';
+import { initialState, step, type Effect, type EffectResult, type KioskEvent, type KioskState } from './flow.js';
+import { planRecovery, type KioskJournal } from './journal.js';
+import type { KioskLink } from './link.js';
+import { lcdLines } from './view.js';
+
+export interface KioskControllerOptions {
+  kioskId: string;
+  link: KioskLink;
+  devices: HardwareDevices;
+  journal: KioskJournal;
+  receiptsFile: string;
+  nowMs?: () => number;
+  tickMs?: number; // 0: no timer (tests send tick events themselves)
+  newTxnId?: () => string;
+  idleWarnMs?: number;
+  idleLogoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class KioskController {
+  private current: KioskState;
+  private readonly listeners: ((state: KioskState) => void)[] = [];
+  private readonly nowMs: () => number;
+  private readonly newTxnId: () => string;
+  private ticker: NodeJS.Timeout | null = null;
+  private settling: Promise<void> = Promise.resolve();
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: KioskControllerOptions) {
+    this.nowMs = options.nowMs ?? (() => Date.now());
+    this.newTxnId = options.newTxnId ?? (() => crypto.randomUUID());
+    this.log = options.log ?? (() => undefined);
+    const notes = options.devices.dispenser.cassettes().map((cassette) => cassette.denominationCents);
+    this.current = initialState(options.kioskId, this.nowMs(), {
+      noteCents: notes.length > 0 ? Math.min(...notes) : 20_00,
+      idleWarnMs: options.idleWarnMs,
+      idleLogoutMs: options.idleLogoutMs,
+    });
+  }
+
+  get state(): KioskState {
+    return this.current;
+  }
+
+  onChange(listener: (state: KioskState) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    const { keypad, display, dispenser } = this.options.devices;
+    await Promise.all([keypad.open(), display.open(), dispenser.open()]);
+    keypad.onKey((key) => this.input({ type: 'key', key, source: 'keypad', atMs: this.nowMs() }));
+    for (const [name, device] of [['keypad', keypad], ['display', display], ['dispenser', dispenser]] as const) {
+      this.input({ type: 'device', device: name, state: device.state() });
+      device.onState((state) => {
+        this.input({ type: 'device', device: name, state });
+        this.reportDevices();
+      });
+    }
+    this.options.link.onState((state, detail) => {
+      if (state === 'online') {
+        // [DESIGN §5] settle what a power cut left unfinished before serving anyone.
+        this.settling = this.settleUnfinished().finally(() => {
+          this.reportDevices();
+          this.input({ type: 'link', state: this.options.link.state, detail });
+        });
+      } else {
+        this.input({ type: 'link', state, detail });
+      }
+    });
+    this.options.link.start();
+    const tickMs = this.options.tickMs ?? 500;
+    if (tickMs > 0) {
+      this.ticker = setInterval(() => this.input({ type: 'tick', atMs: this.nowMs() }), tickMs);
+      this.ticker.unref();
+    }
+    this.render();
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker !== null) clearInterval(this.ticker);
+    await this.settling.catch(() => undefined);
+    await this.options.link.stop();
+    const { keypad, display, dispenser } = this.options.devices;
+    await Promise.allSettled([keypad.close(), display.close(), dispenser.close()]);
+  }
+
+  /** Keyboard input from the UI, keypad presses, ticks: everything enters here. */
+  input(event: KioskEvent): void {
+    const { state, effects } = step(this.current, event);
+    const changed = state !== this.current;
+    this.current = state;
+    if (changed) this.render();
+    for (const effect of effects) void this.run(effect);
+  }
+
+  pressKey(key: KeyName, source: 'keypad' | 'keyboard' = 'keyboard'): void {
+    this.input({ type: 'key', key, source, atMs: this.nowMs() });
+  }
+
+  private render(): void {
+    for (const listener of this.listeners) listener(this.current);
+    this.options.devices.display.show(lcdLines(this.current)).catch(() => undefined);
+  }
+
+  private finish(result: EffectResult): void {
+    this.input({ type: 'result', result, atMs: this.nowMs() });
+  }
+
+  private async run(effect: Effect): Promise<void> {
+    try {
+      switch (effect.kind) {
+        case 'login':
+        case 'register':
+          return this.finish(await this.authenticate(effect.kind, effect.username, effect.password));
+        case 'balance': {
+          const response = await this.options.link.request({ op: 'balance' });
+          return this.finish(response.ok ? { effect: 'balance', ok: true, balanceCents: response.balanceCents ?? 0 } : { effect: 'balance', ok: false, code: response.code });
+        }
+        case 'deposit':
+          return this.finish(await this.deposit(effect.amountCents));
+        case 'withdraw':
+          return this.finish(await this.withdraw(effect.amountCents));
+        case 'logout':
+          await this.options.link.request({ op: 'logout' }).catch(() => undefined);
+          this.settling = this.settleUnfinished();
+          return;
+        case 'receipt':
+          fs.appendFileSync(this.options.receiptsFile, `${effect.text}\n${'-'.repeat(32)}\n`, { mode: 0o600 });
+          return;
+        default: {
+          const exhaustive: never = effect;
+          return exhaustive;
+        }
+      }
+    } catch (error) {
+      // A link failure mid-request: the flow turns the code into plain words, never a trace.
+      const code = error instanceof AtmError ? error.code : 'INTERNAL';
+      this.log(`effect ${effect.kind} failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (effect.kind === 'login' || effect.kind === 'register') this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'balance' || effect.kind === 'deposit') this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'withdraw') this.finish({ effect: 'withdraw', ok: false, code, requestedCents: effect.amountCents, dispensedCents: 0 });
+    }
+  }
+
+  private async authenticate(kind: 'login' | 'register', username: string, password: string): Promise<EffectResult> {
+    if (kind === 'register') {
+      const registered = await this.options.link.request({ op: 'register', username, password });
+      if (!registered.ok) return { effect: 'register', ok: false, code: registered.code };
+    }
+    const login = await this.options.link.request({ op: 'login', username, password });
+    if (!login.ok) return { effect: kind, ok: false, code: login.code, ...(login.lockedUntil !== undefined ? { lockedUntil: login.lockedUntil } : {}) };
+    return { effect: kind, ok: true, username: login.username ?? username };
+  }
+
+  private async deposit(amountCents: number): Promise<EffectResult> {
+    const txnId = this.newTxnId();
+    const journal = this.options.journal;
+    journal.append({ type: 'deposit.sent', txnId, username: this.current.username ?? '', amountCents });
+    const response = await this.options.link.request({ op: 'deposit', txnId, amountCents });
+    journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code });
+    if (!response.ok) return { effect: 'deposit', ok: false, code: response.code };
+    return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents ?? 0, txnId };
+  }
+
+  /** hold → dispense → post what came out (partial included) or void; each step journaled first. */
+  private async withdraw(amountCents: number): Promise<EffectResult> {
+    const dispenser: CashDispenser = this.options.devices.dispenser;
+    const failed = (code: string, extra: Partial<Extract<EffectResult, { effect: 'withdraw'; ok: false }>> = {}): EffectResult => ({ effect: 'withdraw', ok: false, code, requestedCents: amountCents, dispensedCents: 0, ...extra });
+    if (dispenser.notesFor(amountCents) === null) return failed('CANNOT_DISPENSE');
+    const txnId = this.newTxnId();
+    const journal = this.options.journal;
+    journal.append({ type: 'hold.sent', txnId, username: this.current.username ?? '', amountCents });
+    const hold = await this.options.link.request({ op: 'withdraw.hold', txnId, amountCents });
+    journal.append({ type: 'hold.result', txnId, outcome: hold.ok ? 'ok' : hold.code });
+    if (!hold.ok) return failed(hold.code, { txnId });
+    journal.append({ type: 'dispense.started', txnId, amountCents });
+    const dispensed = await dispenser.dispense(amountCents);
+    journal.append({ type: 'dispense.result', txnId, dispensedCents: dispensed.dispensedCents, fault: dispensed.ok ? null : dispensed.fault });
+    this.reportDevices();
+    if (dispensed.dispensedCents === 0) {
+      const voided = await this.settle(txnId, { action: 'void', reason: `dispenser fault: ${dispensed.ok ? 'none' : dispensed.fault}` });
+      return failed('DISPENSE_FAULT', { txnId, ...(voided?.ok === true && voided.balanceCents !== undefined ? { balanceCents: voided.balanceCents } : {}) });
+    }
+    const posted = await this.settle(txnId, { action: 'post', dispensedCents: dispensed.dispensedCents });
+    if (posted === null || !posted.ok) return failed('SETTLE_PENDING', { txnId, dispensedCents: dispensed.dispensedCents });
+    return { effect: 'withdraw', ok: true, requestedCents: amountCents, dispensedCents: dispensed.dispensedCents, balanceCents: posted.balanceCents ?? 0, txnId };
+  }
+
+  /** Posts or voids one hold and journals the outcome; null when the bank could not be asked. */
+  private async settle(txnId: string, action: { action: 'post'; dispensedCents: number } | { action: 'void'; reason: string }): Promise<Response | null> {
+    let response: Response;
+    try {
+      response =
+        action.action === 'post'
+          ? await this.options.link.request({ op: 'withdraw.post', txnId, dispensedCents: action.dispensedCents })
+          : await this.options.link.request({ op: 'withdraw.void', txnId, reason: action.reason });
+    } catch {
+      return null; // stays unfinished in the journal: settled on the next start or reconnect
+    }
+    const outcome = response.ok ? (action.action === 'post' ? 'posted' : 'voided') : 'refused';
+    this.options.journal.append({
+      type: 'settled',
+      txnId,
+      outcome,
+      postedCents: response.ok && action.action === 'post' ? action.dispensedCents : 0,
+      ...(response.ok ? {} : { detail: response.code }),
+    });
+    return response;
+  }
+
+  /** Recovery from the journal: post what was dispensed, void what was not. */
+  private async settleUnfinished(): Promise<void> {
+    for (const action of planRecovery(this.options.journal.unfinished())) {
+      if (action.action === 'none') continue;
+      const response = await this.settle(action.txnId, action.action === 'post' ? { action: 'post', dispensedCents: action.dispensedCents } : { action: 'void', reason: action.reason });
+      this.log(`recovery ${action.action} ${action.txnId}: ${response === null ? 'bank unreachable, will retry' : response.ok ? 'ok' : response.code}`);
+    }
+  }
+
+  private reportDevices(): void {
+    if (this.options.link.state !== 'online') return;
+    const { keypad, display, dispenser } = this.options.devices;
+    void this.options.link
+      .request({ op: 'device.report', keypad: keypad.state(), display: display.state(), dispenser: dispenser.state(), cassettes: dispenser.cassettes().slice(0, 8) })
+      .catch(() => undefined);
+  }
+}

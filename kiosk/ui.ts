@@ -1,0 +1,106 @@
+// The full-screen kiosk UI on blessed. It only renders views (view.ts) and turns terminal key
+// presses into kiosk events; every decision is in flow.ts. Works at 80×24 and larger and
+// re-lays itself out on resize. No stack trace ever reaches the screen: errors are caught at
+// the controller, and uncaught ones end the UI with a one-line message after restoring the tty.
+import blessed from 'blessed';
+import { keyFromTerminal } from '../hardware/keymap.js';
+import type { KioskState } from './flow.js';
+import type { KioskController } from './controller.js';
+import { view } from './view.js';
+
+export type ThemeName = 'default' | 'high-contrast';
+
+interface Theme {
+  title: blessed.Widgets.Types.TStyle;
+  body: blessed.Widgets.Types.TStyle;
+  border: blessed.Widgets.Types.TStyle;
+  message: string; // blessed tag for the feedback line
+  status: blessed.Widgets.Types.TStyle;
+  spacing: number; // blank lines between body lines (1 = large text)
+  upper: boolean;
+}
+
+// Default colours use the terminal's own foreground/background for text, so they read on
+// dark and light terminals alike; only bars use explicit colour pairs that contrast either way.
+const THEMES: Record<ThemeName, Theme> = {
+  default: {
+    title: { fg: 'white', bg: 'blue', bold: true },
+    body: {},
+    border: { border: { fg: 'cyan' } },
+    message: '{inverse}{bold}',
+    status: { fg: 'black', bg: 'white' },
+    spacing: 0,
+    upper: false,
+  },
+  'high-contrast': {
+    title: { fg: 'black', bg: 'yellow', bold: true },
+    body: { fg: 'white', bg: 'black', bold: true },
+    border: { fg: 'white', bg: 'black', border: { fg: 'white', bg: 'black' } },
+    message: '{black-fg}{yellow-bg}{bold}',
+    status: { fg: 'black', bg: 'yellow', bold: true },
+    spacing: 1,
+    upper: true,
+  },
+};
+
+const KEYPAD_LEGEND = ['  1   2   3   A', '  4   5   6   B', '  7   8   9   C', '  *   0   #   D', '', ' #=Enter *=Clear', ' Esc=Cancel'];
+
+export interface KioskUiOptions {
+  controller: KioskController;
+  theme?: ThemeName;
+  /** The sim display mirror: current LCD lines, and a way to hear about changes. */
+  lcd?: { lines: () => string[]; onChange: (listener: () => void) => void };
+  onQuit: () => void;
+  screen?: blessed.Widgets.Screen; // tests may pass their own
+}
+
+export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
+  const theme = THEMES[options.theme ?? 'default'];
+  const screen = options.screen ?? blessed.screen({ smartCSR: true, title: 'Secure ATM', fullUnicode: true, autoPadding: true });
+  const title = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.title });
+  const main = blessed.box({ parent: screen, top: 1, left: 0, width: '100%-26', height: '100%-3', border: 'line', tags: true, padding: { left: 1, right: 1 }, style: { ...theme.body, ...theme.border } });
+  const lcdBox = blessed.box({ parent: screen, top: 1, right: 0, width: 26, height: 6, border: 'line', label: ' Display ', tags: false, style: { ...theme.body, ...theme.border } });
+  blessed.box({ parent: screen, top: 7, right: 0, width: 26, height: '100%-9', border: 'line', label: ' Keypad ', content: KEYPAD_LEGEND.join('\n'), style: { ...theme.body, ...theme.border } });
+  const help = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: theme.body });
+  const status = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.status });
+
+  const render = (state: KioskState): void => {
+    const shown = view(state);
+    const text = (line: string): string => blessed.escape(theme.upper ? line.toUpperCase() : line);
+    title.setContent(` SECURE ATM — ${text(shown.title)}`);
+    const gap = '\n'.repeat(theme.spacing + 1);
+    const message = state.message !== null ? `${gap}${theme.message} ${blessed.escape(state.message)} {/}` : '';
+    main.setContent(`\n${shown.body.map(text).join(gap)}${message}`);
+    help.setContent(` ${blessed.escape(shown.keys)}`);
+    const lcd = options.lcd?.lines() ?? shown.lcd;
+    lcdBox.setContent(lcd.map((line) => line.padEnd(20).slice(0, 20)).join('\n'));
+    const clock = new Date().toTimeString().slice(0, 8);
+    const devices = `keypad ${state.devices.keypad} · display ${state.devices.display} · dispenser ${state.devices.dispenser}`;
+    status.setContent(` ${blessed.escape(state.kioskId)} │ bank ${state.link} │ ${devices} │ ${clock}`);
+    screen.render();
+  };
+
+  screen.on('keypress', (ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean } | undefined) => {
+    if (key?.ctrl === true && key.name === 'c') {
+      options.onQuit();
+      return;
+    }
+    const state = options.controller.state;
+    const textScreen = 'text' in state.screen;
+    // In a text field a printable key is a character (letters, digits, * and # alike).
+    if (textScreen && ch !== undefined && ch.length === 1 && ch >= ' ' && ch <= '~' && key?.name !== 'return' && key?.name !== 'enter') {
+      options.controller.input({ type: 'char', ch, atMs: Date.now() });
+      return;
+    }
+    const mapped = keyFromTerminal(ch, key);
+    if (mapped !== null) options.controller.pressKey(mapped, 'keyboard');
+  });
+  screen.on('resize', () => render(options.controller.state));
+  options.controller.onChange(render);
+  options.lcd?.onChange(() => render(options.controller.state));
+  const clock = setInterval(() => render(options.controller.state), 1_000);
+  clock.unref();
+  screen.on('destroy', () => clearInterval(clock));
+  render(options.controller.state);
+  return screen;
+}
