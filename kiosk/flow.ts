@@ -114,7 +114,7 @@ const go = (state: KioskState, screen: Screen, effects: Effect[] = [], message: 
 export function step(state: KioskState, event: KioskEvent): Step {
   switch (event.type) {
     case 'link':
-      return onLink(state, event.state, event.detail);
+      return onLink(state, event.state);
     case 'device':
       return stay({ ...state, devices: { ...state.devices, [event.device]: event.state } });
     case 'tick':
@@ -135,13 +135,14 @@ export function step(state: KioskState, event: KioskEvent): Step {
   }
 }
 
-function onLink(state: KioskState, link: LinkState, detail: string): Step {
+function onLink(state: KioskState, link: LinkState): Step {
   const next = { ...state, link };
   if (link === 'online') {
     return state.screen.name === 'outOfService' ? go(next, { name: 'welcome' }) : stay(next);
   }
   // The bank session is gone: whoever was logged in is logged out with it.
-  const reason = link === 'connecting' ? 'Connecting to the bank…' : `The bank cannot be reached (${shorten(detail)})`;
+  // The technical detail (event.detail) goes to the kiosk's log (app.ts), not to the customer.
+  const reason = link === 'connecting' ? 'Connecting to the bank…' : 'The connection to the bank was lost. Reconnecting…';
   return go({ ...next, username: null }, { name: 'outOfService', reason });
 }
 
@@ -193,9 +194,10 @@ function onKey(state: KioskState, key: KeyName, source: 'keypad' | 'keyboard', a
     case 'amount':
       return onAmountKey(state, screen, key);
     case 'result':
-      if (key === 'A' && screen.receipt !== null) return go(state, { name: 'receipt', body: screen.receipt }, [{ kind: 'receipt', text: screen.receipt }]);
-      if (key === 'B' || key === 'enter') return go(state, { name: 'menu' });
-      if (key === 'D' || key === 'cancel') return logout(state);
+      // Digits 1/2/4 mirror A/B/D so a plain numeric keypad reaches every choice.
+      if ((key === 'A' || key === '1') && screen.receipt !== null) return go(state, { name: 'receipt', body: screen.receipt }, [{ kind: 'receipt', text: screen.receipt }]);
+      if (key === 'B' || key === '2' || key === 'enter') return go(state, { name: 'menu' });
+      if (key === 'D' || key === '4' || key === 'cancel') return logout(state);
       return stay(state);
     case 'receipt':
       if (key === 'D' || key === 'cancel') return logout(state);
@@ -371,8 +373,4 @@ function receipt(state: KioskState, nowMs: number, lines: string[]): string {
 
 function maskName(username: string | null): string {
   return username === null ? '-' : `${username.slice(0, 2)}***`;
-}
-
-function shorten(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }

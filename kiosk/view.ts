@@ -64,7 +64,7 @@ export function view(state: KioskState): View {
       const fast = (['A', 'B', 'C', 'D'] as const).map((key) => `[${key}] ${formatCents(FAST_CASH_CENTS[key])}`).join('   ');
       return {
         title: 'Withdraw cash',
-        body: ['Fast cash:', `  ${fast}`, '', 'Or enter another amount:', '', `    ${amount}`, '', `Notes of ${formatCents(state.noteCents)}.`],
+        body: ['Fast cash:', `  ${fast}`, '', 'Or enter another amount:', '', `    ${amount}`, '', `Amounts in multiples of ${formatCents(state.noteCents)}.`],
         keys: 'A-D: fast cash   digits: amount   Enter: confirm   *: clear   Esc: back',
         lcd: ['WITHDRAW', `Amount: ${amount}`, 'A20 B60 C100 D200', '#=OK *=Clear'],
       };
