@@ -5,7 +5,7 @@ import { runKioskApp } from '../../kiosk/app.js';
 import { ExitCode, UsageError, integerOption, parse, required } from '../cli.js';
 
 const USAGE = `usage: atm kiosk --bank HOST:PORT --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
-                 [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000]
+                 [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000] [--dispense-delay-ms 800]
 The full-screen ATM. --data holds the kiosk's journal, receipts and log (default .atm-kiosk-<ID>).`;
 
 export async function kioskCommand(argv: string[]): Promise<number> {
@@ -20,6 +20,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
       data: { type: 'string' },
       'idle-warn-ms': { type: 'string' },
       'idle-logout-ms': { type: 'string' },
+      'dispense-delay-ms': { type: 'string' },
     },
     USAGE,
   );
@@ -43,6 +44,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     theme,
     idleWarnMs,
     idleLogoutMs: integerOption(values, 'idle-logout-ms', Math.max(30_000, idleWarnMs + 1_000), idleWarnMs + 1, 3_600_000),
+    dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 800, 0, 60_000),
   });
   return ExitCode.OK;
 }
