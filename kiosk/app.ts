@@ -25,7 +25,10 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const logFile = path.join(options.dataDir, 'kiosk.log');
   const log = (line: string): void => fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 });
-  const devices = createSimDevices({ dispenser: { delayMs: options.dispenseDelayMs ?? 800 } });
+  // The sim's default sleep resolves at once (for tests); the kiosk really waits, so the
+  // customer sees "Withdrawing…" while notes are picked, as on a real machine.
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  const devices = createSimDevices({ dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } });
   const journal = KioskJournal.open({ dir: options.dataDir, kioskId: options.kioskId, key: deriveJournalKey(options.psk) });
   const link = new KioskLink({ host: options.host, port: options.port, kioskId: options.kioskId, psk: options.psk, requestTimeoutMs: 10_000 });
   link.onState((state, detail) => log(`bank link ${state}: ${detail}`));

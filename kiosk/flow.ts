@@ -116,7 +116,8 @@ export function step(state: KioskState, event: KioskEvent): Step {
     case 'link':
       return onLink(state, event.state);
     case 'device':
-      return stay({ ...state, devices: { ...state.devices, [event.device]: event.state } });
+      // A device coming back clears a message about it being unavailable.
+      return stay({ ...state, devices: { ...state.devices, [event.device]: event.state }, message: event.state === 'online' ? null : state.message });
     case 'tick':
       return onTick(state, event.atMs);
     case 'result':

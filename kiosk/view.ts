@@ -12,6 +12,8 @@ export interface View {
 
 const mask = (text: string): string => '*'.repeat(text.length);
 const cents = (digits: string): string => formatCents(Number(digits || '0'));
+/** The last 20 characters: a character display scrolls with the cursor, as a phone's does. */
+const tail = (text: string): string => text.slice(-20);
 
 export function view(state: KioskState): View {
   const screen = state.screen;
@@ -31,15 +33,15 @@ export function view(state: KioskState): View {
         lcd: ['WELCOME', 'A: Log in', 'B: Sign up'],
       };
     case 'loginUser':
-      return field('Log in', 'Username', screen.text, 'Type your username, then Enter.', ['LOG IN', 'Username:', screen.text]);
+      return field('Log in', 'Username', screen.text, 'Type your username, then Enter.', ['LOG IN', 'Username:', tail(screen.text)]);
     case 'loginPassword':
-      return field('Log in', 'Password', mask(screen.text), `Username: ${screen.username}`, ['LOG IN', 'Password:', mask(screen.text)]);
+      return field('Log in', 'Password', mask(screen.text), `Username: ${screen.username}`, ['LOG IN', 'Password:', tail(mask(screen.text))]);
     case 'signupUser':
-      return field('Sign up', 'Choose a username', screen.text, '3-32 characters: letters, digits, . _ -', ['SIGN UP', 'Username:', screen.text]);
+      return field('Sign up', 'Choose a username', screen.text, '3-32 characters: letters, digits, . _ -', ['SIGN UP', 'Username:', tail(screen.text)]);
     case 'signupPassword':
-      return field('Sign up', 'Choose a password', mask(screen.text), 'Password rules: 8 to 72 characters; a long phrase is best.', ['SIGN UP', 'Password:', mask(screen.text)]);
+      return field('Sign up', 'Choose a password', mask(screen.text), 'Password rules: 8 to 72 characters; a long phrase is best.', ['SIGN UP', 'Password:', tail(mask(screen.text))]);
     case 'signupConfirm':
-      return field('Sign up', 'Repeat the password', mask(screen.text), 'Type the same password again.', ['SIGN UP', 'Repeat password:', mask(screen.text)]);
+      return field('Sign up', 'Repeat the password', mask(screen.text), 'Type the same password again.', ['SIGN UP', 'Repeat password:', tail(mask(screen.text))]);
     case 'busy':
       return { title: 'Please wait', body: [screen.message], keys: '', lcd: ['PLEASE WAIT', screen.message.slice(0, 20)] };
     case 'menu': {
