@@ -47,6 +47,16 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   const screen = startKioskUi({ controller, theme: options.theme, lcd: { lines: () => devices.display.lines(), onChange: (listener) => devices.display.onChange(listener) }, onQuit: () => quit() });
   process.once('SIGTERM', () => quit());
   process.once('SIGINT', () => quit());
+  // Last line of defence: a bug must never paint a stack trace over the customer's screen.
+  // Give the terminal back, log the detail, say one line, and let a supervisor restart us.
+  const crash = (error: unknown): void => {
+    log(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    screen.destroy();
+    process.stderr.write(`atm kiosk: internal error (details in ${logFile})\n`);
+    process.exit(4);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   try {
     await controller.start();
     await stopped;
