@@ -3,7 +3,7 @@
 // terminal back in a usable state.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createSimDevices } from '../hardware/sim.js';
+import { createDevices } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
 import { KioskLink } from './link.js';
@@ -19,6 +19,8 @@ export interface KioskAppOptions {
   idleWarnMs?: number;
   idleLogoutMs?: number;
   dispenseDelayMs?: number;
+  /** sim (default), serial:PATH or firmata:PATH */
+  device?: string;
 }
 
 export async function runKioskApp(options: KioskAppOptions): Promise<void> {
@@ -28,7 +30,7 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   // The sim's default sleep resolves at once (for tests); the kiosk really waits, so the
   // customer sees "Withdrawing…" while notes are picked, as on a real machine.
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-  const devices = createSimDevices({ dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } });
+  const devices = await createDevices(options.device ?? 'sim', { sim: { dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } }, log });
   const journal = KioskJournal.open({ dir: options.dataDir, kioskId: options.kioskId, key: deriveJournalKey(options.psk) });
   const link = new KioskLink({ host: options.host, port: options.port, kioskId: options.kioskId, psk: options.psk, requestTimeoutMs: 10_000 });
   link.onState((state, detail) => log(`bank link ${state}: ${detail}`));
@@ -44,7 +46,7 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   });
   let quit!: () => void;
   const stopped = new Promise<void>((resolve) => (quit = resolve));
-  const screen = startKioskUi({ controller, theme: options.theme, lcd: { lines: () => devices.display.lines(), onChange: (listener) => devices.display.onChange(listener) }, onQuit: () => quit() });
+  const screen = startKioskUi({ controller, theme: options.theme, lcd: devices.mirror, onQuit: () => quit() });
   process.once('SIGTERM', () => quit());
   process.once('SIGINT', () => quit());
   // Last line of defence: a bug must never paint a stack trace over the customer's screen.

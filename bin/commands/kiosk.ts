@@ -30,7 +30,6 @@ export async function kioskCommand(argv: string[]): Promise<number> {
   const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
   if (kioskId !== keyFile.kioskId) throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
   const device = typeof values.device === 'string' ? values.device : 'sim';
-  if (device !== 'sim') throw new UsageError(`--device ${device}: only 'sim' is available in this version (serial and firmata drivers come next)`);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast') throw new UsageError('--theme must be default or high-contrast');
   if (!process.stdout.isTTY) throw new UsageError('atm kiosk needs a terminal (a TTY on stdout)');
@@ -45,6 +44,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     idleWarnMs,
     idleLogoutMs: integerOption(values, 'idle-logout-ms', Math.max(30_000, idleWarnMs + 1_000), idleWarnMs + 1, 3_600_000),
     dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 800, 0, 60_000),
+    device,
   });
   return ExitCode.OK;
 }
