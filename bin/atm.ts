@@ -7,6 +7,7 @@ import { bankCommand } from './commands/bank.js';
 import { benchCommand } from './commands/bench.js';
 import { clientCommand } from './commands/client.js';
 import { demoCommand } from './commands/demo.js';
+import { firmwareCommand } from './commands/firmware.js';
 import { keysCommand } from './commands/keys.js';
 import { kioskCommand } from './commands/kiosk.js';
 
@@ -16,6 +17,7 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   client    one scripted session: register | login | balance | deposit | withdraw
   audit     verify | show the encrypted, hash-chained audit log
   kiosk     the full-screen ATM kiosk
+  firmware  flash StandardFirmata onto an Arduino (avrdude)
   demo      bank host with a demo kiosk on a local data folder (npm start)
   bench     load generator and benchmark report (npm run bench)`;
 
@@ -25,6 +27,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   client: clientCommand,
   audit: auditCommand,
   demo: demoCommand,
+  firmware: firmwareCommand,
   kiosk: kioskCommand,
   bench: benchCommand,
 };
