@@ -87,8 +87,38 @@ const NAMED_KEYS = new Map<string, KeyName>([
 ]);
 
 /** The keypad key for one blessed keypress (its `ch` and `key` arguments), or null. */
-export function keyFromTerminal(ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean } | undefined): KeyName | null {
+/**
+ * A numeric keypad in the terminal's "application keypad" mode sends ESC O x instead of the
+ * character printed on the key (xterm's DECKPAM). The kiosk switches that mode off, but some
+ * terminals ignore the request, so these are understood too.
+ */
+const APPLICATION_KEYPAD = new Map<string, KeyName>([
+  ['\x1bOM', 'enter'],
+  ['\x1bOk', 'clear'], // +
+  ['\x1bOm', 'cancel'], // -
+  ['\x1bOj', 'clear'], // *
+  ['\x1bOo', 'backspace'], // /
+  ['\x1bOn', 'clear'], // .
+  ...Array.from({ length: 10 }, (_, digit): [string, KeyName] => [`\x1bO${String.fromCharCode(0x70 + digit)}`, String(digit) as KeyName]),
+]);
+
+/**
+ * blessed drops ESC O x sequences it has no name for, so the UI also scans raw input for them.
+ * Returns the keypad keys found, in order (none for ordinary input).
+ */
+export function applicationKeypadKeys(data: string): KeyName[] {
+  const keys: KeyName[] = [];
+  for (const match of data.matchAll(/\x1bO[A-Za-z]/g)) {
+    const key = APPLICATION_KEYPAD.get(match[0]);
+    if (key !== undefined) keys.push(key);
+  }
+  return keys;
+}
+
+export function keyFromTerminal(ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean; sequence?: string } | undefined): KeyName | null {
   if (key?.ctrl === true) return null;
+  const applicationKey = key?.sequence === undefined ? undefined : APPLICATION_KEYPAD.get(key.sequence);
+  if (applicationKey !== undefined) return applicationKey;
   if (ch !== undefined && ch.length === 1) {
     const fromCharacter = CHARACTER_KEYS.get(ch);
     if (fromCharacter !== undefined) return fromCharacter;

@@ -3,7 +3,7 @@
 // re-lays itself out on resize. No stack trace ever reaches the screen: errors are caught at
 // the controller, and uncaught ones end the UI with a one-line message after restoring the tty.
 import blessed from 'blessed';
-import { keyFromTerminal } from '../hardware/keymap.js';
+import { applicationKeypadKeys, keyFromTerminal } from '../hardware/keymap.js';
 import type { KioskState } from './flow.js';
 import type { KioskController } from './controller.js';
 import { view } from './view.js';
@@ -57,6 +57,9 @@ export interface KioskUiOptions {
 export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
   const theme = THEMES[options.theme ?? 'default'];
   const screen = options.screen ?? blessed.screen({ smartCSR: true, title: 'Secure ATM', fullUnicode: true, autoPadding: true });
+  // Numeric-keypad mode: blessed turns on "application keypad" (numpad keys send ESC O x);
+  // switching it off makes a USB numeric keypad type plain digits, + - * / . and Enter.
+  (screen.program as unknown as { put: { keypad_local: () => void } }).put.keypad_local();
   const title = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.title });
   const main = blessed.box({ parent: screen, top: 1, left: 0, width: '100%-26', height: '100%-3', border: 'line', tags: true, padding: { left: 1, right: 1 }, style: { ...theme.body, ...theme.border } });
   const lcdBox = blessed.box({ parent: screen, top: 1, right: 0, width: 26, height: 6, border: 'line', label: ' Display ', tags: false, style: { ...theme.body, ...theme.border } });
@@ -80,7 +83,7 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     screen.render();
   };
 
-  screen.on('keypress', (ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean } | undefined) => {
+  screen.on('keypress', (ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean; sequence?: string } | undefined) => {
     if (key?.ctrl === true && key.name === 'c') {
       options.onQuit();
       return;
@@ -94,6 +97,13 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     }
     const mapped = keyFromTerminal(ch, key);
     if (mapped !== null) options.controller.pressKey(mapped, 'keyboard');
+  });
+  // Numpad keys in application mode never reach 'keypress' (blessed drops unnamed sequences).
+  // 'data' fires before blessed emits the keypresses of the same chunk, so the keypad keys wait
+  // a microtask: "user1234" then numpad Enter arrive in that order.
+  screen.program.on('data', (data: Buffer | string) => {
+    const keys = applicationKeypadKeys(data.toString());
+    if (keys.length > 0) queueMicrotask(() => keys.forEach((key) => options.controller.pressKey(key, 'keyboard')));
   });
   screen.on('resize', () => render(options.controller.state));
   options.controller.onChange(render);
