@@ -8,6 +8,7 @@ import { benchCommand } from './commands/bench.js';
 import { clientCommand } from './commands/client.js';
 import { demoCommand } from './commands/demo.js';
 import { firmwareCommand } from './commands/firmware.js';
+import { firmwareSimCommand } from './commands/firmware-sim.js';
 import { keysCommand } from './commands/keys.js';
 import { kioskCommand } from './commands/kiosk.js';
 
@@ -18,6 +19,7 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   audit     verify | show the encrypted, hash-chained audit log
   kiosk     the full-screen ATM kiosk
   firmware  flash StandardFirmata onto an Arduino (avrdude)
+  firmware-sim  the keypad/display/dispenser microcontroller, simulated on a pty
   demo      bank host with a demo kiosk on a local data folder (npm start)
   bench     load generator and benchmark report (npm run bench)`;
 
@@ -28,6 +30,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   audit: auditCommand,
   demo: demoCommand,
   firmware: firmwareCommand,
+  'firmware-sim': firmwareSimCommand,
   kiosk: kioskCommand,
   bench: benchCommand,
 };

@@ -21,7 +21,10 @@ export type DriverFactory = (path: string, options: DriverOptions) => Promise<De
 
 // Drivers load lazily, so a sim kiosk never pays for serialport or johnny-five at start-up.
 // Each real driver adds its line here: name → module exporting its DriverFactory.
-const LAZY_DRIVERS: Record<string, () => Promise<DriverFactory>> = {};
+const LAZY_DRIVERS: Record<string, () => Promise<DriverFactory>> = {
+  serial: async () => (await import('./serial.js')).createSerialDevices,
+  firmata: async () => (await import('./firmata.js')).createFirmataDevices,
+};
 
 const drivers = new Map<string, DriverFactory>();
 

@@ -6,3 +6,4 @@ export { BankConnection, ClientError, type ConnectOptions } from './client.js';
 export { SecureChannel, DEFAULT_TIMEOUTS, type ChannelTimeouts } from './channel.js';
 export { fernetKeyFormat, fernetKeyParse, fernetEncrypt, fernetDecrypt, type FernetKey } from './fernet.js';
 export { isValidKioskId, PSK_BYTES } from './handshake.js';
+export * from './serial-line.js';

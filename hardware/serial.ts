@@ -1,0 +1,416 @@
+// The serial driver: a keypad, a character display and a cash dispenser on one
+// microcontroller, spoken to in the line protocol of protocol/serial-line.ts (documented in
+// hardware/PROTOCOL.md) over one port (hardware/serial-link.ts). `--device serial:PATH`.
+//
+// Choices, and why:
+// - The three devices share the line: when it is unplugged (the port closes, or the device is
+//   silent for HEARTBEAT_LOSS_MS) all three go 'offline' together, and the link reopens the
+//   path with backoff and says HELLO again; all three come back 'online' together.
+// - The display sends only the rows that changed (LCD row col text, never CLEAR, which makes
+//   an HD44780 flicker and costs it 1.5 ms), one row at a time with a pause between rows, so a
+//   microcontroller with a small UART buffer and a slow LCD is never overrun. What the glass
+//   holds after a reconnect is unknown (it may have been power-cycled): the next show()
+//   rewrites every row.
+// - A dispense is DISPENSE id → DISPENSED id, the DISPENSE repeated every dispenseRepeatMs
+//   meanwhile (the device answers a repeated id from memory and never pays twice, [SL-4.8]),
+//   so an answer lost to noise is recovered. If no answer comes within dispenseTimeoutMs, or
+//   the line drops while waiting, the result is a fault ('hardwareError' or 'offline') with
+//   dispensedCents 0 — although the device may have presented notes. The kiosk then voids the
+//   hold, exactly as its journal's 'dispense interrupted' recovery does, and the difference
+//   shows when the cassettes are counted (a late DISPENSED is logged, and CASH after the
+//   reconnect carries the true counts). A real ATM reconciles the same way: the customer is
+//   never charged for cash the machine cannot prove it paid.
+// - Device faults (FAULT, [SL-4.9]): jam → the dispenser is 'hardwareError' until FAULT ok;
+//   cashLow → still 'online', isLow() is true; tamper → keypad and dispenser 'fraudAttempt' (no
+//   PIN entry, no cash) until FAULT ok; the display stays usable so the screen can say so.
+//   Faults are forgotten when the line drops: the device announces the active ones after HELLO.
+import { AtmError } from '../protocol/errors.js';
+import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/serial-line.js';
+import type { DeviceBundle, DriverOptions } from './factory.js';
+import { DISPLAY_COLUMNS_DEFAULT, DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_DEFAULT, DISPLAY_ROWS_MAX, LOW_CASH_COUNT_DEFAULT, normaliseDisplayLines, notesForAmount } from './sim.js';
+import { SerialLink, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
+import { realTimers, type SerialTimers } from './serial-port.js';
+import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+
+export { SerialLink, type DeviceHello, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
+export { openSerialPort, realTimers, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents, type SerialTimers } from './serial-port.js';
+
+/** Listeners that cannot hurt the driver: one that throws is reported on a microtask, the others still hear. */
+class Listeners<T> {
+  private readonly entries = new Set<{ listener: (value: T) => void }>();
+
+  add(listener: (value: T) => void): Unsubscribe {
+    const entry = { listener };
+    this.entries.add(entry);
+    return () => void this.entries.delete(entry);
+  }
+
+  emit(value: T): void {
+    for (const entry of [...this.entries]) {
+      try {
+        entry.listener(value);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+/** Faults the device reported with FAULT, cleared together by FAULT ok. */
+interface DeviceFaults {
+  tamper: boolean;
+}
+
+/** What the three devices share: the link, whether each is open, and the state rule. */
+abstract class SerialDevice {
+  private opened = false;
+  private lastState: DeviceState = 'offline';
+  private readonly stateListeners = new Listeners<DeviceState>();
+
+  constructor(
+    protected readonly link: SerialLink,
+    protected readonly faults: DeviceFaults,
+  ) {
+    link.onOnline(() => this.refreshState());
+  }
+
+  async open(): Promise<void> {
+    if (this.opened) return;
+    this.opened = true;
+    await this.link.acquire();
+    this.refreshState();
+  }
+
+  async close(): Promise<void> {
+    if (!this.opened) return;
+    this.opened = false;
+    this.refreshState();
+    await this.link.release();
+  }
+
+  state(): DeviceState {
+    return this.opened && this.link.online ? this.condition() : 'offline';
+  }
+
+  onState(listener: (state: DeviceState) => void): Unsubscribe {
+    return this.stateListeners.add(listener);
+  }
+
+  protected get isOpen(): boolean {
+    return this.opened;
+  }
+
+  protected condition(): DeviceState {
+    return 'online';
+  }
+
+  /** Call after anything that may change state(); listeners hear only changes. */
+  refreshState(): void {
+    const state = this.state();
+    if (state === this.lastState) return;
+    this.lastState = state;
+    this.stateListeners.emit(state);
+  }
+}
+
+export class SerialKeypad extends SerialDevice implements Keypad {
+  readonly kind = 'serial';
+  private readonly keyListeners = new Listeners<KeyName>();
+
+  onKey(listener: (key: KeyName) => void): Unsubscribe {
+    return this.keyListeners.add(listener);
+  }
+
+  /** From the link: a KEY line. Dropped unless the keypad is open and online (not tampered). */
+  received(key: KeyName): void {
+    if (this.state() === 'online') this.keyListeners.emit(key);
+  }
+
+  protected override condition(): DeviceState {
+    return this.faults.tamper ? 'fraudAttempt' : 'online';
+  }
+}
+
+export interface SerialDisplayOptions {
+  rows?: number;
+  columns?: number;
+  /** Pause after each LCD row, for a slow microcontroller and LCD. Default 5 ms. */
+  rowGapMs?: number;
+  /** How long the device has to confirm a show (PING → PONG) before show() rejects. Default 2 s. */
+  confirmTimeoutMs?: number;
+}
+
+export class SerialDisplay extends SerialDevice implements Display {
+  readonly kind = 'serial';
+  readonly rows: number;
+  readonly columns: number;
+  private readonly rowGapMs: number;
+  private readonly confirmTimeoutMs: number;
+  /** What the glass holds as far as we know; null rows are unknown (after a reconnect). */
+  private glass: (string | null)[];
+  private wanted: string[];
+  private writing: Promise<void> = Promise.resolve();
+  private readonly changeListeners = new Listeners<string[]>();
+
+  constructor(link: SerialLink, faults: DeviceFaults, private readonly timers: SerialTimers, options: SerialDisplayOptions = {}) {
+    super(link, faults);
+    this.rows = options.rows ?? DISPLAY_ROWS_DEFAULT;
+    this.columns = options.columns ?? DISPLAY_COLUMNS_DEFAULT;
+    this.rowGapMs = options.rowGapMs ?? 5;
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? 2_000;
+    if (!(Number.isSafeInteger(this.rows) && this.rows >= 1 && this.rows <= DISPLAY_ROWS_MAX)) throw new Error(`assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}`);
+    if (!(Number.isSafeInteger(this.columns) && this.columns >= 1 && this.columns <= DISPLAY_COLUMNS_MAX)) throw new Error(`assertion failed: display columns must be 1..${DISPLAY_COLUMNS_MAX}`);
+    this.wanted = normaliseDisplayLines([], this.rows, this.columns);
+    this.glass = this.wanted.map(() => null);
+    // Forgotten when the line drops (not when it returns: the 'online' listeners re-show at once).
+    link.onOnline((online) => {
+      if (!online) this.glass = this.glass.map(() => null);
+    });
+  }
+
+  /** Rows go out one at a time, in order; a show waits for the ones before it. */
+  show(lines: string[]): Promise<void> {
+    const state = this.state();
+    if (state !== 'online') return Promise.reject(new Error(`display is ${state}: text not shown`));
+    const text = normaliseDisplayLines(lines, this.rows, this.columns);
+    if (text.join('\n') !== this.wanted.join('\n')) {
+      this.wanted = text;
+      this.changeListeners.emit([...text]);
+    }
+    const next = this.writing.catch(() => undefined).then(() => this.write(text));
+    this.writing = next;
+    return next;
+  }
+
+  /** What the kiosk last asked to show, normalised (the on-screen mirror). */
+  lines(): string[] {
+    return [...this.wanted];
+  }
+
+  onChange(listener: (lines: string[]) => void): Unsubscribe {
+    return this.changeListeners.add(listener);
+  }
+
+  private async write(text: string[]): Promise<void> {
+    let written = false;
+    for (let row = 0; row < text.length; row += 1) {
+      const line = text[row] as string;
+      if (this.glass[row] === line) continue;
+      if (this.state() !== 'online') throw new Error(`display is ${this.state()}: text not shown`);
+      this.glass[row] = null; // unknown until the device confirms
+      await this.link.send({ verb: 'LCD', row, col: 0, text: line });
+      written = true;
+      if (this.rowGapMs > 0) await new Promise<void>((resolve) => this.timers.schedule(this.rowGapMs, resolve));
+    }
+    if (!written) return;
+    // The protocol has no LCD acknowledgement; a PING's PONG comes after the device handled
+    // every row before it, so show() resolves when the text is on the glass.
+    await this.link.confirm(this.confirmTimeoutMs);
+    text.forEach((line, row) => {
+      if (this.glass[row] === null) this.glass[row] = line;
+    });
+  }
+}
+
+export interface SerialDispenserOptions {
+  /** How long a DISPENSE may take before it counts as a hardwareError. Default 30 s. */
+  dispenseTimeoutMs?: number;
+  /** While no DISPENSED has come, the same DISPENSE is repeated this often [SL-4.8]. Default 2 s. */
+  dispenseRepeatMs?: number;
+  lowCashCount?: number;
+}
+
+type Pending = { id: number; finish: (result: DispenseResult) => void };
+
+export class SerialDispenser extends SerialDevice implements CashDispenser {
+  readonly kind = 'serial';
+  readonly lowCashCount: number;
+  private readonly dispenseTimeoutMs: number;
+  private readonly dispenseRepeatMs: number;
+  private loaded: Cassette[] = [];
+  private jammed = false;
+  private lowReported = false;
+  private pending: Pending | null = null;
+  private nextId = 1;
+
+  constructor(link: SerialLink, faults: DeviceFaults, private readonly timers: SerialTimers, private readonly log: (line: string) => void, options: SerialDispenserOptions = {}) {
+    super(link, faults);
+    this.dispenseTimeoutMs = options.dispenseTimeoutMs ?? 30_000;
+    this.dispenseRepeatMs = options.dispenseRepeatMs ?? 2_000;
+    this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
+    link.onOnline((online) => {
+      if (online) return;
+      this.pending?.finish(failure('offline', 'the dispenser went offline during the dispense: it may have presented notes; count the cassettes'));
+      // [SL-4.1] the device repeats every active fault after HELLO: forget ours, so a jam
+      // cleared while the cable was out does not stick.
+      this.jammed = false;
+      this.lowReported = false;
+    });
+  }
+
+  cassettes(): Cassette[] {
+    return this.loaded.map((cassette) => ({ ...cassette }));
+  }
+
+  notesFor(amountCents: number): Cassette[] | null {
+    return notesForAmount(this.loaded, amountCents);
+  }
+
+  /** Low when the device said cashLow, or any cassette holds lowCashCount notes or fewer. */
+  isLow(): boolean {
+    return this.lowReported || this.loaded.some((cassette) => cassette.count <= this.lowCashCount);
+  }
+
+  async dispense(amountCents: number): Promise<DispenseResult> {
+    const refusal = this.refusal(amountCents);
+    if (refusal !== null) return refusal;
+    const id = this.nextId;
+    // One dispense is in flight at a time and ids are scoped to a session [SL-4.8]: they only
+    // need to differ from the ones before, so they count up from 1 and wrap.
+    this.nextId = this.nextId === DISPENSE_ID_MAX ? 1 : this.nextId + 1;
+    return new Promise<DispenseResult>((resolve) => {
+      let cancelRepeat = (): void => undefined;
+      const cancelTimeout = this.timers.schedule(this.dispenseTimeoutMs, () => finish(failure('hardwareError', `no answer to DISPENSE ${id} within ${this.dispenseTimeoutMs} ms: it may have presented notes; count the cassettes`)));
+      const finish = (outcome: DispenseResult): void => {
+        if (this.pending?.id !== id) return;
+        cancelTimeout();
+        cancelRepeat();
+        this.pending = null;
+        this.refreshState();
+        resolve(outcome);
+      };
+      // [SL-4.8] DISPENSE is idempotent by id within a session: asking again recovers an answer
+      // lost to line noise and never pays twice (a line drop ends the dispense, so the
+      // session cannot change under a pending one).
+      const ask = (): void => {
+        this.link.send({ verb: 'DISPENSE', id, amountCents }).catch((error: unknown) => finish(failure('offline', `DISPENSE not sent: ${String(error)}`)));
+        cancelRepeat = this.timers.schedule(this.dispenseRepeatMs, ask);
+      };
+      this.pending = { id, finish };
+      this.refreshState();
+      ask();
+    });
+  }
+
+  /** From the link: every device message that concerns the dispenser. */
+  received(message: Extract<DeviceMessage, { verb: 'DISPENSED' | 'CASH' | 'FAULT' }>): void {
+    switch (message.verb) {
+      case 'CASH':
+        // [SL-4.8] a dispense's CASH comes before its DISPENSED: cassettes() is current when dispense() resolves.
+        this.loaded = message.cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
+        return;
+      case 'DISPENSED':
+        return this.dispensed(message);
+      case 'FAULT':
+        if (message.fault === 'jam') this.jammed = true;
+        if (message.fault === 'cashLow') this.lowReported = true; // the CASH before it has the counts [SL-4.9]
+        if (message.fault === 'ok') {
+          this.jammed = false;
+          this.lowReported = false;
+        }
+        this.refreshState();
+        return;
+      default: {
+        const exhaustive: never = message;
+        return exhaustive;
+      }
+    }
+  }
+
+  protected override condition(): DeviceState {
+    if (this.faults.tamper) return 'fraudAttempt';
+    if (this.jammed) return 'hardwareError';
+    return this.pending !== null ? 'deviceBusy' : 'online';
+  }
+
+  private dispensed(message: Extract<DeviceMessage, { verb: 'DISPENSED' }>): void {
+    if (message.fault === 'jam') this.jammed = true;
+    if (this.pending === null || this.pending.id !== message.id) {
+      // An answer after its timeout or reconnect: the kiosk already voided; say what really left.
+      this.log(`serial dispenser: late DISPENSED ${message.id}: ${message.dispensedCents} cents${message.fault === null ? '' : `, fault ${message.fault}`}; reconcile the cassettes`);
+      this.refreshState();
+      return;
+    }
+    const { dispensedCents, fault } = message;
+    this.pending.finish(fault === null ? { ok: true, dispensedCents } : failure(fault, `device reported ${fault} after ${dispensedCents} cents`, dispensedCents));
+  }
+
+  private refusal(amountCents: number): DispenseResult | null {
+    if (this.pending !== null) return failure('hardwareError', 'a dispense is already in progress: one at a time');
+    const state = this.state();
+    if (state === 'offline') return failure('offline', 'dispenser is offline');
+    if (state === 'hardwareError') return failure('hardwareError', 'dispenser is jammed: clear the jam first');
+    if (state === 'fraudAttempt') return failure('hardwareError', 'dispenser reports tampering: out of service');
+    if (this.notesFor(amountCents) === null) return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
+    return null;
+  }
+}
+
+function failure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
+  return { ok: false, fault, dispensedCents, detail };
+}
+
+export interface SerialDevicesOptions extends DriverOptions {
+  serial?: SerialLinkOptions & { display?: SerialDisplayOptions; dispenser?: SerialDispenserOptions };
+}
+
+/** The serial devices with their driver-specific extras (stats, isLow, the link). Not yet opened. */
+export interface SerialDevices extends DeviceBundle {
+  keypad: SerialKeypad;
+  display: SerialDisplay;
+  dispenser: SerialDispenser;
+  link: SerialLink;
+  /** Lines seen, and those counted and dropped (oversize, corrupt, unknown verb). */
+  stats(): SerialLinkStats;
+}
+
+export const SerialError = { BAD_PATH: 'BAD_SERIAL_PATH' } as const;
+
+export async function createSerialDevices(path: string, options: SerialDevicesOptions = {}): Promise<SerialDevices> {
+  if (path.trim() === '' || path.includes('\0')) throw new AtmError(SerialError.BAD_PATH, `serial device path ${JSON.stringify(path)} is not a path`);
+  const serial = options.serial ?? {};
+  const log = serial.log ?? options.log ?? (() => undefined);
+  const timers = serial.timers ?? realTimers;
+  const link = new SerialLink(path, { ...serial, timers, log });
+  const faults: DeviceFaults = { tamper: false };
+  const keypad = new SerialKeypad(link, faults);
+  const display = new SerialDisplay(link, faults, timers, serial.display);
+  const dispenser = new SerialDispenser(link, faults, timers, log, serial.dispenser);
+  const devices = [keypad, display, dispenser];
+  link.onOnline((online) => {
+    // A fresh connection starts with a clean slate; the device repeats a tamper that persists.
+    if (!online) faults.tamper = false;
+  });
+  link.onMessage((message) => {
+    switch (message.verb) {
+      case 'KEY':
+        return keypad.received(message.key);
+      case 'DISPENSED':
+      case 'CASH':
+        return dispenser.received(message);
+      case 'FAULT':
+        if (message.fault === 'tamper' || message.fault === 'ok') faults.tamper = message.fault === 'tamper';
+        dispenser.received(message);
+        for (const device of devices) device.refreshState();
+        return;
+      case 'HELLO':
+      case 'PONG':
+      case 'HB':
+        return; // the link's business: they only prove the line is alive
+      default: {
+        const exhaustive: never = message;
+        return exhaustive;
+      }
+    }
+  });
+  return {
+    keypad,
+    display,
+    dispenser,
+    link,
+    stats: () => link.stats(),
+    mirror: { lines: () => display.lines(), onChange: (listener) => void display.onChange(() => listener()) },
+  };
+}
