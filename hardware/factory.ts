@@ -1,5 +1,6 @@
 // Chooses the device drivers from a --device spec: `sim`, `serial:PATH`, `firmata:PATH`.
-// Each driver returns the three devices plus close(); the kiosk sees only the interfaces.
+// Each driver returns the three devices (closing all three releases the shared port); the kiosk
+// sees only the interfaces.
 import { AtmError } from '../protocol/errors.js';
 import { createSimDevices, type SimDevicesOptions } from './sim.js';
 import type { CashDispenser, Display, Keypad } from './types.js';

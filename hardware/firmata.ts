@@ -20,8 +20,10 @@
 //   enough over the serial line), and its analog keypad has no "no key" range; the I2C
 //   backpack reports releases and shares the bus with the LCD. A 4×4 keypad has no Cancel or
 //   Backspace key: holding * is Cancel and holding # is Backspace (a tap is Clear / Enter).
-// - Board not ready or port closed: all three devices are 'offline' together; the port is
-//   reopened with backoff, a fresh johnny-five Board is built on it, and all come back.
+// - Board not ready, port closed, or no byte for silenceTimeoutMs (the keypad is reported
+//   every 19 ms, so silence means a dead line the port did not report): all three devices are
+//   'offline' together; the port is reopened with backoff, a fresh johnny-five Board is built
+//   on it, and all come back.
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import johnnyFive from 'johnny-five';
@@ -249,6 +251,8 @@ export class PacedLine extends EventEmitter {
     this.inner.removeListener('open', this.forwardOpen);
     this.inner.removeListener('close', this.closed);
     this.inner.removeListener('error', this.failed);
+    // A write still in flight may fail after we let go (EIO after an unplug): not an uncaught error.
+    this.inner.on('error', () => undefined);
     if (this.inner.isOpen) this.inner.close(() => callback?.(null));
     else process.nextTick(() => callback?.(null));
   }
@@ -393,6 +397,12 @@ export interface FirmataOptions {
   reportVersionTimeoutMs?: number;
   /** open() waits this long for the board before resolving with the devices 'offline'. Default 3 s. */
   openWaitMs?: number;
+  /**
+   * Online, StandardFirmata reports the keypad every 19 ms; no byte for this long means the
+   * line is dead even if the port never said so (a hung-up pty, a wedged USB adapter). Default
+   * 1.5 s; 0 turns the check off.
+   */
+  silenceTimeoutMs?: number;
   /** Reconnect backoff: first retry after the min, doubling up to the max. Default 250 ms .. 5 s. */
   reconnectDelayMsMin?: number;
   reconnectDelayMsMax?: number;
@@ -426,6 +436,7 @@ export interface FirmataConnection {
   readonly line: PacedLine;
   readonly io: FirmataIo;
   lcd: J5Lcd | null;
+  lastHeardMs: number;
 }
 
 type LinkPhase = 'closed' | 'connecting' | 'online' | 'waiting';
@@ -435,6 +446,7 @@ interface LinkSettings {
   readyTimeoutMs: number;
   reportVersionTimeoutMs: number;
   openWaitMs: number;
+  silenceTimeoutMs: number;
   reconnectDelayMsMin: number;
   reconnectDelayMsMax: number;
   lcdAddress: number;
@@ -479,6 +491,7 @@ export class FirmataBoardLink {
       readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
       reportVersionTimeoutMs: options.reportVersionTimeoutMs ?? 5_000,
       openWaitMs: options.openWaitMs ?? 3_000,
+      silenceTimeoutMs: options.silenceTimeoutMs ?? 1_500,
       reconnectDelayMsMin: options.reconnectDelayMsMin ?? 250,
       reconnectDelayMsMax: options.reconnectDelayMsMax ?? 5_000,
       lcdAddress: options.lcdAddress ?? LCD_I2C_ADDRESS_DEFAULT,
@@ -490,7 +503,9 @@ export class FirmataBoardLink {
       relayPulseMs: options.relayPulseMs ?? 100,
       relayGapMs: options.relayGapMs ?? 150,
     };
-    const { lcdRows, lcdColumns, relayPin } = this.settings;
+    const { lcdRows, lcdColumns, relayPin, pacing } = this.settings;
+    assert(Number.isSafeInteger(pacing.bytesPerInterval) && pacing.bytesPerInterval >= 1 && pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES, `pacing.bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`);
+    assert(Number.isFinite(pacing.intervalMs) && pacing.intervalMs > 0, 'pacing.intervalMs must be positive');
     assert(Number.isSafeInteger(lcdRows) && lcdRows >= 2 && lcdRows <= DISPLAY_ROWS_MAX, `lcdRows must be 2..${DISPLAY_ROWS_MAX}`);
     assert(Number.isSafeInteger(lcdColumns) && lcdColumns >= 1 && lcdColumns <= DISPLAY_COLUMNS_MAX, `lcdColumns must be 1..${DISPLAY_COLUMNS_MAX}`);
     // D0/D1 carry the serial line and A4/A5 (18/19) the I2C bus; A0–A3 (14–17) work as digital outputs.
@@ -573,8 +588,13 @@ export class FirmataBoardLink {
       .then(() => this.source())
       .then(
         (transport) => {
-          if (generation !== this.generation) transport.close(() => undefined);
-          else this.attach(transport, generation);
+          if (generation !== this.generation) return transport.close(() => undefined);
+          try {
+            this.attach(transport, generation);
+          } catch (error) {
+            if (this.connection?.generation !== generation) transport.close(() => undefined);
+            this.lost(`setting up the board failed: ${errorText(error)}`);
+          }
         },
         (error: unknown) => {
           if (generation === this.generation) this.lost(`cannot open the line: ${errorText(error)}`);
@@ -588,18 +608,17 @@ export class FirmataBoardLink {
     };
     const line = new PacedLine(transport, this.settings.pacing, this.timers, onLost);
     const io = this.createIo(line, { reportVersionTimeout: this.settings.reportVersionTimeoutMs });
-    const connection: FirmataConnection = { generation, line, io, lcd: null };
+    const connection: FirmataConnection = { generation, line, io, lcd: null, lastHeardMs: this.timers.nowMs() };
     this.connection = connection;
+    line.on('data', () => (connection.lastHeardMs = this.timers.nowMs()));
     // Without listeners these would throw: firmata-io emits 'error' before the Board listens.
     io.on('error', (error: Error) => onLost(`firmata error: ${error.message}`));
     const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: this.settings.readyTimeoutMs });
     board.on('error', (error: Error) => onLost(`board error: ${error.message}`));
-    const cancelReady = this.timers.schedule(this.settings.readyTimeoutMs, () => onLost(`StandardFirmata did not answer within ${this.settings.readyTimeoutMs} ms`));
-    this.cancelTimer = cancelReady;
+    // The deadline covers the handshake and the LCD init; ready() cancels it once online.
+    this.cancelTimer = this.timers.schedule(this.settings.readyTimeoutMs, () => onLost(`StandardFirmata did not answer within ${this.settings.readyTimeoutMs} ms`));
     board.on('ready', () => {
-      cancelReady();
       if (generation !== this.generation) return;
-      this.cancelTimer = null;
       this.ready(board, connection).catch((error: unknown) => onLost(`setting up the devices failed: ${errorText(error)}`));
     });
   }
@@ -619,13 +638,30 @@ export class FirmataBoardLink {
     }
     await this.initialiseLcd(connection, lcd);
     if (connection.generation !== this.generation) return;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
     connection.lcd = lcd;
     this.phase = 'online';
     this.retries = 0;
     this.stats.connects += 1;
     this.log(`firmata: board online (connection ${this.stats.connects})`);
+    this.watchSilence(connection);
     this.emitOnline(true);
     for (const waiter of [...this.onlineWaiters]) waiter();
+  }
+
+  /** While this connection is the online one, checks that the board still talks. */
+  private watchSilence(connection: FirmataConnection): void {
+    const { silenceTimeoutMs } = this.settings;
+    if (silenceTimeoutMs <= 0) return;
+    connection.lastHeardMs = this.timers.nowMs();
+    const check = (): void => {
+      if (connection.generation !== this.generation || this.phase !== 'online') return;
+      const silentMs = this.timers.nowMs() - connection.lastHeardMs;
+      if (silentMs > silenceTimeoutMs) this.lost(`no byte from the board for ${Math.round(silentMs)} ms`);
+      else this.cancelTimer = this.timers.schedule(Math.max(10, silenceTimeoutMs / 4), check);
+    };
+    this.cancelTimer = this.timers.schedule(Math.max(10, silenceTimeoutMs / 4), check);
   }
 
   /**
@@ -771,7 +807,7 @@ export class FirmataKeypad extends BoardDevice implements Keypad {
   }
 }
 
-/** The LCD. show() resolves once the changed text was handed to the line, paced. */
+/** The LCD. show() resolves once the changed text has gone down the (paced) line. */
 export class FirmataDisplay extends BoardDevice implements Display {
   readonly rows: number;
   readonly columns: number;
@@ -919,7 +955,8 @@ export class FirmataDispenser implements CashDispenser {
   }
 
   async dispense(amountCents: number): Promise<DispenseResult> {
-    this.notesToPulse = (this.notesFor(amountCents) ?? []).reduce((sum, notes) => sum + notes.count, 0);
+    // A second dispense during one is refused by the model; it must not change the pulses in progress.
+    if (this.state() !== 'deviceBusy') this.notesToPulse = (this.notesFor(amountCents) ?? []).reduce((sum, notes) => sum + notes.count, 0);
     return this.cassetteModel.dispense(amountCents);
   }
 

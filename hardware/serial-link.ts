@@ -92,6 +92,7 @@ export class SerialLink {
   private helloReceived: DeviceHello | null = null;
   private readonly messageListeners = new Set<(message: DeviceMessage) => void>();
   private readonly onlineListeners = new Set<(online: boolean) => void>();
+  private readonly greetedListeners = new Set<() => void>();
   private readonly onlineWaiters = new Set<() => void>();
 
   constructor(
@@ -128,6 +129,15 @@ export class SerialLink {
   onMessage(listener: (message: DeviceMessage) => void): () => void {
     this.messageListeners.add(listener);
     return () => this.messageListeners.delete(listener);
+  }
+
+  /**
+   * Called when the device answers HELLO, before the CASH and FAULT lines that follow it
+   * [SL-3.1]: the moment to forget what the last session said (it says it all again).
+   */
+  onGreeted(listener: () => void): () => void {
+    this.greetedListeners.add(listener);
+    return () => this.greetedListeners.delete(listener);
   }
 
   onOnline(listener: (online: boolean) => void): () => void {
@@ -344,6 +354,7 @@ export class SerialLink {
       return;
     }
     this.helloReceived = { version: message.version, device: message.device, caps: [...message.caps] };
+    for (const listener of [...this.greetedListeners]) listener();
     const generation = this.generation;
     this.send({ verb: 'COUNTS' }).catch(() => undefined); // a failed write fails the PING too
     this.confirm(this.settings.helloTimeoutMs).then(

@@ -241,10 +241,11 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
     this.dispenseRepeatMs = options.dispenseRepeatMs ?? 2_000;
     this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
     link.onOnline((online) => {
-      if (online) return;
-      this.pending?.finish(failure('offline', 'the dispenser went offline during the dispense: it may have presented notes; count the cassettes'));
-      // [SL-4.1] the device repeats every active fault after HELLO: forget ours, so a jam
-      // cleared while the cable was out does not stick.
+      if (!online) this.pending?.finish(failure('offline', 'the dispenser went offline during the dispense: it may have presented notes; count the cassettes'));
+    });
+    // [SL-4.9] the device announces every active fault after each HELLO: forget ours, so a jam
+    // cleared while the cable was out does not stick.
+    link.onGreeted(() => {
       this.jammed = false;
       this.lowReported = false;
     });
@@ -379,10 +380,8 @@ export async function createSerialDevices(path: string, options: SerialDevicesOp
   const display = new SerialDisplay(link, faults, timers, serial.display);
   const dispenser = new SerialDispenser(link, faults, timers, log, serial.dispenser);
   const devices = [keypad, display, dispenser];
-  link.onOnline((online) => {
-    // A fresh connection starts with a clean slate; the device repeats a tamper that persists.
-    if (!online) faults.tamper = false;
-  });
+  // A new session starts from a clean slate: the device repeats a tamper that persists [SL-4.9].
+  link.onGreeted(() => (faults.tamper = false));
   link.onMessage((message) => {
     switch (message.verb) {
       case 'KEY':

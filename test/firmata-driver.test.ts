@@ -159,11 +159,15 @@ test('paced line: losing the line fails pending writes and drained(), calls onLo
 test('paced line: a budget that could fill StandardFirmata\'s 64-byte receive buffer is refused', () => {
   const timers = new ManualTimers();
   assert.throws(() => new PacedLine(new FakeTransport(), { bytesPerInterval: 64, intervalMs: 20 }, timers, () => undefined), /bytesPerInterval/);
+  assert.throws(() => createFirmataDevicesOverTransport(new FakeTransport(), { firmata: { pacing: { bytesPerInterval: 80 } } }), /bytesPerInterval/);
   assert.ok(PACING_BYTES_PER_INTERVAL_DEFAULT < 64);
 });
 
 // ---------------------------------------------------------------------------------------------
 // Keypad gestures.
+
+/** The 16 legends tapped in the backpack's order (KEYPAD_LEGENDS), as the kiosk must receive them: DESIGN §5's layout. */
+const TAPPED_KEYS: readonly KeyName[] = ['1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', 'clear', '0', 'enter', 'D'];
 
 /** How a harness produces each KeyName on a 4×4 keypad: a tap, or a hold of * or #. */
 const GESTURE_FOR_KEY = new Map<KeyName, { legend: KeypadLegend; hold: boolean }>([
@@ -181,7 +185,7 @@ test('keypad gestures: every legend taps its key; * and # on release; holding th
     gestures.onDown([legend]);
     gestures.onUp([legend]);
   }
-  assert.deepEqual(keys, ['1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', 'clear', '0', 'enter', 'D']);
+  assert.deepEqual(keys, TAPPED_KEYS);
   keys.length = 0;
   gestures.onDown(['*']);
   assert.deepEqual(keys, [], '* waits: it may become a hold');
@@ -289,6 +293,8 @@ class MockRig implements BoardRig {
   plugged = true;
   /** False: the next boards never say ready. */
   answers = true;
+  /** True: the board stops talking (wedged) while its port stays open. */
+  silent = false;
   lcd = new Pcf8574Lcd();
   samples = 0;
   connections = 0;
@@ -370,9 +376,11 @@ class MockRig implements BoardRig {
     return io;
   }
 
+  /** StandardFirmata's continuous I2C read: a reply on the line every sample. */
   private sample(): void {
-    if (!this.plugged || this.reader === null) return;
+    if (!this.plugged || this.silent || this.reader === null) return;
     this.samples += 1;
+    this.transport?.emit('data', Buffer.from([0xf0, 0x77, 0x0a, 0x00, 0x00, 0x00, 0xf7]));
     this.reader([(this.bits >> 8) & 0xff, this.bits & 0xff]);
   }
 }
@@ -426,7 +434,7 @@ test('mock-firmata: every keypad key reaches onKey as its KeyName; * and # held 
     for (const legend of KEYPAD_LEGENDS) await pressKey(rig, KEY_FOR_LEGEND[legend]);
     await pressKey(rig, 'cancel');
     await pressKey(rig, 'backspace');
-    assert.deepEqual(keys, [...KEYPAD_LEGENDS.map((legend) => KEY_FOR_LEGEND[legend]), 'cancel', 'backspace']);
+    assert.deepEqual(keys, [...TAPPED_KEYS, 'cancel', 'backspace']);
   } finally {
     await rig.stop();
   }
@@ -468,6 +476,24 @@ test('mock-firmata: a board that never says ready is dropped after readyTimeoutM
     rig.answers = true;
     await until(() => rig.link.online, 'online once the board answers');
     assert.equal(rig.bundle.keypad.state(), 'online');
+  } finally {
+    await rig.stop();
+  }
+});
+
+test('mock-firmata: a board that stops talking while its port stays open is dropped after silenceTimeoutMs and reopened', async () => {
+  const rig = new MockRig({ silenceTimeoutMs: 200 });
+  try {
+    const { keypad } = rig.bundle;
+    await keypad.open();
+    const states = recordStates(keypad);
+    rig.silent = true;
+    await until(() => keypad.state() === 'offline', 'offline after the silence');
+    assert.match(String(rig.link.stats.lastDisconnect), /no byte from the board for \d+ ms/);
+    rig.silent = false;
+    await until(() => keypad.state() === 'online', 'online on a fresh line');
+    assert.deepEqual(states, ['offline', 'online']);
+    assert.equal(rig.connections, 2);
   } finally {
     await rig.stop();
   }
@@ -656,7 +682,7 @@ test('emulated Uno: every one of the 16 keys reaches onKey as its KeyName; holdi
     for (const legend of KEYPAD_LEGENDS) await pressKey(rig, KEY_FOR_LEGEND[legend]);
     await pressKey(rig, 'cancel');
     await pressKey(rig, 'backspace');
-    assert.deepEqual(keys, [...KEYPAD_LEGENDS.map((legend) => KEY_FOR_LEGEND[legend]), 'cancel', 'backspace']);
+    assert.deepEqual(keys, [...TAPPED_KEYS, 'cancel', 'backspace']);
   } finally {
     await keypad.close();
   }

@@ -267,6 +267,24 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     assert.equal(result.dispensedCents, 0);
   });
 
+  test('after a reconnect the device\'s fault list is the truth: a jam cleared while unplugged is gone, one still there is back', async () => {
+    const { devices, sim } = await rig();
+    const { dispenser } = devices;
+    await dispenser.open();
+    sim.device.jamNext(0);
+    assert.equal(faultOf(await dispenser.dispense(2000)), 'jam');
+    assert.equal(dispenser.state(), 'hardwareError');
+    const { unplug, replug } = cable({ sim, devices } as Rig);
+    await unplug();
+    await replug();
+    assert.equal(dispenser.state(), 'hardwareError', 'the jam is announced again after HELLO');
+    await unplug();
+    sim.device.clearJam(); // its FAULT ok is lost: the cable is out
+    await replug();
+    assert.equal(dispenser.state(), 'online');
+    assert.deepEqual(await dispenser.dispense(2000), { ok: true, dispensedCents: 2000 });
+  });
+
   test('FAULT tamper: keypad and dispenser fraudAttempt, keys dropped, no cash; FAULT ok restores; cashLow stays online', async () => {
     const { devices, sim } = await rig();
     const { keypad, display, dispenser } = devices;
