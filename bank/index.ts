@@ -11,7 +11,7 @@ export {
   revokeKiosk,
   KeystoreError,
   type Keystore,
-} from './keystore.js';
+} from './key-store.js';
 export { verifyAuditLog, decryptAuditToken, AuditChain, AuditLogFile, AUDIT_LOG_FILE, AUDIT_HEAD_FILE, type AuditRecord, type AuditEntry } from './audit.js';
 export { LogLineObserver, silentObserver, fanOut, maskUsername, type BankObserver } from './observer.js';
 export { DEFAULT_LIMITS, type LedgerLimits } from './ledger.js';

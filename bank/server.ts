@@ -7,7 +7,7 @@ import type { RandomBytes } from '../protocol/crypto.js';
 import { SecureChannel, type ChannelTimeouts } from '../protocol/channel.js';
 import { DeclineCode, SessionCloseReason, declineText } from '../protocol/errors.js';
 import { encodeMessage, parseRequest, type Request, type Response } from '../protocol/messages.js';
-import type { KeystoreView } from './keystore.js';
+import type { KeystoreView } from './key-store.js';
 import { RateLimiter } from './mutex.js';
 import type { BankObserver } from './observer.js';
 import type { BankService, SessionContext } from './service.js';

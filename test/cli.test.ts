@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
-import { addKiosk, initKeystore } from '../bank/keystore.js';
+import { addKiosk, initKeystore } from '../bank/key-store.js';
 import { LevelLedgerStore } from '../bank/level-store.js';
 import { fernetDecrypt, fernetKeyParse } from '../protocol/fernet.js';
 import {

@@ -12,7 +12,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addKiosk, initKeystore } from '../bank/keystore.js';
+import { addKiosk, initKeystore } from '../bank/key-store.js';
 import { BankConnection } from '../protocol/client.js';
 import { auditShowRecords, runAtm, startBankProcess, tempDir, type BankProcess } from './helpers/cli.js';
 import { startProxy } from './helpers/proxy.js';

@@ -1,0 +1,153 @@
+// [Seam] The telemetry sink: the only place that touches MQTT. The bank hands it messages
+// and never waits for it; a bounded queue sits between the two, and when the broker is
+// down and the queue is full the sink drops and counts, then reports the count on reconnect.
+import { connectMqtt, type MqttClientLike } from './mqtt-client.js';
+
+export interface TelemetryStats {
+  published: number;
+  dropped: number;
+  queued: number;
+}
+
+/**
+ * Contract: publish() never blocks and never throws (a dead broker is an operating error the
+ * bank must not see); every payload is wrapped with `{ v: 1, ts, seq }`, seq per publisher;
+ * close() resolves once the client has gone (it never rejects).
+ */
+export interface TelemetrySink {
+  publish(topic: string, payload: object, options?: { retain?: boolean }): void;
+  close(): Promise<void>;
+  stats(): TelemetryStats;
+}
+
+export class NoopTelemetry implements TelemetrySink {
+  publish(): void {}
+  async close(): Promise<void> {}
+  stats(): TelemetryStats {
+    return { published: 0, dropped: 0, queued: 0 };
+  }
+}
+
+export const TELEMETRY_QUEUE_MESSAGES_MAX = 1_000;
+
+export interface MqttTelemetryOptions {
+  url: string;
+  hostId: string;
+  username?: string;
+  password?: string;
+  /** 4 (MQTT 3.1.1, what aedes speaks) or 5. */
+  protocolVersion?: 4 | 5;
+  queueMessagesMax?: number;
+  reconnectMsMin?: number;
+  reconnectMsMax?: number;
+  nowMs?: () => number;
+}
+
+interface Queued {
+  topic: string;
+  body: string;
+  retain: boolean;
+}
+
+export function bankStatusTopic(hostId: string): string {
+  return `atm/v1/bank/${hostId}/status`;
+}
+
+export class MqttTelemetry implements TelemetrySink {
+  private readonly client: MqttClientLike;
+  private readonly queue: Queued[] = [];
+  private readonly queueMessagesMax: number;
+  private readonly nowMs: () => number;
+  private seq = 0;
+  private published = 0;
+  private dropped = 0;
+  private droppedReported = 0;
+  private reconnectMs: number;
+  private closing = false;
+
+  constructor(private readonly options: MqttTelemetryOptions) {
+    this.queueMessagesMax = options.queueMessagesMax ?? TELEMETRY_QUEUE_MESSAGES_MAX;
+    this.nowMs = options.nowMs ?? (() => Date.now());
+    const reconnectMsMin = options.reconnectMsMin ?? 500;
+    const reconnectMsMax = options.reconnectMsMax ?? 30_000;
+    this.reconnectMs = reconnectMsMin;
+    const statusTopic = bankStatusTopic(options.hostId);
+    this.client = connectMqtt(options.url, {
+      protocolVersion: options.protocolVersion ?? 4,
+      username: options.username,
+      password: options.password,
+      clientId: `atm-${options.hostId}`,
+      reconnectPeriod: reconnectMsMin,
+      connectTimeout: 5_000,
+      queueQoSZero: false,
+      will: { topic: statusTopic, payload: Buffer.from(this.envelope({ status: 'offline', reason: 'lost' })), qos: 1, retain: true },
+    });
+    this.client.on('connect', () => {
+      this.reconnectMs = reconnectMsMin;
+      this.client.options.reconnectPeriod = reconnectMsMin;
+      // The retained online status carries the drop counters too, so an operator who
+      // subscribes later still learns what the bank could not deliver while it was away.
+      const dropped = this.dropped - this.droppedReported;
+      this.droppedReported = this.dropped;
+      this.send({ topic: statusTopic, body: this.envelope({ status: 'online', dropped, droppedTotal: this.dropped }), retain: true });
+      if (dropped > 0) this.send({ topic: `atm/v1/bank/${options.hostId}/dropped`, body: this.envelope({ dropped, droppedTotal: this.dropped }), retain: false });
+      this.flush();
+    });
+    // Exponential backoff: mqtt.js reads reconnectPeriod each time it schedules a reconnect.
+    this.client.on('close', () => {
+      if (this.closing) return;
+      this.client.options.reconnectPeriod = this.reconnectMs;
+      this.reconnectMs = Math.min(this.reconnectMs * 2, reconnectMsMax);
+    });
+    this.client.on('error', () => undefined);
+  }
+
+  private envelope(payload: object): string {
+    this.seq += 1;
+    return JSON.stringify({ v: 1, ts: new Date(this.nowMs()).toISOString(), seq: this.seq, ...payload });
+  }
+
+  private send(message: Queued): void {
+    this.published += 1;
+    this.client.publish(message.topic, message.body, { qos: 0, retain: message.retain }, () => undefined);
+  }
+
+  private flush(): void {
+    while (this.client.connected && this.queue.length > 0) {
+      const message = this.queue.shift();
+      if (message !== undefined) this.send(message);
+    }
+  }
+
+  publish(topic: string, payload: object, options: { retain?: boolean } = {}): void {
+    try {
+      const message = { topic, body: this.envelope(payload), retain: options.retain ?? false };
+      if (this.client.connected && this.queue.length === 0) return this.send(message);
+      if (this.queue.length >= this.queueMessagesMax) {
+        this.dropped += 1;
+        return;
+      }
+      this.queue.push(message);
+      this.flush();
+    } catch {
+      this.dropped += 1;
+    }
+  }
+
+  stats(): TelemetryStats {
+    return { published: this.published, dropped: this.dropped, queued: this.queue.length };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    try {
+      // No reconnect may be scheduled from here on: a pending reconnect timer would keep the
+      // process alive after the bank has stopped.
+      this.client.options.reconnectPeriod = 0;
+      if (this.client.connected) this.send({ topic: bankStatusTopic(this.options.hostId), body: this.envelope({ status: 'offline', reason: 'shutdown' }), retain: true });
+      await this.client.endAsync(!this.client.connected);
+    } catch {
+      // Closing never fails the bank's shutdown.
+    }
+  }
+}
