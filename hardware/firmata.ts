@@ -31,6 +31,7 @@ import type { DeviceBundle, DriverOptions } from './factory.js';
 import type { SerialTimers } from './serial-link.js';
 import { DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_MAX, SimDispenser, normaliseDisplayLines, type SimDispenserOptions } from './sim.js';
 import type { CashDispenser, Cassette, DeviceState, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+import { Listeners } from './listeners.js';
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);
@@ -713,29 +714,6 @@ export class FirmataBoardLink {
 
 // ---------------------------------------------------------------------------------------------
 // The three devices.
-
-/** Listeners that cannot hurt the driver: one that throws is reported on a microtask, the others still hear. */
-class Listeners<T> {
-  private readonly entries = new Set<{ listener: (value: T) => void }>();
-
-  add(listener: (value: T) => void): Unsubscribe {
-    const entry = { listener };
-    this.entries.add(entry);
-    return () => void this.entries.delete(entry);
-  }
-
-  emit(value: T): void {
-    for (const entry of [...this.entries]) {
-      try {
-        entry.listener(value);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
 
 /**
  * Open and board state shared by the keypad and the display: 'online' only when both hold.

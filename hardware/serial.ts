@@ -31,32 +31,10 @@ import { DISPLAY_COLUMNS_DEFAULT, DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_DEFAULT, DIS
 import { SerialLink, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
 import { realTimers, type SerialTimers } from './serial-port.js';
 import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+import { Listeners } from './listeners.js';
 
 export { SerialLink, type DeviceHello, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
 export { openSerialPort, realTimers, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents, type SerialTimers } from './serial-port.js';
-
-/** Listeners that cannot hurt the driver: one that throws is reported on a microtask, the others still hear. */
-class Listeners<T> {
-  private readonly entries = new Set<{ listener: (value: T) => void }>();
-
-  add(listener: (value: T) => void): Unsubscribe {
-    const entry = { listener };
-    this.entries.add(entry);
-    return () => void this.entries.delete(entry);
-  }
-
-  emit(value: T): void {
-    for (const entry of [...this.entries]) {
-      try {
-        entry.listener(value);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
 
 /** Faults the device reported with FAULT, cleared together by FAULT ok. */
 interface DeviceFaults {

@@ -4,38 +4,10 @@
 import { CASSETTES_MAX } from '../protocol/messages.js';
 import { KEY_NAMES } from './types.js';
 import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+import { Listeners } from './listeners.js';
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);
-}
-
-/**
- * Listeners that cannot hurt the driver: a listener that throws does not stop the others or
- * leave the device half-changed. Its error is rethrown on a microtask, so it still surfaces
- * (as an uncaught exception: a bug in the listener, not an operating error of the device).
- */
-class Listeners<T> {
-  private readonly entries = new Set<{ listener: (value: T) => void }>();
-
-  add(listener: (value: T) => void): Unsubscribe {
-    const entry = { listener };
-    this.entries.add(entry);
-    return () => {
-      this.entries.delete(entry);
-    };
-  }
-
-  emit(value: T): void {
-    for (const entry of [...this.entries]) {
-      try {
-        entry.listener(value);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
 }
 
 /**
