@@ -7,3 +7,4 @@ export { SecureChannel, DEFAULT_TIMEOUTS, type ChannelTimeouts } from './channel
 export { fernetKeyFormat, fernetKeyParse, fernetEncrypt, fernetDecrypt, type FernetKey } from './fernet.js';
 export { isValidKioskId, PSK_BYTES } from './handshake.js';
 export * from './serial-line.js';
+export * from './telemetry.js';
