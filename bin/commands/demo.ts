@@ -1,23 +1,33 @@
-// atm demo — what `npm start` runs: a bank host on a local data folder (embedded broker once
-// telemetry exists), a provisioned demo kiosk, and the full-screen kiosk with the simulated
-// keypad, all in this terminal. The bank's log goes to DATA/bank.log. Without a terminal
-// (piped output) it runs the bank alone and prints `atm client` lines to try instead.
+// atm demo — what `npm start` runs: a bank host on a local data folder with its embedded
+// MQTT broker, a provisioned demo kiosk and demo operator, and the full-screen kiosk with the
+// simulated keypad, all in this terminal. The bank's log goes to DATA/bank.log. Without a
+// terminal (piped output) it runs the bank alone and prints `atm client` lines instead.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LogLineObserver, addKiosk, initKeystore, loadKeystore, startBankHost } from '../../bank/index.js';
+import bcrypt from 'bcrypt';
+import { LogLineObserver, addKiosk, addOperator, initKeystore, loadKeystore, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
 import { runKioskApp } from '../../kiosk/app.js';
 import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
 
-const USAGE = `usage: atm demo [--data .atm-data] [--port 7400] [--theme default|high-contrast]
-Starts a bank host with a demo kiosk and opens the kiosk UI (simulated keypad) in this terminal.
-The bank's log is written to DATA/bank.log.`;
+const USAGE = `usage: atm demo [--data .atm-data] [--port 7400] [--mqtt-port 1883] [--theme default|high-contrast]
+Starts a bank host with its embedded MQTT broker, a demo kiosk and a demo operator, and opens
+the kiosk UI (simulated keypad) in this terminal. The bank's log is written to DATA/bank.log.
+If the MQTT port is taken the broker listens on a free port instead. The operator dashboard:
+\`npm run operator\` in another terminal (it reads the demo operator's password from DATA).`;
 
 export const DEMO_KIOSK_ID = 'demo-kiosk';
+export const DEMO_OPERATOR = 'demo-operator';
+/** The demo operator's generated password, 0600 beside the demo kiosk's key (never in git). */
+export const DEMO_OPERATOR_PASSWORD_FILE = 'demo-operator.password';
+export const DEMO_MQTT_URL_FILE = 'demo-mqtt.url';
+const DEMO_MQTT_PORT = 1883;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { data: { type: 'string' }, port: { type: 'string' }, theme: { type: 'string' } }, USAGE);
+  const { values } = parse(argv, { data: { type: 'string' }, port: { type: 'string' }, 'mqtt-port': { type: 'string' }, theme: { type: 'string' } }, USAGE);
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : '.atm-data');
   const port = integerOption(values, 'port', 7400, 0, 65535);
+  const mqttPort = integerOption(values, 'mqtt-port', DEMO_MQTT_PORT, 0, 65535);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast') throw new UsageError('--theme must be default or high-contrast');
   initKeystore(dataDir);
@@ -32,8 +42,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
     logStream.write(`${line}\n`);
     if (!interactive) process.stdout.write(`${line}\n`);
   });
+  await ensureDemoOperator(dataDir);
   // The demo favours a snappy first run over the production bcrypt cost of 12.
-  const host = await startBankHost({ dataDir, port, bcryptCost: 10, observer });
+  const host = await startDemoBank({ dataDir, port, bcryptCost: 10, observer }, mqttPort);
+  const operatorHint = operatorLine(dataDir, host.mqttPort);
+  // `npm run operator` reads this to find the demo's broker (1883 unless that was taken).
+  fs.writeFileSync(path.join(dataDir, DEMO_MQTT_URL_FILE), host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`, { mode: 0o600 });
+  logStream.write(`${operatorHint}\n`);
   try {
     if (interactive) {
       await runKioskApp({ host: '127.0.0.1', port: host.port, kioskId: DEMO_KIOSK_ID, psk, dataDir: path.join(dataDir, 'kiosk'), theme });
@@ -41,6 +56,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       return ExitCode.OK;
     }
     printClientLines(dataDir, host.port);
+    process.stdout.write(`Operator dashboard (another terminal):\n  ${operatorHint}\n\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
@@ -69,4 +85,29 @@ Demo bank running (no terminal for the kiosk UI). Data: ${dataDir}. Try the seed
 Ctrl-C stops the bank.
 
 `);
+}
+
+/** The demo prefers the standard MQTT port; a demo should still start when another broker holds it. */
+async function startDemoBank(options: BankHostOptions, mqttPort: number): Promise<BankHost> {
+  try {
+    return await startBankHost({ ...options, mqtt: { mode: 'embedded', port: mqttPort } });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    return startBankHost({ ...options, mqtt: { mode: 'embedded', port: 0 } });
+  }
+}
+
+/** Creates the demo operator once: a random password in a 0600 file, its bcrypt hash in the keystore. */
+async function ensureDemoOperator(dataDir: string): Promise<void> {
+  const passwordFile = path.join(dataDir, DEMO_OPERATOR_PASSWORD_FILE);
+  if (fs.existsSync(passwordFile) && loadKeystore(dataDir).operators[DEMO_OPERATOR] !== undefined) return;
+  const password = crypto.randomBytes(18).toString('base64url');
+  addOperator(dataDir, DEMO_OPERATOR, await bcrypt.hash(password, 10));
+  fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+}
+
+function operatorLine(dataDir: string, mqttPort: number | null): string {
+  if (mqttPort === null) return 'telemetry is off';
+  const relative = path.relative(process.cwd(), dataDir) || '.';
+  return `ATM_PASSWORD="$(cat ${path.join(relative, DEMO_OPERATOR_PASSWORD_FILE)})" npx atm operator --mqtt mqtt://127.0.0.1:${mqttPort} --user ${DEMO_OPERATOR}`;
 }
