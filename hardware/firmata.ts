@@ -28,7 +28,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import johnnyFive from 'johnny-five';
 import type { DeviceBundle, DriverOptions } from './factory.js';
-import type { SerialTimers } from './serial-link.js';
+import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line.js';
 import { DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_MAX, SimDispenser, normaliseDisplayLines, type SimDispenserOptions } from './sim.js';
 import type { CashDispenser, Cassette, DeviceState, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
@@ -122,14 +122,6 @@ function createFirmataIo(transport: FirmataTransport, options: FirmataIoOptions)
   const { Firmata } = require('firmata-io') as { Firmata: new (transport: FirmataTransport, options: FirmataIoOptions) => FirmataIo };
   return new Firmata(transport, options);
 }
-
-const realTimers: SerialTimers = {
-  nowMs: () => performance.now(),
-  schedule: (delayMs, callback) => {
-    const handle = setTimeout(callback, delayMs);
-    return () => clearTimeout(handle);
-  },
-};
 
 const delay = (timers: SerialTimers, ms: number): Promise<void> => new Promise((resolve) => timers.schedule(ms, resolve));
 
@@ -467,17 +459,14 @@ export class FirmataBoardLink {
   readonly timers: SerialTimers;
   private readonly createIo: (line: PacedLine, options: FirmataIoOptions) => FirmataIo;
   private phase: LinkPhase = 'closed';
-  private users = 0;
+  private readonly users: LineUsers;
+  private readonly backoff: Backoff;
   private generation = 0;
-  private retries = 0;
   private connection: FirmataConnection | null = null;
   private cancelTimer: (() => void) | null = null;
-  private readonly onlineListeners = new Set<(online: boolean) => void>();
-  private readonly keyListeners = new Set<(key: KeyName) => void>();
-  private readonly onlineWaiters = new Set<() => void>();
-  private readonly gestures = new KeypadGestures((key) => {
-    for (const listener of [...this.keyListeners]) listener(key);
-  });
+  private readonly onlineListeners = new Listeners<boolean>();
+  private readonly keyListeners = new Listeners<KeyName>();
+  private readonly gestures = new KeypadGestures((key) => this.keyListeners.emit(key));
   readonly stats: FirmataLinkStats = { connects: 0, disconnects: 0, lastDisconnect: null };
 
   constructor(
@@ -504,6 +493,8 @@ export class FirmataBoardLink {
       relayPulseMs: options.relayPulseMs ?? 100,
       relayGapMs: options.relayGapMs ?? 150,
     };
+    this.users = new LineUsers(this.timers, this.settings.openWaitMs);
+    this.backoff = new Backoff(this.settings.reconnectDelayMsMin, this.settings.reconnectDelayMsMax);
     const { lcdRows, lcdColumns, relayPin, pacing } = this.settings;
     assert(Number.isSafeInteger(pacing.bytesPerInterval) && pacing.bytesPerInterval >= 1 && pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES, `pacing.bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`);
     assert(Number.isFinite(pacing.intervalMs) && pacing.intervalMs > 0, 'pacing.intervalMs must be positive');
@@ -523,36 +514,23 @@ export class FirmataBoardLink {
   }
 
   onOnline(listener: (online: boolean) => void): Unsubscribe {
-    this.onlineListeners.add(listener);
-    return () => void this.onlineListeners.delete(listener);
+    return this.onlineListeners.add(listener);
   }
 
   onKey(listener: (key: KeyName) => void): Unsubscribe {
-    this.keyListeners.add(listener);
-    return () => void this.keyListeners.delete(listener);
+    return this.keyListeners.add(listener);
   }
 
   /** One more device uses the board: the first starts connecting; each waits for online or openWaitMs. */
   async acquire(): Promise<void> {
-    this.users += 1;
+    const settled = this.users.add(this.phase === 'online');
     if (this.phase === 'closed') this.connect();
-    if (this.phase === 'online') return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        cancel();
-        this.onlineWaiters.delete(done);
-        resolve();
-      };
-      const cancel = this.timers.schedule(this.settings.openWaitMs, done);
-      this.onlineWaiters.add(done);
-    });
+    await settled;
   }
 
   /** One device less; the last closes the line and stops reconnecting. */
   async release(): Promise<void> {
-    if (this.users === 0) return;
-    this.users -= 1;
-    if (this.users > 0) return;
+    if (!this.users.remove()) return;
     const wasOnline = this.phase === 'online';
     this.phase = 'closed';
     this.generation += 1;
@@ -561,8 +539,8 @@ export class FirmataBoardLink {
     const connection = this.connection;
     this.connection = null;
     this.gestures.reset();
-    if (wasOnline) this.emitOnline(false);
-    for (const waiter of [...this.onlineWaiters]) waiter();
+    if (wasOnline) this.onlineListeners.emit(false);
+    this.users.settled();
     if (connection !== null) await this.teardown(connection);
   }
 
@@ -643,12 +621,12 @@ export class FirmataBoardLink {
     this.cancelTimer = null;
     connection.lcd = lcd;
     this.phase = 'online';
-    this.retries = 0;
+    this.backoff.reset();
     this.stats.connects += 1;
     this.log(`firmata: board online (connection ${this.stats.connects})`);
     this.watchSilence(connection);
-    this.emitOnline(true);
-    for (const waiter of [...this.onlineWaiters]) waiter();
+    this.onlineListeners.emit(true);
+    this.users.settled();
   }
 
   /** While this connection is the online one, checks that the board still talks. */
@@ -696,19 +674,14 @@ export class FirmataBoardLink {
     this.gestures.reset();
     this.stats.disconnects += 1;
     this.stats.lastDisconnect = reason;
-    const delayMs = Math.min(this.settings.reconnectDelayMsMax, this.settings.reconnectDelayMsMin * 2 ** Math.min(this.retries, 16));
-    this.retries += 1;
+    const delayMs = this.backoff.nextDelayMs();
     this.phase = 'waiting';
     this.log(`firmata: ${reason}; retrying in ${delayMs} ms`);
-    if (wasOnline) this.emitOnline(false);
+    if (wasOnline) this.onlineListeners.emit(false);
     this.cancelTimer = this.timers.schedule(delayMs, () => {
       this.cancelTimer = null;
       if (this.phase === 'waiting') this.connect();
     });
-  }
-
-  private emitOnline(online: boolean): void {
-    for (const listener of [...this.onlineListeners]) listener(online);
   }
 }
 

@@ -18,7 +18,9 @@ import {
   type DeviceMessage,
   type HostMessage,
 } from '../protocol/serial-line.js';
-import { openSerialPort, realTimers, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents, type SerialTimers } from './serial-port.js';
+import { Listeners } from './listeners.js';
+import { openSerialPort, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents } from './serial-port.js';
+import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line.js';
 
 // The port seam's types, for callers that import the link (the firmata driver shares SerialTimers).
 export { openSerialPort, realTimers, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents, type SerialTimers } from './serial-port.js';
@@ -73,7 +75,8 @@ export class SerialLink {
   private readonly log: (line: string) => void;
   private readonly settings: Required<Omit<SerialLinkOptions, 'timers' | 'openConnection' | 'log'>>;
   private phase: Phase = 'closed';
-  private users = 0;
+  private readonly users: LineUsers;
+  private readonly backoff: Backoff;
   private connection: SerialConnection | null = null;
   private generation = 0; // bumps on every connect/disconnect, so stale callbacks are ignored
   private splitter = new LineSplitter(LINE_BYTES_MAX);
@@ -88,12 +91,10 @@ export class SerialLink {
   private lastHelloMs = Number.NEGATIVE_INFINITY;
   private droppedLogged = 0;
   private dropLoggedAtMs = Number.NEGATIVE_INFINITY;
-  private retries = 0;
   private helloReceived: DeviceHello | null = null;
-  private readonly messageListeners = new Set<(message: DeviceMessage) => void>();
-  private readonly onlineListeners = new Set<(online: boolean) => void>();
-  private readonly greetedListeners = new Set<() => void>();
-  private readonly onlineWaiters = new Set<() => void>();
+  private readonly messageListeners = new Listeners<DeviceMessage>();
+  private readonly onlineListeners = new Listeners<boolean>();
+  private readonly greetedListeners = new Listeners<void>();
 
   constructor(
     readonly path: string,
@@ -110,6 +111,8 @@ export class SerialLink {
       reconnectDelayMsMax: options.reconnectDelayMsMax ?? 2_000,
       openWaitMs: options.openWaitMs ?? 3_000,
     };
+    this.users = new LineUsers(this.timers, this.settings.openWaitMs);
+    this.backoff = new Backoff(this.settings.reconnectDelayMsMin, this.settings.reconnectDelayMsMax);
   }
 
   get online(): boolean {
@@ -127,8 +130,7 @@ export class SerialLink {
   }
 
   onMessage(listener: (message: DeviceMessage) => void): () => void {
-    this.messageListeners.add(listener);
-    return () => this.messageListeners.delete(listener);
+    return this.messageListeners.add(listener);
   }
 
   /**
@@ -136,13 +138,11 @@ export class SerialLink {
    * [SL-3.1]: the moment to forget what the last session said (it says it all again).
    */
   onGreeted(listener: () => void): () => void {
-    this.greetedListeners.add(listener);
-    return () => this.greetedListeners.delete(listener);
+    return this.greetedListeners.add(listener);
   }
 
   onOnline(listener: (online: boolean) => void): () => void {
-    this.onlineListeners.add(listener);
-    return () => this.onlineListeners.delete(listener);
+    return this.onlineListeners.add(listener);
   }
 
   /**
@@ -150,25 +150,14 @@ export class SerialLink {
    * is online or openWaitMs passed (an absent device is not an error: it comes online later).
    */
   async acquire(): Promise<void> {
-    this.users += 1;
+    const settled = this.users.add(this.phase === 'online');
     if (this.phase === 'closed') this.connect();
-    if (this.phase === 'online') return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        cancel();
-        this.onlineWaiters.delete(done);
-        resolve();
-      };
-      const cancel = this.timers.schedule(this.settings.openWaitMs, done);
-      this.onlineWaiters.add(done);
-    });
+    await settled;
   }
 
   /** One device less; the last one closes the port and stops reconnecting. */
   async release(): Promise<void> {
-    if (this.users === 0) return;
-    this.users -= 1;
-    if (this.users > 0) return;
+    if (!this.users.remove()) return;
     this.cancelTimer();
     this.cancelHeartbeat();
     const wasOnline = this.phase === 'online';
@@ -178,8 +167,8 @@ export class SerialLink {
     this.connection = null;
     this.failConfirms('closed');
     this.log(`serial ${this.path}: closed; ${this.summary()}`);
-    if (wasOnline) this.emitOnline(false);
-    for (const waiter of [...this.onlineWaiters]) waiter();
+    if (wasOnline) this.onlineListeners.emit(false);
+    this.users.settled();
     await connection?.close();
   }
 
@@ -268,17 +257,16 @@ export class SerialLink {
     this.phase = 'waiting';
     if (wasOnline) {
       this.counters.disconnects += 1;
-      this.retries = 0;
-      this.emitOnline(false);
+      this.backoff.reset();
+      this.onlineListeners.emit(false);
     }
     this.retryLater(reason);
   }
 
   private retryLater(reason: string): void {
     this.phase = 'waiting';
-    const delayMs = Math.min(this.settings.reconnectDelayMsMax, this.settings.reconnectDelayMsMin * 2 ** Math.min(this.retries, 16));
-    if (this.retries === 0) this.log(`serial ${this.path}: ${reason}; reconnecting`);
-    this.retries += 1;
+    if (this.backoff.first) this.log(`serial ${this.path}: ${reason}; reconnecting`);
+    const delayMs = this.backoff.nextDelayMs();
     this.cancelTimer = this.timers.schedule(delayMs, () => {
       if (this.phase === 'waiting') this.connect();
     });
@@ -329,7 +317,7 @@ export class SerialLink {
     }
     // During the handshake too: the CASH and FAULT lines that follow HELLO are applied
     // before anyone hears 'online' (the devices still report 'offline' meanwhile).
-    for (const listener of [...this.messageListeners]) listener(message);
+    this.messageListeners.emit(message);
     if (message.verb === 'PONG') this.pongWaiters.get(message.seq)?.resolve();
   }
 
@@ -354,7 +342,7 @@ export class SerialLink {
       return;
     }
     this.helloReceived = { version: message.version, device: message.device, caps: [...message.caps] };
-    for (const listener of [...this.greetedListeners]) listener();
+    this.greetedListeners.emit();
     const generation = this.generation;
     this.send({ verb: 'COUNTS' }).catch(() => undefined); // a failed write fails the PING too
     this.confirm(this.settings.helloTimeoutMs).then(
@@ -370,14 +358,14 @@ export class SerialLink {
   private cameOnline(): void {
     this.cancelTimer();
     this.phase = 'online';
-    this.retries = 0;
+    this.backoff.reset();
     this.counters.connects += 1;
     this.lastHeardMs = this.timers.nowMs();
     this.lastPingMs = this.lastHeardMs;
     this.log(`serial ${this.path}: online (${this.helloReceived?.device ?? '?'})`);
     this.scheduleHeartbeat();
-    this.emitOnline(true);
-    for (const waiter of [...this.onlineWaiters]) waiter();
+    this.onlineListeners.emit(true);
+    this.users.settled();
   }
 
   /**
@@ -402,18 +390,6 @@ export class SerialLink {
       }
       this.scheduleHeartbeat();
     });
-  }
-
-  private emitOnline(online: boolean): void {
-    for (const listener of [...this.onlineListeners]) {
-      try {
-        listener(online);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
   }
 
   private foldSplitterStats(): void {

@@ -74,17 +74,5 @@ export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
     });
   });
 
-/** Time, injected so tests can drive the heartbeat and backoff. */
-export interface SerialTimers {
-  nowMs(): number;
-  /** Calls callback once after delayMs; the function returned cancels it. */
-  schedule(delayMs: number, callback: () => void): () => void;
-}
-
-export const realTimers: SerialTimers = {
-  nowMs: () => performance.now(),
-  schedule: (delayMs, callback) => {
-    const handle = setTimeout(callback, delayMs);
-    return () => clearTimeout(handle);
-  },
-};
+// Time lives in shared-line.ts (the firmata link uses it too); re-exported for the port's callers.
+export { realTimers, type SerialTimers } from './shared-line.js';
