@@ -12,11 +12,17 @@
 // records every hold/post/void, is the cross-check. Only one KioskJournal may write a dir.
 import fs from 'node:fs';
 import path from 'node:path';
-import { AuditChain, decryptAuditToken, hashTokenLine, type AuditEntry, type AuditRecord } from '../bank/audit.js';
+import { AuditChain, decryptAuditToken, hashTokenLine } from '../bank/audit.js';
 import { EMPTY_AUDIT_HEAD, type AuditHead } from '../bank/types.js';
 import { hkdf, systemRandomBytes, wipe, type RandomBytes } from '../protocol/crypto.js';
 import { AtmError, assert } from '../protocol/errors.js';
 import { fernetKeyFromRaw, type FernetKey } from '../protocol/fernet.js';
+
+import { decodeEvent, invalidEventReason, toAuditEntry, type JournalEvent } from './journal-events.js';
+import type { UnfinishedWithdrawal } from './recovery.js';
+
+export { type JournalEvent } from './journal-events.js';
+export { planRecovery, RECOVERY_REASON, type RecoveryAction, type UnfinishedWithdrawal } from './recovery.js';
 
 export const JOURNAL_FILE = 'journal.log';
 export const JournalError = { CORRUPT: 'JOURNAL_CORRUPT' } as const;
@@ -24,15 +30,6 @@ export const JournalError = { CORRUPT: 'JOURNAL_CORRUPT' } as const;
 const JOURNAL_KEY_SALT = 'atm kiosk journal v1';
 const JOURNAL_KEY_INFO = 'fernet';
 const JOURNAL_KEY_BYTES = 32;
-
-export type JournalEvent =
-  | { type: 'deposit.sent'; txnId: string; username: string; amountCents: number }
-  | { type: 'deposit.result'; txnId: string; outcome: string } // 'ok' or a decline/error code
-  | { type: 'hold.sent'; txnId: string; username: string; amountCents: number }
-  | { type: 'hold.result'; txnId: string; outcome: string }
-  | { type: 'dispense.started'; txnId: string; amountCents: number }
-  | { type: 'dispense.result'; txnId: string; dispensedCents: number; fault: string | null }
-  | { type: 'settled'; txnId: string; outcome: 'posted' | 'voided' | 'refused'; postedCents: number; detail?: string };
 
 /** HKDF-SHA256(salt = 'atm kiosk journal v1', ikm = psk, info = 'fernet', 32 bytes) as a Fernet key. */
 export function deriveJournalKey(psk: Buffer): FernetKey {
@@ -43,97 +40,6 @@ export function deriveJournalKey(psk: Buffer): FernetKey {
   return key;
 }
 
-const isCents = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
-/** Why an event is malformed, or null; used on append (assert) and on replay (corruption). */
-function invalidEventReason(event: JournalEvent): string | null {
-  if (!isText(event.txnId)) return 'txnId must be a non-empty string';
-  switch (event.type) {
-    case 'deposit.sent':
-    case 'hold.sent':
-      if (!isText(event.username)) return 'username must be a non-empty string';
-      return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
-    case 'deposit.result':
-    case 'hold.result':
-      return isText(event.outcome) ? null : 'outcome must be a non-empty string';
-    case 'dispense.started':
-      return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
-    case 'dispense.result':
-      if (!isCents(event.dispensedCents)) return 'dispensedCents must be a non-negative safe integer';
-      return event.fault === null || isText(event.fault) ? null : 'fault must be null or a non-empty string';
-    case 'settled':
-      if (!['posted', 'voided', 'refused'].includes(event.outcome)) return `unknown settled outcome ${String(event.outcome)}`;
-      if (!isCents(event.postedCents)) return 'postedCents must be a non-negative safe integer';
-      return event.detail === undefined || typeof event.detail === 'string' ? null : 'detail must be a string';
-    default: {
-      const unknown: never = event;
-      return `unknown event type ${String((unknown as { type: unknown }).type)}`;
-    }
-  }
-}
-
-/**
- * The audit entry for an event: the fields AuditEntry has a column for go there (amountCents
- * carries dispensedCents/postedCents), the rest go to detail as JSON, so that a reader with
- * only the audit key sees the story and decodeEvent can rebuild the event exactly.
- */
-function toAuditEntry(event: JournalEvent, kioskId: string, username: string | null): AuditEntry {
-  const base = { kioskId, username, action: event.type, txnId: event.txnId };
-  switch (event.type) {
-    case 'deposit.sent':
-    case 'hold.sent':
-      return { ...base, username: event.username, outcome: 'sent', amountCents: event.amountCents, detail: '{}' };
-    case 'deposit.result':
-    case 'hold.result':
-      return { ...base, outcome: event.outcome, detail: '{}' };
-    case 'dispense.started':
-      return { ...base, outcome: 'started', amountCents: event.amountCents, detail: '{}' };
-    case 'dispense.result':
-      return { ...base, outcome: event.fault ?? 'ok', amountCents: event.dispensedCents, detail: JSON.stringify({ fault: event.fault }) };
-    case 'settled':
-      return { ...base, outcome: event.outcome, amountCents: event.postedCents, detail: JSON.stringify(event.detail === undefined ? {} : { detail: event.detail }) };
-  }
-}
-
-/** The event a record holds, or a reason it holds none (which, past the MAC, means a bug or a key holder's forgery). */
-function decodeEvent(record: AuditRecord): JournalEvent | string {
-  let extra: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(record.detail ?? '');
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'detail is not a JSON object';
-    extra = parsed as Record<string, unknown>;
-  } catch {
-    return 'detail is not JSON';
-  }
-  const txnId = record.txnId as string;
-  let event: JournalEvent;
-  switch (record.action) {
-    case 'deposit.sent':
-    case 'hold.sent':
-      event = { type: record.action, txnId, username: record.username as string, amountCents: record.amountCents as number };
-      break;
-    case 'deposit.result':
-    case 'hold.result':
-      event = { type: record.action, txnId, outcome: record.outcome };
-      break;
-    case 'dispense.started':
-      event = { type: 'dispense.started', txnId, amountCents: record.amountCents as number };
-      break;
-    case 'dispense.result':
-      event = { type: 'dispense.result', txnId, dispensedCents: record.amountCents as number, fault: extra.fault as string | null };
-      if ((event.fault ?? 'ok') !== record.outcome) return 'fault and outcome disagree';
-      break;
-    case 'settled':
-      event = { type: 'settled', txnId, outcome: record.outcome as 'posted' | 'voided' | 'refused', postedCents: record.amountCents as number };
-      if (extra.detail !== undefined) event.detail = extra.detail as string;
-      break;
-    default:
-      return `unknown action ${JSON.stringify(record.action)}`;
-  }
-  return invalidEventReason(event) ?? event;
-}
-
 function fsyncPath(target: string): void {
   const fd = fs.openSync(target, 'r');
   try {
@@ -141,18 +47,6 @@ function fsyncPath(target: string): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-export interface UnfinishedWithdrawal {
-  /** Absent or 'withdrawal' for a hold; 'deposit' for a deposit sent without a result (only txnId, username, amountCents matter then). */
-  kind?: 'withdrawal' | 'deposit';
-  txnId: string;
-  username: string;
-  amountCents: number;
-  holdOutcome: string | null;
-  dispenseStarted: boolean;
-  dispensedCents: number | null;
-  fault: string | null;
 }
 
 export class KioskJournal {
@@ -293,48 +187,4 @@ export class KioskJournal {
   private remember(event: JournalEvent): void {
     if ('username' in event) this.usernames.set(event.txnId, event.username);
   }
-}
-
-export type RecoveryAction =
-  | { txnId: string; action: 'post'; dispensedCents: number }
-  | { txnId: string; action: 'void'; reason: string }
-  | { txnId: string; action: 'none'; reason: string };
-
-export const RECOVERY_REASON = {
-  DEPOSIT_UNKNOWN: "deposit outcome unknown; the bank's answer to a retry of the same id tells",
-  HOLD_UNKNOWN: 'hold outcome unknown; void is harmless if the bank never placed it',
-  HOLD_REFUSED: 'hold was refused; nothing to settle',
-  NOT_DISPENSED: 'hold placed but nothing dispensed',
-  DISPENSED_NOTHING: 'dispense reported 0 cents',
-  DISPENSE_INTERRUPTED: 'dispense interrupted: count the cassettes',
-} as const;
-
-/**
- * What to tell the bank about each unfinished transaction after a restart. Pure. The rules:
- * - a deposit sent without a result: 'none'. The kiosk cannot know whether the bank applied
- *   it; retrying with the same txn id is safe (the bank answers a repeat with the first result).
- * - a dispense.result with dispensedCents > 0: 'post' exactly that (a partial dispense too):
- *   the cash has left the machine, so the customer's account must carry it. This rule is
- *   checked first because it is the strongest evidence the journal can hold.
- * - a dispense.result with 0: 'void'.
- * - dispense.started without a result (power cut during the dispense itself): 'void' with
- *   DISPENSE_INTERRUPTED. The journal cannot know how many notes left; voiding is the safe
- *   default for the customer, and an operator reconciles by counting the cassettes.
- * - hold sent but no result: 'void'. The bank may or may not have placed it; a void of an
- *   unknown hold is harmless (the bank answers UNKNOWN_TXN).
- * - hold result not 'ok': 'none'; no hold exists.
- * - hold 'ok', dispense not started: 'void'.
- */
-export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction[] {
-  return unfinished.map((item): RecoveryAction => {
-    const { txnId } = item;
-    if (item.kind === 'deposit') return { txnId, action: 'none', reason: RECOVERY_REASON.DEPOSIT_UNKNOWN };
-    if (item.dispensedCents !== null) {
-      return item.dispensedCents > 0 ? { txnId, action: 'post', dispensedCents: item.dispensedCents } : { txnId, action: 'void', reason: RECOVERY_REASON.DISPENSED_NOTHING };
-    }
-    if (item.dispenseStarted) return { txnId, action: 'void', reason: RECOVERY_REASON.DISPENSE_INTERRUPTED };
-    if (item.holdOutcome === null) return { txnId, action: 'void', reason: RECOVERY_REASON.HOLD_UNKNOWN };
-    if (item.holdOutcome !== 'ok') return { txnId, action: 'none', reason: `${RECOVERY_REASON.HOLD_REFUSED} (${item.holdOutcome})` };
-    return { txnId, action: 'void', reason: RECOVERY_REASON.NOT_DISPENSED };
-  });
 }

@@ -1,0 +1,102 @@
+// The kiosk journal's records: what each event holds, its checks, and its encoding as an
+// AuditRecord (journal.ts writes and reads them; the chain and the file live there).
+import type { AuditEntry, AuditRecord } from '../bank/audit.js';
+export type JournalEvent =
+  | { type: 'deposit.sent'; txnId: string; username: string; amountCents: number }
+  | { type: 'deposit.result'; txnId: string; outcome: string } // 'ok' or a decline/error code
+  | { type: 'hold.sent'; txnId: string; username: string; amountCents: number }
+  | { type: 'hold.result'; txnId: string; outcome: string }
+  | { type: 'dispense.started'; txnId: string; amountCents: number }
+  | { type: 'dispense.result'; txnId: string; dispensedCents: number; fault: string | null }
+  | { type: 'settled'; txnId: string; outcome: 'posted' | 'voided' | 'refused'; postedCents: number; detail?: string };
+
+const isCents = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+/** Why an event is malformed, or null; used on append (assert) and on replay (corruption). */
+export function invalidEventReason(event: JournalEvent): string | null {
+  if (!isText(event.txnId)) return 'txnId must be a non-empty string';
+  switch (event.type) {
+    case 'deposit.sent':
+    case 'hold.sent':
+      if (!isText(event.username)) return 'username must be a non-empty string';
+      return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
+    case 'deposit.result':
+    case 'hold.result':
+      return isText(event.outcome) ? null : 'outcome must be a non-empty string';
+    case 'dispense.started':
+      return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
+    case 'dispense.result':
+      if (!isCents(event.dispensedCents)) return 'dispensedCents must be a non-negative safe integer';
+      return event.fault === null || isText(event.fault) ? null : 'fault must be null or a non-empty string';
+    case 'settled':
+      if (!['posted', 'voided', 'refused'].includes(event.outcome)) return `unknown settled outcome ${String(event.outcome)}`;
+      if (!isCents(event.postedCents)) return 'postedCents must be a non-negative safe integer';
+      return event.detail === undefined || typeof event.detail === 'string' ? null : 'detail must be a string';
+    default: {
+      const unknown: never = event;
+      return `unknown event type ${String((unknown as { type: unknown }).type)}`;
+    }
+  }
+}
+
+/**
+ * The audit entry for an event: the fields AuditEntry has a column for go there (amountCents
+ * carries dispensedCents/postedCents), the rest go to detail as JSON, so that a reader with
+ * only the audit key sees the story and decodeEvent can rebuild the event exactly.
+ */
+export function toAuditEntry(event: JournalEvent, kioskId: string, username: string | null): AuditEntry {
+  const base = { kioskId, username, action: event.type, txnId: event.txnId };
+  switch (event.type) {
+    case 'deposit.sent':
+    case 'hold.sent':
+      return { ...base, username: event.username, outcome: 'sent', amountCents: event.amountCents, detail: '{}' };
+    case 'deposit.result':
+    case 'hold.result':
+      return { ...base, outcome: event.outcome, detail: '{}' };
+    case 'dispense.started':
+      return { ...base, outcome: 'started', amountCents: event.amountCents, detail: '{}' };
+    case 'dispense.result':
+      return { ...base, outcome: event.fault ?? 'ok', amountCents: event.dispensedCents, detail: JSON.stringify({ fault: event.fault }) };
+    case 'settled':
+      return { ...base, outcome: event.outcome, amountCents: event.postedCents, detail: JSON.stringify(event.detail === undefined ? {} : { detail: event.detail }) };
+  }
+}
+
+/** The event a record holds, or a reason it holds none (which, past the MAC, means a bug or a key holder's forgery). */
+export function decodeEvent(record: AuditRecord): JournalEvent | string {
+  let extra: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(record.detail ?? '');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'detail is not a JSON object';
+    extra = parsed as Record<string, unknown>;
+  } catch {
+    return 'detail is not JSON';
+  }
+  const txnId = record.txnId as string;
+  let event: JournalEvent;
+  switch (record.action) {
+    case 'deposit.sent':
+    case 'hold.sent':
+      event = { type: record.action, txnId, username: record.username as string, amountCents: record.amountCents as number };
+      break;
+    case 'deposit.result':
+    case 'hold.result':
+      event = { type: record.action, txnId, outcome: record.outcome };
+      break;
+    case 'dispense.started':
+      event = { type: 'dispense.started', txnId, amountCents: record.amountCents as number };
+      break;
+    case 'dispense.result':
+      event = { type: 'dispense.result', txnId, dispensedCents: record.amountCents as number, fault: extra.fault as string | null };
+      if ((event.fault ?? 'ok') !== record.outcome) return 'fault and outcome disagree';
+      break;
+    case 'settled':
+      event = { type: 'settled', txnId, outcome: record.outcome as 'posted' | 'voided' | 'refused', postedCents: record.amountCents as number };
+      if (extra.detail !== undefined) event.detail = extra.detail as string;
+      break;
+    default:
+      return `unknown action ${JSON.stringify(record.action)}`;
+  }
+  return invalidEventReason(event) ?? event;
+}
