@@ -1,10 +1,12 @@
 // The simulated drivers: the kiosk's default devices and the fakes with test powers
 // (serialport's MockBinding is the model). They keep the contracts of types.ts exactly, so
 // the contract suites of test/hardware-sim.test.ts run unchanged against later drivers.
-import { CASSETTES_MAX } from '../protocol/messages.js';
 import { KEY_NAMES } from './types.js';
 import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
+import { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, assertCassettes, notesForAmount } from './cash.js';
+
+export { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, NOTES_SEARCH_STEPS_MAX, notesForAmount } from './cash.js';
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);
@@ -162,69 +164,6 @@ export class SimDisplay extends SimDevice implements Display {
     this.text = blank;
     this.changeListeners.emit(this.lines());
   }
-}
-
-// Two cassettes, as on many street ATMs: 20.00 notes, and 10.00 notes so that amounts like
-// 50.00 can be paid.
-export const SIM_CASSETTES_DEFAULT: readonly Cassette[] = [
-  { denominationCents: 2000, count: 100 },
-  { denominationCents: 1000, count: 100 },
-];
-export const LOW_CASH_COUNT_DEFAULT = 10;
-/** Bounds notesFor's search; past it the amount counts as one the cassettes cannot make. */
-export const NOTES_SEARCH_STEPS_MAX = 100_000;
-
-function greatestCommonDivisor(a: number, b: number): number {
-  return b === 0 ? a : greatestCommonDivisor(b, a % b);
-}
-
-/**
- * The notes that make amountCents exactly, largest denomination first, or null. Greedy first
- * (as many large notes as fit), backtracking to fewer when the rest cannot be made: 5000+2000×3
- * has no 6000, but 2000×3 has. Pruned by what the smaller cassettes hold and by their common
- * divisor; bounded by stepsMax, beyond which it answers null (never wrong cash).
- */
-export function notesForAmount(cassettes: readonly Cassette[], amountCents: number, stepsMax = NOTES_SEARCH_STEPS_MAX): Cassette[] | null {
-  if (!Number.isSafeInteger(amountCents) || amountCents <= 0) return null;
-  const loaded = cassettes.filter((cassette) => cassette.count > 0).sort((a, b) => b.denominationCents - a.denominationCents);
-  const capacityFrom: number[] = new Array<number>(loaded.length + 1).fill(0);
-  const divisorFrom: number[] = new Array<number>(loaded.length + 1).fill(0);
-  for (let index = loaded.length - 1; index >= 0; index -= 1) {
-    const cassette = loaded[index] as Cassette;
-    capacityFrom[index] = (capacityFrom[index + 1] ?? 0) + cassette.denominationCents * cassette.count;
-    divisorFrom[index] = greatestCommonDivisor(cassette.denominationCents, divisorFrom[index + 1] ?? 0);
-  }
-  const counts: number[] = new Array<number>(loaded.length).fill(0);
-  let steps = 0;
-  const search = (index: number, remainingCents: number): boolean => {
-    if (remainingCents === 0) return true;
-    const cassette = loaded[index];
-    if (cassette === undefined) return false;
-    if (remainingCents > (capacityFrom[index] ?? 0) || remainingCents % (divisorFrom[index] ?? 1) !== 0) return false;
-    for (let take = Math.min(cassette.count, Math.floor(remainingCents / cassette.denominationCents)); take >= 0; take -= 1) {
-      steps += 1;
-      if (steps > stepsMax) return false;
-      counts[index] = take;
-      if (search(index + 1, remainingCents - take * cassette.denominationCents)) return true;
-    }
-    counts[index] = 0;
-    return false;
-  };
-  if (!search(0, amountCents)) return null;
-  return loaded.map((cassette, index) => ({ denominationCents: cassette.denominationCents, count: counts[index] ?? 0 })).filter((notes) => notes.count > 0);
-}
-
-function assertCassettes(cassettes: readonly Cassette[]): void {
-  assert(cassettes.length >= 1 && cassettes.length <= CASSETTES_MAX, `1..${CASSETTES_MAX} cassettes`);
-  let capacityCents = 0;
-  for (const { denominationCents, count } of cassettes) {
-    assert(Number.isSafeInteger(denominationCents) && denominationCents > 0, `bad denomination ${denominationCents}`);
-    assert(Number.isSafeInteger(count) && count >= 0, `bad note count ${count}`);
-    capacityCents += denominationCents * count;
-  }
-  assert(Number.isSafeInteger(capacityCents), 'cassettes hold more cents than a safe integer');
-  // One cassette per denomination keeps notesFor's answer (per denomination) unambiguous.
-  assert(new Set(cassettes.map((cassette) => cassette.denominationCents)).size === cassettes.length, 'one cassette per denomination');
 }
 
 export interface SimDispenserOptions {
