@@ -1,10 +1,13 @@
 // The embedded MQTT broker (aedes) that `atm bank` runs by default. It is a table of three
 // small handlers: who may connect (operators by bcrypt password, the bank by a per-run
 // secret), who may publish (only the bank, never to $SYS) and who may subscribe (operators
-// to atm/v1/…, the bank as admin to anything).
+// to atm/v1/…, the bank as admin to anything). Retained messages survive a restart through
+// RetainedFile; an optional WebSocket listener serves browser dashboards (ws://host:port).
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { RetainedFile, RetainedMessage } from './retained-store.js';
 
 export interface BankBrokerCredentials {
   username: string;
@@ -17,17 +20,108 @@ export interface EmbeddedBrokerOptions {
   /** Checks an operator's password against the keystore's bcrypt hash; never throws. */
   checkOperator: (username: string, password: string) => Promise<boolean>;
   bankCredentials: BankBrokerCredentials;
+  /** Retained messages to load at start and to keep on disk; none = memory only. */
+  retained?: RetainedFile;
+  /** Also listen for MQTT over WebSocket on this port (0 = any free port). */
+  wsPort?: number;
 }
 
 export interface EmbeddedBroker {
   port: number;
+  /** The WebSocket listener's port, or null without one. */
+  wsPort: number | null;
+  /** The retained messages loaded at start (the bank reads its kiosk statuses from them). */
+  loaded: RetainedMessage[];
   close(): Promise<void>;
+}
+
+/** WebSocket frames above this are refused (the bank's largest payload is 64 KiB). */
+const WS_PAYLOAD_BYTES_MAX = 256 * 1024;
+
+/** The part of aedes's persistence we hook: every retained message goes through it. */
+interface RetainedPersistence {
+  storeRetained(packet: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }): Promise<void>;
+}
+
+/**
+ * Loads the file's messages into the broker and copies every retained message the broker
+ * stores (the bank's publishes and the last will) to the file. aedes has no hook for this,
+ * so its own (memory) persistence's storeRetained is wrapped.
+ */
+async function persistRetained(broker: Aedes, file: RetainedFile): Promise<RetainedMessage[]> {
+  const persistence = (broker as unknown as { persistence: RetainedPersistence }).persistence;
+  const store = persistence.storeRetained.bind(persistence);
+  const loaded = file.list();
+  for (const message of loaded) await store({ topic: message.topic, payload: message.payload, qos: message.qos, retain: true });
+  persistence.storeRetained = async (packet) => {
+    await store(packet);
+    try {
+      file.set(packet.topic, packet.payload, packet.qos);
+    } catch {
+      // Keeping a copy on disk must never stop the broker delivering the message.
+    }
+  };
+  return loaded;
+}
+
+function listen(server: net.Server | WebSocketServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    };
+    if (server instanceof net.Server) server.listen(port, host, done);
+    else server.once('listening', done);
+  });
 }
 
 type Role = 'bank' | 'operator';
 
 /** A topic no filter a client may hold ever matches: where refused publishes are sent to die. */
 const DENIED_TOPIC_PREFIX = '$denied/';
+
+/**
+ * aedes 1.2 delivers a retained publish a few microtasks later than a plain one (it awaits
+ * the persistence first), and each subscriber then drops whichever packet is older than one
+ * it already got (dedupe by broker counter): a kiosk status followed at once by an event
+ * never reached a `#` subscriber (the same inversion as moscajs/aedes#994, open). So a bank
+ * publish that follows a retained one still in the broker waits until that one has been
+ * published (`published` hook); with none in flight it goes straight through.
+ */
+const PUBLISH_STALL_MS = 1_000;
+
+class RetainedFirst {
+  /** Per client: the latest retained publish not yet published. */
+  private readonly inFlight = new WeakMap<Client, Promise<void>>();
+  private readonly releases = new WeakMap<object, () => void>();
+
+  admit(client: Client, packet: { retain: boolean }, done: () => void): void {
+    const before = this.inFlight.get(client);
+    if (packet.retain) {
+      const turn = new Promise<void>((resolve) => this.releases.set(packet, resolve));
+      this.inFlight.set(client, turn);
+      void turn.then(() => {
+        if (this.inFlight.get(client) === turn) this.inFlight.delete(client);
+      });
+    }
+    if (before === undefined) return done();
+    // A publish that failed inside aedes is never `published`; it must not stall the rest.
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<void>((resolve) => (timer = setTimeout(resolve, PUBLISH_STALL_MS)));
+    timer?.unref();
+    void Promise.race([before, stalled]).then(() => {
+      clearTimeout(timer);
+      done();
+    });
+  }
+
+  published(packet: object): void {
+    this.releases.get(packet)?.();
+    this.releases.delete(packet);
+  }
+}
 
 function authError(): AuthenticateError {
   return Object.assign(new Error('bad username or password'), { returnCode: 4 as const });
@@ -46,6 +140,7 @@ export function operatorMaySubscribe(filter: string): boolean {
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const roles = new WeakMap<Client, Role>();
+  const ordered = new RetainedFirst();
   const broker = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
       const user = username ?? '';
@@ -73,7 +168,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         // acknowledged and rerouted to a `$` topic nobody may subscribe to, and not retained.
         packet.topic = `${DENIED_TOPIC_PREFIX}${client.id}`;
         packet.retain = false;
+        return done(null);
       }
+      ordered.admit(client, packet, () => done(null));
+    },
+    published: (packet, _client, done) => {
+      ordered.published(packet);
       done(null);
     },
     authorizeSubscribe: (client, subscription, done) => {
@@ -83,31 +183,47 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       done(null, null); // a failure return code (0x80) in the SUBACK, without disconnecting
     },
   });
+  const loaded = options.retained === undefined ? [] : await persistRetained(broker, options.retained);
   const server = net.createServer((socket) => broker.handle(socket));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
+  let wss: WebSocketServer | null = null;
+  const closeAll = async (): Promise<void> => {
     // The broker's heartbeat timer is already running; without this a port in use would
     // leave it keeping the process alive.
     await new Promise<void>((resolve) => broker.close(() => resolve()));
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (wss !== null) {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss?.close(() => resolve()));
+    }
+    await options.retained?.flush();
+  };
+  let port: number;
+  let wsPort: number | null = null;
+  try {
+    port = await listen(server, options.port, options.host);
+    if (options.wsPort !== undefined) {
+      wss = new WebSocketServer({ host: options.host, port: options.wsPort, maxPayload: WS_PAYLOAD_BYTES_MAX });
+      wss.on('connection', (socket, request) => {
+        const stream = createWebSocketStream(socket);
+        stream.on('error', () => undefined); // a dropped browser tab is not the bank's error
+        broker.handle(stream, request);
+      });
+      wsPort = await listen(wss, options.wsPort, options.host);
+      wss.on('error', () => undefined); // once listening, a failed upgrade concerns one client only
+    }
+  } catch (error) {
+    await closeAll();
     throw error;
   }
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
   let closed = false;
   return {
     port,
+    wsPort,
+    loaded,
     close: async () => {
       if (closed) return;
       closed = true;
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeAll();
     },
   };
 }

@@ -1,14 +1,12 @@
-// Wiring of one bank host: keystore view, LevelDB ledger, audit log (repaired on start),
-// group committer, service, TCP server and the hold-expiry sweeper. Used by `atm bank`,
-// `atm demo` and the integration tests (which inject a clock and low bcrypt cost).
-import crypto from 'node:crypto';
+// Wiring of one bank host: keystore view, LevelDB ledger, telemetry (telemetry-runtime.ts),
+// audit log (repaired on start), group committer, service, TCP server and the hold-expiry
+// sweeper. Used by `atm bank`, `atm demo` and the integration tests (which inject a clock
+// and low bcrypt cost).
 import fs from 'node:fs';
 import path from 'node:path';
-import bcrypt from 'bcrypt';
 import { systemRandomBytes, type RandomBytes } from '../protocol/crypto.js';
 import type { ChannelTimeouts } from '../protocol/channel.js';
 import { AuditChain, AuditLogFile } from './audit.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { GroupCommitter } from './commit.js';
 import { KeystoreView, auditKeyOf, initKeystore } from './key-store.js';
 import { LevelLedgerStore } from './level-store.js';
@@ -17,13 +15,10 @@ import { LogLineObserver, fanOut, type BankObserver } from './observer.js';
 import { BankServer, type ServerLimits } from './server.js';
 import { BankService } from './service.js';
 import type { LedgerStore } from './store.js';
-import { MqttTelemetry, NoopTelemetry, type TelemetrySink } from './telemetry.js';
-import { TelemetryObserver } from './telemetry-observer.js';
+import type { TelemetrySink } from './telemetry.js';
+import { startTelemetryRuntime, type BankMqttOptions, type TelemetryRuntime } from './telemetry-runtime.js';
 
-export type BankMqttOptions =
-  | { mode: 'embedded'; port: number; host?: string }
-  | { mode: 'external'; url: string; username?: string; password?: string; protocolVersion?: 4 | 5 }
-  | { mode: 'off' };
+export type { BankMqttOptions } from './telemetry-runtime.js';
 
 export interface BankHostOptions {
   dataDir: string;
@@ -47,6 +42,16 @@ export interface BankHostOptions {
   store?: LedgerStore;
   /** Telemetry: an embedded aedes broker, an external broker, or none (the default). */
   mqtt?: BankMqttOptions;
+  /** Metrics are published this often (default 5 000); 0: no timer (tests call publishMetrics()). */
+  metricsIntervalMs?: number;
+  /** The alert time rules run this often (default 1 000); 0: no timer (tests call tickTelemetry()). */
+  alertTickMs?: number;
+  /** A kiosk with no session this long raises kiosk-offline (default 60 000). */
+  kioskOfflineAlertMs?: number;
+  /** A cassette with fewer notes raises low-cash (default 20). */
+  lowCashCount?: number;
+  /** A security alert clears after this long without a repeat (default 300 000). */
+  securityQuietMs?: number;
 }
 
 export interface BankHost {
@@ -59,43 +64,17 @@ export interface BankHost {
   telemetry: TelemetrySink;
   /** The embedded broker's port, or null when there is none. */
   mqttPort: number | null;
+  /** The embedded broker's WebSocket port, or null when there is none. */
+  mqttWsPort: number | null;
+  /** Runs the alert time rules now (what the alert timer does). */
+  tickTelemetry(): void;
+  /** Publishes the metrics of the interval since the last call (what the metrics timer does). */
+  publishMetrics(): void;
   sweep(): Promise<number>;
   close(): Promise<void>;
 }
 
 export const LEDGER_DIR = 'ledger';
-
-interface Telemetry {
-  sink: TelemetrySink;
-  broker: EmbeddedBroker | null;
-}
-
-async function startTelemetry(mqtt: BankMqttOptions, keystore: KeystoreView): Promise<Telemetry> {
-  const hostId = keystore.current().hostId;
-  switch (mqtt.mode) {
-    case 'off':
-      return { sink: new NoopTelemetry(), broker: null };
-    case 'external':
-      return { sink: new MqttTelemetry({ url: mqtt.url, hostId, username: mqtt.username, password: mqtt.password, protocolVersion: mqtt.protocolVersion ?? 4 }), broker: null };
-    case 'embedded': {
-      // The bank's own client logs in with a secret that lives only for this run.
-      const bankCredentials = { username: `atm-bank-${hostId}`, password: crypto.randomBytes(32).toString('hex') };
-      const checkOperator = async (name: string, password: string): Promise<boolean> => {
-        const entry = Object.hasOwn(keystore.current().operators, name) ? keystore.current().operators[name] : undefined;
-        if (entry === undefined) return false;
-        return bcrypt.compare(password, entry.passwordHash).catch(() => false);
-      };
-      const host = mqtt.host ?? '127.0.0.1';
-      const broker = await startEmbeddedBroker({ host, port: mqtt.port, checkOperator, bankCredentials });
-      const sink = new MqttTelemetry({ url: `mqtt://${host}:${broker.port}`, hostId, ...bankCredentials, protocolVersion: 4 });
-      return { sink, broker };
-    }
-    default: {
-      const never: never = mqtt;
-      throw new Error(`unknown mqtt mode ${JSON.stringify(never)}`);
-    }
-  }
-}
 
 export async function startBankHost(options: BankHostOptions): Promise<BankHost> {
   const nowMs = options.nowMs ?? (() => Date.now());
@@ -105,19 +84,26 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
   initKeystore(options.dataDir);
   const keystore = new KeystoreView(options.dataDir);
   const auditKey = auditKeyOf(keystore.current());
-  const telemetry = await startTelemetry(options.mqtt ?? { mode: 'off' }, keystore);
-  const observer = (options.mqtt?.mode ?? 'off') === 'off' ? baseObserver : fanOut([baseObserver, new TelemetryObserver(telemetry.sink)]);
-  const closeTelemetry = async (): Promise<void> => {
-    await telemetry.sink.close();
-    await telemetry.broker?.close();
-  };
-  let store: LedgerStore;
+  // The ledger first: its LevelDB lock is what stops a second bank on the same folder, which
+  // must not get as far as starting a broker and rewriting this bank's retained file.
+  const store = options.store ?? (await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR)));
+  let telemetry: TelemetryRuntime;
   try {
-    store = options.store ?? (await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR)));
+    telemetry = await startTelemetryRuntime({
+      mqtt: options.mqtt ?? { mode: 'off' },
+      keystore,
+      dataDir: options.dataDir,
+      nowMs,
+      timings: { metricsIntervalMs: options.metricsIntervalMs ?? 5_000, alertTickMs: options.alertTickMs ?? 1_000 },
+      alerts: { kioskOfflineAlertMs: options.kioskOfflineAlertMs, lowCashCount: options.lowCashCount, securityQuietMs: options.securityQuietMs },
+    });
   } catch (error) {
-    await closeTelemetry();
+    await store.close();
     throw error;
   }
+  const observer = telemetry.observer === null ? baseObserver : fanOut([baseObserver, telemetry.observer]);
+  if (telemetry.retainedFile?.loadError != null) observer.info(`telemetry: retained messages not restored (${telemetry.retainedFile.loadError})`);
+  const closeTelemetry = (): Promise<void> => telemetry.close();
   try {
     const auditLog = new AuditLogFile(options.dataDir, auditKey, nowMs, randomBytes);
     const storeHead = await store.getAuditHead();
@@ -154,6 +140,9 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
       store,
       telemetry: telemetry.sink,
       mqttPort: telemetry.broker?.port ?? null,
+      mqttWsPort: telemetry.broker?.wsPort ?? null,
+      tickTelemetry: () => telemetry.tick(),
+      publishMetrics: () => telemetry.publishMetrics(),
       sweep: () => service.sweepExpiredHolds(),
       close: async () => {
         if (closed) return;

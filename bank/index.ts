@@ -1,5 +1,5 @@
 // The bank component's public face.
-export { startBankHost, LEDGER_DIR, type BankHost, type BankHostOptions } from './host.js';
+export { startBankHost, LEDGER_DIR, type BankHost, type BankHostOptions, type BankMqttOptions } from './host.js';
 export {
   addKiosk,
   addOperator,
@@ -13,7 +13,11 @@ export {
   type Keystore,
 } from './key-store.js';
 export { verifyAuditLog, decryptAuditToken, AuditChain, AuditLogFile, AUDIT_LOG_FILE, AUDIT_HEAD_FILE, type AuditRecord, type AuditEntry } from './audit.js';
-export { LogLineObserver, silentObserver, fanOut, maskUsername, type BankObserver } from './observer.js';
+export { LogLineObserver, silentObserver, fanOut, maskUsername, type BankObserver, type ActionEvent, type SessionEvent, type SecurityEvent, type DeviceEvent } from './observer.js';
+export { AlertEngine, DEFAULT_ALERT_OPTIONS, type AlertEngineOptions } from './alerts.js';
+export { MetricsAccumulator, LATENCY_SAMPLES_MAX } from './metrics.js';
+export { RETAINED_FILE_NAME } from './retained-store.js';
+export type { MqttTlsOptions, TelemetrySink, TelemetryStats } from './telemetry.js';
 export { DEFAULT_LIMITS, type LedgerLimits } from './ledger.js';
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 export { MemoryLedgerStore, type LedgerStore } from './store.js';

@@ -13,6 +13,14 @@ export interface MqttConnectOptions {
   queueQoSZero?: boolean;
   clean?: boolean;
   will?: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean };
+  /** Seconds between PINGREQs; a silent broker is declared gone after 1.5× this. */
+  keepalive?: number;
+  /** Re-send the client's subscriptions after a reconnect (mqtt.js default true). */
+  resubscribe?: boolean;
+  /** Keep reconnecting after the broker refused the CONNECT (mqtt.js default false). */
+  reconnectOnConnackError?: boolean;
+  /** mqtts: the CA certificate(s) that sign the broker's certificate (PEM). */
+  ca?: Buffer | string;
 }
 
 export interface MqttPublishOptions {

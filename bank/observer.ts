@@ -1,7 +1,8 @@
-// [Seam] What the bank tells the outside world about what it does: the stdout log line now,
-// MQTT telemetry later. Observers must never throw into the bank and never see secrets:
-// usernames arrive in full and each observer masks them itself.
+// [Seam] What the bank tells the outside world about what it does: the stdout log line and
+// MQTT telemetry. Observers must never throw into the bank and never see secrets: usernames
+// arrive in full and each observer masks them itself.
 import { formatCents } from '../protocol/amount.js';
+import type { CassetteReport, DeviceState } from '../protocol/messages.js';
 
 export interface ActionEvent {
   kioskId: string;
@@ -18,6 +19,12 @@ export interface SessionEvent {
   remote: string;
   state: 'open' | 'closed';
   reason?: string;
+  /**
+   * On 'closed': whether this session had opened. A handshake that was admitted but never
+   * finished also ends with a 'closed' event, and must not count as a session going away.
+   * Absent means true (observers written before this field).
+   */
+  wasOpen?: boolean;
 }
 
 export interface SecurityEvent {
@@ -25,12 +32,26 @@ export interface SecurityEvent {
   remote: string;
   reason: string; // a SessionCloseReason
   detail: string;
+  /** Whether the session this closed had opened (a security close is also a session close). */
+  wasOpen?: boolean;
+}
+
+/** A kiosk's device report (`device.report`), after the bank accepted it. */
+export interface DeviceEvent {
+  kioskId: string;
+  remote: string;
+  keypad: DeviceState;
+  display: DeviceState;
+  dispenser: DeviceState;
+  cassettes: CassetteReport[];
 }
 
 export interface BankObserver {
   action(event: ActionEvent): void;
   session(event: SessionEvent): void;
   security(event: SecurityEvent): void;
+  /** Every accepted device report, changed or not; optional (only telemetry needs it). */
+  device?(event: DeviceEvent): void;
   info(message: string): void;
 }
 
@@ -61,12 +82,16 @@ export class LogLineObserver implements BankObserver {
     this.write(`${this.prefix(event.kioskId, event.remote)} SECURITY ${event.reason} ${event.detail}`);
   }
 
+  // The `device.report` action line already says when a device state changed; cassette
+  // counts change with every dispense and would only add noise to the log.
+  device(): void {}
+
   info(message: string): void {
     this.write(message);
   }
 }
 
-export const silentObserver: BankObserver = { action() {}, session() {}, security() {}, info() {} };
+export const silentObserver: BankObserver = { action() {}, session() {}, security() {}, device() {}, info() {} };
 
 /** Fans one event out to several observers; one failing observer never affects the others. */
 export function fanOut(observers: BankObserver[]): BankObserver {
@@ -83,6 +108,7 @@ export function fanOut(observers: BankObserver[]): BankObserver {
     action: (event) => each((o) => o.action(event)),
     session: (event) => each((o) => o.session(event)),
     security: (event) => each((o) => o.security(event)),
+    device: (event) => each((o) => o.device?.(event)),
     info: (message) => each((o) => o.info(message)),
   };
 }

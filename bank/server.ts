@@ -186,8 +186,10 @@ export class BankServer {
     }
     const remote = connection.context.remote;
     const knownKiosk = connection.channel.kioskId;
+    // A connection leaves `pending` when its session opens, so still pending = never opened.
+    const wasOpen = !wasPending;
     if (SECURITY_REASONS.has(reason)) {
-      this.options.observer.security({ kioskId: knownKiosk, remote, reason, detail });
+      this.options.observer.security({ kioskId: knownKiosk, remote, reason, detail, wasOpen });
       if (this.securityLimiter.take('all', this.options.nowMs())) {
         void this.options.service
           .audit({ kioskId: knownKiosk ?? '?', username: connection.context.username, action: 'security', outcome: reason, detail: detail.slice(0, 200) })
@@ -196,7 +198,7 @@ export class BankServer {
         this.securityEventsSuppressed += 1;
       }
     } else if (!wasPending || kioskId !== null) {
-      this.options.observer.session({ kioskId: knownKiosk, remote, state: 'closed', reason });
+      this.options.observer.session({ kioskId: knownKiosk, remote, state: 'closed', reason, wasOpen });
     }
   }
 
@@ -243,6 +245,10 @@ export class BankServer {
         amountCents: handled.outcome.amountCents,
         latencyMs: performance.now() - startedMs,
       });
+    }
+    if (request.op === 'device.report' && handled.response.ok) {
+      const { keypad, display, dispenser, cassettes } = request;
+      this.options.observer.device?.({ kioskId: connection.context.kioskId, remote: connection.context.remote, keypad, display, dispenser, cassettes });
     }
     connection.channel.send(encodeMessage(handled.response));
   }

@@ -1,13 +1,55 @@
-// Turns the bank's observer events into telemetry messages. Only what an operator needs:
-// never balances, passwords, keys or full usernames (usernames are masked here).
-import { maskUsername, type ActionEvent, type BankObserver, type SecurityEvent, type SessionEvent } from './observer.js';
+// Turns the bank's observer events into telemetry (TOPICS.md): events as they happen, the
+// retained kiosk statuses, alerts from the alert engine with the retained active snapshot,
+// and metrics when the host asks. Only what an operator needs: never balances, passwords,
+// keys or full usernames (usernames are masked here). The host drives time: tick() every
+// second for the alert time rules, publishMetrics() every metrics interval.
+import type { AlertPayload, KioskStatus } from '../protocol/telemetry.js';
+import { topics } from '../protocol/telemetry.js';
+import { AlertEngine, type AlertEngineOptions } from './alerts.js';
+import { KioskStatusBoard } from './kiosk-status.js';
+import { MetricsAccumulator } from './metrics.js';
+import { maskUsername, type ActionEvent, type BankObserver, type DeviceEvent, type SecurityEvent, type SessionEvent } from './observer.js';
 import type { TelemetrySink } from './telemetry.js';
 
+export interface TelemetryObserverOptions {
+  sink: TelemetrySink;
+  nowMs: () => number;
+  alerts?: Partial<AlertEngineOptions>;
+}
+
 export class TelemetryObserver implements BankObserver {
-  constructor(private readonly sink: TelemetrySink) {}
+  readonly alerts: AlertEngine;
+  private readonly sink: TelemetrySink;
+  private readonly nowMs: () => number;
+  private readonly board: KioskStatusBoard;
+  private readonly metrics: MetricsAccumulator;
+
+  constructor(options: TelemetryObserverOptions) {
+    this.sink = options.sink;
+    this.nowMs = options.nowMs;
+    this.alerts = new AlertEngine(options.alerts);
+    this.board = new KioskStatusBoard(this.alerts.options.lowCashCount, this.alerts.options.kiosksMax);
+    this.metrics = new MetricsAccumulator(this.nowMs());
+  }
+
+  /**
+   * At start: the provisioned kiosks (each starts its offline clock now), the kiosk statuses
+   * the last run left retained, and the alert snapshot, replacing the last run's.
+   */
+  start(fleet: Iterable<string>, retained: readonly KioskStatus[]): void {
+    const nowMs = this.nowMs();
+    for (const status of retained) this.publishStatus(this.board.seed(status));
+    this.publishAlerts(this.alerts.setFleet(fleet, nowMs), 'start');
+  }
+
+  /** The keystore changed: kiosks added start their offline clock, revoked ones are dropped. */
+  setFleet(fleet: Iterable<string>): void {
+    this.publishAlerts(this.alerts.setFleet(fleet, this.nowMs()));
+  }
 
   action(event: ActionEvent): void {
-    this.sink.publish(`atm/v1/events/${event.action}`, {
+    const nowMs = this.nowMs();
+    this.sink.publish(topics.event(event.action), {
       kioskId: event.kioskId,
       user: maskUsername(event.username),
       action: event.action,
@@ -15,17 +57,71 @@ export class TelemetryObserver implements BankObserver {
       amountCents: event.amountCents ?? null,
       latencyMs: Math.round(event.latencyMs),
     });
+    this.board.seen(event.kioskId, nowMs);
+    this.metrics.record(event.action, event.outcome, event.latencyMs);
+    if (event.outcome === 'ACCOUNT_LOCKED') this.publishAlerts(this.alerts.loginLocked(event.kioskId, nowMs));
+    if (event.outcome === 'KIOSK_REVOKED') this.publishAlerts(this.alerts.security(event.kioskId, 'KIOSK_REVOKED', nowMs));
   }
 
   session(event: SessionEvent): void {
     // A session that never identified its kiosk says nothing about any kiosk's status.
     if (event.kioskId === null) return;
-    this.sink.publish(`atm/v1/kiosk/${event.kioskId}/status`, { kioskId: event.kioskId, status: event.state === 'open' ? 'online' : 'offline' }, { retain: true });
+    if (event.state === 'open') {
+      this.publishStatus(this.board.sessionOpened(event.kioskId, this.nowMs()));
+      this.publishAlerts(this.alerts.sessionOpened(event.kioskId, this.nowMs()));
+    } else if (event.wasOpen !== false) {
+      this.closed(event.kioskId);
+    }
   }
 
   security(event: SecurityEvent): void {
-    this.sink.publish('atm/v1/alerts', { type: 'security', reason: event.reason, kioskId: event.kioskId });
+    this.publishAlerts(this.alerts.security(event.kioskId, event.reason, this.nowMs()));
+    if (event.wasOpen === true && event.kioskId !== null) this.closed(event.kioskId);
+  }
+
+  device(event: DeviceEvent): void {
+    const nowMs = this.nowMs();
+    const devices = { keypad: event.keypad, display: event.display, dispenser: event.dispenser };
+    this.publishStatus(this.board.device(event.kioskId, devices, event.cassettes, nowMs));
+    this.publishAlerts(this.alerts.deviceReport(event.kioskId, devices, event.cassettes, nowMs));
   }
 
   info(): void {}
+
+  /** The alert time rules (offline thresholds, quiet periods) and the sink's drop count. */
+  tick(): void {
+    const nowMs = this.nowMs();
+    const stats = this.sink.stats();
+    // Only once the broker is back can the alert itself be delivered rather than dropped.
+    const dropped = stats.connected ? this.alerts.telemetryDropped(stats.dropped, nowMs) : [];
+    this.publishAlerts([...dropped, ...this.alerts.tick(nowMs)], 'tick');
+  }
+
+  /** Publishes the metrics of the interval since the last call (or since start). */
+  publishMetrics(): void {
+    const payload = this.metrics.snapshot(this.nowMs(), { sessionsOpen: this.alerts.stats().sessionsOpen, telemetryDropped: this.sink.stats().dropped });
+    this.sink.publish(topics.metrics, payload);
+  }
+
+  private closed(kioskId: string): void {
+    this.publishStatus(this.board.sessionClosed(kioskId, this.nowMs()));
+    this.publishAlerts(this.alerts.sessionClosed(kioskId, this.nowMs()));
+  }
+
+  private publishStatus(status: KioskStatus | null): void {
+    if (status !== null) this.sink.publish(topics.kioskStatus(status.kioskId), status, { retain: true });
+  }
+
+  /**
+   * Each transition, then the retained snapshot when an alert was raised or cleared. A count
+   * going up (a flood of bad MACs) only reaches the snapshot at the next tick, so a flood
+   * costs one snapshot a second, not one per bad record.
+   */
+  private publishAlerts(transitions: readonly AlertPayload[], mode: 'event' | 'tick' | 'start' = 'event'): void {
+    for (const alert of transitions) this.sink.publish(topics.alerts, alert);
+    const due = mode === 'start' || transitions.length > 0 || (mode === 'tick' && this.alerts.takeChanged());
+    if (!due) return;
+    this.alerts.takeChanged(); // the snapshot carries whatever changed in place
+    this.sink.publish(topics.alertsActive, this.alerts.active(), { retain: true });
+  }
 }

@@ -1,12 +1,15 @@
 // [Seam] The telemetry sink: the only place that touches MQTT. The bank hands it messages
 // and never waits for it; a bounded queue sits between the two, and when the broker is
 // down and the queue is full the sink drops and counts, then reports the count on reconnect.
-import { connectMqtt, type MqttClientLike } from './mqtt-client.js';
+import { topics } from '../protocol/telemetry.js';
+import { connectMqtt, type MqttClientLike, type MqttConnectOptions } from './mqtt-client.js';
 
 export interface TelemetryStats {
   published: number;
   dropped: number;
   queued: number;
+  /** Whether the sink is connected to its broker now (false for NoopTelemetry). */
+  connected: boolean;
 }
 
 /**
@@ -24,7 +27,7 @@ export class NoopTelemetry implements TelemetrySink {
   publish(): void {}
   async close(): Promise<void> {}
   stats(): TelemetryStats {
-    return { published: 0, dropped: 0, queued: 0 };
+    return { published: 0, dropped: 0, queued: 0, connected: false };
   }
 }
 
@@ -41,7 +44,18 @@ export interface MqttTelemetryOptions {
   reconnectMsMin?: number;
   reconnectMsMax?: number;
   nowMs?: () => number;
+  /** TLS for mqtts:// (PEM): the CA that signed the broker's certificate, and a client certificate. */
+  tls?: MqttTlsOptions;
 }
+
+export interface MqttTlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** mqtt.js passes these on to tls.connect; the broker's certificate is always verified. */
+type TlsConnectOptions = MqttConnectOptions & MqttTlsOptions & { rejectUnauthorized: true };
 
 interface Queued {
   topic: string;
@@ -50,7 +64,7 @@ interface Queued {
 }
 
 export function bankStatusTopic(hostId: string): string {
-  return `atm/v1/bank/${hostId}/status`;
+  return topics.bankStatus(hostId);
 }
 
 export class MqttTelemetry implements TelemetrySink {
@@ -72,7 +86,9 @@ export class MqttTelemetry implements TelemetrySink {
     const reconnectMsMax = options.reconnectMsMax ?? 30_000;
     this.reconnectMs = reconnectMsMin;
     const statusTopic = bankStatusTopic(options.hostId);
-    this.client = connectMqtt(options.url, {
+    const connectOptions: TlsConnectOptions = {
+      ...options.tls,
+      rejectUnauthorized: true,
       protocolVersion: options.protocolVersion ?? 4,
       username: options.username,
       password: options.password,
@@ -81,7 +97,8 @@ export class MqttTelemetry implements TelemetrySink {
       connectTimeout: 5_000,
       queueQoSZero: false,
       will: { topic: statusTopic, payload: Buffer.from(this.envelope({ status: 'offline', reason: 'lost' })), qos: 1, retain: true },
-    });
+    };
+    this.client = connectMqtt(options.url, connectOptions);
     this.client.on('connect', () => {
       this.reconnectMs = reconnectMsMin;
       this.client.options.reconnectPeriod = reconnectMsMin;
@@ -90,7 +107,7 @@ export class MqttTelemetry implements TelemetrySink {
       const dropped = this.dropped - this.droppedReported;
       this.droppedReported = this.dropped;
       this.send({ topic: statusTopic, body: this.envelope({ status: 'online', dropped, droppedTotal: this.dropped }), retain: true });
-      if (dropped > 0) this.send({ topic: `atm/v1/bank/${options.hostId}/dropped`, body: this.envelope({ dropped, droppedTotal: this.dropped }), retain: false });
+      if (dropped > 0) this.send({ topic: topics.bankDropped(options.hostId), body: this.envelope({ dropped, droppedTotal: this.dropped }), retain: false });
       this.flush();
     });
     // Exponential backoff: mqtt.js reads reconnectPeriod each time it schedules a reconnect.
@@ -135,7 +152,7 @@ export class MqttTelemetry implements TelemetrySink {
   }
 
   stats(): TelemetryStats {
-    return { published: this.published, dropped: this.dropped, queued: this.queue.length };
+    return { published: this.published, dropped: this.dropped, queued: this.queue.length, connected: this.client.connected };
   }
 
   async close(): Promise<void> {

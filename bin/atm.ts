@@ -11,6 +11,7 @@ import { firmwareCommand } from './commands/firmware.js';
 import { firmwareSimCommand } from './commands/firmware-sim.js';
 import { keysCommand } from './commands/keys.js';
 import { kioskCommand } from './commands/kiosk.js';
+import { operatorCommand } from './commands/operator.js';
 
 const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   keys      init | add-kiosk | revoke-kiosk | add-operator | export-audit-key
@@ -18,6 +19,7 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   client    one scripted session: register | login | balance | deposit | withdraw
   audit     verify | show the encrypted, hash-chained audit log
   kiosk     the full-screen ATM kiosk
+  operator  the full-screen operator dashboard (MQTT telemetry)
   firmware  flash StandardFirmata onto an Arduino (avrdude)
   firmware-sim  the keypad/display/dispenser microcontroller, simulated on a pty
   demo      bank host with a demo kiosk on a local data folder (npm start)
@@ -32,6 +34,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   firmware: firmwareCommand,
   'firmware-sim': firmwareSimCommand,
   kiosk: kioskCommand,
+  operator: operatorCommand,
   bench: benchCommand,
 };
 

@@ -95,6 +95,7 @@ test('in a terminal, the demo opens the kiosk UI on the welcome screen and Ctrl-
   assert.match(pty.screenText(), /demo-kiosk/);
   pty.press('ctrl-c');
   await pty.waitForOutput(/Demo stopped\. Bank log: data\/bank\.log/, WAIT_MS);
+  assert.equal((await pty.exited).exitCode, 0);
   const log = fs.readFileSync(path.join(dataDir, 'bank.log'), 'utf8');
   assert.match(log, /bank \S+ listening on 127\.0\.0\.1:\d+/);
   assert.match(log, /npx atm operator --mqtt mqtt:\/\/127\.0\.0\.1:\d+ --user demo-operator/);

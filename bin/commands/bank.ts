@@ -1,12 +1,24 @@
 // atm bank — run the bank host until SIGTERM/SIGINT.
+import fs from 'node:fs';
 import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
+import { AtmError } from '../../protocol/errors.js';
 import { ExitCode, UsageError, integerOption, parse, required } from '../cli.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
-                [--hold-timeout-ms 300000] [--no-mqtt | --mqtt URL | --mqtt-port 1883]
-Runs the bank host; logs one line per action to stdout. Telemetry goes to an embedded MQTT
-broker on 127.0.0.1:1883 by default (operators log in with \`atm keys\` operator passwords);
---mqtt URL publishes to an external broker instead, --no-mqtt turns telemetry off. Env: ATM_DATA, ATM_HOST, ATM_PORT, …`;
+                [--hold-timeout-ms 300000]
+                [--mqtt-port 1883 [--mqtt-ws-port N] | --mqtt URL [--mqtt-ca FILE] [--mqtt-cert FILE --mqtt-key FILE] | --no-mqtt]
+                [--metrics-interval-ms 5000] [--kiosk-offline-alert-ms 60000]
+                [--low-cash-count 20] [--security-quiet-ms 300000]
+Runs the bank host; logs one line per action to stdout. Telemetry (TOPICS.md) goes to an
+embedded MQTT broker on 127.0.0.1:1883 (--mqtt-port N; 0 picks a free port); operators log
+in with \`atm keys add-operator\` passwords; retained messages are kept in DIR/mqtt/;
+--mqtt-ws-port N also serves MQTT over WebSocket. If the broker port is taken the bank
+refuses to start. --mqtt URL (mqtt:// or mqtts://) publishes to an external broker instead
+(ATM_MQTT_USERNAME / ATM_MQTT_PASSWORD; --mqtt-ca, --mqtt-cert, --mqtt-key: PEM files for
+TLS, the broker's certificate is always verified); --no-mqtt turns telemetry off.
+Alerts: kiosk offline after --kiosk-offline-alert-ms without a session; low cash below
+--low-cash-count notes in a cassette; security alerts clear after --security-quiet-ms quiet.
+Env: ATM_DATA, ATM_HOST, ATM_PORT, … (each flag as ATM_FLAG_NAME).`;
 
 export async function bankCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -20,6 +32,14 @@ export async function bankCommand(argv: string[]): Promise<number> {
       'no-mqtt': { type: 'boolean' },
       mqtt: { type: 'string' },
       'mqtt-port': { type: 'string' },
+      'mqtt-ws-port': { type: 'string' },
+      'mqtt-ca': { type: 'string' },
+      'mqtt-cert': { type: 'string' },
+      'mqtt-key': { type: 'string' },
+      'metrics-interval-ms': { type: 'string' },
+      'kiosk-offline-alert-ms': { type: 'string' },
+      'low-cash-count': { type: 'string' },
+      'security-quiet-ms': { type: 'string' },
     },
     USAGE,
   );
@@ -30,18 +50,26 @@ export async function bankCommand(argv: string[]): Promise<number> {
     port: integerOption(values, 'port', 7400, 0, 65535),
     bcryptCost: integerOption(values, 'bcrypt-cost', 12, 4, 15),
     holdTimeoutMs: integerOption(values, 'hold-timeout-ms', 5 * 60_000, 1_000, 24 * 3600_000),
+    metricsIntervalMs: integerOption(values, 'metrics-interval-ms', 5_000, 1_000, 3600_000),
+    kioskOfflineAlertMs: integerOption(values, 'kiosk-offline-alert-ms', 60_000, 1_000, 24 * 3600_000),
+    lowCashCount: integerOption(values, 'low-cash-count', 20, 0, 100_000),
+    securityQuietMs: integerOption(values, 'security-quiet-ms', 300_000, 1_000, 24 * 3600_000),
   };
   let host;
   try {
     host = await startBankHost({ ...hostOptions, mqtt });
   } catch (error) {
-    // The default broker port being taken (another broker, another bank) is not worth
-    // refusing to run the bank for; an explicitly requested port is.
-    if (values['mqtt-port'] !== undefined || mqtt.mode !== 'embedded' || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    process.stdout.write(`telemetry off: 127.0.0.1:${mqtt.port} is in use (use --mqtt-port N or --no-mqtt)\n`);
-    host = await startBankHost({ ...hostOptions, mqtt: { mode: 'off' } });
+    const taken = error as NodeJS.ErrnoException & { port?: number };
+    if (mqtt.mode !== 'embedded' || taken.code !== 'EADDRINUSE') throw error;
+    // A bank that quietly publishes nothing is worse than one that refuses to start.
+    const port = taken.port ?? mqtt.port;
+    throw new AtmError(
+      'MQTT_PORT_IN_USE',
+      `telemetry broker port 127.0.0.1:${port} is in use: publish to the broker already there with --mqtt mqtt://127.0.0.1:${port}, pick another port with --mqtt-port N (--mqtt-ws-port N), or run without telemetry with --no-mqtt`,
+    );
   }
   if (host.mqttPort !== null) process.stdout.write(`telemetry broker listening on 127.0.0.1:${host.mqttPort}\n`);
+  if (host.mqttWsPort !== null) process.stdout.write(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.stdout.write(`bank stopping (${signal})\n`);
@@ -55,13 +83,29 @@ export async function bankCommand(argv: string[]): Promise<number> {
   return ExitCode.OK;
 }
 
+function readPem(values: Record<string, string | boolean | undefined>, name: string): Buffer | undefined {
+  const file = values[name];
+  if (typeof file !== 'string') return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`--${name}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
 function mqttOptions(values: Record<string, string | boolean | undefined>): BankMqttOptions {
   const chosen = [values['no-mqtt'] === true, values.mqtt !== undefined, values['mqtt-port'] !== undefined].filter(Boolean).length;
   if (chosen > 1) throw new UsageError('choose one of --no-mqtt, --mqtt URL and --mqtt-port N');
+  const tlsFlags = ['mqtt-ca', 'mqtt-cert', 'mqtt-key'].filter((name) => values[name] !== undefined);
+  if (tlsFlags.length > 0 && typeof values.mqtt !== 'string') throw new UsageError(`--${tlsFlags[0]} goes with --mqtt URL (an external broker)`);
+  if ((values['mqtt-cert'] === undefined) !== (values['mqtt-key'] === undefined)) throw new UsageError('--mqtt-cert and --mqtt-key go together');
+  if (values['mqtt-ws-port'] !== undefined && (values['no-mqtt'] === true || values.mqtt !== undefined)) throw new UsageError('--mqtt-ws-port is for the embedded broker');
   if (values['no-mqtt'] === true) return { mode: 'off' };
   if (typeof values.mqtt === 'string') {
-    if (!/^mqtts?:\/\//.test(values.mqtt)) throw new UsageError('--mqtt takes a URL such as mqtt://broker:1883');
-    return { mode: 'external', url: values.mqtt, username: process.env.ATM_MQTT_USERNAME, password: process.env.ATM_MQTT_PASSWORD };
+    if (!/^mqtts?:\/\//.test(values.mqtt)) throw new UsageError('--mqtt takes a URL such as mqtt://broker:1883 or mqtts://broker:8883');
+    const tls = { ca: readPem(values, 'mqtt-ca'), cert: readPem(values, 'mqtt-cert'), key: readPem(values, 'mqtt-key') };
+    return { mode: 'external', url: values.mqtt, username: process.env.ATM_MQTT_USERNAME, password: process.env.ATM_MQTT_PASSWORD, tls };
   }
-  return { mode: 'embedded', port: integerOption(values, 'mqtt-port', 1883, 0, 65535) };
+  const wsPort = values['mqtt-ws-port'] === undefined ? undefined : integerOption(values, 'mqtt-ws-port', 0, 0, 65535);
+  return { mode: 'embedded', port: integerOption(values, 'mqtt-port', 1883, 0, 65535), wsPort };
 }

@@ -95,6 +95,8 @@ export interface ExitInfo {
 
 export interface BankProcess {
   readonly port: number;
+  /** The embedded telemetry broker's port (from its startup line), or null without one. */
+  readonly mqttPort: number | null;
   readonly hostId: string;
   readonly dataDir: string;
   readonly pid: number;
@@ -111,13 +113,21 @@ export interface BankProcess {
 }
 
 export const BANK_LISTENING_PATTERN = /^bank (\S+) listening on 127\.0\.0\.1:(\d+) data=(.*)$/m;
+export const TELEMETRY_LISTENING_PATTERN = /^telemetry broker listening on 127\.0\.0\.1:(\d+)$/m;
+const MQTT_FLAGS = ['--no-mqtt', '--mqtt', '--mqtt-port'];
 
 /**
  * `atm bank --data DIR --port 0 --host 127.0.0.1 ...args` (args default to --bcrypt-cost 4).
- * The OS picks the port; it is read from the bank's `listening on` line.
+ * The OS picks the port; it is read from the bank's `listening on` line. Unless args choose
+ * telemetry themselves (--no-mqtt, --mqtt URL, --mqtt-port N), the embedded broker also gets
+ * a free port (`--mqtt-port 0`), so no test depends on 1883 being free; its port is read from
+ * the `telemetry broker listening on` line.
  */
 export function startBankProcess(dataDir: string, args: string[] = ['--bcrypt-cost', '4'], options: RunOptions = {}): Promise<BankProcess> {
-  const child = spawnAtm(['bank', '--data', dataDir, '--port', '0', '--host', '127.0.0.1', ...args], options);
+  const choosesMqtt = args.some((arg) => MQTT_FLAGS.includes(arg.split('=')[0] as string));
+  const mqttArgs = choosesMqtt ? [] : ['--mqtt-port', '0'];
+  const embedded = !args.some((arg) => arg === '--no-mqtt' || arg.split('=')[0] === '--mqtt');
+  const child = spawnAtm(['bank', '--data', dataDir, '--port', '0', '--host', '127.0.0.1', ...mqttArgs, ...args], options);
   child.stdin?.end();
   let stdout = '';
   let stderr = '';
@@ -156,10 +166,14 @@ export function startBankProcess(dataDir: string, args: string[] = ['--bcrypt-co
       for (const line of lines) for (const listener of listeners) listener(line);
       const match = started ? null : BANK_LISTENING_PATTERN.exec(stdout);
       if (match === null) return;
+      // The broker's line follows the bank's at once; wait for it so mqttPort is known.
+      const telemetry = TELEMETRY_LISTENING_PATTERN.exec(stdout);
+      if (embedded && telemetry === null) return;
       started = true;
       clearTimeout(timer);
       resolve({
         port: Number(match[2]),
+        mqttPort: telemetry === null ? null : Number(telemetry[1]),
         hostId: match[1] as string,
         dataDir,
         pid: child.pid ?? -1,

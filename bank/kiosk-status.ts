@@ -1,0 +1,103 @@
+// What the bank knows of each kiosk, as the retained atm/v1/kiosk/<id>/status payload: online
+// while it has an open session, when it was last heard from, its last device report and
+// cash level. Pure; each input returns the status to publish, or null when nothing an
+// operator sees has changed (so a busy kiosk does not republish on every request).
+import type { CassetteReport } from '../protocol/messages.js';
+import type { CashLevel, CassetteLevel, KioskStatus } from '../protocol/telemetry.js';
+import type { DeviceStates } from './alerts.js';
+
+interface KioskRecord {
+  openSessions: number;
+  lastSeenMs: number | null;
+  devices: DeviceStates | null;
+  cassettes: CassetteLevel[] | null;
+}
+
+/** A kiosk's cash: empty when no cassette has a note, low when any is below the threshold. */
+export function cashLevelOf(cassettes: readonly CassetteLevel[] | null, lowCashCount: number): CashLevel {
+  if (cassettes === null || cassettes.length === 0) return 'unknown';
+  if (cassettes.every((cassette) => cassette.count === 0)) return 'empty';
+  return cassettes.some((cassette) => cassette.count < lowCashCount) ? 'low' : 'ok';
+}
+
+export class KioskStatusBoard {
+  private readonly kiosks = new Map<string, KioskRecord>();
+
+  /** kiosksMax bounds memory; in practice it is the provisioned fleet (a handshake needs a PSK). */
+  constructor(
+    private readonly lowCashCount: number,
+    private readonly kiosksMax = 10_000,
+  ) {}
+
+  /**
+   * A status the last run left retained: keeps its last-seen time, devices and cassettes, but
+   * no session survives a restart, so an 'online' one is returned to be republished offline.
+   */
+  seed(status: KioskStatus): KioskStatus | null {
+    const record = this.record(status.kioskId);
+    if (record === null) return null;
+    const lastSeenMs = status.lastSeen === null ? null : Date.parse(status.lastSeen);
+    record.lastSeenMs = Number.isFinite(lastSeenMs) ? lastSeenMs : null;
+    record.devices = status.devices === null ? null : { ...status.devices };
+    record.cassettes = status.cassettes === null ? null : status.cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
+    return status.status === 'online' ? this.status(status.kioskId) : null;
+  }
+
+  sessionOpened(kioskId: string, nowMs: number): KioskStatus | null {
+    const record = this.touch(kioskId, nowMs);
+    if (record === null) return null;
+    record.openSessions += 1;
+    return record.openSessions === 1 ? this.status(kioskId) : null;
+  }
+
+  sessionClosed(kioskId: string, nowMs: number): KioskStatus | null {
+    const record = this.kiosks.get(kioskId);
+    if (record === undefined || record.openSessions === 0) return null;
+    record.lastSeenMs = nowMs;
+    record.openSessions -= 1;
+    return record.openSessions === 0 ? this.status(kioskId) : null;
+  }
+
+  /** The kiosk made a request: only its last-seen time moves (published with the next change). */
+  seen(kioskId: string, nowMs: number): void {
+    this.touch(kioskId, nowMs);
+  }
+
+  device(kioskId: string, devices: DeviceStates, cassettes: readonly CassetteReport[], nowMs: number): KioskStatus | null {
+    const record = this.touch(kioskId, nowMs);
+    if (record === null) return null;
+    const next = { devices: { keypad: devices.keypad, display: devices.display, dispenser: devices.dispenser }, cassettes: cassettes.map(({ denominationCents, count }) => ({ denominationCents, count })) };
+    const changed = JSON.stringify(next) !== JSON.stringify({ devices: record.devices, cassettes: record.cassettes });
+    record.devices = next.devices;
+    record.cassettes = next.cassettes;
+    return changed ? this.status(kioskId) : null;
+  }
+
+  status(kioskId: string): KioskStatus | null {
+    const record = this.kiosks.get(kioskId);
+    if (record === undefined) return null;
+    return {
+      kioskId,
+      status: record.openSessions > 0 ? 'online' : 'offline',
+      lastSeen: record.lastSeenMs === null ? null : new Date(record.lastSeenMs).toISOString(),
+      devices: record.devices === null ? null : { ...record.devices },
+      cassettes: record.cassettes === null ? null : record.cassettes.map((cassette) => ({ ...cassette })),
+      cashLevel: cashLevelOf(record.cassettes, this.lowCashCount),
+    };
+  }
+
+  private touch(kioskId: string, nowMs: number): KioskRecord | null {
+    const record = this.record(kioskId);
+    if (record !== null) record.lastSeenMs = nowMs;
+    return record;
+  }
+
+  private record(kioskId: string): KioskRecord | null {
+    const existing = this.kiosks.get(kioskId);
+    if (existing !== undefined) return existing;
+    if (this.kiosks.size >= this.kiosksMax) return null;
+    const record: KioskRecord = { openSessions: 0, lastSeenMs: null, devices: null, cassettes: null };
+    this.kiosks.set(kioskId, record);
+    return record;
+  }
+}

@@ -1,0 +1,145 @@
+// Telemetry wiring for one bank host: the sink (embedded broker, external broker or none),
+// the TelemetryObserver, and the two unref'd timers that drive it (the alert tick every
+// second, metrics every metrics interval). Tests pass 0 for both intervals and call tick()
+// and publishMetrics() themselves with a FakeClock.
+import crypto from 'node:crypto';
+import path from 'node:path';
+import bcrypt from 'bcrypt';
+import { parseTelemetry, type KioskStatus } from '../protocol/telemetry.js';
+import type { AlertEngineOptions } from './alerts.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import type { Keystore, KeystoreView } from './key-store.js';
+import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
+import { MqttTelemetry, NoopTelemetry, type MqttTlsOptions, type TelemetrySink } from './telemetry.js';
+import { TelemetryObserver } from './telemetry-observer.js';
+
+export type BankMqttOptions =
+  | { mode: 'embedded'; port: number; host?: string; wsPort?: number; persistRetained?: boolean }
+  | { mode: 'external'; url: string; username?: string; password?: string; protocolVersion?: 4 | 5; tls?: MqttTlsOptions }
+  | { mode: 'off' };
+
+export interface TelemetryTimings {
+  /** How often metrics are published; 0: never by timer (call publishMetrics()). */
+  metricsIntervalMs: number;
+  /** How often the alert time rules run; 0: never by timer (call tick()). */
+  alertTickMs: number;
+}
+
+export interface TelemetryRuntime {
+  sink: TelemetrySink;
+  broker: EmbeddedBroker | null;
+  observer: TelemetryObserver | null;
+  /** Messages the retained file could not keep, and why it could not be read at start. */
+  retainedFile: RetainedFile | null;
+  tick(): void;
+  publishMetrics(): void;
+  close(): Promise<void>;
+}
+
+export interface TelemetryRuntimeOptions {
+  mqtt: BankMqttOptions;
+  keystore: KeystoreView;
+  dataDir: string;
+  nowMs: () => number;
+  timings: TelemetryTimings;
+  alerts: Partial<AlertEngineOptions>;
+}
+
+function activeKiosks(keystore: Keystore): string[] {
+  return Object.entries(keystore.kiosks)
+    .filter(([, entry]) => entry.revokedAt === null)
+    .map(([kioskId]) => kioskId);
+}
+
+async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: TelemetrySink; broker: EmbeddedBroker | null; retainedFile: RetainedFile | null }> {
+  const { mqtt, keystore, nowMs } = options;
+  const hostId = keystore.current().hostId;
+  switch (mqtt.mode) {
+    case 'off':
+      return { sink: new NoopTelemetry(), broker: null, retainedFile: null };
+    case 'external': {
+      const sink = new MqttTelemetry({ url: mqtt.url, hostId, username: mqtt.username, password: mqtt.password, protocolVersion: mqtt.protocolVersion ?? 4, tls: mqtt.tls, nowMs });
+      return { sink, broker: null, retainedFile: null };
+    }
+    case 'embedded': {
+      // The bank's own client logs in with a secret that lives only for this run.
+      const bankCredentials = { username: `atm-bank-${hostId}`, password: crypto.randomBytes(32).toString('hex') };
+      const checkOperator = async (name: string, password: string): Promise<boolean> => {
+        const entry = Object.hasOwn(keystore.current().operators, name) ? keystore.current().operators[name] : undefined;
+        if (entry === undefined) return false;
+        return bcrypt.compare(password, entry.passwordHash).catch(() => false);
+      };
+      const host = mqtt.host ?? '127.0.0.1';
+      const retainedFile = mqtt.persistRetained === false ? null : RetainedFile.load(path.join(options.dataDir, RETAINED_FILE_NAME));
+      const broker = await startEmbeddedBroker({ host, port: mqtt.port, checkOperator, bankCredentials, retained: retainedFile ?? undefined, wsPort: mqtt.wsPort });
+      const sink = new MqttTelemetry({ url: `mqtt://${host}:${broker.port}`, hostId, ...bankCredentials, protocolVersion: 4, nowMs });
+      return { sink, broker, retainedFile };
+    }
+    default: {
+      const never: never = mqtt;
+      throw new Error(`unknown mqtt mode ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The kiosk statuses the last run left retained, for kiosks still provisioned. */
+function retainedStatuses(broker: EmbeddedBroker | null, fleet: readonly string[]): KioskStatus[] {
+  const statuses: KioskStatus[] = [];
+  for (const message of broker?.loaded ?? []) {
+    const parsed = parseTelemetry(message.topic, message.payload);
+    if (parsed?.topic === 'kiosk-status' && fleet.includes(parsed.kioskId)) {
+      const { v: _v, ts: _ts, seq: _seq, ...status } = parsed.payload;
+      statuses.push(status);
+    }
+  }
+  return statuses;
+}
+
+export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): Promise<TelemetryRuntime> {
+  const { sink, broker, retainedFile } = await startSink(options);
+  if (options.mqtt.mode === 'off') {
+    return { sink, broker, observer: null, retainedFile, tick() {}, publishMetrics() {}, close: () => sink.close() };
+  }
+  const observer = new TelemetryObserver({ sink, nowMs: options.nowMs, alerts: options.alerts });
+  let keystore = options.keystore.current();
+  const fleet = activeKiosks(keystore);
+  observer.start(fleet, retainedStatuses(broker, fleet));
+  const tick = (): void => {
+    // The keystore view reloads when the file changes: kiosks added or revoked while we run.
+    const current = options.keystore.current();
+    if (current !== keystore) {
+      keystore = current;
+      observer.setFleet(activeKiosks(current));
+    }
+    observer.tick();
+  };
+  // A timer callback that threw would take the bank down; telemetry never may.
+  const guarded = (run: () => void) => (): void => {
+    try {
+      run();
+    } catch {
+      // the next tick tries again
+    }
+  };
+  const timers = [
+    options.timings.alertTickMs > 0 ? setInterval(guarded(tick), options.timings.alertTickMs) : null,
+    options.timings.metricsIntervalMs > 0 ? setInterval(guarded(() => observer.publishMetrics()), options.timings.metricsIntervalMs) : null,
+  ];
+  for (const timer of timers) timer?.unref();
+  let closed = false;
+  return {
+    sink,
+    broker,
+    observer,
+    retainedFile,
+    tick,
+    publishMetrics: () => observer.publishMetrics(),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      for (const timer of timers) if (timer !== null) clearInterval(timer);
+      await sink.close();
+      await broker?.close();
+    },
+  };
+}
