@@ -1,0 +1,172 @@
+// The text of each panel, from the state, for a given inner size: pure, so "what the operator
+// reads" is unit-testable without a terminal. Empty panels say why they are empty.
+import { formatCents } from '../protocol/index.js';
+import { selectedAlert, sortedAlerts } from './alerts.js';
+import { newSincePause, visibleLog } from './log.js';
+import type { AlertEntry, DashboardState, KioskEntry, LogEntry } from './state.js';
+import { line, lineText, type Line, type Segment, type Tone } from './view.js';
+
+export interface PanelText {
+  label: string;
+  lines: Line[];
+}
+
+const WAITING = 'waiting for the broker…';
+
+/** Local wall-clock time of an ISO timestamp or epoch ms: 14:03:07. */
+export function clockTime(at: string | number): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? '--:--:--' : date.toTimeString().slice(0, 8);
+}
+
+/** 4s, 12m, 3h, 2d: how long ago, never negative (the bank's clock may run ahead). */
+export function age(fromMs: number, nowMs: number): string {
+  const seconds = Math.max(0, Math.floor((nowMs - fromMs) / 1_000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3_600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3_600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+/** Before the first connection there is nothing to show but that we are waiting. */
+const waitingForBroker = (state: DashboardState): boolean => !state.connection.everOnline;
+
+function connectionSegments(state: DashboardState, withReason: boolean): Segment[] {
+  const { connection } = state;
+  const reason = connection.reason !== null && withReason ? ` (${connection.reason})` : '';
+  switch (connection.state) {
+    case 'online':
+      return [{ text: 'online', tone: 'ok' }];
+    case 'refused':
+      return [{ text: `refused: ${connection.reason ?? 'by the broker'}`, tone: 'bad' }];
+    case 'connecting':
+    case 'offline':
+      return [{ text: connection.everOnline ? `lost, reconnecting…${reason}` : `${WAITING}${reason}`, tone: 'bad' }];
+    default: {
+      const never: never = connection.state;
+      return never;
+    }
+  }
+}
+
+/**
+ * One row: the broker and our connection to it, each bank's status, the clock. When it does
+ * not fit, the title goes first, then the URL's scheme, then the connection's reason (the
+ * event log has it), so the bank's status is always visible.
+ */
+export function headerLine(state: DashboardState, width = Number.MAX_SAFE_INTEGER): Line {
+  const banks = [...state.banks.values()];
+  const tail: Segment[] = [];
+  if (banks.length === 0) tail.push({ text: ' │ bank ', tone: 'heading' }, { text: state.connection.state === 'online' ? 'no status yet' : 'unknown', tone: 'muted' });
+  for (const bank of banks.slice(0, 2)) tail.push({ text: ` │ ${bank.hostId} `, tone: 'heading' }, { text: bank.status, tone: bank.status === 'online' ? 'ok' : 'bad' });
+  if (banks.length > 2) tail.push({ text: ` +${banks.length - 2}`, tone: 'heading' });
+  tail.push({ text: ` │ ${clockTime(state.nowMs)}`, tone: 'heading' });
+  const shortUrl = state.brokerUrl.replace(/^[a-z]+:\/\//, '');
+  const build = (title: string, url: string, withReason: boolean): Line => [{ text: ` ${title}${url} `, tone: 'heading' }, ...connectionSegments(state, withReason), ...tail];
+  const candidates = [build('ATM OPERATOR │ ', state.brokerUrl, true), build('', state.brokerUrl, true), build('', shortUrl, true), build('', shortUrl, false)];
+  return candidates.find((candidate) => lineText(candidate).length <= width) ?? (candidates.at(-1) as Line);
+}
+
+const DEVICE_NAMES = ['keypad', 'display', 'dispenser'] as const;
+
+function kioskRow(kiosk: KioskEntry, nowMs: number): Line {
+  const status = kiosk.stale ? 'unknown' : kiosk.status;
+  const seenMs = kiosk.lastSeen === null ? null : Date.parse(kiosk.lastSeen);
+  const faults = kiosk.devices === null ? ['no report'] : DEVICE_NAMES.filter((name) => kiosk.devices?.[name] !== 'online').map((name) => `${name} ${kiosk.devices?.[name]}`);
+  const cash = kiosk.cashLevel === 'unknown' ? '?' : kiosk.cashLevel;
+  const text = `${kiosk.kioskId.padEnd(12)} ${status.padEnd(8)} ${(seenMs === null ? '-' : age(seenMs, nowMs)).padStart(4)}  ${cash.padEnd(5)} ${faults.length === 0 ? 'ok' : faults.join(', ')}`;
+  const troubled = faults.length > 0 && kiosk.devices !== null;
+  const tone: Tone = kiosk.stale ? 'muted' : kiosk.status === 'offline' ? 'bad' : troubled || kiosk.cashLevel === 'low' || kiosk.cashLevel === 'empty' ? 'decline' : 'plain';
+  return line(text, tone);
+}
+
+export function kiosksPanel(state: DashboardState, rows: number): PanelText {
+  const kiosks = [...state.kiosks.values()].sort((a, b) => (a.kioskId < b.kioskId ? -1 : 1));
+  const online = kiosks.filter((k) => !k.stale && k.status === 'online').length;
+  const label = ` Kiosks (${online}/${kiosks.length} online) `;
+  if (kiosks.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no kiosk has reported yet', 'muted')] };
+  const lines: Line[] = [line('KIOSK        STATE    SEEN  CASH  DEVICES', 'heading')];
+  const room = rows - 1;
+  const shown = kiosks.length > room ? kiosks.slice(0, Math.max(0, room - 1)) : kiosks;
+  lines.push(...shown.map((k) => kioskRow(k, state.nowMs)));
+  if (shown.length < kiosks.length) lines.push(line(`… ${kiosks.length - shown.length} more`, 'muted'));
+  return { label, lines };
+}
+
+function alertRow(alert: AlertEntry, selected: boolean): Line {
+  const severity = alert.severity === 'critical' ? 'CRIT' : 'WARN';
+  const state = alert.state === 'cleared' ? ' cleared' : '';
+  const count = alert.count > 1 ? ` ×${alert.count}` : '';
+  const text = `${selected ? '▶' : ' '} ${clockTime(alert.since)} ${severity}${state} ${alert.kind} ${alert.kioskId ?? '-'} ${alert.reason}${count}`;
+  const tone: Tone = selected ? 'selected' : alert.state === 'cleared' ? 'muted' : alert.severity === 'critical' ? 'bad' : 'decline';
+  return line(text, tone);
+}
+
+export function alertsPanel(state: DashboardState, rows: number): PanelText {
+  const alerts = sortedAlerts(state.alerts);
+  const raised = alerts.filter((a) => a.state === 'raised').length;
+  const label = ` Alerts (${raised} raised, ${alerts.length - raised} cleared) `;
+  if (alerts.length === 0) return { label: ' Alerts ', lines: [line(waitingForBroker(state) ? WAITING : 'no alerts', 'muted')] };
+  const selected = selectedAlert(state);
+  const index = selected === undefined ? 0 : alerts.indexOf(selected);
+  // Keep the selection in view: scroll the list so it sits on the last visible row at most.
+  const first = Math.max(0, Math.min(index - rows + 1, alerts.length - rows));
+  return { label, lines: alerts.slice(first, first + rows).map((a) => alertRow(a, a === selected)) };
+}
+
+export function totalsPanel(state: DashboardState): PanelText {
+  const t = state.totals;
+  const { ignored } = state;
+  const dropped = state.telemetryDropped === null ? '-' : String(state.telemetryDropped);
+  const metrics = state.rates.latest;
+  const lines = [
+    line(`requests ${t.requests}   declines ${t.declines}`),
+    line(`deposits ${t.depositsCount} = ${formatCents(t.depositsCents)}`),
+    line(`withdrawals ${t.withdrawalsCount} = ${formatCents(t.withdrawalsCents)}`),
+    line(`failed logins ${t.loginsFailed}   alerts ${t.alertsRaised}`, t.loginsFailed > 0 || t.alertsRaised > 0 ? 'decline' : 'plain'),
+    line(`malformed ${ignored.malformed}  dropped ${dropped}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`, ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted'),
+  ];
+  // Taller screens also get the bank's latest latency and session figures.
+  const ms = (value: number | null): string => (value === null ? '-' : `${Math.round(value)}ms`);
+  if (metrics !== null) lines.push(line(`p50 ${ms(metrics.p50Ms)}  p99 ${ms(metrics.p99Ms)}  sessions ${metrics.sessionsOpen}`, 'muted'));
+  return { label: ' Totals (this session) ', lines };
+}
+
+const BAD_OUTCOMES = new Set(['ACCOUNT_LOCKED', 'KIOSK_REVOKED', 'INTERNAL', 'BAD_REQUEST']);
+const DECLINES = new Set(['INSUFFICIENT_FUNDS', 'INVALID_AMOUNT', 'LIMIT_EXCEEDED', 'AUTH_FAILED', 'USERNAME_TAKEN', 'INVALID_USERNAME', 'WEAK_PASSWORD', 'DUPLICATE_TXN', 'NOT_LOGGED_IN', 'BUSY', 'UNKNOWN_TXN']);
+
+/** ok is green, an ordinary decline yellow, security and errors (and anything unknown) red. */
+export function outcomeTone(outcome: string): Tone {
+  if (outcome === 'ok') return 'ok';
+  return DECLINES.has(outcome) && !BAD_OUTCOMES.has(outcome) ? 'decline' : 'bad';
+}
+
+function logRow(entry: LogEntry): Line {
+  switch (entry.kind) {
+    case 'event': {
+      const amount = entry.amountCents === null ? '' : ` ${formatCents(entry.amountCents)}`;
+      return line(`${clockTime(entry.ts)} ${entry.kioskId} ${entry.user} ${entry.action} ${entry.outcome}${amount} ${Math.round(entry.latencyMs)}ms`, outcomeTone(entry.outcome));
+    }
+    case 'alert': {
+      const tone: Tone = entry.state === 'cleared' ? 'ok' : entry.severity === 'critical' ? 'bad' : 'decline';
+      const severity = entry.severity === 'critical' ? 'CRIT' : 'WARN';
+      return line(`${clockTime(entry.ts)} ALERT ${entry.state} ${severity} ${entry.alertKind} ${entry.kioskId ?? '-'} ${entry.reason}`, tone);
+    }
+    case 'note':
+      return line(`${clockTime(entry.atMs)} — ${entry.text}`, entry.tone === 'info' ? 'plain' : entry.tone);
+    default: {
+      const never: never = entry;
+      return never;
+    }
+  }
+}
+
+export function eventsPanel(state: DashboardState, rows: number): PanelText {
+  const entries = visibleLog(state);
+  const paused = state.log.frozen !== null ? ` — PAUSED, ${newSincePause(state)} new (p resumes)` : '';
+  const scrolled = state.log.offset > 0 ? ` — ${state.log.offset} lines back` : '';
+  const label = ` Events${paused}${scrolled} `;
+  if (entries.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no events yet', 'muted')] };
+  const end = Math.max(0, entries.length - state.log.offset);
+  return { label, lines: entries.slice(Math.max(0, end - rows), end).map(logRow) };
+}
