@@ -35,6 +35,9 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
+/** Operator dashboards are few; a flood of connections must not starve the bank's own client. */
+export const BROKER_CONNECTIONS_MAX = 256;
+
 /** WebSocket frames above this are refused (the bank's largest payload is 64 KiB). */
 const WS_PAYLOAD_BYTES_MAX = 256 * 1024;
 
@@ -185,6 +188,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   });
   const loaded = options.retained === undefined ? [] : await persistRetained(broker, options.retained);
   const server = net.createServer((socket) => broker.handle(socket));
+  server.maxConnections = BROKER_CONNECTIONS_MAX;
   let wss: WebSocketServer | null = null;
   const closeAll = async (): Promise<void> => {
     // The broker's heartbeat timer is already running; without this a port in use would
@@ -203,7 +207,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     port = await listen(server, options.port, options.host);
     if (options.wsPort !== undefined) {
       wss = new WebSocketServer({ host: options.host, port: options.wsPort, maxPayload: WS_PAYLOAD_BYTES_MAX });
+      const sockets = wss.clients;
       wss.on('connection', (socket, request) => {
+        if (sockets.size > BROKER_CONNECTIONS_MAX) return socket.terminate();
         const stream = createWebSocketStream(socket);
         stream.on('error', () => undefined); // a dropped browser tab is not the bank's error
         broker.handle(stream, request);
