@@ -199,7 +199,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss?.close(() => resolve()));
     }
-    await options.retained?.flush();
+    await options.retained?.close();
   };
   let port: number;
   let wsPort: number | null = null;

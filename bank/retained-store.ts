@@ -40,6 +40,7 @@ export class RetainedFile {
   private dirty = false;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     readonly file: string,
@@ -80,6 +81,8 @@ export class RetainedFile {
 
   /** What the broker retained (an empty payload deletes); written out within flushMs. */
   set(topic: string, payload: Buffer, qos: 0 | 1 | 2): void {
+    // After close a write would recreate a data dir its owner may already have removed.
+    if (this.closed) return;
     const text = payload.toString('utf8');
     // Our payloads are JSON text; anything that is not UTF-8 is not ours to keep.
     if (payload.length > 0 && !Buffer.from(text, 'utf8').equals(payload)) {
@@ -109,6 +112,13 @@ export class RetainedFile {
       }
     });
     return this.writing;
+  }
+
+  /** The last flush; nothing is kept or written after it. */
+  close(): Promise<void> {
+    const last = this.flush();
+    this.closed = true;
+    return last;
   }
 
   private put(topic: string, payload: string, qos: 0 | 1 | 2): boolean {

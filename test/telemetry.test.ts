@@ -16,7 +16,8 @@ import bcrypt from 'bcrypt';
 import { startEmbeddedBroker } from '../bank/broker.js';
 import { addOperator, auditKeyRaw, loadKeystore } from '../bank/key-store.js';
 import { connectMqttAsync, type MqttClientLike } from '../bank/mqtt-client.js';
-import { MqttTelemetry } from '../bank/telemetry.js';
+import { RetainedFile } from '../bank/retained-store.js';
+import { MqttTelemetry, TELEMETRY_FLUSH_SLICE_MESSAGES, TELEMETRY_QUEUE_MESSAGES_MAX } from '../bank/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
 import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKiosk } from './helpers/bank.js';
@@ -88,6 +89,44 @@ test('the sink queues up to its bound while the broker is down, drops and counts
   } finally {
     await sink.close();
     await broker.close();
+  }
+});
+
+test('a full queue is sent after reconnect in slices, in order and complete, so requests interleave with the backlog', async () => {
+  const port = await freePort();
+  const bankCredentials = { username: 'atm-bank-slices', password: 'per-run-secret' };
+  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${port}`, hostId: 'slices', ...bankCredentials, reconnectMsMin: 20, reconnectMsMax: 40 });
+  for (let index = 0; index < TELEMETRY_QUEUE_MESSAGES_MAX; index += 1) sink.publish('atm/v1/test/backlog', { index });
+  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port, bankCredentials, checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD });
+  const watcher = await watch(port, 'atm/v1/test/backlog');
+  try {
+    // Polled once per event-loop turn: in the turn the client connects, one slice has gone out.
+    while (!sink.stats().connected) await new Promise((resolve) => setImmediate(resolve));
+    const queued = sink.stats().queued;
+    assert.ok(queued > 0 && queued >= TELEMETRY_QUEUE_MESSAGES_MAX - 2 * TELEMETRY_FLUSH_SLICE_MESSAGES, `queued ${queued} in the turn after connecting`);
+    await watcher.waitFor((m) => m.payload.index === TELEMETRY_QUEUE_MESSAGES_MAX - 1);
+    const indexes = watcher.received.map((m) => m.payload.index as number);
+    assert.deepEqual(indexes, Array.from({ length: TELEMETRY_QUEUE_MESSAGES_MAX }, (_, index) => index));
+    assert.equal(sink.stats().dropped, 0);
+  } finally {
+    await sink.close();
+    await broker.close();
+  }
+});
+
+test('the retained file keeps nothing and writes nothing after close', async () => {
+  const dir = makeTempDir('atm-retained-');
+  try {
+    const file = RetainedFile.load(path.join(dir, 'mqtt', 'retained.json'), { flushMs: 5 });
+    file.set('atm/v1/kiosk/kiosk-01/status', Buffer.from('{"status":"online"}'), 0);
+    await file.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    file.set('atm/v1/bank/b/status', Buffer.from('{"status":"offline"}'), 0);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(fs.existsSync(dir), false, 'a late retained message must not recreate a removed data dir');
+    assert.deepEqual(file.list().map((m) => m.topic), ['atm/v1/kiosk/kiosk-01/status']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
