@@ -1,7 +1,7 @@
 // The operator dashboard's state: what the operator sees, as plain immutable data. The reducer
 // (model.ts) is the only thing that makes a new one; the views only read it. Every collection
 // has a named bound, because a dashboard left open for weeks on a busy fleet must not grow.
-import type { AlertKind, AlertSeverity, CashLevel, CassetteLevel, DeviceState, Envelope, MetricsPayload } from '../protocol/index.js';
+import type { AlertKind, AlertPayload, AlertSeverity, Envelope, KioskStatus, MetricsPayload } from '../protocol/index.js';
 
 export interface DashboardLimits {
   /** Lines kept in the live event log. */
@@ -52,27 +52,14 @@ export interface BankEntry {
   stale: boolean;
 }
 
-export interface KioskEntry {
-  kioskId: string;
-  status: 'online' | 'offline';
-  lastSeen: string | null;
-  devices: { keypad: DeviceState; display: DeviceState; dispenser: DeviceState } | null;
-  cassettes: CassetteLevel[] | null;
-  cashLevel: CashLevel;
+/** A kiosk as its newest status message described it. */
+export interface KioskEntry extends KioskStatus {
   envelope: Envelope;
   stale: boolean;
 }
 
-export interface AlertEntry {
-  alertId: string;
-  kind: AlertKind;
-  severity: AlertSeverity;
-  kioskId: string | null;
-  reason: string;
-  count: number;
-  since: string;
-  /** A cleared alert stays in the panel until the operator acknowledges it. */
-  state: 'raised' | 'cleared';
+/** An alert as its newest message said; a cleared one stays until acknowledged. */
+export interface AlertEntry extends AlertPayload {
   envelope: Envelope;
 }
 
