@@ -16,6 +16,7 @@ import type { BankConnection } from '../protocol/index.js';
 import { topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD } from './helpers/bank.js';
 import { runAtm, startBankProcess, tempDir, type BankProcess } from './helpers/cli.js';
+import { keysDeep, parseJson, recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
 import { mosquittoExecutable, mosquittoMissingReason, spawnMosquittoSub, startMosquitto, type Mosquitto, type MqttUser } from './helpers/mosquitto.js';
 
 const WAIT_MS = 10_000;
@@ -26,68 +27,13 @@ const OUTAGE_SESSIONS = 4;
 /** Hang guard for the outage stream (not a speed assertion): deposits issued while the broker is down. */
 const OUTAGE_DEPOSITS_MAX = 20_000;
 
-interface Received {
-  topic: string;
-  text: string;
-  payload: Record<string, unknown>;
-  retain: boolean;
-}
-
-interface Recorder {
-  client: MqttClientLike;
-  received: Received[];
-  waitFor(match: (m: Received) => boolean, from?: number, timeoutMs?: number): Promise<Received>;
-}
-
 const clients: MqttClientLike[] = [];
-
-function parseJson(text: string): Record<string, unknown> {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
 
 /** An mqtt.js subscriber that records every message; reconnectPeriod > 0 rides out broker restarts. */
 async function record(url: string, user: MqttUser, filter: string, reconnectPeriod = 0): Promise<Recorder> {
-  const client = await connectMqttAsync(url, { protocolVersion: 4, ...user, reconnectPeriod, connectTimeout: 2_000 });
-  clients.push(client);
-  client.on('error', () => undefined);
-  const received: Received[] = [];
-  const waiters = new Set<() => void>();
-  client.on('message', (topic, buffer, packet) => {
-    const text = buffer.toString('utf8');
-    received.push({ topic, text, payload: parseJson(text), retain: packet.retain });
-    for (const wake of [...waiters]) wake();
-  });
-  await client.subscribeAsync(filter, { qos: 0 });
-  const waitFor = (match: (m: Received) => boolean, from = 0, timeoutMs = WAIT_MS): Promise<Received> =>
-    new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = received.slice(from).find(match);
-        if (found === undefined) return false;
-        waiters.delete(wake);
-        clearTimeout(timer);
-        resolve(found);
-        return true;
-      };
-      const wake = (): void => void check();
-      const timer = setTimeout(() => {
-        waiters.delete(wake);
-        reject(new Error(`no matching message on ${filter} within ${timeoutMs} ms; got ${received.length}: ${received.slice(-5).map((m) => `${m.topic} ${m.text}`).join(' | ')}`));
-      }, timeoutMs);
-      if (!check()) waiters.add(wake);
-    });
-  return { client, received, waitFor };
-}
-
-/** Every key of a JSON value, at any depth. */
-function keysDeep(value: unknown): string[] {
-  if (Array.isArray(value)) return value.flatMap(keysDeep);
-  if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([key, inner]) => [key, ...keysDeep(inner)]);
+  const recorder = await recordMqtt(url, filter, user, { reconnectPeriod, connectTimeout: 2_000, waitMs: WAIT_MS });
+  clients.push(recorder.client);
+  return recorder;
 }
 
 // Without the broker every test below is cancelled by its failed `before`; this one fails, and says why.

@@ -18,7 +18,7 @@ export interface Recorder {
   waitFor(match: (m: Received) => boolean, from?: number, timeoutMs?: number): Promise<Received>;
 }
 
-function parseJson(text: string): Record<string, unknown> {
+export function parseJson(text: string): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(text);
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
@@ -27,8 +27,16 @@ function parseJson(text: string): Record<string, unknown> {
   }
 }
 
-export async function recordMqtt(url: string, filters: string | string[], credentials: { username?: string; password?: string }): Promise<Recorder> {
-  const client = await connectMqttAsync(url, { protocolVersion: 4, ...credentials, reconnectPeriod: 0 });
+export interface RecordOptions {
+  /** > 0 rides out broker restarts (mqtt.js reconnects and resubscribes). Default 0. */
+  reconnectPeriod?: number;
+  connectTimeout?: number;
+  /** waitFor's default deadline. */
+  waitMs?: number;
+}
+
+export async function recordMqtt(url: string, filters: string | string[], credentials: { username?: string; password?: string }, options: RecordOptions = {}): Promise<Recorder> {
+  const client = await connectMqttAsync(url, { protocolVersion: 4, ...credentials, reconnectPeriod: options.reconnectPeriod ?? 0, ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }) });
   client.on('error', () => undefined);
   const received: Received[] = [];
   const wakers = new Set<() => void>();
@@ -38,7 +46,7 @@ export async function recordMqtt(url: string, filters: string | string[], creden
     for (const wake of [...wakers]) wake();
   });
   for (const filter of Array.isArray(filters) ? filters : [filters]) await client.subscribeAsync(filter, { qos: 0 });
-  const waitFor = (match: (m: Received) => boolean, from = 0, timeoutMs = MQTT_WAIT_MS): Promise<Received> =>
+  const waitFor = (match: (m: Received) => boolean, from = 0, timeoutMs = options.waitMs ?? MQTT_WAIT_MS): Promise<Received> =>
     new Promise((resolve, reject) => {
       const wake = (): void => {
         const found = received.slice(from).find(match);
