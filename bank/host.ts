@@ -15,6 +15,7 @@ import { LogLineObserver, fanOut, type BankObserver } from './observer.js';
 import { BankServer, type ServerLimits } from './server.js';
 import { BankService } from './service.js';
 import type { LedgerStore } from './store.js';
+import type { BrokerThread } from './broker-thread.js';
 import type { TelemetrySink } from './telemetry.js';
 import { startTelemetryRuntime, type BankMqttOptions, type TelemetryRuntime } from './telemetry-runtime.js';
 
@@ -66,6 +67,8 @@ export interface BankHost {
   mqttPort: number | null;
   /** The embedded broker's WebSocket port, or null when there is none. */
   mqttWsPort: number | null;
+  /** The embedded broker's worker thread (its id; a test seam that kills it), or null. */
+  mqttBrokerThread: Pick<BrokerThread, 'threadId' | 'running' | 'terminate'> | null;
   /** Runs the alert time rules now (what the alert timer does). */
   tickTelemetry(): void;
   /** Publishes the metrics of the interval since the last call (what the metrics timer does). */
@@ -96,13 +99,14 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
       nowMs,
       timings: { metricsIntervalMs: options.metricsIntervalMs ?? 5_000, alertTickMs: options.alertTickMs ?? 1_000 },
       alerts: { kioskOfflineAlertMs: options.kioskOfflineAlertMs, lowCashCount: options.lowCashCount, securityQuietMs: options.securityQuietMs },
+      info: (message) => baseObserver.info(message),
     });
   } catch (error) {
     await store.close();
     throw error;
   }
   const observer = telemetry.observer === null ? baseObserver : fanOut([baseObserver, telemetry.observer]);
-  if (telemetry.retainedFile?.loadError != null) observer.info(`telemetry: retained messages not restored (${telemetry.retainedFile.loadError})`);
+  if (telemetry.retainedLoadError !== null) observer.info(`telemetry: retained messages not restored (${telemetry.retainedLoadError})`);
   const closeTelemetry = (): Promise<void> => telemetry.close();
   try {
     const auditLog = new AuditLogFile(options.dataDir, auditKey, nowMs, randomBytes);
@@ -141,6 +145,7 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
       telemetry: telemetry.sink,
       mqttPort: telemetry.broker?.port ?? null,
       mqttWsPort: telemetry.broker?.wsPort ?? null,
+      mqttBrokerThread: telemetry.broker,
       tickTelemetry: () => telemetry.tick(),
       publishMetrics: () => telemetry.publishMetrics(),
       sweep: () => service.sweepExpiredHolds(),

@@ -1,15 +1,12 @@
-// Telemetry wiring for one bank host: the sink (embedded broker, external broker or none),
-// the TelemetryObserver, and the two unref'd timers that drive it (the alert tick every
+// Telemetry wiring for one bank host: the sink (embedded broker on its own thread, external
+// broker or none), the TelemetryObserver, and the two unref'd timers that drive it (the alert tick every
 // second, metrics every metrics interval). Tests pass 0 for both intervals and call tick()
 // and publishMetrics() themselves with a FakeClock.
 import crypto from 'node:crypto';
-import path from 'node:path';
-import bcrypt from 'bcrypt';
 import { parseTelemetry, type KioskStatus } from '../protocol/telemetry.js';
 import type { AlertEngineOptions } from './alerts.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { startBrokerWorker, type BrokerThread } from './broker-thread.js';
 import type { Keystore, KeystoreView } from './key-store.js';
-import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
 import { MqttTelemetry, NoopTelemetry, type MqttTlsOptions, type TelemetrySink } from './telemetry.js';
 import { TelemetryObserver } from './telemetry-observer.js';
 
@@ -27,10 +24,11 @@ export interface TelemetryTimings {
 
 export interface TelemetryRuntime {
   sink: TelemetrySink;
-  broker: EmbeddedBroker | null;
+  /** The embedded broker's thread, or null (external broker, or telemetry off). */
+  broker: BrokerThread | null;
   observer: TelemetryObserver | null;
-  /** Messages the retained file could not keep, and why it could not be read at start. */
-  retainedFile: RetainedFile | null;
+  /** Why the embedded broker's retained file could not be read at start, or null. */
+  retainedLoadError: string | null;
   tick(): void;
   publishMetrics(): void;
   close(): Promise<void>;
@@ -43,6 +41,8 @@ export interface TelemetryRuntimeOptions {
   nowMs: () => number;
   timings: TelemetryTimings;
   alerts: Partial<AlertEngineOptions>;
+  /** The bank's log line, for what telemetry itself must report (a broker thread that died). */
+  info?: (message: string) => void;
 }
 
 function activeKiosks(keystore: Keystore): string[] {
@@ -51,29 +51,32 @@ function activeKiosks(keystore: Keystore): string[] {
     .map(([kioskId]) => kioskId);
 }
 
-async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: TelemetrySink; broker: EmbeddedBroker | null; retainedFile: RetainedFile | null }> {
+async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: TelemetrySink; broker: BrokerThread | null }> {
   const { mqtt, keystore, nowMs } = options;
   const hostId = keystore.current().hostId;
   switch (mqtt.mode) {
     case 'off':
-      return { sink: new NoopTelemetry(), broker: null, retainedFile: null };
+      return { sink: new NoopTelemetry(), broker: null };
     case 'external': {
       const sink = new MqttTelemetry({ url: mqtt.url, hostId, username: mqtt.username, password: mqtt.password, protocolVersion: mqtt.protocolVersion ?? 4, tls: mqtt.tls, nowMs });
-      return { sink, broker: null, retainedFile: null };
+      return { sink, broker: null };
     }
     case 'embedded': {
       // The bank's own client logs in with a secret that lives only for this run.
       const bankCredentials = { username: `atm-bank-${hostId}`, password: crypto.randomBytes(32).toString('hex') };
-      const checkOperator = async (name: string, password: string): Promise<boolean> => {
-        const entry = Object.hasOwn(keystore.current().operators, name) ? keystore.current().operators[name] : undefined;
-        if (entry === undefined) return false;
-        return bcrypt.compare(password, entry.passwordHash).catch(() => false);
-      };
       const host = mqtt.host ?? '127.0.0.1';
-      const retainedFile = mqtt.persistRetained === false ? null : RetainedFile.load(path.join(options.dataDir, RETAINED_FILE_NAME));
-      const broker = await startEmbeddedBroker({ host, port: mqtt.port, checkOperator, bankCredentials, retained: retainedFile ?? undefined, wsPort: mqtt.wsPort });
+      const broker = await startBrokerWorker({
+        host,
+        port: mqtt.port,
+        wsPort: mqtt.wsPort,
+        dataDir: options.dataDir,
+        bankCredentials,
+        persistRetained: mqtt.persistRetained !== false,
+        // The sink then queues and drops as with any broker that went away.
+        onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); telemetry is queued, then dropped, until the bank restarts`),
+      });
       const sink = new MqttTelemetry({ url: `mqtt://${host}:${broker.port}`, hostId, ...bankCredentials, protocolVersion: 4, nowMs });
-      return { sink, broker, retainedFile };
+      return { sink, broker };
     }
     default: {
       const never: never = mqtt;
@@ -83,7 +86,7 @@ async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: Tele
 }
 
 /** The kiosk statuses the last run left retained, for kiosks still provisioned. */
-function retainedStatuses(broker: EmbeddedBroker | null, fleet: readonly string[]): KioskStatus[] {
+function retainedStatuses(broker: BrokerThread | null, fleet: readonly string[]): KioskStatus[] {
   const statuses: KioskStatus[] = [];
   for (const message of broker?.loaded ?? []) {
     const parsed = parseTelemetry(message.topic, message.payload);
@@ -96,9 +99,10 @@ function retainedStatuses(broker: EmbeddedBroker | null, fleet: readonly string[
 }
 
 export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): Promise<TelemetryRuntime> {
-  const { sink, broker, retainedFile } = await startSink(options);
+  const { sink, broker } = await startSink(options);
+  const retainedLoadError = broker?.retainedLoadError ?? null;
   if (options.mqtt.mode === 'off') {
-    return { sink, broker, observer: null, retainedFile, tick() {}, publishMetrics() {}, close: () => sink.close() };
+    return { sink, broker, observer: null, retainedLoadError, tick() {}, publishMetrics() {}, close: () => sink.close() };
   }
   const observer = new TelemetryObserver({ sink, nowMs: options.nowMs, alerts: options.alerts });
   let keystore = options.keystore.current();
@@ -131,7 +135,7 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
     sink,
     broker,
     observer,
-    retainedFile,
+    retainedLoadError,
     tick,
     publishMetrics: () => observer.publishMetrics(),
     close: async () => {

@@ -1,0 +1,75 @@
+// The embedded broker's thread (started by broker-thread.ts; never imported). It builds what
+// startEmbeddedBroker needs from the bank's data dir itself: operator passwords from the
+// keystore file (KeystoreView re-reads it when `atm keys add-operator` changes it) and the
+// retained file, so no per-connection question ever crosses back to the bank's thread.
+// Replies: 'ready' (ports, the retained messages loaded), 'error' (with the listen error's
+// code, so a port in use still reads EADDRINUSE to `atm bank`), and 'closed' after a close.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import bcrypt from 'bcrypt';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { wireRetained, type BrokerWorkerData, type BrokerWorkerReply, type BrokerWorkerRequest } from './broker-thread.js';
+import { KeystoreView } from './key-store.js';
+import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
+
+const port = parentPort;
+assert.ok(port !== null, 'broker-worker.js runs only as a worker thread (see broker-thread.ts)');
+const data = workerData as BrokerWorkerData;
+
+function reply(message: BrokerWorkerReply): void {
+  port?.postMessage(message);
+}
+
+function operatorChecker(keystore: KeystoreView): (name: string, password: string) => Promise<boolean> {
+  return async (name, password) => {
+    const operators = keystore.current().operators;
+    const entry = Object.hasOwn(operators, name) ? operators[name] : undefined;
+    if (entry === undefined) return false;
+    return bcrypt.compare(password, entry.passwordHash).catch(() => false);
+  };
+}
+
+async function closeBroker(broker: EmbeddedBroker): Promise<void> {
+  try {
+    await broker.close(); // closes the listeners and flushes the retained file
+  } finally {
+    reply({ type: 'closed' });
+  }
+}
+
+async function start(): Promise<void> {
+  let broker: EmbeddedBroker;
+  let retained: RetainedFile | null = null;
+  try {
+    const keystore = new KeystoreView(data.dataDir);
+    retained = data.persistRetained ? RetainedFile.load(path.join(data.dataDir, RETAINED_FILE_NAME)) : null;
+    broker = await startEmbeddedBroker({
+      host: data.host,
+      port: data.port,
+      wsPort: data.wsPort,
+      bankCredentials: data.bankCredentials,
+      checkOperator: operatorChecker(keystore),
+      retained: retained ?? undefined,
+    });
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException & { port?: unknown };
+    const message = error instanceof Error ? error.message : String(error);
+    reply({ type: 'error', code: typeof failure.code === 'string' ? failure.code : null, port: typeof failure.port === 'number' ? failure.port : null, message });
+    return; // nothing is left listening: the thread ends by itself
+  }
+  port?.on('message', (request: BrokerWorkerRequest) => {
+    switch (request.type) {
+      case 'close':
+        void closeBroker(broker);
+        break;
+      default: {
+        const never: never = request.type;
+        assert.fail(`unknown request ${String(never)}`);
+      }
+    }
+  });
+  reply({ type: 'ready', port: broker.port, wsPort: broker.wsPort, threadId, loaded: broker.loaded.map(wireRetained), retainedLoadError: retained?.loadError ?? null });
+}
+
+void start();

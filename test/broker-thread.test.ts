@@ -1,0 +1,107 @@
+// The embedded broker on its own thread (bank/broker-thread.ts, ARCHITECTURE.md decision 20):
+// a started bank's broker runs off the main thread and still routes the bank's telemetry to an
+// operator who was added after the start (the thread reads the keystore itself); a thread that
+// dies leaves the bank serving, says so once, and the sink queues; a port in use still reaches
+// the caller as EADDRINUSE; close() is idempotent and frees the port; retained payloads come
+// back across the thread boundary as Buffers.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { threadId } from 'node:worker_threads';
+import bcrypt from 'bcrypt';
+import { startBrokerWorker } from '../bank/broker-thread.js';
+import { addOperator, initKeystore, silentObserver, type BankObserver } from '../bank/index.js';
+import { topics } from '../protocol/telemetry.js';
+import { startTestBank, makeTempDir } from './helpers/bank.js';
+import { recordMqtt } from './helpers/mqtt-recorder.js';
+
+const OPERATOR = { username: 'ops-thread', password: 'operator secret 42' };
+const bankCredentials = { username: 'atm-bank-thread', password: 'per-run-secret' };
+const WAIT_MS = 5_000;
+
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('a bank runs its embedded broker off the main thread, and keeps serving deposits when that thread dies', async (t) => {
+  const infoLines: string[] = [];
+  const observer: BankObserver = { ...silentObserver, info: (line) => infoLines.push(line) };
+  const bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0 }, observer, alertTickMs: 0, metricsIntervalMs: 0 });
+  t.after(() => bank.cleanup());
+  const thread = bank.host.mqttBrokerThread;
+  assert.ok(thread !== null && bank.host.mqttPort !== null);
+  assert.notEqual(thread.threadId, threadId, 'the broker reports a thread other than this (main) one');
+  assert.equal(thread.running(), true);
+
+  // Added after the start: the thread's own keystore view must see it.
+  addOperator(bank.dataDir, OPERATOR.username, await bcrypt.hash(OPERATOR.password, 4));
+  const events = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/events/#', OPERATOR);
+  t.after(() => events.client.endAsync(true));
+  const connection = await bank.loginAs('thread-user');
+  t.after(() => connection.close());
+  assert.equal((await connection.request({ op: 'deposit', txnId: 'bt-dep-0001', amountCents: 100 })).ok, true);
+  await events.waitFor((m) => m.topic === topics.event('deposit'));
+
+  await thread.terminate(); // as a crash would: no close()
+  assert.equal(thread.running(), false);
+  await waitUntil(() => !bank.host.telemetry.stats().connected, 'the sink to notice the broker is gone');
+  for (let index = 2; index <= 6; index += 1) {
+    const reply = await connection.request({ op: 'deposit', txnId: `bt-dep-000${index}`, amountCents: 100 });
+    assert.equal(reply.ok, true, JSON.stringify(reply));
+  }
+  const balance = await connection.request({ op: 'balance' });
+  assert.ok(balance.ok && balance.balanceCents === 600);
+  assert.ok(bank.host.telemetry.stats().queued >= 5, 'the deposit events wait in the sink queue');
+  await waitUntil(() => infoLines.some((line) => line.includes('broker thread stopped')), 'the log line');
+  assert.equal(infoLines.filter((line) => line.includes('broker thread stopped')).length, 1);
+});
+
+test('a broker thread reports a port in use as EADDRINUSE with the port; close() is idempotent and frees its port', async (t) => {
+  const dataDir = makeTempDir('atm-broker-thread-');
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  initKeystore(dataDir);
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  try {
+    await assert.rejects(startBrokerWorker({ host: '127.0.0.1', port: takenPort, dataDir, bankCredentials, persistRetained: false }), (error: NodeJS.ErrnoException & { port?: number }) => {
+      assert.equal(error.code, 'EADDRINUSE');
+      assert.equal(error.port, takenPort);
+      return true;
+    });
+  } finally {
+    await new Promise<void>((resolve) => taken.close(() => resolve()));
+  }
+
+  let unexpected = 0;
+  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, bankCredentials, persistRetained: false, onUnexpectedExit: () => (unexpected += 1) });
+  await Promise.all([broker.close(), broker.close()]);
+  await broker.close();
+  assert.equal(broker.running(), false);
+  assert.equal(unexpected, 0, 'a close is not a crash');
+  const again = net.createServer();
+  await new Promise<void>((resolve, reject) => again.once('error', reject).listen(broker.port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => again.close(() => resolve()));
+});
+
+test('retained messages loaded by the broker thread come back as Buffers, byte for byte', async (t) => {
+  const dataDir = makeTempDir('atm-broker-thread-');
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  initKeystore(dataDir);
+  const payload = JSON.stringify({ v: 1, text: 'déjà vu ✓' });
+  fs.mkdirSync(path.join(dataDir, 'mqtt'));
+  fs.writeFileSync(path.join(dataDir, 'mqtt', 'retained.json'), JSON.stringify({ v: 1, messages: [{ topic: 'atm/v1/test', qos: 0, payload }] }));
+  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, bankCredentials, persistRetained: true });
+  await broker.close();
+  assert.equal(broker.retainedLoadError, null);
+  assert.equal(broker.loaded.length, 1);
+  const [message] = broker.loaded;
+  assert.ok(message !== undefined && Buffer.isBuffer(message.payload));
+  assert.deepEqual({ topic: message.topic, qos: message.qos, text: message.payload.toString('utf8') }, { topic: 'atm/v1/test', qos: 0, text: payload });
+});
