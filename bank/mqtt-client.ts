@@ -30,6 +30,8 @@ export interface MqttPublishOptions {
 
 export interface MqttClientLike {
   connected: boolean;
+  /** The transport under the client (a socket once connected); cork/uncork batch its writes. */
+  stream?: { cork?: () => void; uncork?: () => void };
   options: { reconnectPeriod?: number };
   on(event: 'connect' | 'close' | 'offline' | 'reconnect' | 'end', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;

@@ -81,6 +81,7 @@ export class MqttTelemetry implements TelemetrySink {
   private reconnectMs: number;
   private closing = false;
   private flushScheduled = false;
+  private corked = false;
 
   constructor(private readonly options: MqttTelemetryOptions) {
     this.queueMessagesMax = options.queueMessagesMax ?? TELEMETRY_QUEUE_MESSAGES_MAX;
@@ -128,10 +129,27 @@ export class MqttTelemetry implements TelemetrySink {
   }
 
   private send(message: Queued): void {
+    this.corkUntilNextTurn();
     this.published += 1;
     // A write that fails (the socket died under it) is a message lost: counted like a drop.
     this.client.publish(message.topic, message.body, { qos: 0, retain: message.retain }, (error) => {
       if (error !== undefined && error !== null) this.dropped += 1;
+    });
+  }
+
+  /**
+   * Holds the socket's writes until the next event-loop turn: the events of every request
+   * answered in this turn leave in one write (one syscall here, one wake-up for the broker)
+   * instead of one per message. Telemetry is delayed by at most one turn.
+   */
+  private corkUntilNextTurn(): void {
+    const stream = this.client.stream;
+    if (this.corked || stream?.cork === undefined || stream.uncork === undefined) return;
+    this.corked = true;
+    stream.cork();
+    setImmediate(() => {
+      this.corked = false;
+      stream.uncork?.();
     });
   }
 
