@@ -16,7 +16,7 @@ import type { BankConnection } from '../protocol/index.js';
 import { topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD } from './helpers/bank.js';
 import { runAtm, startBankProcess, tempDir, type BankProcess } from './helpers/cli.js';
-import { keysDeep, parseJson, recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
+import { fieldNames, parseJson, recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
 import { mosquittoExecutable, mosquittoMissingReason, spawnMosquittoSub, startMosquitto, type Mosquitto, type MqttUser } from './helpers/mosquitto.js';
 
 const WAIT_MS = 10_000;
@@ -113,7 +113,7 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
           assert.equal(typeof payload.latencyMs, 'number');
           assert.equal(payload.v, 1);
           assert.equal(typeof payload.seq, 'number');
-          assert.deepEqual(keysDeep(payload).filter((key) => /balance/i.test(key)), []);
+          assert.deepEqual(fieldNames(payload).filter((key) => /balance/i.test(key)), []);
         }
         assert.equal(viaMqttjs.retain, false);
         await sub.waitFor((m) => m.topic === 'atm/v1/events/deposit' && parseJson(m.text).amountCents === 65_432, WAIT_MS);
@@ -308,7 +308,7 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
     assert.ok(seen.some((m) => m.topic.startsWith('atm/v1/bank/')));
     for (const message of seen) {
       for (const secret of [...secrets, ...fullUsernames]) assert.ok(!message.text.includes(secret), `${message.topic} leaks ${secret}: ${message.text}`);
-      assert.deepEqual(keysDeep(message.payload).filter((key) => /balance/i.test(key)), [], `${message.topic} has a balance field: ${message.text}`);
+      assert.deepEqual(fieldNames(message.payload).filter((key) => /balance/i.test(key)), [], `${message.topic} has a balance field: ${message.text}`);
       // 1234.56 + 654.32: the CLI user's balance after the second deposit.
       assert.ok(!message.text.includes('188888'), `${message.topic} carries a balance: ${message.text}`);
     }

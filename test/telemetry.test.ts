@@ -23,7 +23,7 @@ import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKiosk } from './helpers/bank.js';
 import { runAtm, startBankProcess } from './helpers/cli.js';
 import { FakeClock } from './helpers/clock.js';
-import { keysDeep, recordMqtt, type Received, type Recorder } from './helpers/mqtt-recorder.js';
+import { fieldNames, recordMqtt, type Received, type Recorder } from './helpers/mqtt-recorder.js';
 import { startProxy } from './helpers/proxy.js';
 
 const OPERATOR = 'ops-alice';
@@ -208,7 +208,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     assert.equal(message.payload.kioskId, bank.kiosk.kioskId);
     assert.equal(message.payload.amountCents, 2500);
     assert.equal(message.payload.outcome, 'ok');
-    assert.deepEqual(keysDeep(message.payload).filter((key) => /balance/i.test(key)), []);
+    assert.deepEqual(fieldNames(message.payload).filter((key) => /balance/i.test(key)), []);
   });
 
   test('kiosk status is retained: online during a session, offline after it, with its last-seen time', async () => {
@@ -563,7 +563,7 @@ test('across this whole file: every message passes parseTelemetry and none carri
   for (const message of everything) {
     assert.notEqual(parseTelemetry(message.topic, message.text), null, `rejected by parseTelemetry: ${message.topic} ${message.text}`);
     for (const secret of [...secrets, ...fullUsernames]) assert.ok(!message.text.includes(secret), `${message.topic} leaks ${secret.slice(0, 4)}…: ${message.text}`);
-    assert.deepEqual(keysDeep(message.payload).filter((key) => /balance/i.test(key)), [], `${message.topic} has a balance field: ${message.text}`);
+    assert.deepEqual(fieldNames(message.payload).filter((key) => /balance/i.test(key)), [], `${message.topic} has a balance field: ${message.text}`);
     for (const balance of balancesCents) assert.ok(!message.text.includes(String(balance)), `${message.topic} carries a balance: ${message.text}`);
   }
 });

@@ -72,3 +72,12 @@ export function keysDeep(value: unknown): string[] {
   if (typeof value !== 'object' || value === null) return [];
   return Object.entries(value).flatMap(([key, inner]) => [key, ...keysDeep(inner)]);
 }
+
+/**
+ * The field names of a telemetry payload, at any depth, for the "no balance field" scans. The
+ * keys of metrics' `tps` are action names, not fields (`tps.balance` is the rate of balance
+ * queries); parseTelemetry checks that each is an action name with a numeric rate.
+ */
+export function fieldNames(payload: Record<string, unknown>): string[] {
+  return Object.entries(payload).flatMap(([key, inner]) => [key, ...(key === 'tps' ? [] : keysDeep(inner))]);
+}
