@@ -46,14 +46,16 @@ interface LoadResult {
   cpuUsPerRequest: number;
   /** CPU time of the external mosquitto per request, or null (none, or not on Linux). */
   brokerCpuUsPerRequest: number | null;
+  /** CPU time of this process's main thread (the bank's transaction thread, and the load generator) per request. */
+  mainThreadCpuUsPerRequest: number | null;
 }
 
-/** utime + stime of a process in µs, from /proc (Linux); null when unreadable. */
-function processCpuUs(pid: number | null): number | null {
+/** utime + stime of a process (or, with a task path, one thread) in µs, from /proc (Linux); null when unreadable. */
+function processCpuUs(pid: number | null, statPath = `/proc/${pid}/stat`): number | null {
   if (pid === null) return null;
   try {
     // Fields after the ")" that closes the command name: state is the 3rd field, utime the 14th.
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const fields = fs.readFileSync(statPath, 'utf8').split(') ')[1]?.split(' ') ?? [];
     const ticks = Number(fields[11]) + Number(fields[12]);
     return Number.isFinite(ticks) ? (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND : null;
   } catch {
@@ -78,6 +80,7 @@ interface Load {
   elapsedMs: number;
   cpuUs: number;
   brokerCpuUs: number | null;
+  mainThreadCpuUs: number | null;
 }
 
 function summarize(load: Load, delivered: number | null): LoadResult {
@@ -92,6 +95,7 @@ function summarize(load: Load, delivered: number | null): LoadResult {
     delivered,
     cpuUsPerRequest: load.cpuUs / requests,
     brokerCpuUsPerRequest: load.brokerCpuUs === null ? null : load.brokerCpuUs / requests,
+    mainThreadCpuUsPerRequest: load.mainThreadCpuUs === null ? null : load.mainThreadCpuUs / requests,
   };
 }
 
@@ -188,6 +192,9 @@ class BenchBank {
     const latenciesMs: number[] = [];
     const brokerCpuBefore = processCpuUs(brokerPid);
     const cpuBefore = process.cpuUsage();
+    // The main thread's task id is the process id.
+    const mainThreadStat = `/proc/${process.pid}/task/${process.pid}/stat`;
+    const mainBefore = processCpuUs(process.pid, mainThreadStat);
     const started = performance.now();
     await Promise.all(
       this.connections.map(async (connection) => {
@@ -201,9 +208,11 @@ class BenchBank {
     );
     const elapsedMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const mainAfter = processCpuUs(process.pid, mainThreadStat);
+    const mainThreadCpuUs = mainBefore === null || mainAfter === null ? null : mainAfter - mainBefore;
     const brokerCpuAfter = processCpuUs(brokerPid);
     const brokerCpuUs = brokerCpuBefore === null || brokerCpuAfter === null ? null : brokerCpuAfter - brokerCpuBefore;
-    return { latenciesMs, elapsedMs, cpuUs: cpu.user + cpu.system, brokerCpuUs };
+    return { latenciesMs, elapsedMs, cpuUs: cpu.user + cpu.system, brokerCpuUs, mainThreadCpuUs };
   }
 
   depositEventsReceived(): number {
@@ -320,6 +329,8 @@ async function main(): Promise<void> {
         mode === 'off' ? '—' : paired(mode, (r) => r.requestsPerSecond, false),
         mode === 'off' ? '—' : paired(mode, (r) => r.p50Ms, true),
         mode === 'off' ? '—' : paired(mode, (r) => r.cpuUsPerRequest, true),
+        fixed(median(list.map((r) => r.mainThreadCpuUsPerRequest ?? Number.NaN)), 0),
+        mode === 'off' ? '—' : paired(mode, (r) => r.mainThreadCpuUsPerRequest ?? Number.NaN, true),
         brokerCpu === null ? '—' : fixed(brokerCpu, 0),
         mode === 'off' ? '—' : `${delivered}/${requests}`,
         list.map((r) => fixed(r.requestsPerSecond, 0)).join(', '),
@@ -328,7 +339,7 @@ async function main(): Promise<void> {
     process.stdout.write(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
     process.stdout.write(`(a) telemetry overhead: ${sessions} sessions × ${perSession} deposits, bcrypt cost ${BCRYPT_COST}, median of ${rounds} interleaved rounds (target: within 5 %)\n`);
     process.stdout.write(`overheads: median over rounds of each round's run against that round's "off" run (range in brackets)\n\n`);
-    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'p50 overhead', 'bank CPU overhead', 'broker CPU µs/req', 'events delivered', 'req/s per round'], rows)}\n\n`);
+    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'p50 overhead', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'broker CPU µs/req', 'events delivered', 'req/s per round'], rows)}\n\n`);
     if (broker === null) {
       process.stdout.write(`no external broker and no outage measurement (${missing}); the subscriber ran in this process\n`);
       return;
