@@ -97,7 +97,9 @@ function alertRow(alert: AlertEntry, selected: boolean): Line {
   const severity = alert.severity === 'critical' ? 'CRIT' : 'WARN';
   const state = alert.state === 'cleared' ? ' cleared' : '';
   const count = alert.count > 1 ? ` ×${alert.count}` : '';
-  const text = `${selected ? '▶' : ' '} ${clockTime(alert.since)} ${severity}${state} ${alert.kind} ${alert.kioskId ?? '-'} ${alert.reason}${count}`;
+  // Kiosk and reason first: on an 80-column screen the panel is 46 wide, and the kind is what
+  // the reason already says (BAD_MAC, no session for 60 s…), so it is the part to lose.
+  const text = `${selected ? '▶' : ' '} ${clockTime(alert.since)} ${severity}${state} ${alert.kioskId ?? '-'} ${alert.reason}${count} (${alert.kind})`;
   const tone: Tone = selected ? 'selected' : alert.state === 'cleared' ? 'muted' : alert.severity === 'critical' ? 'bad' : 'decline';
   return line(text, tone);
 }

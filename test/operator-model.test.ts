@@ -103,7 +103,7 @@ describe('operator model', () => {
     h.alert('security:kiosk-01:BAD_MAC', 'cleared');
     const cleared = h.state.alerts.find((a) => a.alertId === 'security:kiosk-01:BAD_MAC');
     assert.equal(cleared?.state, 'cleared');
-    assert.match(lineText(alertsPanel(h.state, 5).lines[1] ?? []), /\d\d:\d\d:\d\d CRIT cleared security kiosk-01 BAD_MAC$/);
+    assert.match(lineText(alertsPanel(h.state, 5).lines[1] ?? []), /\d\d:\d\d:\d\d CRIT cleared kiosk-01 BAD_MAC \(security\)$/);
     // ↓ selects the cleared one (raised first in the panel), a acknowledges only it.
     h.key('down');
     h.key('ack');

@@ -109,7 +109,7 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     const connection = await bank.connect({ port: proxy.port });
     await connection.request({ op: 'login', username: 'nobody', password: 'irrelevant-pass' }).catch(() => undefined);
     connection.close();
-    await pty.waitFor(/▶ \d\d:\d\d:\d\d CRIT security kiosk-01 BAD_MAC/, SCREEN_TIMEOUT_MS);
+    await pty.waitFor(/▶ \d\d:\d\d:\d\d CRIT kiosk-01 BAD_MAC/, SCREEN_TIMEOUT_MS);
     assert.match(pty.screenText(), /ALERT raised CRIT security kiosk-01 BAD_MAC/);
     t.diagnostic(`the alert:\n${pty.screenText()}`);
     pty.type('a');
