@@ -4,10 +4,14 @@
 // (broker-worker.ts) that reads the keystore and the retained file itself; the bank sees only
 // the ports, the retained messages loaded at start and close(). A thread that dies is an
 // operating error: the bank keeps serving, its sink queues and drops as with any dead broker,
-// and onUnexpectedExit says so once. The two threads speak the small unions below.
-import { Worker } from 'node:worker_threads';
+// and onUnexpectedExit says so once. The two threads speak the small unions below, and the
+// bank's telemetry crosses on a MessagePort of its own (telemetry-port.ts) to BrokerTelemetry,
+// which publishes it into the broker in-process: no MQTT client on either thread.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { BankBrokerCredentials, EmbeddedBroker } from './broker.js';
 import type { RetainedMessage } from './retained-store.js';
+import { PortTelemetry } from './telemetry-port.js';
+import type { TelemetrySink } from './telemetry.js';
 
 /** What the worker needs to start (structured-cloned: plain data only). */
 export interface BrokerWorkerData {
@@ -16,9 +20,17 @@ export interface BrokerWorkerData {
   wsPort?: number;
   /** The bank's data dir: the keystore (operators) and DIR/mqtt/retained.json. */
   dataDir: string;
-  bankCredentials: BankBrokerCredentials;
+  /** A network client allowed to publish; none: only the bank, in-process, through `telemetry`. */
+  bankCredentials?: BankBrokerCredentials;
   /** Keep retained messages in DIR/mqtt/retained.json; false: memory only. */
   persistRetained: boolean;
+  /** The bank's host id: the topic of its status. */
+  hostId: string;
+}
+
+/** What the worker is started with: the data above and the telemetry port (transferred). */
+export interface BrokerWorkerInit extends BrokerWorkerData {
+  telemetryPort: MessagePort;
 }
 
 /** A retained message as it crosses the thread boundary (a Buffer arrives as a Uint8Array). */
@@ -39,11 +51,15 @@ export type BrokerWorkerRequest = { type: 'close' };
 export interface BrokerThreadOptions extends BrokerWorkerData {
   /** Called once if the thread stops without close() (a crash); never with close(). */
   onUnexpectedExit?: (reason: string) => void;
+  /** The clock of the bank's telemetry timestamps (tests inject one). */
+  nowMs?: () => number;
 }
 
 export interface BrokerThread extends EmbeddedBroker {
   /** The worker's thread id (the main thread's is 0). */
   readonly threadId: number;
+  /** The bank's sink: publishes into this broker. Close it before the broker (it sends the offline status). */
+  readonly telemetry: TelemetrySink;
   /** Why the retained file could not be read at start (the broker then started empty). */
   readonly retainedLoadError: string | null;
   /** False once the thread has exited (after close(), or a crash). */
@@ -105,8 +121,10 @@ async function awaitReady(worker: Worker, exited: Promise<number>, crash: () => 
 }
 
 export async function startBrokerWorker(options: BrokerThreadOptions): Promise<BrokerThread> {
-  const { onUnexpectedExit, ...workerData } = options;
-  const worker = new Worker(WORKER_URL, { workerData });
+  const { onUnexpectedExit, nowMs, ...data } = options;
+  const channel = new MessageChannel();
+  const workerData: BrokerWorkerInit = { ...data, telemetryPort: channel.port2 };
+  const worker = new Worker(WORKER_URL, { workerData, transferList: [channel.port2] });
   let crash: Error | null = null;
   // Without an 'error' listener an uncaught exception in the thread would crash the bank.
   worker.on('error', (error) => (crash = error));
@@ -118,9 +136,11 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
   try {
     ready = await awaitReady(worker, exited, () => crash);
   } catch (error) {
+    channel.port1.close();
     await worker.terminate();
     throw error;
   }
+  const telemetry = new PortTelemetry(channel.port1, { nowMs });
   let closing: Promise<void> | null = null;
   void exited.then((code) => {
     if (closing !== null) return;
@@ -132,6 +152,7 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
     }
   });
   const close = async (): Promise<void> => {
+    await telemetry.close(); // the offline status goes into the broker before it closes
     if (alive) {
       worker.postMessage({ type: 'close' } satisfies BrokerWorkerRequest);
       await nextReply(worker, ['closed'], exited, BROKER_THREAD_CLOSE_MS_MAX);
@@ -144,6 +165,7 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
     wsPort: ready.wsPort,
     loaded: ready.loaded.map(unwireRetained),
     threadId: ready.threadId,
+    telemetry,
     retainedLoadError: ready.retainedLoadError,
     running: () => alive,
     terminate: async () => {

@@ -8,14 +8,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import bcrypt from 'bcrypt';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
-import { wireRetained, type BrokerWorkerData, type BrokerWorkerReply, type BrokerWorkerRequest } from './broker-thread.js';
+import { startEmbeddedBroker, type LocalBroker } from './broker.js';
+import { BrokerTelemetry } from './broker-telemetry.js';
+import { wireRetained, type BrokerWorkerInit, type BrokerWorkerReply, type BrokerWorkerRequest } from './broker-thread.js';
 import { KeystoreView } from './key-store.js';
 import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
+import { serveTelemetryPort } from './telemetry-port.js';
 
 const port = parentPort;
 assert.ok(port !== null, 'broker-worker.js runs only as a worker thread (see broker-thread.ts)');
-const data = workerData as BrokerWorkerData;
+const data = workerData as BrokerWorkerInit;
 
 function reply(message: BrokerWorkerReply): void {
   port?.postMessage(message);
@@ -30,7 +32,7 @@ function operatorChecker(keystore: KeystoreView): (name: string, password: strin
   };
 }
 
-async function closeBroker(broker: EmbeddedBroker): Promise<void> {
+async function closeBroker(broker: LocalBroker): Promise<void> {
   try {
     await broker.close(); // closes the listeners and flushes the retained file
   } finally {
@@ -39,7 +41,7 @@ async function closeBroker(broker: EmbeddedBroker): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  let broker: EmbeddedBroker;
+  let broker: LocalBroker;
   let retained: RetainedFile | null = null;
   try {
     const keystore = new KeystoreView(data.dataDir);
@@ -56,8 +58,11 @@ async function start(): Promise<void> {
     const failure = error as NodeJS.ErrnoException & { port?: unknown };
     const message = error instanceof Error ? error.message : String(error);
     reply({ type: 'error', code: typeof failure.code === 'string' ? failure.code : null, port: typeof failure.port === 'number' ? failure.port : null, message });
+    data.telemetryPort.close();
     return; // nothing is left listening: the thread ends by itself
   }
+  // The bank's telemetry, published into the broker in-process (broker-telemetry.ts).
+  serveTelemetryPort(data.telemetryPort, new BrokerTelemetry(broker, { hostId: data.hostId }));
   port?.on('message', (request: BrokerWorkerRequest) => {
     switch (request.type) {
       case 'close':

@@ -19,7 +19,8 @@ export interface EmbeddedBrokerOptions {
   port: number;
   /** Checks an operator's password against the keystore's bcrypt hash; never throws. */
   checkOperator: (username: string, password: string) => Promise<boolean>;
-  bankCredentials: BankBrokerCredentials;
+  /** A network client that may publish (the bank's own, when it publishes over MQTT); none: no client may. */
+  bankCredentials?: BankBrokerCredentials;
   /** Retained messages to load at start and to keep on disk; none = memory only. */
   retained?: RetainedFile;
   /** Also listen for MQTT over WebSocket on this port (0 = any free port). */
@@ -33,6 +34,19 @@ export interface EmbeddedBroker {
   /** The retained messages loaded at start (the bank reads its kiosk statuses from them). */
   loaded: RetainedMessage[];
   close(): Promise<void>;
+}
+
+/** A packet the bank publishes in-process (QoS 0). */
+export interface LocalPacket {
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+}
+
+/** The broker as its own thread sees it: it can also publish in-process, with no client. */
+export interface LocalBroker extends EmbeddedBroker {
+  /** done is called once the broker has stored (retained) and delivered the packet, or with an error. */
+  publish(packet: LocalPacket, done: (error?: Error) => void): void;
 }
 
 /** Operator dashboards are few; a flood of connections must not starve the bank's own client. */
@@ -141,15 +155,16 @@ export function operatorMaySubscribe(filter: string): boolean {
   return filter === '#' || filter === 'atm/#' || filter.startsWith('atm/v1/');
 }
 
-export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<LocalBroker> {
   const roles = new WeakMap<Client, Role>();
   const ordered = new RetainedFirst();
   const broker = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
       const user = username ?? '';
       const secret = password?.toString('utf8') ?? '';
-      if (user === options.bankCredentials.username) {
-        if (!sameSecret(secret, options.bankCredentials.password)) return done(authError(), false);
+      const bank = options.bankCredentials;
+      if (bank !== undefined && user === bank.username) {
+        if (!sameSecret(secret, bank.password)) return done(authError(), false);
         roles.set(client, 'bank');
         return done(null, true);
       }
@@ -226,6 +241,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     port,
     wsPort,
     loaded,
+    publish: (packet, done) => {
+      if (closed) return done(new Error('the broker is closed'));
+      broker.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain, dup: false }, (error?: Error | null) => done(error ?? undefined));
+    },
     close: async () => {
       if (closed) return;
       closed = true;

@@ -2,12 +2,12 @@
 // broker or none), the TelemetryObserver, and the two unref'd timers that drive it (the alert tick every
 // second, metrics every metrics interval). Tests pass 0 for both intervals and call tick()
 // and publishMetrics() themselves with a FakeClock.
-import crypto from 'node:crypto';
 import { parseTelemetry, type KioskStatus } from '../protocol/telemetry.js';
 import type { AlertEngineOptions } from './alerts.js';
 import { startBrokerWorker, type BrokerThread } from './broker-thread.js';
 import type { Keystore, KeystoreView } from './key-store.js';
-import { MqttTelemetry, NoopTelemetry, type MqttTlsOptions, type TelemetrySink } from './telemetry.js';
+import { NoopTelemetry, type MqttTlsOptions, type TelemetrySink } from './telemetry.js';
+import { startTelemetryThread } from './telemetry-thread.js';
 import { TelemetryObserver } from './telemetry-observer.js';
 
 export type BankMqttOptions =
@@ -58,25 +58,32 @@ async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: Tele
     case 'off':
       return { sink: new NoopTelemetry(), broker: null };
     case 'external': {
-      const sink = new MqttTelemetry({ url: mqtt.url, hostId, username: mqtt.username, password: mqtt.password, protocolVersion: mqtt.protocolVersion ?? 4, tls: mqtt.tls, nowMs });
+      const sink = startTelemetryThread({
+        url: mqtt.url,
+        hostId,
+        username: mqtt.username,
+        password: mqtt.password,
+        protocolVersion: mqtt.protocolVersion ?? 4,
+        tls: mqtt.tls,
+        nowMs,
+        onUnexpectedExit: (reason) => options.info?.(`telemetry: the MQTT client thread stopped (${reason}); telemetry is dropped until the bank restarts`),
+      });
       return { sink, broker: null };
     }
     case 'embedded': {
-      // The bank's own client logs in with a secret that lives only for this run.
-      const bankCredentials = { username: `atm-bank-${hostId}`, password: crypto.randomBytes(32).toString('hex') };
       const host = mqtt.host ?? '127.0.0.1';
       const broker = await startBrokerWorker({
         host,
         port: mqtt.port,
         wsPort: mqtt.wsPort,
         dataDir: options.dataDir,
-        bankCredentials,
+        hostId,
         persistRetained: mqtt.persistRetained !== false,
-        // The sink then queues and drops as with any broker that went away.
-        onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); telemetry is queued, then dropped, until the bank restarts`),
+        nowMs,
+        // The bank's telemetry goes into the broker in-process; with the thread gone it is dropped and counted.
+        onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); telemetry is dropped until the bank restarts`),
       });
-      const sink = new MqttTelemetry({ url: `mqtt://${host}:${broker.port}`, hostId, ...bankCredentials, protocolVersion: 4, nowMs });
-      return { sink, broker };
+      return { sink: broker.telemetry, broker };
     }
     default: {
       const never: never = mqtt;

@@ -1,16 +1,13 @@
-// [Seam] The telemetry sink: the only place that touches MQTT. The bank hands it messages
-// and never waits for it; a bounded queue sits between the two, and when the broker is
-// down and the queue is full the sink drops and counts, then reports the count on reconnect.
+// [Seam] The telemetry sink: what the bank's observer publishes to. The bank hands it messages
+// and never waits for it. In `atm bank` the sink is a PortTelemetry (telemetry-port.ts) whose
+// other end, on a thread of its own, is an outlet: MqttTelemetry below (an external broker:
+// a bounded queue, and when the broker is down and the queue is full it drops and counts, then
+// reports the count on reconnect) or BrokerTelemetry (the embedded broker, in-process).
 import { topics } from '../protocol/telemetry.js';
 import { connectMqtt, type MqttClientLike, type MqttConnectOptions } from './mqtt-client.js';
+import { Envelope, type TelemetryOutlet, type TelemetryStats } from './telemetry-outlet.js';
 
-export interface TelemetryStats {
-  published: number;
-  dropped: number;
-  queued: number;
-  /** Whether the sink is connected to its broker now (false for NoopTelemetry). */
-  connected: boolean;
-}
+export type { TelemetryOutlet, TelemetryStats } from './telemetry-outlet.js';
 
 /**
  * Contract: publish() never blocks and never throws (a dead broker is an operating error the
@@ -69,12 +66,13 @@ export function bankStatusTopic(hostId: string): string {
   return topics.bankStatus(hostId);
 }
 
-export class MqttTelemetry implements TelemetrySink {
+/** Both a sink (used as it is in tests and tools) and an outlet (behind a PortTelemetry in `atm bank`). */
+export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   private readonly client: MqttClientLike;
   private readonly queue: Queued[] = [];
   private readonly queueMessagesMax: number;
   private readonly nowMs: () => number;
-  private seq = 0;
+  private readonly envelope = new Envelope();
   private published = 0;
   private dropped = 0;
   private droppedReported = 0;
@@ -100,7 +98,7 @@ export class MqttTelemetry implements TelemetrySink {
       reconnectPeriod: reconnectMsMin,
       connectTimeout: 5_000,
       queueQoSZero: false,
-      will: { topic: statusTopic, payload: Buffer.from(this.envelope({ status: 'offline', reason: 'lost' })), qos: 1, retain: true },
+      will: { topic: statusTopic, payload: Buffer.from(this.wrap({ status: 'offline', reason: 'lost' })), qos: 1, retain: true },
     };
     this.client = connectMqtt(options.url, connectOptions);
     this.client.on('connect', () => {
@@ -110,8 +108,8 @@ export class MqttTelemetry implements TelemetrySink {
       // subscribes later still learns what the bank could not deliver while it was away.
       const dropped = this.dropped - this.droppedReported;
       this.droppedReported = this.dropped;
-      this.send({ topic: statusTopic, body: this.envelope({ status: 'online', dropped, droppedTotal: this.dropped }), retain: true });
-      if (dropped > 0) this.send({ topic: topics.bankDropped(options.hostId), body: this.envelope({ dropped, droppedTotal: this.dropped }), retain: false });
+      this.write({ topic: statusTopic, body: this.wrap({ status: 'online', dropped, droppedTotal: this.dropped }), retain: true });
+      if (dropped > 0) this.write({ topic: topics.bankDropped(options.hostId), body: this.wrap({ dropped, droppedTotal: this.dropped }), retain: false });
       this.flush();
     });
     // Exponential backoff: mqtt.js reads reconnectPeriod each time it schedules a reconnect.
@@ -123,12 +121,11 @@ export class MqttTelemetry implements TelemetrySink {
     this.client.on('error', () => undefined);
   }
 
-  private envelope(payload: object): string {
-    this.seq += 1;
-    return JSON.stringify({ v: 1, ts: new Date(this.nowMs()).toISOString(), seq: this.seq, ...payload });
+  private wrap(payload: object): string {
+    return this.envelope.wrapObject(payload, this.nowMs());
   }
 
-  private send(message: Queued): void {
+  private write(message: Queued): void {
     this.corkUntilNextTurn();
     this.published += 1;
     // A write that fails (the socket died under it) is a message lost: counted like a drop.
@@ -157,7 +154,7 @@ export class MqttTelemetry implements TelemetrySink {
   private flush(): void {
     for (let sent = 0; sent < TELEMETRY_FLUSH_SLICE_MESSAGES && this.client.connected && this.queue.length > 0; sent += 1) {
       const message = this.queue.shift();
-      if (message !== undefined) this.send(message);
+      if (message !== undefined) this.write(message);
     }
     if (this.queue.length === 0 || !this.client.connected || this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
@@ -169,8 +166,16 @@ export class MqttTelemetry implements TelemetrySink {
 
   publish(topic: string, payload: object, options: { retain?: boolean } = {}): void {
     try {
-      const message = { topic, body: this.envelope(payload), retain: options.retain ?? false };
-      if (this.client.connected && this.queue.length === 0) return this.send(message);
+      this.send(topic, JSON.stringify(payload), this.nowMs(), options.retain ?? false);
+    } catch {
+      this.dropped += 1;
+    }
+  }
+
+  send(topic: string, payloadJson: string, tsMs: number, retain: boolean): void {
+    try {
+      const message = { topic, body: this.envelope.wrap(payloadJson, tsMs), retain };
+      if (this.client.connected && this.queue.length === 0) return this.write(message);
       if (this.queue.length >= this.queueMessagesMax) {
         this.dropped += 1;
         return;
@@ -192,7 +197,7 @@ export class MqttTelemetry implements TelemetrySink {
       // No reconnect may be scheduled from here on: a pending reconnect timer would keep the
       // process alive after the bank has stopped.
       this.client.options.reconnectPeriod = 0;
-      if (this.client.connected) this.send({ topic: bankStatusTopic(this.options.hostId), body: this.envelope({ status: 'offline', reason: 'shutdown' }), retain: true });
+      if (this.client.connected) this.write({ topic: bankStatusTopic(this.options.hostId), body: this.wrap({ status: 'offline', reason: 'shutdown' }), retain: true });
       await this.client.endAsync(!this.client.connected);
     } catch {
       // Closing never fails the bank's shutdown.

@@ -1,7 +1,7 @@
 // The embedded broker on its own thread (bank/broker-thread.ts, ARCHITECTURE.md decision 20):
 // a started bank's broker runs off the main thread and still routes the bank's telemetry to an
 // operator who was added after the start (the thread reads the keystore itself); a thread that
-// dies leaves the bank serving, says so once, and the sink queues; a port in use still reaches
+// dies leaves the bank serving, says so once, and the sink drops and counts what it cannot hand over; a port in use still reaches
 // the caller as EADDRINUSE; close() is idempotent and frees the port; retained payloads come
 // back across the thread boundary as Buffers.
 import assert from 'node:assert/strict';
@@ -19,6 +19,7 @@ import { recordMqtt } from './helpers/mqtt-recorder.js';
 
 const OPERATOR = { username: 'ops-thread', password: 'operator secret 42' };
 const bankCredentials = { username: 'atm-bank-thread', password: 'per-run-secret' };
+const hostId = 'thread-host';
 const WAIT_MS = 5_000;
 
 async function waitUntil(condition: () => boolean, what: string): Promise<void> {
@@ -57,7 +58,9 @@ test('a bank runs its embedded broker off the main thread, and keeps serving dep
   }
   const balance = await connection.request({ op: 'balance' });
   assert.ok(balance.ok && balance.balanceCents === 600);
-  assert.ok(bank.host.telemetry.stats().queued >= 5, 'the deposit events wait in the sink queue');
+  const stats = bank.host.telemetry.stats();
+  assert.ok(stats.dropped >= 5, `the deposit events are dropped and counted (${JSON.stringify(stats)})`);
+  assert.equal(stats.connected, false);
   await waitUntil(() => infoLines.some((line) => line.includes('broker thread stopped')), 'the log line');
   assert.equal(infoLines.filter((line) => line.includes('broker thread stopped')).length, 1);
 });
@@ -70,7 +73,7 @@ test('a broker thread reports a port in use as EADDRINUSE with the port; close()
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   const takenPort = (taken.address() as net.AddressInfo).port;
   try {
-    await assert.rejects(startBrokerWorker({ host: '127.0.0.1', port: takenPort, dataDir, bankCredentials, persistRetained: false }), (error: NodeJS.ErrnoException & { port?: number }) => {
+    await assert.rejects(startBrokerWorker({ host: '127.0.0.1', port: takenPort, dataDir, hostId, bankCredentials, persistRetained: false }), (error: NodeJS.ErrnoException & { port?: number }) => {
       assert.equal(error.code, 'EADDRINUSE');
       assert.equal(error.port, takenPort);
       return true;
@@ -80,7 +83,7 @@ test('a broker thread reports a port in use as EADDRINUSE with the port; close()
   }
 
   let unexpected = 0;
-  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, bankCredentials, persistRetained: false, onUnexpectedExit: () => (unexpected += 1) });
+  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, hostId, bankCredentials, persistRetained: false, onUnexpectedExit: () => (unexpected += 1) });
   await Promise.all([broker.close(), broker.close()]);
   await broker.close();
   assert.equal(broker.running(), false);
@@ -97,7 +100,7 @@ test('retained messages loaded by the broker thread come back as Buffers, byte f
   const payload = JSON.stringify({ v: 1, text: 'déjà vu ✓' });
   fs.mkdirSync(path.join(dataDir, 'mqtt'));
   fs.writeFileSync(path.join(dataDir, 'mqtt', 'retained.json'), JSON.stringify({ v: 1, messages: [{ topic: 'atm/v1/test', qos: 0, payload }] }));
-  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, bankCredentials, persistRetained: true });
+  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, hostId, bankCredentials, persistRetained: true });
   await broker.close();
   assert.equal(broker.retainedLoadError, null);
   assert.equal(broker.loaded.length, 1);
