@@ -20,6 +20,8 @@ export interface BrokerTelemetryOptions {
   hostId: string;
   queueMessagesMax?: number;
   nowMs?: () => number;
+  /** Default RETAINED_STALL_MS. */
+  retainedStallMs?: number;
 }
 
 export class BrokerTelemetry implements TelemetryOutlet {
@@ -27,6 +29,7 @@ export class BrokerTelemetry implements TelemetryOutlet {
   private readonly waiting: LocalPacket[] = [];
   private readonly queueMessagesMax: number;
   private readonly nowMs: () => number;
+  private readonly retainedStallMs: number;
   private retainedInFlight = false;
   private published = 0;
   private dropped = 0;
@@ -39,6 +42,7 @@ export class BrokerTelemetry implements TelemetryOutlet {
   ) {
     this.queueMessagesMax = options.queueMessagesMax ?? TELEMETRY_QUEUE_MESSAGES_MAX;
     this.nowMs = options.nowMs ?? (() => Date.now());
+    this.retainedStallMs = options.retainedStallMs ?? RETAINED_STALL_MS;
     this.status({ status: 'online', dropped: 0, droppedTotal: 0 });
   }
 
@@ -68,13 +72,11 @@ export class BrokerTelemetry implements TelemetryOutlet {
   }
 
   private emit(packet: LocalPacket): void {
-    this.published += 1;
-    if (!packet.retain) {
-      this.broker.publish(packet, (error) => {
-        if (error !== undefined) this.dropped += 1;
-      });
-      return;
-    }
+    const count = (error?: Error): void => {
+      if (error === undefined) this.published += 1;
+      else this.dropped += 1; // the broker is closing
+    };
+    if (!packet.retain) return this.broker.publish(packet, count);
     this.retainedInFlight = true;
     let released = false;
     const release = (): void => {
@@ -84,9 +86,9 @@ export class BrokerTelemetry implements TelemetryOutlet {
       this.retainedInFlight = false;
       this.drain();
     };
-    const timer = setTimeout(release, RETAINED_STALL_MS);
+    const timer = setTimeout(release, this.retainedStallMs);
     this.broker.publish(packet, (error) => {
-      if (error !== undefined) this.dropped += 1;
+      count(error);
       release();
     });
   }
