@@ -23,12 +23,13 @@ function reply(message: BrokerWorkerReply): void {
   port?.postMessage(message);
 }
 
-function operatorChecker(keystore: KeystoreView): (name: string, password: string) => Promise<boolean> {
+function operatorChecker(keystore: KeystoreView): (name: string, password: string) => Promise<boolean | 'admin'> {
   return async (name, password) => {
     const operators = keystore.current().operators;
     const entry = Object.hasOwn(operators, name) ? operators[name] : undefined;
     if (entry === undefined) return false;
-    return bcrypt.compare(password, entry.passwordHash).catch(() => false);
+    const ok = await bcrypt.compare(password, entry.passwordHash).catch(() => false);
+    return ok && entry.admin === true ? 'admin' : ok;
   };
 }
 

@@ -1,7 +1,8 @@
 // The embedded MQTT broker (aedes) that `atm bank` runs by default. It is a table of three
-// small handlers: who may connect (operators by bcrypt password, the bank by a per-run
-// secret), who may publish (only the bank, never to $SYS) and who may subscribe (operators
-// to atm/v1/…, the bank as admin to anything). Retained messages survive a restart through
+// small handlers: who may connect (operators by bcrypt password; a publishing client only when
+// bankCredentials are given — `atm bank` publishes in-process, LocalBroker.publish, and has
+// none), who may publish (only that client, never to $SYS) and who may subscribe (operators to
+// atm/v1/…, admin operators also to $SYS/…, the publishing client to anything). Retained messages survive a restart through
 // RetainedFile; an optional WebSocket listener serves browser dashboards (ws://host:port).
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -17,8 +18,11 @@ export interface BankBrokerCredentials {
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
-  /** Checks an operator's password against the keystore's bcrypt hash; never throws. */
-  checkOperator: (username: string, password: string) => Promise<boolean>;
+  /**
+   * Checks an operator's password against the keystore's bcrypt hash: false (refused), true
+   * (an operator) or 'admin' (an operator who may also read `$SYS/#`); never throws.
+   */
+  checkOperator: (username: string, password: string) => Promise<boolean | 'admin'>;
   /** A network client that may publish (the bank's own, when it publishes over MQTT); none: no client may. */
   bankCredentials?: BankBrokerCredentials;
   /** Retained messages to load at start and to keep on disk; none = memory only. */
@@ -94,7 +98,7 @@ function listen(server: net.Server | WebSocketServer, port: number, host: string
   });
 }
 
-type Role = 'bank' | 'operator';
+type Role = 'bank' | 'operator' | 'admin';
 
 /** A topic no filter a client may hold ever matches: where refused publishes are sent to die. */
 const DENIED_TOPIC_PREFIX = '$denied/';
@@ -155,6 +159,11 @@ export function operatorMaySubscribe(filter: string): boolean {
   return filter === '#' || filter === 'atm/#' || filter.startsWith('atm/v1/');
 }
 
+/** An admin operator also reads the broker's own `$SYS` tree (clients, load, uptime). */
+export function adminMaySubscribe(filter: string): boolean {
+  return filter === '$SYS/#' || filter.startsWith('$SYS/');
+}
+
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<LocalBroker> {
   const roles = new WeakMap<Client, Role>();
   const ordered = new RetainedFirst();
@@ -170,8 +179,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       }
       options.checkOperator(user, secret).then(
         (ok) => {
-          if (!ok) return done(authError(), false);
-          roles.set(client, 'operator');
+          if (ok === false) return done(authError(), false);
+          roles.set(client, ok === 'admin' ? 'admin' : 'operator');
           done(null, true);
         },
         () => done(authError(), false),
@@ -197,7 +206,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     authorizeSubscribe: (client, subscription, done) => {
       const role = roles.get(client);
       if (subscription.topic.startsWith(DENIED_TOPIC_PREFIX)) return done(null, null);
-      if (role === 'bank' || (role === 'operator' && operatorMaySubscribe(subscription.topic))) return done(null, subscription);
+      const allowed = role === 'bank' || ((role === 'operator' || role === 'admin') && operatorMaySubscribe(subscription.topic)) || (role === 'admin' && adminMaySubscribe(subscription.topic));
+      if (allowed) return done(null, subscription);
       done(null, null); // a failure return code (0x80) in the SUBACK, without disconnecting
     },
   });

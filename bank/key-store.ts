@@ -22,6 +22,8 @@ export interface KioskEntry {
 export interface OperatorEntry {
   passwordHash: string; // bcrypt
   createdAt: string;
+  /** May also read the embedded broker's `$SYS/#` (absent in keystores made before it existed). */
+  admin?: boolean;
 }
 
 export interface Keystore {
@@ -135,9 +137,9 @@ export function revokeKiosk(dir: string, kioskId: string, nowMs = Date.now()): v
   saveKeystore(dir, keystore);
 }
 
-export function addOperator(dir: string, name: string, passwordHash: string, nowMs = Date.now()): void {
+export function addOperator(dir: string, name: string, passwordHash: string, nowMs = Date.now(), options: { admin?: boolean } = {}): void {
   const keystore = loadKeystore(dir);
-  keystore.operators[name] = { passwordHash, createdAt: new Date(nowMs).toISOString() };
+  keystore.operators[name] = { passwordHash, createdAt: new Date(nowMs).toISOString(), ...(options.admin === true ? { admin: true } : {}) };
   saveKeystore(dir, keystore);
 }
 

@@ -45,7 +45,7 @@ interface KeystoreJson {
   hostId: string;
   auditKey: string;
   kiosks: Record<string, { psk: string; revokedAt: string | null }>;
-  operators: Record<string, { passwordHash: string }>;
+  operators: Record<string, { passwordHash: string; admin?: boolean }>;
 }
 
 function readKeystore(dataDir: string): KeystoreJson {
@@ -186,6 +186,12 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assert.equal(given.stdout, 'operator op2 added\n', 'a password from ATM_PASSWORD is never printed');
       assert.ok(keystore.operators.op2 !== undefined);
       assert.ok(await bcrypt.compare('operator-secret-2', keystore.operators.op2.passwordHash));
+      assert.equal(keystore.operators.op1.admin, undefined, 'an operator is not an admin unless asked');
+
+      const admin = await runAtm(['keys', 'add-operator', 'op3', '--admin', '--data', dataDir, '--json'], { env: { ATM_PASSWORD: 'operator-secret-3' } });
+      assertOk(admin, 'add-operator op3 --admin');
+      assert.deepEqual(JSON.parse(admin.stdout), { ok: true, operator: 'op3', admin: true });
+      assert.equal(readKeystore(dataDir).operators.op3?.admin, true);
     });
 
     test('every command answers --help with usage text on stdout and exit 0', async () => {

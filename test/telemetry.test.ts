@@ -234,6 +234,23 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     assert.equal(client.connected, true);
   });
 
+  test('an admin operator (`atm keys add-operator --admin`) reads $SYS, and still cannot publish', async () => {
+    const admin = { username: 'ops-admin', password: 'admin secret 4242' };
+    addOperator(bank.dataDir, admin.username, await bcrypt.hash(admin.password, 4), Date.now(), { admin: true });
+    const sys = await recordMqtt(`mqtt://127.0.0.1:${mqttPort}`, '$SYS/#', admin);
+    clients.push(sys.client);
+    // aedes announces every new client on $SYS/<broker id>/new/clients.
+    const newcomer = await connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, ...OPERATOR_LOGIN, clientId: 'sys-newcomer', reconnectPeriod: 0 });
+    clients.push(newcomer);
+    const announced = await sys.waitFor((m) => m.topic.startsWith('$SYS/') && m.topic.endsWith('/new/clients') && m.text === 'sys-newcomer');
+    assert.ok(announced);
+    const from = all.received.length;
+    await sys.client.publishAsync(topics.alerts, JSON.stringify({ forged: true }), { qos: 1, retain: false });
+    await barrier();
+    assert.deepEqual(all.received.slice(from).filter((m) => m.text.includes('forged')), []);
+    assert.equal(sys.client.connected, true);
+  });
+
   test('an operator cannot publish into atm/v1/#, and is not disconnected for trying', async () => {
     const forger = await watch(mqttPort, topics.alerts);
     let reconnects = 0;

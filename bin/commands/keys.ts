@@ -9,7 +9,9 @@ const USAGE = `usage:
   atm keys init --data DIR [--json]
   atm keys add-kiosk ID --data DIR --out FILE [--force] [--json]
   atm keys revoke-kiosk ID --data DIR [--json]
-  atm keys add-operator NAME --data DIR [--json]     (password from ATM_PASSWORD, else generated and printed once)
+  atm keys add-operator NAME --data DIR [--admin] [--json]
+                                  (password from ATM_PASSWORD, else generated and printed once;
+                                   --admin may also read the embedded broker's $SYS/#)
   atm keys export-audit-key --data DIR`;
 
 export async function keysCommand(argv: string[]): Promise<number> {
@@ -19,7 +21,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return ExitCode.OK;
   }
-  const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, USAGE);
+  const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, admin: { type: 'boolean' }, json: { type: 'boolean' } }, USAGE);
   const json = values.json === true;
   const say = (text: string, object: Record<string, unknown>): void => (json ? printJson(object) : void process.stdout.write(`${text}\n`));
   const dataDir = (): string => required(values, 'data', USAGE);
@@ -51,9 +53,11 @@ export async function keysCommand(argv: string[]): Promise<number> {
       loadKeystore(dataDir());
       const given = process.env.ATM_PASSWORD;
       const password = given ?? crypto.randomBytes(18).toString('base64url');
-      addOperator(dataDir(), name, await bcrypt.hash(password, 10));
-      if (json) printJson(given === undefined ? { ok: true, operator: name, password } : { ok: true, operator: name });
-      else process.stdout.write(given === undefined ? `operator ${name} added; password (shown once):\n${password}\n` : `operator ${name} added\n`);
+      const admin = values.admin === true;
+      addOperator(dataDir(), name, await bcrypt.hash(password, 10), Date.now(), { admin });
+      const what = admin ? `admin operator ${name}` : `operator ${name}`;
+      if (json) printJson(given === undefined ? { ok: true, operator: name, admin, password } : { ok: true, operator: name, admin });
+      else process.stdout.write(given === undefined ? `${what} added; password (shown once):\n${password}\n` : `${what} added\n`);
       return ExitCode.OK;
     }
     case 'export-audit-key': {
