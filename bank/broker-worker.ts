@@ -14,6 +14,7 @@ import { wireRetained, type BrokerWorkerInit, type BrokerWorkerReply, type Broke
 import { KeystoreView } from './key-store.js';
 import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
 import { serveTelemetryPort } from './telemetry-port.js';
+import { lowerThisThreadPriority } from './thread-priority.js';
 
 const port = parentPort;
 assert.ok(port !== null, 'broker-worker.js runs only as a worker thread (see broker-thread.ts)');
@@ -42,6 +43,7 @@ async function closeBroker(broker: LocalBroker): Promise<void> {
 }
 
 async function start(): Promise<void> {
+  lowerThisThreadPriority();
   let broker: LocalBroker;
   let retained: RetainedFile | null = null;
   try {

@@ -31,7 +31,7 @@ export interface MqttPublishOptions {
 export interface MqttClientLike {
   connected: boolean;
   /** The transport under the client (a socket once connected); cork/uncork batch its writes. */
-  stream?: { cork?: () => void; uncork?: () => void };
+  stream?: { cork?: () => void; uncork?: () => void; writableLength?: number; once?: (event: 'drain', listener: () => void) => unknown };
   options: { reconnectPeriod?: number };
   on(event: 'connect' | 'close' | 'offline' | 'reconnect' | 'end', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;

@@ -1,9 +1,11 @@
 // The two ends of the telemetry hand-over between threads. On the bank's transaction thread a
 // PortTelemetry (the TelemetrySink the observer publishes to) only stringifies a payload and
-// appends it to a batch; once per event-loop turn the batch crosses a MessagePort to the
-// telemetry thread, where serveTelemetryPort feeds it to an outlet (the MQTT client, or the
-// embedded broker itself). An MQTT publish cost the transaction thread ~25–45 µs per message
-// (client, packet encoding, the loopback write); handing it over costs a few (BENCHMARKS.md).
+// appends it to a batch; every handoverMs (or sooner when the batch is full) the batch crosses
+// a MessagePort to the telemetry thread, where serveTelemetryPort feeds it to an outlet (the
+// MQTT client, or the embedded broker itself). An MQTT publish cost the transaction thread
+// ~25–45 µs per message (client, packet encoding, the loopback write); a postMessage costs
+// ~15–20 µs whatever it carries (clone, lock, waking the other thread), so a batch is one
+// string and goes at most every handoverMs: a few µs per message (BENCHMARKS.md).
 //
 // Bounds: at most inFlightMessagesMax messages handed over and not yet taken by the other
 // side; beyond that, or once the other side is gone (its thread died), publish drops and
@@ -13,11 +15,19 @@ import type { MessagePort } from 'node:worker_threads';
 import type { TelemetryOutlet, TelemetryStats } from './telemetry-outlet.js';
 import type { TelemetrySink } from './telemetry.js';
 
-/** A batch is flat: topic, payload JSON, tsMs, retain, repeated (cheaper to clone than objects). */
-export type TelemetryPortRequest = { type: 'batch'; items: Array<string | number | boolean> } | { type: 'close' };
+/**
+ * A batch is one string (a string clones as one copy; an array clones element by element):
+ * per message topic, payload JSON, tsMs and retain ('1' or '0'), each followed by NUL. Neither
+ * a topic nor JSON can hold a NUL (JSON.stringify escapes it).
+ */
+export type TelemetryPortRequest = { type: 'batch'; count: number; text: string } | { type: 'close' };
 export type TelemetryPortReply = { type: 'stats'; received: number; stats: TelemetryStats } | { type: 'closed' };
 
 export const TELEMETRY_STATS_REPORT_MS = 50;
+/** How long a message waits on the bank's thread for others to share its postMessage. */
+export const TELEMETRY_HANDOVER_MS = 10;
+/** A batch goes at once when it holds this many messages. */
+export const TELEMETRY_BATCH_MESSAGES_MAX = 256;
 /**
  * Messages handed over and not yet taken, at most. The outlet has its own queue behind it
  * (TELEMETRY_QUEUE_MESSAGES_MAX), so stats().queued, which counts both, stays at or below
@@ -27,24 +37,32 @@ export const TELEMETRY_STATS_REPORT_MS = 50;
 export const TELEMETRY_PORT_IN_FLIGHT_MAX = 1_000;
 /** close() waits this long for the other side to publish the offline status and close its outlet. */
 export const TELEMETRY_PORT_CLOSE_MS_MAX = 5_000;
+const FIELD_END = '\u0000';
 const FIELDS_PER_MESSAGE = 4;
 
 export interface PortTelemetryOptions {
   nowMs?: () => number;
   /** Messages handed over and not yet taken by the other side, at most. */
   inFlightMessagesMax?: number;
+  /** Default TELEMETRY_HANDOVER_MS; 0 hands over once per event-loop turn. */
+  handoverMs?: number;
+  /** Default TELEMETRY_BATCH_MESSAGES_MAX. */
+  batchMessagesMax?: number;
 }
 
 export class PortTelemetry implements TelemetrySink {
   private readonly nowMs: () => number;
   private readonly inFlightMessagesMax: number;
-  private batch: Array<string | number | boolean> = [];
+  private readonly handoverMs: number;
+  private readonly batchMessagesMax: number;
+  private batch = '';
+  private pendingMessages = 0;
   private posted = 0;
   private remote: { received: number; stats: TelemetryStats } = { received: 0, stats: { published: 0, dropped: 0, queued: 0, connected: false } };
   private droppedHere = 0;
   /** False once close() began or the other side is gone. */
   private open = true;
-  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private closing: Promise<void> | null = null;
   private readonly gone: Promise<void>;
   private closedReply: (() => void) | null = null;
@@ -55,6 +73,8 @@ export class PortTelemetry implements TelemetrySink {
   ) {
     this.nowMs = options.nowMs ?? (() => Date.now());
     this.inFlightMessagesMax = options.inFlightMessagesMax ?? TELEMETRY_PORT_IN_FLIGHT_MAX;
+    this.handoverMs = options.handoverMs ?? TELEMETRY_HANDOVER_MS;
+    this.batchMessagesMax = options.batchMessagesMax ?? TELEMETRY_BATCH_MESSAGES_MAX;
     port.on('message', (reply: TelemetryPortReply) => {
       if (reply.type === 'stats') this.remote = { received: reply.received, stats: reply.stats };
       else if (reply.type === 'closed') this.closedReply?.();
@@ -69,10 +89,6 @@ export class PortTelemetry implements TelemetrySink {
     port.unref();
   }
 
-  private get pendingMessages(): number {
-    return this.batch.length / FIELDS_PER_MESSAGE;
-  }
-
   publish(topic: string, payload: object, options: { retain?: boolean } = {}): void {
     try {
       const inFlight = this.pendingMessages + this.posted - this.remote.received;
@@ -80,29 +96,38 @@ export class PortTelemetry implements TelemetrySink {
         this.droppedHere += 1;
         return;
       }
-      const json = JSON.stringify(payload);
-      this.batch.push(topic, json, this.nowMs(), options.retain === true);
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      const json = JSON.stringify(payload) as string | undefined;
+      if (json === undefined) throw new TypeError('not JSON');
+      this.batch += `${topic}${FIELD_END}${json}${FIELD_END}${this.nowMs()}${FIELD_END}${options.retain === true ? '1' : '0'}${FIELD_END}`;
+      this.pendingMessages += 1;
+      if (this.pendingMessages >= this.batchMessagesMax) return this.flush();
+      if (this.flushTimer !== null) return;
+      // unref'd: a batch still waiting must not keep a stopped bank alive; close() flushes it.
+      this.flushTimer = this.handoverMs === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), this.handoverMs);
+      this.flushTimer.unref();
     } catch {
       this.droppedHere += 1; // a payload JSON cannot represent (a cycle, a BigInt)
     }
   }
 
-  /** Every message published in this turn crosses in one postMessage. */
+  /** Every message waiting crosses in one postMessage. */
   private flush(): void {
-    this.flushScheduled = false;
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer as NodeJS.Timeout);
+      clearImmediate(this.flushTimer as NodeJS.Immediate);
+      this.flushTimer = null;
+    }
     const count = this.pendingMessages;
     if (count === 0) return;
-    const items = this.batch;
-    this.batch = [];
+    const text = this.batch;
+    this.batch = '';
+    this.pendingMessages = 0;
     if (!this.open) {
       this.droppedHere += count;
       return;
     }
     try {
-      this.port.postMessage({ type: 'batch', items } satisfies TelemetryPortRequest);
+      this.port.postMessage({ type: 'batch', count, text } satisfies TelemetryPortRequest);
       this.posted += count;
     } catch {
       this.droppedHere += count;
@@ -169,11 +194,11 @@ export function serveTelemetryPort(port: MessagePort, outlet: TelemetryOutlet, r
   };
   port.on('message', (request: TelemetryPortRequest) => {
     if (request.type === 'batch') {
-      const { items } = request;
-      for (let index = 0; index + FIELDS_PER_MESSAGE <= items.length; index += FIELDS_PER_MESSAGE) {
-        outlet.send(String(items[index]), String(items[index + 1]), Number(items[index + 2]), items[index + 3] === true);
+      const fields = request.text.split(FIELD_END);
+      for (let index = 0; index + FIELDS_PER_MESSAGE <= fields.length; index += FIELDS_PER_MESSAGE) {
+        outlet.send(fields[index] ?? '', fields[index + 1] ?? '', Number(fields[index + 2]), fields[index + 3] === '1');
       }
-      received += Math.floor(items.length / FIELDS_PER_MESSAGE);
+      received += request.count;
       return;
     }
     if (request.type === 'close') {

@@ -1,6 +1,6 @@
 // The MQTT client to an external broker, on a thread of its own (telemetry-worker.ts): the
-// bank's transaction thread keeps only a PortTelemetry, which hands each event-loop turn's
-// messages over in one postMessage. The client, its bounded queue, reconnect backoff, LWT and
+// bank's transaction thread keeps only a PortTelemetry, which hands over the messages of each
+// TELEMETRY_HANDOVER_MS in one postMessage. The client, its bounded queue, reconnect backoff, LWT and
 // drop reports are MqttTelemetry's, unchanged, on the other thread. A thread that dies is an
 // operating error like a dead broker: the bank keeps serving, the sink drops and counts, and
 // onUnexpectedExit says so once.

@@ -31,6 +31,14 @@ export class NoopTelemetry implements TelemetrySink {
 export const TELEMETRY_QUEUE_MESSAGES_MAX = 1_000;
 /** Queued messages sent per event-loop turn after a reconnect: a full queue sent in one loop blocked the bank ~33 ms. */
 export const TELEMETRY_FLUSH_SLICE_MESSAGES = 50;
+/**
+ * Bytes the socket may hold unsent. A broker that is connected but slow (or stalled) reads
+ * less than the bank writes; past this the messages wait in the bounded queue (and beyond it
+ * are dropped and counted) instead of piling up in the socket's buffer without bound.
+ */
+export const TELEMETRY_SOCKET_BYTES_MAX = 256 * 1024;
+/** close() waits this long for the offline status and the queue to leave, then cuts the connection. */
+export const TELEMETRY_CLOSE_MS_MAX = 2_000;
 
 export interface MqttTelemetryOptions {
   url: string;
@@ -79,6 +87,7 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   private reconnectMs: number;
   private closing = false;
   private flushScheduled = false;
+  private drainAwaited = false;
   private corked = false;
 
   constructor(private readonly options: MqttTelemetryOptions) {
@@ -102,6 +111,7 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
     };
     this.client = connectMqtt(options.url, connectOptions);
     this.client.on('connect', () => {
+      this.drainAwaited = false; // a new socket: the old one's 'drain' will not come
       this.reconnectMs = reconnectMsMin;
       this.client.options.reconnectPeriod = reconnectMsMin;
       // The retained online status carries the drop counters too, so an operator who
@@ -150,13 +160,28 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
     });
   }
 
+  /** True while the socket holds more unsent bytes than it may; flushing resumes on its 'drain'. */
+  private backpressured(): boolean {
+    const stream = this.client.stream;
+    if ((stream?.writableLength ?? 0) < TELEMETRY_SOCKET_BYTES_MAX) return false;
+    if (!this.drainAwaited && stream?.once !== undefined) {
+      this.drainAwaited = true;
+      const resume = (): void => {
+        this.drainAwaited = false;
+        this.flush();
+      };
+      stream.once('drain', resume); // a socket that dies instead: 'connect' resets and flushes
+    }
+    return true;
+  }
+
   /** Sends the queue in slices, one per event-loop turn, so requests interleave with a big backlog. */
   private flush(): void {
-    for (let sent = 0; sent < TELEMETRY_FLUSH_SLICE_MESSAGES && this.client.connected && this.queue.length > 0; sent += 1) {
+    for (let sent = 0; sent < TELEMETRY_FLUSH_SLICE_MESSAGES && this.client.connected && this.queue.length > 0 && !this.backpressured(); sent += 1) {
       const message = this.queue.shift();
       if (message !== undefined) this.write(message);
     }
-    if (this.queue.length === 0 || !this.client.connected || this.flushScheduled || this.closing) return;
+    if (this.queue.length === 0 || !this.client.connected || this.flushScheduled || this.closing || this.drainAwaited) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -175,7 +200,7 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   send(topic: string, payloadJson: string, tsMs: number, retain: boolean): void {
     try {
       const message = { topic, body: this.envelope.wrap(payloadJson, tsMs), retain };
-      if (this.client.connected && this.queue.length === 0) return this.write(message);
+      if (this.client.connected && this.queue.length === 0 && !this.backpressured()) return this.write(message);
       if (this.queue.length >= this.queueMessagesMax) {
         this.dropped += 1;
         return;
@@ -198,7 +223,13 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
       // process alive after the bank has stopped.
       this.client.options.reconnectPeriod = 0;
       if (this.client.connected) this.write({ topic: bankStatusTopic(this.options.hostId), body: this.wrap({ status: 'offline', reason: 'shutdown' }), retain: true });
-      await this.client.endAsync(!this.client.connected);
+      // A broker that has stopped reading would hold a graceful end forever: past the bound
+      // the connection is cut (its last will then says "lost" instead of "shutdown").
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = this.client.endAsync(!this.client.connected).then(() => true);
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), TELEMETRY_CLOSE_MS_MAX)));
+      const ended = await Promise.race([graceful, late]).finally(() => clearTimeout(timer));
+      if (!ended) await this.client.endAsync(true);
     } catch {
       // Closing never fails the bank's shutdown.
     }

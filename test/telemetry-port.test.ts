@@ -80,7 +80,7 @@ test('the envelope spliced into the payload string is the one JSON.stringify mak
   assert.equal(JSON.parse(envelope.wrap('{"a":1}', tsMs)).seq, 5, 'a refused payload takes no sequence number');
 });
 
-test('a PortTelemetry hands every message over in order with the bank-side timestamp, one postMessage per event-loop turn', async (t) => {
+test('a PortTelemetry hands every message over in order with the bank-side timestamp, the messages of a hand-over interval in one postMessage', async (t) => {
   const { port1, port2 } = new MessageChannel();
   const outlet = new RecordingOutlet();
   let batches = 0;
@@ -89,7 +89,7 @@ test('a PortTelemetry hands every message over in order with the bank-side times
   });
   serveTelemetryPort(port2, outlet, 5);
   let nowMs = 1_000;
-  const sink = new PortTelemetry(port1, { nowMs: () => nowMs });
+  const sink = new PortTelemetry(port1, { nowMs: () => nowMs, handoverMs: 50 });
   t.after(() => sink.close());
 
   for (let index = 0; index < 50; index += 1) {
@@ -99,7 +99,7 @@ test('a PortTelemetry hands every message over in order with the bank-side times
   await nextTurn();
   for (let index = 50; index < 60; index += 1) sink.publish('atm/v1/test/second', { index });
   await waitUntil(() => outlet.sent.length === 60, 'all 60 messages at the outlet');
-  assert.equal(batches, 2, 'two turns, two batches');
+  assert.equal(batches, 1, 'two turns within one interval, one batch');
   assert.deepEqual(
     outlet.sent.map((m) => JSON.parse(m.payloadJson).index),
     Array.from({ length: 60 }, (_, index) => index),
@@ -112,6 +112,31 @@ test('a PortTelemetry hands every message over in order with the bank-side times
   );
   await waitUntil(() => sink.stats().published === 60 && sink.stats().queued === 0, 'the stats report');
   assert.deepEqual(sink.stats(), { published: 60, dropped: 0, queued: 0, connected: true });
+  sink.publish('atm/v1/test/later', { index: 60 });
+  await waitUntil(() => outlet.sent.length === 61, 'a message of a later interval');
+  assert.equal(batches, 2);
+});
+
+test('a full batch goes at once, without waiting for its interval; close() sends the rest', async () => {
+  const { port1, port2 } = new MessageChannel();
+  const outlet = new RecordingOutlet();
+  const batchSizes: number[] = [];
+  port2.on('message', (request: { type: string; count?: number }) => {
+    if (request.type === 'batch') batchSizes.push(request.count ?? -1);
+  });
+  serveTelemetryPort(port2, outlet, 5);
+  const sink = new PortTelemetry(port1, { handoverMs: 60_000, batchMessagesMax: 16 });
+  for (let index = 0; index < 40; index += 1) sink.publish('atm/v1/test/full', { index, text: 'with \u0000 and "quotes"' });
+  await waitUntil(() => outlet.sent.length === 32, 'two full batches');
+  assert.deepEqual(batchSizes, [16, 16]);
+  assert.equal(sink.stats().queued >= 8, true, 'the other 8 wait for their interval');
+  await sink.close();
+  assert.deepEqual(batchSizes, [16, 16, 8]);
+  assert.deepEqual(
+    outlet.sent.map((m) => JSON.parse(m.payloadJson)),
+    Array.from({ length: 40 }, (_, index) => ({ index, text: 'with \u0000 and "quotes"' })),
+    'a NUL inside a payload survives the NUL-separated batch (JSON escapes it)',
+  );
 });
 
 test('past its in-flight bound a PortTelemetry drops and counts; a payload JSON cannot hold is dropped, not thrown', async (t) => {

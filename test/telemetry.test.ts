@@ -17,7 +17,7 @@ import { startEmbeddedBroker } from '../bank/broker.js';
 import { addOperator, auditKeyRaw, loadKeystore } from '../bank/key-store.js';
 import { connectMqttAsync, type MqttClientLike } from '../bank/mqtt-client.js';
 import { RetainedFile } from '../bank/retained-store.js';
-import { MqttTelemetry, TELEMETRY_FLUSH_SLICE_MESSAGES, TELEMETRY_QUEUE_MESSAGES_MAX } from '../bank/telemetry.js';
+import { MqttTelemetry, TELEMETRY_FLUSH_SLICE_MESSAGES, TELEMETRY_QUEUE_MESSAGES_MAX, TELEMETRY_SOCKET_BYTES_MAX, TELEMETRY_CLOSE_MS_MAX } from '../bank/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
 import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKiosk } from './helpers/bank.js';
@@ -90,6 +90,86 @@ test('the sink queues up to its bound while the broker is down, drops and counts
     await sink.close();
     await broker.close();
   }
+});
+
+test('a broker that is connected but stops reading: the socket holds at most TELEMETRY_SOCKET_BYTES_MAX, the queue its bound, the rest is dropped and counted; all of it goes once it reads again', async (t) => {
+  // A raw TCP "broker": answers CONNECT with CONNACK, then stops reading until told.
+  let brokerSocket: net.Socket | null = null;
+  let receivedBytes = 0;
+  const stalled = net.createServer((socket) => {
+    brokerSocket = socket;
+    socket.once('data', () => {
+      socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00])); // CONNACK, accepted
+      socket.pause();
+      socket.on('data', (chunk: Buffer) => (receivedBytes += chunk.length));
+    });
+  });
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    await sink.close();
+    (brokerSocket as net.Socket | null)?.destroy();
+    await new Promise<void>((resolve) => stalled.close(() => resolve()));
+  });
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning.name);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`, hostId: 'stalled', username: 'bank', password: 'x', reconnectMsMin: 20, reconnectMsMax: 40 });
+  const socketBytes = (): number => (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
+  const deadline = Date.now() + 5_000;
+  while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(sink.stats().connected, true);
+  const filler = 'x'.repeat(2_000);
+  let socketBytesMax = 0;
+  // 40 MB: far more than the loopback socket buffers take, so the socket's own buffer fills.
+  for (let turn = 0; turn < 100 && sink.stats().dropped === 0; turn += 1) {
+    for (let index = 0; index < 200; index += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
+    socketBytesMax = Math.max(socketBytesMax, socketBytes());
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const stalledStats = sink.stats();
+  assert.ok(stalledStats.dropped > 0, `the bank kept going and dropped (${JSON.stringify(stalledStats)})`);
+  // Full but for what the socket's 'drain' events let out between two turns (at most a slice each).
+  assert.ok(stalledStats.queued >= TELEMETRY_QUEUE_MESSAGES_MAX - 2 * TELEMETRY_FLUSH_SLICE_MESSAGES && stalledStats.queued <= TELEMETRY_QUEUE_MESSAGES_MAX, `queued ${stalledStats.queued}`);
+  assert.ok(socketBytesMax <= TELEMETRY_SOCKET_BYTES_MAX + 4_096, `the socket held ${socketBytesMax} bytes at most`);
+  assert.equal(stalledStats.connected, true, 'a slow broker is not a dead one');
+
+  (brokerSocket as net.Socket | null)?.resume();
+  const drained = Date.now() + 10_000;
+  while (sink.stats().queued > 0 && Date.now() < drained) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(sink.stats().queued, 0, 'the queue went out once the broker read again');
+  assert.equal(sink.stats().published, stalledStats.published + stalledStats.queued);
+  assert.ok(receivedBytes > 0);
+  assert.deepEqual(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [], 'no listener per blocked write');
+});
+
+test('close() with a broker that has stopped reading returns within TELEMETRY_CLOSE_MS_MAX (the bank never hangs on shutdown)', async (t) => {
+  const sockets: net.Socket[] = [];
+  const stalled = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.once('data', () => {
+      socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
+      socket.pause();
+    });
+  });
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => stalled.close(() => resolve()));
+  });
+  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`, hostId: 'stalled-close', username: 'bank', password: 'x' });
+  const deadline = Date.now() + 5_000;
+  while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  const filler = 'x'.repeat(2_000);
+  for (let turn = 0; turn < 50 && sink.stats().queued === 0; turn += 1) {
+    for (let index = 0; index < 200; index += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(sink.stats().queued > 0, 'the socket is backed up');
+  const startedMs = Date.now();
+  await sink.close();
+  const tookMs = Date.now() - startedMs;
+  assert.ok(tookMs >= TELEMETRY_CLOSE_MS_MAX - 50 && tookMs < TELEMETRY_CLOSE_MS_MAX + 2_000, `close() took ${tookMs} ms`);
 });
 
 test('a full queue is sent after reconnect in slices, in order and complete, so requests interleave with the backlog', async () => {
@@ -214,14 +294,16 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
   test('kiosk status is retained: online during a session, offline after it, with its last-seen time', async () => {
     const connection = await bank.connect();
     const during = await watch(mqttPort, topics.kioskStatus(bank.kiosk.kioskId));
-    await during.waitFor((m) => m.payload.status === 'online');
+    // The retained status of an earlier test's session can come first: look after 'online'.
+    const online = await during.waitFor((m) => m.payload.status === 'online');
     connection.close();
-    const offline = await during.waitFor((m) => m.payload.status === 'offline');
+    const offline = await during.waitFor((m) => m.payload.status === 'offline', during.received.indexOf(online) + 1);
     assert.equal(offline.payload.lastSeen, new Date(clock.ms).toISOString());
     const late = await watch(mqttPort, topics.kioskStatus(bank.kiosk.kioskId));
-    const retained = await late.waitFor(() => true);
-    assert.equal(retained.retain, true);
-    assert.equal(retained.payload.status, 'offline');
+    const retained = await late.waitFor((m) => m.retain);
+    const seen = JSON.stringify({ during: during.received.map((m) => [m.payload.status, m.payload.seq, m.retain]), late: late.received.map((m) => [m.payload.status, m.payload.seq, m.retain]) });
+    assert.equal(retained.payload.status, 'offline', seen);
+    assert.equal(retained.payload.seq, offline.payload.seq, seen);
   });
 
   test('a subscriber with wrong credentials is refused; an operator cannot subscribe to $SYS', async () => {
