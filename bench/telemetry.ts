@@ -9,7 +9,8 @@
 //       stopped, and after it is back (until the bank has reconnected and flushed its queue).
 // Besides req/s and latency it reports CPU time per request (this process, and mosquitto's),
 // which is far steadier than throughput on a shared 2-core machine.
-// Options: --sessions 16 --requests 200 (deposits per session per run) --rounds 9.
+// Options: --sessions 16 --requests 200 (deposits per session per run) --rounds 9, and
+// --no-subscriber (telemetry published, nobody subscribed: what the bank and broker cost alone).
 // Bounded: fixed request counts, every wait has a deadline; everything on 127.0.0.1 free ports.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -111,10 +112,8 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = WAI
 }
 
 /**
- * Where the subscriber writes what it receives: a memory filesystem when there is one. On the
- * bank's disk its appends made every synced LevelDB commit slower (ext4 in data=ordered mode
- * writes other files' pending data with the journal commit an fsync forces): +1 ms at p50, a
- * cost of the dashboard's host, which in production is another machine, not of the bank.
+ * Where the subscriber writes what it receives: a memory filesystem when there is one, so its
+ * appends do not share the disk the bank fsyncs to (a dashboard runs on another machine).
  */
 function subscriberDir(root: string): string {
   const memory = '/dev/shm';
@@ -159,7 +158,7 @@ class BenchBank {
     readonly subscriber: Subscriber | null,
   ) {}
 
-  static async start(mode: Mode, sessions: number, broker: Mosquitto | null): Promise<BenchBank> {
+  static async start(mode: Mode, sessions: number, broker: Mosquitto | null, withSubscriber = true): Promise<BenchBank> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-telemetry-bench-'));
     roots.push(root);
     const dataDir = path.join(root, 'data');
@@ -184,7 +183,7 @@ class BenchBank {
       mqtt,
     });
     let subscriber: Subscriber | null = null;
-    if (mode !== 'off') {
+    if (mode !== 'off' && withSubscriber) {
       const port = mode === 'embedded' ? host.mqttPort : broker?.port;
       const user = mode === 'embedded' ? OPERATOR : broker?.operator;
       if (port == null || user === undefined) throw new Error(`no broker for ${mode}`);
@@ -244,8 +243,8 @@ class BenchBank {
   }
 }
 
-async function measureOverhead(mode: Mode, sessions: number, perSession: number, broker: Mosquitto | null): Promise<LoadResult> {
-  const bank = await BenchBank.start(mode, sessions, broker);
+async function measureOverhead(mode: Mode, sessions: number, perSession: number, broker: Mosquitto | null, withSubscriber: boolean): Promise<LoadResult> {
+  const bank = await BenchBank.start(mode, sessions, broker, withSubscriber);
   try {
     const load = await bank.deposits(perSession, undefined, mode === 'mosquitto' ? (broker?.pid() ?? null) : null);
     let delivered: number | null = null;
@@ -332,7 +331,8 @@ async function measureHandover(broker: Mosquitto, count: number): Promise<Record
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sessions: { type: 'string', default: '16' }, requests: { type: 'string', default: '200' }, rounds: { type: 'string', default: '9' } } });
+  const { values } = parseArgs({ options: { sessions: { type: 'string', default: '16' }, requests: { type: 'string', default: '200' }, rounds: { type: 'string', default: '9' }, 'no-subscriber': { type: 'boolean', default: false } } });
+  const withSubscriber = values['no-subscriber'] !== true;
   const sessions = Number(values.sessions);
   const perSession = Number(values.requests);
   const rounds = Number(values.rounds);
@@ -345,11 +345,11 @@ async function main(): Promise<void> {
     const modes: Mode[] = broker === null ? ['off', 'embedded'] : ['off', 'embedded', 'mosquitto'];
     const results: Record<Mode, LoadResult[]> = { off: [], embedded: [], mosquitto: [] };
     // One untimed warm-up run (JIT, page cache), then rounds that rotate the order.
-    await measureOverhead('embedded', sessions, Math.ceil(perSession / 4), broker);
+    await measureOverhead('embedded', sessions, Math.ceil(perSession / 4), broker, withSubscriber);
     for (let round = 0; round < rounds; round++) {
       for (let index = 0; index < modes.length; index++) {
         const mode = modes[(index + round) % modes.length] as Mode;
-        results[mode].push(await measureOverhead(mode, sessions, perSession, broker));
+        results[mode].push(await measureOverhead(mode, sessions, perSession, broker, withSubscriber));
       }
     }
     // Overheads are paired: each round's run against the same round's "off" run (slow spells of
@@ -361,7 +361,8 @@ async function main(): Promise<void> {
       });
       return `${signedPercent(median(ratios))} (${signedPercent(Math.min(...ratios))} … ${signedPercent(Math.max(...ratios))})`;
     };
-    const label: Record<Mode, string> = { off: 'telemetry off', embedded: 'embedded aedes + subscriber', mosquitto: 'external mosquitto + subscriber' };
+    const plus = withSubscriber ? ' + subscriber' : ', no subscriber';
+    const label: Record<Mode, string> = { off: 'telemetry off', embedded: `embedded aedes${plus}`, mosquitto: `external mosquitto${plus}` };
     const rows = modes.map((mode) => {
       const list = results[mode];
       const rps = median(list.map((r) => r.requestsPerSecond));
@@ -381,7 +382,7 @@ async function main(): Promise<void> {
         fixed(median(list.map((r) => r.mainThreadCpuUsPerRequest ?? Number.NaN)), 0),
         mode === 'off' ? '—' : paired(mode, (r) => r.mainThreadCpuUsPerRequest ?? Number.NaN, true),
         brokerCpu === null ? '—' : fixed(brokerCpu, 0),
-        mode === 'off' ? '—' : `${delivered}/${requests}`,
+        mode === 'off' || !withSubscriber ? '—' : `${delivered}/${requests}`,
         list.map((r) => fixed(r.requestsPerSecond, 0)).join(', '),
       ];
     });

@@ -294,10 +294,15 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
   test('kiosk status is retained: online during a session, offline after it, with its last-seen time', async () => {
     const connection = await bank.connect();
     const during = await watch(mqttPort, topics.kioskStatus(bank.kiosk.kioskId));
-    // The retained status of an earlier test's session can come first: look after 'online'.
-    const online = await during.waitFor((m) => m.payload.status === 'online');
+    // An earlier test's statuses can still be on their way (retained, or its session's close):
+    // the barrier makes sure everything published so far has reached `all`, whose last status
+    // for this kiosk is then this session's 'online'.
+    await barrier();
+    const online = all.received.filter((m) => m.topic === topics.kioskStatus(bank.kiosk.kioskId)).at(-1);
+    assert.equal(online?.payload.status, 'online');
+    const onlineHere = await during.waitFor((m) => m.payload.seq === online.payload.seq);
     connection.close();
-    const offline = await during.waitFor((m) => m.payload.status === 'offline', during.received.indexOf(online) + 1);
+    const offline = await during.waitFor((m) => m.payload.status === 'offline', during.received.indexOf(onlineHere) + 1);
     assert.equal(offline.payload.lastSeen, new Date(clock.ms).toISOString());
     const late = await watch(mqttPort, topics.kioskStatus(bank.kiosk.kioskId));
     const retained = await late.waitFor((m) => m.retain);
