@@ -34,9 +34,10 @@ export const TELEMETRY_FLUSH_SLICE_MESSAGES = 50;
 /**
  * Bytes the socket may hold unsent. A broker that is connected but slow (or stalled) reads
  * less than the bank writes; past this the messages wait in the bounded queue (and beyond it
- * are dropped and counted) instead of piling up in the socket's buffer without bound.
+ * are dropped and counted) instead of piling up in the socket's buffer without bound. Small,
+ * because mqtt.js adds a 'drain' listener per write the socket did not take at once.
  */
-export const TELEMETRY_SOCKET_BYTES_MAX = 256 * 1024;
+export const TELEMETRY_SOCKET_BYTES_MAX = 64 * 1024;
 /** close() waits this long for the offline status and the queue to leave, then cuts the connection. */
 export const TELEMETRY_CLOSE_MS_MAX = 2_000;
 
