@@ -52,6 +52,8 @@ interface LoadResult {
   brokerCpuUsPerRequest: number | null;
   /** CPU time of this process's main thread (the bank's transaction thread, and the load generator) per request. */
   mainThreadCpuUsPerRequest: number | null;
+  /** CPU time of the telemetry thread (the one thread at a raised nice value) per request. */
+  telemetryThreadCpuUsPerRequest: number | null;
 }
 
 /** utime + stime of a process (or, with a task path, one thread) in µs, from /proc (Linux); null when unreadable. */
@@ -66,6 +68,24 @@ function processCpuUs(pid: number | null, statPath = `/proc/${pid}/stat`): numbe
     return null;
   }
 }
+/**
+ * CPU time (µs) of this process's threads that run at a raised nice value: the telemetry
+ * threads (bank/thread-priority.ts), by task id; empty where /proc cannot be read.
+ */
+function telemetryThreadsCpuUs(): Map<string, number> {
+  const threads = new Map<string, number>();
+  try {
+    for (const taskId of fs.readdirSync(`/proc/${process.pid}/task`)) {
+      const fields = fs.readFileSync(`/proc/${process.pid}/task/${taskId}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      // After the command name: utime, stime and nice (fields 14, 15 and 19 of the stat line).
+      if (Number(fields[16]) > 0) threads.set(taskId, ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND);
+    }
+  } catch {
+    // A thread that ended between the listing and the read; the next sample has the rest.
+  }
+  return threads;
+}
+
 // USER_HZ: 100 on every Linux build Node supports (getconf CLK_TCK).
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -85,6 +105,7 @@ interface Load {
   cpuUs: number;
   brokerCpuUs: number | null;
   mainThreadCpuUs: number | null;
+  telemetryThreadCpuUs: number | null;
 }
 
 function summarize(load: Load, delivered: number | null): LoadResult {
@@ -100,6 +121,7 @@ function summarize(load: Load, delivered: number | null): LoadResult {
     cpuUsPerRequest: load.cpuUs / requests,
     brokerCpuUsPerRequest: load.brokerCpuUs === null ? null : load.brokerCpuUs / requests,
     mainThreadCpuUsPerRequest: load.mainThreadCpuUs === null ? null : load.mainThreadCpuUs / requests,
+    telemetryThreadCpuUsPerRequest: load.telemetryThreadCpuUs === null ? null : load.telemetryThreadCpuUs / requests,
   };
 }
 
@@ -211,6 +233,7 @@ class BenchBank {
     // The main thread's task id is the process id.
     const mainThreadStat = `/proc/${process.pid}/task/${process.pid}/stat`;
     const mainBefore = processCpuUs(process.pid, mainThreadStat);
+    const telemetryBefore = telemetryThreadsCpuUs();
     const started = performance.now();
     await Promise.all(
       this.connections.map(async (connection) => {
@@ -226,9 +249,12 @@ class BenchBank {
     const cpu = process.cpuUsage(cpuBefore);
     const mainAfter = processCpuUs(process.pid, mainThreadStat);
     const mainThreadCpuUs = mainBefore === null || mainAfter === null ? null : mainAfter - mainBefore;
+    const telemetryAfter = telemetryThreadsCpuUs();
+    let telemetryThreadCpuUs: number | null = null;
+    for (const [taskId, us] of telemetryAfter) telemetryThreadCpuUs = (telemetryThreadCpuUs ?? 0) + us - (telemetryBefore.get(taskId) ?? 0);
     const brokerCpuAfter = processCpuUs(brokerPid);
     const brokerCpuUs = brokerCpuBefore === null || brokerCpuAfter === null ? null : brokerCpuAfter - brokerCpuBefore;
-    return { latenciesMs, elapsedMs, cpuUs: cpu.user + cpu.system, brokerCpuUs, mainThreadCpuUs };
+    return { latenciesMs, elapsedMs, cpuUs: cpu.user + cpu.system, brokerCpuUs, mainThreadCpuUs, telemetryThreadCpuUs };
   }
 
   depositEventsReceived(): number {
@@ -381,6 +407,7 @@ async function main(): Promise<void> {
         mode === 'off' ? '—' : paired(mode, (r) => r.cpuUsPerRequest, true),
         fixed(median(list.map((r) => r.mainThreadCpuUsPerRequest ?? Number.NaN)), 0),
         mode === 'off' ? '—' : paired(mode, (r) => r.mainThreadCpuUsPerRequest ?? Number.NaN, true),
+        list.every((r) => r.telemetryThreadCpuUsPerRequest !== null) ? fixed(median(list.map((r) => r.telemetryThreadCpuUsPerRequest ?? 0)), 0) : '—',
         brokerCpu === null ? '—' : fixed(brokerCpu, 0),
         mode === 'off' || !withSubscriber ? '—' : `${delivered}/${requests}`,
         list.map((r) => fixed(r.requestsPerSecond, 0)).join(', '),
@@ -389,7 +416,7 @@ async function main(): Promise<void> {
     process.stdout.write(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
     process.stdout.write(`(a) telemetry overhead: ${sessions} sessions × ${perSession} deposits, bcrypt cost ${BCRYPT_COST}, median of ${rounds} interleaved rounds (target: within 5 %)\n`);
     process.stdout.write(`overheads: median over rounds of each round's run against that round's "off" run (range in brackets)\n\n`);
-    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'p50 overhead', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'broker CPU µs/req', 'events delivered', 'req/s per round'], rows)}\n\n`);
+    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'p50 overhead', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry thread µs/req', 'broker CPU µs/req', 'events delivered', 'req/s per round'], rows)}\n\n`);
     if (broker === null) {
       process.stdout.write(`no external broker and no outage measurement (${missing}); the subscriber ran in this process\n`);
       return;
