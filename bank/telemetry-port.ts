@@ -48,6 +48,8 @@ export interface PortTelemetryOptions {
   handoverMs?: number;
   /** Default TELEMETRY_BATCH_MESSAGES_MAX. */
   batchMessagesMax?: number;
+  /** What the other side counted already (it continues an earlier outlet's counts). */
+  countsBefore?: { published: number; dropped: number };
 }
 
 export class PortTelemetry implements TelemetrySink {
@@ -75,6 +77,7 @@ export class PortTelemetry implements TelemetrySink {
     this.inFlightMessagesMax = options.inFlightMessagesMax ?? TELEMETRY_PORT_IN_FLIGHT_MAX;
     this.handoverMs = options.handoverMs ?? TELEMETRY_HANDOVER_MS;
     this.batchMessagesMax = options.batchMessagesMax ?? TELEMETRY_BATCH_MESSAGES_MAX;
+    this.remote = { received: 0, stats: { published: options.countsBefore?.published ?? 0, dropped: options.countsBefore?.dropped ?? 0, queued: 0, connected: false } };
     port.on('message', (reply: TelemetryPortReply) => {
       if (reply.type === 'stats') this.remote = { received: reply.received, stats: reply.stats };
       else if (reply.type === 'closed') this.closedReply?.();

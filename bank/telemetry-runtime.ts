@@ -66,7 +66,7 @@ async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: Tele
         protocolVersion: mqtt.protocolVersion ?? 4,
         tls: mqtt.tls,
         nowMs,
-        onUnexpectedExit: (reason) => options.info?.(`telemetry: the MQTT client thread stopped (${reason}); telemetry is dropped until the bank restarts`),
+        onUnexpectedExit: (reason) => options.info?.(`telemetry: the MQTT client thread stopped (${reason}); events are dropped and counted until a new one has started`),
       });
       return { sink, broker: null };
     }

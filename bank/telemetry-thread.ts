@@ -1,10 +1,15 @@
 // The MQTT client to an external broker, on a thread of its own (telemetry-worker.ts): the
 // bank's transaction thread keeps only a PortTelemetry, which hands over the messages of each
-// TELEMETRY_HANDOVER_MS in one postMessage. The client, its bounded queue, reconnect backoff, LWT and
-// drop reports are MqttTelemetry's, unchanged, on the other thread. A thread that dies is an
-// operating error like a dead broker: the bank keeps serving, the sink drops and counts, and
-// onUnexpectedExit says so once.
+// TELEMETRY_HANDOVER_MS in one postMessage. The client, its bounded queue, reconnect backoff,
+// LWT and drop reports are MqttTelemetry's, on the other thread.
+//
+// A thread that dies is an operating error like a dead broker: the bank keeps serving, events
+// are dropped and counted, onUnexpectedExit says so, and a new thread starts after a backoff
+// (1 s doubling to 30 s) whose client continues the dead one's counts, so the drops are
+// reported when it connects. A thread that keeps dying is retried at the slowest pace, never
+// in a tight loop.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { TelemetryStats } from './telemetry-outlet.js';
 import { PortTelemetry } from './telemetry-port.js';
 import type { MqttTelemetryOptions, TelemetrySink } from './telemetry.js';
 
@@ -14,43 +19,101 @@ export interface TelemetryWorkerInit {
   port: MessagePort;
 }
 
-export interface TelemetryThreadOptions extends Omit<MqttTelemetryOptions, 'nowMs'> {
+export interface TelemetryThreadOptions extends Omit<MqttTelemetryOptions, 'nowMs' | 'countsBefore'> {
   /** The clock of the telemetry timestamps (tests inject one). */
   nowMs?: () => number;
-  /** Called once if the thread stops without close() (a crash). */
+  /** Called each time the thread stops without close() (a crash), before it is restarted. */
   onUnexpectedExit?: (reason: string) => void;
+  /** Default TELEMETRY_THREAD_RESTART_MS_MIN / _MAX. */
+  restartMsMin?: number;
+  restartMsMax?: number;
 }
+
+export const TELEMETRY_THREAD_RESTART_MS_MIN = 1_000;
+export const TELEMETRY_THREAD_RESTART_MS_MAX = 30_000;
+/** A thread that ran this long before dying starts the backoff again from its minimum. */
+const STABLE_RUN_MS = 60_000;
 
 const WORKER_URL = new URL('./telemetry-worker.js', import.meta.url);
 
-export function startTelemetryThread(options: TelemetryThreadOptions): TelemetrySink {
-  const { nowMs, onUnexpectedExit, ...mqttOptions } = options;
-  const channel = new MessageChannel();
-  const workerData: TelemetryWorkerInit = { options: mqttOptions, port: channel.port2 };
-  const worker = new Worker(WORKER_URL, { workerData, transferList: [channel.port2] });
-  let crash: Error | null = null;
-  // Without an 'error' listener an uncaught exception in the thread would crash the bank.
-  worker.on('error', (error) => (crash = error));
-  worker.on('messageerror', () => undefined);
-  // The bank's server keeps the process alive; this thread must not keep a stopped bank alive.
-  worker.unref();
-  const sink = new PortTelemetry(channel.port1, { nowMs });
+export interface TelemetryThread extends TelemetrySink {
+  /** Threads started so far (1 + restarts). */
+  starts(): number;
+  /** Stops the current thread as a crash would (tests). */
+  terminate(): Promise<void>;
+}
+
+export function startTelemetryThread(options: TelemetryThreadOptions): TelemetryThread {
+  const { nowMs, onUnexpectedExit, restartMsMin = TELEMETRY_THREAD_RESTART_MS_MIN, restartMsMax = TELEMETRY_THREAD_RESTART_MS_MAX, ...mqttOptions } = options;
   let closing: Promise<void> | null = null;
-  worker.once('exit', (code) => {
-    if (closing !== null) return;
-    try {
-      onUnexpectedExit?.(crash === null ? `exit code ${code}` : crash.message);
-    } catch {
-      // Reporting a dead thread must not become a second failure.
-    }
-  });
+  let restartMs = restartMsMin;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let started = 0;
+  let current: { worker: Worker; sink: PortTelemetry } | null = null;
+  /** Counts of dead threads' sinks; between a death and the restart, what is published here is dropped. */
+  let carried = { published: 0, dropped: 0 };
+  let droppedBetween = 0;
+
+  const start = (): void => {
+    started += 1;
+    const startedAtMs = Date.now();
+    const channel = new MessageChannel();
+    const countsBefore = { published: carried.published, dropped: carried.dropped + droppedBetween };
+    const workerData: TelemetryWorkerInit = { options: { ...mqttOptions, countsBefore }, port: channel.port2 };
+    const worker = new Worker(WORKER_URL, { workerData, transferList: [channel.port2] });
+    let crash: Error | null = null;
+    // Without an 'error' listener an uncaught exception in the thread would crash the bank.
+    worker.on('error', (error) => (crash = error));
+    worker.on('messageerror', () => undefined);
+    // The bank's server keeps the process alive; this thread must not keep a stopped bank alive.
+    worker.unref();
+    const sink = new PortTelemetry(channel.port1, { nowMs, countsBefore });
+    droppedBetween = 0;
+    current = { worker, sink };
+    worker.once('exit', (code) => {
+      if (closing !== null) return;
+      const { published, dropped } = sink.stats();
+      carried = { published, dropped };
+      current = null;
+      try {
+        onUnexpectedExit?.(crash === null ? `exit code ${code}` : crash.message);
+      } catch {
+        // Reporting a dead thread must not become a second failure.
+      }
+      if (Date.now() - startedAtMs >= STABLE_RUN_MS) restartMs = restartMsMin;
+      restartTimer = setTimeout(() => {
+        restartTimer = null;
+        if (closing === null) start();
+      }, restartMs);
+      restartTimer.unref();
+      restartMs = Math.min(restartMs * 2, restartMsMax);
+    });
+  };
+  start();
+
   const close = async (): Promise<void> => {
-    await sink.close(); // the worker closes the client (offline status) and answers
-    await worker.terminate();
+    if (restartTimer !== null) clearTimeout(restartTimer);
+    const running = current;
+    if (running === null) return;
+    await running.sink.close(); // the worker closes the client (offline status) and answers
+    await running.worker.terminate();
   };
   return {
-    publish: (topic, payload, publishOptions) => sink.publish(topic, payload, publishOptions),
-    stats: () => sink.stats(),
+    publish: (topic, payload, publishOptions) => {
+      if (current === null || closing !== null) {
+        droppedBetween += 1;
+        return;
+      }
+      current.sink.publish(topic, payload, publishOptions);
+    },
+    stats: (): TelemetryStats => {
+      if (current === null) return { published: carried.published, dropped: carried.dropped + droppedBetween, queued: 0, connected: false };
+      return current.sink.stats();
+    },
     close: () => (closing ??= close()),
+    starts: () => started,
+    terminate: async () => {
+      await current?.worker.terminate();
+    },
   };
 }

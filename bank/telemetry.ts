@@ -54,6 +54,11 @@ export interface MqttTelemetryOptions {
   nowMs?: () => number;
   /** TLS for mqtts:// (PEM): the CA that signed the broker's certificate, and a client certificate. */
   tls?: MqttTlsOptions;
+  /**
+   * Counts of an earlier client on a telemetry thread that died: this one continues them, and
+   * reports those drops at its first connect.
+   */
+  countsBefore?: { published: number; dropped: number };
 }
 
 export interface MqttTlsOptions {
@@ -83,7 +88,7 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   private readonly nowMs: () => number;
   private readonly envelope = new Envelope();
   private published = 0;
-  private dropped = 0;
+  private dropped: number;
   private droppedReported = 0;
   private reconnectMs: number;
   private closing = false;
@@ -93,6 +98,8 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
 
   constructor(private readonly options: MqttTelemetryOptions) {
     this.queueMessagesMax = options.queueMessagesMax ?? TELEMETRY_QUEUE_MESSAGES_MAX;
+    this.dropped = options.countsBefore?.dropped ?? 0;
+    this.published = options.countsBefore?.published ?? 0;
     this.nowMs = options.nowMs ?? (() => Date.now());
     const reconnectMsMin = options.reconnectMsMin ?? 500;
     const reconnectMsMax = options.reconnectMsMax ?? 30_000;

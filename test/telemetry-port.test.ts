@@ -14,6 +14,7 @@ import { startEmbeddedBroker, type LocalPacket } from '../bank/broker.js';
 import { BrokerTelemetry } from '../bank/broker-telemetry.js';
 import { Envelope, type TelemetryOutlet, type TelemetryStats } from '../bank/telemetry-outlet.js';
 import { PortTelemetry, serveTelemetryPort, TELEMETRY_STATS_REPORT_MS } from '../bank/telemetry-port.js';
+import { startTelemetryThread } from '../bank/telemetry-thread.js';
 import { topics } from '../protocol/telemetry.js';
 import { recordMqtt } from './helpers/mqtt-recorder.js';
 
@@ -277,4 +278,35 @@ test('a retained publish the broker never finishes holds the rest for retainedSt
   assert.equal(published.length, 1);
   await waitUntil(() => published.length === 2, 'the stall cap to release the queue');
   assert.equal(outlet.stats().queued, 0);
+});
+
+test('a telemetry thread that dies is restarted after a backoff; its drops are counted meanwhile and reported by the new client', async (t) => {
+  const operator = { username: 'ops-restart', password: 'operator secret 43' };
+  const bankLogin = { username: 'atm-bank-restart', password: 'per-run-secret' };
+  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, bankCredentials: bankLogin, checkOperator: async (name, password) => name === operator.username && password === operator.password });
+  t.after(() => broker.close());
+  const watcher = await recordMqtt(`mqtt://127.0.0.1:${broker.port}`, 'atm/v1/#', operator);
+  t.after(() => watcher.client.endAsync(true));
+  const exits: string[] = [];
+  const thread = startTelemetryThread({ url: `mqtt://127.0.0.1:${broker.port}`, hostId: 'restart', ...bankLogin, restartMsMin: 200, onUnexpectedExit: (reason) => exits.push(reason) });
+  t.after(() => thread.close());
+  await waitUntil(() => thread.stats().connected, 'the first thread to connect');
+  thread.publish('atm/v1/events/deposit', { index: 1 });
+  await watcher.waitFor((m) => m.topic === 'atm/v1/events/deposit' && m.payload.index === 1);
+
+  await thread.terminate(); // as a crash would
+  await waitUntil(() => exits.length === 1, 'the exit report');
+  for (let index = 2; index <= 4; index += 1) thread.publish('atm/v1/events/deposit', { index });
+  assert.equal(thread.stats().dropped, 3, 'published while no thread runs: dropped and counted');
+  assert.equal(thread.stats().connected, false);
+
+  await waitUntil(() => thread.starts() === 2 && thread.stats().connected, 'the restarted thread to connect');
+  const online = await watcher.waitFor((m) => m.topic === topics.bankStatus('restart') && m.payload.status === 'online' && m.payload.dropped === 3);
+  assert.equal(online.payload.droppedTotal, 3);
+  thread.publish('atm/v1/events/deposit', { index: 5 });
+  await watcher.waitFor((m) => m.topic === 'atm/v1/events/deposit' && m.payload.index === 5);
+  assert.deepEqual(exits.length, 1);
+  // Counts continue across threads: 2 (status, event 1) + 2 (status, event 5), once reported.
+  await waitUntil(() => thread.stats().queued === 0 && thread.stats().published >= 4, `counts to continue across threads (${JSON.stringify(thread.stats())})`);
+  assert.equal(thread.stats().dropped, 3);
 });
