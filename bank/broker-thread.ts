@@ -3,8 +3,9 @@
 // transactions (BENCHMARKS.md, telemetry overhead). So `atm bank` runs broker.ts in a worker
 // (broker-worker.ts) that reads the keystore and the retained file itself; the bank sees only
 // the ports, the retained messages loaded at start and close(). A thread that dies is an
-// operating error: the bank keeps serving, its sink queues and drops as with any dead broker,
-// and onUnexpectedExit says so once. The two threads speak the small unions below, and the
+// operating error: the bank keeps serving, its telemetry is dropped and counted, and
+// onUnexpectedExit says so once (the thread is not restarted: it would have to take its port
+// again). The two threads speak the small unions below, and the
 // bank's telemetry crosses on a MessagePort of its own (telemetry-port.ts) to BrokerTelemetry,
 // which publishes it into the broker in-process: no MQTT client on either thread.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
