@@ -16,19 +16,11 @@ import { addOperator, initKeystore, silentObserver, type BankObserver } from '..
 import { topics } from '../protocol/telemetry.js';
 import { startTestBank, makeTempDir } from './helpers/bank.js';
 import { recordMqtt } from './helpers/mqtt-recorder.js';
+import { waitUntil } from './helpers/wait.js';
 
 const OPERATOR = { username: 'ops-thread', password: 'operator secret 42' };
 const bankCredentials = { username: 'atm-bank-thread', password: 'per-run-secret' };
 const hostId = 'thread-host';
-const WAIT_MS = 5_000;
-
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 test('a bank runs its embedded broker off the main thread, and keeps serving deposits when that thread dies', async (t) => {
   const infoLines: string[] = [];

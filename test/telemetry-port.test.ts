@@ -17,16 +17,7 @@ import { PortTelemetry, serveTelemetryPort, TELEMETRY_STATS_REPORT_MS } from '..
 import { startTelemetryThread } from '../bank/telemetry-thread.js';
 import { topics } from '../protocol/telemetry.js';
 import { recordMqtt } from './helpers/mqtt-recorder.js';
-
-const WAIT_MS = 5_000;
-
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { waitUntil } from './helpers/wait.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
