@@ -44,7 +44,7 @@ export interface PortTelemetryOptions {
   nowMs?: () => number;
   /** Messages handed over and not yet taken by the other side, at most. */
   inFlightMessagesMax?: number;
-  /** Default TELEMETRY_HANDOVER_MS; 0 hands over once per event-loop turn. */
+  /** Default TELEMETRY_HANDOVER_MS. */
   handoverMs?: number;
   /** Default TELEMETRY_BATCH_MESSAGES_MAX. */
   batchMessagesMax?: number;
@@ -60,11 +60,11 @@ export class PortTelemetry implements TelemetrySink {
   private batch = '';
   private pendingMessages = 0;
   private posted = 0;
-  private remote: { received: number; stats: TelemetryStats } = { received: 0, stats: { published: 0, dropped: 0, queued: 0, connected: false } };
+  private remote: { received: number; stats: TelemetryStats };
   private droppedHere = 0;
   /** False once close() began or the other side is gone. */
   private open = true;
-  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private readonly gone: Promise<void>;
   private closedReply: (() => void) | null = null;
@@ -106,8 +106,7 @@ export class PortTelemetry implements TelemetrySink {
       if (this.pendingMessages >= this.batchMessagesMax) return this.flush();
       if (this.flushTimer !== null) return;
       // unref'd: a batch still waiting must not keep a stopped bank alive; close() flushes it.
-      this.flushTimer = this.handoverMs === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), this.handoverMs);
-      this.flushTimer.unref();
+      this.flushTimer = setTimeout(() => this.flush(), this.handoverMs).unref();
     } catch {
       this.droppedHere += 1; // a payload JSON cannot represent (a cycle, a BigInt)
     }
@@ -115,11 +114,8 @@ export class PortTelemetry implements TelemetrySink {
 
   /** Every message waiting crosses in one postMessage. */
   private flush(): void {
-    if (this.flushTimer !== null) {
-      clearTimeout(this.flushTimer as NodeJS.Timeout);
-      clearImmediate(this.flushTimer as NodeJS.Immediate);
-      this.flushTimer = null;
-    }
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     const count = this.pendingMessages;
     if (count === 0) return;
     const text = this.batch;

@@ -56,14 +56,22 @@ interface LoadResult {
   telemetryThreadCpuUsPerRequest: number | null;
 }
 
-/** utime + stime of a process (or, with a task path, one thread) in µs, from /proc (Linux); null when unreadable. */
+/**
+ * utime + stime (µs) and nice of a process or one of its threads, from a /proc stat file (Linux).
+ * The fields after the ")" that closes the command name start at the 3rd (state): utime,
+ * stime and nice are the 14th, 15th and 19th.
+ */
+function readStat(statPath: string): { cpuUs: number; nice: number } {
+  const fields = fs.readFileSync(statPath, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return { cpuUs: ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND, nice: Number(fields[16]) };
+}
+
+/** utime + stime of a process (or, with a task path, one thread) in µs; null when unreadable. */
 function processCpuUs(pid: number | null, statPath = `/proc/${pid}/stat`): number | null {
   if (pid === null) return null;
   try {
-    // Fields after the ")" that closes the command name: state is the 3rd field, utime the 14th.
-    const fields = fs.readFileSync(statPath, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND : null;
+    const { cpuUs } = readStat(statPath);
+    return Number.isFinite(cpuUs) ? cpuUs : null;
   } catch {
     return null;
   }
@@ -76,9 +84,8 @@ function telemetryThreadsCpuUs(): Map<string, number> {
   const threads = new Map<string, number>();
   try {
     for (const taskId of fs.readdirSync(`/proc/${process.pid}/task`)) {
-      const fields = fs.readFileSync(`/proc/${process.pid}/task/${taskId}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      // After the command name: utime, stime and nice (fields 14, 15 and 19 of the stat line).
-      if (Number(fields[16]) > 0) threads.set(taskId, ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND);
+      const { cpuUs, nice } = readStat(`/proc/${process.pid}/task/${taskId}/stat`);
+      if (nice > 0) threads.set(taskId, cpuUs);
     }
   } catch {
     // A thread that ended between the listing and the read; the next sample has the rest.

@@ -19,6 +19,7 @@ import { startTestBank, TEST_PASSWORD } from './helpers/bank.js';
 import { runAtm, startBankProcess, tempDir, type BankProcess } from './helpers/cli.js';
 import { fieldNames, parseJson, recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
 import { mosquittoExecutable, mosquittoMissingReason, spawnMosquittoSub, startMosquitto, type Mosquitto, type MqttUser } from './helpers/mosquitto.js';
+import { waitUntil } from './helpers/wait.js';
 
 const WAIT_MS = 10_000;
 const RECONNECT_WAIT_MS = 40_000;
@@ -32,10 +33,8 @@ const clients: MqttClientLike[] = [];
 
 /** An mqtt.js subscriber that records every message; reconnectPeriod > 0 rides out broker restarts. */
 /** Waits (bounded) for the telemetry thread's next stats report; the caller asserts after. */
-async function statsSettle(settled: () => boolean): Promise<void> {
-  for (let waitedMs = 0; !settled() && waitedMs < 10 * TELEMETRY_STATS_REPORT_MS; waitedMs += TELEMETRY_STATS_REPORT_MS / 5) {
-    await new Promise((resolve) => setTimeout(resolve, TELEMETRY_STATS_REPORT_MS / 5));
-  }
+function statsSettle(settled: () => boolean): Promise<void> {
+  return waitUntil(settled, "the telemetry thread's stats report", 10 * TELEMETRY_STATS_REPORT_MS).catch(() => undefined);
 }
 
 async function record(url: string, user: MqttUser, filter: string, reconnectPeriod = 0): Promise<Recorder> {
