@@ -9,6 +9,7 @@ import net from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { RetainedFile, RetainedMessage } from './retained-store.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 export interface BankBrokerCredentials {
   username: string;
@@ -212,6 +213,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
   });
   const loaded = options.retained === undefined ? [] : await persistRetained(broker, options.retained);
+  const connected = new Set<Client>();
+  // Bounded by BROKER_CONNECTIONS_MAX; a connection leaves the set however it ends.
+  broker.on('client', (client) => {
+    connected.add(client);
+    client.conn.once('close', () => connected.delete(client));
+  });
+  broker.on('clientDisconnect', (client) => connected.delete(client));
+  const coalescer = new WriteCoalescer(function* () {
+    for (const client of connected) yield client.conn;
+  });
   const server = net.createServer((socket) => broker.handle(socket));
   server.maxConnections = BROKER_CONNECTIONS_MAX;
   let wss: WebSocketServer | null = null;
@@ -253,6 +264,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     loaded,
     publish: (packet, done) => {
       if (closed) return done(new Error('the broker is closed'));
+      coalescer.hold();
       broker.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain, dup: false }, (error?: Error | null) => done(error ?? undefined));
     },
     close: async () => {
