@@ -30,8 +30,11 @@ export interface MqttPublishOptions {
 
 export interface MqttClientLike {
   connected: boolean;
-  /** The transport under the client (a socket once connected); cork/uncork batch its writes. */
-  stream?: { cork?: () => void; uncork?: () => void; writableLength?: number; once?: (event: 'drain', listener: () => void) => unknown };
+  /**
+   * The transport under the client (a socket once connected). The telemetry client writes its
+   * own encoded QoS 0 PUBLISH packets onto it (bank/mqtt-publish.ts).
+   */
+  stream?: { write?: (chunk: Buffer, callback: (error?: Error | null) => void) => boolean; writableLength?: number; once?: (event: 'drain', listener: () => void) => unknown };
   options: { reconnectPeriod?: number };
   on(event: 'connect' | 'close' | 'offline' | 'reconnect' | 'end', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;

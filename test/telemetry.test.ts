@@ -24,6 +24,7 @@ import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKios
 import { runAtm, startBankProcess } from './helpers/cli.js';
 import { FakeClock } from './helpers/clock.js';
 import { fieldNames, recordMqtt, type Received, type Recorder } from './helpers/mqtt-recorder.js';
+import { waitUntil } from './helpers/wait.js';
 import { startProxy } from './helpers/proxy.js';
 
 const OPERATOR = 'ops-alice';
@@ -121,9 +122,10 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   assert.equal(sink.stats().connected, true);
   const filler = 'x'.repeat(2_000);
   let socketBytesMax = 0;
+  let calls = 0;
   // 40 MB: far more than the loopback socket buffers take, so the socket's own buffer fills.
   for (let turn = 0; turn < 100 && sink.stats().dropped === 0; turn += 1) {
-    for (let index = 0; index < 200; index += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
+    for (let index = 0; index < 200; index += 1, calls += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
     socketBytesMax = Math.max(socketBytesMax, socketBytes());
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -138,7 +140,8 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   const drained = Date.now() + 10_000;
   while (sink.stats().queued > 0 && Date.now() < drained) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(sink.stats().queued, 0, 'the queue went out once the broker read again');
-  assert.equal(sink.stats().published, stalledStats.published + stalledStats.queued);
+  // Everything is accounted for: each message (and the online status) published or dropped.
+  await waitUntil(() => sink.stats().published + sink.stats().dropped === calls + 1, 'the last writes to be taken');
   assert.ok(receivedBytes > 0);
   assert.deepEqual(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [], 'no listener per blocked write');
 });
@@ -161,11 +164,13 @@ test('close() with a broker that has stopped reading returns within TELEMETRY_CL
   const deadline = Date.now() + 5_000;
   while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   const filler = 'x'.repeat(2_000);
-  for (let turn = 0; turn < 50 && sink.stats().queued === 0; turn += 1) {
-    for (let index = 0; index < 200; index += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
+  // Until the kernel's buffers are full and the socket's own holds its bound (~64 KiB leave per turn).
+  const socketBytes = (): number => (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
+  for (let turn = 0; turn < 2_000 && socketBytes() < TELEMETRY_SOCKET_BYTES_MAX; turn += 1) {
+    for (let index = 0; index < 50; index += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
     await new Promise((resolve) => setImmediate(resolve));
   }
-  assert.ok(sink.stats().queued > 0, 'the socket is backed up');
+  assert.ok(socketBytes() >= TELEMETRY_SOCKET_BYTES_MAX, `the socket is backed up (${socketBytes()} bytes)`);
   const startedMs = Date.now();
   await sink.close();
   const tookMs = Date.now() - startedMs;
