@@ -5,7 +5,7 @@
 // MQTT client, or the embedded broker itself). An MQTT publish cost the transaction thread
 // ~25–45 µs per message (client, packet encoding, the loopback write); a postMessage costs
 // ~15–20 µs whatever it carries (clone, lock, waking the other thread), so a batch is one
-// string and goes at most every handoverMs: a few µs per message (BENCHMARKS.md).
+// string and goes at most every handoverMs: under a µs per message (BENCHMARKS.md).
 //
 // Bounds: at most inFlightMessagesMax messages handed over and not yet taken by the other
 // side; beyond that, or once the other side is gone (its thread died), publish drops and
@@ -24,8 +24,13 @@ export type TelemetryPortRequest = { type: 'batch'; count: number; text: string 
 export type TelemetryPortReply = { type: 'stats'; received: number; stats: TelemetryStats } | { type: 'closed' };
 
 export const TELEMETRY_STATS_REPORT_MS = 50;
-/** How long a message waits on the bank's thread for others to share its postMessage. */
-export const TELEMETRY_HANDOVER_MS = 10;
+/**
+ * How long a message waits on the bank's thread for others to share its postMessage. Each
+ * batch costs the telemetry thread a fixed amount (a wake-up, the message, one socket write;
+ * with the embedded broker one delivery pass): at 10 ms, ~20 events a batch at peak load, that
+ * was a third of its cost per event (BENCHMARKS.md). 50 ms is still at once on an operator's screen.
+ */
+export const TELEMETRY_HANDOVER_MS = 50;
 /** A batch goes at once when it holds this many messages. */
 export const TELEMETRY_BATCH_MESSAGES_MAX = 256;
 /**
