@@ -1,17 +1,20 @@
 // Telemetry benchmark (part of `npm run bench`: `node dist/bench/telemetry.js`). Same run, same
-// machine, one bank host in this process per measurement, fresh temp dir each time:
-//   (a) overhead: N sessions × M deposits with telemetry off, with the embedded aedes broker,
-//       and with an external mosquitto (when installed), each with a subscriber to atm/v1/#
-//       (the real mosquitto_sub writing to a file, so receiving costs the bank nothing;
-//       without mosquitto installed: off vs embedded only, with an in-process mqtt.js subscriber);
-//       rounds interleave the three and the median is reported, so 2-core noise averages out;
+// machine, everything on 127.0.0.1 free ports:
+//   (a) overhead: one bank host per configuration in this process, all started at once — telemetry
+//       off, the embedded aedes broker, an external mosquitto (when installed) — each with N
+//       logged-in sessions and, for the two with telemetry, a subscriber to atm/v1/# (the real
+//       mosquitto_sub writing to a file, so receiving costs the bank nothing; without mosquitto
+//       installed: off vs embedded only, with an in-process mqtt.js subscriber). The load goes to
+//       the banks in turn, in short slices (M deposits per session), the order rotating each
+//       round, and each bank's telemetry is let settle before the next slice starts. Adjacent
+//       slices see the same machine: on this shared 2-core VM the speed drifts by ±25 % over
+//       seconds, which swamped runs measured one after the other (the earlier design);
 //   (b) outage: a deposit stream through the external mosquitto while it is up, while it is
 //       stopped, and after it is back (until the bank has reconnected and flushed its queue).
-// Besides req/s and latency it reports CPU time per request (this process, and mosquitto's),
-// which is far steadier than throughput on a shared 2-core machine.
-// Options: --sessions 16 --requests 200 (deposits per session per run) --rounds 9, and
-// --no-subscriber (telemetry published, nobody subscribed: what the bank and broker cost alone).
-// Bounded: fixed request counts, every wait has a deadline; everything on 127.0.0.1 free ports.
+// Besides req/s and latency it reports CPU time per request (this process, and mosquitto's).
+// Options: --sessions 16 --requests 40 (deposits per session per slice) --rounds 25 (slices per
+// configuration), and --no-subscriber (telemetry published, nobody subscribed).
+// Bounded: fixed request counts, every wait has a deadline.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +33,7 @@ type Mode = 'off' | 'embedded' | 'mosquitto';
 const BCRYPT_COST = 4;
 const OPERATOR: MqttUser = { username: 'bench-ops', password: 'bench-operator-password' };
 const WAIT_MS = 40_000;
+const OUTAGE_DEPOSITS_PER_SESSION_MIN = 200;
 /**
  * The embedded broker's retained file can still be written up to its flush interval (1 s) after
  * host.close() has resolved (a retained message that reached it after the final flush), which
@@ -40,6 +44,7 @@ const roots: string[] = [];
 
 interface LoadResult {
   requests: number;
+  elapsedMs: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -101,6 +106,26 @@ function percentile(sortedMs: number[], fraction: number): number {
   return sortedMs[Math.min(sortedMs.length - 1, Math.floor(fraction * sortedMs.length))] as number;
 }
 
+/**
+ * The 2.5th and 97.5th percentiles of `statistic` over resamples (with replacement) of the
+ * round indices 0…rounds-1: how far the figure could move with other rounds of the same
+ * machine. Seeded, so a run's output is reproducible from its measurements.
+ */
+function bootstrapInterval(rounds: number, statistic: (rounds: number[]) => number, resamples = 2_000): [number, number] {
+  let seed = 0x2f6b1d3;
+  const random = (): number => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  const values: number[] = [];
+  for (let index = 0; index < resamples; index++) values.push(statistic(Array.from({ length: rounds }, () => Math.floor(random() * rounds))));
+  values.sort((a, b) => a - b);
+  return [values[Math.floor(0.025 * resamples)] as number, values[Math.floor(0.975 * resamples)] as number];
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
@@ -120,6 +145,7 @@ function summarize(load: Load, delivered: number | null): LoadResult {
   const requests = sorted.length;
   return {
     requests,
+    elapsedMs: load.elapsedMs,
     requestsPerSecond: requests / (load.elapsedMs / 1000),
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
@@ -180,11 +206,17 @@ async function inProcessSubscriber(port: number, user: MqttUser): Promise<Subscr
 
 /** A bank in a fresh temp dir, `sessions` logged-in connections, and a subscriber to atm/v1/#. */
 class BenchBank {
+  /** Deposits made on this bank so far (every one publishes one deposit event when telemetry is on). */
+  depositsMade = 0;
+  private publishedMark = 0;
+
   private constructor(
     readonly root: string,
     readonly host: BankHost,
     readonly connections: BankConnection[],
     readonly subscriber: Subscriber | null,
+    /** The external mosquitto's pid (its CPU is measured per slice), or null. */
+    readonly brokerPid: number | null,
   ) {}
 
   static async start(mode: Mode, sessions: number, broker: Mosquitto | null, withSubscriber = true): Promise<BenchBank> {
@@ -229,7 +261,7 @@ class BenchBank {
         return connection;
       }),
     );
-    return new BenchBank(root, host, connections, subscriber);
+    return new BenchBank(root, host, connections, subscriber, mode === 'mosquitto' ? (broker?.pid() ?? null) : null);
   }
 
   /** Deposits on every session until each has made `perSession` and `more()` is false; latencies in ms. */
@@ -268,6 +300,18 @@ class BenchBank {
     return this.subscriber?.depositEvents() ?? 0;
   }
 
+  /**
+   * Waits until the bank's telemetry has published this slice's events (its stats report every
+   * 50 ms), so none of its work spills into the next slice, which may be another bank's.
+   */
+  async settle(mode: Mode, requests: number): Promise<void> {
+    this.depositsMade += requests;
+    if (mode === 'off') return;
+    const target = this.publishedMark + requests;
+    await waitUntil(() => this.host.telemetry.stats().published >= target && this.host.telemetry.stats().queued === 0, 'the slice\'s telemetry', 10_000);
+    this.publishedMark = this.host.telemetry.stats().published;
+  }
+
   async close(): Promise<void> {
     for (const connection of this.connections) connection.close();
     await this.host.close();
@@ -276,20 +320,19 @@ class BenchBank {
   }
 }
 
-async function measureOverhead(mode: Mode, sessions: number, perSession: number, broker: Mosquitto | null, withSubscriber: boolean): Promise<LoadResult> {
-  const bank = await BenchBank.start(mode, sessions, broker, withSubscriber);
-  try {
-    const load = await bank.deposits(perSession, undefined, mode === 'mosquitto' ? (broker?.pid() ?? null) : null);
-    let delivered: number | null = null;
-    if (bank.subscriber !== null) {
-      // QoS 0 end to end: give the tail a moment to arrive, then count what did.
-      await waitUntil(() => bank.depositEventsReceived() >= load.latenciesMs.length, 'the deposit events', 5_000).catch(() => undefined);
-      delivered = bank.depositEventsReceived();
-    }
-    return summarize(load, delivered);
-  } finally {
-    await bank.close();
-  }
+/** One slice on one bank: perSession deposits on each session, then its telemetry settles. */
+async function slice(mode: Mode, bank: BenchBank, perSession: number): Promise<LoadResult> {
+  const load = await bank.deposits(perSession, undefined, mode === 'mosquitto' ? bank.brokerPid : null);
+  await bank.settle(mode, load.latenciesMs.length);
+  return summarize(load, null);
+}
+
+/** Deposit events the subscriber got of those the bank made; stops the subscriber (which flushes its file). */
+async function deliveredEvents(bank: BenchBank): Promise<{ delivered: number; made: number } | null> {
+  if (bank.subscriber === null) return null;
+  await waitUntil(() => bank.depositEventsReceived() >= bank.depositsMade, 'the deposit events', 2_000).catch(() => undefined);
+  await bank.subscriber.stop();
+  return { delivered: bank.depositEventsReceived(), made: bank.depositsMade };
 }
 
 async function measureOutage(sessions: number, perSession: number, broker: Mosquitto): Promise<{ phases: Record<string, LoadResult>; dropped: number; queuedMax: number }> {
@@ -364,7 +407,7 @@ async function measureHandover(broker: Mosquitto, count: number): Promise<Record
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sessions: { type: 'string', default: '16' }, requests: { type: 'string', default: '200' }, rounds: { type: 'string', default: '9' }, 'no-subscriber': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { sessions: { type: 'string', default: '16' }, requests: { type: 'string', default: '40' }, rounds: { type: 'string', default: '25' }, 'no-subscriber': { type: 'boolean', default: false } } });
   const withSubscriber = values['no-subscriber'] !== true;
   const sessions = Number(values.sessions);
   const perSession = Number(values.requests);
@@ -377,16 +420,26 @@ async function main(): Promise<void> {
   try {
     const modes: Mode[] = broker === null ? ['off', 'embedded'] : ['off', 'embedded', 'mosquitto'];
     const results: Record<Mode, LoadResult[]> = { off: [], embedded: [], mosquitto: [] };
-    // One untimed warm-up run (JIT, page cache), then rounds that rotate the order.
-    await measureOverhead('embedded', sessions, Math.ceil(perSession / 4), broker, withSubscriber);
-    for (let round = 0; round < rounds; round++) {
-      for (let index = 0; index < modes.length; index++) {
-        const mode = modes[(index + round) % modes.length] as Mode;
-        results[mode].push(await measureOverhead(mode, sessions, perSession, broker, withSubscriber));
+    const delivered = new Map<Mode, { delivered: number; made: number } | null>();
+    const banks = new Map<Mode, BenchBank>();
+    try {
+      for (const mode of modes) banks.set(mode, await BenchBank.start(mode, sessions, broker, withSubscriber));
+      const bankOf = (mode: Mode): BenchBank => banks.get(mode) as BenchBank;
+      // Untimed warm-up slices (JIT of this thread and of each telemetry thread, page cache),
+      // then rounds of one slice per bank, the order rotating.
+      for (let warm = 0; warm < 3; warm++) for (const mode of modes) await slice(mode, bankOf(mode), perSession);
+      for (let round = 0; round < rounds; round++) {
+        for (let index = 0; index < modes.length; index++) {
+          const mode = modes[(index + round) % modes.length] as Mode;
+          results[mode].push(await slice(mode, bankOf(mode), perSession));
+        }
       }
+      for (const mode of modes) delivered.set(mode, await deliveredEvents(bankOf(mode)));
+    } finally {
+      for (const bank of banks.values()) await bank.close();
     }
-    // Overheads are paired: each round's run against the same round's "off" run (slow spells of
-    // the shared machine hit neighbouring runs alike), then the median and range over rounds.
+    // Overheads are paired: each round's slice against the same round's "off" slice, then the
+    // median and range over rounds; and over all slices, total requests over total time.
     const paired = (mode: Mode, measure: (r: LoadResult) => number, higherIsWorse: boolean): string => {
       const ratios = results[mode].map((r, round) => {
         const base = measure(results.off[round] as LoadResult);
@@ -394,44 +447,53 @@ async function main(): Promise<void> {
       });
       return `${signedPercent(median(ratios))} (${signedPercent(Math.min(...ratios))} … ${signedPercent(Math.max(...ratios))})`;
     };
+    const overallRps = (mode: Mode, rounds?: number[]): number => {
+      const list = rounds === undefined ? results[mode] : rounds.map((round) => results[mode][round] as LoadResult);
+      return list.reduce((sum, r) => sum + r.requests, 0) / (list.reduce((sum, r) => sum + r.elapsedMs, 0) / 1000);
+    };
+    const overallOverhead = (mode: Mode, rounds?: number[]): number => ((overallRps('off', rounds) - overallRps(mode, rounds)) / overallRps('off', rounds)) * 100;
+    const interval = (mode: Mode): string => {
+      const [low, high] = bootstrapInterval(results.off.length, (resampled) => overallOverhead(mode, resampled));
+      return `${signedPercent(overallOverhead(mode))} (${signedPercent(low)} … ${signedPercent(high)})`;
+    };
     const plus = withSubscriber ? ' + subscriber' : ', no subscriber';
     const label: Record<Mode, string> = { off: 'telemetry off', embedded: `embedded aedes${plus}`, mosquitto: `external mosquitto${plus}` };
     const rows = modes.map((mode) => {
       const list = results[mode];
-      const rps = median(list.map((r) => r.requestsPerSecond));
-      const p50 = median(list.map((r) => r.p50Ms));
-      const requests = list.reduce((sum, r) => sum + r.requests, 0);
-      const delivered = list.reduce((sum, r) => sum + (r.delivered ?? 0), 0);
+      const rps = overallRps(mode);
       const brokerCpu = list.every((r) => r.brokerCpuUsPerRequest !== null) ? median(list.map((r) => r.brokerCpuUsPerRequest ?? 0)) : null;
+      const got = delivered.get(mode) ?? null;
       return [
         label[mode],
         fixed(rps, 0),
-        fixed(p50),
+        fixed(median(list.map((r) => r.p50Ms))),
         fixed(median(list.map((r) => r.p99Ms))),
         fixed(median(list.map((r) => r.cpuUsPerRequest)), 0),
+        mode === 'off' ? '—' : interval(mode),
         mode === 'off' ? '—' : paired(mode, (r) => r.requestsPerSecond, false),
         mode === 'off' ? '—' : paired(mode, (r) => r.p50Ms, true),
         mode === 'off' ? '—' : paired(mode, (r) => r.cpuUsPerRequest, true),
         fixed(median(list.map((r) => r.mainThreadCpuUsPerRequest ?? Number.NaN)), 0),
         mode === 'off' ? '—' : paired(mode, (r) => r.mainThreadCpuUsPerRequest ?? Number.NaN, true),
-        list.every((r) => r.telemetryThreadCpuUsPerRequest !== null) ? fixed(median(list.map((r) => r.telemetryThreadCpuUsPerRequest ?? 0)), 0) : '—',
+        mode === 'off' ? '—' : list.every((r) => r.telemetryThreadCpuUsPerRequest !== null) ? fixed(median(list.map((r) => r.telemetryThreadCpuUsPerRequest ?? 0)), 0) : '—',
         brokerCpu === null ? '—' : fixed(brokerCpu, 0),
-        mode === 'off' || !withSubscriber ? '—' : `${delivered}/${requests}`,
-        list.map((r) => fixed(r.requestsPerSecond, 0)).join(', '),
+        got === null ? '—' : `${got.delivered}/${got.made}`,
       ];
     });
     process.stdout.write(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
-    process.stdout.write(`(a) telemetry overhead: ${sessions} sessions × ${perSession} deposits, bcrypt cost ${BCRYPT_COST}, median of ${rounds} interleaved rounds (target: within 5 %)\n`);
-    process.stdout.write(`overheads: median over rounds of each round's run against that round's "off" run (range in brackets)\n\n`);
-    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'p50 overhead', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry thread µs/req', 'broker CPU µs/req', 'events delivered', 'req/s per round'], rows)}\n\n`);
+    process.stdout.write(`(a) telemetry overhead: ${rounds} rounds of one slice per configuration (${sessions} sessions × ${perSession} deposits), bcrypt cost ${BCRYPT_COST} (target: within 5 %)\n`);
+    process.stdout.write(`req/s: all slices' requests over their time, its overhead with a 95 % bootstrap interval over rounds; paired overheads: median over rounds of each slice against that round's "off" slice (range in brackets); others: medians over slices\n\n`);
+    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'req/s overhead, paired', 'p50 overhead', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry threads µs/req', 'broker CPU µs/req', 'events delivered'], rows)}\n\n`);
     if (broker === null) {
       process.stdout.write(`no external broker and no outage measurement (${missing}); the subscriber ran in this process\n`);
       return;
     }
 
+    // Each phase long enough to fill the client's queue while the broker is gone.
     const outageSessions = Math.max(1, Math.floor(sessions / 2));
-    const outage = await measureOutage(outageSessions, perSession, broker);
-    process.stdout.write(`(b) broker outage: external mosquitto, ${outageSessions} sessions × ${perSession} deposits per phase (at least)\n\n`);
+    const outagePerSession = Math.max(perSession, OUTAGE_DEPOSITS_PER_SESSION_MIN);
+    const outage = await measureOutage(outageSessions, outagePerSession, broker);
+    process.stdout.write(`(b) broker outage: external mosquitto, ${outageSessions} sessions × ${outagePerSession} deposits per phase (at least)\n\n`);
     const outageRows = Object.entries(outage.phases).map(([phase, r]) => [phase, String(r.requests), fixed(r.requestsPerSecond, 0), fixed(r.p50Ms), fixed(r.p99Ms), fixed(r.maxMs)]);
     process.stdout.write(`${table(['phase', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms'], outageRows)}\n`);
     process.stdout.write(`telemetry while stopped: queue ${outage.queuedMax} (bound 1000 at the client + 1000 in the hand-over), ${outage.dropped} dropped and counted\n\n`);
