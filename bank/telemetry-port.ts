@@ -23,14 +23,20 @@ import type { TelemetrySink } from './telemetry.js';
 export type TelemetryPortRequest = { type: 'batch'; count: number; text: string } | { type: 'close' };
 export type TelemetryPortReply = { type: 'stats'; received: number; stats: TelemetryStats } | { type: 'closed' };
 
-export const TELEMETRY_STATS_REPORT_MS = 50;
+/**
+ * Each report wakes the bank's thread; on this VM a cross-thread wake-up costs 0.1–0.2 ms
+ * (strace of the telemetry thread), so stats lag by up to this much rather than less.
+ */
+export const TELEMETRY_STATS_REPORT_MS = 100;
 /**
  * How long a message waits on the bank's thread for others to share its postMessage. Each
- * batch costs the telemetry thread a fixed amount (a wake-up, the message, one socket write;
- * with the embedded broker one delivery pass): at 10 ms, ~20 events a batch at peak load, that
- * was a third of its cost per event (BENCHMARKS.md). 50 ms is still at once on an operator's screen.
+ * batch costs a fixed amount: waking the telemetry thread, one socket write that wakes the
+ * broker and the broker's write that wakes each subscriber, 0.1–0.5 ms each on this VM
+ * (strace), far more than the few µs the messages themselves cost. At 10 ms (~20 events a
+ * batch at peak load) that was most of the telemetry's cost per event (BENCHMARKS.md); 100 ms
+ * is still at once on an operator's screen.
  */
-export const TELEMETRY_HANDOVER_MS = 50;
+export const TELEMETRY_HANDOVER_MS = 100;
 /** A batch goes at once when it holds this many messages. */
 export const TELEMETRY_BATCH_MESSAGES_MAX = 256;
 /**

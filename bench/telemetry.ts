@@ -302,7 +302,7 @@ class BenchBank {
 
   /**
    * Waits until the bank's telemetry has published this slice's events (its stats report every
-   * 50 ms), so none of its work spills into the next slice, which may be another bank's.
+   * TELEMETRY_STATS_REPORT_MS), so none of its work spills into the next slice, which may be another bank's.
    */
   async settle(mode: Mode, requests: number): Promise<void> {
     this.depositsMade += requests;

@@ -452,7 +452,10 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
   });
 
   test('metrics: after deposits, the interval carries tps for deposit, request counts and latency percentiles', async () => {
+    const closing = all.received.length;
     bank.host.publishMetrics(); // closes the interval so far
+    // Its message must have arrived before `from` is taken: telemetry crosses threads in batches.
+    await all.waitFor((m) => m.topic === topics.metrics, closing);
     fullUsernames.push('metrics-user');
     const connection = await bank.loginAs('metrics-user');
     for (let index = 0; index < 10; index += 1) await connection.request({ op: 'deposit', txnId: `tm-met-${String(index).padStart(4, '0')}`, amountCents: 100 + index });
