@@ -458,32 +458,42 @@ async function main(): Promise<void> {
     };
     const plus = withSubscriber ? ' + subscriber' : ', no subscriber';
     const label: Record<Mode, string> = { off: 'telemetry off', embedded: `embedded aedes${plus}`, mosquitto: `external mosquitto${plus}` };
+    /** Per request over all slices: total CPU over total requests (a slice is ~35 ticks of /proc's 10 ms). */
+    const perRequest = (mode: Mode, measure: (r: LoadResult) => number | null): number | null => {
+      const list = results[mode];
+      if (list.some((r) => measure(r) === null)) return null;
+      return list.reduce((sum, r) => sum + (measure(r) ?? 0) * r.requests, 0) / list.reduce((sum, r) => sum + r.requests, 0);
+    };
+    const versusOff = (mode: Mode, measure: (r: LoadResult) => number | null): string => {
+      const value = perRequest(mode, measure);
+      const base = perRequest('off', measure);
+      return value === null || base === null ? '—' : signedPercent(((value - base) / base) * 100);
+    };
+    const micros = (value: number | null): string => (value === null ? '—' : fixed(value, 0));
     const rows = modes.map((mode) => {
       const list = results[mode];
-      const rps = overallRps(mode);
-      const brokerCpu = list.every((r) => r.brokerCpuUsPerRequest !== null) ? median(list.map((r) => r.brokerCpuUsPerRequest ?? 0)) : null;
       const got = delivered.get(mode) ?? null;
       return [
         label[mode],
-        fixed(rps, 0),
+        fixed(overallRps(mode), 0),
         fixed(median(list.map((r) => r.p50Ms))),
         fixed(median(list.map((r) => r.p99Ms))),
-        fixed(median(list.map((r) => r.cpuUsPerRequest)), 0),
         mode === 'off' ? '—' : interval(mode),
         mode === 'off' ? '—' : paired(mode, (r) => r.requestsPerSecond, false),
         mode === 'off' ? '—' : paired(mode, (r) => r.p50Ms, true),
-        mode === 'off' ? '—' : paired(mode, (r) => r.cpuUsPerRequest, true),
-        fixed(median(list.map((r) => r.mainThreadCpuUsPerRequest ?? Number.NaN)), 0),
-        mode === 'off' ? '—' : paired(mode, (r) => r.mainThreadCpuUsPerRequest ?? Number.NaN, true),
-        mode === 'off' ? '—' : list.every((r) => r.telemetryThreadCpuUsPerRequest !== null) ? fixed(median(list.map((r) => r.telemetryThreadCpuUsPerRequest ?? 0)), 0) : '—',
-        brokerCpu === null ? '—' : fixed(brokerCpu, 0),
+        micros(perRequest(mode, (r) => r.cpuUsPerRequest)),
+        mode === 'off' ? '—' : versusOff(mode, (r) => r.cpuUsPerRequest),
+        micros(perRequest(mode, (r) => r.mainThreadCpuUsPerRequest)),
+        mode === 'off' ? '—' : versusOff(mode, (r) => r.mainThreadCpuUsPerRequest),
+        mode === 'off' ? '—' : micros(perRequest(mode, (r) => r.telemetryThreadCpuUsPerRequest)),
+        micros(perRequest(mode, (r) => r.brokerCpuUsPerRequest)),
         got === null ? '—' : `${got.delivered}/${got.made}`,
       ];
     });
     process.stdout.write(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
     process.stdout.write(`(a) telemetry overhead: ${rounds} rounds of one slice per configuration (${sessions} sessions × ${perSession} deposits), bcrypt cost ${BCRYPT_COST} (target: within 5 %)\n`);
-    process.stdout.write(`req/s: all slices' requests over their time, its overhead with a 95 % bootstrap interval over rounds; paired overheads: median over rounds of each slice against that round's "off" slice (range in brackets); others: medians over slices\n\n`);
-    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'bank CPU µs/req', 'req/s overhead', 'req/s overhead, paired', 'p50 overhead', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry threads µs/req', 'broker CPU µs/req', 'events delivered'], rows)}\n\n`);
+    process.stdout.write(`req/s: all slices' requests over their time, its overhead with a 95 % bootstrap interval over rounds; paired: median over rounds of each slice against that round's "off" slice (range in brackets); p50/p99: medians over slices; CPU: all slices' CPU over their requests\n\n`);
+    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'req/s overhead', 'req/s overhead, paired', 'p50 overhead, paired', 'bank CPU µs/req', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry threads µs/req', 'broker CPU µs/req', 'events delivered'], rows)}\n\n`);
     if (broker === null) {
       process.stdout.write(`no external broker and no outage measurement (${missing}); the subscriber ran in this process\n`);
       return;
