@@ -22,6 +22,8 @@ export interface BrokerTelemetryOptions {
   nowMs?: () => number;
   /** Default RETAINED_STALL_MS. */
   retainedStallMs?: number;
+  /** Counts of the broker threads before a restart: continued here, their drops reported at once. */
+  countsBefore?: { published: number; dropped: number };
 }
 
 export class BrokerTelemetry implements TelemetryOutlet {
@@ -43,7 +45,14 @@ export class BrokerTelemetry implements TelemetryOutlet {
     this.queueMessagesMax = options.queueMessagesMax ?? TELEMETRY_QUEUE_MESSAGES_MAX;
     this.nowMs = options.nowMs ?? (() => Date.now());
     this.retainedStallMs = options.retainedStallMs ?? RETAINED_STALL_MS;
-    this.status({ status: 'online', dropped: 0, droppedTotal: 0 });
+    this.published = options.countsBefore?.published ?? 0;
+    this.dropped = options.countsBefore?.dropped ?? 0;
+    // After a restart the online status says what the gap cost, like an MQTT client's after a reconnect.
+    const dropped = this.dropped;
+    this.status({ status: 'online', dropped, droppedTotal: dropped });
+    if (dropped > 0) {
+      this.enqueue({ topic: topics.bankDropped(options.hostId), payload: Buffer.from(this.envelope.wrapObject({ dropped, droppedTotal: dropped }, this.nowMs())), retain: false });
+    }
   }
 
   private status(payload: object): void {

@@ -3,9 +3,12 @@
 // transactions (BENCHMARKS.md, telemetry overhead). So `atm bank` runs broker.ts in a worker
 // (broker-worker.ts) that reads the keystore and the retained file itself; the bank sees only
 // the ports, the retained messages loaded at start and close(). A thread that dies is an
-// operating error: the bank keeps serving, its telemetry is dropped and counted, and
-// onUnexpectedExit says so once (the thread is not restarted: it would have to take its port
-// again). The two threads speak the small unions below, and the
+// operating error: the bank keeps serving, its telemetry is dropped and counted,
+// onUnexpectedExit says so, and a new thread starts after a backoff (1 s doubling to 30 s) on
+// the same ports, with the retained file as the dead one last flushed it; its online status
+// reports the drops of the gap, and onRestarted lets the bank republish its current retained
+// state. A restart that fails (its port taken meanwhile) is retried at the same backoff.
+// The two threads speak the small unions below, and the
 // bank's telemetry crosses on a MessagePort of its own (telemetry-port.ts) to BrokerTelemetry,
 // which publishes it into the broker in-process: no MQTT client on either thread.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -27,6 +30,8 @@ export interface BrokerWorkerData {
   persistRetained: boolean;
   /** The bank's host id: the topic of its status. */
   hostId: string;
+  /** Counts of the threads before a restart: the new one continues them and reports the drops. */
+  countsBefore?: { published: number; dropped: number };
 }
 
 /** What the worker is started with: the data above and the telemetry port (transferred). */
@@ -49,23 +54,30 @@ export type BrokerWorkerReply =
 
 export type BrokerWorkerRequest = { type: 'close' };
 
-export interface BrokerThreadOptions extends BrokerWorkerData {
-  /** Called once if the thread stops without close() (a crash); never with close(). */
+export interface BrokerThreadOptions extends Omit<BrokerWorkerData, 'countsBefore'> {
+  /** Called each time a thread stops without close() (a crash), or a restart fails; never with close(). */
   onUnexpectedExit?: (reason: string) => void;
+  /** Called when a new thread has taken over after a crash (the bank republishes its retained state). */
+  onRestarted?: () => void;
+  /** Default BROKER_THREAD_RESTART_MS_MIN / _MAX. */
+  restartMsMin?: number;
+  restartMsMax?: number;
   /** The clock of the bank's telemetry timestamps (tests inject one). */
   nowMs?: () => number;
 }
 
 export interface BrokerThread extends EmbeddedBroker {
-  /** The worker's thread id (the main thread's is 0). */
+  /** The current (or last) worker's thread id (the main thread's is 0). */
   readonly threadId: number;
+  /** Threads started so far (1 + restarts). */
+  starts(): number;
   /** The bank's sink: publishes into this broker. Close it before the broker (it sends the offline status). */
   readonly telemetry: TelemetrySink;
   /** Why the retained file could not be read at start (the broker then started empty). */
   readonly retainedLoadError: string | null;
-  /** False once the thread has exited (after close(), or a crash). */
+  /** False while no thread runs (after close(), or from a crash until the restart). */
   running(): boolean;
-  /** Test seam: ends the thread abruptly without close(), as a crash would. */
+  /** Test seam: ends the current thread abruptly without close(), as a crash would. */
   terminate(): Promise<void>;
 }
 
@@ -73,6 +85,10 @@ export interface BrokerThread extends EmbeddedBroker {
 export const BROKER_THREAD_START_MS_MAX = 15_000;
 /** close() waits this long for the broker to close and flush its file, then ends the thread. */
 export const BROKER_THREAD_CLOSE_MS_MAX = 5_000;
+export const BROKER_THREAD_RESTART_MS_MIN = 1_000;
+export const BROKER_THREAD_RESTART_MS_MAX = 30_000;
+/** A thread that ran this long before dying starts the backoff again from its minimum. */
+const STABLE_RUN_MS = 60_000;
 
 const WORKER_URL = new URL('./broker-worker.js', import.meta.url);
 
@@ -121,8 +137,17 @@ async function awaitReady(worker: Worker, exited: Promise<number>, crash: () => 
   throw new Error(`the embedded broker thread did not start${cause === null ? ` within ${BROKER_THREAD_START_MS_MAX} ms` : `: ${cause.message}`}`);
 }
 
-export async function startBrokerWorker(options: BrokerThreadOptions): Promise<BrokerThread> {
-  const { onUnexpectedExit, nowMs, ...data } = options;
+/** One started worker: its ready reply, its telemetry sink and how it ends. */
+interface Spawned {
+  worker: Worker;
+  ready: Ready;
+  telemetry: PortTelemetry;
+  exited: Promise<number>;
+  alive(): boolean;
+  crash(): Error | null;
+}
+
+async function spawnWorker(data: BrokerWorkerData, nowMs: (() => number) | undefined): Promise<Spawned> {
   const channel = new MessageChannel();
   const workerData: BrokerWorkerInit = { ...data, telemetryPort: channel.port2 };
   const worker = new Worker(WORKER_URL, { workerData, transferList: [channel.port2] });
@@ -141,36 +166,130 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
     await worker.terminate();
     throw error;
   }
-  const telemetry = new PortTelemetry(channel.port1, { nowMs });
+  const telemetry = new PortTelemetry(channel.port1, { nowMs, countsBefore: data.countsBefore });
+  return { worker, ready, telemetry, exited, alive: () => alive, crash: () => crash };
+}
+
+/** Sends the offline status into the broker, closes it (its file flushed), ends the thread. */
+async function closeSpawned(spawned: Spawned): Promise<void> {
+  await spawned.telemetry.close();
+  if (spawned.alive()) {
+    spawned.worker.postMessage({ type: 'close' } satisfies BrokerWorkerRequest);
+    await nextReply(spawned.worker, ['closed'], spawned.exited, BROKER_THREAD_CLOSE_MS_MAX);
+  }
+  await spawned.worker.terminate();
+}
+
+function report(callback: ((value: string) => void) | undefined, value: string): void {
+  try {
+    callback?.(value);
+  } catch {
+    // Reporting a dead broker must not become a second failure.
+  }
+}
+
+export async function startBrokerWorker(options: BrokerThreadOptions): Promise<BrokerThread> {
+  const { onUnexpectedExit, onRestarted, nowMs, restartMsMin = BROKER_THREAD_RESTART_MS_MIN, restartMsMax = BROKER_THREAD_RESTART_MS_MAX, ...data } = options;
+  const first = await spawnWorker(data, nowMs); // a failure here (a port in use) is the caller's
+  // A restart takes the ports the first thread bound (port 0 asked for any).
+  const again: BrokerWorkerData = { ...data, port: first.ready.port, wsPort: first.ready.wsPort ?? undefined };
+  let live: Spawned | null = first;
+  let lastThreadId = first.ready.threadId;
+  let started = 1;
   let closing: Promise<void> | null = null;
-  void exited.then((code) => {
-    if (closing !== null) return;
-    const reason = crash === null ? `exit code ${code}` : crash.message;
+  let restarting: Promise<void> | null = null;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let restartMs = restartMsMin;
+  /** The counts of the dead threads' sinks. */
+  let carried = { published: 0, dropped: 0 };
+  /** Dropped here while no thread ran, and not yet handed to a new thread's counts. */
+  let droppedMeanwhile = 0;
+  let sinkClosed = false;
+
+  const schedule = (): void => {
+    restartTimer = setTimeout(() => {
+      restartTimer = null;
+      if (closing === null) restarting = restart().finally(() => (restarting = null));
+    }, restartMs);
+    restartTimer.unref();
+    restartMs = Math.min(restartMs * 2, restartMsMax);
+  };
+
+  const watch = (spawned: Spawned): void => {
+    const startedAtMs = Date.now();
+    void spawned.exited.then((code) => {
+      if (closing !== null) return;
+      const { published, dropped } = spawned.telemetry.stats();
+      carried = { published, dropped };
+      live = null;
+      const crash = spawned.crash();
+      report(onUnexpectedExit, crash === null ? `exit code ${code}` : crash.message);
+      if (Date.now() - startedAtMs >= STABLE_RUN_MS) restartMs = restartMsMin;
+      schedule();
+    });
+  };
+
+  const restart = async (): Promise<void> => {
+    started += 1;
+    const handedOver = droppedMeanwhile;
     try {
-      onUnexpectedExit?.(reason);
-    } catch {
-      // Reporting a dead broker must not become a second failure.
+      const next = await spawnWorker({ ...again, countsBefore: { published: carried.published, dropped: carried.dropped + handedOver } }, nowMs);
+      if (closing !== null) return await closeSpawned(next);
+      droppedMeanwhile -= handedOver; // what was dropped during the start stays counted here
+      live = next;
+      lastThreadId = next.ready.threadId;
+      watch(next);
+      try {
+        onRestarted?.();
+      } catch {
+        // As with report(): a failing listener does not undo the restart.
+      }
+    } catch (error) {
+      report(onUnexpectedExit, `restart failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (closing === null) schedule();
     }
-  });
+  };
+
+  const telemetry: TelemetrySink = {
+    publish: (topic, payload, publishOptions) => {
+      if (live === null || closing !== null || sinkClosed) {
+        droppedMeanwhile += 1;
+        return;
+      }
+      live.telemetry.publish(topic, payload, publishOptions);
+    },
+    stats: () => {
+      if (live === null) return { published: carried.published, dropped: carried.dropped + droppedMeanwhile, queued: 0, connected: false };
+      const stats = live.telemetry.stats();
+      return { ...stats, dropped: stats.dropped + droppedMeanwhile };
+    },
+    // The offline status goes into the broker; the broker itself closes with close() below.
+    close: async () => {
+      sinkClosed = true;
+      await live?.telemetry.close();
+    },
+  };
+  watch(first);
+
   const close = async (): Promise<void> => {
-    await telemetry.close(); // the offline status goes into the broker before it closes
-    if (alive) {
-      worker.postMessage({ type: 'close' } satisfies BrokerWorkerRequest);
-      await nextReply(worker, ['closed'], exited, BROKER_THREAD_CLOSE_MS_MAX);
-    }
-    // The broker is closed and its file flushed (or the wait ran out): nothing left to keep.
-    await worker.terminate();
+    if (restartTimer !== null) clearTimeout(restartTimer);
+    await restarting;
+    if (live !== null) await closeSpawned(live);
+    live = null;
   };
   return {
-    port: ready.port,
-    wsPort: ready.wsPort,
-    loaded: ready.loaded.map(unwireRetained),
-    threadId: ready.threadId,
+    port: first.ready.port,
+    wsPort: first.ready.wsPort,
+    loaded: first.ready.loaded.map(unwireRetained),
+    get threadId() {
+      return lastThreadId;
+    },
     telemetry,
-    retainedLoadError: ready.retainedLoadError,
-    running: () => alive,
+    retainedLoadError: first.ready.retainedLoadError,
+    running: () => live?.alive() ?? false,
+    starts: () => started,
     terminate: async () => {
-      await worker.terminate();
+      await live?.worker.terminate();
     },
     close: () => (closing ??= close()),
   };

@@ -65,7 +65,7 @@ async function start(): Promise<void> {
     return; // nothing is left listening: the thread ends by itself
   }
   // The bank's telemetry, published into the broker in-process (broker-telemetry.ts).
-  serveTelemetryPort(data.telemetryPort, new BrokerTelemetry(broker, { hostId: data.hostId }));
+  serveTelemetryPort(data.telemetryPort, new BrokerTelemetry(broker, { hostId: data.hostId, countsBefore: data.countsBefore }));
   port?.on('message', (request: BrokerWorkerRequest) => {
     switch (request.type) {
       case 'close':

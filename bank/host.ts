@@ -68,7 +68,7 @@ export interface BankHost {
   /** The embedded broker's WebSocket port, or null when there is none. */
   mqttWsPort: number | null;
   /** The embedded broker's worker thread (its id; a test seam that kills it), or null. */
-  mqttBrokerThread: Pick<BrokerThread, 'threadId' | 'running' | 'terminate'> | null;
+  mqttBrokerThread: Pick<BrokerThread, 'threadId' | 'running' | 'starts' | 'terminate'> | null;
   /** Runs the alert time rules now (what the alert timer does). */
   tickTelemetry(): void;
   /** Publishes the metrics of the interval since the last call (what the metrics timer does). */

@@ -73,6 +73,11 @@ export class KioskStatusBoard {
     return changed ? this.status(kioskId) : null;
   }
 
+  /** The status of every kiosk on the board. */
+  all(): KioskStatus[] {
+    return [...this.kiosks.keys()].map((kioskId) => this.status(kioskId)).filter((status) => status !== null);
+  }
+
   status(kioskId: string): KioskStatus | null {
     const record = this.kiosks.get(kioskId);
     if (record === undefined) return null;

@@ -88,6 +88,12 @@ export class TelemetryObserver implements BankObserver {
 
   info(): void {}
 
+  /** Every kiosk's status and the alert snapshot again, retained (a restarted broker lost the latest). */
+  republishRetained(): void {
+    for (const status of this.board.all()) this.publishStatus(status);
+    this.sink.publish(topics.alertsActive, this.alerts.active(), { retain: true });
+  }
+
   /** The alert time rules (offline thresholds, quiet periods) and the sink's drop count. */
   tick(): void {
     const nowMs = this.nowMs();

@@ -11,7 +11,15 @@ import { startTelemetryThread } from './telemetry-thread.js';
 import { TelemetryObserver } from './telemetry-observer.js';
 
 export type BankMqttOptions =
-  | { mode: 'embedded'; port: number; host?: string; wsPort?: number; persistRetained?: boolean }
+  | {
+      mode: 'embedded';
+      port: number;
+      host?: string;
+      wsPort?: number;
+      persistRetained?: boolean;
+      /** First wait before a crashed broker thread is restarted (default BROKER_THREAD_RESTART_MS_MIN). */
+      restartMsMin?: number;
+    }
   | { mode: 'external'; url: string; username?: string; password?: string; protocolVersion?: 4 | 5; tls?: MqttTlsOptions }
   | { mode: 'off' };
 
@@ -51,7 +59,7 @@ function activeKiosks(keystore: Keystore): string[] {
     .map(([kioskId]) => kioskId);
 }
 
-async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: TelemetrySink; broker: BrokerThread | null }> {
+async function startSink(options: TelemetryRuntimeOptions, onBrokerRestarted: () => void): Promise<{ sink: TelemetrySink; broker: BrokerThread | null }> {
   const { mqtt, keystore, nowMs } = options;
   const hostId = keystore.current().hostId;
   switch (mqtt.mode) {
@@ -80,8 +88,13 @@ async function startSink(options: TelemetryRuntimeOptions): Promise<{ sink: Tele
         hostId,
         persistRetained: mqtt.persistRetained !== false,
         nowMs,
+        restartMsMin: mqtt.restartMsMin,
         // The bank's telemetry goes into the broker in-process; with the thread gone it is dropped and counted.
-        onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); telemetry is dropped until the bank restarts`),
+        onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); events are dropped and counted until a new one has started`),
+        onRestarted: () => {
+          options.info?.(`telemetry: the embedded broker thread restarted on 127.0.0.1:${broker.port}`);
+          onBrokerRestarted();
+        },
       });
       return { sink: broker.telemetry, broker };
     }
@@ -106,7 +119,10 @@ function retainedStatuses(broker: BrokerThread | null, fleet: readonly string[])
 }
 
 export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): Promise<TelemetryRuntime> {
-  const { sink, broker } = await startSink(options);
+  // The retained file a restarted broker loads can be up to a second behind: the observer
+  // republishes the bank's current retained state into the new broker.
+  let republish = (): void => undefined;
+  const { sink, broker } = await startSink(options, () => republish());
   const retainedLoadError = broker?.retainedLoadError ?? null;
   if (options.mqtt.mode === 'off') {
     return { sink, broker, observer: null, retainedLoadError, tick() {}, publishMetrics() {}, close: () => sink.close() };
@@ -115,6 +131,7 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
   let keystore = options.keystore.current();
   const fleet = activeKiosks(keystore);
   observer.start(fleet, retainedStatuses(broker, fleet));
+  republish = () => observer.republishRetained();
   const tick = (): void => {
     // The keystore view reloads when the file changes: kiosks added or revoked while we run.
     const current = options.keystore.current();
