@@ -14,6 +14,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { BankBrokerCredentials, EmbeddedBroker } from './broker.js';
 import type { RetainedMessage } from './retained-store.js';
+import { RestartBackoff } from './restart-backoff.js';
 import { PortTelemetry } from './telemetry-port.js';
 import type { TelemetrySink } from './telemetry.js';
 
@@ -87,8 +88,7 @@ export const BROKER_THREAD_START_MS_MAX = 15_000;
 export const BROKER_THREAD_CLOSE_MS_MAX = 5_000;
 export const BROKER_THREAD_RESTART_MS_MIN = 1_000;
 export const BROKER_THREAD_RESTART_MS_MAX = 30_000;
-/** A thread that ran this long before dying starts the backoff again from its minimum. */
-const STABLE_RUN_MS = 60_000;
+
 
 const WORKER_URL = new URL('./broker-worker.js', import.meta.url);
 
@@ -199,20 +199,19 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
   let closing: Promise<void> | null = null;
   let restarting: Promise<void> | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
-  let restartMs = restartMsMin;
+  const backoff = new RestartBackoff(restartMsMin, restartMsMax);
   /** The counts of the dead threads' sinks. */
   let carried = { published: 0, dropped: 0 };
   /** Dropped here while no thread ran, and not yet handed to a new thread's counts. */
   let droppedMeanwhile = 0;
   let sinkClosed = false;
 
-  const schedule = (): void => {
+  const schedule = (ranMs: number): void => {
     restartTimer = setTimeout(() => {
       restartTimer = null;
       if (closing === null) restarting = restart().finally(() => (restarting = null));
-    }, restartMs);
+    }, backoff.delayMs(ranMs));
     restartTimer.unref();
-    restartMs = Math.min(restartMs * 2, restartMsMax);
   };
 
   const watch = (spawned: Spawned): void => {
@@ -224,8 +223,7 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
       live = null;
       const crash = spawned.crash();
       report(onUnexpectedExit, crash === null ? `exit code ${code}` : crash.message);
-      if (Date.now() - startedAtMs >= STABLE_RUN_MS) restartMs = restartMsMin;
-      schedule();
+      schedule(Date.now() - startedAtMs);
     });
   };
 
@@ -246,7 +244,7 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
       }
     } catch (error) {
       report(onUnexpectedExit, `restart failed: ${error instanceof Error ? error.message : String(error)}`);
-      if (closing === null) schedule();
+      if (closing === null) schedule(0);
     }
   };
 

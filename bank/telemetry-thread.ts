@@ -10,6 +10,7 @@
 // in a tight loop.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { TelemetryStats } from './telemetry-outlet.js';
+import { RestartBackoff } from './restart-backoff.js';
 import { PortTelemetry } from './telemetry-port.js';
 import type { MqttTelemetryOptions, TelemetrySink } from './telemetry.js';
 
@@ -31,8 +32,6 @@ export interface TelemetryThreadOptions extends Omit<MqttTelemetryOptions, 'nowM
 
 export const TELEMETRY_THREAD_RESTART_MS_MIN = 1_000;
 export const TELEMETRY_THREAD_RESTART_MS_MAX = 30_000;
-/** A thread that ran this long before dying starts the backoff again from its minimum. */
-const STABLE_RUN_MS = 60_000;
 
 const WORKER_URL = new URL('./telemetry-worker.js', import.meta.url);
 
@@ -46,7 +45,7 @@ export interface TelemetryThread extends TelemetrySink {
 export function startTelemetryThread(options: TelemetryThreadOptions): TelemetryThread {
   const { nowMs, onUnexpectedExit, restartMsMin = TELEMETRY_THREAD_RESTART_MS_MIN, restartMsMax = TELEMETRY_THREAD_RESTART_MS_MAX, ...mqttOptions } = options;
   let closing: Promise<void> | null = null;
-  let restartMs = restartMsMin;
+  const backoff = new RestartBackoff(restartMsMin, restartMsMax);
   let restartTimer: NodeJS.Timeout | null = null;
   let started = 0;
   let current: { worker: Worker; sink: PortTelemetry } | null = null;
@@ -80,13 +79,11 @@ export function startTelemetryThread(options: TelemetryThreadOptions): Telemetry
       } catch {
         // Reporting a dead thread must not become a second failure.
       }
-      if (Date.now() - startedAtMs >= STABLE_RUN_MS) restartMs = restartMsMin;
       restartTimer = setTimeout(() => {
         restartTimer = null;
         if (closing === null) start();
-      }, restartMs);
+      }, backoff.delayMs(Date.now() - startedAtMs));
       restartTimer.unref();
-      restartMs = Math.min(restartMs * 2, restartMsMax);
     });
   };
   start();
