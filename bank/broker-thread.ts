@@ -14,6 +14,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { BankBrokerCredentials, EmbeddedBroker } from './broker.js';
 import type { RetainedMessage } from './retained-store.js';
+import { RelaySink } from './relay-sink.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { PortTelemetry } from './telemetry-port.js';
 import type { TelemetrySink } from './telemetry.js';
@@ -180,11 +181,12 @@ async function closeSpawned(spawned: Spawned): Promise<void> {
   await spawned.worker.terminate();
 }
 
-function report(callback: ((value: string) => void) | undefined, value: string): void {
+/** Calls a listener; one that throws does not become a second failure (or undo a restart). */
+function report<T>(callback: ((value: T) => void) | undefined, value: T): void {
   try {
     callback?.(value);
   } catch {
-    // Reporting a dead broker must not become a second failure.
+    // A listener's failure is not the broker's.
   }
 }
 
@@ -200,11 +202,10 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
   let restarting: Promise<void> | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
   const backoff = new RestartBackoff(restartMsMin, restartMsMax);
-  /** The counts of the dead threads' sinks. */
-  let carried = { published: 0, dropped: 0 };
-  /** Dropped here while no thread ran, and not yet handed to a new thread's counts. */
-  let droppedMeanwhile = 0;
-  let sinkClosed = false;
+  // The bank's sink across restarts. Closing it sends the offline status into the broker; the
+  // broker itself closes with close() below.
+  const telemetry = new RelaySink();
+  telemetry.attach(first.telemetry);
 
   const schedule = (ranMs: number): void => {
     restartTimer = setTimeout(() => {
@@ -218,8 +219,7 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
     const startedAtMs = Date.now();
     void spawned.exited.then((code) => {
       if (closing !== null) return;
-      const { published, dropped } = spawned.telemetry.stats();
-      carried = { published, dropped };
+      telemetry.detach();
       live = null;
       const crash = spawned.crash();
       report(onUnexpectedExit, crash === null ? `exit code ${code}` : crash.message);
@@ -229,44 +229,20 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
 
   const restart = async (): Promise<void> => {
     started += 1;
-    const handedOver = droppedMeanwhile;
     try {
-      const next = await spawnWorker({ ...again, countsBefore: { published: carried.published, dropped: carried.dropped + handedOver } }, nowMs);
+      const next = await spawnWorker({ ...again, countsBefore: telemetry.countsForNext() }, nowMs);
       if (closing !== null) return await closeSpawned(next);
-      droppedMeanwhile -= handedOver; // what was dropped during the start stays counted here
+      telemetry.attach(next.telemetry);
       live = next;
       lastThreadId = next.ready.threadId;
       watch(next);
-      try {
-        onRestarted?.();
-      } catch {
-        // As with report(): a failing listener does not undo the restart.
-      }
+      report(onRestarted, undefined);
     } catch (error) {
       report(onUnexpectedExit, `restart failed: ${error instanceof Error ? error.message : String(error)}`);
       if (closing === null) schedule(0);
     }
   };
 
-  const telemetry: TelemetrySink = {
-    publish: (topic, payload, publishOptions) => {
-      if (live === null || closing !== null || sinkClosed) {
-        droppedMeanwhile += 1;
-        return;
-      }
-      live.telemetry.publish(topic, payload, publishOptions);
-    },
-    stats: () => {
-      if (live === null) return { published: carried.published, dropped: carried.dropped + droppedMeanwhile, queued: 0, connected: false };
-      const stats = live.telemetry.stats();
-      return { ...stats, dropped: stats.dropped + droppedMeanwhile };
-    },
-    // The offline status goes into the broker; the broker itself closes with close() below.
-    close: async () => {
-      sinkClosed = true;
-      await live?.telemetry.close();
-    },
-  };
   watch(first);
 
   const close = async (): Promise<void> => {

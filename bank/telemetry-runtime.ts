@@ -92,7 +92,7 @@ async function startSink(options: TelemetryRuntimeOptions, onBrokerRestarted: ()
         // The bank's telemetry goes into the broker in-process; with the thread gone it is dropped and counted.
         onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); events are dropped and counted until a new one has started`),
         onRestarted: () => {
-          options.info?.(`telemetry: the embedded broker thread restarted on 127.0.0.1:${broker.port}`);
+          options.info?.(`telemetry: the embedded broker thread restarted on ${host}:${broker.port}`);
           onBrokerRestarted();
         },
       });

@@ -10,6 +10,7 @@
 // in a tight loop.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { TelemetryStats } from './telemetry-outlet.js';
+import { RelaySink } from './relay-sink.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { PortTelemetry } from './telemetry-port.js';
 import type { MqttTelemetryOptions, TelemetrySink } from './telemetry.js';
@@ -48,16 +49,15 @@ export function startTelemetryThread(options: TelemetryThreadOptions): Telemetry
   const backoff = new RestartBackoff(restartMsMin, restartMsMax);
   let restartTimer: NodeJS.Timeout | null = null;
   let started = 0;
-  let current: { worker: Worker; sink: PortTelemetry } | null = null;
-  /** Counts of dead threads' sinks; between a death and the restart, what is published here is dropped. */
-  let carried = { published: 0, dropped: 0 };
-  let droppedBetween = 0;
+  let current: Worker | null = null;
+  /** The bank's sink across restarts: between a death and the restart it drops and counts. */
+  const relay = new RelaySink();
 
   const start = (): void => {
     started += 1;
     const startedAtMs = Date.now();
     const channel = new MessageChannel();
-    const countsBefore = { published: carried.published, dropped: carried.dropped + droppedBetween };
+    const countsBefore = relay.countsForNext();
     const workerData: TelemetryWorkerInit = { options: { ...mqttOptions, countsBefore }, port: channel.port2 };
     const worker = new Worker(WORKER_URL, { workerData, transferList: [channel.port2] });
     let crash: Error | null = null;
@@ -67,12 +67,11 @@ export function startTelemetryThread(options: TelemetryThreadOptions): Telemetry
     // The bank's server keeps the process alive; this thread must not keep a stopped bank alive.
     worker.unref();
     const sink = new PortTelemetry(channel.port1, { nowMs, countsBefore });
-    droppedBetween = 0;
-    current = { worker, sink };
+    relay.attach(sink);
+    current = worker;
     worker.once('exit', (code) => {
       if (closing !== null) return;
-      const { published, dropped } = sink.stats();
-      carried = { published, dropped };
+      relay.detach();
       current = null;
       try {
         onUnexpectedExit?.(crash === null ? `exit code ${code}` : crash.message);
@@ -91,26 +90,16 @@ export function startTelemetryThread(options: TelemetryThreadOptions): Telemetry
   const close = async (): Promise<void> => {
     if (restartTimer !== null) clearTimeout(restartTimer);
     const running = current;
-    if (running === null) return;
-    await running.sink.close(); // the worker closes the client (offline status) and answers
-    await running.worker.terminate();
+    await relay.close(); // the worker closes the client (offline status) and answers
+    await running?.terminate();
   };
   return {
-    publish: (topic, payload, publishOptions) => {
-      if (current === null || closing !== null) {
-        droppedBetween += 1;
-        return;
-      }
-      current.sink.publish(topic, payload, publishOptions);
-    },
-    stats: (): TelemetryStats => {
-      if (current === null) return { published: carried.published, dropped: carried.dropped + droppedBetween, queued: 0, connected: false };
-      return current.sink.stats();
-    },
+    publish: (topic, payload, publishOptions) => relay.publish(topic, payload, publishOptions),
+    stats: (): TelemetryStats => relay.stats(),
     close: () => (closing ??= close()),
     starts: () => started,
     terminate: async () => {
-      await current?.worker.terminate();
+      await current?.terminate();
     },
   };
 }
