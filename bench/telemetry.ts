@@ -27,6 +27,7 @@ import { TELEMETRY_BATCH_MESSAGES_MAX } from '../bank/telemetry-port.js';
 import { startTelemetryThread } from '../bank/telemetry-thread.js';
 import { MqttTelemetry, type TelemetrySink } from '../bank/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
+import { waitUntil } from '../test/helpers/wait.js';
 import { mosquittoMissingReason, spawnMosquittoSub, startMosquitto, type Mosquitto, type MqttUser } from '../test/helpers/mosquitto.js';
 
 type Mode = 'off' | 'embedded' | 'mosquitto';
@@ -34,6 +35,8 @@ const BCRYPT_COST = 4;
 const OPERATOR: MqttUser = { username: 'bench-ops', password: 'bench-operator-password' };
 const WAIT_MS = 40_000;
 const OUTAGE_DEPOSITS_PER_SESSION_MIN = 200;
+/** Waits poll this seldom: reading the subscriber's file or stats must not load the machine being measured. */
+const POLL_MS = 20;
 /**
  * The embedded broker's retained file can still be written up to its flush interval (1 s) after
  * host.close() has resolved (a retained message that reached it after the final flush), which
@@ -49,8 +52,6 @@ interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Deposit events the subscriber received, or null when there was none (telemetry off). */
-  delivered: number | null;
   /** CPU time (user + system) of this process (bank + load generator) per request. */
   cpuUsPerRequest: number;
   /** CPU time of the external mosquitto per request, or null (none, or not on Linux). */
@@ -140,7 +141,7 @@ interface Load {
   telemetryThreadCpuUs: number | null;
 }
 
-function summarize(load: Load, delivered: number | null): LoadResult {
+function summarize(load: Load): LoadResult {
   const sorted = [...load.latenciesMs].sort((a, b) => a - b);
   const requests = sorted.length;
   return {
@@ -150,20 +151,11 @@ function summarize(load: Load, delivered: number | null): LoadResult {
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     maxMs: sorted.at(-1) ?? 0,
-    delivered,
     cpuUsPerRequest: load.cpuUs / requests,
     brokerCpuUsPerRequest: load.brokerCpuUs === null ? null : load.brokerCpuUs / requests,
     mainThreadCpuUsPerRequest: load.mainThreadCpuUs === null ? null : load.mainThreadCpuUs / requests,
     telemetryThreadCpuUsPerRequest: load.telemetryThreadCpuUs === null ? null : load.telemetryThreadCpuUs / requests,
   };
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /**
@@ -200,7 +192,7 @@ async function inProcessSubscriber(port: number, user: MqttUser): Promise<Subscr
     else if (topic.startsWith('atm/v1/bank/') && payload.toString('utf8').includes('"online"')) online = true;
   });
   await client.subscribeAsync('atm/v1/#', { qos: 0 });
-  await waitUntil(() => online, 'the bank status');
+  await waitUntil(() => online, 'the bank status', WAIT_MS, POLL_MS);
   return { depositEvents: () => deposits, stop: () => client.endAsync(true) };
 }
 
@@ -308,7 +300,7 @@ class BenchBank {
     this.depositsMade += requests;
     if (mode === 'off') return;
     const target = this.publishedMark + requests;
-    await waitUntil(() => this.host.telemetry.stats().published >= target && this.host.telemetry.stats().queued === 0, 'the slice\'s telemetry', 10_000);
+    await waitUntil(() => this.host.telemetry.stats().published >= target && this.host.telemetry.stats().queued === 0, 'the slice\'s telemetry', 10_000, POLL_MS);
     this.publishedMark = this.host.telemetry.stats().published;
   }
 
@@ -324,13 +316,13 @@ class BenchBank {
 async function slice(mode: Mode, bank: BenchBank, perSession: number): Promise<LoadResult> {
   const load = await bank.deposits(perSession, undefined, mode === 'mosquitto' ? bank.brokerPid : null);
   await bank.settle(mode, load.latenciesMs.length);
-  return summarize(load, null);
+  return summarize(load);
 }
 
 /** Deposit events the subscriber got of those the bank made; stops the subscriber (which flushes its file). */
 async function deliveredEvents(bank: BenchBank): Promise<{ delivered: number; made: number } | null> {
   if (bank.subscriber === null) return null;
-  await waitUntil(() => bank.depositEventsReceived() >= bank.depositsMade, 'the deposit events', 2_000).catch(() => undefined);
+  await waitUntil(() => bank.depositEventsReceived() >= bank.depositsMade, 'the deposit events', 2_000, POLL_MS).catch(() => undefined);
   await bank.subscriber.stop();
   return { delivered: bank.depositEventsReceived(), made: bank.depositsMade };
 }
@@ -354,12 +346,12 @@ async function measureOutage(sessions: number, perSession: number, broker: Mosqu
     const back = await bank.deposits(perSession, () => backlog() && performance.now() < deadline);
     await restarting;
     if (backlog()) throw new Error('the bank did not work off its telemetry backlog after the broker came back');
-    await waitUntil(() => stats().queued === 0, 'the last hand-over batch', 5_000);
+    await waitUntil(() => stats().queued === 0, 'the last hand-over batch', 5_000, POLL_MS);
     return {
       phases: {
-        'broker up': summarize(up, null),
-        'broker stopped': summarize(down, null),
-        'broker back (until reconnected and flushed)': summarize(back, null),
+        'broker up': summarize(up),
+        'broker stopped': summarize(down),
+        'broker back (until reconnected and flushed)': summarize(back),
       },
       dropped: droppedWhileDown,
       queuedMax,
@@ -389,7 +381,7 @@ async function measureHandover(broker: Mosquitto, count: number): Promise<Record
   const payload = { kioskId: 'bench-0', user: 'be***', txnId: crypto.randomUUID(), amountCents: 500, outcome: 'ok', latencyMs: 6.2 };
   const mainThreadStat = `/proc/${process.pid}/task/${process.pid}/stat`;
   const perEvent = async (sink: TelemetrySink): Promise<number | null> => {
-    await waitUntil(() => sink.stats().connected, 'the sink to connect');
+    await waitUntil(() => sink.stats().connected, 'the sink to connect', WAIT_MS, POLL_MS);
     const before = processCpuUs(process.pid, mainThreadStat);
     for (let sent = 0; sent < count; ) {
       for (let index = 0; index < 16; index += 1, sent += 1) sink.publish('atm/v1/events/deposit', payload);
