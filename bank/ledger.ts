@@ -3,7 +3,7 @@
 // the service can hold a lock only around the read-decide-write sequence.
 import { AMOUNT_CENTS_MAX, isValidAmountCents } from '../protocol/amount.js';
 import { DeclineCode } from '../protocol/errors.js';
-import { PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_PATTERN } from '../protocol/messages.js';
+import { PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_PATTERN, type LimitDetail } from '../protocol/messages.js';
 import type { Account, TxnRecord } from './types.js';
 
 export interface LedgerLimits {
@@ -20,7 +20,10 @@ export const DEFAULT_LIMITS: LedgerLimits = {
   balanceCentsMax: AMOUNT_CENTS_MAX,
 };
 
-export type Decision = { ok: true; account: Account } | { ok: false; code: DeclineCode };
+/** A LIMIT_EXCEEDED decline says which limit ([ATM-4.10]), so the customer knows what is possible. */
+export type Decision = { ok: true; account: Account } | { ok: false; code: DeclineCode; limit?: LimitDetail };
+
+const overLimit = (limit: LimitDetail): Decision => ({ ok: false, code: DeclineCode.LIMIT_EXCEEDED, limit });
 
 /** Case-folds; null when the name breaks the rules (3-32 of a-z 0-9 . _ -). */
 export function normalizeUsername(raw: string): string | null {
@@ -56,18 +59,22 @@ export function newAccount(username: string, passwordHash: string, nowMs: number
 
 export function decideDeposit(account: Account, amountCents: unknown, limits: LedgerLimits): Decision {
   if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
-  if (amountCents > limits.depositCentsMax) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
-  if (account.balanceCents + amountCents > limits.balanceCentsMax) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  if (amountCents > limits.depositCentsMax) return overLimit({ kind: 'deposit', limitCents: limits.depositCentsMax });
+  if (account.balanceCents + amountCents > limits.balanceCentsMax) {
+    return overLimit({ kind: 'balance', limitCents: limits.balanceCentsMax, leftCents: Math.max(0, limits.balanceCentsMax - account.balanceCents) });
+  }
   return { ok: true, account: { ...account, balanceCents: account.balanceCents + amountCents } };
 }
 
 /** Phase one of a withdrawal: reserve the amount; it counts against today's limit at once. */
 export function decideHold(account: Account, amountCents: unknown, limits: LedgerLimits, nowMs: number): Decision {
   if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
-  if (amountCents > limits.withdrawalCentsMax) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  if (amountCents > limits.withdrawalCentsMax) return overLimit({ kind: 'withdrawal', limitCents: limits.withdrawalCentsMax });
   if (amountCents > availableCents(account)) return { ok: false, code: DeclineCode.INSUFFICIENT_FUNDS };
   const today = withdrawnToday(account, nowMs);
-  if (today + amountCents > limits.withdrawalCentsMaxDaily) return { ok: false, code: DeclineCode.LIMIT_EXCEEDED };
+  if (today + amountCents > limits.withdrawalCentsMaxDaily) {
+    return overLimit({ kind: 'withdrawalDaily', limitCents: limits.withdrawalCentsMaxDaily, leftCents: Math.max(0, limits.withdrawalCentsMaxDaily - today) });
+  }
   return {
     ok: true,
     account: { ...account, heldCents: account.heldCents + amountCents, withdrawnDay: utcDay(nowMs), withdrawnTodayCents: today + amountCents },

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { RandomBytes } from '../protocol/crypto.js';
-import { SecureChannel, type ChannelTimeouts } from '../protocol/channel.js';
+import { DEFAULT_TIMEOUTS, SecureChannel, type ChannelTimeouts } from '../protocol/channel.js';
 import { DeclineCode, SessionCloseReason, declineText } from '../protocol/errors.js';
 import { encodeMessage, parseRequest, type Request, type Response } from '../protocol/messages.js';
 import type { KeystoreView } from './key-store.js';
@@ -119,7 +119,9 @@ export class BankServer {
       const oldest = this.pending.values().next().value;
       oldest?.channel.fail(SessionCloseReason.EVICTED, 'pending handshake evicted by a newer one');
     }
-    const context: SessionContext = { kioskId: '?', remote, username: null };
+    // The channel arms its lifetime as it is made; ping reports what is left of it ([ATM-4.9]).
+    const lifetimeMs = this.options.timeouts?.lifetimeMs ?? DEFAULT_TIMEOUTS.lifetimeMs;
+    const context: SessionContext = { kioskId: '?', remote, username: null, expiresAtMs: this.options.nowMs() + lifetimeMs };
     const connection: Connection = { channel: undefined as unknown as SecureChannel, context, queued: 0, tail: Promise.resolve(), admittedKioskId: null };
     connection.channel = SecureChannel.accept(
       {
@@ -235,7 +237,9 @@ export class BankServer {
     }
     const handled = await this.options.service.handle(connection.context, request);
     if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
-    if (request.op !== 'ping' && !(request.op === 'device.report' && handled.outcome.outcome === 'unchanged')) {
+    // Pings and a renewal that worked are the link's housekeeping, not a customer's request.
+    const housekeeping = request.op === 'ping' || ((request.op === 'session.handover' || request.op === 'session.resume') && handled.response.ok);
+    if (!housekeeping && !(request.op === 'device.report' && handled.outcome.outcome === 'unchanged')) {
       this.options.observer.action({
         kioskId: connection.context.kioskId,
         remote: connection.context.remote,

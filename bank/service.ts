@@ -2,10 +2,11 @@
 // Each handler takes the account's (and transaction id's) lock, reads, decides with the pure
 // functions of ledger.ts, and submits one batch (state + audit record) to the group
 // committer; the reply is built only after that batch is durable.
+import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { formatCents } from '../protocol/amount.js';
 import { DeclineCode, declineText } from '../protocol/errors.js';
-import type { CassetteReport, DeviceState, Request, Response } from '../protocol/messages.js';
+import type { CassetteReport, DeviceState, LimitDetail, Request, Response } from '../protocol/messages.js';
 import type { AuditEntry } from './audit.js';
 import type { GroupCommitter } from './commit.js';
 import {
@@ -29,7 +30,14 @@ export interface SessionContext {
   kioskId: string;
   remote: string;
   username: string | null;
+  /** When the channel's lifetime ends it ([ATM-3.6]); ping reports what is left ([ATM-4.9]). */
+  expiresAtMs?: number;
 }
+
+/** [ATM-4.9] A hand-over token is good for this long, once, for the kiosk it was issued to. */
+export const HANDOVER_TTL_MS = 30_000;
+/** Outstanding hand-over tokens at most; a kiosk needs one per renewal, so this is generous. */
+export const HANDOVERS_MAX = 4_096;
 
 export interface ServiceOptions {
   store: LedgerStore;
@@ -42,6 +50,7 @@ export interface ServiceOptions {
   holdTimeoutMs?: number;
   loginsPerSecondPerKiosk?: number;
   loginBurstPerKiosk?: number;
+  randomBytes?: (size: number) => Buffer;
 }
 
 /** What one handled request amounts to, for the log line and telemetry. */
@@ -71,6 +80,8 @@ export class BankService {
   readonly holdTimeoutMs: number;
   private readonly loginLimiter: RateLimiter;
   private dummyHash: Promise<string>;
+  /** sha256(token) → the login it carries; the token itself is never stored or logged. */
+  private readonly handovers = new Map<string, { kioskId: string; username: string; expiresAtMs: number }>();
 
   constructor(private readonly options: ServiceOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -141,8 +152,17 @@ export class BankService {
         return this.onPost(session, request);
       case 'withdraw.void':
         return this.onVoid(session, request);
-      case 'ping':
-        return Promise.resolve({ response: { id: request.id, ok: true }, outcome: { action: 'ping', outcome: 'ok', username: session.username } });
+      case 'ping': {
+        const response: Response = { id: request.id, ok: true };
+        if (session.expiresAtMs !== undefined) response.sessionLeftMs = Math.max(0, session.expiresAtMs - this.now());
+        return Promise.resolve({ response, outcome: { action: 'ping', outcome: 'ok', username: session.username } });
+      }
+      case 'username.check':
+        return this.onUsernameCheck(session, request);
+      case 'session.handover':
+        return this.onHandover(session, request);
+      case 'session.resume':
+        return this.onResume(session, request);
       case 'device.report':
         return Promise.resolve(this.onDeviceReport(session, request));
       default: {
@@ -206,10 +226,62 @@ export class BankService {
       const updated = { ...account, failedLogins: locks ? 0 : failedLogins, lockedUntilMs: locks ? nowMs + this.lockMs : 0 };
       const code = locks ? DeclineCode.ACCOUNT_LOCKED : DeclineCode.AUTH_FAILED;
       await this.commit({ accounts: [updated] }, this.entry(session, base, code, { detail: `failed login ${failedLogins}` }));
-      // The failure that locks still answers AUTH_FAILED: only later attempts learn of the lock.
-      const response = decline(request.id, DeclineCode.AUTH_FAILED);
+      // [ATM-4.11] The customer is told how many tries are left, and the failure that locks says
+      // so at once. This tells that the account exists, which sign-up tells anyone anyway
+      // (USERNAME_TAKEN, username.check); PROTOCOL.md's limitations weigh it.
+      const response = decline(request.id, code);
+      if (locks) response.lockedUntil = new Date(updated.lockedUntilMs).toISOString();
+      else response.attemptsLeft = this.loginFailuresMax - failedLogins;
       return { response, outcome: { ...base, outcome: code } };
     });
+  }
+
+  /** [ATM-4.9] Sign-up asks early whether a name is free, so nobody types a password twice for nothing. */
+  private async onUsernameCheck(session: SessionContext, request: Extract<Request, { op: 'username.check' }>): Promise<Handled> {
+    const username = normalizeUsername(request.username);
+    const base = { action: 'username.check', username };
+    // The same budget as logins: a name check is as good a probe as a failed login.
+    if (!this.loginLimiter.take(session.kioskId, this.now())) return this.declined(session, request.id, base, DeclineCode.BUSY);
+    if (username === null) return this.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
+    if ((await this.readAccount(username)) !== null) return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
+    return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
+  }
+
+  /**
+   * [ATM-4.9] Renewal: the logged-in session hands its login to a one-time token that a new
+   * session of the same kiosk redeems, so a customer never notices the session lifetime. The
+   * old session stays logged in until the kiosk closes it (a failed renewal loses nothing).
+   */
+  private async onHandover(session: SessionContext, request: Extract<Request, { op: 'session.handover' }>): Promise<Handled> {
+    const username = session.username;
+    const base = { action: 'session.handover', username };
+    // Nobody logged in: nothing to carry over, and no decline (a renewal between customers).
+    if (username === null) return { response: { id: request.id, ok: true }, outcome: { ...base, outcome: 'ok' } };
+    const nowMs = this.now();
+    if (this.handovers.size >= HANDOVERS_MAX) {
+      for (const [key, handover] of this.handovers) if (handover.expiresAtMs <= nowMs) this.handovers.delete(key);
+      if (this.handovers.size >= HANDOVERS_MAX) return this.declined(session, request.id, base, DeclineCode.BUSY);
+    }
+    const token = (this.options.randomBytes ?? crypto.randomBytes)(32).toString('base64url');
+    this.handovers.set(tokenKey(token), { kioskId: session.kioskId, username, expiresAtMs: nowMs + HANDOVER_TTL_MS });
+    await this.audit(this.entry(session, base, 'ok'));
+    return { response: { id: request.id, ok: true, username, resumeToken: token }, outcome: { ...base, outcome: 'ok' } };
+  }
+
+  private async onResume(session: SessionContext, request: Extract<Request, { op: 'session.resume' }>): Promise<Handled> {
+    const key = tokenKey(request.token);
+    const handover = this.handovers.get(key);
+    const nowMs = this.now();
+    // Unknown, expired, or issued to another kiosk: all the same decline, and a token is spent
+    // by any attempt to redeem it, so a guess cannot be retried against a live one.
+    const valid = handover !== undefined && handover.expiresAtMs > nowMs && handover.kioskId === session.kioskId && session.username === null;
+    if (handover !== undefined && handover.kioskId === session.kioskId) this.handovers.delete(key);
+    if (!valid) return this.declined(session, request.id, { action: 'session.resume', username: null }, DeclineCode.NOT_LOGGED_IN, undefined, undefined, 'hand-over token unknown, expired or not this kiosk\'s');
+    const base = { action: 'session.resume', username: handover.username };
+    if ((await this.readAccount(handover.username)) === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    await this.audit(this.entry(session, base, 'ok'));
+    session.username = handover.username;
+    return { response: { id: request.id, ok: true, username: handover.username }, outcome: { ...base, outcome: 'ok' } };
   }
 
   private async onLogout(session: SessionContext, request: Extract<Request, { op: 'logout' }>): Promise<Handled> {
@@ -246,7 +318,7 @@ export class BankService {
       const account = await this.readAccount(username);
       if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
       const decision = decideDeposit(account, request.amountCents, this.limits);
-      if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId);
+      if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId, undefined, decision.limit);
       const response: Response = { id: request.id, ok: true, txnId: request.txnId, balanceCents: availableCents(decision.account) };
       const txn = this.txn(session, request.txnId, 'deposit', username, request.amountCents, 'posted', request.amountCents, response);
       await this.commit({ accounts: [decision.account], txns: [txn] }, this.entry(session, base, 'ok', { txnId: request.txnId }));
@@ -272,6 +344,7 @@ export class BankService {
         if (decision.code === DeclineCode.INVALID_AMOUNT) return this.declined(session, request.id, base, decision.code);
         // Remember the decline so a retry of this id gets the same answer, not a fresh try.
         const response = decline(request.id, decision.code);
+        if (decision.limit !== undefined) response.limit = decision.limit;
         const txn = this.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'declined', 0, response);
         await this.commit({ txns: [txn] }, this.entry(session, base, decision.code, { txnId: request.txnId }));
         return { response, outcome: { ...base, outcome: decision.code } };
@@ -395,6 +468,7 @@ export class BankService {
     lockedUntil?: string,
     txnId?: string,
     detail?: string,
+    limit?: LimitDetail,
   ): Promise<Handled> {
     const extra: Partial<AuditEntry> = {};
     if (txnId !== undefined) extra.txnId = txnId;
@@ -402,6 +476,7 @@ export class BankService {
     await this.audit(this.entry(session, base, code, extra));
     const response = decline(id, code);
     if (lockedUntil !== undefined) response.lockedUntil = lockedUntil;
+    if (limit !== undefined) response.limit = limit;
     return { response, outcome: { ...base, outcome: code } };
   }
 
@@ -416,6 +491,10 @@ export class BankService {
 
 function decline(id: number, code: DeclineCode): Extract<Response, { ok: false }> {
   return { id, ok: false, code, message: declineText[code] };
+}
+
+function tokenKey(token: string): string {
+  return crypto.createHash('sha256').update(token).digest('base64url');
 }
 
 function stripId(response: Response): Omit<Response, 'id'> {

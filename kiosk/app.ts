@@ -6,7 +6,8 @@ import path from 'node:path';
 import { createDevices } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
-import { KioskLink } from './link.js';
+import type { DeviceState } from '../protocol/messages.js';
+import { KioskLink, type LinkCause } from './link.js';
 import { startKioskUi, type ThemeName } from './ui.js';
 
 export interface KioskAppOptions {
@@ -32,8 +33,12 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   const devices = await createDevices(options.device ?? 'sim', { sim: { dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } }, log });
   const journal = KioskJournal.open({ dir: options.dataDir, kioskId: options.kioskId, key: deriveJournalKey(options.psk) });
-  const link = new KioskLink({ host: options.host, port: options.port, kioskId: options.kioskId, psk: options.psk, requestTimeoutMs: 10_000 });
-  link.onState((state, detail) => log(`bank link ${state}: ${detail}`));
+  const link = new KioskLink({ host: options.host, port: options.port, kioskId: options.kioskId, psk: options.psk, requestTimeoutMs: 10_000, log });
+  // Each line says what happened and, where a person must act, what to do.
+  link.onState((state, detail, cause) => log(`bank link ${state}: ${detail}${linkAdvice(cause, options)}`));
+  for (const [name, device] of [['keypad', devices.keypad], ['display', devices.display], ['dispenser', devices.dispenser]] as const) {
+    device.onState((state) => log(`${name} ${state}${deviceAdvice(name, state, options.device ?? 'sim')}`));
+  }
   const controller = new KioskController({
     kioskId: options.kioskId,
     link,
@@ -66,4 +71,18 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
     screen.destroy();
     await controller.stop();
   }
+}
+
+function linkAdvice(cause: LinkCause, options: KioskAppOptions): string {
+  if (cause === 'refused') {
+    return ` — the bank refused kiosk '${options.kioskId}': check that its key file is the one \`atm keys add-kiosk ${options.kioskId}\` wrote for this bank (or rotate it), that the kiosk is not revoked, and that both clocks are right`;
+  }
+  if (cause === 'unreachable') return ` — is \`atm bank\` running on ${options.host}:${options.port}? Retrying.`;
+  return '';
+}
+
+function deviceAdvice(name: string, state: DeviceState, device: string): string {
+  if (state === 'noDevice' || state === 'offline') return ` — check that ${device} is the ${name}'s port and that it is plugged in`;
+  if (state === 'fraudAttempt') return ' — the tamper switch is open: the kiosk is out of service until it is closed';
+  return '';
 }

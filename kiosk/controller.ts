@@ -6,8 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/types.js';
 import { AtmError } from '../protocol/errors.js';
-import type { Response } from '../protocol/messages.js';
-import { initialState, step, type Effect, type EffectResult, type KioskEvent, type KioskState } from './flow.js';
+import type { DeclineResponse, Response } from '../protocol/messages.js';
+import { initialState, step, type DeclineDetail, type Effect, type EffectResult, type KioskEvent, type KioskState } from './flow.js';
 import { planRecovery, type KioskJournal } from './journal.js';
 import type { KioskLink } from './link.js';
 import { lcdLines } from './view.js';
@@ -39,9 +39,8 @@ export class KioskController {
     this.nowMs = options.nowMs ?? (() => Date.now());
     this.newTxnId = options.newTxnId ?? (() => crypto.randomUUID());
     this.log = options.log ?? (() => undefined);
-    const notes = options.devices.dispenser.cassettes().map((cassette) => cassette.denominationCents);
     this.current = initialState(options.kioskId, this.nowMs(), {
-      noteCents: notes.length > 0 ? Math.min(...notes) : 20_00,
+      cassettes: options.devices.dispenser.cassettes(),
       idleWarnMs: options.idleWarnMs,
       idleLogoutMs: options.idleLogoutMs,
     });
@@ -63,18 +62,20 @@ export class KioskController {
       this.input({ type: 'device', device: name, state: device.state() });
       device.onState((state) => {
         this.input({ type: 'device', device: name, state });
+        this.updateCash();
         this.reportDevices();
       });
     }
-    this.options.link.onState((state, detail) => {
+    this.updateCash();
+    this.options.link.onState((state, detail, cause) => {
       if (state === 'online') {
         // [DESIGN §5] settle what a power cut left unfinished before serving anyone.
         this.settling = this.settleUnfinished().finally(() => {
           this.reportDevices();
-          this.input({ type: 'link', state: this.options.link.state, detail });
+          this.input({ type: 'link', state: this.options.link.state, detail, cause: this.options.link.cause });
         });
       } else {
-        this.input({ type: 'link', state, detail });
+        this.input({ type: 'link', state, detail, cause });
       }
     });
     this.options.link.start();
@@ -109,7 +110,8 @@ export class KioskController {
 
   private render(): void {
     for (const listener of this.listeners) listener(this.current);
-    this.options.devices.display.show(lcdLines(this.current)).catch(() => undefined);
+    const display = this.options.devices.display;
+    display.show(lcdLines(this.current, { rows: display.rows, columns: display.columns })).catch(() => undefined);
   }
 
   private finish(result: EffectResult): void {
@@ -122,9 +124,16 @@ export class KioskController {
         case 'login':
         case 'register':
           return this.finish(await this.authenticate(effect.kind, effect.username, effect.password));
+        case 'checkUsername': {
+          const response = await this.options.link.request({ op: 'username.check', username: effect.username });
+          return this.finish(response.ok ? { effect: 'checkUsername', ok: true, username: effect.username } : { effect: 'checkUsername', ok: false, code: response.code, username: effect.username });
+        }
         case 'balance': {
           const response = await this.options.link.request({ op: 'balance' });
-          return this.finish(response.ok ? { effect: 'balance', ok: true, balanceCents: response.balanceCents ?? 0 } : { effect: 'balance', ok: false, code: response.code });
+          if (!response.ok) return this.finish({ effect: 'balance', ok: false, code: response.code, ...declineDetail(response) });
+          // A balance the bank did not send is an error, never 0 on a customer's screen.
+          if (typeof response.balanceCents !== 'number') return this.finish({ effect: 'balance', ok: false, code: 'BAD_RESPONSE' });
+          return this.finish({ effect: 'balance', ok: true, balanceCents: response.balanceCents });
         }
         case 'deposit':
           return this.finish(await this.deposit(effect.amountCents));
@@ -147,6 +156,7 @@ export class KioskController {
       const code = error instanceof AtmError ? error.code : 'INTERNAL';
       this.log(`effect ${effect.kind} failed: ${error instanceof Error ? error.message : String(error)}`);
       if (effect.kind === 'login' || effect.kind === 'register') this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'checkUsername') this.finish({ effect: 'checkUsername', ok: false, code, username: effect.username });
       else if (effect.kind === 'balance' || effect.kind === 'deposit') this.finish({ effect: effect.kind, ok: false, code });
       else if (effect.kind === 'withdraw') this.finish({ effect: 'withdraw', ok: false, code, requestedCents: effect.amountCents, dispensedCents: 0 });
     }
@@ -155,10 +165,10 @@ export class KioskController {
   private async authenticate(kind: 'login' | 'register', username: string, password: string): Promise<EffectResult> {
     if (kind === 'register') {
       const registered = await this.options.link.request({ op: 'register', username, password });
-      if (!registered.ok) return { effect: 'register', ok: false, code: registered.code };
+      if (!registered.ok) return { effect: 'register', ok: false, code: registered.code, username };
     }
     const login = await this.options.link.request({ op: 'login', username, password });
-    if (!login.ok) return { effect: kind, ok: false, code: login.code, ...(login.lockedUntil !== undefined ? { lockedUntil: login.lockedUntil } : {}) };
+    if (!login.ok) return { effect: kind, ok: false, code: login.code, username, ...declineDetail(login) };
     return { effect: kind, ok: true, username: login.username ?? username };
   }
 
@@ -168,8 +178,9 @@ export class KioskController {
     journal.append({ type: 'deposit.sent', txnId, username: this.current.username ?? '', amountCents });
     const response = await this.options.link.request({ op: 'deposit', txnId, amountCents });
     journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code });
-    if (!response.ok) return { effect: 'deposit', ok: false, code: response.code };
-    return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents ?? 0, txnId };
+    if (!response.ok) return { effect: 'deposit', ok: false, code: response.code, ...declineDetail(response) };
+    if (typeof response.balanceCents !== 'number') return { effect: 'deposit', ok: false, code: 'BAD_RESPONSE' };
+    return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents, txnId };
   }
 
   /** hold → dispense → post what came out (partial included) or void; each step journaled first. */
@@ -182,10 +193,11 @@ export class KioskController {
     journal.append({ type: 'hold.sent', txnId, username: this.current.username ?? '', amountCents });
     const hold = await this.options.link.request({ op: 'withdraw.hold', txnId, amountCents });
     journal.append({ type: 'hold.result', txnId, outcome: hold.ok ? 'ok' : hold.code });
-    if (!hold.ok) return failed(hold.code, { txnId });
+    if (!hold.ok) return failed(hold.code, { txnId, ...declineDetail(hold) });
     journal.append({ type: 'dispense.started', txnId, amountCents });
     const dispensed = await dispenser.dispense(amountCents);
     journal.append({ type: 'dispense.result', txnId, dispensedCents: dispensed.dispensedCents, fault: dispensed.ok ? null : dispensed.fault });
+    this.updateCash();
     this.reportDevices();
     if (dispensed.dispensedCents === 0) {
       const voided = await this.settle(txnId, { action: 'void', reason: `dispenser fault: ${dispensed.ok ? 'none' : dispensed.fault}` });
@@ -227,6 +239,11 @@ export class KioskController {
     }
   }
 
+  /** The flow offers only what the cassettes can pay: it hears of every change in them. */
+  private updateCash(): void {
+    this.input({ type: 'cash', cassettes: this.options.devices.dispenser.cassettes() });
+  }
+
   private reportDevices(): void {
     if (this.options.link.state !== 'online') return;
     const { keypad, display, dispenser } = this.options.devices;
@@ -234,4 +251,13 @@ export class KioskController {
       .request({ op: 'device.report', keypad: keypad.state(), display: display.state(), dispenser: dispenser.state(), cassettes: dispenser.cassettes().slice(0, 8) })
       .catch(() => undefined);
   }
+}
+
+/** What a decline says beyond its code, for the customer's screen. */
+function declineDetail(response: DeclineResponse): DeclineDetail {
+  const detail: DeclineDetail = {};
+  if (response.lockedUntil !== undefined) detail.lockedUntil = response.lockedUntil;
+  if (typeof response.attemptsLeft === 'number') detail.attemptsLeft = response.attemptsLeft;
+  if (response.limit !== undefined) detail.limit = response.limit;
+  return detail;
 }

@@ -2,10 +2,13 @@
 // Key presses, time, link and device changes and the results of effects come in; the screen
 // to show and the work to do (bank calls, dispensing, receipts) go out. No I/O, no clock
 // reads: the controller (controller.ts) runs the effects and feeds their results back.
-import type { KeyName } from '../hardware/types.js';
-import type { DeviceState } from '../protocol/messages.js';
+import { notesForAmount } from '../hardware/cash.js';
+import type { Cassette, KeyName } from '../hardware/types.js';
+import type { DeviceState, LimitDetail } from '../protocol/messages.js';
 import { declineText, isDeclineCode } from '../protocol/errors.js';
 import { formatCents } from '../protocol/amount.js';
+import { amount, text, type LcdLine } from './lcd.js';
+import type { LinkCause } from './link.js';
 
 export const AMOUNT_DIGITS_MAX = 7; // 99,999.99: far above any limit, far below 2^53
 export const TEXT_CHARS_MAX = 72;
@@ -19,6 +22,7 @@ export const MULTITAP: Record<string, string> = {
 
 export type LinkState = 'connecting' | 'online' | 'offline';
 export type TxnKind = 'deposit' | 'withdraw';
+export type FastCashKey = keyof typeof FAST_CASH_CENTS;
 
 export type Screen =
   | { name: 'outOfService'; reason: string }
@@ -28,10 +32,11 @@ export type Screen =
   | { name: 'signupUser'; text: string }
   | { name: 'signupPassword'; username: string; text: string }
   | { name: 'signupConfirm'; username: string; password: string; text: string }
-  | { name: 'busy'; message: string }
+  | { name: 'busy'; message: string; lcd: LcdLine[] }
   | { name: 'menu' }
   | { name: 'amount'; kind: TxnKind; digits: string }
-  | { name: 'result'; title: string; lines: string[]; receipt: string | null }
+  | { name: 'confirm'; kind: TxnKind; amountCents: number; notes: Cassette[] | null; digits: string }
+  | { name: 'result'; title: string; lines: string[]; receipt: string | null; lcd: LcdLine[] }
   | { name: 'receipt'; body: string };
 
 export interface Devices {
@@ -46,8 +51,11 @@ export interface KioskState {
   username: string | null;
   link: LinkState;
   devices: Devices;
+  linkCause: LinkCause;
   noteCents: number; // smallest note the dispenser holds
+  cassettes: Cassette[]; // what the dispenser holds now: which amounts it can pay
   message: string | null; // one line of feedback under the screen ("Wrong username or password")
+  messageLcd: string | null; // the same, in at most LCD_COLUMNS_MIN characters for the display
   lastInputMs: number;
   idleWarned: boolean;
   multitap: { key: string; atMs: number } | null;
@@ -55,27 +63,38 @@ export interface KioskState {
   idleLogoutMs: number;
 }
 
+/** What a decline says beyond its code ([ATM-4.10], [ATM-4.11]). */
+export interface DeclineDetail {
+  lockedUntil?: string;
+  attemptsLeft?: number;
+  limit?: LimitDetail;
+}
+
 export type EffectResult =
   | { effect: 'login' | 'register'; ok: true; username: string }
-  | { effect: 'login' | 'register'; ok: false; code: string; lockedUntil?: string }
+  | ({ effect: 'login' | 'register'; ok: false; code: string; username?: string } & DeclineDetail)
+  | { effect: 'checkUsername'; ok: true; username: string }
+  | { effect: 'checkUsername'; ok: false; code: string; username: string }
   | { effect: 'balance'; ok: true; balanceCents: number }
   | { effect: 'deposit'; ok: true; amountCents: number; balanceCents: number; txnId: string }
   | { effect: 'withdraw'; ok: true; requestedCents: number; dispensedCents: number; balanceCents: number; txnId: string }
-  | { effect: 'withdraw'; ok: false; code: string; requestedCents: number; dispensedCents: number; balanceCents?: number; txnId?: string; detail?: string }
-  | { effect: 'balance' | 'deposit'; ok: false; code: string }
+  | ({ effect: 'withdraw'; ok: false; code: string; requestedCents: number; dispensedCents: number; balanceCents?: number; txnId?: string; detail?: string } & DeclineDetail)
+  | ({ effect: 'balance' | 'deposit'; ok: false; code: string } & DeclineDetail)
   | { effect: 'logout'; ok: boolean };
 
 export type KioskEvent =
   | { type: 'key'; key: KeyName; source: 'keypad' | 'keyboard'; atMs: number }
   | { type: 'char'; ch: string; atMs: number }
   | { type: 'tick'; atMs: number }
-  | { type: 'link'; state: LinkState; detail: string }
+  | { type: 'link'; state: LinkState; detail: string; cause?: LinkCause }
   | { type: 'device'; device: keyof Devices; state: DeviceState }
+  | { type: 'cash'; cassettes: Cassette[] }
   | { type: 'result'; result: EffectResult; atMs: number };
 
 export type Effect =
   | { kind: 'login'; username: string; password: string }
   | { kind: 'register'; username: string; password: string }
+  | { kind: 'checkUsername'; username: string }
   | { kind: 'balance' }
   | { kind: 'deposit'; amountCents: number }
   | { kind: 'withdraw'; amountCents: number }
@@ -87,15 +106,19 @@ export interface Step {
   effects: Effect[];
 }
 
-export function initialState(kioskId: string, nowMs: number, options: { noteCents?: number; idleWarnMs?: number; idleLogoutMs?: number } = {}): KioskState {
+export function initialState(kioskId: string, nowMs: number, options: { noteCents?: number; cassettes?: Cassette[]; idleWarnMs?: number; idleLogoutMs?: number } = {}): KioskState {
+  const cassettes = options.cassettes ?? [];
   return {
     kioskId,
     screen: { name: 'outOfService', reason: 'Connecting to the bank…' },
     username: null,
     link: 'connecting',
+    linkCause: 'unreachable',
     devices: { keypad: 'online', display: 'online', dispenser: 'online' },
-    noteCents: options.noteCents ?? 20_00,
+    noteCents: options.noteCents ?? smallestNoteCents(cassettes) ?? 20_00,
+    cassettes,
     message: null,
+    messageLcd: null,
     lastInputMs: nowMs,
     idleWarned: false,
     multitap: null,
@@ -104,9 +127,17 @@ export function initialState(kioskId: string, nowMs: number, options: { noteCent
   };
 }
 
+/** A feedback line: the sentence for the screen, and its short form for the display. */
+export interface Say {
+  text: string;
+  lcd: string;
+}
+const say = (textLine: string, lcd: string): Say => ({ text: textLine, lcd });
+
 const stay = (state: KioskState): Step => ({ state, effects: [] });
-const go = (state: KioskState, screen: Screen, effects: Effect[] = [], message: string | null = null): Step => ({
-  state: { ...state, screen, message, multitap: null },
+const tell = (state: KioskState, message: Say | null): KioskState => ({ ...state, message: message?.text ?? null, messageLcd: message?.lcd ?? null });
+const go = (state: KioskState, screen: Screen, effects: Effect[] = [], message: Say | null = null): Step => ({
+  state: { ...tell(state, message), screen, multitap: null },
   effects,
 });
 
@@ -114,20 +145,24 @@ const go = (state: KioskState, screen: Screen, effects: Effect[] = [], message: 
 export function step(state: KioskState, event: KioskEvent): Step {
   switch (event.type) {
     case 'link':
-      return onLink(state, event.state);
+      return onLink(state, event.state, event.cause);
     case 'device':
       // A device coming back clears a message about it being unavailable.
-      return stay({ ...state, devices: { ...state.devices, [event.device]: event.state }, message: event.state === 'online' ? null : state.message });
+      return stay(event.state === 'online' ? tell({ ...state, devices: { ...state.devices, [event.device]: event.state } }, null) : { ...state, devices: { ...state.devices, [event.device]: event.state } });
+    case 'cash':
+      return stay({ ...state, cassettes: event.cassettes, noteCents: smallestNoteCents(event.cassettes) ?? state.noteCents });
     case 'tick':
       return onTick(state, event.atMs);
     case 'result':
       return onResult({ ...state, lastInputMs: event.atMs, idleWarned: false }, event.result, event.atMs);
     case 'key':
     case 'char': {
+      // [item 8] Keys mean nothing while the machine is stopped (tamper, keypad gone).
+      if (deviceStop(state) !== null) return stay(state);
       const touched = { ...state, lastInputMs: event.atMs, idleWarned: false };
       // A key that only dismisses the idle warning does nothing else.
-      if (state.idleWarned) return stay({ ...touched, message: null });
-      return event.type === 'key' ? onKey(touched, event.key, event.source, event.atMs) : onChar(touched, event.ch);
+      if (state.idleWarned) return stay(tell(touched, null));
+      return event.type === 'key' ? onKey(touched, event.key, event.source, event.atMs) : onChar(touched, event.ch, event.atMs);
     }
     default: {
       const exhaustive: never = event;
@@ -136,15 +171,42 @@ export function step(state: KioskState, event: KioskEvent): Step {
   }
 }
 
-function onLink(state: KioskState, link: LinkState): Step {
-  const next = { ...state, link };
+function smallestNoteCents(cassettes: readonly Cassette[]): number | null {
+  const loaded = cassettes.filter((cassette) => cassette.count > 0).map((cassette) => cassette.denominationCents);
+  return loaded.length > 0 ? Math.min(...loaded) : null;
+}
+
+/** Why the link is down, in words a customer (and the engineer called) can act on. */
+export function linkReason(link: LinkState, cause: LinkCause): string {
+  if (link === 'connecting') return 'Connecting to the bank…';
+  if (cause === 'refused') return 'The bank refused this machine’s key. A technician must check its key file.';
+  if (cause === 'unreachable') return 'The bank cannot be reached. Retrying…';
+  return 'The connection to the bank was lost. Reconnecting…';
+}
+
+/**
+ * A device fault that stops the whole machine, in plain words; null when it can serve. The
+ * keypad is the only way in, and a tamper switch means the safe may be open: either stops it.
+ * A broken display does not (the screen is the primary output); a broken dispenser only stops
+ * withdrawals (withdrawAvailable).
+ */
+export function deviceStop(state: KioskState): { reason: string; lcd: string } | null {
+  const { keypad, dispenser } = state.devices;
+  if (keypad === 'fraudAttempt' || dispenser === 'fraudAttempt') return { reason: 'The machine’s enclosure is open (tamper switch). It stays out of service until it is closed.', lcd: 'Tamper switch' };
+  if (keypad === 'noDevice') return { reason: 'The keypad was not found: a technician must check its cable.', lcd: 'Keypad not found' };
+  if (keypad === 'offline') return { reason: 'The keypad is not answering: a technician must check its cable.', lcd: 'Keypad offline' };
+  if (keypad === 'hardwareError') return { reason: 'The keypad reports a fault: a technician must check it.', lcd: 'Keypad fault' };
+  return null;
+}
+
+function onLink(state: KioskState, link: LinkState, cause: LinkCause = link === 'online' ? 'connected' : 'lost'): Step {
+  const next = { ...state, link, linkCause: cause };
   if (link === 'online') {
     return state.screen.name === 'outOfService' ? go(next, { name: 'welcome' }) : stay(next);
   }
   // The bank session is gone: whoever was logged in is logged out with it.
   // The technical detail (event.detail) goes to the kiosk's log (app.ts), not to the customer.
-  const reason = link === 'connecting' ? 'Connecting to the bank…' : 'The connection to the bank was lost. Reconnecting…';
-  return go({ ...next, username: null }, { name: 'outOfService', reason });
+  return go({ ...next, username: null }, { name: 'outOfService', reason: linkReason(link, cause) });
 }
 
 function onTick(state: KioskState, nowMs: number): Step {
@@ -153,25 +215,31 @@ function onTick(state: KioskState, nowMs: number): Step {
   const idleMs = nowMs - state.lastInputMs;
   if (idleMs >= state.idleLogoutMs) {
     const effects: Effect[] = state.username !== null ? [{ kind: 'logout' }] : [];
-    return go({ ...state, username: null, idleWarned: false }, { name: 'welcome' }, effects, 'Session ended after no activity');
+    return go({ ...state, username: null, idleWarned: false }, { name: 'welcome' }, effects, say('Session ended after no activity', 'Session ended'));
   }
   if (idleMs >= state.idleWarnMs && !state.idleWarned) {
     const secondsLeft = Math.ceil((state.idleLogoutMs - idleMs) / 1000);
-    return stay({ ...state, idleWarned: true, message: `Are you still there? Press any key within ${secondsLeft} s` });
+    return stay(tell({ ...state, idleWarned: true }, say(`Are you still there? Press any key within ${secondsLeft} s`, `Still there? ${secondsLeft}s`)));
   }
   return stay(state);
-}
-
-function onChar(state: KioskState, ch: string): Step {
-  const screen = state.screen;
-  if (!isTextScreen(screen)) return stay(state);
-  if (screen.text.length >= TEXT_CHARS_MAX) return stay(state);
-  return stay({ ...state, screen: { ...screen, text: screen.text + ch }, message: null, multitap: null });
 }
 
 type TextScreen = Extract<Screen, { text: string }>;
 function isTextScreen(screen: Screen): screen is TextScreen {
   return screen.name === 'loginUser' || screen.name === 'loginPassword' || screen.name === 'signupUser' || screen.name === 'signupPassword' || screen.name === 'signupConfirm';
+}
+
+/** Username fields take only a-z 0-9 . _ -, so a typed * and # keep their keypad meaning there. */
+function isUsernameScreen(screen: Screen): boolean {
+  return screen.name === 'loginUser' || screen.name === 'signupUser';
+}
+
+function onChar(state: KioskState, ch: string, atMs: number): Step {
+  const screen = state.screen;
+  if (!isTextScreen(screen)) return stay(state);
+  if (isUsernameScreen(screen) && (ch === '*' || ch === '#')) return onTextKey(state, screen, ch === '*' ? 'clear' : 'enter', 'keyboard', atMs);
+  if (screen.text.length >= TEXT_CHARS_MAX) return stay(state);
+  return stay({ ...tell(state, null), screen: { ...screen, text: screen.text + ch }, multitap: null });
 }
 
 function onKey(state: KioskState, key: KeyName, source: 'keypad' | 'keyboard', atMs: number): Step {
@@ -194,6 +262,8 @@ function onKey(state: KioskState, key: KeyName, source: 'keypad' | 'keyboard', a
       return onMenuKey(state, key);
     case 'amount':
       return onAmountKey(state, screen, key);
+    case 'confirm':
+      return onConfirmKey(state, screen, key);
     case 'result':
       // Digits 1/2/4 mirror A/B/D so a plain numeric keypad reaches every choice.
       if ((key === 'A' || key === '1') && screen.receipt !== null) return go(state, { name: 'receipt', body: screen.receipt }, [{ kind: 'receipt', text: screen.receipt }]);
@@ -211,16 +281,20 @@ function onKey(state: KioskState, key: KeyName, source: 'keypad' | 'keyboard', a
 }
 
 function logout(state: KioskState): Step {
-  return go({ ...state, username: null }, { name: 'welcome' }, state.username !== null ? [{ kind: 'logout' }] : [], 'Thank you. Goodbye.');
+  return go({ ...state, username: null }, { name: 'welcome' }, state.username !== null ? [{ kind: 'logout' }] : [], say('Thank you. Goodbye.', 'Goodbye'));
 }
 
 function onTextKey(state: KioskState, screen: TextScreen, key: KeyName, source: 'keypad' | 'keyboard', atMs: number): Step {
-  if (key === 'cancel') return go(state, { name: 'welcome' });
+  if (key === 'cancel') {
+    // From the password, back to the username (kept, to correct it); from elsewhere, out.
+    if (screen.name === 'loginPassword') return go(state, { name: 'loginUser', text: screen.username });
+    return go(state, { name: 'welcome' });
+  }
   if (key === 'backspace') return stay({ ...state, screen: { ...screen, text: screen.text.slice(0, -1) }, multitap: null });
   if (key === 'clear') return stay({ ...state, screen: { ...screen, text: '' }, multitap: null });
   if (key === 'enter') return submitText(state, screen);
   if (/^[0-9]$/.test(key)) {
-    if (source === 'keyboard') return onChar(state, key);
+    if (source === 'keyboard') return onChar(state, key, atMs);
     return multitap(state, screen, key, atMs);
   }
   return stay(state);
@@ -236,27 +310,30 @@ function multitap(state: KioskState, screen: TextScreen, key: string, atMs: numb
     return stay({ ...state, screen: { ...screen, text: screen.text.slice(0, -1) + next }, multitap: { key, atMs } });
   }
   if (screen.text.length >= TEXT_CHARS_MAX) return stay(state);
-  return stay({ ...state, screen: { ...screen, text: screen.text + (letters[0] as string) }, multitap: { key, atMs }, message: null });
+  return stay({ ...tell(state, null), screen: { ...screen, text: screen.text + (letters[0] as string) }, multitap: { key, atMs } });
 }
+
+const busy = (message: string, ...lcd: LcdLine[]): Screen => ({ name: 'busy', message, lcd: [text(0, 'PLEASE WAIT', 'WAIT'), ...lcd] });
 
 function submitText(state: KioskState, screen: TextScreen): Step {
   switch (screen.name) {
     case 'loginUser':
-      if (screen.text.length === 0) return stay({ ...state, message: 'Enter your username' });
+      if (screen.text.length === 0) return stay(tell(state, say('Enter your username', 'Enter username')));
       return go(state, { name: 'loginPassword', username: screen.text, text: '' });
     case 'loginPassword':
-      return go(state, { name: 'busy', message: 'Checking your details…' }, [{ kind: 'login', username: screen.username, password: screen.text }]);
+      return go(state, busy('Checking your details…', text(1, 'Checking details', 'Checking...')), [{ kind: 'login', username: screen.username, password: screen.text }]);
     case 'signupUser':
-      if (!/^[A-Za-z0-9._-]{3,32}$/.test(screen.text)) return stay({ ...state, message: 'Username: 3-32 letters, digits, . _ -' });
-      return go(state, { name: 'signupPassword', username: screen.text, text: '' });
+      if (!/^[A-Za-z0-9._-]{3,32}$/.test(screen.text)) return stay(tell(state, say('Username: 3-32 letters, digits, . _ -', '3-32 a-z 0-9._-')));
+      // Ask the bank now, not after the password was typed twice.
+      return go(state, busy('Checking the username…', text(1, 'Checking username', 'Checking name')), [{ kind: 'checkUsername', username: screen.text }]);
     case 'signupPassword': {
       const bytes = Buffer.byteLength(screen.text, 'utf8');
-      if (bytes < 8 || bytes > 72) return stay({ ...state, screen: { ...screen, text: '' }, message: 'Password: 8 to 72 characters' });
+      if (bytes < 8 || bytes > 72) return stay(tell({ ...state, screen: { ...screen, text: '' } }, say('Password: 8 to 72 characters', 'Password: 8-72')));
       return go(state, { name: 'signupConfirm', username: screen.username, password: screen.text, text: '' });
     }
     case 'signupConfirm':
-      if (screen.text !== screen.password) return go(state, { name: 'signupPassword', username: screen.username, text: '' }, [], 'Passwords did not match: enter it again');
-      return go(state, { name: 'busy', message: 'Creating your account…' }, [{ kind: 'register', username: screen.username, password: screen.password }]);
+      if (screen.text !== screen.password) return go(state, { name: 'signupPassword', username: screen.username, text: '' }, [], say('Passwords did not match: enter it again', 'No match: again'));
+      return go(state, busy('Creating your account…', text(1, 'Creating account', 'Creating...')), [{ kind: 'register', username: screen.username, password: screen.password }]);
     default: {
       const exhaustive: never = screen;
       return exhaustive;
@@ -264,73 +341,164 @@ function submitText(state: KioskState, screen: TextScreen): Step {
   }
 }
 
+const WITHDRAW_UNAVAILABLE = say('Withdrawals are unavailable at this machine right now', 'No withdrawals');
+
 function onMenuKey(state: KioskState, key: KeyName): Step {
-  if (key === 'A' || key === '1') return go(state, { name: 'busy', message: 'Fetching your balance…' }, [{ kind: 'balance' }]);
+  if (key === 'A' || key === '1') return go(state, busy('Fetching your balance…', text(1, 'Getting balance', 'Balance...')), [{ kind: 'balance' }]);
   if (key === 'B' || key === '2') return go(state, { name: 'amount', kind: 'deposit', digits: '' });
   if (key === 'C' || key === '3') {
-    if (!withdrawAvailable(state)) return stay({ ...state, message: 'Withdrawals are unavailable at this machine right now' });
+    if (!withdrawAvailable(state)) return stay(tell(state, WITHDRAW_UNAVAILABLE));
     return go(state, { name: 'amount', kind: 'withdraw', digits: '' });
   }
   if (key === 'D' || key === '4' || key === 'cancel') return logout(state);
   return stay(state);
 }
 
+/** A working dispenser that can pay at least its smallest note. */
 export function withdrawAvailable(state: KioskState): boolean {
-  return state.devices.dispenser === 'online' || state.devices.dispenser === 'deviceBusy';
+  const working = state.devices.dispenser === 'online' || state.devices.dispenser === 'deviceBusy';
+  return working && state.cassettes.some((cassette) => cassette.count > 0);
+}
+
+/** Whether the cassettes can pay this amount exactly (the same arithmetic as the dispenser's). */
+export function canDispense(state: KioskState, amountCents: number): boolean {
+  return notesForAmount(state.cassettes, amountCents) !== null;
+}
+
+/** The fast-cash keys the cassettes can pay right now: an empty machine offers none. */
+export function fastCashOffered(state: KioskState): FastCashKey[] {
+  if (!withdrawAvailable(state)) return [];
+  return (Object.keys(FAST_CASH_CENTS) as FastCashKey[]).filter((key) => canDispense(state, FAST_CASH_CENTS[key]));
 }
 
 function onAmountKey(state: KioskState, screen: Extract<Screen, { name: 'amount' }>, key: KeyName): Step {
   if (key === 'cancel') return go(state, { name: 'menu' });
-  if (key === 'clear') return stay({ ...state, screen: { ...screen, digits: '' }, message: null });
-  if (key === 'backspace') return stay({ ...state, screen: { ...screen, digits: screen.digits.slice(0, -1) }, message: null });
+  if (key === 'clear') return stay(tell({ ...state, screen: { ...screen, digits: '' } }, null));
+  if (key === 'backspace') return stay(tell({ ...state, screen: { ...screen, digits: screen.digits.slice(0, -1) } }, null));
   if (/^[0-9]$/.test(key)) {
     if (screen.digits.length >= AMOUNT_DIGITS_MAX || (screen.digits === '' && key === '0')) return stay(state);
-    return stay({ ...state, screen: { ...screen, digits: screen.digits + key }, message: null });
+    return stay(tell({ ...state, screen: { ...screen, digits: screen.digits + key } }, null));
   }
-  if (screen.kind === 'withdraw' && (key === 'A' || key === 'B' || key === 'C' || key === 'D')) return submitAmount(state, screen.kind, FAST_CASH_CENTS[key]);
-  if (key === 'enter') return submitAmount(state, screen.kind, Number(screen.digits || '0'));
+  if (screen.kind === 'withdraw' && (key === 'A' || key === 'B' || key === 'C' || key === 'D')) {
+    if (!fastCashOffered(state).includes(key)) return stay(tell(state, say(`${formatCents(FAST_CASH_CENTS[key])} cannot be paid at this machine now`, 'Not available')));
+    return submitAmount(state, screen, FAST_CASH_CENTS[key]);
+  }
+  if (key === 'enter') return submitAmount(state, screen, Number(screen.digits || '0'));
   return stay(state);
 }
 
-function submitAmount(state: KioskState, kind: TxnKind, amountCents: number): Step {
-  if (!Number.isSafeInteger(amountCents) || amountCents <= 0) return stay({ ...state, message: 'Enter an amount' });
-  if (kind === 'withdraw') {
-    if (amountCents % state.noteCents !== 0) return stay({ ...state, message: `Amounts in multiples of ${formatCents(state.noteCents)}` });
-    return go(state, { name: 'busy', message: `Withdrawing ${formatCents(amountCents)}…` }, [{ kind: 'withdraw', amountCents }]);
-  }
-  return go(state, { name: 'busy', message: `Depositing ${formatCents(amountCents)}…` }, [{ kind: 'deposit', amountCents }]);
+/** [item 5] Nothing moves before the customer has seen the amount (and the notes) and said yes. */
+function submitAmount(state: KioskState, screen: Extract<Screen, { name: 'amount' }>, amountCents: number): Step {
+  if (!Number.isSafeInteger(amountCents) || amountCents <= 0) return stay(tell(state, say('Enter an amount', 'Enter an amount')));
+  if (screen.kind === 'deposit') return go(state, { name: 'confirm', kind: 'deposit', amountCents, notes: null, digits: screen.digits });
+  if (amountCents % state.noteCents !== 0) return stay(tell(state, say(`Amounts in multiples of ${formatCents(state.noteCents)}`, `Multiples of ${formatCents(state.noteCents)}`)));
+  const notes = notesForAmount(state.cassettes, amountCents);
+  if (notes === null) return stay(tell(state, say(`This machine cannot pay ${formatCents(amountCents)} right now: try another amount`, 'Cannot pay that')));
+  return go(state, { name: 'confirm', kind: 'withdraw', amountCents, notes, digits: screen.digits });
 }
 
-/** Plain words for a decline, with the lock's remaining time where there is one. */
-export function declineWords(code: string, nowMs: number, lockedUntil?: string): string {
-  if (code === 'ACCOUNT_LOCKED' && lockedUntil !== undefined) {
-    const minutes = Math.max(1, Math.ceil((Date.parse(lockedUntil) - nowMs) / 60_000));
-    return `Account locked — try again in ${minutes} min`;
+function onConfirmKey(state: KioskState, screen: Extract<Screen, { name: 'confirm' }>, key: KeyName): Step {
+  // Enter only: a second press of the fast-cash key (C, C) must not pay out by itself.
+  if (key === 'enter') {
+    const shown = formatCents(screen.amountCents);
+    if (screen.kind === 'withdraw') return go(state, busy(`Withdrawing ${shown}…`, text(1, 'Withdrawing'), amount(0, [], screen.amountCents)), [{ kind: 'withdraw', amountCents: screen.amountCents }]);
+    return go(state, busy(`Depositing ${shown}…`, text(1, 'Depositing'), amount(0, [], screen.amountCents)), [{ kind: 'deposit', amountCents: screen.amountCents }]);
   }
-  if (isDeclineCode(code)) return declineText[code];
-  if (code === 'BANK_UNREACHABLE' || code === 'SESSION_CLOSED' || code === 'REQUEST_TIMEOUT') return 'The bank did not answer. Please try again.';
-  return 'The transaction could not be completed';
+  if (key === 'cancel' || key === 'D' || key === '4' || key === 'clear') return go(state, { name: 'amount', kind: screen.kind, digits: screen.digits });
+  return stay(state);
 }
+
+/** "5 x 20.00 + 1 x 10.00": what the customer will take from the slot. */
+export function notesText(notes: readonly Cassette[]): string {
+  return notes.map((note) => `${note.count} x ${formatCents(note.denominationCents)}`).join(' + ');
+}
+
+/** Plain words for a decline: which limit and what is left, tries left, the lock's time. */
+export function declineWords(code: string, nowMs: number, detail: DeclineDetail = {}): Say {
+  if (code === 'ACCOUNT_LOCKED' && detail.lockedUntil !== undefined) {
+    const minutes = Math.max(1, Math.ceil((Date.parse(detail.lockedUntil) - nowMs) / 60_000));
+    return say(`Account locked — try again in ${minutes} min`, `Locked ${minutes} min`);
+  }
+  if (code === 'AUTH_FAILED' && detail.attemptsLeft !== undefined) {
+    const tries = detail.attemptsLeft === 1 ? '1 try' : `${detail.attemptsLeft} tries`;
+    const warning = detail.attemptsLeft === 1 ? ' before the account locks' : ' before a lock';
+    return say(`Wrong password: ${tries} left${warning}`, `Wrong: ${tries} left`);
+  }
+  if (code === 'LIMIT_EXCEEDED' && detail.limit !== undefined) return limitWords(detail.limit);
+  if (isDeclineCode(code)) return say(declineText[code], DECLINE_LCD[code]);
+  if (code === 'BANK_UNREACHABLE' || code === 'SESSION_CLOSED' || code === 'REQUEST_TIMEOUT') return say('The bank did not answer. Please try again.', 'No bank answer');
+  return say('The transaction could not be completed', 'Not completed');
+}
+
+function limitWords(limit: LimitDetail): Say {
+  const limitText = formatCents(limit.limitCents);
+  switch (limit.kind) {
+    case 'withdrawal':
+      return say(`Over the ${limitText} limit per withdrawal`, `Max ${limitText}`);
+    case 'withdrawalDaily':
+      return say(`Over the daily limit of ${limitText}: ${formatCents(limit.leftCents ?? 0)} left today`, `Left today ${formatCents(limit.leftCents ?? 0)}`);
+    case 'deposit':
+      return say(`Over the ${limitText} limit per deposit`, `Max ${limitText}`);
+    case 'balance':
+      return say(`The balance may not exceed ${limitText}: at most ${formatCents(limit.leftCents ?? 0)} more`, `Max ${formatCents(limit.leftCents ?? 0)}`);
+    default: {
+      const exhaustive: never = limit.kind;
+      return exhaustive;
+    }
+  }
+}
+
+/** Each decline in at most LCD_COLUMNS_MIN characters, for the display's feedback line. */
+const DECLINE_LCD: Record<keyof typeof declineText, string> = {
+  INSUFFICIENT_FUNDS: 'Not enough funds',
+  INVALID_AMOUNT: 'Invalid amount',
+  LIMIT_EXCEEDED: 'Over the limit',
+  AUTH_FAILED: 'Wrong user/pass',
+  ACCOUNT_LOCKED: 'Account locked',
+  USERNAME_TAKEN: 'Name is taken',
+  INVALID_USERNAME: '3-32 a-z 0-9._-',
+  WEAK_PASSWORD: 'Password: 8-72',
+  DUPLICATE_TXN: 'Duplicate txn',
+  NOT_LOGGED_IN: 'Not logged in',
+  KIOSK_REVOKED: 'Kiosk revoked',
+  BUSY: 'Busy, try again',
+  INTERNAL: 'Bank error',
+  UNKNOWN_TXN: 'Unknown txn',
+  BAD_REQUEST: 'Bad request',
+};
 
 function onResult(state: KioskState, result: EffectResult, nowMs: number): Step {
   switch (result.effect) {
     case 'login':
     case 'register':
-      if (result.ok) return go({ ...state, username: result.username }, { name: 'menu' }, [], result.effect === 'register' ? 'Account created. Welcome!' : null);
-      return go(state, { name: result.effect === 'login' ? 'loginUser' : 'signupUser', text: '' }, [], declineWords(result.code, nowMs, result.lockedUntil));
+      if (result.ok) return go({ ...state, username: result.username }, { name: 'menu' }, [], result.effect === 'register' ? say('Account created. Welcome!', 'Welcome!') : null);
+      return authRefused(state, result, nowMs);
+    case 'checkUsername': {
+      if (result.ok) return go(state, { name: 'signupPassword', username: result.username, text: '' });
+      const words = result.code === 'USERNAME_TAKEN' ? say('That username is taken: choose another', 'Name is taken') : declineWords(result.code, nowMs);
+      return go(state, { name: 'signupUser', text: result.username }, [], words);
+    }
     case 'logout':
       return stay(state);
     case 'balance':
-      if (!result.ok) return go(state, { name: 'menu' }, [], declineWords(result.code, nowMs));
-      return result_(state, 'Balance', [`Available balance: ${formatCents(result.balanceCents)}`], receipt(state, nowMs, ['BALANCE INQUIRY', `Available: ${formatCents(result.balanceCents)}`]));
-    case 'deposit':
-      if (!result.ok) return result_(state, 'Deposit declined', [declineWords(result.code, nowMs)], null);
+      if (!result.ok) return go(state, { name: 'menu' }, [], declineWords(result.code, nowMs, result));
+      return result_(state, 'Balance', [`Available balance: ${formatCents(result.balanceCents)}`], receipt(state, nowMs, ['BALANCE INQUIRY', `Available: ${formatCents(result.balanceCents)}`]), [
+        text(0, 'BALANCE'),
+        amount(0, ['Available:', 'Balance:', 'Bal:'], result.balanceCents),
+      ]);
+    case 'deposit': {
+      if (!result.ok) {
+        const words = declineWords(result.code, nowMs, result);
+        return result_(state, 'Deposit declined', [words.text], null, [text(0, 'DEPOSIT DECLINED', 'DECLINED'), text(0, words.lcd)]);
+      }
       return result_(
         state,
         'Deposit accepted',
         [`Amount: ${formatCents(result.amountCents)}`, `New balance: ${formatCents(result.balanceCents)}`],
         receipt(state, nowMs, ['DEPOSIT', `Amount: ${formatCents(result.amountCents)}`, `Balance: ${formatCents(result.balanceCents)}`, `Ref: ${result.txnId}`]),
+        [text(1, 'DEPOSIT ACCEPTED', 'DEPOSITED'), amount(0, ['Amount:', 'Paid in:', 'In:'], result.amountCents), amount(0, ['New balance:', 'Balance:', 'Bal:'], result.balanceCents)],
       );
+    }
     case 'withdraw':
       return withdrawResult(state, result, nowMs);
     default: {
@@ -340,31 +508,57 @@ function onResult(state: KioskState, result: EffectResult, nowMs: number): Step 
   }
 }
 
+/** [item 7] A wrong password keeps the username: only the password is typed again. */
+function authRefused(state: KioskState, result: Extract<EffectResult, { effect: 'login' | 'register'; ok: false }>, nowMs: number): Step {
+  const words = declineWords(result.code, nowMs, result);
+  if (result.effect === 'login' && result.code === 'AUTH_FAILED' && result.username !== undefined) return go(state, { name: 'loginPassword', username: result.username, text: '' }, [], words);
+  return go(state, { name: result.effect === 'login' ? 'loginUser' : 'signupUser', text: '' }, [], words);
+}
+
 function withdrawResult(state: KioskState, result: Extract<EffectResult, { effect: 'withdraw' }>, nowMs: number): Step {
   if (result.ok) {
     const partial = result.dispensedCents < result.requestedCents;
     const lines = partial
       ? [`Only ${formatCents(result.dispensedCents)} of ${formatCents(result.requestedCents)} could be dispensed.`, `You were charged ${formatCents(result.dispensedCents)} only.`, `New balance: ${formatCents(result.balanceCents)}`]
       : ['Please take your cash.', `Amount: ${formatCents(result.dispensedCents)}`, `New balance: ${formatCents(result.balanceCents)}`];
+    const lcd = partial
+      ? [text(0, 'PARTIAL: TAKE CASH', 'PARTIAL PAYOUT'), amount(0, ['Charged only', 'Charged:', 'Paid:'], result.dispensedCents), amount(1, ['Requested:', 'Asked:'], result.requestedCents), amount(2, ['New balance:', 'Balance:', 'Bal:'], result.balanceCents)]
+      : [text(0, 'TAKE YOUR CASH', 'TAKE CASH'), amount(0, ['Amount:', 'Cash:'], result.dispensedCents), amount(1, ['New balance:', 'Balance:', 'Bal:'], result.balanceCents)];
     return result_(
       state,
       partial ? 'Partial withdrawal' : 'Cash dispensed',
       lines,
       receipt(state, nowMs, ['WITHDRAWAL', `Requested: ${formatCents(result.requestedCents)}`, `Dispensed: ${formatCents(result.dispensedCents)}`, `Balance: ${formatCents(result.balanceCents)}`, `Ref: ${result.txnId}`]),
+      lcd,
     );
   }
   if (result.code === 'DISPENSE_FAULT') {
-    return result_(state, 'Withdrawal failed', ['The cash dispenser failed: no cash was dispensed.', 'Nothing was taken from your account.', ...(result.balanceCents === undefined ? [] : [`Balance: ${formatCents(result.balanceCents)}`])], null);
+    return result_(
+      state,
+      'Withdrawal failed',
+      ['The cash dispenser failed: no cash was dispensed.', 'Nothing was taken from your account.', ...(result.balanceCents === undefined ? [] : [`Balance: ${formatCents(result.balanceCents)}`])],
+      null,
+      [text(0, 'DISPENSER FAULT', 'DISPENSE FAULT'), text(0, 'Nothing charged'), ...(result.balanceCents === undefined ? [] : [amount(1, ['Balance:', 'Bal:'], result.balanceCents)])],
+    );
   }
   if (result.code === 'SETTLE_PENDING') {
-    return result_(state, 'Please take your cash', [`Dispensed: ${formatCents(result.dispensedCents)}`, 'The bank did not confirm yet: your account will be', 'updated with exactly this amount shortly.'], null);
+    return result_(
+      state,
+      'Please take your cash',
+      [`Dispensed: ${formatCents(result.dispensedCents)}`, 'The bank did not confirm yet: your account will be', 'updated with exactly this amount shortly.'],
+      null,
+      [text(0, 'TAKE YOUR CASH', 'TAKE CASH'), amount(0, ['Dispensed:', 'Cash:'], result.dispensedCents), text(1, 'Bank confirms soon', 'Confirming...')],
+    );
   }
-  if (result.code === 'CANNOT_DISPENSE') return result_(state, 'Withdrawal not possible', ['This machine cannot dispense that amount.', 'Try a different amount.'], null);
-  return result_(state, 'Withdrawal declined', [declineWords(result.code, nowMs)], null);
+  if (result.code === 'CANNOT_DISPENSE') {
+    return result_(state, 'Withdrawal not possible', ['This machine cannot dispense that amount.', 'Try a different amount.'], null, [text(0, 'CANNOT PAY THAT', 'CANNOT PAY'), text(1, 'Try other amount', 'Other amount')]);
+  }
+  const words = declineWords(result.code, nowMs, result);
+  return result_(state, 'Withdrawal declined', [words.text], null, [text(0, 'DECLINED'), text(0, words.lcd)]);
 }
 
-function result_(state: KioskState, title: string, lines: string[], receiptText: string | null): Step {
-  return go(state, { name: 'result', title, lines, receipt: receiptText });
+function result_(state: KioskState, title: string, lines: string[], receiptText: string | null, lcd: LcdLine[]): Step {
+  return go(state, { name: 'result', title, lines, receipt: receiptText, lcd });
 }
 
 function receipt(state: KioskState, nowMs: number, lines: string[]): string {

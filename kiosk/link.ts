@@ -2,6 +2,12 @@
 // drops, with a keepalive so the bank's idle timeout does not close it between customers.
 // Requests are serialised (one in flight per session, as the bank expects) and each has a
 // deadline; every failure is an AtmError the UI can turn into plain words.
+//
+// Sessions have a lifetime ([ATM-3.6]). The link renews its session before that ends, between
+// two requests, and carries a logged-in customer's login over with a one-time hand-over token
+// ([ATM-4.9]): the customer never notices. A renewal that fails keeps the old session and is
+// tried again; only a session that really dies is reported as lost.
+import { DEFAULT_TIMEOUTS } from '../protocol/channel.js';
 import { BankConnection, ClientError, type ConnectOptions } from '../protocol/client.js';
 import { AtmError } from '../protocol/errors.js';
 import type { Request, Response } from '../protocol/messages.js';
@@ -9,35 +15,54 @@ import type { Request, Response } from '../protocol/messages.js';
 export type LinkState = 'connecting' | 'online' | 'offline';
 export type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+/** Why the link is not online, in terms a person can act on (the out-of-service screen). */
+export type LinkCause = 'connected' | 'unreachable' | 'refused' | 'lost';
+
+/** Renew this long before the session's end at most; a quarter of the lifetime when shorter. */
+export const RENEW_MARGIN_MS_MAX = 60_000;
+/** A renewal that failed is tried again after this (or sooner, when less is left). */
+export const RENEW_RETRY_MS = 5_000;
+
 export interface KioskLinkOptions extends ConnectOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   keepaliveMs?: number;
   /** Seam for tests: how a session is opened. */
   connect?: (options: ConnectOptions) => Promise<BankConnection>;
+  log?: (line: string) => void;
 }
 
 export class KioskLink {
   private connection: BankConnection | null = null;
   private linkState: LinkState = 'connecting';
-  private readonly stateListeners: ((state: LinkState, detail: string) => void)[] = [];
+  private linkCause: LinkCause = 'unreachable';
+  private readonly stateListeners: ((state: LinkState, detail: string, cause: LinkCause) => void)[] = [];
   private readonly lostListeners: ((detail: string) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private backoffMs: number;
   private retryTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly log: (line: string) => void;
   lastError = '';
+  /** Sessions renewed so far (for the log and tests). */
+  renewals = 0;
 
   constructor(private readonly options: KioskLinkOptions) {
     this.backoffMs = options.backoffInitialMs ?? 250;
+    this.log = options.log ?? (() => undefined);
   }
 
   get state(): LinkState {
     return this.linkState;
   }
 
-  onState(listener: (state: LinkState, detail: string) => void): void {
+  get cause(): LinkCause {
+    return this.linkCause;
+  }
+
+  onState(listener: (state: LinkState, detail: string, cause: LinkCause) => void): void {
     this.stateListeners.push(listener);
   }
 
@@ -53,7 +78,7 @@ export class KioskLink {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    for (const timer of [this.retryTimer, this.renewTimer]) if (timer !== null) clearTimeout(timer);
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
     await this.tail.catch(() => undefined);
     this.connection?.close();
@@ -62,39 +87,99 @@ export class KioskLink {
 
   /** Queued behind any request in flight; rejects with an AtmError when the bank is unreachable. */
   request(body: RequestBody): Promise<Response> {
-    const run = async (): Promise<Response> => {
+    return this.enqueue(async () => {
       const connection = this.connection;
       if (connection === null || !connection.isOpen) throw new AtmError(ClientError.CLOSED, 'the bank is not reachable');
       return connection.request(body);
-    };
+    });
+  }
+
+  private enqueue<T>(run: () => Promise<T>): Promise<T> {
     const result = this.tail.then(run, run);
     this.tail = result.catch(() => undefined);
     return result;
   }
 
-  private setState(state: LinkState, detail: string): void {
-    if (state === this.linkState) return;
+  private setState(state: LinkState, detail: string, cause: LinkCause): void {
+    if (state === this.linkState && cause === this.linkCause) return;
     this.linkState = state;
-    for (const listener of this.stateListeners) listener(state, detail);
+    this.linkCause = cause;
+    for (const listener of this.stateListeners) listener(state, detail, cause);
   }
 
   private async connectOnce(): Promise<void> {
     if (this.stopped) return;
+    let connection: BankConnection | null = null;
     try {
-      const connection = await (this.options.connect ?? BankConnection.connect)(this.options);
+      connection = await (this.options.connect ?? BankConnection.connect)(this.options);
+      const leftMs = await this.sessionLeftMs(connection);
       if (this.stopped) {
         connection.close();
         return;
       }
-      this.connection = connection;
+      this.adopt(connection, leftMs);
       this.backoffMs = this.options.backoffInitialMs ?? 250;
-      connection.onClose((reason) => this.onLost(connection, reason));
-      this.startKeepalive();
-      this.setState('online', 'connected');
+      this.setState('online', 'connected', 'connected');
     } catch (error) {
+      connection?.close();
       this.lastError = error instanceof Error ? error.message : String(error);
-      this.setState('offline', this.lastError);
+      const cause: LinkCause = error instanceof AtmError && error.code === ClientError.HANDSHAKE ? 'refused' : 'unreachable';
+      this.setState('offline', this.lastError, cause);
       this.scheduleRetry();
+    }
+  }
+
+  /** What is left of a new session's life: the bank says (ping), else our own lifetime. */
+  private async sessionLeftMs(connection: BankConnection): Promise<number> {
+    const ownMs = this.options.timeouts?.lifetimeMs ?? DEFAULT_TIMEOUTS.lifetimeMs;
+    const pong = await connection.request({ op: 'ping' });
+    const bankMs = pong.ok && typeof pong.sessionLeftMs === 'number' && pong.sessionLeftMs >= 0 ? pong.sessionLeftMs : ownMs;
+    return Math.min(ownMs, bankMs);
+  }
+
+  /** Makes `connection` the one requests use, and plans its renewal. */
+  private adopt(connection: BankConnection, leftMs: number): void {
+    this.connection = connection;
+    connection.onClose((reason) => this.onLost(connection, reason));
+    this.startKeepalive();
+    this.planRenewal(connection, leftMs - Math.min(Math.floor(leftMs / 4), RENEW_MARGIN_MS_MAX));
+  }
+
+  private planRenewal(connection: BankConnection, delayMs: number): void {
+    if (this.renewTimer !== null) clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => void this.enqueue(() => this.renew(connection)), Math.max(0, delayMs));
+    this.renewTimer.unref();
+  }
+
+  /**
+   * Runs in the request queue, so no request is in flight: open the new session, hand the
+   * login over, switch, close the old one. Any failure keeps the old session as it was.
+   */
+  private async renew(old: BankConnection): Promise<void> {
+    if (this.stopped || this.connection !== old || !old.isOpen) return;
+    let fresh: BankConnection | null = null;
+    try {
+      fresh = await (this.options.connect ?? BankConnection.connect)(this.options);
+      const handover = await old.request({ op: 'session.handover' });
+      if (!handover.ok) throw new AtmError(handover.code, `hand-over refused: ${handover.code}`);
+      if (handover.resumeToken !== undefined) {
+        const resumed = await fresh.request({ op: 'session.resume', token: handover.resumeToken });
+        if (!resumed.ok) throw new AtmError(resumed.code, `resume refused: ${resumed.code}`);
+      }
+      const leftMs = await this.sessionLeftMs(fresh);
+      if (this.stopped) {
+        fresh.close();
+        return;
+      }
+      this.adopt(fresh, leftMs);
+      this.renewals += 1;
+      old.close();
+      this.log(`bank session renewed${handover.resumeToken !== undefined ? ' (customer login carried over)' : ''}`);
+    } catch (error) {
+      fresh?.close();
+      const detail = error instanceof Error ? error.message : String(error);
+      this.log(`bank session renewal failed, keeping the current one: ${detail}`);
+      if (this.connection === old && old.isOpen) this.planRenewal(old, RENEW_RETRY_MS);
     }
   }
 
@@ -102,10 +187,11 @@ export class KioskLink {
     if (this.connection !== connection) return;
     this.connection = null;
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
+    if (this.renewTimer !== null) clearTimeout(this.renewTimer);
     this.lastError = reason;
     for (const listener of this.lostListeners) listener(reason);
     if (this.stopped) return;
-    this.setState('offline', reason);
+    this.setState('offline', reason, 'lost');
     this.scheduleRetry(true);
   }
 

@@ -6,7 +6,7 @@ import blessed from 'blessed';
 import { applicationKeypadKeys, keyFromTerminal } from '../hardware/keymap.js';
 import type { KioskState } from './flow.js';
 import type { KioskController } from './controller.js';
-import { view } from './view.js';
+import { lcdLines, view } from './view.js';
 
 export type ThemeName = 'default' | 'high-contrast';
 
@@ -43,6 +43,12 @@ const THEMES: Record<ThemeName, Theme> = {
   },
 };
 
+/** The smallest terminal the kiosk draws in; below it, a line that says so instead of a blank panel. */
+export const UI_COLUMNS_MIN = 40;
+export const UI_ROWS_MIN = 12;
+/** From this width the display and keypad panels stand beside a main panel of 40 columns. */
+export const SIDE_PANELS_COLUMNS_MIN = 66;
+
 const KEYPAD_LEGEND = ['  1   2   3   A', '  4   5   6   B', '  7   8   9   C', '  *   0   #   D', '', ' #=Enter *=Clear', ' Esc=Cancel'];
 
 export interface KioskUiOptions {
@@ -63,11 +69,31 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
   const title = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.title });
   const main = blessed.box({ parent: screen, top: 1, left: 0, width: '100%-26', height: '100%-3', border: 'line', tags: true, padding: { left: 1, right: 1 }, style: { ...theme.body, ...theme.border } });
   const lcdBox = blessed.box({ parent: screen, top: 1, right: 0, width: 26, height: 6, border: 'line', label: ' Display ', tags: false, style: { ...theme.body, ...theme.border } });
-  blessed.box({ parent: screen, top: 7, right: 0, width: 26, height: '100%-9', border: 'line', label: ' Keypad ', content: KEYPAD_LEGEND.join('\n'), style: { ...theme.body, ...theme.border } });
+  const keypadBox = blessed.box({ parent: screen, top: 7, right: 0, width: 26, height: '100%-9', border: 'line', label: ' Keypad ', content: KEYPAD_LEGEND.join('\n'), style: { ...theme.body, ...theme.border } });
   const help = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: theme.body });
   const status = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.status });
+  const tooSmall = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: '100%', tags: false, hidden: true, style: theme.body });
+
+  /** Side panels only where the main panel keeps room for its text; below the minimum, say so. */
+  const layout = (): boolean => {
+    const columns = screen.width as number;
+    const rows = screen.height as number;
+    const small = columns < UI_COLUMNS_MIN || rows < UI_ROWS_MIN;
+    const sides = !small && columns >= SIDE_PANELS_COLUMNS_MIN;
+    for (const box of [title, main, help, status]) box.hidden = small;
+    lcdBox.hidden = !sides;
+    keypadBox.hidden = !sides;
+    main.width = sides ? '100%-26' : '100%';
+    tooSmall.hidden = !small;
+    if (small) tooSmall.setContent(`Terminal too small for the kiosk: it needs at least ${UI_COLUMNS_MIN}x${UI_ROWS_MIN}, this one is ${columns}x${rows}. Make it larger.`);
+    return !small;
+  };
 
   const render = (state: KioskState): void => {
+    if (!layout()) {
+      screen.render();
+      return;
+    }
     const shown = view(state);
     const text = (line: string): string => blessed.escape(theme.upper ? line.toUpperCase() : line);
     title.setContent(` SECURE ATM — ${text(shown.title)}`);
@@ -75,7 +101,7 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     const message = state.message !== null ? `${gap}${theme.message} ${blessed.escape(state.message)} {/}` : '';
     main.setContent(`\n${shown.body.map(text).join(gap)}${message}`);
     help.setContent(` ${blessed.escape(shown.keys)}`);
-    const lcd = options.lcd?.lines() ?? shown.lcd;
+    const lcd = options.lcd?.lines() ?? lcdLines(state);
     lcdBox.setContent(lcd.map((line) => line.padEnd(20).slice(0, 20)).join('\n'));
     const clock = new Date().toTimeString().slice(0, 8);
     const devices = `keypad ${state.devices.keypad} · display ${state.devices.display} · dispenser ${state.devices.dispenser}`;

@@ -1,89 +1,85 @@
 // What each screen shows, as plain text: the blessed UI renders it, the character display
 // mirrors its first lines, and tests read it. Pure: state in, text out.
 import { formatCents } from '../protocol/amount.js';
-import { FAST_CASH_CENTS, withdrawAvailable, type KioskState } from './flow.js';
+import type { Cassette } from '../hardware/types.js';
+import { FAST_CASH_CENTS, deviceStop, fastCashOffered, notesText, withdrawAvailable, type KioskState } from './flow.js';
+import { amount, fitLcd, text, type LcdLine, type LcdSize } from './lcd.js';
 
 export interface View {
   title: string;
   body: string[];
   keys: string; // the help line: which key does what on this screen
-  lcd: string[]; // at most 4 lines of at most 20 characters, for the character display
+  lcd: LcdLine[]; // the character display's lines, fitted to its size by lcdLines
 }
 
-const mask = (text: string): string => '*'.repeat(text.length);
-const cents = (digits: string): string => formatCents(Number(digits || '0'));
-/** The last 20 characters: a character display scrolls with the cursor, as a phone's does. */
-const tail = (text: string): string => text.slice(-20);
+/** The sim display's size, and the most common HD44780 module. */
+export const LCD_SIZE_DEFAULT: LcdSize = { rows: 4, columns: 20 };
+
+const mask = (typed: string): string => '*'.repeat(typed.length);
+/** A text field on the display: its end, as a phone scrolls with the cursor (20 or 16 wide). */
+const tail = (rank: number, shown: string): LcdLine => text(rank, shown.slice(-20), shown.slice(-16));
+
+const OUT_OF_SERVICE_BODY = (reason: string): string[] => ['We are sorry: this machine cannot serve you right now.', '', reason, '', 'It will be back by itself as soon as possible.'];
 
 export function view(state: KioskState): View {
+  // A device fault stops the machine whatever screen is underneath (flow.deviceStop).
+  const stop = deviceStop(state);
+  if (stop !== null && state.screen.name !== 'outOfService') {
+    return { title: 'Temporarily out of service', body: OUT_OF_SERVICE_BODY(stop.reason), keys: '', lcd: [text(0, 'OUT OF SERVICE'), text(0, stop.lcd)] };
+  }
   const screen = state.screen;
   switch (screen.name) {
-    case 'outOfService':
-      return {
-        title: 'Temporarily out of service',
-        body: ['We are sorry: this machine cannot serve you right now.', '', screen.reason, '', 'It will be back by itself as soon as possible.'],
-        keys: '',
-        lcd: ['OUT OF SERVICE', 'Sorry for the', 'inconvenience'],
-      };
+    case 'outOfService': {
+      const reason = stop?.reason ?? screen.reason;
+      const short = stop?.lcd ?? LINK_LCD[state.link === 'connecting' ? 'connecting' : state.linkCause];
+      return { title: 'Temporarily out of service', body: OUT_OF_SERVICE_BODY(reason), keys: '', lcd: [text(0, 'OUT OF SERVICE'), text(0, short)] };
+    }
     case 'welcome':
       return {
         title: 'Welcome',
         body: ['Welcome to Secure ATM.', '', '  [A] Log in', '  [B] Sign up'],
         keys: 'A / Enter: log in   B: sign up',
-        lcd: ['WELCOME', 'A: Log in', 'B: Sign up'],
+        lcd: [text(1, 'WELCOME'), text(0, 'A: Log in'), text(0, 'B: Sign up')],
       };
     case 'loginUser':
-      return field('Log in', 'Username', screen.text, 'Type your username, then Enter.', ['LOG IN', 'Username:', tail(screen.text)]);
+      return field('Log in', 'Username', screen.text, 'Type your username, then Enter.', [text(1, 'LOG IN'), text(2, 'Username:'), tail(0, screen.text)], USERNAME_KEYS);
     case 'loginPassword':
-      return field('Log in', 'Password', mask(screen.text), `Username: ${screen.username}`, ['LOG IN', 'Password:', tail(mask(screen.text))]);
+      return field('Log in', 'Password', mask(screen.text), `Username: ${screen.username}   (Esc: change it)`, [text(1, 'LOG IN'), text(2, 'Password:'), tail(0, mask(screen.text))], PASSWORD_KEYS);
     case 'signupUser':
-      return field('Sign up', 'Choose a username', screen.text, '3-32 characters: letters, digits, . _ -', ['SIGN UP', 'Username:', tail(screen.text)]);
+      return field('Sign up', 'Choose a username', screen.text, '3-32 characters: letters, digits, . _ -', [text(1, 'SIGN UP'), text(2, 'Username:'), tail(0, screen.text)], USERNAME_KEYS);
     case 'signupPassword':
-      return field('Sign up', 'Choose a password', mask(screen.text), 'Password rules: 8 to 72 characters; a long phrase is best.', ['SIGN UP', 'Password:', tail(mask(screen.text))]);
+      return field('Sign up', 'Choose a password', mask(screen.text), 'Password rules: 8 to 72 characters; a long phrase is best.', [text(1, 'SIGN UP'), text(2, 'Password:'), tail(0, mask(screen.text))], PASSWORD_KEYS);
     case 'signupConfirm':
-      return field('Sign up', 'Repeat the password', mask(screen.text), 'Type the same password again.', ['SIGN UP', 'Repeat password:', tail(mask(screen.text))]);
+      return field('Sign up', 'Repeat the password', mask(screen.text), 'Type the same password again.', [text(1, 'SIGN UP'), text(2, 'Repeat password:', 'Repeat:'), tail(0, mask(screen.text))], PASSWORD_KEYS);
     case 'busy':
-      return { title: 'Please wait', body: [screen.message], keys: '', lcd: ['PLEASE WAIT', screen.message.slice(0, 20)] };
+      return { title: 'Please wait', body: [screen.message], keys: '', lcd: screen.lcd };
     case 'menu': {
-      const withdraw = withdrawAvailable(state) ? '  [C] Withdraw cash' : '  [C] Withdraw cash (unavailable)';
+      const canWithdraw = withdrawAvailable(state);
+      const withdraw = canWithdraw ? '  [C] Withdraw cash' : '  [C] Withdraw cash (unavailable)';
       return {
         title: `Main menu — ${state.username ?? ''}`,
         body: ['What would you like to do?', '', '  [A] Balance', '  [B] Deposit', withdraw, '  [D] Log out'],
-        keys: 'A: balance   B: deposit   C: withdraw   D / Esc: log out',
-        lcd: ['A:Balance B:Deposit', 'C:Withdraw D:Logout'],
+        keys: `A: balance   B: deposit   ${canWithdraw ? 'C: withdraw   ' : ''}D / Esc: log out`,
+        lcd: [text(0, 'A:Balance B:Deposit', 'A:Bal B:Deposit'), canWithdraw ? text(0, 'C:Withdraw D:Logout', 'C:Cash D:Logout') : text(0, 'C:No cash D:Logout', 'D:Logout')],
       };
     }
-    case 'amount': {
-      const amount = cents(screen.digits);
-      if (screen.kind === 'deposit') {
-        return {
-          title: 'Deposit',
-          body: ['Enter the amount to deposit:', '', `    ${amount}`, '', 'Digits fill in from the right: 1 5 0 0 0 = 150.00'],
-          keys: 'digits: amount   Enter: confirm   *: clear   Esc: back',
-          lcd: ['DEPOSIT', `Amount: ${amount}`, '#=OK *=Clear'],
-        };
-      }
-      const fast = (['A', 'B', 'C', 'D'] as const).map((key) => `[${key}] ${formatCents(FAST_CASH_CENTS[key])}`).join('   ');
-      return {
-        title: 'Withdraw cash',
-        body: ['Fast cash:', `  ${fast}`, '', 'Or enter another amount:', '', `    ${amount}`, '', `Amounts in multiples of ${formatCents(state.noteCents)}.`],
-        keys: 'A-D: fast cash   digits: amount   Enter: confirm   *: clear   Esc: back',
-        lcd: ['WITHDRAW', `Amount: ${amount}`, 'A20 B60 C100 D200', '#=OK *=Clear'],
-      };
-    }
+    case 'amount':
+      return amountView(state, screen.kind, Number(screen.digits || '0'));
+    case 'confirm':
+      return confirmView(screen.kind, screen.amountCents, screen.notes);
     case 'result':
       return {
         title: screen.title,
         body: [...screen.lines, '', ...(screen.receipt !== null ? ['  [A] Print receipt'] : []), '  [B] Another transaction', '  [D] Log out'],
         keys: `${screen.receipt !== null ? 'A: receipt   ' : ''}B / Enter: menu   D / Esc: log out`,
-        lcd: [screen.title.slice(0, 20), ...screen.lines.map((line) => line.slice(0, 20))].slice(0, 4),
+        lcd: screen.lcd,
       };
     case 'receipt':
       return {
         title: 'Receipt',
         body: ['Your receipt:', '', ...screen.body.split('\n').map((line) => `  ${line}`), '', 'Any key: menu   D: log out'],
         keys: 'any key: menu   D / Esc: log out',
-        lcd: ['RECEIPT PRINTED', 'Any key: menu'],
+        lcd: [text(0, 'RECEIPT PRINTED', 'RECEIPT PRINTED'), text(0, 'Any key: menu')],
       };
     default: {
       const exhaustive: never = screen;
@@ -92,17 +88,77 @@ export function view(state: KioskState): View {
   }
 }
 
-function field(title: string, label: string, shown: string, hint: string, lcd: string[]): View {
+const LINK_LCD: Record<'connecting' | KioskState['linkCause'], string> = {
+  connecting: 'Connecting...',
+  connected: 'Connecting...',
+  unreachable: 'No bank link',
+  refused: 'Key refused',
+  lost: 'Bank link lost',
+};
+
+function amountView(state: KioskState, kind: 'deposit' | 'withdraw', amountCents: number): View {
+  const shown = formatCents(amountCents);
+  if (kind === 'deposit') {
+    return {
+      title: 'Deposit',
+      body: ['Enter the amount to deposit:', '', `    ${shown}`, '', 'Digits fill in from the right: 1 5 0 0 0 = 150.00'],
+      keys: 'digits: amount   Enter: next   *: clear   Esc: back',
+      lcd: [text(1, 'DEPOSIT'), amount(0, ['Amount:', 'Amt:'], amountCents), text(0, '#=OK *=Clear')],
+    };
+  }
+  const offered = fastCashOffered(state);
+  // Two to a line, so the list fits a 60-column terminal's panel without wrapping.
+  const choices = offered.map((key) => `[${key}] ${formatCents(FAST_CASH_CENTS[key])}`.padEnd(13));
+  const rows = [choices.slice(0, 2), choices.slice(2, 4)].filter((row) => row.length > 0).map((row) => `  ${row.join(' ').trimEnd()}`);
+  const fastLcd = offered.map((key) => `${key}${FAST_CASH_CENTS[key] / 100}`);
   return {
-    title,
-    body: [hint, '', `${label}:`, `  ${shown}_`],
-    keys: 'Enter: next   Backspace: delete   *: clear   Esc: cancel   (keypad: 2=abc … 9=wxyz)',
-    lcd,
+    title: 'Withdraw cash',
+    body: [
+      ...(offered.length > 0 ? ['Fast cash:', ...rows] : ['Fast cash: none this machine can pay now']),
+      '',
+      'Or enter another amount:',
+      '',
+      `    ${shown}`,
+      '',
+      `Amounts in multiples of ${formatCents(state.noteCents)}.`,
+    ],
+    keys: `${offered.length > 0 ? `${offered.join(' ')}: fast cash   ` : ''}digits: amount   Enter: next   *: clear   Esc: back`,
+    lcd: [text(1, 'WITHDRAW'), amount(0, ['Amount:', 'Amt:'], amountCents), text(2, fastLcd.join(' '), fastLcd.join('')), text(0, '#=OK *=Clear')],
   };
 }
 
-/** The character display's text for a state: its view's lines, or the feedback line first. */
-export function lcdLines(state: KioskState): string[] {
+function confirmView(kind: 'deposit' | 'withdraw', amountCents: number, notes: Cassette[] | null): View {
+  const shown = formatCents(amountCents);
+  const what = kind === 'withdraw' ? 'Withdraw' : 'Deposit';
+  const notesLine = notes !== null && notes.length > 0 ? [`You will receive: ${notesText(notes)}`] : [];
+  return {
+    title: `Confirm ${kind === 'withdraw' ? 'withdrawal' : 'deposit'}`,
+    body: [`${what} ${shown}?`, '', ...notesLine, ...(notesLine.length > 0 ? [''] : []), '  [#] / Enter: confirm', '  [D] / Esc: change the amount'],
+    keys: 'Enter / #: confirm   D / Esc / *: change',
+    lcd: [
+      text(1, `${what.toUpperCase()}?`),
+      amount(0, [what, kind === 'withdraw' ? 'Cash' : 'In'], amountCents),
+      ...(notes !== null && notes.length > 0 ? [text(2, notesText(notes).replaceAll(' ', ''), notesShort(notes))] : []),
+      text(0, '#=Yes *=Change', '#=Yes *=No'),
+    ],
+  };
+}
+
+/** "5x20+1x10": whole notes without their cents, for a 16-column display. */
+function notesShort(notes: readonly Cassette[]): string {
+  return notes.map((note) => `${note.count}x${note.denominationCents % 100 === 0 ? note.denominationCents / 100 : formatCents(note.denominationCents)}`).join('+');
+}
+
+const USERNAME_KEYS = 'Enter / #: next   Backspace: delete   *: clear   Esc: cancel   (keypad: 2=abc … 9=wxyz)';
+// In a password every printable character counts, * and # included: Delete clears instead.
+const PASSWORD_KEYS = 'Enter: next   Backspace: delete   Delete: clear   Esc: back   (keypad: 2=abc … 9=wxyz)';
+
+function field(title: string, label: string, shown: string, hint: string, lcd: LcdLine[], keys: string): View {
+  return { title, body: [hint, '', `${label}:`, `  ${shown}_`], keys, lcd };
+}
+
+/** The character display's text for a state, fitted to the display, feedback line last. */
+export function lcdLines(state: KioskState, size: LcdSize = LCD_SIZE_DEFAULT): string[] {
   const lines = view(state).lcd;
-  return state.message !== null ? [...lines.slice(0, 3), state.message.slice(0, 20)] : lines;
+  return fitLcd(state.messageLcd !== null ? [...lines, text(0, state.messageLcd)] : lines, size);
 }

@@ -9,6 +9,8 @@ export const PASSWORD_BYTES_MIN = 8;
 export const PASSWORD_BYTES_MAX = 72; // bcrypt ignores bytes past 72, so we refuse them
 export const TXN_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 export const MESSAGE_BYTES_MAX = 4096;
+/** [ATM-4.9] A hand-over token: 32 random bytes, base64url without padding. */
+export const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const STRING_CHARS_MAX = 256;
 
 export type DeviceState = 'online' | 'offline' | 'hardwareError' | 'userError' | 'deviceBusy' | 'fraudAttempt' | 'noDevice';
@@ -30,6 +32,9 @@ export type Request =
   | { id: number; op: 'withdraw.post'; txnId: string; dispensedCents: number }
   | { id: number; op: 'withdraw.void'; txnId: string; reason: string }
   | { id: number; op: 'ping' }
+  | { id: number; op: 'username.check'; username: string }
+  | { id: number; op: 'session.handover' }
+  | { id: number; op: 'session.resume'; token: string }
   | { id: number; op: 'device.report'; keypad: DeviceState; display: DeviceState; dispenser: DeviceState; cassettes: CassetteReport[] };
 
 export type RequestOp = Request['op'];
@@ -43,11 +48,34 @@ export type OkResponse = {
   heldCents?: number;
   postedCents?: number;
   holdExpiresAt?: string;
+  /** [ATM-4.9] ping: what is left of this session's lifetime, so the kiosk renews it in time. */
+  sessionLeftMs?: number;
+  /** [ATM-4.9] session.handover: the one-time token that carries the login to a new session. */
+  resumeToken?: string;
 };
-export type DeclineResponse = { id: number; ok: false; code: DeclineCode; message: string; lockedUntil?: string };
+
+/** [ATM-4.10] Which limit a LIMIT_EXCEEDED decline hit, so a person is told what they can do. */
+export type LimitKind = 'withdrawal' | 'withdrawalDaily' | 'deposit' | 'balance';
+export interface LimitDetail {
+  kind: LimitKind;
+  limitCents: number;
+  /** withdrawalDaily: what may still be withdrawn today; balance: what may still be deposited. */
+  leftCents?: number;
+}
+
+export type DeclineResponse = {
+  id: number;
+  ok: false;
+  code: DeclineCode;
+  message: string;
+  lockedUntil?: string;
+  /** [ATM-4.11] AUTH_FAILED for an existing account: wrong passwords left before it locks. */
+  attemptsLeft?: number;
+  limit?: LimitDetail;
+};
 export type Response = OkResponse | DeclineResponse;
 
-type FieldKind = 'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'deviceState' | 'cassettes';
+type FieldKind = 'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'deviceState' | 'cassettes' | 'token';
 const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   register: { username: 'username', password: 'password' },
   login: { username: 'username', password: 'password' },
@@ -58,6 +86,9 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   'withdraw.post': { txnId: 'txnId', dispensedCents: 'cents' },
   'withdraw.void': { txnId: 'txnId', reason: 'string' },
   ping: {},
+  'username.check': { username: 'username' },
+  'session.handover': {},
+  'session.resume': { token: 'token' },
   'device.report': { keypad: 'deviceState', display: 'deviceState', dispenser: 'deviceState', cassettes: 'cassettes' },
 };
 
@@ -81,6 +112,8 @@ function fieldInvalid(kind: FieldKind, value: unknown): string | null {
     case 'centsOrZero':
       // Any JSON number passes here: the bank answers INVALID_AMOUNT for bad ones.
       return typeof value === 'number' ? null : 'must be a number of cents';
+    case 'token':
+      return typeof value === 'string' && RESUME_TOKEN_PATTERN.test(value) ? null : 'must be 43 chars of A-Z a-z 0-9 _ -';
     case 'deviceState':
       return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value) ? null : 'must be an XFS device state';
     case 'cassettes':

@@ -3,6 +3,7 @@
 // event carries, so multi-tap windows and idle timeouts are crossed exactly, not slept through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SIM_CASSETTES_DEFAULT } from '../hardware/cash.js';
 import type { KeyName } from '../hardware/types.js';
 import {
   AMOUNT_DIGITS_MAX,
@@ -30,7 +31,7 @@ class Flow {
   nowMs = T0;
 
   constructor(options: Parameters<typeof initialState>[2] = {}) {
-    this.state = initialState('kiosk-01', this.nowMs, options);
+    this.state = initialState('kiosk-01', this.nowMs, { cassettes: SIM_CASSETTES_DEFAULT.map((cassette) => ({ ...cassette })), ...options });
   }
 
   send(event: KioskEvent): Effect[] {
@@ -78,7 +79,7 @@ class Flow {
   /** Everything the screen shows: title, body, help line, LCD and the feedback line. */
   text(): string {
     const shown = view(this.state);
-    return [shown.title, ...shown.body, shown.keys, ...shown.lcd, this.state.message ?? ''].join('\n');
+    return [shown.title, ...shown.body, shown.keys, ...lcdLines(this.state), this.state.message ?? ''].join('\n');
   }
 
   online(): this {
@@ -208,15 +209,44 @@ test('sign up: a username must be 3-32 letters, digits, . _ -; otherwise the scr
   for (const good of ['abc', 'a'.repeat(32), 'Al.ice_-9']) {
     const flow = signupUser();
     flow.type(good);
-    flow.key('enter');
+    assert.deepEqual(flow.key('enter'), [{ kind: 'checkUsername', username: good }], 'the bank is asked before any password is typed');
+    assert.equal(flow.screenName(), 'busy');
+    flow.result({ effect: 'checkUsername', ok: true, username: good });
     assert.deepEqual(flow.screen, { name: 'signupPassword', username: good, text: '' }, good);
   }
+});
+
+test('sign up: a taken username is said as soon as it is entered, and stays in the field to change', () => {
+  const flow = signupUser();
+  flow.type('alice');
+  flow.key('enter');
+  flow.result({ effect: 'checkUsername', ok: false, code: 'USERNAME_TAKEN', username: 'alice' });
+  assert.deepEqual(flow.screen, { name: 'signupUser', text: 'alice' });
+  assert.equal(flow.state.message, 'That username is taken: choose another');
+  assert.equal(flow.state.messageLcd, 'Name is taken');
+});
+
+test('username fields: a typed * clears and # submits, as the hint says; in a password they are characters', () => {
+  const flow = signupUser();
+  flow.type('bob*');
+  assert.deepEqual(flow.screen, { name: 'signupUser', text: '' }, '* clears the username field');
+  flow.type('bobby#');
+  assert.equal(flow.screenName(), 'busy', '# submits it');
+  assert.deepEqual(flow.effects, [{ kind: 'checkUsername', username: 'bobby' }]);
+  const login = loginUser();
+  login.type('alice#');
+  assert.equal(login.screenName(), 'loginPassword');
+  login.type('pa*ss#word');
+  assert.deepEqual(login.screen, { name: 'loginPassword', username: 'alice', text: 'pa*ss#word' });
+  assert.match(view(login.state).keys, /Delete: clear/);
+  assert.doesNotMatch(view(login.state).keys, /\*: clear/);
 });
 
 function signupPassword(): Flow {
   const flow = signupUser();
   flow.type('newbie');
   flow.key('enter');
+  flow.result({ effect: 'checkUsername', ok: true, username: 'newbie' });
   return flow;
 }
 
@@ -259,26 +289,55 @@ test('sign up: a confirmation that does not match asks for the password again; a
   assert.match(view(flow.state).title, /newbie/);
 });
 
-test('sign up and log in refusals go back to the first field with plain words', () => {
+test('sign up refused (a name taken meanwhile) goes back to the username with plain words', () => {
   const flow = signupPassword();
   flow.type(PASSWORD);
   flow.key('enter');
   flow.type(PASSWORD);
   flow.key('enter');
-  flow.result({ effect: 'register', ok: false, code: 'USERNAME_TAKEN' });
+  flow.result({ effect: 'register', ok: false, code: 'USERNAME_TAKEN', username: 'newbie' });
   assert.deepEqual(flow.screen, { name: 'signupUser', text: '' });
   assert.equal(flow.state.message, 'Username is taken');
+});
 
-  const login = new Flow().online();
-  login.key('A');
+function wrongPassword(): Flow {
+  const login = loginUser();
   login.type('alice');
   login.key('enter');
   login.type('wrong password');
   login.key('enter');
-  login.result({ effect: 'login', ok: false, code: 'AUTH_FAILED' });
-  assert.deepEqual(login.screen, { name: 'loginUser', text: '' });
-  assert.equal(login.state.message, 'Wrong username or password');
+  return login;
+}
+
+test('log in: a wrong password keeps the username, asks only for the password, and says how many tries are left', () => {
+  const login = wrongPassword();
+  login.result({ effect: 'login', ok: false, code: 'AUTH_FAILED', username: 'alice', attemptsLeft: 2 });
+  assert.deepEqual(login.screen, { name: 'loginPassword', username: 'alice', text: '' });
+  assert.equal(login.state.message, 'Wrong password: 2 tries left before a lock');
+  assert.equal(login.state.messageLcd, 'Wrong: 2 tries left');
   assert.equal(login.state.username, null);
+  login.type('again');
+  login.key('enter');
+  login.result({ effect: 'login', ok: false, code: 'AUTH_FAILED', username: 'alice', attemptsLeft: 1 });
+  assert.equal(login.state.message, 'Wrong password: 1 try left before the account locks');
+  // Esc on the password goes back to the username, kept, to correct it.
+  login.key('cancel');
+  assert.deepEqual(login.screen, { name: 'loginUser', text: 'alice' });
+});
+
+test('log in: the attempt that locks the account says so at once, with the time to wait', () => {
+  const login = wrongPassword();
+  login.result({ effect: 'login', ok: false, code: 'ACCOUNT_LOCKED', username: 'alice', lockedUntil: new Date(login.nowMs + 15 * 60_000).toISOString() });
+  assert.deepEqual(login.screen, { name: 'loginUser', text: '' });
+  assert.equal(login.state.message, 'Account locked — try again in 15 min');
+  assert.equal(login.state.messageLcd, 'Locked 15 min');
+});
+
+test('log in: an unknown user (no tries counted) gets the plain refusal and the username again', () => {
+  const login = wrongPassword();
+  login.result({ effect: 'login', ok: false, code: 'AUTH_FAILED', username: 'alice' });
+  assert.deepEqual(login.screen, { name: 'loginPassword', username: 'alice', text: '' });
+  assert.equal(login.state.message, 'Wrong username or password');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +413,8 @@ test('a keypad alone can sign up: multi-tap username, Enter (#), multi-tap passw
   flow.key('2', 'keypad', MULTITAP_MS + 1);
   flow.key('2');
   assert.equal(textOf(flow.screen), 'bob');
-  flow.key('enter');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'checkUsername', username: 'bob' }]);
+  flow.result({ effect: 'checkUsername', ok: true, username: 'bob' });
   const password: KeyName[] = digitsOf('23456789');
   flow.keys(password);
   assert.equal(textOf(flow.screen), 'adgjmptw');
@@ -376,6 +436,9 @@ test('amount entry fills from the right: 1 → 0.01, 15 → 0.15, 1500 → 15.00
   }
   assert.deepEqual(shown, ['Amount: 0.01', 'Amount: 0.15', 'Amount: 1.50', 'Amount: 15.00']);
   assert.match(view(flow.state).body.join('\n'), / {4}15\.00/);
+  assert.deepEqual(flow.key('enter'), [], 'nothing moves before the confirmation');
+  assert.equal(flow.screenName(), 'confirm');
+  assert.match(flow.text(), /Deposit 15\.00\?/);
   assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500 }]);
   assert.equal(flow.screenName(), 'busy');
   assert.match(flow.text(), /Depositing 15\.00/);
@@ -397,6 +460,7 @@ test('amount entry: backspace drops the last digit, clear empties, a leading zer
   flow.keys(digitsOf('9'.repeat(AMOUNT_DIGITS_MAX + 3)));
   assert.equal(AMOUNT_DIGITS_MAX, 7);
   assert.match(flow.text(), /Amount: 99999\.99/);
+  flow.key('enter');
   assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 9_999_999 }]);
 });
 
@@ -410,20 +474,55 @@ test('amount entry: Enter with no amount asks for one; cancel goes back to the m
   assert.equal(flow.screenName(), 'menu');
 });
 
-test('withdraw fast cash A-D sends a withdraw effect of 20.00, 60.00, 100.00, 200.00', () => {
+test('withdraw fast cash A-D asks to confirm 20.00, 60.00, 100.00, 200.00 with the notes, then sends one withdraw effect', () => {
   const expected = { A: 2000, B: 6000, C: 10_000, D: 20_000 } as const;
   assert.deepEqual(FAST_CASH_CENTS, expected);
   for (const key of ['A', 'B', 'C', 'D'] as const) {
     const flow = new Flow().loggedIn().amount('withdraw');
     flow.key('1'); // typed digits do not matter to a fast-cash key
-    assert.deepEqual(flow.key(key), [{ kind: 'withdraw', amountCents: expected[key] }], key);
+    assert.deepEqual(flow.key(key), [], `${key}: no money moves on the fast-cash key itself`);
+    assert.equal(flow.screenName(), 'confirm');
+    assert.match(flow.text(), new RegExp(`Withdraw ${(expected[key] / 100).toFixed(2).replace('.', '\\.')}\\?`));
+    assert.match(flow.text(), new RegExp(`You will receive: ${expected[key] / 2000} x 20\\.00`));
+    if (key !== 'D') assert.deepEqual(flow.key(key), [], 'the same key again does not confirm'); // D means "change"
+    assert.equal(flow.screenName(), 'confirm');
+    assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: expected[key] }], key);
     assert.equal(flow.screenName(), 'busy');
   }
   assert.match(new Flow().loggedIn().amount('withdraw').text(), /A20 B60 C100 D200/);
+  // Esc on the confirmation goes back to the amount, nothing sent.
+  const back = new Flow().loggedIn().amount('withdraw');
+  back.key('B');
+  assert.deepEqual(back.key('cancel'), []);
+  assert.equal(back.screenName(), 'amount');
+});
+
+test('an empty machine offers no withdrawal; fast cash offers only what the cassettes can pay', () => {
+  const empty = new Flow({ cassettes: [{ denominationCents: 2000, count: 0 }] }).loggedIn();
+  assert.match(empty.text(), /\[C\] Withdraw cash \(unavailable\)/);
+  assert.deepEqual(empty.key('C'), []);
+  assert.equal(empty.screenName(), 'menu');
+  assert.equal(empty.state.message, 'Withdrawals are unavailable at this machine right now');
+  // Three 20.00 notes left: 20.00 and 60.00 can be paid, 100.00 and 200.00 cannot.
+  const low = new Flow({ cassettes: [{ denominationCents: 2000, count: 3 }] }).loggedIn().amount('withdraw');
+  assert.match(low.text(), /\[A\] 20\.00/);
+  assert.match(low.text(), /\[B\] 60\.00/);
+  assert.doesNotMatch(low.text(), /\[C\]|\[D\]|100\.00|200\.00/);
+  assert.deepEqual(low.key('C'), []);
+  assert.equal(low.screenName(), 'amount');
+  assert.equal(low.state.message, '100.00 cannot be paid at this machine now');
+  low.keys(digitsOf('8000'));
+  low.key('enter');
+  assert.equal(low.screenName(), 'amount');
+  assert.equal(low.state.message, 'This machine cannot pay 80.00 right now: try another amount');
+  // The dispenser reports its cassettes after a payout: the menu follows.
+  const menu = new Flow({ cassettes: [{ denominationCents: 2000, count: 1 }] }).loggedIn();
+  menu.send({ type: 'cash', cassettes: [{ denominationCents: 2000, count: 0 }] });
+  assert.match(menu.text(), /\(unavailable\)/);
 });
 
 test('a withdrawal that is not a multiple of the smallest note is refused with a message, no effect', () => {
-  const flow = new Flow().loggedIn().amount('withdraw');
+  const flow = new Flow({ cassettes: [{ denominationCents: 2000, count: 100 }] }).loggedIn().amount('withdraw');
   flow.keys(digitsOf('5000'));
   assert.deepEqual(flow.key('enter'), []);
   assert.equal(flow.screenName(), 'amount');
@@ -431,10 +530,12 @@ test('a withdrawal that is not a multiple of the smallest note is refused with a
   flow.keys(digitsOf('1'));
   assert.equal(flow.state.message, null);
   // With 10.00 notes, 50.00 is fine.
-  const tens = new Flow({ noteCents: 1000 }).loggedIn().amount('withdraw');
+  const tens = new Flow().loggedIn().amount('withdraw');
   tens.keys(digitsOf('5000'));
+  tens.key('enter');
+  assert.match(tens.text(), /You will receive: 2 x 20\.00 \+ 1 x 10\.00/);
   assert.deepEqual(tens.key('enter'), [{ kind: 'withdraw', amountCents: 5000 }]);
-  const odd = new Flow({ noteCents: 1000 }).loggedIn().amount('withdraw');
+  const odd = new Flow().loggedIn().amount('withdraw');
   odd.keys(digitsOf('5050'));
   assert.deepEqual(odd.key('enter'), []);
   assert.equal(odd.state.message, 'Amounts in multiples of 10.00');
@@ -448,11 +549,10 @@ function resultText(result: EffectResult, from: 'deposit' | 'withdraw' | 'balanc
   if (from === 'balance') flow.key('A');
   else {
     flow.amount(from);
-    flow.key('A');
-    if (from === 'deposit') {
-      flow.keys(digitsOf('15000'));
-      flow.key('enter');
-    }
+    if (from === 'deposit') flow.keys(digitsOf('15000'));
+    else flow.key('A');
+    flow.key('enter');
+    flow.key('enter');
   }
   assert.equal(flow.screenName(), 'busy');
   flow.result(result);
@@ -676,40 +776,54 @@ function everyScreen(): { label: string; state: KioskState }[] {
     at('signupUser', { name: 'signupUser', text: 'abcdefghijklmnopqrst' }),
     at('signupPassword', { name: 'signupPassword', username: 'bob', text: 'secret' }),
     at('signupConfirm', { name: 'signupConfirm', username: 'bob', password: 'secretsecret', text: 'secret' }),
-    at('busy', { name: 'busy', message: 'Withdrawing 99999.99 from your account…' }),
+    at('busy', { name: 'busy', message: 'Withdrawing 99999.99 from your account…', lcd: [] }),
     at('menu', { name: 'menu' }, long),
     at('amount deposit', { name: 'amount', kind: 'deposit', digits: '9999999' }),
     at('amount withdraw', { name: 'amount', kind: 'withdraw', digits: '9999999' }, long),
-    at('result', { name: 'result', title: 'A very long result title indeed', lines: ['Only 60.00 of 100.00 could be dispensed.', 'line two that is long too', 'three', 'four', 'five'], receipt: 'R' }),
-    at('result without receipt', { name: 'result', title: 'Withdrawal failed', lines: [], receipt: null }),
+    at('confirm withdraw', { name: 'confirm', kind: 'withdraw', amountCents: 99_999_00, notes: [{ denominationCents: 2000, count: 4999 }, { denominationCents: 1000, count: 1 }], digits: '' }),
+    at('confirm deposit', { name: 'confirm', kind: 'deposit', amountCents: 99_999_99, notes: null, digits: '' }),
+    at('result', { name: 'result', title: 'A very long result title indeed', lines: ['Only 60.00 of 100.00 could be dispensed.', 'line two that is long too', 'three', 'four', 'five'], receipt: 'R', lcd: [] }),
+    at('result without receipt', { name: 'result', title: 'Withdrawal failed', lines: [], receipt: null, lcd: [] }),
     at('receipt', { name: 'receipt', body: 'SECURE ATM\nThank you' }),
   ];
 }
 
-test('every screen has a title, help keys where keys work, and at most 4 LCD lines of at most 20 characters', () => {
+const LCD_SIZES = [
+  { rows: 4, columns: 20 },
+  { rows: 2, columns: 16 },
+] as const;
+/** What an HD44780 (A00 ROM) shows as itself: printable ASCII but \\ (a yen sign) and ~ (an arrow). */
+const HD44780_TEXT = /^[\x20-\x5b\x5d-\x7d]*$/;
+
+test('every screen has a title, help keys where keys work, and fits a 20x4 and a 16x2 display in HD44780 characters', () => {
   const names = new Set<string>();
   for (const { label, state } of everyScreen()) {
     names.add(state.screen.name);
     const shown = view(state);
     assert.ok(shown.title.trim().length > 0, `${label}: title`);
     assert.ok(shown.body.length > 0, `${label}: body`);
-    for (const lines of [shown.lcd, lcdLines(state)]) {
-      assert.ok(lines.length >= 1 && lines.length <= 4, `${label}: ${lines.length} LCD lines`);
-      for (const line of lines) assert.ok(line.length <= 20, `${label}: LCD line ${JSON.stringify(line)} is ${line.length} > 20 characters`);
+    for (const size of LCD_SIZES) {
+      const lines = lcdLines(state, size);
+      assert.ok(lines.length <= size.rows, `${label}: ${lines.length} LCD lines on ${size.columns}x${size.rows}`);
+      for (const line of lines) {
+        assert.ok(line.length <= size.columns, `${label}: LCD line ${JSON.stringify(line)} is ${line.length} > ${size.columns} characters`);
+        assert.match(line, HD44780_TEXT, `${label}: LCD line ${JSON.stringify(line)} has a character the HD44780 cannot show`);
+      }
     }
   }
-  const all: Screen['name'][] = ['outOfService', 'welcome', 'loginUser', 'loginPassword', 'signupUser', 'signupPassword', 'signupConfirm', 'busy', 'menu', 'amount', 'result', 'receipt'];
+  const all: Screen['name'][] = ['outOfService', 'welcome', 'loginUser', 'loginPassword', 'signupUser', 'signupPassword', 'signupConfirm', 'busy', 'menu', 'amount', 'confirm', 'result', 'receipt'];
   assert.deepEqual([...names].sort(), [...all].sort(), 'every screen is covered');
 });
 
-test('the LCD shows the feedback line last, cut to 20 characters', () => {
+test('the LCD shows the feedback line in its short form, never cut: 20x4 below the screen, 16x2 in place of the heading', () => {
   const flow = loginUser();
   flow.key('enter');
-  assert.deepEqual(lcdLines(flow.state), ['LOG IN', 'Username:', '', 'Enter your username']);
+  assert.deepEqual(lcdLines(flow.state), ['LOG IN', 'Username:', '', 'Enter username']);
+  assert.deepEqual(lcdLines(flow.state, { rows: 2, columns: 16 }), ['', 'Enter username']);
   const menu = new Flow().loggedIn();
   menu.send({ type: 'device', device: 'dispenser', state: 'hardwareError' });
   menu.key('C');
-  assert.deepEqual(lcdLines(menu.state), ['A:Balance B:Deposit', 'C:Withdraw D:Logout', 'Withdrawals are unav']);
+  assert.deepEqual(lcdLines(menu.state), ['A:Balance B:Deposit', 'C:No cash D:Logout', 'No withdrawals']);
 });
 
 // View.lcd promises lines of at most 20 characters; a text field longer than that scrolls so
