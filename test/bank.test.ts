@@ -347,11 +347,15 @@ test('five wrong passwords lock the account for 15 minutes, even against the rig
   const bank = await start(t, { nowMs: clock.nowMs });
   const kiosk = await session(t, bank);
   expectOk(await kiosk.request({ op: 'register', username: 'locky', password: TEST_PASSWORD }));
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    // The failure that locks still answers AUTH_FAILED; only later attempts learn of the lock.
-    expectDecline(await kiosk.request({ op: 'login', username: 'locky', password: `wrong-password-${attempt}` }), 'AUTH_FAILED');
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    // [ATM-4.11] Each failure says how many tries are left before the lock.
+    const failed = expectDecline(await kiosk.request({ op: 'login', username: 'locky', password: `wrong-password-${attempt}` }), 'AUTH_FAILED');
+    assert.equal(failed.attemptsLeft, 5 - attempt);
   }
   const lockedAtMs = clock.ms;
+  // The failure that locks says so at once, with the time it ends.
+  const locking = expectDecline(await kiosk.request({ op: 'login', username: 'locky', password: 'wrong-password-5' }), 'ACCOUNT_LOCKED');
+  assert.equal(locking.lockedUntil, new Date(lockedAtMs + 15 * MINUTE_MS).toISOString());
   const locked = expectDecline(await kiosk.request({ op: 'login', username: 'locky', password: TEST_PASSWORD }), 'ACCOUNT_LOCKED');
   assert.equal(locked.lockedUntil, new Date(lockedAtMs + 15 * MINUTE_MS).toISOString());
   expectDecline(await kiosk.request({ op: 'balance' }), 'NOT_LOGGED_IN');
@@ -388,7 +392,8 @@ test('the failed-login count and the lock survive a bank restart', async (t) => 
 
   await bank.restart();
   const second = await session(t, bank);
-  for (let attempt = 0; attempt < 2; attempt++) expectDecline(await second.request({ op: 'login', username: 'persist', password: 'wrong-password' }), 'AUTH_FAILED');
+  assert.equal(expectDecline(await second.request({ op: 'login', username: 'persist', password: 'wrong-password' }), 'AUTH_FAILED').attemptsLeft, 1);
+  expectDecline(await second.request({ op: 'login', username: 'persist', password: 'wrong-password' }), 'ACCOUNT_LOCKED');
   expectDecline(await second.request({ op: 'login', username: 'persist', password: TEST_PASSWORD }), 'ACCOUNT_LOCKED');
 
   await bank.restart();
@@ -398,19 +403,21 @@ test('the failed-login count and the lock survive a bank restart', async (t) => 
   expectOk(await third.request({ op: 'login', username: 'persist', password: TEST_PASSWORD }));
 });
 
-test('an unknown user and a wrong password get the identical AUTH_FAILED answer', async (t) => {
+test('an unknown user, a bad name and a bad password get the identical AUTH_FAILED; a wrong password also says the tries left', async (t) => {
   const bank = await start(t);
   const kiosk = await session(t, bank);
   expectOk(await kiosk.request({ op: 'register', username: 'known', password: TEST_PASSWORD }));
-  // [ATM-4.7] AUTH_FAILED: wrong password, unknown name, or a name or password that breaks the
-  // rules all look the same, so the answer does not tell which one happened.
+  // [ATM-4.7] AUTH_FAILED: an unknown name, or a name or password that breaks the rules, look the
+  // same. A wrong password of an existing account adds the tries left ([ATM-4.11]): that tells
+  // the account exists, as sign-up's USERNAME_TAKEN does anyway (PROTOCOL.md, limitations).
   const wrongPassword = expectDecline(await kiosk.request({ op: 'login', username: 'known', password: 'wrong-password' }), 'AUTH_FAILED');
   const unknownUser = expectDecline(await kiosk.request({ op: 'login', username: 'nobody', password: 'wrong-password' }), 'AUTH_FAILED');
   const invalidName = expectDecline(await kiosk.request({ op: 'login', username: 'x', password: 'wrong-password' }), 'AUTH_FAILED');
   const invalidPassword = expectDecline(await kiosk.request({ op: 'login', username: 'known', password: 'short' }), 'AUTH_FAILED');
-  assert.deepEqual(withoutId(unknownUser), withoutId(wrongPassword));
-  assert.deepEqual(withoutId(invalidName), withoutId(wrongPassword));
-  assert.deepEqual(withoutId(invalidPassword), withoutId(wrongPassword));
+  assert.deepEqual(withoutId(invalidName), withoutId(unknownUser));
+  assert.deepEqual(withoutId(invalidPassword), withoutId(unknownUser));
+  assert.equal(unknownUser.attemptsLeft, undefined);
+  assert.deepEqual(withoutId(wrongPassword), { ...withoutId(unknownUser), attemptsLeft: 4 });
   assert.equal(wrongPassword.lockedUntil, undefined);
 });
 
@@ -491,4 +498,72 @@ test('no secret reaches any data file but keystore.json, and the key files are 0
   assert.equal(mode(bank.kiosk.keyFile), '600');
   assert.equal(mode(path.join(bank.dataDir, AUDIT_LOG_FILE)), '600');
   assert.equal(mode(bank.dataDir), '700');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: what a customer is told, and sessions renewed without a logout
+
+test('[ATM-4.10] a limit decline says which limit, its value and what is left today', async (t) => {
+  const clock = new FakeClock();
+  const bank = await start(t, { nowMs: clock.nowMs, limits: { withdrawalCentsMax: 1_000_00, withdrawalCentsMaxDaily: 2_000_00, depositCentsMax: 10_000_00 } });
+  const kiosk = await session(t, bank, 'limited');
+  expectOk(await kiosk.request({ op: 'deposit', txnId: 'lim-dep-0001', amountCents: 5_000_00 }));
+  const tooBig = expectDecline(await kiosk.request({ op: 'deposit', txnId: 'lim-dep-0002', amountCents: 10_000_01 }), 'LIMIT_EXCEEDED');
+  assert.deepEqual(tooBig.limit, { kind: 'deposit', limitCents: 10_000_00 });
+  const perWithdrawal = expectDecline(await kiosk.request({ op: 'withdraw.hold', txnId: 'lim-wd-00001', amountCents: 1_000_01 }), 'LIMIT_EXCEEDED');
+  assert.deepEqual(perWithdrawal.limit, { kind: 'withdrawal', limitCents: 1_000_00 });
+  for (const txnId of ['lim-wd-00002', 'lim-wd-00003']) {
+    expectOk(await kiosk.request({ op: 'withdraw.hold', txnId, amountCents: 800_00 }));
+    expectOk(await kiosk.request({ op: 'withdraw.post', txnId, dispensedCents: 800_00 }));
+  }
+  const daily = expectDecline(await kiosk.request({ op: 'withdraw.hold', txnId: 'lim-wd-00004', amountCents: 500_00 }), 'LIMIT_EXCEEDED');
+  assert.deepEqual(daily.limit, { kind: 'withdrawalDaily', limitCents: 2_000_00, leftCents: 400_00 });
+  // A retry of the declined id gets the same answer, detail included.
+  assert.deepEqual(withoutId(expectDecline(await kiosk.request({ op: 'withdraw.hold', txnId: 'lim-wd-00004', amountCents: 500_00 }), 'LIMIT_EXCEEDED')), withoutId(daily));
+});
+
+test('[ATM-4.9] username.check: a free name is ok, a taken or malformed one declined, before any password', async (t) => {
+  const bank = await start(t);
+  const kiosk = await session(t, bank);
+  expectOk(await kiosk.request({ op: 'register', username: 'taken', password: TEST_PASSWORD }));
+  assert.equal(expectOk(await kiosk.request({ op: 'username.check', username: 'Free.Name' })).username, 'free.name');
+  expectDecline(await kiosk.request({ op: 'username.check', username: 'TAKEN' }), 'USERNAME_TAKEN');
+  expectDecline(await kiosk.request({ op: 'username.check', username: 'no' }), 'INVALID_USERNAME');
+});
+
+test('[ATM-4.9] ping reports what is left of the session; a hand-over token carries the login to a new session once', async (t) => {
+  const clock = new FakeClock();
+  const bank = await start(t, { nowMs: clock.nowMs, timeouts: { lifetimeMs: 60_000 } });
+  const old = await session(t, bank, 'renewer');
+  expectOk(await old.request({ op: 'deposit', txnId: 'renew-dep-01', amountCents: 1234 }));
+  clock.advance(10_000);
+  assert.equal(expectOk(await old.request({ op: 'ping' })).sessionLeftMs, 50_000);
+
+  const handover = expectOk(await old.request({ op: 'session.handover' }));
+  assert.match(handover.resumeToken ?? '', /^[A-Za-z0-9_-]{43}$/);
+  const token = handover.resumeToken as string;
+  // Another kiosk cannot redeem it (and its attempt does not spend it).
+  const other = bank.addKiosk('kiosk-other');
+  const stranger = await bank.connect({ kioskId: other.kioskId, psk: other.psk });
+  t.after(() => stranger.close());
+  expectDecline(await stranger.request({ op: 'session.resume', token }), 'NOT_LOGGED_IN');
+  expectDecline(await stranger.request({ op: 'balance' }), 'NOT_LOGGED_IN');
+
+  const fresh = await session(t, bank);
+  assert.equal(expectOk(await fresh.request({ op: 'session.resume', token })).username, 'renewer');
+  assert.equal(await balanceOf(fresh), 1234);
+  // Once only: a second redemption (a replay) is refused.
+  const again = await session(t, bank);
+  expectDecline(await again.request({ op: 'session.resume', token }), 'NOT_LOGGED_IN');
+  // Nobody logged in: nothing to carry, no token, no decline.
+  assert.equal(expectOk(await again.request({ op: 'session.handover' })).resumeToken, undefined);
+
+  // A token past its 30 s is refused.
+  const late = expectOk(await fresh.request({ op: 'session.handover' })).resumeToken as string;
+  clock.advance(30_001);
+  const after = await session(t, bank);
+  expectDecline(await after.request({ op: 'session.resume', token: late }), 'NOT_LOGGED_IN');
+  expectDecline(await after.request({ op: 'session.resume', token: 'x'.repeat(42) }), 'BAD_REQUEST');
+  const actions = auditRecords(bank.dataDir).filter((record) => record.action.startsWith('session.')).map((record) => `${record.action} ${record.outcome}`);
+  assert.deepEqual(actions, ['session.handover ok', 'session.resume NOT_LOGGED_IN', 'session.resume ok', 'session.resume NOT_LOGGED_IN', 'session.handover ok', 'session.resume NOT_LOGGED_IN']);
 });

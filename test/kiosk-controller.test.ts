@@ -211,7 +211,8 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
   assertDisplayMirrors(kiosk);
   assert.equal(devices.display.lines()[2]?.trimEnd(), username, 'the LCD shows the username as it is typed');
   kiosk.press('enter');
-  assert.equal(screenName(kiosk), 'signupPassword');
+  assert.equal(screenName(kiosk), 'busy', 'the bank is asked whether the name is free');
+  await kiosk.untilScreen('signupPassword');
   kiosk.tap(password);
   assert.ok(!viewText(controller.state).includes(password), 'the password is masked');
   assert.equal(devices.display.lines()[2]?.trimEnd(), '*'.repeat(password.length));
@@ -232,6 +233,9 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
   assert.match(viewText(controller.state), / {4}150\.00/);
   assert.equal(devices.display.lines()[1]?.trimEnd(), 'Amount: 150.00');
   kiosk.press('enter');
+  assert.equal(screenName(kiosk), 'confirm');
+  assert.equal(devices.display.lines()[1]?.trimEnd(), 'Deposit 150.00');
+  kiosk.press('enter');
   const deposited = await kiosk.untilScreen('result');
   assert.equal(view(deposited).title, 'Deposit accepted');
   assert.match(viewText(deposited), /New balance: 150\.00/);
@@ -243,6 +247,9 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
   kiosk.press('C');
   for (const digit of ['5', '0', '0', '0'] as const) kiosk.press(digit);
   assert.equal(devices.display.lines()[1]?.trimEnd(), 'Amount: 50.00');
+  kiosk.press('enter');
+  assert.equal(screenName(kiosk), 'confirm');
+  assert.match(viewText(controller.state), /You will receive: 2 x 20\.00 \+ 1 x 10\.00/);
   kiosk.press('enter');
   const withdrawn = await kiosk.untilScreen('result');
   assert.equal(view(withdrawn).title, 'Cash dispensed');
@@ -294,6 +301,7 @@ test('a jam before any note: the hold is voided, the balance is unchanged and th
   kiosk.devices.dispenser.jamNext();
   kiosk.press('C');
   kiosk.press('B'); // fast cash 60.00
+  kiosk.press('enter');
   const result = await kiosk.untilScreen('result');
   assert.equal(view(result).title, 'Withdrawal failed');
   assert.match(viewText(result), /no cash was dispensed/);
@@ -332,6 +340,8 @@ test('a jam after 3 notes of a 100.00 withdrawal: exactly 60.00 is posted and th
   kiosk.devices.dispenser.jamNext({ afterNotes: 3 });
   kiosk.press('C');
   kiosk.press('C'); // fast cash 100.00: five 20.00 notes, the fourth jams
+  assert.equal(screenName(kiosk), 'confirm', 'C, C asks first: nothing is paid before Enter');
+  kiosk.press('enter');
   const result = await kiosk.untilScreen('result');
   assert.equal(view(result).title, 'Partial withdrawal');
   assert.match(viewText(result), /Only 60\.00 of 100\.00 could be dispensed\./);
