@@ -136,7 +136,7 @@ function confirmView(kind: 'deposit' | 'withdraw', amountCents: number, notes: C
     body: [`${what} ${shown}?`, '', ...notesLine, ...(notesLine.length > 0 ? [''] : []), '  [#] / Enter: confirm', '  [D] / Esc: change the amount'],
     keys: 'Enter / #: confirm   D / Esc / *: change',
     lcd: [
-      text(1, `${what.toUpperCase()}?`),
+      kind === 'withdraw' ? text(1, 'CONFIRM WITHDRAWAL', 'CONFIRM CASH') : text(1, 'CONFIRM DEPOSIT'),
       amount(0, [what, kind === 'withdraw' ? 'Cash' : 'In'], amountCents),
       ...(notes !== null && notes.length > 0 ? [text(2, notesText(notes).replaceAll(' ', ''), notesShort(notes))] : []),
       text(0, '#=Yes *=Change', '#=Yes *=No'),
