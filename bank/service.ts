@@ -244,6 +244,8 @@ export class BankService {
     if (!this.loginLimiter.take(session.kioskId, this.now())) return this.declined(session, request.id, base, DeclineCode.BUSY);
     if (username === null) return this.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
     if ((await this.readAccount(username)) !== null) return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
+    // Audited like its declines: a run of checks is how someone would list who has an account.
+    await this.audit(this.entry(session, base, 'ok'));
     return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
   }
 

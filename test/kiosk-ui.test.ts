@@ -167,6 +167,9 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
       await pty.waitFor(amountLine(shown));
     }
     pty.press('enter');
+    // [item 5] One confirmation before money moves.
+    await pty.waitFor('Deposit 150.00?');
+    pty.press('enter');
     await pty.waitFor('Deposit accepted');
     assert.match(pty.screenText(), /Amount: 150\.00/);
     assert.match(pty.screenText(), /New balance: 150\.00/);
@@ -178,6 +181,9 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await pty.waitFor('Or enter another amount:');
     pty.type('5000');
     await pty.waitFor(amountLine('50.00'));
+    pty.press('enter');
+    await pty.waitFor('You will receive: 2 x 20.00 + 1 x 10.00');
+    assert.match(pty.screenText(), /Withdraw 50\.00\?/);
     pty.press('enter');
     await pty.waitFor('Please take your cash', 10_000);
     assert.match(pty.screenText(), /Cash dispensed/);
@@ -201,6 +207,8 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     pty.type('15000');
     await pty.waitFor(amountLine('150.00'));
     pty.press('enter');
+    await pty.waitFor('Withdraw 150.00?');
+    pty.press('enter');
     await pty.waitFor('Insufficient funds');
     assert.match(pty.screenText(), /Withdrawal declined/);
 
@@ -214,7 +222,7 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     assert.match(pty.screenText(), /Thank you\. Goodbye\./);
 
     // The bank agrees: the audit log tells the same story, and the balance is 100.00.
-    const expected = ['register ok', 'login ok', 'deposit ok 15000', 'withdraw.hold ok 5000', 'withdraw.post ok 5000', 'withdraw.hold INSUFFICIENT_FUNDS 15000', 'balance ok', 'logout ok'];
+    const expected = ['username.check ok', 'register ok', 'login ok', 'deposit ok 15000', 'withdraw.hold ok 5000', 'withdraw.post ok 5000', 'withdraw.hold INSUFFICIENT_FUNDS 15000', 'balance ok', 'logout ok'];
     const records = await auditOf(bank.dataDir, 'austin', (mine) => mine.some((record) => record.action === 'logout'));
     assert.deepEqual(summary(records), expected);
     const held = records.find((record) => record.action === 'withdraw.hold' && record.outcome === 'ok');
@@ -237,8 +245,13 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await pty.waitFor('Main menu — fastcash');
     pty.type('c');
     await pty.waitFor('Fast cash:');
-    assert.match(pty.screenText(), /\[A\] 20\.00 {3}\[B\] 60\.00 {3}\[C\] 100\.00 {3}\[D\] 200\.00/);
+    assert.match(pty.screenText(), /\[A\] 20\.00 +\[B\] 60\.00/);
+    assert.match(pty.screenText(), /\[C\] 100\.00 +\[D\] 200\.00/);
     pty.type('a');
+    // [item 5] Fast cash confirms first: the amount and the notes, nothing paid yet.
+    await pty.waitFor('You will receive: 1 x 20.00');
+    assert.deepEqual(summary(await auditOf(bank.dataDir, 'fastcash', () => false, 0)).filter((line) => line.startsWith('withdraw')), []);
+    pty.press('enter');
     await pty.waitFor('Please take your cash', 10_000);
     assert.match(pty.screenText(), /Amount: 20\.00/);
     assert.match(pty.screenText(), /New balance: 80\.00/);
@@ -246,24 +259,35 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     assert.deepEqual(summary(records).slice(-2), ['withdraw.hold ok 2000', 'withdraw.post ok 2000']);
   });
 
-  test('five wrong passwords lock the account: the sixth attempt, even with the right password, shows the lock', async (t) => {
+  test('wrong passwords: the username stays, the tries left are told, and the fifth announces the lock', async (t) => {
     (await bank.loginAs('lockme')).close();
     const { pty } = await startKiosk(t, launch());
     pty.type('a');
     await pty.waitFor('Type your username, then Enter.');
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      // Typing the username clears the previous attempt's message, so this one is new.
-      await enterCredentials(pty, 'lockme', WRONG_PASSWORD);
-      await pty.waitFor('Wrong username or password');
-      assert.match(pty.screenText(), /Type your username, then Enter\./, `attempt ${attempt} ends on the login screen`);
+    pty.type('lockme');
+    await pty.waitFor('  lockme_');
+    pty.press('enter');
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      // [item 7] Only the password is typed again: the username is kept.
+      await pty.waitFor('Username: lockme');
+      pty.type(WRONG_PASSWORD);
+      await pty.waitFor(`  ${'*'.repeat(WRONG_PASSWORD.length)}_`);
+      pty.press('enter');
+      const left = 5 - attempt;
+      await pty.waitFor(`Wrong password: ${left === 1 ? '1 try' : `${left} tries`} left`);
+      assert.match(pty.screenText(), /Choose|Password:/, `attempt ${attempt} ends on the password field`);
     }
-    await enterCredentials(pty, 'lockme', TEST_PASSWORD);
+    pty.type(WRONG_PASSWORD);
+    await pty.waitFor(`  ${'*'.repeat(WRONG_PASSWORD.length)}_`);
+    pty.press('enter');
+    // The attempt that locks says so at once.
     await pty.waitFor(/Account locked — try again in \d+ min/);
     const minutes = Number(/try again in (\d+) min/.exec(pty.screenText())?.[1]);
     assert.ok(minutes === 14 || minutes === 15, `locked for about 15 min, shows ${minutes}`);
+    await enterCredentials(pty, 'lockme', TEST_PASSWORD);
+    await pty.waitFor(/Account locked — try again in \d+ min/);
     assert.doesNotMatch(pty.screenText(), /Main menu/);
     const records = await auditOf(bank.dataDir, 'lockme', (mine) => mine.filter((record) => record.action === 'login').length >= 7);
-    // The bank records the fifth failure as the one that locked (its answer was still AUTH_FAILED).
     const logins = records.filter((record) => record.action === 'login');
     assert.deepEqual(summary(logins), ['login ok', ...Array<string>(4).fill('login AUTH_FAILED'), 'login ACCOUNT_LOCKED', 'login ACCOUNT_LOCKED']);
     assert.equal(logins[5]?.detail, 'failed login 5');
