@@ -187,9 +187,11 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
       `${BANK_GAP_MS} KEY B`, // menu → deposit
       ...keys('15000'), // 150.00
       `${KEY_GAP_MS} KEY #`,
+      `${KEY_GAP_MS * 3} KEY #`, // confirm the deposit
       `${BANK_GAP_MS} KEY B`, // result → menu
       `${KEY_GAP_MS * 3} KEY C`, // withdraw
       `${KEY_GAP_MS * 3} KEY A`, // fast cash 20.00
+      `${KEY_GAP_MS * 3} KEY #`, // confirm it
       `${BANK_GAP_MS * 2} KEY B`, // result → menu
       `${KEY_GAP_MS * 3} KEY A`, // balance
       `${BANK_GAP_MS} KEY D`, // log out
@@ -205,7 +207,7 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
     }
     // The LCD the microcontroller holds followed the screens, written row by row.
     const lcds = sim.lcds();
-    for (const expected of [lcd('LOG IN', 'Username:', 'bead'), lcd('DEPOSIT', 'Amount: 150.00', '#=OK *=Clear'), lcd('Cash dispensed', 'Please take your cas', 'Amount: 20.00', 'New balance: 130.00'), lcd('Balance', 'Available balance: 1')]) {
+    for (const expected of [lcd('LOG IN', 'Username:', 'bead'), lcd('DEPOSIT', 'Amount: 150.00', '#=OK *=Clear'), lcd('CONFIRM WITHDRAWAL', 'Withdraw 20.00', '1x20.00', '#=Yes *=Change'), lcd('TAKE YOUR CASH', 'Amount: 20.00', 'New balance: 130.00'), lcd('BALANCE', 'Available: 130.00')]) {
       assert.ok(lcds.includes(expected), `the LCD showed ${expected}; it showed:\n${lcds.slice(-40).join('\n')}`);
     }
     assert.match(sim.stdout(), /dispense \d+: asked 2000 cents, dispensed 2000\n/);
@@ -217,24 +219,27 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
     assert.equal(await balanceOf('bead'), 13_000);
   });
 
-  test('unplugged mid-session: the status line says keypad offline, no money moves, and it reconnects on replug', async (t) => {
+  test('unplugged mid-session: out of service naming the keypad, no money moves, and back on the same screen on replug', async (t) => {
     await customer('page', 5_000);
     const script = [...logIn('page'), `${BANK_GAP_MS} KEY B`, ...keys('25'), '300 UNPLUG', '5000 REPLUG'];
-    const { sim, pty } = await startStack(t, 'unplug', script);
+    const { sim, pty, dataDir } = await startStack(t, 'unplug', script);
     await pty.waitFor('Enter the amount to deposit:', 15_000);
     await sim.waitForOutput(/status: UNPLUGGED/);
     const unpluggedAt = performance.now();
     await pty.waitFor('keypad offline · display offline · dispenser offline', HEARTBEAT_LOSS_MS + 2_000);
     t.diagnostic(`UNPLUG → status line offline in ${(performance.now() - unpluggedAt).toFixed(0)} ms`);
-    assert.match(pty.screenText(), /0\.25/, 'the half-typed amount is still there, not submitted');
-    // The customer turns to the kiosk's own keyboard: cash needs the dispenser, which is gone.
-    pty.press('escape');
-    await pty.waitFor('What would you like to do?');
+    // [item 8] A machine without its keypad says so, in words, instead of looking ready.
+    await pty.waitFor('The keypad is not answering');
+    assert.match(pty.screenText(), /Temporarily out of service/);
     pty.type('c');
-    await pty.waitFor('Withdrawals are unavailable at this machine right now');
+    pty.press('enter');
     await pty.waitFor('keypad online · display online · dispenser online', 15_000);
-    // After the reconnect the kiosk re-shows the screen on the LCD: the menu, with its message.
-    await sim.waitForOutput(/host said HELLO \(version 1\)[\s\S]*host said HELLO \(version 1\)[\s\S]*lcd on +\|A:Balance B:Deposit \|C:Withdraw D:Logout/);
+    // Back where the customer was, the half-typed amount still there and never submitted.
+    await pty.waitFor('Enter the amount to deposit:');
+    assert.match(pty.screenText(), /0\.25/);
+    await sim.waitForOutput(/host said HELLO \(version 1\)[\s\S]*host said HELLO \(version 1\)[\s\S]*lcd on +\|DEPOSIT +\|Amount: 0\.25/);
+    const log = fs.readFileSync(path.join(dataDir, 'kiosk.log'), 'utf8');
+    assert.match(log, /keypad offline — check that serial:.* is the keypad's port and that it is plugged in/);
     const records = await auditOf(bank.dataDir, 'page', () => false, 200);
     assert.deepEqual(summary(records).filter((line) => /^(deposit|withdraw)/.test(line)), ['deposit ok 5000'], 'only the seed deposit');
     assert.equal(await balanceOf('page'), 5_000);
@@ -242,7 +247,7 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
 
   test('a dispenser jam before any note: the hold is voided, the balance is unchanged, and the dispenser shows hardwareError', async (t) => {
     await customer('jade', 10_000);
-    const script = [...logIn('jade'), `${BANK_GAP_MS} KEY C`, `${KEY_GAP_MS * 3} KEY A`, `${BANK_GAP_MS * 2} KEY B`, `${KEY_GAP_MS * 3} KEY C`, `${BANK_GAP_MS} KEY D`];
+    const script = [...logIn('jade'), `${BANK_GAP_MS} KEY C`, `${KEY_GAP_MS * 3} KEY A`, `${KEY_GAP_MS * 3} KEY #`, `${BANK_GAP_MS * 2} KEY B`, `${KEY_GAP_MS * 3} KEY C`, `${BANK_GAP_MS} KEY D`];
     const { sim, pty } = await startStack(t, 'jam', script, ['--jam-after', '0']);
     await pty.waitFor('Withdrawal failed', 20_000);
     assert.match(pty.screenText(), /The cash dispenser failed: no cash was dispensed\./);

@@ -404,7 +404,7 @@ describe('atm kiosk in a pseudo-terminal when the bank process stops and comes b
     pty.type('a');
     await pty.waitFor('Available balance: 0.00');
     const records = await auditOf(dataDir, 'outage', (mine) => mine.some((record) => record.action === 'balance'));
-    assert.deepEqual(summary(records), ['register ok', 'login ok', 'login ok', 'balance ok']);
+    assert.deepEqual(summary(records), ['username.check ok', 'register ok', 'login ok', 'login ok', 'balance ok']);
   });
 });
 
