@@ -277,6 +277,7 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
 
   assert.deepEqual(await balanceAtBank(bank, username), { balanceCents: 10_000, heldCents: 0 });
   assert.deepEqual(storyOf(auditRecords(bank.dataDir), username), [
+    'username.check ok',
     'register ok',
     'login ok',
     'deposit ok 15000',

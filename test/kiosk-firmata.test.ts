@@ -122,7 +122,8 @@ test('atm kiosk --device firmata:PATH: log in, balance, a withdrawal and log out
 
     await tap('A');
     const balance = await lcdShowsScreen('result');
-    assert.equal(balance[0], 'Balance'.padEnd(20));
+    assert.equal(balance[0], 'BALANCE'.padEnd(20));
+    assert.equal(balance[1], 'Available: 150.00'.padEnd(20));
     assert.ok(view(controller.state).body.includes('Available balance: 150.00'), 'the balance the bank holds');
 
     await tap('B');
@@ -130,14 +131,16 @@ test('atm kiosk --device firmata:PATH: log in, balance, a withdrawal and log out
     await tap('C');
     await lcdShowsScreen('amount');
     await tap('A'); // fast cash 20.00
+    await lcdShowsScreen('confirm');
+    await tap('#');
     const cash = await lcdShowsScreen('result');
-    assert.equal(cash[0], 'Cash dispensed'.padEnd(20));
+    assert.equal(cash[0], 'TAKE YOUR CASH'.padEnd(20));
     assert.ok(view(controller.state).body.includes('New balance: 130.00'));
     assert.equal(devices.dispenser.cassettes().reduce((notes, cassette) => notes + cassette.count, 0), 199, 'one 20.00 note left the simulated cassette');
 
     await tap('D');
     const goodbye = await lcdShowsScreen('welcome');
-    assert.equal(goodbye[3], 'Thank you. Goodbye.'.padEnd(20));
+    assert.equal(goodbye[3], 'Goodbye'.padEnd(20));
 
     // The cable goes (socat ends): all three devices go offline together, whether the port
     // reports the hang-up or only goes quiet (a hung-up pty sometimes never says so).

@@ -130,6 +130,63 @@ async function depositDirect(bank: TestBank, username: string, amountCents: numb
   }
 }
 
+// Issue 12, item 1: the bank session has a lifetime ([ATM-3.6]); a customer must never notice
+// it. The bank here has a 3 s lifetime (the test flag: BankHostOptions.timeouts), so the kiosk
+// renews its session about every 2.3 s; the customer stays logged in across more than two
+// lifetimes and deposits right at a renewal.
+describe('atm kiosk in a pseudo-terminal across bank session lifetimes', { concurrency: 1, timeout: 60_000 }, () => {
+  const LIFETIME_MS = 3_000;
+  let bank: TestBank;
+  let root: string;
+  before(async () => {
+    bank = await startTestBank({ timeouts: { lifetimeMs: LIFETIME_MS } });
+    root = makeTempDir('atm-kiosk-lifetime-');
+  });
+  after(async () => {
+    await bank?.cleanup();
+    if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('a customer stays logged in across two session lifetimes, and a deposit at the boundary is applied once', async (t) => {
+    await depositDirect(bank, 'longstay', 10_00);
+    const dataDir = path.join(root, 'kiosk');
+    const { pty } = await startKiosk(t, { port: bank.host.port, keyFile: bank.kiosk.keyFile, dataDir });
+    await logIn(pty, 'longstay', TEST_PASSWORD);
+    await pty.waitFor('Main menu — longstay');
+    const loggedInAt = performance.now();
+    const screensBefore = pty.screens().length;
+    const log = (): string => fs.readFileSync(path.join(dataDir, 'kiosk.log'), 'utf8');
+    const renewals = (): number => (log().match(/bank session renewed \(customer login carried over\)/g) ?? []).length;
+    // The deposit is confirmed right as the first renewal happens: typed ahead, Enter on it.
+    pty.type('b');
+    await pty.waitFor('Enter the amount to deposit:');
+    pty.type('2500');
+    await pty.waitFor(amountLine('25.00'));
+    pty.press('enter');
+    await pty.waitFor('Deposit 25.00?');
+    for (const deadline = performance.now() + LIFETIME_MS; renewals() === 0 && performance.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
+    pty.press('enter');
+    await pty.waitFor('Deposit accepted');
+    assert.match(pty.screenText(), /New balance: 35\.00/);
+    pty.type('b');
+    await pty.waitFor('What would you like to do?');
+    // Past the second lifetime, still the same customer's menu; then a balance through the newest session.
+    while (performance.now() - loggedInAt < 2 * LIFETIME_MS + 500) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.doesNotMatch(pty.screenText(), /Welcome to Secure ATM|out of service/i);
+    }
+    pty.type('a');
+    await pty.waitFor('Available balance: 35.00');
+    assert.ok(renewals() >= 2, `renewed at least twice with the login carried over:\n${log()}`);
+    assert.doesNotMatch(log(), /LIFETIME|bank link offline/, 'no session ran out under the customer');
+    const after = pty.screens().slice(screensBefore);
+    assert.ok(!after.some((screen) => /Welcome to Secure ATM\.|Temporarily out of service/.test(screen)), 'no screen change but the customer\'s own');
+    const records = await auditOf(bank.dataDir, 'longstay', (mine) => mine.filter((record) => record.action === 'session.resume').length >= 2);
+    assert.deepEqual(summary(records).filter((line) => line.startsWith('deposit')), ['deposit ok 1000', 'deposit ok 2500'], 'the deposit applied once');
+    assert.ok(records.filter((record) => record.action === 'session.resume' && record.outcome === 'ok').length >= 2);
+  });
+});
+
 describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurrency: 1, timeout: 60_000 }, () => {
   let bank: TestBank;
   let root: string;
