@@ -172,7 +172,7 @@ async function powerCut(kiosk: PtyProcess): Promise<void> {
   world.proxy = null;
 }
 
-/** Welcome → log in → withdraw → fast cash B (60.00), all typed at the terminal. */
+/** Welcome → log in → withdraw → fast cash B (60.00) → confirm, all typed at the terminal. */
 async function withdrawFastCashB(kiosk: PtyProcess): Promise<void> {
   await kiosk.waitFor('Welcome to Secure ATM', SCREEN_WAIT_MS);
   kiosk.type('a');
@@ -186,6 +186,8 @@ async function withdrawFastCashB(kiosk: PtyProcess): Promise<void> {
   kiosk.type('c');
   await kiosk.waitFor('Fast cash:');
   kiosk.type('b');
+  await kiosk.waitFor('Withdraw 60.00?');
+  kiosk.press('enter');
   await kiosk.waitFor('Withdrawing 60.00');
 }
 
