@@ -130,9 +130,14 @@ export function initialState(kioskId: string, nowMs: number, options: { noteCent
 /** A feedback line: the sentence for the screen, and its short form for the display. */
 export interface Say {
   text: string;
-  lcd: string;
+  lcd: string; // at most LCD_COLUMNS_MIN characters
+  lcdWide?: string; // a longer form for a 20-column display
+  amountCents?: number; // the amount the words are about: the display's last resort, whole
 }
-const say = (textLine: string, lcd: string): Say => ({ text: textLine, lcd });
+const say = (textLine: string, lcd: string, extra: { lcdWide?: string; amountCents?: number } = {}): Say => ({ text: textLine, lcd, ...extra });
+/** A decline's line on the display: the widest form that fits, the bare amount at worst. */
+const sayLine = (words: Say): LcdLine =>
+  text(0, ...(words.lcdWide === undefined ? [] : [words.lcdWide]), words.lcd, ...(words.amountCents === undefined ? [] : [formatCents(words.amountCents)]));
 
 const stay = (state: KioskState): Step => ({ state, effects: [] });
 const tell = (state: KioskState, message: Say | null): KioskState => ({ ...state, message: message?.text ?? null, messageLcd: message?.lcd ?? null });
@@ -434,13 +439,15 @@ function limitWords(limit: LimitDetail): Say {
   const limitText = formatCents(limit.limitCents);
   switch (limit.kind) {
     case 'withdrawal':
-      return say(`Over the ${limitText} limit per withdrawal`, `Max ${limitText}`);
-    case 'withdrawalDaily':
-      return say(`Over the daily limit of ${limitText}: ${formatCents(limit.leftCents ?? 0)} left today`, `Left today ${formatCents(limit.leftCents ?? 0)}`);
+      return say(`Over the ${limitText} limit per withdrawal`, `Max ${limitText}`, { amountCents: limit.limitCents });
+    case 'withdrawalDaily': {
+      const leftCents = limit.leftCents ?? 0;
+      return say(`Over the daily limit of ${limitText}: ${formatCents(leftCents)} left today`, `Left ${formatCents(leftCents)}`, { lcdWide: `Left today ${formatCents(leftCents)}`, amountCents: leftCents });
+    }
     case 'deposit':
-      return say(`Over the ${limitText} limit per deposit`, `Max ${limitText}`);
+      return say(`Over the ${limitText} limit per deposit`, `Max ${limitText}`, { amountCents: limit.limitCents });
     case 'balance':
-      return say(`The balance may not exceed ${limitText}: at most ${formatCents(limit.leftCents ?? 0)} more`, `Max ${formatCents(limit.leftCents ?? 0)}`);
+      return say(`The balance may not exceed ${limitText}: at most ${formatCents(limit.leftCents ?? 0)} more`, `Max ${formatCents(limit.leftCents ?? 0)}`, { amountCents: limit.leftCents ?? 0 });
     default: {
       const exhaustive: never = limit.kind;
       return exhaustive;
@@ -489,7 +496,7 @@ function onResult(state: KioskState, result: EffectResult, nowMs: number): Step 
     case 'deposit': {
       if (!result.ok) {
         const words = declineWords(result.code, nowMs, result);
-        return result_(state, 'Deposit declined', [words.text], null, [text(0, 'DEPOSIT DECLINED', 'DECLINED'), text(0, words.lcd)]);
+        return result_(state, 'Deposit declined', [words.text], null, [text(0, 'DEPOSIT DECLINED', 'DECLINED'), sayLine(words)]);
       }
       return result_(
         state,
@@ -554,7 +561,7 @@ function withdrawResult(state: KioskState, result: Extract<EffectResult, { effec
     return result_(state, 'Withdrawal not possible', ['This machine cannot dispense that amount.', 'Try a different amount.'], null, [text(0, 'CANNOT PAY THAT', 'CANNOT PAY'), text(1, 'Try other amount', 'Other amount')]);
   }
   const words = declineWords(result.code, nowMs, result);
-  return result_(state, 'Withdrawal declined', [words.text], null, [text(0, 'DECLINED'), text(0, words.lcd)]);
+  return result_(state, 'Withdrawal declined', [words.text], null, [text(0, 'DECLINED'), sayLine(words)]);
 }
 
 function result_(state: KioskState, title: string, lines: string[], receiptText: string | null, lcd: LcdLine[]): Step {

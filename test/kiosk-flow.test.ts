@@ -18,7 +18,9 @@ import {
   type KioskState,
   type Screen,
 } from '../kiosk/flow.js';
+import { LCD_COLUMNS_MIN, fitLcd, lcdSafe, text } from '../kiosk/lcd.js';
 import { lcdLines, view } from '../kiosk/view.js';
+import { DeclineCode as DECLINE_CODES } from '../protocol/errors.js';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const GAP_MS = 100; // between two presses unless a test says otherwise: well inside MULTITAP_MS
@@ -802,6 +804,12 @@ test('every screen has a title, help keys where keys work, and fits a 20x4 and a
     const shown = view(state);
     assert.ok(shown.title.trim().length > 0, `${label}: title`);
     assert.ok(shown.body.length > 0, `${label}: body`);
+    // Every line has a form for the narrowest display, so fitting never has to cut one.
+    for (const line of shown.lcd) {
+      const shortest = line.forms.at(-1) ?? '';
+      assert.ok(shortest.length <= LCD_COLUMNS_MIN, `${label}: ${JSON.stringify(shortest)} has no form of at most ${LCD_COLUMNS_MIN} characters`);
+      for (const form of line.forms) assert.match(form, HD44780_TEXT, `${label}: ${JSON.stringify(form)}`);
+    }
     for (const size of LCD_SIZES) {
       const lines = lcdLines(state, size);
       assert.ok(lines.length <= size.rows, `${label}: ${lines.length} LCD lines on ${size.columns}x${size.rows}`);
@@ -833,4 +841,94 @@ test('a text field longer than 20 characters still fits the LCD, showing its las
   flow.type('a'.repeat(30));
   for (const line of lcdLines(flow.state)) assert.ok(line.length <= 20, `LCD line ${JSON.stringify(line)} is ${line.length} characters`);
   assert.ok(lcdLines(flow.state).includes('a'.repeat(20)), 'the display scrolls to the cursor');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: limits in words, faults named
+
+test('[item 6] a limit decline names the limit, its value, and what is left today', () => {
+  const cases: [EffectResult, string, string | [string, string]][] = [
+    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 120_000, dispensedCents: 0, limit: { kind: 'withdrawal', limitCents: 100_000 } }, 'Over the 1000.00 limit per withdrawal', 'Max 1000.00'],
+    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 60_000, dispensedCents: 0, limit: { kind: 'withdrawalDaily', limitCents: 200_000, leftCents: 40_000 } }, 'Over the daily limit of 2000.00: 400.00 left today', ['Left today 400.00', 'Left 400.00']],
+    [{ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'deposit', limitCents: 1_000_000 } }, 'Over the 10000.00 limit per deposit', 'Max 10000.00'],
+  ];
+  for (const [result, words, lcd] of cases) {
+    const { flow, text } = resultText(result, result.effect === 'deposit' ? 'deposit' : 'withdraw');
+    assert.match(text, new RegExp(words.replaceAll('.', '\\.')));
+    LCD_SIZES.forEach((size, index) => {
+      const wanted = typeof lcd === 'string' ? lcd : lcd[index];
+      assert.ok(lcdLines(flow.state, size).includes(wanted as string), `${wanted} on ${size.columns}x${size.rows}: ${JSON.stringify(lcdLines(flow.state, size))}`);
+    });
+  }
+  // Without the detail (an older bank) the plain words remain.
+  assert.match(resultText({ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 1, dispensedCents: 0 }).text, /Amount exceeds the limit/);
+});
+
+test('[item 8] a tamper switch or a missing keypad stops the machine, names the cause, and ignores keys until cleared', () => {
+  const flow = new Flow().loggedIn().amount('deposit');
+  flow.key('5');
+  for (const [device, state, words] of [
+    ['keypad', 'fraudAttempt', /enclosure is open \(tamper switch\)/],
+    ['dispenser', 'fraudAttempt', /enclosure is open \(tamper switch\)/],
+    ['keypad', 'noDevice', /keypad was not found/],
+    ['keypad', 'offline', /keypad is not answering/],
+  ] as const) {
+    flow.send({ type: 'device', device, state });
+    assert.equal(view(flow.state).title, 'Temporarily out of service', `${device} ${state}`);
+    assert.match(view(flow.state).body.join('\n'), words);
+    assert.doesNotMatch(view(flow.state).body.join('\n'), /\[A\] Log in|Enter the amount/);
+    assert.equal(lcdLines(flow.state)[0], 'OUT OF SERVICE');
+    assert.deepEqual(flow.key('enter'), [], 'keys do nothing');
+    flow.send({ type: 'device', device, state: 'online' });
+  }
+  // Cleared: the customer is back where they were, the amount as typed.
+  assert.deepEqual(flow.screen, { name: 'amount', kind: 'deposit', digits: '5' });
+  // A broken display does not stop the machine: the screen is the primary output.
+  flow.send({ type: 'device', device: 'display', state: 'hardwareError' });
+  assert.equal(view(flow.state).title, 'Deposit');
+});
+
+test('[item 8] the out-of-service screen tells a refused key from an unreachable bank and a lost link', () => {
+  const flow = new Flow();
+  flow.send({ type: 'link', state: 'offline', detail: 'secure session refused', cause: 'refused' });
+  assert.match(view(flow.state).body.join('\n'), /The bank refused this machine’s key/);
+  assert.deepEqual(lcdLines(flow.state), ['OUT OF SERVICE', 'Key refused']);
+  flow.send({ type: 'link', state: 'offline', detail: 'ECONNREFUSED', cause: 'unreachable' });
+  assert.match(view(flow.state).body.join('\n'), /The bank cannot be reached/);
+  flow.online();
+  flow.send({ type: 'link', state: 'offline', detail: 'TRUNCATED', cause: 'lost' });
+  assert.match(view(flow.state).body.join('\n'), /The connection to the bank was lost/);
+});
+
+test('fitLcd: the widest form that fits, lines of the highest rank dropped first, and only ROM characters', () => {
+  const lines = [text(1, 'A long heading here', 'Heading'), text(0, 'Balance: 1234.56', 'Bal: 1234.56'), text(2, 'detail')];
+  assert.deepEqual(fitLcd(lines, { rows: 4, columns: 20 }), ['A long heading here', 'Balance: 1234.56', 'detail']);
+  assert.deepEqual(fitLcd(lines, { rows: 2, columns: 16 }), ['Heading', 'Balance: 1234.56']);
+  assert.deepEqual(fitLcd(lines, { rows: 1, columns: 12 }), ['Bal: 1234.56']);
+  assert.equal(lcdSafe('Withdrawing 60.00…'), 'Withdrawing 60.00...');
+  assert.equal(lcdSafe('Account locked — try'), 'Account locked - try');
+  assert.equal(lcdSafe('C:\\ ~ é'), 'C:/ - ?');
+});
+
+test('every result screen has display forms for a 16-column display, whatever the decline', () => {
+  const big = 100_000_000_00; // the largest amount the bank takes: 100000000.00
+  const results: [EffectResult, 'deposit' | 'withdraw' | 'balance'][] = [
+    [{ effect: 'deposit', ok: true, amountCents: big, balanceCents: big, txnId: 't' }, 'deposit'],
+    [{ effect: 'balance', ok: true, balanceCents: big }, 'balance'],
+    [{ effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: big, balanceCents: big, txnId: 't' }, 'withdraw'],
+    [{ effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: 6000, balanceCents: big, txnId: 't' }, 'withdraw'],
+    [{ effect: 'withdraw', ok: false, code: 'DISPENSE_FAULT', requestedCents: big, dispensedCents: 0, balanceCents: big }, 'withdraw'],
+    [{ effect: 'withdraw', ok: false, code: 'SETTLE_PENDING', requestedCents: big, dispensedCents: big }, 'withdraw'],
+    [{ effect: 'withdraw', ok: false, code: 'CANNOT_DISPENSE', requestedCents: big, dispensedCents: 0 }, 'withdraw'],
+    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: big, dispensedCents: 0, limit: { kind: 'withdrawalDaily', limitCents: big, leftCents: big } }, 'withdraw'],
+    [{ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'balance', limitCents: big, leftCents: big } }, 'deposit'],
+    ...Object.keys(DECLINE_CODES).map((code): [EffectResult, 'withdraw'] => [{ effect: 'withdraw', ok: false, code, requestedCents: 2000, dispensedCents: 0 }, 'withdraw']),
+    [{ effect: 'withdraw', ok: false, code: 'BANK_UNREACHABLE', requestedCents: 2000, dispensedCents: 0 }, 'withdraw'],
+  ];
+  for (const [result, from] of results) {
+    const { flow } = resultText(result, from);
+    const lines = view(flow.state).lcd;
+    assert.ok(lines.length > 0, JSON.stringify(result));
+    for (const line of lines) assert.ok((line.forms.at(-1) ?? '').length <= LCD_COLUMNS_MIN, `${JSON.stringify(result)}: ${JSON.stringify(line.forms)}`);
+  }
 });
