@@ -37,7 +37,12 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   // Each line says what happened and, where a person must act, what to do.
   link.onState((state, detail, cause) => log(`bank link ${state}: ${detail}${linkAdvice(cause, options)}`));
   for (const [name, device] of [['keypad', devices.keypad], ['display', devices.display], ['dispenser', devices.dispenser]] as const) {
-    device.onState((state) => log(`${name} ${state}${deviceAdvice(name, state, options.device ?? 'sim')}`));
+    // A device coming up is not news; one failing, and its return, are.
+    let previous: DeviceState = 'online';
+    device.onState((state) => {
+      if (state !== previous) log(`${name} ${state}${deviceAdvice(name, state, options.device ?? 'sim')}`);
+      previous = state;
+    });
   }
   const controller = new KioskController({
     kioskId: options.kioskId,

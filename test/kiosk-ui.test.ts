@@ -392,6 +392,23 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await pty.waitFor('Choose a username:');
   });
 
+  test('[item 8] a key the bank refuses: out of service saying so, and the first log line says what to do', async (t) => {
+    // The same kiosk id with another bank's key: the handshake fails, as with a copied wrong file.
+    const other = path.join(root, 'other-bank');
+    initKeystore(other);
+    const wrongKey = path.join(other, 'wrong.key');
+    addKiosk(other, KIOSK_ID, wrongKey);
+    const dataDir = path.join(root, `kiosk-wrong-key-${kioskSerial++}`);
+    const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', `127.0.0.1:${bank.host.port}`, '--kiosk', KIOSK_ID, '--key', wrongKey, '--data', dataDir], { env: cleanEnv() });
+    kiosks.push({ name: t.name, pty });
+    t.after(() => pty.kill().then(() => undefined));
+    await pty.waitFor('The bank refused this machine’s key', FIRST_SCREEN_TIMEOUT_MS);
+    assert.match(pty.screenText(), /Temporarily out of service/);
+    assert.doesNotMatch(pty.screenText(), /\[A\] Log in|connection to the bank was lost/);
+    const first = fs.readFileSync(path.join(dataDir, 'kiosk.log'), 'utf8').split('\n')[0] ?? '';
+    assert.match(first, /bank link offline: .*the bank refused kiosk 'kiosk-01': check that its key file is the one `atm keys add-kiosk kiosk-01` wrote/);
+  });
+
   test('Ctrl-C quits with exit code 0 and gives the terminal its normal screen back', async (t) => {
     const { pty } = await startKiosk(t, launch());
     assert.match(pty.output(), /\x1b\[\?1049h/, 'the UI runs on the alternate screen');
