@@ -122,8 +122,8 @@ export interface SerialDisplayOptions {
 
 export class SerialDisplay extends SerialDevice implements Display {
   readonly kind = 'serial';
-  readonly rows: number;
-  readonly columns: number;
+  private size: { rows: number; columns: number };
+  private readonly sizeGiven: boolean;
   private readonly rowGapMs: number;
   private readonly confirmTimeoutMs: number;
   /** What the glass holds as far as we know; null rows are unknown (after a reconnect). */
@@ -134,18 +134,34 @@ export class SerialDisplay extends SerialDevice implements Display {
 
   constructor(link: SerialLink, faults: DeviceFaults, private readonly timers: SerialTimers, options: SerialDisplayOptions = {}) {
     super(link, faults);
-    this.rows = options.rows ?? DISPLAY_ROWS_DEFAULT;
-    this.columns = options.columns ?? DISPLAY_COLUMNS_DEFAULT;
+    this.size = { rows: options.rows ?? DISPLAY_ROWS_DEFAULT, columns: options.columns ?? DISPLAY_COLUMNS_DEFAULT };
+    this.sizeGiven = options.rows !== undefined || options.columns !== undefined;
     this.rowGapMs = options.rowGapMs ?? 5;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 2_000;
-    if (!(Number.isSafeInteger(this.rows) && this.rows >= 1 && this.rows <= DISPLAY_ROWS_MAX)) throw new Error(`assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}`);
-    if (!(Number.isSafeInteger(this.columns) && this.columns >= 1 && this.columns <= DISPLAY_COLUMNS_MAX)) throw new Error(`assertion failed: display columns must be 1..${DISPLAY_COLUMNS_MAX}`);
+    if (!displaySizeValid(this.size.rows, this.size.columns)) throw new Error(`assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`);
     this.wanted = normaliseDisplayLines([], this.rows, this.columns);
     this.glass = this.wanted.map(() => null);
     // Forgotten when the line drops (not when it returns: the 'online' listeners re-show at once).
     link.onOnline((online) => {
       if (!online) this.glass = this.glass.map(() => null);
     });
+    // [SL-4.1] The device says its display's size (lcdCxR) in HELLO: a 16x2 board gets text
+    // written for 16x2, unless the kiosk was configured with a size.
+    link.onGreeted(() => {
+      const reported = displaySizeOf(link.hello?.caps ?? []);
+      if (this.sizeGiven || reported === null || (reported.rows === this.rows && reported.columns === this.columns)) return;
+      this.size = reported;
+      this.wanted = normaliseDisplayLines(this.wanted, this.rows, this.columns);
+      this.glass = this.wanted.map(() => null);
+    });
+  }
+
+  get rows(): number {
+    return this.size.rows;
+  }
+
+  get columns(): number {
+    return this.size.columns;
   }
 
   /** Rows go out one at a time, in order; a show waits for the ones before it. */
@@ -190,6 +206,22 @@ export class SerialDisplay extends SerialDevice implements Display {
       if (this.glass[row] === null) this.glass[row] = line;
     });
   }
+}
+
+function displaySizeValid(rows: number, columns: number): boolean {
+  return Number.isSafeInteger(rows) && rows >= 1 && rows <= DISPLAY_ROWS_MAX && Number.isSafeInteger(columns) && columns >= 1 && columns <= DISPLAY_COLUMNS_MAX;
+}
+
+/** The display size a HELLO's capabilities report ('lcd16x2': 16 columns, 2 rows), or null. */
+export function displaySizeOf(caps: readonly string[]): { rows: number; columns: number } | null {
+  for (const cap of caps) {
+    const match = /^lcd(\d{1,2})x(\d)$/.exec(cap);
+    if (match === null) continue;
+    const columns = Number(match[1]);
+    const rows = Number(match[2]);
+    if (displaySizeValid(rows, columns)) return { rows, columns };
+  }
+  return null;
 }
 
 export interface SerialDispenserOptions {

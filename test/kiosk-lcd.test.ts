@@ -44,7 +44,8 @@ async function fullSession(t: TestContext, rows: number, columns: number): Promi
   const sim = await startFirmwareSim({ device: { rows, columns } });
   t.after(() => sim.close());
   assert.ok(sim.hostPath !== null);
-  const devices = await createSerialDevices(sim.hostPath, { serial: { ...FAST, display: { rows, columns } } });
+  // No size given: the display driver takes it from the device's HELLO (lcd16x2, lcd20x4).
+  const devices = await createSerialDevices(sim.hostPath, { serial: FAST });
   const dir = makeTempDir('atm-lcd-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const link = new KioskLink({ host: '127.0.0.1', port: bank.host.port, kioskId: bank.kiosk.kioskId, psk: bank.kiosk.psk, backoffInitialMs: 20, requestTimeoutMs: 5_000 });
@@ -129,6 +130,7 @@ for (const [rows, columns] of [
 ] as const) {
   test(`a whole session on a ${columns}x${rows} display: every amount whole, only characters the HD44780 shows`, async (t) => {
     const shown = await fullSession(t, rows, columns);
+    assert.ok(shown.length >= 14, 'every screen of the session was seen');
     for (const { screen, glass } of shown) {
       t.diagnostic(`${screen.padEnd(18)} | ${glass.join(' | ')}`);
       assert.ok(glass.length === rows, `${screen}: ${rows} rows`);

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LineDevice, closeSerialPort, openPtyPair, openSerialPath, startFirmwareSim, type FirmwareSim, type LineDeviceOptions } from '../firmware-sim/index.js';
-import { SerialLink, createSerialDevices, type OpenSerialConnection, type SerialDevices, type SerialDevicesOptions, type SerialTimers } from '../hardware/serial.js';
+import { SerialLink, createSerialDevices, displaySizeOf, type OpenSerialConnection, type SerialDevices, type SerialDevicesOptions, type SerialTimers } from '../hardware/serial.js';
 import type { DeviceState, KeyName } from '../hardware/index.js';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_LOSS_MS, SERIAL_PROTOCOL_VERSION, encodeDeviceMessage, parseHostLine, serialLineChecksum, type DeviceMessage } from '../protocol/serial-line.js';
 import { makeTempDir } from './helpers/bank.js';
@@ -464,4 +464,11 @@ describe('serial link timing (injected clock)', () => {
     assert.match(lines.join('\n'), /device speaks protocol version 2, we speak 1/);
     await link.release();
   });
+});
+
+test('[SL-4.1] the display size comes from the device HELLO (lcdCxR) unless the kiosk set one', () => {
+  assert.deepEqual(displaySizeOf(['keypad4x4', 'lcd16x2', 'dispenser']), { rows: 2, columns: 16 });
+  assert.deepEqual(displaySizeOf(['lcd20x4']), { rows: 4, columns: 20 });
+  assert.equal(displaySizeOf(['keypad4x4', 'dispenser']), null);
+  assert.equal(displaySizeOf(['lcd0x2', 'lcd99x9', 'lcdx']), null);
 });
