@@ -439,13 +439,13 @@ function limitWords(limit: LimitDetail): Say {
   const limitText = formatCents(limit.limitCents);
   switch (limit.kind) {
     case 'withdrawal':
-      return say(`Over the ${limitText} limit per withdrawal`, `Max ${limitText}`, { amountCents: limit.limitCents });
+      return say(`Over the ${limitText} limit per withdrawal`, `Max ${limitText}`, { lcdWide: `Limit ${limitText} each`, amountCents: limit.limitCents });
     case 'withdrawalDaily': {
       const leftCents = limit.leftCents ?? 0;
       return say(`Over the daily limit of ${limitText}: ${formatCents(leftCents)} left today`, `Left ${formatCents(leftCents)}`, { lcdWide: `Left today ${formatCents(leftCents)}`, amountCents: leftCents });
     }
     case 'deposit':
-      return say(`Over the ${limitText} limit per deposit`, `Max ${limitText}`, { amountCents: limit.limitCents });
+      return say(`Over the ${limitText} limit per deposit`, `Max ${limitText}`, { lcdWide: `Limit ${limitText} each`, amountCents: limit.limitCents });
     case 'balance':
       return say(`The balance may not exceed ${limitText}: at most ${formatCents(limit.leftCents ?? 0)} more`, `Max ${formatCents(limit.leftCents ?? 0)}`, { amountCents: limit.leftCents ?? 0 });
     default: {

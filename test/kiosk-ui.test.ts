@@ -409,6 +409,26 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     assert.match(first, /bank link offline: .*the bank refused kiosk 'kiosk-01': check that its key file is the one `atm keys add-kiosk kiosk-01` wrote/);
   });
 
+  test('[item 14] at 60x20 fast cash fits without wrapping; below 40x12 the kiosk says the terminal is too small', async (t) => {
+    await depositDirect(bank, 'narrow', 100_00);
+    const { pty } = await startKiosk(t, launch());
+    await logIn(pty, 'narrow', TEST_PASSWORD);
+    await pty.waitFor('Main menu — narrow');
+    pty.type('c');
+    await pty.waitFor('Fast cash:');
+    pty.resize(60, 20);
+    await pty.waitFor(/^┌─{58}┐$/m);
+    await pty.waitFor(/│ {3}\[A\] 20\.00 +\[B\] 60\.00 +│/);
+    await pty.waitFor(/│ {3}\[C\] 100\.00 +\[D\] 200\.00 +│/);
+    assert.doesNotMatch(pty.screenText(), /─ Display ─/, 'no side panels at 60 columns: the main panel keeps the width');
+    pty.resize(38, 11);
+    await pty.waitFor('Terminal too small for the kiosk');
+    assert.match(pty.screenText().replace(/\s+/g, ' '), /needs at least 40x12, this one is 38x11/);
+    pty.resize(80, 24);
+    await pty.waitFor('Or enter another amount:');
+    await pty.waitFor('─ Display ─');
+  });
+
   test('Ctrl-C quits with exit code 0 and gives the terminal its normal screen back', async (t) => {
     const { pty } = await startKiosk(t, launch());
     assert.match(pty.output(), /\x1b\[\?1049h/, 'the UI runs on the alternate screen');
