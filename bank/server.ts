@@ -235,7 +235,8 @@ export class BankServer {
     }
     const handled = await this.options.service.handle(connection.context, request);
     if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
-    if (request.op !== 'ping' && !(request.op === 'device.report' && handled.outcome.outcome === 'unchanged')) {
+    // A device report is an action (a line in the log, an event) only when a device state changed.
+    if (request.op !== 'ping' && !(request.op === 'device.report' && handled.outcome.devices === undefined)) {
       this.options.observer.action({
         kioskId: connection.context.kioskId,
         remote: connection.context.remote,
@@ -243,6 +244,7 @@ export class BankServer {
         outcome: handled.outcome.outcome,
         username: handled.outcome.username,
         amountCents: handled.outcome.amountCents,
+        devices: handled.outcome.devices,
         latencyMs: performance.now() - startedMs,
       });
     }

@@ -56,6 +56,7 @@ export class TelemetryObserver implements BankObserver {
       outcome: event.outcome,
       amountCents: event.amountCents ?? null,
       latencyMs: Math.round(event.latencyMs),
+      ...(event.devices === undefined ? {} : { devices: event.devices }),
     });
     this.board.seen(event.kioskId, nowMs);
     this.metrics.record(event.action, event.outcome, event.latencyMs);

@@ -6,6 +6,7 @@ import { ackAll, ackSelected, applyAlert, applyAlertsSnapshot, moveSelection } f
 import { appendLog, pauseLog, scrollLog } from './log.js';
 import { rateOnEvent, rateOnMetrics, rateOnTick } from './rates.js';
 import type { BankEntry, BrokerState, DashboardState, Totals } from './state.js';
+import { DEVICE_REPORT_ACTION } from './words.js';
 
 /** PgUp/PgDn move the log by this many lines. */
 export const LOG_SCROLL_LINES = 5;
@@ -41,6 +42,9 @@ function markAll<T extends { stale: boolean }>(map: ReadonlyMap<string, T>, chan
 const safeAdd = (a: number, b: number): number => Math.min(Number.MAX_SAFE_INTEGER, a + b);
 
 function countEvent(totals: Totals, action: string, outcome: string, amountCents: number | null): Totals {
+  // The kiosk reporting its devices is not a customer's request, and the bank accepting the
+  // report is not a decline: counted apart, so "declines" means customers turned away.
+  if (action === DEVICE_REPORT_ACTION) return { ...totals, deviceReports: totals.deviceReports + 1 };
   const ok = outcome === 'ok';
   const next = { ...totals, requests: totals.requests + 1, declines: totals.declines + (ok ? 0 : 1) };
   if (action === 'login' && !ok) next.loginsFailed += 1;
@@ -81,8 +85,10 @@ function onTelemetry(state: DashboardState, message: TelemetryMessage, atMs: num
     }
     case 'event': {
       const { payload } = message;
-      const next = { ...state, totals: countEvent(state.totals, payload.action, payload.outcome, payload.amountCents), rates: rateOnEvent(state.rates, atMs, state.limits), kiosks: heardFrom(state.kiosks, payload.kioskId, payload.ts) };
-      return appendLog(next, { kind: 'event', ts: payload.ts, kioskId: payload.kioskId, user: payload.user, action: payload.action, outcome: payload.outcome, amountCents: payload.amountCents, latencyMs: payload.latencyMs });
+      const customer = payload.action !== DEVICE_REPORT_ACTION;
+      const rates = customer ? rateOnEvent(state.rates, atMs, state.limits) : state.rates;
+      const next = { ...state, totals: countEvent(state.totals, payload.action, payload.outcome, payload.amountCents), rates, kiosks: heardFrom(state.kiosks, payload.kioskId, payload.ts) };
+      return appendLog(next, { kind: 'event', ts: payload.ts, kioskId: payload.kioskId, user: payload.user, action: payload.action, outcome: payload.outcome, amountCents: payload.amountCents, latencyMs: payload.latencyMs, devices: payload.devices ?? null });
     }
     case 'metrics': {
       const latest = state.rates.latest;

@@ -3,8 +3,9 @@
 import { formatCents } from '../protocol/index.js';
 import { selectedAlert, sortedAlerts } from './alerts.js';
 import { newSincePause, visibleLog } from './log.js';
-import type { AlertEntry, DashboardState, KioskEntry, LogEntry } from './state.js';
+import type { AlertEntry, DashboardState, DeviceStates, KioskEntry, LogEntry } from './state.js';
 import { line, lineText, type Line, type Segment, type Tone } from './view.js';
+import { DEVICE_NAMES, DEVICE_REPORT_ACTION, devicesWords } from './words.js';
 
 export interface PanelText {
   label: string;
@@ -67,8 +68,6 @@ export function headerLine(state: DashboardState, width = Number.MAX_SAFE_INTEGE
   return candidates.find((candidate) => lineText(candidate).length <= width) ?? (candidates.at(-1) as Line);
 }
 
-const DEVICE_NAMES = ['keypad', 'display', 'dispenser'] as const;
-
 function kioskRow(kiosk: KioskEntry, nowMs: number): Line {
   const status = kiosk.stale ? 'unknown' : kiosk.status;
   const seenMs = kiosk.lastSeen === null ? null : Date.parse(kiosk.lastSeen);
@@ -126,7 +125,8 @@ export function totalsPanel(state: DashboardState): PanelText {
     line(`deposits ${t.depositsCount} = ${formatCents(t.depositsCents)}`),
     line(`withdrawals ${t.withdrawalsCount} = ${formatCents(t.withdrawalsCents)}`),
     line(`failed logins ${t.loginsFailed}   alerts ${t.alertsRaised}`, t.loginsFailed > 0 || t.alertsRaised > 0 ? 'decline' : 'plain'),
-    line(`malformed ${ignored.malformed}  dropped ${dropped}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`, ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted'),
+    // Five lines fit at 80×24: messages that did not parse only take room once there are some.
+    line(`device reports ${t.deviceReports}  dropped ${dropped}${ignored.malformed > 0 ? `  malformed ${ignored.malformed}` : ''}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`, ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted'),
   ];
   // Taller screens also get the bank's latest latency and session figures.
   const ms = (value: number | null): string => (value === null ? '-' : `${Math.round(value)}ms`);
@@ -143,9 +143,24 @@ export function outcomeTone(outcome: string): Tone {
   return DECLINES.has(outcome) && !BAD_OUTCOMES.has(outcome) ? 'decline' : 'bad';
 }
 
+/** Devices that stopped working are red, a customer's misuse yellow; busy and ok are plain. */
+function devicesTone(devices: DeviceStates): Tone {
+  const states = DEVICE_NAMES.map((name) => devices[name]);
+  if (states.some((state) => state !== 'online' && state !== 'deviceBusy' && state !== 'userError')) return 'bad';
+  return states.includes('userError') ? 'decline' : 'plain';
+}
+
+/** A kiosk's device report: what its devices do now, not a request with an outcome. */
+function deviceReportRow(entry: Extract<LogEntry, { kind: 'event' }>): Line {
+  // An older bank put the states in the outcome (keypad=… display=…); shown as it came.
+  const what = entry.devices === null ? entry.outcome : devicesWords(entry.devices);
+  return line(`${clockTime(entry.ts)} ${entry.kioskId} device report: ${what}`, entry.devices === null ? 'plain' : devicesTone(entry.devices));
+}
+
 function logRow(entry: LogEntry): Line {
   switch (entry.kind) {
     case 'event': {
+      if (entry.action === DEVICE_REPORT_ACTION) return deviceReportRow(entry);
       const amount = entry.amountCents === null ? '' : ` ${formatCents(entry.amountCents)}`;
       return line(`${clockTime(entry.ts)} ${entry.kioskId} ${entry.user} ${entry.action} ${entry.outcome}${amount} ${Math.round(entry.latencyMs)}ms`, outcomeTone(entry.outcome));
     }

@@ -215,7 +215,7 @@ describe('operator model', () => {
     assert.equal(h.state.ignored.malformed, 5);
     assert.equal(h.state.kiosks.size, 0);
     assert.equal(h.state.totals.requests, 0);
-    assert.match(lineText(totalsPanel(h.state).lines[4] ?? []), /malformed 5  dropped -/);
+    assert.match(lineText(totalsPanel(h.state).lines[4] ?? []), /dropped -  malformed 5/);
   });
 
   test('totals: requests, declines, deposits and posted withdrawals in cents, failed logins', () => {
@@ -226,7 +226,7 @@ describe('operator model', () => {
     h.event('deposit', 'LIMIT_EXCEEDED', 9_999_999);
     h.event('withdraw.hold', 'ok', 5_000);
     h.event('withdraw.post', 'ok', 4_000);
-    assert.deepEqual(h.state.totals, { requests: 6, declines: 2, depositsCount: 1, depositsCents: 2_500, withdrawalsCount: 1, withdrawalsCents: 4_000, loginsFailed: 1, alertsRaised: 0 });
+    assert.deepEqual(h.state.totals, { requests: 6, declines: 2, deviceReports: 0, depositsCount: 1, depositsCents: 2_500, withdrawalsCount: 1, withdrawalsCents: 4_000, loginsFailed: 1, alertsRaised: 0 });
     assert.deepEqual(totalsPanel(h.state).lines.slice(0, 3).map(lineText), ['requests 6   declines 2', 'deposits 1 = 25.00', 'withdrawals 1 = 40.00']);
   });
 
