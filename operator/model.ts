@@ -6,7 +6,7 @@ import { ackAll, ackSelected, applyAlert, applyAlertsSnapshot, moveSelection } f
 import { appendLog, pauseLog, scrollLog } from './log.js';
 import { rateOnEvent, rateOnMetrics, rateOnTick } from './rates.js';
 import type { BankEntry, BrokerState, DashboardState, Totals } from './state.js';
-import { DEVICE_REPORT_ACTION } from './words.js';
+import { DEVICE_REPORT_ACTION, bankReasonWords } from './words.js';
 
 /** PgUp/PgDn move the log by this many lines. */
 export const LOG_SCROLL_LINES = 5;
@@ -63,7 +63,7 @@ function onTelemetry(state: DashboardState, message: TelemetryMessage, atMs: num
       if (current === undefined && state.banks.size >= state.limits.banksMax) return overflow(state);
       const entry: BankEntry = { hostId, status: payload.status, reason: payload.reason ?? null, envelope: { v: 1, ts: payload.ts, seq: payload.seq }, stale: false };
       let next: DashboardState = { ...state, banks: withEntry(state.banks, hostId, entry), telemetryDropped: payload.droppedTotal ?? state.telemetryDropped };
-      if (current?.status !== entry.status) next = appendLog(next, { kind: 'note', atMs, text: `bank ${hostId} ${entry.status}${entry.reason !== null ? ` (${entry.reason})` : ''}`, tone: entry.status === 'online' ? 'ok' : 'bad' });
+      if (current?.status !== entry.status) next = appendLog(next, { kind: 'note', atMs, text: `bank ${hostId} ${entry.status}${entry.reason !== null ? ` (${bankReasonWords(entry.reason)})` : ''}`, tone: entry.status === 'online' ? 'ok' : 'bad' });
       // Without its bank nobody reports on the kiosks: what we show of them is no longer known.
       if (entry.status === 'offline') next = { ...next, kiosks: markAll(next.kiosks, (k) => ({ ...k, stale: true })) };
       return next;

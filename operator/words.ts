@@ -1,7 +1,7 @@
 // Plain words for every name the telemetry carries (device states, cash levels, alert kinds,
 // security reasons, decline codes, actions), in one place, so the dashboard never shows an
 // operator `deviceBusy` or `REPLAYED_HELLO` and a new name is added here once. Pure.
-import { declineText, isDeclineCode, type DeviceState } from '../protocol/index.js';
+import { DEVICE_STATES, declineText, isDeclineCode, type DeviceState } from '../protocol/index.js';
 import type { AlertKind, CashLevel } from '../protocol/index.js';
 
 /** The op of a kiosk's device report: the kiosk's health, not a customer's request. */
@@ -40,21 +40,25 @@ const ALERT_KIND_WORDS: Record<AlertKind, string> = {
 };
 export const alertKindWords = (kind: AlertKind): string => ALERT_KIND_WORDS[kind];
 
-/** Why a session was closed or a security alert raised (SessionCloseReason and the alert engine's codes). */
+/**
+ * Why a session was closed or a security alert raised (SessionCloseReason and the alert
+ * engine's codes). Short, because an alert line has about 25 columns for it at 80 columns.
+ */
 const SECURITY_REASON_WORDS: Record<string, string> = {
-  BAD_MAC: 'tampered or forged record',
+  BAD_MAC: 'tampered record',
   REPLAYED_HELLO: 'replayed handshake',
-  HANDSHAKE: 'failed handshake (wrong key, unknown or revoked kiosk)',
-  STALE_TIMESTAMP: 'stale timestamp (clock skew or replay)',
+  HANDSHAKE: 'failed handshake',
+  STALE_TIMESTAMP: 'stale timestamp',
   FRAME_LENGTH: 'oversized frame',
   VERSION: 'wrong protocol version',
   RATE_LIMITED: 'handshake flood',
   BAD_MESSAGE: 'malformed message',
-  ACCOUNT_LOCKED: 'account locked after failed logins',
-  KIOSK_REVOKED: 'request from a revoked kiosk',
+  ACCOUNT_LOCKED: 'account locked',
+  KIOSK_REVOKED: 'revoked kiosk in use',
   TIMEOUT: 'session timed out',
   TRUNCATED: 'truncated record',
-  SEQUENCE_LIMIT: 'session renewal overdue',
+  SEQUENCE_LIMIT: 'session too long',
+  LIFETIME: 'session too old',
   OTHER: 'other security event',
 };
 
@@ -83,3 +87,12 @@ const ACTION_WORDS: Record<string, string> = {
 };
 
 export const actionWords = (action: string): string => ACTION_WORDS[action] ?? action;
+
+/** Why the bank went offline: its last will (`lost`) or a clean stop (`shutdown`). */
+export function bankReasonWords(reason: string): string {
+  return reason === 'lost' ? 'connection lost' : reason === 'shutdown' ? 'shut down' : reason;
+}
+
+export function isDeviceState(value: string): value is DeviceState {
+  return (DEVICE_STATES as readonly string[]).includes(value);
+}

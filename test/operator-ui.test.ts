@@ -86,7 +86,7 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     const load = startLoad(bank, 'depositor');
     try {
       await pty.waitFor(/kiosk-01 +online/, SCREEN_TIMEOUT_MS);
-      await pty.waitFor(/kiosk-01 de\*\*\* deposit ok \d+\.\d\d/, SCREEN_TIMEOUT_MS);
+      await pty.waitFor(/kiosk-01 de\*\*\* deposit \d+\.\d\d ok/, SCREEN_TIMEOUT_MS);
       await pty.waitFor(/now [1-9][\d.]*\/s/, SCREEN_TIMEOUT_MS);
       await pty.waitFor(/deposits [1-9]\d* = [1-9]/, SCREEN_TIMEOUT_MS);
       await pty.waitFor(/bank-[0-9a-f]{8} online/, SCREEN_TIMEOUT_MS);
@@ -109,8 +109,8 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     const connection = await bank.connect({ port: proxy.port });
     await connection.request({ op: 'login', username: 'nobody', password: 'irrelevant-pass' }).catch(() => undefined);
     connection.close();
-    await pty.waitFor(/▶ \d\d:\d\d:\d\d CRIT kiosk-01 BAD_MAC/, SCREEN_TIMEOUT_MS);
-    assert.match(pty.screenText(), /ALERT raised CRIT security kiosk-01 BAD_MAC/);
+    await pty.waitFor(/▶ \d\d:\d\d CRIT kiosk-01 tampered record/, SCREEN_TIMEOUT_MS);
+    assert.match(pty.screenText(), /ALERT raised CRIT security kiosk-01 tampered record/);
     t.diagnostic(`the alert:\n${pty.screenText()}`);
     pty.type('a');
     await pty.waitFor(/│no alerts/, SCREEN_TIMEOUT_MS);
