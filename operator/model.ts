@@ -35,6 +35,12 @@ function withEntry<T>(map: ReadonlyMap<string, T>, key: string, value: T): Reado
   return next;
 }
 
+function without<T>(map: ReadonlyMap<string, T>, key: string): ReadonlyMap<string, T> {
+  const next = new Map(map);
+  next.delete(key);
+  return next;
+}
+
 function markAll<T extends { stale: boolean }>(map: ReadonlyMap<string, T>, change: (entry: T) => T): ReadonlyMap<string, T> {
   return new Map([...map].map(([key, entry]) => [key, change(entry)]));
 }
@@ -77,6 +83,12 @@ function onTelemetry(state: DashboardState, message: TelemetryMessage, atMs: num
       const { kioskId, payload } = message;
       const current = state.kiosks.get(kioskId);
       if (!accepts(payload, current)) return stale(state);
+      // A revoked kiosk is no longer part of the fleet: it leaves the list (the bank keeps its
+      // status retained as `revoked`, so a dashboard that starts later does not list it either).
+      if (payload.status === 'revoked') {
+        if (current === undefined) return state;
+        return appendLog({ ...state, kiosks: without(state.kiosks, kioskId) }, { kind: 'note', atMs, text: `kiosk ${kioskId} revoked: removed from the list`, tone: 'info' });
+      }
       if (current === undefined && state.kiosks.size >= state.limits.kiosksMax) return overflow(state);
       const { v: _v, ts, seq, ...status } = payload;
       // Events may have told us of a later contact than this status knew of.

@@ -44,7 +44,8 @@ export interface DroppedReport {
 /** atm/v1/kiosk/<kioskId>/status — retained; the newest (ts, seq) wins. */
 export interface KioskStatus {
   kioskId: string;
-  status: 'online' | 'offline';
+  /** `revoked`: the kiosk's key was revoked; it is no longer part of the fleet (dashboards drop it). */
+  status: 'online' | 'offline' | 'revoked';
   /** When the bank last heard from the kiosk (any record), ISO-8601; null if never. */
   lastSeen: string | null;
   /** The kiosk's last device report, or null before its first one. */
@@ -160,7 +161,7 @@ const isDevices = (value: unknown): boolean => isObject(value) && isDeviceState(
 function isKioskStatus(p: Json, kioskId: string): boolean {
   return (
     p.kioskId === kioskId &&
-    (p.status === 'online' || p.status === 'offline') &&
+    (p.status === 'online' || p.status === 'offline' || p.status === 'revoked') &&
     (p.lastSeen === null || isIso(p.lastSeen)) &&
     (p.devices === null || isDevices(p.devices)) &&
     (p.cassettes === null || isCassettes(p.cassettes)) &&

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcrypt';
-import { addOperator } from '../bank/index.js';
-import { eventsPanel, initialState, lineText, reduce, totalsPanel, type DashboardState } from '../operator/index.js';
+import { addOperator, revokeKiosk } from '../bank/index.js';
+import { eventsPanel, initialState, kiosksPanel, lineText, reduce, totalsPanel, type DashboardState } from '../operator/index.js';
 import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, type TestBank } from './helpers/bank.js';
 import { recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
@@ -72,5 +72,49 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     assert.equal(reports.length, 2, log.map(lineText).join('\n'));
     assert.match(lineText(reports[0] ?? []), /dispenser busy/);
     assert.ok(reports.every((shown) => shown.every((segment) => segment.tone !== 'decline' && segment.tone !== 'bad')));
+  });
+
+  test('a kiosk whose key is revoked leaves the kiosk list, for a dashboard watching and for one that connects later', async () => {
+    const kiosk = bank.addKiosk('kiosk-02');
+    const connection = await bank.connect({ kioskId: kiosk.kioskId, psk: kiosk.psk });
+    await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-02') && m.payload.status === 'online');
+    assert.ok(kiosksPanel(dashboardOf(recorder), 10).lines.some((shown) => /^kiosk-02 /.test(lineText(shown))));
+    connection.close();
+    const from = recorder.received.length;
+    revokeKiosk(bank.dataDir, 'kiosk-02');
+    // The bank notices at its next alert tick (it re-reads the keystore when the file changes).
+    await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-02') && m.payload.status === 'revoked', from);
+    const watching = kiosksPanel(dashboardOf(recorder), 10).lines.map(lineText);
+    assert.ok(!watching.some((text) => /kiosk-02/.test(text)), watching.join('\n'));
+    assert.match(watching.join('\n'), /kiosk-01 /);
+    // A dashboard that starts now gets the retained statuses: the revoked kiosk is not among them.
+    const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/kiosk/+/status', { username: OPERATOR, password: OPERATOR_PASSWORD });
+    try {
+      await late.waitFor((m) => m.topic === topics.kioskStatus('kiosk-02'));
+      const fresh = kiosksPanel(dashboardOf(late), 10);
+      assert.ok(!fresh.lines.some((shown) => /kiosk-02/.test(lineText(shown))), fresh.lines.map(lineText).join('\n'));
+      assert.match(fresh.label, /\/1 online/);
+    } finally {
+      await late.client.endAsync(true);
+    }
+  });
+
+  test('a kiosk revoked while the bank was down leaves the list once the bank is back', async () => {
+    const kiosk = bank.addKiosk('kiosk-03');
+    const from = recorder.received.length;
+    const connection = await bank.connect({ kioskId: kiosk.kioskId, psk: kiosk.psk });
+    await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-03') && m.payload.status === 'online', from);
+    connection.close();
+    await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-03') && m.payload.status === 'offline', from);
+    const mqttPort = bank.host.mqttPort;
+    await recorder.client.endAsync(true);
+    await bank.stop();
+    revokeKiosk(bank.dataDir, 'kiosk-03');
+    await bank.restart({ mqtt: { mode: 'embedded', port: mqttPort ?? 0 } });
+    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', { username: OPERATOR, password: OPERATOR_PASSWORD });
+    await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-03') && m.payload.status === 'revoked');
+    const shown = kiosksPanel(dashboardOf(recorder), 10).lines.map(lineText);
+    assert.ok(!shown.some((text) => /kiosk-03/.test(text)), shown.join('\n'));
+    assert.ok(shown.some((text) => /^kiosk-01 /.test(text)), shown.join('\n'));
   });
 });
