@@ -145,6 +145,26 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     assert.ok(!pty.output().includes('not the password'));
   });
 
+  for (const [given, env, args] of [
+    ['no operator name and no password', {}, []],
+    ['a password but no operator name', { ATM_PASSWORD: OPERATOR_PASSWORD }, []],
+    ['an operator name but no password', {}, ['--user', OPERATOR]],
+  ] as const) {
+    test(`${given}: one line says what is missing and how to give it, not "bad username or password"; exit 1`, async (t) => {
+      const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', `mqtt://127.0.0.1:${mqttPort}`, ...args], { env: cleanEnv(env) });
+      dashboards.push(pty);
+      t.after(() => pty.kill().then(() => undefined));
+      const exit = await within(pty.exited, SCREEN_TIMEOUT_MS, () => `no exit; the screen:\n${pty.screenText()}`);
+      assert.notEqual(exit.exitCode, 0);
+      // The terminal wraps the message at 80 columns: read it as one line.
+      const screen = pty.screenText().replace(/\n/g, '');
+      assert.doesNotMatch(screen, /bad username or password/);
+      assert.match(screen, given.includes('no password') ? /password/ : /--user/);
+      assert.match(screen, /ATM_PASSWORD/);
+      assert.match(screen, /--password-stdin/);
+    });
+  }
+
   test('an unreachable broker: the dashboard stays up, waiting for the broker', async (t) => {
     const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', 'mqtt://127.0.0.1:1', '--user', OPERATOR], { env: cleanEnv({ ATM_PASSWORD: OPERATOR_PASSWORD }) });
     dashboards.push(pty);
