@@ -6,7 +6,7 @@ import { ackAll, ackSelected, applyAlert, applyAlertsSnapshot, moveSelection } f
 import { appendLog, pauseLog, scrollLog } from './log.js';
 import { rateOnEvent, rateOnMetrics, rateOnTick } from './rates.js';
 import type { BankEntry, BrokerState, DashboardState, Totals } from './state.js';
-import { DEVICE_REPORT_ACTION, bankReasonWords } from './words.js';
+import { DEVICE_REPORT_ACTION, bankReasonWords, connectionReasonWords } from './words.js';
 
 /** PgUp/PgDn move the log by this many lines. */
 export const LOG_SCROLL_LINES = 5;
@@ -140,6 +140,10 @@ function onConnection(state: DashboardState, input: Extract<DashboardInput, { ty
     next = appendLog(next, { kind: 'note', atMs: input.atMs, text: `broker connection lost${input.reason !== null ? `: ${input.reason}` : ''}`, tone: 'bad' });
   } else if (was.state !== 'online' && input.state === 'online') {
     next = appendLog(next, { kind: 'note', atMs: input.atMs, text: was.everOnline ? 'reconnected to the broker' : 'connected to the broker', tone: 'ok' });
+  } else if (input.state !== 'online' && input.state !== 'refused' && input.reason !== null && input.reason !== was.reason) {
+    // Each new reason the broker cannot be reached is said once, with its URL: an external
+    // broker behind a firewall must not look like a quiet fleet. The feed keeps retrying.
+    next = appendLog(next, { kind: 'note', atMs: input.atMs, text: `cannot reach the broker at ${state.brokerUrl}: ${connectionReasonWords(input.reason)}; retrying`, tone: 'bad' });
   }
   return next;
 }

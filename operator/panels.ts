@@ -183,7 +183,8 @@ export function eventsPanel(state: DashboardState, rows: number, width = Number.
   const paused = state.log.frozen !== null ? ` — PAUSED, ${newSincePause(state)} new (p resumes)` : '';
   const scrolled = state.log.offset > 0 ? ` — ${state.log.offset} lines back` : '';
   const label = ` Events${paused}${scrolled} `;
-  if (entries.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no events yet', 'muted')] };
+  // Until the first answer (or failure) the log says where it is trying; failures are notes.
+  if (entries.length === 0) return { label, lines: wrapText(waitingForBroker(state) ? `connecting to the broker at ${state.brokerUrl}…` : 'no events yet', width, 0).map((text) => line(text, 'muted')) };
   const end = Math.max(0, entries.length - state.log.offset);
   // The newest lines at the bottom; a wrapped one can push the oldest shown off the top.
   return { label, lines: entries.slice(Math.max(0, end - rows), end).flatMap((entry) => wrapRow(logRow(entry), width)).slice(-Math.max(1, rows)) };

@@ -96,3 +96,29 @@ export function bankReasonWords(reason: string): string {
 export function isDeviceState(value: string): value is DeviceState {
   return (DEVICE_STATES as readonly string[]).includes(value);
 }
+
+/** Why the broker could not be reached, in words, with the code an administrator would search for. */
+const CONNECTION_REASON_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused, nothing listens there',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'no answer',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection broken',
+  'connack timeout': 'no answer',
+  'connection closed': 'connection closed',
+  DEPTH_ZERO_SELF_SIGNED_CERT: "broker's certificate not trusted",
+  SELF_SIGNED_CERT_IN_CHAIN: "broker's certificate not trusted",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "broker's certificate not trusted",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "broker's certificate not trusted",
+  CERT_HAS_EXPIRED: "broker's certificate expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "broker's certificate is for another host",
+};
+
+export function connectionReasonWords(reason: string): string {
+  const words = CONNECTION_REASON_WORDS[reason];
+  if (words === undefined) return reason;
+  return words === reason ? words : `${words} (${reason})`;
+}

@@ -256,12 +256,13 @@ describe('operator model', () => {
 });
 
 describe('operator view text', () => {
-  test('before the first connection every panel says it is waiting for the broker', () => {
+  test('before the first connection every panel says it is waiting for the broker, and the log where it is connecting', () => {
     const state = initialState('mqtt://127.0.0.1:1883', T0);
     assert.match(lineText(headerLine(state)), /mqtt:\/\/127\.0\.0\.1:1883 waiting for the broker…/);
-    for (const panel of [kiosksPanel(state, 5), alertsPanel(state, 5), eventsPanel(state, 5), chartPanel(state, 30, 5)]) {
+    for (const panel of [kiosksPanel(state, 5), alertsPanel(state, 5), chartPanel(state, 30, 5)]) {
       assert.equal(lineText(panel.lines[0] ?? []), 'waiting for the broker…');
     }
+    assert.equal(lineText(eventsPanel(state, 5).lines[0] ?? []), 'connecting to the broker at mqtt://127.0.0.1:1883…');
   });
 
   test('the header keeps the bank status visible at 80 columns, dropping the title, the scheme and the reason first', () => {
@@ -383,6 +384,21 @@ describe('runDashboard wiring', () => {
     assert.deepEqual(await running, { code: 0 });
     assert.equal(feed.stopped, true);
     assert.equal(view.rendered.at(-1)?.connection.state, 'online');
+  });
+
+  test('a broker that cannot be reached: each new reason is logged once with the URL, and quitting says it was never reached', async () => {
+    const feed = new ManualFeed();
+    const view = new RecordingView();
+    const running = runDashboard({ feed, view, brokerUrl: 'mqtts://broker.example:8883' });
+    feed.connection('offline', 'ENOTFOUND');
+    feed.connection('connecting', 'ENOTFOUND');
+    feed.connection('offline', 'ENOTFOUND');
+    feed.connection('offline', 'connack timeout');
+    const notes = visibleLog(view.rendered.at(-1) as DashboardState).map((entry) => (entry.kind === 'note' ? entry.text : ''));
+    // Quit first, so that a failed assertion does not leave the dashboard's clock running.
+    view.listener?.('quit');
+    assert.deepEqual(notes, ['cannot reach the broker at mqtts://broker.example:8883: host name not found (ENOTFOUND); retrying', 'cannot reach the broker at mqtts://broker.example:8883: no answer (connack timeout); retrying']);
+    assert.deepEqual(await running, { code: 0, message: 'the broker at mqtts://broker.example:8883 was never reached: no answer (connack timeout)' });
   });
 
   test('refused credentials end the dashboard with code 1 and the reason', async () => {

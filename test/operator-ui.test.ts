@@ -3,6 +3,7 @@
 // subscribed to a real bank's embedded broker (aedes) while the bank serves real sessions over
 // loopback TCP. Every wait polls the screen with a deadline; nothing sleeps to assert.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import bcrypt from 'bcrypt';
 import { addOperator } from '../bank/index.js';
@@ -165,12 +166,34 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     });
   }
 
-  test('an unreachable broker: the dashboard stays up, waiting for the broker', async (t) => {
+  test('an unreachable broker: the screen says the broker at its URL cannot be reached and why, keeps retrying, and q says so on stderr', async (t) => {
     const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', 'mqtt://127.0.0.1:1', '--user', OPERATOR], { env: cleanEnv({ ATM_PASSWORD: OPERATOR_PASSWORD }) });
     dashboards.push(pty);
     t.after(() => pty.kill().then(() => undefined));
-    await pty.waitFor(/waiting for the broker… \(ECONNREFUSED\)/, FIRST_SCREEN_TIMEOUT_MS);
+    await pty.waitFor(/cannot reach the broker at mqtt:\/\/127\.0\.0\.1:1: connection refused[\s\S]*?retrying/, FIRST_SCREEN_TIMEOUT_MS);
     assert.match(pty.screenText(), /Kiosks[\s\S]*waiting for the broker…/);
+    pty.type('q');
+    assert.equal((await within(pty.exited, 5_000, () => `no exit after q; the screen:\n${pty.screenText()}`)).exitCode, 0);
+    await pty.waitFor(/was never reached/, 2_000);
+    // The terminal wraps the line at 80 columns: read it as one.
+    assert.match(pty.screenText().replace(/\n/g, ''), /^atm operator: the broker at mqtt:\/\/127\.0\.0\.1:1 was never reached: connection refused/);
+  });
+
+  test('a broker host that never answers (a firewall dropping packets): the screen says it cannot be reached, not a silent blank dashboard', async (t) => {
+    // Accepts TCP and then says nothing, as a filtered or hung external broker looks to a client.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    });
+    const url = `mqtt://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', url, '--user', OPERATOR], { env: cleanEnv({ ATM_PASSWORD: OPERATOR_PASSWORD }) });
+    dashboards.push(pty);
+    t.after(() => pty.kill().then(() => undefined));
+    await pty.waitFor(`connecting to the broker at ${url}`, FIRST_SCREEN_TIMEOUT_MS);
+    await pty.waitFor(new RegExp(`cannot reach the broker at ${url.replace(/\./g, '\\.')}: no answer[\\s\\S]*?retrying`), 15_000);
   });
 
   test('--password-stdin: the first line of piped stdin is the password, and the keyboard still works', async (t) => {
