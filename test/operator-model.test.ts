@@ -1,6 +1,8 @@
 // The operator dashboard's reducer, panels and wiring without a broker or a terminal: messages go
 // in through the ManualFeed (parsed exactly as the MQTT feed parses them), time is a number.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ALERT_KINDS, DEVICE_STATES, DeclineCode, SessionCloseReason } from '../protocol/index.js';
 import {
@@ -33,6 +35,7 @@ import {
   type DashboardView,
   type ViewKey,
 } from '../operator/index.js';
+import { repoRoot } from './helpers/paths.js';
 
 const T0 = Date.parse('2026-11-28T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -359,6 +362,17 @@ describe('operator view text', () => {
     assert.equal(viewKeyOf('A', { name: 'a', shift: true }), 'ackAll');
     assert.equal(viewKeyOf(undefined, { name: 'up' }), 'up');
     assert.equal(viewKeyOf('x', { name: 'x' }), null);
+  });
+});
+
+describe('operator imports', () => {
+  test('operator/ never imports bank/: what it shares with the bank comes through protocol/', () => {
+    const dir = path.join(repoRoot, 'operator');
+    const offenders = fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith('.ts'))
+      .flatMap((name) => [...fs.readFileSync(path.join(dir, name), 'utf8').matchAll(/from '(\.\.\/bank\/[^']*)'/g)].map((match) => `${name}: ${match[1]}`));
+    assert.deepEqual(offenders, []);
   });
 });
 
