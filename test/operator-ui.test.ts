@@ -97,6 +97,28 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     }
   });
 
+  test('one withdrawal (with the two device reports the kiosk sends around it) and one real decline: declines 1, device reports counted apart', async (t) => {
+    const pty = await startDashboard(t);
+    await pty.waitFor(`127.0.0.1:${mqttPort} online`, SCREEN_TIMEOUT_MS);
+    const cassettes = [{ denominationCents: 2_000, count: 50 }];
+    const connection = await bank.loginAs('walker');
+    try {
+      assert.ok((await connection.request({ op: 'deposit', txnId: 'ui-dep-0001', amountCents: 10_000 })).ok);
+      assert.ok((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'deviceBusy', cassettes })).ok);
+      assert.ok((await connection.request({ op: 'withdraw.hold', txnId: 'ui-wd-0001', amountCents: 4_000 })).ok);
+      assert.ok((await connection.request({ op: 'withdraw.post', txnId: 'ui-wd-0001', dispensedCents: 4_000 })).ok);
+      assert.ok((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'online', cassettes })).ok);
+      assert.equal((await connection.request({ op: 'withdraw.hold', txnId: 'ui-wd-0002', amountCents: 9_000 })).ok, false);
+    } finally {
+      connection.close();
+    }
+    // register, login, deposit, hold, post and the declined hold; the two reports apart.
+    await pty.waitFor(/requests 6 +declines 1 /, SCREEN_TIMEOUT_MS);
+    await pty.waitFor(/device reports 2 /, SCREEN_TIMEOUT_MS);
+    assert.match(pty.screenText(), /device report: dispenser busy/);
+    assert.match(pty.screenText(), /withdrawal hold 90\.00 declined: insufficient funds/);
+  });
+
   test('a tampered record (bad MAC) raises a security alert that stays until acknowledged', async (t) => {
     const pty = await startDashboard(t);
     await pty.waitFor(`127.0.0.1:${mqttPort} online`, SCREEN_TIMEOUT_MS);
