@@ -55,26 +55,38 @@ export function headerLine(state: DashboardState, width = Number.MAX_SAFE_INTEGE
   return candidates.find((candidate) => lineText(candidate).length <= width) ?? (candidates.at(-1) as Line);
 }
 
-function kioskRow(kiosk: KioskEntry, nowMs: number): Line {
+/** Where the DEVICES column starts; a kiosk's device list that does not fit goes below, indented. */
+const KIOSK_DEVICES_INDENT = 2;
+
+/** A kiosk's row, and its device list on the lines below when it does not fit `width`. */
+function kioskRows(kiosk: KioskEntry, nowMs: number, width: number): Line[] {
   const status = kiosk.stale ? 'unknown' : kiosk.status;
   const seenMs = kiosk.lastSeen === null ? null : Date.parse(kiosk.lastSeen);
   const troubled = kiosk.devices !== null && DEVICE_NAMES.some((name) => kiosk.devices?.[name] !== 'online');
   const devices = kiosk.devices === null ? 'no report' : troubled ? devicesWords(kiosk.devices) : 'ok';
-  const text = `${kiosk.kioskId.padEnd(12)} ${status.padEnd(8)} ${(seenMs === null ? '-' : age(seenMs, nowMs)).padStart(4)}  ${cashLevelWords(kiosk.cashLevel).padEnd(5)} ${devices}`;
   const tone: Tone = kiosk.stale ? 'muted' : kiosk.status === 'offline' ? 'bad' : troubled || kiosk.cashLevel === 'low' || kiosk.cashLevel === 'empty' ? 'decline' : 'plain';
-  return line(text, tone);
+  const base = `${kiosk.kioskId.padEnd(12)} ${status.padEnd(8)} ${(seenMs === null ? '-' : age(seenMs, nowMs)).padStart(4)}  ${cashLevelWords(kiosk.cashLevel).padEnd(5)} `;
+  if (base.length + devices.length <= width) return [line(`${base}${devices}`, tone)];
+  const below = wrapText(`${' '.repeat(KIOSK_DEVICES_INDENT)}${devices}`, width, KIOSK_DEVICES_INDENT);
+  return [line(`${base}↓`.slice(0, width), tone), ...below.map((text) => line(text, tone))];
 }
 
-export function kiosksPanel(state: DashboardState, rows: number): PanelText {
+export function kiosksPanel(state: DashboardState, rows: number, width = Number.MAX_SAFE_INTEGER): PanelText {
   const kiosks = [...state.kiosks.values()].sort((a, b) => (a.kioskId < b.kioskId ? -1 : 1));
   const online = kiosks.filter((k) => !k.stale && k.status === 'online').length;
   const label = ` Kiosks (${online}/${kiosks.length} online) `;
   if (kiosks.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no kiosk has reported yet', 'muted')] };
   const lines: Line[] = [line('KIOSK        STATE    SEEN  CASH  DEVICES', 'heading')];
-  const room = rows - 1;
-  const shown = kiosks.length > room ? kiosks.slice(0, Math.max(0, room - 1)) : kiosks;
-  lines.push(...shown.map((k) => kioskRow(k, state.nowMs)));
-  if (shown.length < kiosks.length) lines.push(line(`… ${kiosks.length - shown.length} more`, 'muted'));
+  const groups = kiosks.map((kiosk) => kioskRows(kiosk, state.nowMs, width));
+  // Whole kiosks only; when they do not all fit, the last row says how many more there are.
+  if (lines.length + groups.flat().length <= rows) return { label, lines: [...lines, ...groups.flat()] };
+  let shown = 0;
+  for (const group of groups) {
+    if (lines.length + group.length > rows - 1) break;
+    lines.push(...group);
+    shown += 1;
+  }
+  lines.push(line(`… ${kiosks.length - shown} more`, 'muted'));
   return { label, lines };
 }
 

@@ -326,6 +326,19 @@ describe('operator view text', () => {
     assert.match(two.join('\n'), /▶ \d\d:\d\d WARN kiosk-01 low cash: 40\.00 left/);
   });
 
+  test('a kiosk whose devices do not fit its row at 80 columns lists them on the next line, not cut', () => {
+    const h = harness();
+    const width = layoutFor(80, 24).kiosks.width - 2;
+    h.kiosk('kiosk-01', 'online', h.envelope(), { devices: { keypad: 'fraudAttempt', display: 'online', dispenser: 'hardwareError' } });
+    h.kiosk('kiosk-02', 'online');
+    h.kiosk('kiosk-03', 'online');
+    const shown = kiosksPanel(h.state, 5, width).lines.map(lineText);
+    assert.ok(shown.every((row) => row.length <= width), shown.join('\n'));
+    assert.match(shown.join('\n'), /keypad tampering suspected,\s+dispenser\s+hardware fault/);
+    assert.equal(shown.length, 5, 'within the rows given');
+    assert.match(shown.at(-1) ?? '', /… 2 more/);
+  });
+
   test('an event line too long for the log at 80 columns wraps onto the next line instead of losing its end', () => {
     const h = harness();
     const width = layoutFor(80, 24).events.width - 2;
