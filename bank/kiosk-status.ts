@@ -73,6 +73,21 @@ export class KioskStatusBoard {
     return changed ? this.status(kioskId) : null;
   }
 
+  /** A kiosk (re)joined the fleet: on the board, offline until its first session. */
+  add(kioskId: string): KioskStatus | null {
+    return this.record(kioskId) === null ? null : this.status(kioskId);
+  }
+
+  /**
+   * The kiosk's key was revoked: it leaves the board, and its last status, marked `revoked`,
+   * is what to publish (retained) so that dashboards drop it rather than list it forever.
+   */
+  revoke(kioskId: string): KioskStatus {
+    const last = this.status(kioskId) ?? { kioskId, status: 'offline', lastSeen: null, devices: null, cassettes: null, cashLevel: 'unknown' };
+    this.kiosks.delete(kioskId);
+    return { ...last, status: 'revoked' };
+  }
+
   /** The status of every kiosk on the board. */
   all(): KioskStatus[] {
     return [...this.kiosks.keys()].map((kioskId) => this.status(kioskId)).filter((status) => status !== null);

@@ -11,6 +11,8 @@ export interface ActionEvent {
   outcome: string;
   username: string | null;
   amountCents?: number | undefined;
+  /** device.report: the states reported (the action is only emitted when they changed). */
+  devices?: { keypad: DeviceState; display: DeviceState; dispenser: DeviceState } | undefined;
   latencyMs: number;
 }
 
@@ -71,7 +73,8 @@ export class LogLineObserver implements BankObserver {
 
   action(event: ActionEvent): void {
     const amount = event.amountCents === undefined ? '' : ` amount=${formatCents(event.amountCents)}`;
-    this.write(`${this.prefix(event.kioskId, event.remote)} ${event.action} ${event.outcome} user=${maskUsername(event.username)}${amount} balance-hidden latency=${Math.round(event.latencyMs)}ms`);
+    const devices = event.devices === undefined ? '' : ` keypad=${event.devices.keypad} display=${event.devices.display} dispenser=${event.devices.dispenser}`;
+    this.write(`${this.prefix(event.kioskId, event.remote)} ${event.action} ${event.outcome}${devices} user=${maskUsername(event.username)}${amount} balance-hidden latency=${Math.round(event.latencyMs)}ms`);
   }
 
   session(event: SessionEvent): void {

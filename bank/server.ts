@@ -237,9 +237,10 @@ export class BankServer {
     }
     const handled = await this.options.service.handle(connection.context, request);
     if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
-    // Pings and a renewal that worked are the link's housekeeping, not a customer's request.
+    // Pings and a renewal that worked are the link's housekeeping, not a customer's request; a
+    // device report is an action (a line in the log, an event) only when a device state changed.
     const housekeeping = request.op === 'ping' || ((request.op === 'session.handover' || request.op === 'session.resume') && handled.response.ok);
-    if (!housekeeping && !(request.op === 'device.report' && handled.outcome.outcome === 'unchanged')) {
+    if (!housekeeping && !(request.op === 'device.report' && handled.outcome.devices === undefined)) {
       this.options.observer.action({
         kioskId: connection.context.kioskId,
         remote: connection.context.remote,
@@ -247,6 +248,7 @@ export class BankServer {
         outcome: handled.outcome.outcome,
         username: handled.outcome.username,
         amountCents: handled.outcome.amountCents,
+        devices: handled.outcome.devices,
         latencyMs: performance.now() - startedMs,
       });
     }

@@ -59,6 +59,8 @@ export interface Outcome {
   outcome: string; // 'ok' or a decline code
   username: string | null;
   amountCents?: number;
+  /** device.report only: the states reported, present only when they changed since the last report. */
+  devices?: { keypad: DeviceState; display: DeviceState; dispenser: DeviceState };
 }
 
 export interface DeviceReport {
@@ -178,7 +180,11 @@ export class BankService {
     const { id: _id, op: _op, ...report } = request;
     this.deviceReports.set(session.kioskId, { ...report, atMs: this.now() });
     const changed = previous === undefined || previous.keypad !== report.keypad || previous.display !== report.display || previous.dispenser !== report.dispenser;
-    return { response: { id: request.id, ok: true }, outcome: { action: 'device.report', outcome: changed ? `keypad=${report.keypad} display=${report.display} dispenser=${report.dispenser}` : 'unchanged', username: null } };
+    // Accepted is 'ok', like any other answered request: the device states travel beside the
+    // outcome, never in it, or every report would read as a decline (a dispenser reporting
+    // deviceBusy is the kiosk working, not the bank refusing anything).
+    const devices = { keypad: report.keypad, display: report.display, dispenser: report.dispenser };
+    return { response: { id: request.id, ok: true }, outcome: { action: 'device.report', outcome: 'ok', username: null, ...(changed ? { devices } : {}) } };
   }
 
   /** The last device report of each kiosk (bounded by the number of provisioned kiosks). */

@@ -23,6 +23,10 @@ export class TelemetryObserver implements BankObserver {
   private readonly nowMs: () => number;
   private readonly board: KioskStatusBoard;
   private readonly metrics: MetricsAccumulator;
+  /** The provisioned kiosks, to see which ones a keystore change revoked. */
+  private fleet = new Set<string>();
+  /** Revoked while we run: what they still do (a last request, a session closing) is not put back on the board. */
+  private readonly revoked = new Set<string>();
 
   constructor(options: TelemetryObserverOptions) {
     this.sink = options.sink;
@@ -38,13 +42,39 @@ export class TelemetryObserver implements BankObserver {
    */
   start(fleet: Iterable<string>, retained: readonly KioskStatus[]): void {
     const nowMs = this.nowMs();
-    for (const status of retained) this.publishStatus(this.board.seed(status));
-    this.publishAlerts(this.alerts.setFleet(fleet, nowMs), 'start');
+    this.fleet = new Set(fleet);
+    for (const status of retained) {
+      // Revoked while the bank was down: the retained status is replaced by a `revoked` one.
+      if (!this.fleet.has(status.kioskId)) {
+        if (status.status !== 'revoked') this.publishStatus({ ...status, status: 'revoked' });
+        continue;
+      }
+      const seeded = this.board.seed(status);
+      // Provisioned again after a revocation: listed again, offline until it connects.
+      this.publishStatus(status.status === 'revoked' ? this.board.status(status.kioskId) : seeded);
+    }
+    this.publishAlerts(this.alerts.setFleet(this.fleet, nowMs), 'start');
   }
 
-  /** The keystore changed: kiosks added start their offline clock, revoked ones are dropped. */
+  /**
+   * The keystore changed: kiosks added start their offline clock; revoked ones are dropped
+   * from the alerts and the board, and their retained status says `revoked`.
+   */
   setFleet(fleet: Iterable<string>): void {
-    this.publishAlerts(this.alerts.setFleet(fleet, this.nowMs()));
+    const next = new Set(fleet);
+    // Also kiosks on the board that we never saw in the fleet: added and revoked between two
+    // keystore reads, they may still have had a session (and a status) in between.
+    const known = new Set([...this.fleet, ...this.board.all().map((status) => status.kioskId)]);
+    for (const kioskId of known) {
+      if (next.has(kioskId)) continue;
+      this.revoked.add(kioskId);
+      this.publishStatus(this.board.revoke(kioskId));
+    }
+    for (const kioskId of next) {
+      if (this.revoked.delete(kioskId)) this.publishStatus(this.board.add(kioskId));
+    }
+    this.fleet = next;
+    this.publishAlerts(this.alerts.setFleet(next, this.nowMs()));
   }
 
   action(event: ActionEvent): void {
@@ -56,16 +86,18 @@ export class TelemetryObserver implements BankObserver {
       outcome: event.outcome,
       amountCents: event.amountCents ?? null,
       latencyMs: Math.round(event.latencyMs),
+      ...(event.devices === undefined ? {} : { devices: event.devices }),
     });
-    this.board.seen(event.kioskId, nowMs);
+    if (!this.revoked.has(event.kioskId)) this.board.seen(event.kioskId, nowMs);
     this.metrics.record(event.action, event.outcome, event.latencyMs);
     if (event.outcome === 'ACCOUNT_LOCKED') this.publishAlerts(this.alerts.loginLocked(event.kioskId, nowMs));
     if (event.outcome === 'KIOSK_REVOKED') this.publishAlerts(this.alerts.security(event.kioskId, 'KIOSK_REVOKED', nowMs));
   }
 
   session(event: SessionEvent): void {
-    // A session that never identified its kiosk says nothing about any kiosk's status.
-    if (event.kioskId === null) return;
+    // A session that never identified its kiosk says nothing about any kiosk's status; nor
+    // does a revoked kiosk's last session, closing.
+    if (event.kioskId === null || this.revoked.has(event.kioskId)) return;
     if (event.state === 'open') {
       this.publishStatus(this.board.sessionOpened(event.kioskId, this.nowMs()));
       this.publishAlerts(this.alerts.sessionOpened(event.kioskId, this.nowMs()));
@@ -76,10 +108,11 @@ export class TelemetryObserver implements BankObserver {
 
   security(event: SecurityEvent): void {
     this.publishAlerts(this.alerts.security(event.kioskId, event.reason, this.nowMs()));
-    if (event.wasOpen === true && event.kioskId !== null) this.closed(event.kioskId);
+    if (event.wasOpen === true && event.kioskId !== null && !this.revoked.has(event.kioskId)) this.closed(event.kioskId);
   }
 
   device(event: DeviceEvent): void {
+    if (this.revoked.has(event.kioskId)) return;
     const nowMs = this.nowMs();
     const devices = { keypad: event.keypad, display: event.display, dispenser: event.dispenser };
     this.publishStatus(this.board.device(event.kioskId, devices, event.cassettes, nowMs));

@@ -105,12 +105,12 @@ async function startSink(options: TelemetryRuntimeOptions, onBrokerRestarted: ()
   }
 }
 
-/** The kiosk statuses the last run left retained, for kiosks still provisioned. */
-function retainedStatuses(broker: BrokerThread | null, fleet: readonly string[]): KioskStatus[] {
+/** The kiosk statuses the last run left retained (the observer marks those no longer provisioned revoked). */
+function retainedStatuses(broker: BrokerThread | null): KioskStatus[] {
   const statuses: KioskStatus[] = [];
   for (const message of broker?.loaded ?? []) {
     const parsed = parseTelemetry(message.topic, message.payload);
-    if (parsed?.topic === 'kiosk-status' && fleet.includes(parsed.kioskId)) {
+    if (parsed?.topic === 'kiosk-status') {
       const { v: _v, ts: _ts, seq: _seq, ...status } = parsed.payload;
       statuses.push(status);
     }
@@ -130,7 +130,7 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
   const observer = new TelemetryObserver({ sink, nowMs: options.nowMs, alerts: options.alerts });
   let keystore = options.keystore.current();
   const fleet = activeKiosks(keystore);
-  observer.start(fleet, retainedStatuses(broker, fleet));
+  observer.start(fleet, retainedStatuses(broker));
   republish = () => observer.republishRetained();
   const tick = (): void => {
     // The keystore view reloads when the file changes: kiosks added or revoked while we run.

@@ -6,10 +6,12 @@ import { MqttFeed, type MqttFeedOptions, type TelemetryFeed } from './feed.js';
 import { reduce, type DashboardInput } from './model.js';
 import { initialState, type DashboardLimits, type DashboardState } from './state.js';
 import type { DashboardView } from './view.js';
+import { connectionReasonWords } from './words.js';
 
 export const TICK_MS = 1_000;
 
-export type DashboardExit = { code: 0 } | { code: 1; message: string };
+/** A message on code 0 is for stderr after the terminal is back (e.g. the broker was never reached). */
+export type DashboardExit = { code: 0; message?: string } | { code: 1; message: string };
 
 export interface DashboardOptions {
   feed: TelemetryFeed;
@@ -38,8 +40,14 @@ export async function runDashboard(options: DashboardOptions): Promise<Dashboard
       finish({ code: 1, message: `refused: ${state.connection.reason ?? 'by the broker'} (${options.brokerUrl})` });
     }
   };
-  options.view.onKey((key) => (key === 'quit' ? finish({ code: 0 }) : dispatch({ type: 'key', key })));
-  void options.quit?.then(() => finish({ code: 0 }));
+  // Quitting before the broker ever answered: the dashboard's own screen is about to go, so
+  // the reason it showed nothing is said once more where it stays (stderr).
+  const quit = (): void => {
+    const { everOnline, reason } = state.connection;
+    finish(everOnline ? { code: 0 } : { code: 0, message: `the broker at ${options.brokerUrl} was never reached${reason === null ? '' : `: ${connectionReasonWords(reason)}`}` });
+  };
+  options.view.onKey((key) => (key === 'quit' ? quit() : dispatch({ type: 'key', key })));
+  void options.quit?.then(quit);
   const tick = setInterval(() => dispatch({ type: 'tick', nowMs: nowMs() }), options.tickMs ?? TICK_MS);
   options.view.render(state);
   options.feed.start(dispatch);
@@ -80,6 +88,6 @@ export async function runOperatorApp(options: OperatorAppOptions): Promise<numbe
   } finally {
     view.destroy();
   }
-  if (exit.code !== 0) process.stderr.write(`atm operator: ${exit.message}\n`);
+  if (exit.message !== undefined) process.stderr.write(`atm operator: ${exit.message}\n`);
   return exit.code;
 }

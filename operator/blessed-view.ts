@@ -122,11 +122,11 @@ export class BlessedDashboardView implements DashboardView {
     const inner = (box: Box): number => box.height - 2;
     this.place(this.boxes.header, layout.header, null);
     this.boxes.header.setContent(tagged(headerLine(state, layout.header.width), layout.header.width));
-    this.place(this.boxes.kiosks, layout.kiosks, kiosksPanel(state, inner(layout.kiosks)));
+    this.place(this.boxes.kiosks, layout.kiosks, kiosksPanel(state, inner(layout.kiosks), layout.kiosks.width - 2));
     this.place(this.boxes.chart, layout.chart, chartPanel(state, layout.chart.width - 2, inner(layout.chart)));
-    this.place(this.boxes.alerts, layout.alerts, alertsPanel(state, inner(layout.alerts)));
+    this.place(this.boxes.alerts, layout.alerts, alertsPanel(state, inner(layout.alerts), layout.alerts.width - 2));
     this.place(this.boxes.totals, layout.totals, totalsPanel(state));
-    this.place(this.boxes.events, layout.events, eventsPanel(state, inner(layout.events)));
+    this.place(this.boxes.events, layout.events, eventsPanel(state, inner(layout.events), layout.events.width - 2));
     this.place(this.boxes.help, layout.help, null);
     this.screen.render();
   }

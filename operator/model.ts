@@ -6,6 +6,7 @@ import { ackAll, ackSelected, applyAlert, applyAlertsSnapshot, moveSelection } f
 import { appendLog, pauseLog, scrollLog } from './log.js';
 import { rateOnEvent, rateOnMetrics, rateOnTick } from './rates.js';
 import type { BankEntry, BrokerState, DashboardState, Totals } from './state.js';
+import { DEVICE_REPORT_ACTION, bankReasonWords, connectionReasonWords } from './words.js';
 
 /** PgUp/PgDn move the log by this many lines. */
 export const LOG_SCROLL_LINES = 5;
@@ -34,6 +35,12 @@ function withEntry<T>(map: ReadonlyMap<string, T>, key: string, value: T): Reado
   return next;
 }
 
+function without<T>(map: ReadonlyMap<string, T>, key: string): ReadonlyMap<string, T> {
+  const next = new Map(map);
+  next.delete(key);
+  return next;
+}
+
 function markAll<T extends { stale: boolean }>(map: ReadonlyMap<string, T>, change: (entry: T) => T): ReadonlyMap<string, T> {
   return new Map([...map].map(([key, entry]) => [key, change(entry)]));
 }
@@ -41,6 +48,9 @@ function markAll<T extends { stale: boolean }>(map: ReadonlyMap<string, T>, chan
 const safeAdd = (a: number, b: number): number => Math.min(Number.MAX_SAFE_INTEGER, a + b);
 
 function countEvent(totals: Totals, action: string, outcome: string, amountCents: number | null): Totals {
+  // The kiosk reporting its devices is not a customer's request, and the bank accepting the
+  // report is not a decline: counted apart, so "declines" means customers turned away.
+  if (action === DEVICE_REPORT_ACTION) return { ...totals, deviceReports: totals.deviceReports + 1 };
   const ok = outcome === 'ok';
   const next = { ...totals, requests: totals.requests + 1, declines: totals.declines + (ok ? 0 : 1) };
   if (action === 'login' && !ok) next.loginsFailed += 1;
@@ -59,7 +69,7 @@ function onTelemetry(state: DashboardState, message: TelemetryMessage, atMs: num
       if (current === undefined && state.banks.size >= state.limits.banksMax) return overflow(state);
       const entry: BankEntry = { hostId, status: payload.status, reason: payload.reason ?? null, envelope: { v: 1, ts: payload.ts, seq: payload.seq }, stale: false };
       let next: DashboardState = { ...state, banks: withEntry(state.banks, hostId, entry), telemetryDropped: payload.droppedTotal ?? state.telemetryDropped };
-      if (current?.status !== entry.status) next = appendLog(next, { kind: 'note', atMs, text: `bank ${hostId} ${entry.status}${entry.reason !== null ? ` (${entry.reason})` : ''}`, tone: entry.status === 'online' ? 'ok' : 'bad' });
+      if (current?.status !== entry.status) next = appendLog(next, { kind: 'note', atMs, text: `bank ${hostId} ${entry.status}${entry.reason !== null ? ` (${bankReasonWords(entry.reason)})` : ''}`, tone: entry.status === 'online' ? 'ok' : 'bad' });
       // Without its bank nobody reports on the kiosks: what we show of them is no longer known.
       if (entry.status === 'offline') next = { ...next, kiosks: markAll(next.kiosks, (k) => ({ ...k, stale: true })) };
       return next;
@@ -73,6 +83,12 @@ function onTelemetry(state: DashboardState, message: TelemetryMessage, atMs: num
       const { kioskId, payload } = message;
       const current = state.kiosks.get(kioskId);
       if (!accepts(payload, current)) return stale(state);
+      // A revoked kiosk is no longer part of the fleet: it leaves the list (the bank keeps its
+      // status retained as `revoked`, so a dashboard that starts later does not list it either).
+      if (payload.status === 'revoked') {
+        if (current === undefined) return state;
+        return appendLog({ ...state, kiosks: without(state.kiosks, kioskId) }, { kind: 'note', atMs, text: `kiosk ${kioskId} revoked: removed from the list`, tone: 'info' });
+      }
       if (current === undefined && state.kiosks.size >= state.limits.kiosksMax) return overflow(state);
       const { v: _v, ts, seq, ...status } = payload;
       // Events may have told us of a later contact than this status knew of.
@@ -81,8 +97,10 @@ function onTelemetry(state: DashboardState, message: TelemetryMessage, atMs: num
     }
     case 'event': {
       const { payload } = message;
-      const next = { ...state, totals: countEvent(state.totals, payload.action, payload.outcome, payload.amountCents), rates: rateOnEvent(state.rates, atMs, state.limits), kiosks: heardFrom(state.kiosks, payload.kioskId, payload.ts) };
-      return appendLog(next, { kind: 'event', ts: payload.ts, kioskId: payload.kioskId, user: payload.user, action: payload.action, outcome: payload.outcome, amountCents: payload.amountCents, latencyMs: payload.latencyMs });
+      const customer = payload.action !== DEVICE_REPORT_ACTION;
+      const rates = customer ? rateOnEvent(state.rates, atMs, state.limits) : state.rates;
+      const next = { ...state, totals: countEvent(state.totals, payload.action, payload.outcome, payload.amountCents), rates, kiosks: heardFrom(state.kiosks, payload.kioskId, payload.ts) };
+      return appendLog(next, { kind: 'event', ts: payload.ts, kioskId: payload.kioskId, user: payload.user, action: payload.action, outcome: payload.outcome, amountCents: payload.amountCents, latencyMs: payload.latencyMs, devices: payload.devices ?? null });
     }
     case 'metrics': {
       const latest = state.rates.latest;
@@ -122,6 +140,10 @@ function onConnection(state: DashboardState, input: Extract<DashboardInput, { ty
     next = appendLog(next, { kind: 'note', atMs: input.atMs, text: `broker connection lost${input.reason !== null ? `: ${input.reason}` : ''}`, tone: 'bad' });
   } else if (was.state !== 'online' && input.state === 'online') {
     next = appendLog(next, { kind: 'note', atMs: input.atMs, text: was.everOnline ? 'reconnected to the broker' : 'connected to the broker', tone: 'ok' });
+  } else if (input.state !== 'online' && input.state !== 'refused' && input.reason !== null && input.reason !== was.reason) {
+    // Each new reason the broker cannot be reached is said once, with its URL: an external
+    // broker behind a firewall must not look like a quiet fleet. The feed keeps retrying.
+    next = appendLog(next, { kind: 'note', atMs: input.atMs, text: `cannot reach the broker at ${state.brokerUrl}: ${connectionReasonWords(input.reason)}; retrying`, tone: 'bad' });
   }
   return next;
 }

@@ -1,10 +1,13 @@
 // The text of each panel, from the state, for a given inner size: pure, so "what the operator
 // reads" is unit-testable without a terminal. Empty panels say why they are empty.
 import { formatCents } from '../protocol/index.js';
+import { alertAbout, alertLines, alertSummary } from './alert-line.js';
 import { selectedAlert, sortedAlerts } from './alerts.js';
+import { age, clockTime } from './clock.js';
 import { newSincePause, visibleLog } from './log.js';
-import type { AlertEntry, DashboardState, KioskEntry, LogEntry } from './state.js';
-import { line, lineText, type Line, type Segment, type Tone } from './view.js';
+import type { AlertEntry, DashboardState, DeviceStates, KioskEntry, LogEntry } from './state.js';
+import { line, lineText, wrapText, type Line, type Segment, type Tone } from './view.js';
+import { DEVICE_NAMES, DEVICE_REPORT_ACTION, actionWords, alertKindWords, cashLevelWords, devicesWords, outcomeWords } from './words.js';
 
 export interface PanelText {
   label: string;
@@ -12,21 +15,6 @@ export interface PanelText {
 }
 
 const WAITING = 'waiting for the broker…';
-
-/** Local wall-clock time of an ISO timestamp or epoch ms: 14:03:07. */
-export function clockTime(at: string | number): string {
-  const date = new Date(at);
-  return Number.isNaN(date.getTime()) ? '--:--:--' : date.toTimeString().slice(0, 8);
-}
-
-/** 4s, 12m, 3h, 2d: how long ago, never negative (the bank's clock may run ahead). */
-export function age(fromMs: number, nowMs: number): string {
-  const seconds = Math.max(0, Math.floor((nowMs - fromMs) / 1_000));
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3_600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3_600)}h`;
-  return `${Math.floor(seconds / 86_400)}d`;
-}
 
 /** Before the first connection there is nothing to show but that we are waiting. */
 const waitingForBroker = (state: DashboardState): boolean => !state.connection.everOnline;
@@ -67,53 +55,65 @@ export function headerLine(state: DashboardState, width = Number.MAX_SAFE_INTEGE
   return candidates.find((candidate) => lineText(candidate).length <= width) ?? (candidates.at(-1) as Line);
 }
 
-const DEVICE_NAMES = ['keypad', 'display', 'dispenser'] as const;
+/** Where the DEVICES column starts; a kiosk's device list that does not fit goes below, indented. */
+const KIOSK_DEVICES_INDENT = 2;
 
-function kioskRow(kiosk: KioskEntry, nowMs: number): Line {
+/** A kiosk's row, and its device list on the lines below when it does not fit `width`. */
+function kioskRows(kiosk: KioskEntry, nowMs: number, width: number): Line[] {
   const status = kiosk.stale ? 'unknown' : kiosk.status;
   const seenMs = kiosk.lastSeen === null ? null : Date.parse(kiosk.lastSeen);
-  const faults = kiosk.devices === null ? ['no report'] : DEVICE_NAMES.filter((name) => kiosk.devices?.[name] !== 'online').map((name) => `${name} ${kiosk.devices?.[name]}`);
-  const cash = kiosk.cashLevel === 'unknown' ? '?' : kiosk.cashLevel;
-  const text = `${kiosk.kioskId.padEnd(12)} ${status.padEnd(8)} ${(seenMs === null ? '-' : age(seenMs, nowMs)).padStart(4)}  ${cash.padEnd(5)} ${faults.length === 0 ? 'ok' : faults.join(', ')}`;
-  const troubled = faults.length > 0 && kiosk.devices !== null;
+  const troubled = kiosk.devices !== null && DEVICE_NAMES.some((name) => kiosk.devices?.[name] !== 'online');
+  const devices = kiosk.devices === null ? 'no report' : troubled ? devicesWords(kiosk.devices) : 'ok';
   const tone: Tone = kiosk.stale ? 'muted' : kiosk.status === 'offline' ? 'bad' : troubled || kiosk.cashLevel === 'low' || kiosk.cashLevel === 'empty' ? 'decline' : 'plain';
-  return line(text, tone);
+  const base = `${kiosk.kioskId.padEnd(12)} ${status.padEnd(8)} ${(seenMs === null ? '-' : age(seenMs, nowMs)).padStart(4)}  ${cashLevelWords(kiosk.cashLevel).padEnd(5)} `;
+  if (base.length + devices.length <= width) return [line(`${base}${devices}`, tone)];
+  const below = wrapText(`${' '.repeat(KIOSK_DEVICES_INDENT)}${devices}`, width, KIOSK_DEVICES_INDENT);
+  return [line(`${base}↓`.slice(0, width), tone), ...below.map((text) => line(text, tone))];
 }
 
-export function kiosksPanel(state: DashboardState, rows: number): PanelText {
+export function kiosksPanel(state: DashboardState, rows: number, width = Number.MAX_SAFE_INTEGER): PanelText {
   const kiosks = [...state.kiosks.values()].sort((a, b) => (a.kioskId < b.kioskId ? -1 : 1));
   const online = kiosks.filter((k) => !k.stale && k.status === 'online').length;
   const label = ` Kiosks (${online}/${kiosks.length} online) `;
   if (kiosks.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no kiosk has reported yet', 'muted')] };
   const lines: Line[] = [line('KIOSK        STATE    SEEN  CASH  DEVICES', 'heading')];
-  const room = rows - 1;
-  const shown = kiosks.length > room ? kiosks.slice(0, Math.max(0, room - 1)) : kiosks;
-  lines.push(...shown.map((k) => kioskRow(k, state.nowMs)));
-  if (shown.length < kiosks.length) lines.push(line(`… ${kiosks.length - shown.length} more`, 'muted'));
+  const groups = kiosks.map((kiosk) => kioskRows(kiosk, state.nowMs, width));
+  // Whole kiosks only; when they do not all fit, the last row says how many more there are.
+  if (lines.length + groups.flat().length <= rows) return { label, lines: [...lines, ...groups.flat()] };
+  let shown = 0;
+  for (const group of groups) {
+    if (lines.length + group.length > rows - 1) break;
+    lines.push(...group);
+    shown += 1;
+  }
+  lines.push(line(`… ${kiosks.length - shown} more`, 'muted'));
   return { label, lines };
 }
 
-function alertRow(alert: AlertEntry, selected: boolean): Line {
-  const severity = alert.severity === 'critical' ? 'CRIT' : 'WARN';
-  const state = alert.state === 'cleared' ? ' cleared' : '';
-  const count = alert.count > 1 ? ` ×${alert.count}` : '';
-  // Kiosk and reason first: on an 80-column screen the panel is 46 wide, and the kind is what
-  // the reason already says (BAD_MAC, no session for 60 s…), so it is the part to lose.
-  const text = `${selected ? '▶' : ' '} ${clockTime(alert.since)} ${severity}${state} ${alert.kioskId ?? '-'} ${alert.reason}${count} (${alert.kind})`;
-  const tone: Tone = selected ? 'selected' : alert.state === 'cleared' ? 'muted' : alert.severity === 'critical' ? 'bad' : 'decline';
-  return line(text, tone);
+function alertTone(alert: AlertEntry, selected: boolean): Tone {
+  return selected ? 'selected' : alert.state === 'cleared' ? 'muted' : alert.severity === 'critical' ? 'bad' : 'decline';
 }
 
-export function alertsPanel(state: DashboardState, rows: number): PanelText {
+/**
+ * The alerts, `width` columns wide (46 at 80 columns): each one line, or two when what it
+ * says does not fit (alert-line.ts), scrolled so the selected one is fully in view.
+ */
+export function alertsPanel(state: DashboardState, rows: number, width = Number.MAX_SAFE_INTEGER): PanelText {
   const alerts = sortedAlerts(state.alerts);
   const raised = alerts.filter((a) => a.state === 'raised').length;
   const label = ` Alerts (${raised} raised, ${alerts.length - raised} cleared) `;
   if (alerts.length === 0) return { label: ' Alerts ', lines: [line(waitingForBroker(state) ? WAITING : 'no alerts', 'muted')] };
   const selected = selectedAlert(state);
+  const groups = alerts.map((a) => alertLines(a, a.kioskId === null ? undefined : state.kiosks.get(a.kioskId), a === selected, width).map((text) => line(text, alertTone(a, a === selected))));
   const index = selected === undefined ? 0 : alerts.indexOf(selected);
-  // Keep the selection in view: scroll the list so it sits on the last visible row at most.
-  const first = Math.max(0, Math.min(index - rows + 1, alerts.length - rows));
-  return { label, lines: alerts.slice(first, first + rows).map((a) => alertRow(a, a === selected)) };
+  // Keep the selection in view: start as late as needed for it to end on the last row at most.
+  let first = index;
+  let used = groups[index]?.length ?? 0;
+  while (first > 0 && used + (groups[first - 1]?.length ?? 0) <= rows) used += groups[--first]?.length ?? 0;
+  // …and no later than needed to fill the panel.
+  const shown = groups.slice(first).flat();
+  while (first > 0 && shown.length < rows && shown.length + (groups[first - 1]?.length ?? 0) <= rows) shown.unshift(...(groups[--first] ?? []));
+  return { label, lines: shown.slice(0, rows) };
 }
 
 export function totalsPanel(state: DashboardState): PanelText {
@@ -126,7 +126,8 @@ export function totalsPanel(state: DashboardState): PanelText {
     line(`deposits ${t.depositsCount} = ${formatCents(t.depositsCents)}`),
     line(`withdrawals ${t.withdrawalsCount} = ${formatCents(t.withdrawalsCents)}`),
     line(`failed logins ${t.loginsFailed}   alerts ${t.alertsRaised}`, t.loginsFailed > 0 || t.alertsRaised > 0 ? 'decline' : 'plain'),
-    line(`malformed ${ignored.malformed}  dropped ${dropped}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`, ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted'),
+    // Five lines fit at 80×24: messages that did not parse only take room once there are some.
+    line(`device reports ${t.deviceReports}  dropped ${dropped}${ignored.malformed > 0 ? `  malformed ${ignored.malformed}` : ''}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`, ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted'),
   ];
   // Taller screens also get the bank's latest latency and session figures.
   const ms = (value: number | null): string => (value === null ? '-' : `${Math.round(value)}ms`);
@@ -143,16 +144,34 @@ export function outcomeTone(outcome: string): Tone {
   return DECLINES.has(outcome) && !BAD_OUTCOMES.has(outcome) ? 'decline' : 'bad';
 }
 
+/** Devices that stopped working are red, a customer's misuse yellow; busy and ok are plain. */
+function devicesTone(devices: DeviceStates): Tone {
+  const states = DEVICE_NAMES.map((name) => devices[name]);
+  if (states.some((state) => state !== 'online' && state !== 'deviceBusy' && state !== 'userError')) return 'bad';
+  return states.includes('userError') ? 'decline' : 'plain';
+}
+
+/** A kiosk's device report: what its devices do now, not a request with an outcome. */
+function deviceReportRow(entry: Extract<LogEntry, { kind: 'event' }>): Line {
+  // An older bank put the states in the outcome (keypad=… display=…); shown as it came.
+  const what = entry.devices === null ? entry.outcome : devicesWords(entry.devices);
+  return line(`${clockTime(entry.ts)} ${entry.kioskId} device report: ${what}`, entry.devices === null ? 'plain' : devicesTone(entry.devices));
+}
+
 function logRow(entry: LogEntry): Line {
   switch (entry.kind) {
     case 'event': {
+      if (entry.action === DEVICE_REPORT_ACTION) return deviceReportRow(entry);
       const amount = entry.amountCents === null ? '' : ` ${formatCents(entry.amountCents)}`;
-      return line(`${clockTime(entry.ts)} ${entry.kioskId} ${entry.user} ${entry.action} ${entry.outcome}${amount} ${Math.round(entry.latencyMs)}ms`, outcomeTone(entry.outcome));
+      const outcome = entry.outcome === 'ok' ? 'ok' : `declined: ${outcomeWords(entry.outcome)}`;
+      return line(`${clockTime(entry.ts)} ${entry.kioskId} ${entry.user} ${actionWords(entry.action)}${amount} ${outcome} ${Math.round(entry.latencyMs)}ms`, outcomeTone(entry.outcome));
     }
     case 'alert': {
       const tone: Tone = entry.state === 'cleared' ? 'ok' : entry.severity === 'critical' ? 'bad' : 'decline';
       const severity = entry.severity === 'critical' ? 'CRIT' : 'WARN';
-      return line(`${clockTime(entry.ts)} ALERT ${entry.state} ${severity} ${entry.alertKind} ${entry.kioskId ?? '-'} ${entry.reason}`, tone);
+      // The log keeps what the alert said when it came: the kiosk's newer cash is not used.
+      const { essential } = alertSummary({ alertId: entry.alertId, kind: entry.alertKind, kioskId: entry.kioskId, reason: entry.reason, count: 1 }, undefined);
+      return line(`${clockTime(entry.ts)} ALERT ${entry.state} ${severity} ${alertKindWords(entry.alertKind)} ${alertAbout({ kind: entry.alertKind, kioskId: entry.kioskId })} ${essential}`, tone);
     }
     case 'note':
       return line(`${clockTime(entry.atMs)} — ${entry.text}`, entry.tone === 'info' ? 'plain' : entry.tone);
@@ -163,12 +182,22 @@ function logRow(entry: LogEntry): Line {
   }
 }
 
-export function eventsPanel(state: DashboardState, rows: number): PanelText {
+/** A log line too long for the panel continues on the next, indented under the time. */
+function wrapRow(shown: Line, width: number): Line[] {
+  const tone = shown[0]?.tone ?? 'plain';
+  return wrapText(lineText(shown), width, LOG_INDENT).map((text) => line(text, tone));
+}
+
+const LOG_INDENT = 'hh:mm:ss '.length;
+
+export function eventsPanel(state: DashboardState, rows: number, width = Number.MAX_SAFE_INTEGER): PanelText {
   const entries = visibleLog(state);
   const paused = state.log.frozen !== null ? ` — PAUSED, ${newSincePause(state)} new (p resumes)` : '';
   const scrolled = state.log.offset > 0 ? ` — ${state.log.offset} lines back` : '';
   const label = ` Events${paused}${scrolled} `;
-  if (entries.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no events yet', 'muted')] };
+  // Until the first answer (or failure) the log says where it is trying; failures are notes.
+  if (entries.length === 0) return { label, lines: wrapText(waitingForBroker(state) ? `connecting to the broker at ${state.brokerUrl}…` : 'no events yet', width, 0).map((text) => line(text, 'muted')) };
   const end = Math.max(0, entries.length - state.log.offset);
-  return { label, lines: entries.slice(Math.max(0, end - rows), end).map(logRow) };
+  // The newest lines at the bottom; a wrapped one can push the oldest shown off the top.
+  return { label, lines: entries.slice(Math.max(0, end - rows), end).flatMap((entry) => wrapRow(logRow(entry), width)).slice(-Math.max(1, rows)) };
 }

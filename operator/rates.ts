@@ -3,6 +3,7 @@
 // still gets a chart, counted from the events we receive, one sample per second.
 import type { Envelope, MetricsPayload } from '../protocol/index.js';
 import type { DashboardLimits, RateSample, Rates } from './state.js';
+import { DEVICE_REPORT_ACTION } from './words.js';
 
 const SECOND_MS = 1_000;
 
@@ -37,7 +38,8 @@ export function rateOnEvent(rates: Rates, atMs: number, limits: DashboardLimits)
 }
 
 export function rateOnMetrics(rates: Rates, metrics: Envelope & MetricsPayload, atMs: number, limits: DashboardLimits): Rates {
-  const tps = Object.values(metrics.tps).reduce((sum, rate) => sum + rate, 0);
+  // Transactions are customers' requests: the kiosks' device reports are not charted.
+  const tps = Object.entries(metrics.tps).reduce((sum, [action, rate]) => (action === DEVICE_REPORT_ACTION ? sum : sum + rate), 0);
   return { ...rates, source: 'metrics', samples: pushSample(rates.samples, { atMs, tps }, atMs, limits), lastMetricsAtMs: atMs, latest: metrics };
 }
 

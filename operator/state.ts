@@ -66,7 +66,7 @@ export interface AlertEntry extends AlertPayload {
 export type LogTone = 'ok' | 'decline' | 'bad' | 'info';
 
 export type LogEntry =
-  | { kind: 'event'; id: number; ts: string; kioskId: string; user: string; action: string; outcome: string; amountCents: number | null; latencyMs: number }
+  | { kind: 'event'; id: number; ts: string; kioskId: string; user: string; action: string; outcome: string; amountCents: number | null; latencyMs: number; devices: DeviceStates | null }
   | { kind: 'alert'; id: number; ts: string; alertId: string; alertKind: AlertKind; state: 'raised' | 'cleared'; severity: AlertSeverity; reason: string; kioskId: string | null }
   | { kind: 'note'; id: number; atMs: number; text: string; tone: LogTone };
 
@@ -94,10 +94,18 @@ export interface Rates {
   latest: (Envelope & MetricsPayload) | null;
 }
 
-/** Since the dashboard started. Amounts are sums of transaction amounts, never balances. */
+/** A kiosk's three devices, as its status and its device reports give them. */
+export type DeviceStates = NonNullable<KioskStatus['devices']>;
+
+/**
+ * Since the dashboard started. Amounts are sums of transaction amounts, never balances.
+ * `requests` and `declines` are customers' requests; the kiosks' own device reports (two per
+ * withdrawal: the dispenser busy, then ready) are counted apart in `deviceReports`.
+ */
 export interface Totals {
   requests: number;
   declines: number;
+  deviceReports: number;
   depositsCount: number;
   depositsCents: number;
   withdrawalsCount: number;
@@ -149,7 +157,7 @@ export function initialState(brokerUrl: string, nowMs: number, limits: Partial<D
     alertsSnapshot: null,
     log: { entries: [], nextId: 1, frozen: null, offset: 0 },
     rates: { source: 'none', samples: [], bucketSecond: null, bucketCount: 0, lastMetricsAtMs: null, latest: null },
-    totals: { requests: 0, declines: 0, depositsCount: 0, depositsCents: 0, withdrawalsCount: 0, withdrawalsCents: 0, loginsFailed: 0, alertsRaised: 0 },
+    totals: { requests: 0, declines: 0, deviceReports: 0, depositsCount: 0, depositsCents: 0, withdrawalsCount: 0, withdrawalsCents: 0, loginsFailed: 0, alertsRaised: 0 },
     ignored: { malformed: 0, stale: 0, overflow: 0 },
     telemetryDropped: null,
     limits: { ...DEFAULT_DASHBOARD_LIMITS, ...limits },

@@ -44,6 +44,25 @@ export function clip(shown: Line, width: number): Line {
   return out;
 }
 
+/**
+ * Breaks text into lines of at most `width` characters at spaces, continuation lines indented
+ * by `indent`; a word longer than a line is split. Nothing is lost, unlike clip().
+ */
+export function wrapText(text: string, width: number, indent: number): string[] {
+  const room = Math.max(1, width);
+  const pad = ' '.repeat(Math.min(indent, Math.floor(room / 2)));
+  const lines: string[] = [];
+  let rest = text;
+  while (rest.length > room) {
+    const space = rest.lastIndexOf(' ', room);
+    const cut = space > pad.length ? space : room;
+    lines.push(rest.slice(0, cut).trimEnd());
+    rest = pad + rest.slice(cut).trimStart();
+  }
+  lines.push(rest);
+  return lines;
+}
+
 export interface Box {
   top: number;
   left: number;

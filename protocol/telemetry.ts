@@ -44,7 +44,8 @@ export interface DroppedReport {
 /** atm/v1/kiosk/<kioskId>/status — retained; the newest (ts, seq) wins. */
 export interface KioskStatus {
   kioskId: string;
-  status: 'online' | 'offline';
+  /** `revoked`: the kiosk's key was revoked; it is no longer part of the fleet (dashboards drop it). */
+  status: 'online' | 'offline' | 'revoked';
   /** When the bank last heard from the kiosk (any record), ISO-8601; null if never. */
   lastSeen: string | null;
   /** The kiosk's last device report, or null before its first one. */
@@ -63,6 +64,11 @@ export interface ActionEventPayload {
   outcome: string;
   amountCents: number | null;
   latencyMs: number;
+  /**
+   * `device.report` only (outcome `ok`): the device states the kiosk reported, which changed.
+   * A device report is the kiosk's health, not a customer's request: dashboards count it apart.
+   */
+  devices?: { keypad: DeviceState; display: DeviceState; dispenser: DeviceState };
 }
 
 /** atm/v1/metrics — every metrics interval. Rates and counts are over that interval. */
@@ -150,13 +156,14 @@ function isCassettes(value: unknown): value is CassetteLevel[] {
   return Array.isArray(value) && value.length <= 8 && value.every((c) => isObject(c) && isCount(c.denominationCents) && isCount(c.count));
 }
 
+const isDevices = (value: unknown): boolean => isObject(value) && isDeviceState(value.keypad) && isDeviceState(value.display) && isDeviceState(value.dispenser);
+
 function isKioskStatus(p: Json, kioskId: string): boolean {
-  const devices = p.devices;
   return (
     p.kioskId === kioskId &&
-    (p.status === 'online' || p.status === 'offline') &&
+    (p.status === 'online' || p.status === 'offline' || p.status === 'revoked') &&
     (p.lastSeen === null || isIso(p.lastSeen)) &&
-    (devices === null || (isObject(devices) && isDeviceState(devices.keypad) && isDeviceState(devices.display) && isDeviceState(devices.dispenser))) &&
+    (p.devices === null || isDevices(p.devices)) &&
     (p.cassettes === null || isCassettes(p.cassettes)) &&
     (p.cashLevel === 'ok' || p.cashLevel === 'low' || p.cashLevel === 'empty' || p.cashLevel === 'unknown')
   );
@@ -229,7 +236,8 @@ export function parseTelemetry(topic: string, body: Buffer | string): TelemetryM
       p.action === action &&
       isShortString(p.outcome) &&
       (p.amountCents === null || isCount(p.amountCents)) &&
-      isFiniteNonNegative(p.latencyMs);
+      isFiniteNonNegative(p.latencyMs) &&
+      (p.devices === undefined || isDevices(p.devices));
     return ok ? { topic: 'event', action, payload: p as unknown as Envelope & ActionEventPayload } : null;
   }
   if (rest.length === 1 && rest[0] === 'metrics') {

@@ -1,13 +1,19 @@
 // The operator dashboard's reducer, panels and wiring without a broker or a terminal: messages go
 // in through the ManualFeed (parsed exactly as the MQTT feed parses them), time is a number.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { ALERT_KINDS, DEVICE_STATES, DeclineCode, SessionCloseReason } from '../protocol/index.js';
 import {
   ManualFeed,
+  alertKindWords,
   alertsPanel,
   barRows,
+  cashLevelWords,
   chartPanel,
   currentTps,
+  deviceStateWords,
   eventsPanel,
   headerLine,
   initialState,
@@ -15,8 +21,10 @@ import {
   layoutFor,
   lineText,
   outcomeTone,
+  outcomeWords,
   reduce,
   runDashboard,
+  securityReasonWords,
   sortedAlerts,
   totalsPanel,
   viewKeyOf,
@@ -27,6 +35,7 @@ import {
   type DashboardView,
   type ViewKey,
 } from '../operator/index.js';
+import { repoRoot } from './helpers/paths.js';
 
 const T0 = Date.parse('2026-11-28T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -103,7 +112,7 @@ describe('operator model', () => {
     h.alert('security:kiosk-01:BAD_MAC', 'cleared');
     const cleared = h.state.alerts.find((a) => a.alertId === 'security:kiosk-01:BAD_MAC');
     assert.equal(cleared?.state, 'cleared');
-    assert.match(lineText(alertsPanel(h.state, 5).lines[1] ?? []), /\d\d:\d\d:\d\d CRIT cleared kiosk-01 BAD_MAC \(security\)$/);
+    assert.match(lineText(alertsPanel(h.state, 5).lines[1] ?? []), /\d\d:\d\d CRIT cleared kiosk-01 tampered record \(security\)$/);
     // ↓ selects the cleared one (raised first in the panel), a acknowledges only it.
     h.key('down');
     h.key('ack');
@@ -158,14 +167,14 @@ describe('operator model', () => {
     h.bank('offline', 'lost');
     assert.equal(h.state.banks.get('bank-01')?.status, 'offline');
     assert.equal(h.state.kiosks.get('kiosk-01')?.stale, true);
-    assert.match(lineText(eventsPanel(h.state, 5).lines.at(-1) ?? []), /bank bank-01 offline \(lost\)/);
+    assert.match(lineText(eventsPanel(h.state, 5).lines.at(-1) ?? []), /bank bank-01 offline \(connection lost\)/);
   });
 
   test('the event log keeps the newest eventsMax lines; pause freezes what is shown while lines keep arriving', () => {
     const h = harness({ eventsMax: 5 });
     for (let index = 0; index < 12; index += 1) h.event('deposit', 'ok', 100 + index);
     assert.equal(h.state.log.entries.length, 5);
-    assert.match(lineText(visibleLog(h.state).at(-1) === undefined ? [] : eventsPanel(h.state, 5).lines.at(-1) ?? []), /deposit ok 1\.11/);
+    assert.match(lineText(visibleLog(h.state).at(-1) === undefined ? [] : eventsPanel(h.state, 5).lines.at(-1) ?? []), /deposit 1\.11 ok/);
     h.key('pause');
     h.event('deposit', 'ok', 999);
     h.event('deposit', 'ok', 998);
@@ -173,7 +182,7 @@ describe('operator model', () => {
     assert.match(panel.label, /PAUSED, 2 new/);
     assert.ok(!panel.lines.some((shown) => lineText(shown).includes('9.99')));
     h.key('pause');
-    assert.match(lineText(eventsPanel(h.state, 5).lines.at(-1) ?? []), /deposit ok 9\.98/);
+    assert.match(lineText(eventsPanel(h.state, 5).lines.at(-1) ?? []), /deposit 9\.98 ok/);
     assert.equal(h.state.totals.depositsCount, 14, 'totals count every event, paused or not, kept or not');
     // PgUp scrolls back (and stays on the same lines as new ones arrive); PgDn returns to the tail.
     h.key('logOlder');
@@ -215,7 +224,7 @@ describe('operator model', () => {
     assert.equal(h.state.ignored.malformed, 5);
     assert.equal(h.state.kiosks.size, 0);
     assert.equal(h.state.totals.requests, 0);
-    assert.match(lineText(totalsPanel(h.state).lines[4] ?? []), /malformed 5  dropped -/);
+    assert.match(lineText(totalsPanel(h.state).lines[4] ?? []), /dropped -  malformed 5/);
   });
 
   test('totals: requests, declines, deposits and posted withdrawals in cents, failed logins', () => {
@@ -226,7 +235,7 @@ describe('operator model', () => {
     h.event('deposit', 'LIMIT_EXCEEDED', 9_999_999);
     h.event('withdraw.hold', 'ok', 5_000);
     h.event('withdraw.post', 'ok', 4_000);
-    assert.deepEqual(h.state.totals, { requests: 6, declines: 2, depositsCount: 1, depositsCents: 2_500, withdrawalsCount: 1, withdrawalsCents: 4_000, loginsFailed: 1, alertsRaised: 0 });
+    assert.deepEqual(h.state.totals, { requests: 6, declines: 2, deviceReports: 0, depositsCount: 1, depositsCents: 2_500, withdrawalsCount: 1, withdrawalsCents: 4_000, loginsFailed: 1, alertsRaised: 0 });
     assert.deepEqual(totalsPanel(h.state).lines.slice(0, 3).map(lineText), ['requests 6   declines 2', 'deposits 1 = 25.00', 'withdrawals 1 = 40.00']);
   });
 
@@ -250,12 +259,13 @@ describe('operator model', () => {
 });
 
 describe('operator view text', () => {
-  test('before the first connection every panel says it is waiting for the broker', () => {
+  test('before the first connection every panel says it is waiting for the broker, and the log where it is connecting', () => {
     const state = initialState('mqtt://127.0.0.1:1883', T0);
     assert.match(lineText(headerLine(state)), /mqtt:\/\/127\.0\.0\.1:1883 waiting for the broker…/);
-    for (const panel of [kiosksPanel(state, 5), alertsPanel(state, 5), eventsPanel(state, 5), chartPanel(state, 30, 5)]) {
+    for (const panel of [kiosksPanel(state, 5), alertsPanel(state, 5), chartPanel(state, 30, 5)]) {
       assert.equal(lineText(panel.lines[0] ?? []), 'waiting for the broker…');
     }
+    assert.equal(lineText(eventsPanel(state, 5).lines[0] ?? []), 'connecting to the broker at mqtt://127.0.0.1:1883…');
   });
 
   test('the header keeps the bank status visible at 80 columns, dropping the title, the scheme and the reason first', () => {
@@ -292,6 +302,72 @@ describe('operator view text', () => {
     assert.deepEqual(sortedAlerts(h.state.alerts).map((a) => a.alertId), ['security:kiosk-01:BAD_MAC', 'low-cash:k1', 'security:kiosk-01:REPLAY']);
   });
 
+  test('alerts at 80 columns say what is wrong in words and money, and wrap rather than lose it', () => {
+    const h = harness();
+    const width = layoutFor(80, 24).alerts.width - 2;
+    h.kiosk('kiosk-01', 'online', h.envelope(), { cassettes: [{ denominationCents: 2_000, count: 2 }], cashLevel: 'low' });
+    const raise = (alertId: string, kind: string, severity: string, kioskId: string | null, reason: string, count = 1) =>
+      h.feed.message('atm/v1/alerts', { ...h.envelope(), alertId, kind, state: 'raised', severity, kioskId, reason, count, since: iso(T0) });
+    raise('low-cash:kiosk-01:2000', 'low-cash', 'warning', 'kiosk-01', '2 notes of 2000 cents left (below 20)');
+    raise('device-fault:kiosk-01:dispenser', 'device-fault', 'critical', 'kiosk-01', 'dispenser hardwareError');
+    raise('security:kiosk-lobby-west-02:REPLAYED_HELLO', 'security', 'critical', 'kiosk-lobby-west-02', 'REPLAYED_HELLO', 12);
+    raise('kiosk-offline:kiosk-02', 'kiosk-offline', 'critical', 'kiosk-02', 'no session for 60 s or more');
+    const shown = alertsPanel(h.state, 10, width).lines.map(lineText);
+    const text = shown.join('\n');
+    assert.ok(shown.every((row) => row.length <= width), `every row fits ${width} columns:\n${text}`);
+    assert.match(text, /kiosk-01 low cash: 40\.00 left/);
+    assert.match(text, /kiosk-01 dispenser hardware fault/);
+    assert.match(text, /kiosk-lobby-west-02 replayed\s+handshake ×12/, 'a long kiosk id wraps the line instead of cutting the reason');
+    assert.match(text, /kiosk-02 offline/);
+    assert.doesNotMatch(text, /cents|hardwareError|REPLAYED_HELLO|[a-z]-[a-z]+\)/, 'no cents and no raw names');
+    // The selection stays in view when it is the last alert and rows are short.
+    for (let i = 0; i < 3; i++) h.key('down');
+    const two = alertsPanel(h.state, 2, width).lines.map(lineText);
+    assert.match(two.join('\n'), /▶ \d\d:\d\d WARN kiosk-01 low cash: 40\.00 left/);
+  });
+
+  test('a kiosk whose devices do not fit its row at 80 columns lists them on the next line, not cut', () => {
+    const h = harness();
+    const width = layoutFor(80, 24).kiosks.width - 2;
+    h.kiosk('kiosk-01', 'online', h.envelope(), { devices: { keypad: 'fraudAttempt', display: 'online', dispenser: 'hardwareError' } });
+    h.kiosk('kiosk-02', 'online');
+    h.kiosk('kiosk-03', 'online');
+    const shown = kiosksPanel(h.state, 5, width).lines.map(lineText);
+    assert.ok(shown.every((row) => row.length <= width), shown.join('\n'));
+    assert.match(shown.join('\n'), /keypad tampering suspected,\s+dispenser\s+hardware fault/);
+    assert.equal(shown.length, 5, 'within the rows given');
+    assert.match(shown.at(-1) ?? '', /… 2 more/);
+  });
+
+  test('an event line too long for the log at 80 columns wraps onto the next line instead of losing its end', () => {
+    const h = harness();
+    const width = layoutFor(80, 24).events.width - 2;
+    h.event('withdraw.hold', 'LIMIT_EXCEEDED', 99_999_999);
+    const shown = eventsPanel(h.state, 5, width).lines.map(lineText);
+    assert.equal(shown.length, 2, shown.join('\n'));
+    assert.ok(shown.every((row) => row.length <= width));
+    assert.match(shown.join(' '), /declined: amount exceeds(\s+)the(\s+)limit 4ms$/);
+  });
+
+  test('every device state, cash level, alert kind, security reason and decline code is shown in words', () => {
+    for (const state of DEVICE_STATES) assert.doesNotMatch(deviceStateWords(state), /[a-z][A-Z]/, state);
+    for (const level of ['ok', 'low', 'empty', 'unknown'] as const) assert.ok(cashLevelWords(level).length > 0);
+    for (const kind of ALERT_KINDS) assert.doesNotMatch(alertKindWords(kind), /-/, kind);
+    for (const code of [...Object.values(SessionCloseReason), 'ACCOUNT_LOCKED', 'KIOSK_REVOKED', 'OTHER']) assert.doesNotMatch(securityReasonWords(code), /[A-Z]{2}|[A-Z]_/, code);
+    for (const code of Object.values(DeclineCode)) assert.doesNotMatch(outcomeWords(code), /[A-Z]{2}|[A-Z]_/, code);
+    const h = harness();
+    h.kiosk('kiosk-01', 'online', h.envelope(), { devices: { keypad: 'fraudAttempt', display: 'noDevice', dispenser: 'deviceBusy' }, cashLevel: 'unknown' });
+    h.event('withdraw.hold', 'LIMIT_EXCEEDED', 99_999_999);
+    h.feed.message('atm/v1/events/device.report', { ...h.envelope(), kioskId: 'kiosk-01', user: '-', action: 'device.report', outcome: 'ok', amountCents: null, latencyMs: 1, devices: { keypad: 'online', display: 'online', dispenser: 'hardwareError' } });
+    h.alert('security:kiosk-01:BAD_MAC', 'raised');
+    const screen = [...kiosksPanel(h.state, 5).lines, ...eventsPanel(h.state, 10).lines].map(lineText).join('\n');
+    assert.match(screen, /keypad tampering suspected, display missing, dispenser busy/);
+    assert.match(screen, /withdrawal hold 999999\.99 declined: amount exceeds the limit/);
+    assert.match(screen, /device report: dispenser hardware fault/);
+    assert.match(screen, /ALERT raised CRIT security kiosk-01 tampered record/);
+    assert.doesNotMatch(screen, /fraudAttempt|noDevice|deviceBusy|hardwareError|LIMIT_EXCEEDED|BAD_MAC|withdraw\.hold/);
+  });
+
   test('terminal keys map to dashboard keys', () => {
     assert.equal(viewKeyOf('q', { name: 'q' }), 'quit');
     assert.equal(viewKeyOf(undefined, { name: 'c', ctrl: true }), 'quit');
@@ -299,6 +375,17 @@ describe('operator view text', () => {
     assert.equal(viewKeyOf('A', { name: 'a', shift: true }), 'ackAll');
     assert.equal(viewKeyOf(undefined, { name: 'up' }), 'up');
     assert.equal(viewKeyOf('x', { name: 'x' }), null);
+  });
+});
+
+describe('operator imports', () => {
+  test('operator/ never imports bank/: what it shares with the bank comes through protocol/', () => {
+    const dir = path.join(repoRoot, 'operator');
+    const offenders = fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith('.ts'))
+      .flatMap((name) => [...fs.readFileSync(path.join(dir, name), 'utf8').matchAll(/from '(\.\.\/bank\/[^']*)'/g)].map((match) => `${name}: ${match[1]}`));
+    assert.deepEqual(offenders, []);
   });
 });
 
@@ -324,6 +411,21 @@ describe('runDashboard wiring', () => {
     assert.deepEqual(await running, { code: 0 });
     assert.equal(feed.stopped, true);
     assert.equal(view.rendered.at(-1)?.connection.state, 'online');
+  });
+
+  test('a broker that cannot be reached: each new reason is logged once with the URL, and quitting says it was never reached', async () => {
+    const feed = new ManualFeed();
+    const view = new RecordingView();
+    const running = runDashboard({ feed, view, brokerUrl: 'mqtts://broker.example:8883' });
+    feed.connection('offline', 'ENOTFOUND');
+    feed.connection('connecting', 'ENOTFOUND');
+    feed.connection('offline', 'ENOTFOUND');
+    feed.connection('offline', 'connack timeout');
+    const notes = visibleLog(view.rendered.at(-1) as DashboardState).map((entry) => (entry.kind === 'note' ? entry.text : ''));
+    // Quit first, so that a failed assertion does not leave the dashboard's clock running.
+    view.listener?.('quit');
+    assert.deepEqual(notes, ['cannot reach the broker at mqtts://broker.example:8883: host name not found (ENOTFOUND); retrying', 'cannot reach the broker at mqtts://broker.example:8883: no answer (connack timeout); retrying']);
+    assert.deepEqual(await running, { code: 0, message: 'the broker at mqtts://broker.example:8883 was never reached: no answer (connack timeout)' });
   });
 
   test('refused credentials end the dashboard with code 1 and the reason', async () => {

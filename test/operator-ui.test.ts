@@ -3,6 +3,7 @@
 // subscribed to a real bank's embedded broker (aedes) while the bank serves real sessions over
 // loopback TCP. Every wait polls the screen with a deadline; nothing sleeps to assert.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import bcrypt from 'bcrypt';
 import { addOperator } from '../bank/index.js';
@@ -86,7 +87,7 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     const load = startLoad(bank, 'depositor');
     try {
       await pty.waitFor(/kiosk-01 +online/, SCREEN_TIMEOUT_MS);
-      await pty.waitFor(/kiosk-01 de\*\*\* deposit ok \d+\.\d\d/, SCREEN_TIMEOUT_MS);
+      await pty.waitFor(/kiosk-01 de\*\*\* deposit \d+\.\d\d ok/, SCREEN_TIMEOUT_MS);
       await pty.waitFor(/now [1-9][\d.]*\/s/, SCREEN_TIMEOUT_MS);
       await pty.waitFor(/deposits [1-9]\d* = [1-9]/, SCREEN_TIMEOUT_MS);
       await pty.waitFor(/bank-[0-9a-f]{8} online/, SCREEN_TIMEOUT_MS);
@@ -94,6 +95,28 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     } finally {
       await load.stop();
     }
+  });
+
+  test('one withdrawal (with the two device reports the kiosk sends around it) and one real decline: declines 1, device reports counted apart', async (t) => {
+    const pty = await startDashboard(t);
+    await pty.waitFor(`127.0.0.1:${mqttPort} online`, SCREEN_TIMEOUT_MS);
+    const cassettes = [{ denominationCents: 2_000, count: 50 }];
+    const connection = await bank.loginAs('walker');
+    try {
+      assert.ok((await connection.request({ op: 'deposit', txnId: 'ui-dep-0001', amountCents: 10_000 })).ok);
+      assert.ok((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'deviceBusy', cassettes })).ok);
+      assert.ok((await connection.request({ op: 'withdraw.hold', txnId: 'ui-wd-0001', amountCents: 4_000 })).ok);
+      assert.ok((await connection.request({ op: 'withdraw.post', txnId: 'ui-wd-0001', dispensedCents: 4_000 })).ok);
+      assert.ok((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'online', cassettes })).ok);
+      assert.equal((await connection.request({ op: 'withdraw.hold', txnId: 'ui-wd-0002', amountCents: 9_000 })).ok, false);
+    } finally {
+      connection.close();
+    }
+    // register, login, deposit, hold, post and the declined hold; the two reports apart.
+    await pty.waitFor(/requests 6 +declines 1 /, SCREEN_TIMEOUT_MS);
+    await pty.waitFor(/device reports 2 /, SCREEN_TIMEOUT_MS);
+    assert.match(pty.screenText(), /device report: dispenser busy/);
+    assert.match(pty.screenText(), /withdrawal hold 90\.00 declined: insufficient funds/);
   });
 
   test('a tampered record (bad MAC) raises a security alert that stays until acknowledged', async (t) => {
@@ -109,8 +132,8 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     const connection = await bank.connect({ port: proxy.port });
     await connection.request({ op: 'login', username: 'nobody', password: 'irrelevant-pass' }).catch(() => undefined);
     connection.close();
-    await pty.waitFor(/▶ \d\d:\d\d:\d\d CRIT kiosk-01 BAD_MAC/, SCREEN_TIMEOUT_MS);
-    assert.match(pty.screenText(), /ALERT raised CRIT security kiosk-01 BAD_MAC/);
+    await pty.waitFor(/▶ \d\d:\d\d CRIT kiosk-01 tampered record/, SCREEN_TIMEOUT_MS);
+    assert.match(pty.screenText(), /ALERT raised CRIT security kiosk-01 tampered record/);
     t.diagnostic(`the alert:\n${pty.screenText()}`);
     pty.type('a');
     await pty.waitFor(/│no alerts/, SCREEN_TIMEOUT_MS);
@@ -145,12 +168,54 @@ describe('atm operator in a pseudo-terminal against a bank with the embedded bro
     assert.ok(!pty.output().includes('not the password'));
   });
 
-  test('an unreachable broker: the dashboard stays up, waiting for the broker', async (t) => {
+  for (const [given, env, args] of [
+    ['no operator name and no password', {}, []],
+    ['a password but no operator name', { ATM_PASSWORD: OPERATOR_PASSWORD }, []],
+    ['an operator name but no password', {}, ['--user', OPERATOR]],
+  ] as const) {
+    test(`${given}: one line says what is missing and how to give it, not "bad username or password"; exit 1`, async (t) => {
+      const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', `mqtt://127.0.0.1:${mqttPort}`, ...args], { env: cleanEnv(env) });
+      dashboards.push(pty);
+      t.after(() => pty.kill().then(() => undefined));
+      const exit = await within(pty.exited, SCREEN_TIMEOUT_MS, () => `no exit; the screen:\n${pty.screenText()}`);
+      assert.notEqual(exit.exitCode, 0);
+      // The terminal wraps the message at 80 columns: read it as one line.
+      const screen = pty.screenText().replace(/\n/g, '');
+      assert.doesNotMatch(screen, /bad username or password/);
+      assert.match(screen, given.includes('no password') ? /password/ : /--user/);
+      assert.match(screen, /ATM_PASSWORD/);
+      assert.match(screen, /--password-stdin/);
+    });
+  }
+
+  test('an unreachable broker: the screen says the broker at its URL cannot be reached and why, keeps retrying, and q says so on stderr', async (t) => {
     const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', 'mqtt://127.0.0.1:1', '--user', OPERATOR], { env: cleanEnv({ ATM_PASSWORD: OPERATOR_PASSWORD }) });
     dashboards.push(pty);
     t.after(() => pty.kill().then(() => undefined));
-    await pty.waitFor(/waiting for the broker… \(ECONNREFUSED\)/, FIRST_SCREEN_TIMEOUT_MS);
+    await pty.waitFor(/cannot reach the broker at mqtt:\/\/127\.0\.0\.1:1: connection refused[\s\S]*?retrying/, FIRST_SCREEN_TIMEOUT_MS);
     assert.match(pty.screenText(), /Kiosks[\s\S]*waiting for the broker…/);
+    pty.type('q');
+    assert.equal((await within(pty.exited, 5_000, () => `no exit after q; the screen:\n${pty.screenText()}`)).exitCode, 0);
+    await pty.waitFor(/was never reached/, 2_000);
+    // The terminal wraps the line at 80 columns: read it as one.
+    assert.match(pty.screenText().replace(/\n/g, ''), /^atm operator: the broker at mqtt:\/\/127\.0\.0\.1:1 was never reached: connection refused/);
+  });
+
+  test('a broker host that never answers (a firewall dropping packets): the screen says it cannot be reached, not a silent blank dashboard', async (t) => {
+    // Accepts TCP and then says nothing, as a filtered or hung external broker looks to a client.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    });
+    const url = `mqtt://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const pty = spawnPty(process.execPath, [atmBin, 'operator', '--mqtt', url, '--user', OPERATOR], { env: cleanEnv({ ATM_PASSWORD: OPERATOR_PASSWORD }) });
+    dashboards.push(pty);
+    t.after(() => pty.kill().then(() => undefined));
+    await pty.waitFor(`connecting to the broker at ${url}`, FIRST_SCREEN_TIMEOUT_MS);
+    await pty.waitFor(new RegExp(`cannot reach the broker at ${url.replace(/\./g, '\\.')}: no answer[\\s\\S]*?retrying`), 15_000);
   });
 
   test('--password-stdin: the first line of piped stdin is the password, and the keyboard still works', async (t) => {

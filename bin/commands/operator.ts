@@ -20,6 +20,7 @@ p pause the log, q quit. An unreachable broker is retried with backoff while the
 says so; refused credentials end the dashboard with exit code 1.`;
 
 const DEFAULT_URL = 'mqtt://127.0.0.1:1883';
+const LOGIN_HINT = "give the operator's name with --user NAME (or ATM_OPERATOR) and its password in ATM_PASSWORD or typed after --password-stdin (operators are created with `atm keys add-operator NAME`)";
 const URL_PROTOCOLS = ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'];
 /** A password longer than this is not a password; stop reading rather than buffer a file. */
 const PASSWORD_BYTES_MAX = 1_024;
@@ -106,9 +107,15 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     }
   }
   const user = text('user', 'ATM_OPERATOR');
+  // Without a name the broker can only answer "bad username or password", which sends the
+  // user looking for a typo; say what is missing and how to give it instead.
+  if (user === undefined) {
+    const passwordSet = values['password-stdin'] === true || (process.env.ATM_PASSWORD ?? process.env.ATM_MQTT_PASSWORD ?? '') !== '';
+    throw new UsageError(`${passwordSet ? 'no operator name' : 'no operator name and no password'}: ${LOGIN_HINT}`);
+  }
   if (!process.stdout.isTTY) throw new UsageError('atm operator needs a terminal (a TTY on stdout)');
-  const { password, keys } = user === undefined ? { password: undefined } : await readPassword(values['password-stdin'] === true, user);
-  if (user !== undefined && (password === undefined || password.length === 0)) throw new UsageError('no password: set ATM_PASSWORD or use --password-stdin');
+  const { password, keys } = await readPassword(values['password-stdin'] === true, user);
+  if (password === undefined || password.length === 0) throw new UsageError(`no password for operator ${user}: ${LOGIN_HINT}`);
   const code = await runOperatorApp({
     brokerUrl: displayUrl(url),
     feed: { url: url.href, username: user, password, protocolVersion: protocol === '5' ? 5 : 4, ca, clientId: `atm-op-${crypto.randomBytes(6).toString('hex')}` },
