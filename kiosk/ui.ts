@@ -4,6 +4,7 @@
 // the controller, and uncaught ones end the UI with a one-line message after restoring the tty.
 import blessed from 'blessed';
 import { applicationKeypadKeys, keyFromTerminal } from '../hardware/keymap.js';
+import { deviceStateWords } from '../protocol/messages.js';
 import type { KioskState } from './flow.js';
 import type { KioskController } from './controller.js';
 import { lcdLines, view } from './view.js';
@@ -104,7 +105,7 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     const lcd = options.lcd?.lines() ?? lcdLines(state);
     lcdBox.setContent(lcd.map((line) => line.padEnd(20).slice(0, 20)).join('\n'));
     const clock = new Date().toTimeString().slice(0, 8);
-    const devices = `keypad ${state.devices.keypad} · display ${state.devices.display} · dispenser ${state.devices.dispenser}`;
+    const devices = `keypad ${deviceStateWords(state.devices.keypad)} · display ${deviceStateWords(state.devices.display)} · dispenser ${deviceStateWords(state.devices.dispenser)}`;
     status.setContent(` ${blessed.escape(state.kioskId)} │ bank ${state.link} │ ${devices} │ ${clock}`);
     screen.render();
   };

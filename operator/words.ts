@@ -1,23 +1,14 @@
 // Plain words for every name the telemetry carries (device states, cash levels, alert kinds,
 // security reasons, decline codes, actions), in one place, so the dashboard never shows an
 // operator `deviceBusy` or `REPLAYED_HELLO` and a new name is added here once. Pure.
-import { DEVICE_STATES, declineText, isDeclineCode, type DeviceState } from '../protocol/index.js';
+import { DEVICE_STATES, declineText, deviceStateWords, isDeclineCode, type DeviceState } from '../protocol/index.js';
 import type { AlertKind, CashLevel } from '../protocol/index.js';
 
 /** The op of a kiosk's device report: the kiosk's health, not a customer's request. */
 export const DEVICE_REPORT_ACTION = 'device.report';
 
-const DEVICE_STATE_WORDS: Record<DeviceState, string> = {
-  online: 'ok',
-  offline: 'offline',
-  hardwareError: 'hardware fault',
-  userError: 'misused',
-  deviceBusy: 'busy',
-  fraudAttempt: 'tampering suspected',
-  noDevice: 'missing',
-};
-
-export const deviceStateWords = (state: DeviceState): string => DEVICE_STATE_WORDS[state];
+// The device states' words are protocol/'s: the kiosk's status line uses the same ones.
+export { deviceStateWords };
 
 export type DeviceName = 'keypad' | 'display' | 'dispenser';
 export const DEVICE_NAMES: readonly DeviceName[] = ['keypad', 'display', 'dispenser'];

@@ -15,6 +15,19 @@ const STRING_CHARS_MAX = 256;
 
 export type DeviceState = 'online' | 'offline' | 'hardwareError' | 'userError' | 'deviceBusy' | 'fraudAttempt' | 'noDevice';
 export const DEVICE_STATES: readonly DeviceState[] = ['online', 'offline', 'hardwareError', 'userError', 'deviceBusy', 'fraudAttempt', 'noDevice'];
+
+/** Each device state in plain words, for any screen a person reads (the kiosk's, the operator's). */
+const DEVICE_STATE_WORDS: Record<DeviceState, string> = {
+  online: 'ok',
+  offline: 'offline',
+  hardwareError: 'hardware fault',
+  userError: 'misused',
+  deviceBusy: 'busy',
+  fraudAttempt: 'tampering suspected',
+  noDevice: 'missing',
+};
+
+export const deviceStateWords = (state: DeviceState): string => DEVICE_STATE_WORDS[state];
 export const CASSETTES_MAX = 8;
 
 export interface CassetteReport {

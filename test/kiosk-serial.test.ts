@@ -197,7 +197,7 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
       `${BANK_GAP_MS} KEY D`, // log out
     ];
     const { sim, pty } = await startStack(t, 'story', script);
-    assert.match(pty.screenText(), /keypad online · display online · dispenser online/);
+    assert.match(pty.screenText(), /keypad ok · display ok · dispenser ok/);
     await sim.waitForOutput(new RegExp(escapeRegExp(lcd('WELCOME', 'A: Log in', 'B: Sign up'))));
 
     await pty.waitFor('Thank you. Goodbye.', 25_000);
@@ -233,7 +233,7 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
     assert.match(pty.screenText(), /Temporarily out of service/);
     pty.type('c');
     pty.press('enter');
-    await pty.waitFor('keypad online · display online · dispenser online', 15_000);
+    await pty.waitFor('keypad ok · display ok · dispenser ok', 15_000);
     // Back where the customer was, the half-typed amount still there and never submitted.
     await pty.waitFor('Enter the amount to deposit:');
     assert.match(pty.screenText(), /0\.25/);
@@ -252,7 +252,7 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
     await pty.waitFor('Withdrawal failed', 20_000);
     assert.match(pty.screenText(), /The cash dispenser failed: no cash was dispensed\./);
     assert.match(pty.screenText(), /Nothing was taken from your account\./);
-    await pty.waitFor('dispenser hardwareError');
+    await pty.waitFor('dispenser hardware fault');
     await sim.waitForOutput(/dispense \d+: asked 2000 cents, dispensed 0, fault jam\n/);
     await pty.waitFor('Thank you. Goodbye.', 15_000);
     assert.ok(pty.screens().some((screen) => screen.includes('Withdrawals are unavailable at this machine right now')), 'a jammed dispenser takes no second withdrawal');
