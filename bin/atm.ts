@@ -49,9 +49,32 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+/**
+ * `atm audit show … | head -2`: the reader went away. Like any Unix tool whose reader is gone,
+ * end quietly: no stack trace, no error line, exit 0. Node ignores SIGPIPE, so the closed pipe
+ * arrives as an EPIPE 'error' event on the stream, which would otherwise crash the process.
+ * A long-running command (bank, demo, firmware-sim) listens for SIGTERM and is stopped through
+ * that same path, so LevelDB and the ports are closed as on a normal stop; a one-shot command
+ * runs to its end (its temp files are removed), its further writes going nowhere.
+ */
+let readerGone = false;
+function endQuietlyWhenReaderGoes(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    // Anything else (EIO from a vanished terminal…) is not ours to hide: it stays an uncaught
+    // error, for the kiosk's crash handler to log.
+    if (error.code !== 'EPIPE') throw error;
+    if (readerGone) return;
+    readerGone = true;
+    process.exitCode = ExitCode.OK;
+    if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+  });
+}
+endQuietlyWhenReaderGoes(process.stdout);
+endQuietlyWhenReaderGoes(process.stderr);
+
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = readerGone ? ExitCode.OK : code;
   },
   (error: unknown) => {
     // One line, never a stack trace: operators script against this.

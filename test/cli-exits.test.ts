@@ -1,0 +1,104 @@
+// How the real `atm` ends when a new user's first tries go wrong (issue 12): a reader that
+// closes the pipe early, a port or data folder already taken, a --data typo, a bad --device or
+// key file. Each is one stderr line (or none) and a documented exit code, and nothing is left
+// behind. Every test spawns the compiled CLI on 127.0.0.1 with temp dirs and free ports.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AuditChain, addKiosk, auditKeyOf, initKeystore, loadKeystore } from '../bank/index.js';
+import { EMPTY_AUDIT_HEAD } from '../bank/types.js';
+import { BankConnection } from '../protocol/index.js';
+import { BANK_LISTENING_PATTERN, cleanEnv, tempDir } from './helpers/cli.js';
+import { atmBin } from './helpers/paths.js';
+import { waitUntil } from './helpers/wait.js';
+
+const WAIT_MS = 15_000;
+
+interface ReaderGoneRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** What the reader got before it went away. */
+  stdout: string;
+}
+
+/**
+ * Spawns `atm ...args` with stdout on a real pipe and closes the pipe's reading end as soon as
+ * `enough(stdout)` holds, as `| head -2` does; then `afterClose` may make the command print
+ * again. Resolves when the process has exited (SIGKILL after WAIT_MS: a hang is a failure).
+ */
+function runUntilReaderGoes(t: TestContext, args: string[], enough: (stdout: string) => boolean, afterClose: (stdout: string) => Promise<void> = async () => undefined): Promise<ReaderGoneRun> {
+  const child = spawn(process.execPath, [atmBin, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  let closed = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    if (closed) return;
+    stdout += chunk;
+    if (!enough(stdout)) return;
+    closed = true;
+    child.stdout.destroy();
+    void afterClose(stdout);
+  });
+  return exited.then(({ code, signal }) => {
+    clearTimeout(timer);
+    return { code, signal, stderr, stdout };
+  });
+}
+
+/** An audit log of `count` valid records (sealed with the keystore's audit key, no bank needed). */
+function writeAuditLog(dataDir: string, count: number): void {
+  const chain = new AuditChain(auditKeyOf(loadKeystore(dataDir)), { ...EMPTY_AUDIT_HEAD });
+  const tokens: string[] = [];
+  for (let index = 0; index < count; index++) {
+    tokens.push(chain.seal({ kioskId: 'kiosk-01', username: 'austin', action: 'deposit', outcome: 'ok', amountCents: 100 + index }, Date.now()).token.token);
+  }
+  fs.writeFileSync(path.join(dataDir, 'audit.log'), `${tokens.join('\n')}\n`);
+}
+
+test('atm audit show | head -2: the reader closing the pipe early ends it quietly with exit 0', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const dataDir = path.join(root.dir, 'data');
+  initKeystore(dataDir);
+  // About 200 kB of text: far more than a pipe holds, so writes go on after the reader left.
+  writeAuditLog(dataDir, 3_000);
+  const run = await runUntilReaderGoes(t, ['audit', 'show', '--data', dataDir], (stdout) => stdout.split('\n').length > 2);
+  assert.match(run.stdout, /^#1 \S+ kiosk-01 deposit ok user=austin amount=1\.00\n/, 'control: it was printing records');
+  assert.equal(run.stderr, '', 'no EPIPE stack trace, no error line');
+  assert.deepEqual([run.code, run.signal], [0, null]);
+});
+
+test('atm bank | head -1: the reader closing the pipe stops the bank as SIGTERM does (exit 0, data folder released)', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const dataDir = path.join(root.dir, 'data');
+  initKeystore(dataDir);
+  const psk = Buffer.from(addKiosk(dataDir, 'kiosk-01', path.join(root.dir, 'kiosk-01.key')).psk, 'hex');
+  const args = ['bank', '--data', dataDir, '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'];
+  // Once the reader is gone, a session makes the bank write its next log line into the closed pipe.
+  const run = await runUntilReaderGoes(t, args, (stdout) => BANK_LISTENING_PATTERN.test(stdout), async (stdout) => {
+    const port = Number(BANK_LISTENING_PATTERN.exec(stdout)?.[2]);
+    const connection = await BankConnection.connect({ host: '127.0.0.1', port, kioskId: 'kiosk-01', psk });
+    connection.close();
+  });
+  assert.equal(run.stderr, '', 'no EPIPE stack trace, no error line');
+  assert.deepEqual([run.code, run.signal], [0, null]);
+  // Stopped, not crashed: LevelDB's lock is released, so the next bank opens the folder at once.
+  const again = spawn(process.execPath, [atmBin, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void (again.exitCode === null && again.kill('SIGKILL')));
+  let output = '';
+  again.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  again.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  await waitUntil(() => BANK_LISTENING_PATTERN.test(output) || again.exitCode !== null, 'the second bank to start', WAIT_MS, 20);
+  const stopped = new Promise((resolve) => again.once('close', resolve));
+  again.kill('SIGTERM');
+  await stopped;
+  assert.match(output, BANK_LISTENING_PATTERN);
+});
