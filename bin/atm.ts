@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The one `atm` command. Wiring only: each sub-command lives in bin/commands/.
 import { AtmError } from '../protocol/errors.js';
-import { ExitCode, UsageError } from './cli.js';
+import { ExitCode, UsageError, exitCodeOf } from './cli.js';
 import { auditCommand } from './commands/audit.js';
 import { bankCommand } from './commands/bank.js';
 import { benchCommand } from './commands/bench.js';
@@ -78,15 +78,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // One line, never a stack trace: operators script against this.
-    if (error instanceof UsageError) {
-      process.stderr.write(`atm: ${error.message}\n`);
-      process.exitCode = ExitCode.USAGE;
-    } else if (error instanceof AtmError) {
-      process.stderr.write(`atm: ${error.message} [${error.code}]\n`);
-      process.exitCode = ExitCode.FAILED;
-    } else {
-      process.stderr.write(`atm: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = ExitCode.INTERNAL;
-    }
+    if (error instanceof UsageError) process.stderr.write(`atm: ${error.message}\n`);
+    else if (error instanceof AtmError) process.stderr.write(`atm: ${error.message} [${error.code}]\n`);
+    else process.stderr.write(`atm: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = exitCodeOf(error);
   },
 );

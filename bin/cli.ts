@@ -2,6 +2,8 @@
 // flags (flags win), exit codes, and one-line errors. Commands only wire components.
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { KeystoreError } from '../bank/key-store.js';
+import { DeviceError } from '../hardware/factory.js';
 import { AtmError } from '../protocol/errors.js';
 
 export const ExitCode = {
@@ -16,6 +18,24 @@ export class UsageError extends AtmError {
   constructor(message: string) {
     super('USAGE', message);
   }
+}
+
+/**
+ * Operating errors that mean the command line names something that is not there or not what
+ * it says (a --data folder without a keystore, a --device that names no driver): the fix is
+ * the command, as for any usage error, so they exit 2, keeping their own stable codes.
+ */
+const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([KeystoreError.MISSING, KeystoreError.KEY_FILE_INVALID, DeviceError.BAD_SPEC, DeviceError.UNKNOWN_DRIVER]);
+
+/** The exit code for an error that ended a command (README / OPERATIONS.md: Exit codes). */
+export function exitCodeOf(error: unknown): number {
+  if (!(error instanceof AtmError)) return ExitCode.INTERNAL;
+  return error instanceof UsageError || USAGE_ERROR_CODES.has(error.code) ? ExitCode.USAGE : ExitCode.FAILED;
+}
+
+/** A path as it can be pasted into a shell command line. */
+export function shellWord(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 export type Options = ParseArgsConfig['options'] & object;

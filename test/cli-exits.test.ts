@@ -10,11 +10,25 @@ import path from 'node:path';
 import { AuditChain, addKiosk, auditKeyOf, initKeystore, loadKeystore } from '../bank/index.js';
 import { EMPTY_AUDIT_HEAD } from '../bank/types.js';
 import { BankConnection } from '../protocol/index.js';
-import { BANK_LISTENING_PATTERN, cleanEnv, tempDir } from './helpers/cli.js';
+import { BANK_LISTENING_PATTERN, cleanEnv, runAtmAll, tempDir, type CliResult } from './helpers/cli.js';
 import { atmBin } from './helpers/paths.js';
 import { waitUntil } from './helpers/wait.js';
 
 const WAIT_MS = 15_000;
+
+/** A regular expression matching `text` literally. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** DESIGN §2: a failure is a non-zero exit with one line on stderr and nothing on stdout. */
+function assertOneLine(result: CliResult | undefined, code: number, pattern: RegExp, what: string): void {
+  assert.ok(result !== undefined, what);
+  assert.equal(result.code, code, `${what}: exit code (stderr: ${result.stderr})`);
+  assert.equal(result.stderr.trimEnd().split('\n').length, 1, `${what}: one stderr line, got ${JSON.stringify(result.stderr)}`);
+  assert.match(result.stderr.trimEnd(), pattern, what);
+  assert.equal(result.stdout, '', `${what}: nothing on stdout`);
+}
 
 interface ReaderGoneRun {
   code: number | null;
@@ -101,4 +115,20 @@ test('atm bank | head -1: the reader closing the pipe stops the bank as SIGTERM 
   again.kill('SIGTERM');
   await stopped;
   assert.match(output, BANK_LISTENING_PATTERN);
+});
+
+test('atm bank never creates a keystore: a mistyped --data exits 2 naming `atm keys init --data DIR` and creates nothing', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const typo = path.join(root.dir, 'dtaa');
+  const empty = path.join(root.dir, 'empty folder');
+  fs.mkdirSync(empty);
+  const [missing, noKeystore] = await runAtmAll([
+    { args: ['bank', '--data', typo, '--port', '0', '--no-mqtt'] },
+    { args: ['bank', '--data', empty, '--port', '0', '--no-mqtt'] },
+  ], 2);
+  assertOneLine(missing, 2, new RegExp(`^atm: ${escape(typo)} does not exist; atm bank never creates a keystore: .*'atm keys init --data ${escape(typo)}' \\[KEYSTORE_MISSING\\]$`), 'missing folder');
+  assertOneLine(noKeystore, 2, new RegExp(`^atm: ${escape(empty)} has no keystore\\.json; .*'atm keys init --data '${escape(empty)}'' \\[KEYSTORE_MISSING\\]$`), 'folder without a keystore');
+  assert.equal(fs.existsSync(typo), false, 'no folder made for the typo');
+  assert.deepEqual(fs.readdirSync(empty), [], 'nothing made in the folder');
 });

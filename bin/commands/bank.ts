@@ -1,15 +1,18 @@
 // atm bank — run the bank host until SIGTERM/SIGINT.
 import fs from 'node:fs';
 import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
+import { KeystoreError, keystorePath } from '../../bank/key-store.js';
 import { AtmError } from '../../protocol/errors.js';
-import { ExitCode, UsageError, integerOption, parse, required } from '../cli.js';
+import { ExitCode, UsageError, integerOption, parse, required, shellWord } from '../cli.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
                 [--hold-timeout-ms 300000]
                 [--mqtt-port 1883 [--mqtt-ws-port N] | --mqtt URL [--mqtt-ca FILE] [--mqtt-cert FILE --mqtt-key FILE] | --no-mqtt]
                 [--metrics-interval-ms 5000] [--kiosk-offline-alert-ms 60000]
                 [--low-cash-count 20] [--security-quiet-ms 300000]
-Runs the bank host; logs one line per action to stdout. Telemetry (TOPICS.md) goes to an
+Runs the bank host on DIR, which must hold a keystore (\`atm keys init --data DIR\` makes one;
+atm bank never does, so a mistyped --data cannot start a new, empty bank); logs one line per
+action to stdout. Telemetry (TOPICS.md) goes to an
 embedded MQTT broker on 127.0.0.1:1883 (--mqtt-port N; 0 picks a free port); operators log
 in with \`atm keys add-operator\` passwords; retained messages are kept in DIR/mqtt/;
 --mqtt-ws-port N also serves MQTT over WebSocket. If the broker port is taken the bank
@@ -55,6 +58,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
     lowCashCount: integerOption(values, 'low-cash-count', 20, 0, 100_000),
     securityQuietMs: integerOption(values, 'security-quiet-ms', 300_000, 1_000, 24 * 3600_000),
   };
+  requireKeystore(hostOptions.dataDir);
   let host;
   try {
     host = await startBankHost({ ...hostOptions, mqtt });
@@ -81,6 +85,19 @@ export async function bankCommand(argv: string[]): Promise<number> {
   await host.close();
   process.stdout.write('bank stopped\n');
   return ExitCode.OK;
+}
+
+/**
+ * `atm bank` never creates a keystore: with a typo in --data it would otherwise start a new,
+ * empty bank with fresh keys that no kiosk knows. Making a bank is `atm keys init`'s job.
+ */
+function requireKeystore(dataDir: string): void {
+  if (fs.existsSync(keystorePath(dataDir))) return;
+  const where = fs.existsSync(dataDir) ? `${dataDir} has no keystore.json` : `${dataDir} does not exist`;
+  throw new AtmError(
+    KeystoreError.MISSING,
+    `${where}; atm bank never creates a keystore: check --data, or set up a new bank with 'atm keys init --data ${shellWord(dataDir)}'`,
+  );
 }
 
 function readPem(values: Record<string, string | boolean | undefined>, name: string): Buffer | undefined {
