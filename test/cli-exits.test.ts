@@ -6,11 +6,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { AuditChain, addKiosk, auditKeyOf, initKeystore, loadKeystore } from '../bank/index.js';
+import { LEDGER_DIR } from '../bank/host.js';
+import { LevelLedgerStore } from '../bank/level-store.js';
 import { EMPTY_AUDIT_HEAD } from '../bank/types.js';
-import { BankConnection } from '../protocol/index.js';
-import { BANK_LISTENING_PATTERN, cleanEnv, runAtmAll, tempDir, type CliResult } from './helpers/cli.js';
+import { explainStartFailure, isDataDirLocked } from '../bin/startup.js';
+import { AtmError, BankConnection } from '../protocol/index.js';
+import { BANK_LISTENING_PATTERN, cleanEnv, runAtmAll, startBankProcess, tempDir, type CliResult } from './helpers/cli.js';
 import { atmBin } from './helpers/paths.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -131,4 +135,73 @@ test('atm bank never creates a keystore: a mistyped --data exits 2 naming `atm k
   assertOneLine(noKeystore, 2, new RegExp(`^atm: ${escape(empty)} has no keystore\\.json; .*'atm keys init --data '${escape(empty)}'' \\[KEYSTORE_MISSING\\]$`), 'folder without a keystore');
   assert.equal(fs.existsSync(typo), false, 'no folder made for the typo');
   assert.deepEqual(fs.readdirSync(empty), [], 'nothing made in the folder');
+});
+
+/** A plain TCP listener on a free 127.0.0.1 port: "another program" holding the port. */
+async function occupyPort(t: TestContext): Promise<number> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Every path under dir, relative, sorted: what a failed start must not change. */
+function listing(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+test('a taken bank port: atm bank and atm demo exit 1 with one line naming the port and --port, and leave no half-made data folder', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const port = await occupyPort(t);
+  const bankDir = path.join(root.dir, 'bank');
+  initKeystore(bankDir);
+  const demoDir = path.join(root.dir, 'demo-data');
+  const [bank, demo] = await runAtmAll([
+    { args: ['bank', '--data', bankDir, '--host', '127.0.0.1', '--port', String(port), '--no-mqtt', '--bcrypt-cost', '4'] },
+    { args: ['demo', '--data', demoDir, '--port', String(port), '--mqtt-port', '0'] },
+  ], 2);
+  const taken = new RegExp(`^atm: bank port 127\\.0\\.0\\.1:${port} is in use \\(another bank, or another program listens there\\): stop it, or choose another port with --port N \\[PORT_IN_USE\\]$`);
+  assertOneLine(bank, 1, taken, 'atm bank');
+  assert.deepEqual(fs.readdirSync(bankDir), ['keystore.json'], 'the bank made no ledger or audit files');
+  assertOneLine(demo, 1, taken, 'atm demo');
+  assert.equal(fs.existsSync(demoDir), false, 'the demo took back the data folder it had begun to make');
+});
+
+test('a data folder another bank has open: atm bank and atm demo exit 1 naming the bank process that holds it, and change nothing in it', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const dataDir = path.join(root.dir, 'data');
+  initKeystore(dataDir);
+  const running = await startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt']);
+  t.after(() => running.kill());
+  const before = listing(dataDir);
+  const [bank, demo] = await runAtmAll([
+    { args: ['bank', '--data', dataDir, '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'] },
+    { args: ['demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'] },
+  ], 2);
+  const held = new RegExp(`^atm: data folder ${escape(dataDir)} is in use by another bank process \\(pid ${running.pid}: [^)]*atm\\.js bank --data ${escape(dataDir)} [^)]*\\): stop that bank first, or give this one its own --data folder \\[DATA_DIR_IN_USE\\]$`);
+  assertOneLine(bank, 1, held, 'atm bank');
+  assertOneLine(demo, 1, held, 'atm demo');
+  assert.deepEqual(listing(dataDir), before, 'nothing added to or removed from the running bank’s folder');
+  assert.equal(running.stderr(), '');
+});
+
+test('where /proc/locks cannot name the holder, LevelDB’s own LEVEL_LOCKED still becomes DATA_DIR_IN_USE, “another bank process”', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const dataDir = path.join(root.dir, 'data');
+  const ledger = path.join(dataDir, LEDGER_DIR);
+  const first = await LevelLedgerStore.open(ledger);
+  t.after(() => first.close());
+  // This process holds the lock, and lockHolder() never names the asking process itself.
+  const refused = await LevelLedgerStore.open(ledger).then(
+    async (second) => (await second.close(), null),
+    (error: unknown) => error,
+  );
+  assert.ok(isDataDirLocked(refused), `a second open is refused with LEVEL_LOCKED: ${String(refused)}`);
+  const explained = explainStartFailure(refused, { dataDir, host: '127.0.0.1', port: 7400, mqttPort: null });
+  assert.ok(explained instanceof AtmError);
+  assert.equal(explained.code, 'DATA_DIR_IN_USE');
+  assert.equal(explained.message, `data folder ${dataDir} is in use by another bank process: stop that bank first, or give this one its own --data folder`);
 });

@@ -4,6 +4,7 @@ import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
 import { KeystoreError, keystorePath } from '../../bank/key-store.js';
 import { AtmError } from '../../protocol/errors.js';
 import { ExitCode, UsageError, integerOption, parse, required, shellWord } from '../cli.js';
+import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
                 [--hold-timeout-ms 300000]
@@ -59,18 +60,23 @@ export async function bankCommand(argv: string[]): Promise<number> {
     securityQuietMs: integerOption(values, 'security-quiet-ms', 300_000, 1_000, 24 * 3600_000),
   };
   requireKeystore(hostOptions.dataDir);
+  const embeddedPorts = mqtt.mode === 'embedded' ? [mqtt.port, mqtt.wsPort ?? 0] : [];
+  if (hostOptions.port !== 0 && embeddedPorts.includes(hostOptions.port)) throw new UsageError(`--port ${hostOptions.port} is also the telemetry broker's port; give each its own`);
+  // Before LevelDB's own lock refuses: its failed open still rotates the running bank's LOG.
+  refuseHeldDataDir(hostOptions.dataDir);
+  const before = snapshotDataDir(hostOptions.dataDir);
   let host;
   try {
     host = await startBankHost({ ...hostOptions, mqtt });
   } catch (error) {
-    const taken = error as NodeJS.ErrnoException & { port?: number };
-    if (mqtt.mode !== 'embedded' || taken.code !== 'EADDRINUSE') throw error;
-    // A bank that quietly publishes nothing is worse than one that refuses to start.
-    const port = taken.port ?? mqtt.port;
-    throw new AtmError(
-      'MQTT_PORT_IN_USE',
-      `telemetry broker port 127.0.0.1:${port} is in use: publish to the broker already there with --mqtt mqtt://127.0.0.1:${port}, pick another port with --mqtt-port N (--mqtt-ws-port N), or run without telemetry with --no-mqtt`,
-    );
+    undoFailedStart(before, error);
+    throw explainStartFailure(error, {
+      dataDir: hostOptions.dataDir,
+      host: hostOptions.host,
+      port: hostOptions.port,
+      mqttPort: mqtt.mode === 'embedded' ? mqtt.port : null,
+      mqttWsPort: mqtt.mode === 'embedded' ? (mqtt.wsPort ?? null) : null,
+    });
   }
   if (host.mqttPort !== null) process.stdout.write(`telemetry broker listening on 127.0.0.1:${host.mqttPort}\n`);
   if (host.mqttWsPort !== null) process.stdout.write(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}\n`);

@@ -9,6 +9,7 @@ import bcrypt from 'bcrypt';
 import { LogLineObserver, addKiosk, addOperator, initKeystore, loadKeystore, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
 import { runKioskApp } from '../../kiosk/app.js';
 import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
+import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm demo [--data .atm-data] [--port 7400] [--mqtt-port 1883] [--theme default|high-contrast]
 Starts a bank host with its embedded MQTT broker, a demo kiosk and a demo operator, and opens
@@ -30,21 +31,31 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const mqttPort = integerOption(values, 'mqtt-port', DEMO_MQTT_PORT, 0, 65535);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast') throw new UsageError('--theme must be default or high-contrast');
-  initKeystore(dataDir);
-  const keyFile = path.join(dataDir, `${DEMO_KIOSK_ID}.key`);
-  const kiosk = loadKeystore(dataDir).kiosks[DEMO_KIOSK_ID];
-  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
-  const psk = Buffer.from(JSON.parse(fs.readFileSync(keyFile, 'utf8')).psk as string, 'hex');
   const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true;
   const bankLog = path.join(dataDir, 'bank.log');
-  const logStream = fs.createWriteStream(bankLog, { flags: 'a', mode: 0o600 });
-  const observer = new LogLineObserver((line) => {
-    logStream.write(`${line}\n`);
-    if (!interactive) process.stdout.write(`${line}\n`);
-  });
-  await ensureDemoOperator(dataDir);
-  // The demo favours a snappy first run over the production bcrypt cost of 12.
-  const host = await startDemoBank({ dataDir, port, bcryptCost: 10, observer }, mqttPort);
+  refuseHeldDataDir(dataDir);
+  const before = snapshotDataDir(dataDir);
+  let logStream: fs.WriteStream | null = null;
+  let psk: Buffer;
+  let host: BankHost;
+  try {
+    psk = provisionDemoKiosk(dataDir);
+    await ensureDemoOperator(dataDir);
+    const stream = fs.createWriteStream(bankLog, { flags: 'a', mode: 0o600 });
+    logStream = stream;
+    const observer = new LogLineObserver((line) => {
+      stream.write(`${line}\n`);
+      if (!interactive) process.stdout.write(`${line}\n`);
+    });
+    // The demo favours a snappy first run over the production bcrypt cost of 12.
+    host = await startDemoBank({ dataDir, port, bcryptCost: 10, observer }, mqttPort);
+  } catch (error) {
+    if (logStream !== null) await new Promise((resolve) => logStream?.end(resolve));
+    // A first run that could not start leaves no half-made .atm-data behind.
+    undoFailedStart(before, error);
+    // The broker falls back to a free port by itself, so a port in use here is the bank's.
+    throw explainStartFailure(error, { dataDir, host: '127.0.0.1', port, mqttPort: null });
+  }
   const operatorHint = operatorLine(dataDir, host.mqttPort);
   // `npm run operator` reads this to find the demo's broker (1883 unless that was taken).
   fs.writeFileSync(path.join(dataDir, DEMO_MQTT_URL_FILE), host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`, { mode: 0o600 });
@@ -66,6 +77,15 @@ export async function demoCommand(argv: string[]): Promise<number> {
     await host.close();
     logStream.end();
   }
+}
+
+/** The keystore and the demo kiosk, made once; returns the kiosk's PSK. */
+function provisionDemoKiosk(dataDir: string): Buffer {
+  initKeystore(dataDir);
+  const keyFile = path.join(dataDir, `${DEMO_KIOSK_ID}.key`);
+  const kiosk = loadKeystore(dataDir).kiosks[DEMO_KIOSK_ID];
+  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
+  return Buffer.from(JSON.parse(fs.readFileSync(keyFile, 'utf8')).psk as string, 'hex');
 }
 
 function printClientLines(dataDir: string, port: number): void {
@@ -92,7 +112,9 @@ async function startDemoBank(options: BankHostOptions, mqttPort: number): Promis
   try {
     return await startBankHost({ ...options, mqtt: { mode: 'embedded', port: mqttPort } });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    // Only the broker's port falls back; the bank's own port being taken is the user's to solve.
+    const taken = error as NodeJS.ErrnoException & { port?: number };
+    if (taken.code !== 'EADDRINUSE' || mqttPort === 0 || taken.port !== mqttPort) throw error;
     return startBankHost({ ...options, mqtt: { mode: 'embedded', port: 0 } });
   }
 }
