@@ -2,7 +2,7 @@
 // flags (flags win), exit codes, and one-line errors. Commands only wire components.
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KeystoreError } from '../bank/key-store.js';
+import { KeystoreError, loadKioskKeyFile } from '../bank/key-store.js';
 import { DeviceError } from '../hardware/factory.js';
 import { AtmError } from '../protocol/errors.js';
 
@@ -130,4 +130,19 @@ export function printJson(value: unknown): void {
 export function fail(message: string, exitCode: number): never {
   process.stderr.write(`atm: ${message}\n`);
   process.exit(exitCode);
+}
+
+/**
+ * The kiosk key file named by --key. One that is not there or cannot be read is a usage error
+ * (exit 2) that names the file and the command that makes it; one readable by others is still
+ * refused (KEY_FILE_MODE, exit 1).
+ */
+export function readKioskKey(file: string, kioskId: string | undefined): { kioskId: string; psk: Buffer } {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new UsageError(`cannot read kiosk key file ${file} (${why}): the bank's operator makes it with 'atm keys add-kiosk ${kioskId ?? 'ID'} --data DIR --out ${shellWord(file)}' (copy it here, mode 0600)`);
+  }
+  return loadKioskKeyFile(file);
 }

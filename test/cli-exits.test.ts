@@ -16,6 +16,7 @@ import { explainStartFailure, isDataDirLocked } from '../bin/startup.js';
 import { AtmError, BankConnection } from '../protocol/index.js';
 import { BANK_LISTENING_PATTERN, cleanEnv, runAtmAll, startBankProcess, tempDir, type CliResult } from './helpers/cli.js';
 import { atmBin } from './helpers/paths.js';
+import { spawnPty } from './helpers/pty.js';
 import { waitUntil } from './helpers/wait.js';
 
 const WAIT_MS = 15_000;
@@ -204,4 +205,45 @@ test('where /proc/locks cannot name the holder, LevelDB’s own LEVEL_LOCKED sti
   assert.ok(explained instanceof AtmError);
   assert.equal(explained.code, 'DATA_DIR_IN_USE');
   assert.equal(explained.message, `data folder ${dataDir} is in use by another bank process: stop that bank first, or give this one its own --data folder`);
+});
+
+test('atm kiosk: a bad --device and a missing key file are usage errors (exit 2, one line naming the file and `atm keys add-kiosk`); nothing is made', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const bankDir = path.join(root.dir, 'bank');
+  const keyFile = path.join(root.dir, 'kiosk-01.key');
+  initKeystore(bankDir);
+  addKiosk(bankDir, 'kiosk-01', keyFile);
+  const missing = path.join(root.dir, 'kiosk-02.key');
+  const kiosk = (...args: string[]): { args: string[]; options: { cwd: string } } => ({ args: ['kiosk', '--bank', '127.0.0.1:7400', ...args], options: { cwd: root.dir } });
+  const runs = [
+    kiosk('--key', keyFile, '--device', 'bogus'),
+    kiosk('--key', keyFile, '--device', 'serial:'),
+    kiosk('--key', keyFile, '--device', 'firmata: '),
+    kiosk('--kiosk', 'kiosk-02', '--key', missing),
+    { args: ['client', '--bank', '127.0.0.1:7400', '--key', missing, 'balance', '--user', 'austin'], options: { cwd: root.dir } },
+  ];
+  const results = await runAtmAll(runs, 2);
+  for (const [index, spec] of ['bogus', 'serial:', 'firmata: '].entries()) {
+    assertOneLine(results[index], 2, new RegExp(`^atm: --device must be sim, serial:PATH or firmata:PATH, got ${escape(JSON.stringify(spec))}$`), `--device ${spec}`);
+  }
+  const noKey = `^atm: cannot read kiosk key file ${escape(missing)} \\(ENOENT\\): the bank's operator makes it with 'atm keys add-kiosk `;
+  assertOneLine(results[3], 2, new RegExp(`${noKey}kiosk-02 --data DIR --out ${escape(missing)}' \\(copy it here, mode 0600\\)$`), 'atm kiosk, missing key file');
+  assertOneLine(results[4], 2, new RegExp(`${noKey}ID --data DIR --out ${escape(missing)}'`), 'atm client, missing key file');
+  assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no kiosk folder was made');
+});
+
+test('in a terminal too (where the kiosk runs), a bad --device exits 2 with one line before the kiosk makes its folder', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const bankDir = path.join(root.dir, 'bank');
+  const keyFile = path.join(root.dir, 'kiosk-01.key');
+  initKeystore(bankDir);
+  addKiosk(bankDir, 'kiosk-01', keyFile);
+  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', '127.0.0.1:7400', '--key', keyFile, '--device', 'bogus'], { env: cleanEnv(), cwd: root.dir });
+  t.after(() => pty.kill().then(() => undefined));
+  const exit = await pty.exited;
+  assert.equal(exit.exitCode, 2, pty.output());
+  assert.deepEqual(pty.screenText().split('\n').filter((line) => line.trim().length > 0), ['atm: --device must be sim, serial:PATH or firmata:PATH, got "bogus"']);
+  assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no .atm-kiosk-kiosk-01 folder');
 });

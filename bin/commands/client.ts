@@ -1,8 +1,7 @@
 // atm client — one scripted session against a bank: handshake, login, one action, logout.
 import crypto from 'node:crypto';
-import { loadKioskKeyFile } from '../../bank/index.js';
 import { BankConnection, declineText, formatCents, parseDollars, type Response } from '../../protocol/index.js';
-import { ExitCode, UsageError, fail, parse, printJson, required } from '../cli.js';
+import { ExitCode, UsageError, fail, parse, printJson, readKioskKey, required } from '../cli.js';
 
 const USAGE = `usage: atm client --bank HOST:PORT --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
   ACTION: register | login | balance | deposit | withdraw
@@ -51,7 +50,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
   if (action === undefined || !ACTIONS.has(action)) throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
   const json = values.json === true;
   const bank = parseBank(required(values, 'bank', USAGE));
-  const keyFile = loadKioskKeyFile(required(values, 'key', USAGE));
+  const keyFile = readKioskKey(required(values, 'key', USAGE), typeof values.kiosk === 'string' ? values.kiosk : undefined);
   const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
   if (kioskId !== keyFile.kioskId) throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
   const username = required(values, 'user', USAGE);
