@@ -123,6 +123,15 @@ export function integerOption(values: Parsed['values'], name: string, fallback: 
   return number;
 }
 
+/**
+ * One line of the bank's log (stdout of `atm bank`, the demo's bank.log) as kiosk.log writes
+ * its lines: the ISO-8601 UTC time first, so a log kept in a file still says when, and bank
+ * and kiosk lines can be put side by side.
+ */
+export function logLine(text: string, nowMs = Date.now()): string {
+  return `${new Date(nowMs).toISOString()} ${text}\n`;
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }

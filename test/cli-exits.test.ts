@@ -14,7 +14,7 @@ import { LevelLedgerStore } from '../bank/level-store.js';
 import { EMPTY_AUDIT_HEAD } from '../bank/types.js';
 import { explainStartFailure, isDataDirLocked } from '../bin/startup.js';
 import { AtmError, BankConnection } from '../protocol/index.js';
-import { BANK_LISTENING_PATTERN, cleanEnv, runAtmAll, startBankProcess, tempDir, type CliResult } from './helpers/cli.js';
+import { BANK_LISTENING_PATTERN, LOG_TIME_PATTERN, cleanEnv, runAtmAll, startBankProcess, tempDir, type CliResult } from './helpers/cli.js';
 import { atmBin } from './helpers/paths.js';
 import { spawnPty } from './helpers/pty.js';
 import { waitUntil } from './helpers/wait.js';
@@ -246,4 +246,45 @@ test('in a terminal too (where the kiosk runs), a bad --device exits 2 with one 
   assert.equal(exit.exitCode, 2, pty.output());
   assert.deepEqual(pty.screenText().split('\n').filter((line) => line.trim().length > 0), ['atm: --device must be sim, serial:PATH or firmata:PATH, got "bogus"']);
   assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no .atm-kiosk-kiosk-01 folder');
+});
+
+/** Every non-empty line starts with an ISO-8601 UTC time within the run's window. */
+function assertStamped(text: string, startedMs: number, what: string): void {
+  const lines = text.split('\n').filter((line) => line.length > 0);
+  assert.ok(lines.length >= 2, `${what}: ${JSON.stringify(text)}`);
+  for (const line of lines) {
+    assert.match(line, LOG_TIME_PATTERN, `${what}: ${line}`);
+    const atMs = Date.parse(line.slice(0, line.indexOf(' ')));
+    assert.ok(atMs >= Math.floor(startedMs / 1000) * 1000 && atMs <= Date.now(), `${what}: the time is when it was written: ${line}`);
+  }
+}
+
+test('every line the bank writes to its log starts with an ISO-8601 UTC time: atm bank’s stdout and the demo’s bank.log', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const startedMs = Date.now();
+  const bankDir = path.join(root.dir, 'bank');
+  initKeystore(bankDir);
+  const psk = Buffer.from(addKiosk(bankDir, 'kiosk-01', path.join(root.dir, 'kiosk-01.key')).psk, 'hex');
+  const bank = await startBankProcess(bankDir);
+  t.after(() => bank.kill());
+  const connection = await BankConnection.connect({ host: '127.0.0.1', port: bank.port, kioskId: 'kiosk-01', psk });
+  assert.ok((await connection.request({ op: 'register', username: 'stamped', password: 'correct horse battery' })).ok);
+  connection.close();
+  assert.deepEqual(await bank.stop(), { code: 0, signal: null });
+  assert.match(bank.stdout(), /Z \[kiosk-01 127\.0\.0\.1:\d+\] register ok user=st\*\*\* /, 'control: the action line is there');
+  assertStamped(bank.stdout(), startedMs, 'atm bank stdout');
+
+  const demoDir = path.join(root.dir, 'demo');
+  const demo = spawn(process.execPath, [atmBin, 'demo', '--data', demoDir, '--port', '0', '--mqtt-port', '0'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void (demo.exitCode === null && demo.kill('SIGKILL')));
+  let stdout = '';
+  demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const exited = new Promise((resolve) => demo.once('close', resolve));
+  await waitUntil(() => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null, 'the demo to start', WAIT_MS, 20);
+  demo.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  const log = fs.readFileSync(path.join(demoDir, 'bank.log'), 'utf8');
+  assert.match(log, /Z bank \S+ listening on 127\.0\.0\.1:\d+ /, 'control: the listening line is there');
+  assertStamped(log, startedMs, 'the demo’s bank.log');
 });

@@ -1,9 +1,10 @@
 // atm bank — run the bank host until SIGTERM/SIGINT.
 import fs from 'node:fs';
 import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
+import { LogLineObserver } from '../../bank/observer.js';
 import { KeystoreError, keystorePath } from '../../bank/key-store.js';
 import { AtmError } from '../../protocol/errors.js';
-import { ExitCode, UsageError, integerOption, parse, required, shellWord } from '../cli.js';
+import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
@@ -67,7 +68,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
   const before = snapshotDataDir(hostOptions.dataDir);
   let host;
   try {
-    host = await startBankHost({ ...hostOptions, mqtt });
+    host = await startBankHost({ ...hostOptions, mqtt, observer: new LogLineObserver((line) => process.stdout.write(logLine(line))) });
   } catch (error) {
     undoFailedStart(before, error);
     throw explainStartFailure(error, {
@@ -78,18 +79,18 @@ export async function bankCommand(argv: string[]): Promise<number> {
       mqttWsPort: mqtt.mode === 'embedded' ? (mqtt.wsPort ?? null) : null,
     });
   }
-  if (host.mqttPort !== null) process.stdout.write(`telemetry broker listening on 127.0.0.1:${host.mqttPort}\n`);
-  if (host.mqttWsPort !== null) process.stdout.write(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}\n`);
+  if (host.mqttPort !== null) process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.mqttPort}`));
+  if (host.mqttWsPort !== null) process.stdout.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}`));
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      process.stdout.write(`bank stopping (${signal})\n`);
+      process.stdout.write(logLine(`bank stopping (${signal})`));
       resolve();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await host.close();
-  process.stdout.write('bank stopped\n');
+  process.stdout.write(logLine('bank stopped'));
   return ExitCode.OK;
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { LogLineObserver, addKiosk, addOperator, initKeystore, loadKeystore, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
 import { runKioskApp } from '../../kiosk/app.js';
-import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
+import { ExitCode, UsageError, integerOption, logLine, parse } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm demo [--data .atm-data] [--port 7400] [--mqtt-port 1883] [--theme default|high-contrast]
@@ -44,8 +44,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const stream = fs.createWriteStream(bankLog, { flags: 'a', mode: 0o600 });
     logStream = stream;
     const observer = new LogLineObserver((line) => {
-      stream.write(`${line}\n`);
-      if (!interactive) process.stdout.write(`${line}\n`);
+      const stamped = logLine(line);
+      stream.write(stamped);
+      if (!interactive) process.stdout.write(stamped);
     });
     // The demo favours a snappy first run over the production bcrypt cost of 12.
     host = await startDemoBank({ dataDir, port, bcryptCost: 10, observer }, mqttPort);
@@ -59,7 +60,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const operatorHint = operatorLine(dataDir, host.mqttPort);
   // `npm run operator` reads this to find the demo's broker (1883 unless that was taken).
   fs.writeFileSync(path.join(dataDir, DEMO_MQTT_URL_FILE), host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`, { mode: 0o600 });
-  logStream.write(`${operatorHint}\n`);
+  logStream.write(logLine(operatorHint));
   try {
     if (interactive) {
       await runKioskApp({ host: '127.0.0.1', port: host.port, kioskId: DEMO_KIOSK_ID, psk, dataDir: path.join(dataDir, 'kiosk'), theme });
