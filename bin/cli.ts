@@ -132,6 +132,23 @@ export function logLine(text: string, nowMs = Date.now()): string {
   return `${new Date(nowMs).toISOString()} ${text}\n`;
 }
 
+/**
+ * Resolves with the first SIGTERM or SIGINT. Long-running commands call it before they print
+ * that they are running: a supervisor or test that signals as soon as it reads that line would
+ * otherwise meet Node's default action and kill the process instead of stopping it.
+ */
+export function stopSignal(): Promise<'SIGTERM' | 'SIGINT'> {
+  return new Promise((resolve) => {
+    const stop = (signal: 'SIGTERM' | 'SIGINT'): void => {
+      process.removeListener('SIGTERM', stop);
+      process.removeListener('SIGINT', stop);
+      resolve(signal);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }

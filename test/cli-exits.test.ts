@@ -248,6 +248,23 @@ test('in a terminal too (where the kiosk runs), a bad --device exits 2 with one 
   assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no .atm-kiosk-kiosk-01 folder');
 });
 
+/** `atm demo` with stdout on a pipe (no terminal), once it has printed what to do. */
+async function startPipedDemo(t: TestContext, dataDir: string, cwd?: string): Promise<{ stdout: string; stop: () => Promise<number | null> }> {
+  const demo = spawn(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], { env: cleanEnv(), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void (demo.exitCode === null && demo.kill('SIGKILL')));
+  let stdout = '';
+  demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const exited = new Promise<number | null>((resolve) => demo.once('close', resolve));
+  await waitUntil(() => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null, 'the demo to start', WAIT_MS, 20);
+  return {
+    stdout,
+    stop: () => {
+      demo.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
 /** Every non-empty line starts with an ISO-8601 UTC time within the run's window. */
 function assertStamped(text: string, startedMs: number, what: string): void {
   const lines = text.split('\n').filter((line) => line.length > 0);
@@ -276,14 +293,8 @@ test('every line the bank writes to its log starts with an ISO-8601 UTC time: at
   assertStamped(bank.stdout(), startedMs, 'atm bank stdout');
 
   const demoDir = path.join(root.dir, 'demo');
-  const demo = spawn(process.execPath, [atmBin, 'demo', '--data', demoDir, '--port', '0', '--mqtt-port', '0'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => void (demo.exitCode === null && demo.kill('SIGKILL')));
-  let stdout = '';
-  demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  const exited = new Promise((resolve) => demo.once('close', resolve));
-  await waitUntil(() => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null, 'the demo to start', WAIT_MS, 20);
-  demo.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  const demo = await startPipedDemo(t, demoDir);
+  assert.equal(await demo.stop(), 0);
   const log = fs.readFileSync(path.join(demoDir, 'bank.log'), 'utf8');
   assert.match(log, /Z bank \S+ listening on 127\.0\.0\.1:\d+ /, 'control: the listening line is there');
   assertStamped(log, startedMs, 'the demo’s bank.log');
@@ -303,4 +314,17 @@ test('atm bench prints a table for a person by default, and its report as one JS
   assert.equal(json?.stdout.trim().split('\n').length, 1, '--json prints one line');
   const report = JSON.parse(json?.stdout ?? '') as { sessions: number; bcryptCost: number; requestsPerSecond: number };
   assert.deepEqual([report.sessions, report.bcryptCost, typeof report.requestsPerSecond], [1, 4, 'number']);
+});
+
+test('without a terminal the demo speaks of the product and says how to get the kiosk screen: npm start in a terminal, or the exact atm kiosk line', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const demo = await startPipedDemo(t, path.join(root.dir, 'data'), root.dir);
+  assert.equal(await demo.stop(), 0);
+  const port = Number(/Demo bank running on 127\.0\.0\.1:(\d+)\./.exec(demo.stdout)?.[1]);
+  assert.ok(port > 0, demo.stdout);
+  assert.doesNotMatch(demo.stdout, /seed/i, 'no word of where the project came from');
+  assert.match(demo.stdout, /The kiosk screen needs a terminal: run `npm start` in one/);
+  assert.ok(demo.stdout.includes(`\n  npx atm kiosk --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key\n`), demo.stdout);
+  assert.ok(demo.stdout.includes(`npx atm client --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key register --user austin`), demo.stdout);
 });

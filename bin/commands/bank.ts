@@ -4,7 +4,7 @@ import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
 import { LogLineObserver } from '../../bank/observer.js';
 import { KeystoreError, keystorePath } from '../../bank/key-store.js';
 import { AtmError } from '../../protocol/errors.js';
-import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord } from '../cli.js';
+import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
@@ -66,6 +66,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
   // Before LevelDB's own lock refuses: its failed open still rotates the running bank's LOG.
   refuseHeldDataDir(hostOptions.dataDir);
   const before = snapshotDataDir(hostOptions.dataDir);
+  const stopping = stopSignal();
   let host;
   try {
     host = await startBankHost({ ...hostOptions, mqtt, observer: new LogLineObserver((line) => process.stdout.write(logLine(line))) });
@@ -81,14 +82,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
   }
   if (host.mqttPort !== null) process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.mqttPort}`));
   if (host.mqttWsPort !== null) process.stdout.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}`));
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      process.stdout.write(logLine(`bank stopping (${signal})`));
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  process.stdout.write(logLine(`bank stopping (${await stopping})`));
   await host.close();
   process.stdout.write(logLine('bank stopped'));
   return ExitCode.OK;

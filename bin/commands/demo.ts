@@ -1,14 +1,15 @@
 // atm demo — what `npm start` runs: a bank host on a local data folder with its embedded
 // MQTT broker, a provisioned demo kiosk and demo operator, and the full-screen kiosk with the
 // simulated keypad, all in this terminal. The bank's log goes to DATA/bank.log. Without a
-// terminal (piped output) it runs the bank alone and prints `atm client` lines instead.
+// terminal (piped output) it runs the bank alone and says how to reach it: `npm start` in a
+// terminal, the `atm kiosk` line for another terminal, and `atm client` lines.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { LogLineObserver, addKiosk, addOperator, initKeystore, loadKeystore, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
 import { runKioskApp } from '../../kiosk/app.js';
-import { ExitCode, UsageError, integerOption, logLine, parse } from '../cli.js';
+import { ExitCode, UsageError, integerOption, logLine, parse, stopSignal } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm demo [--data .atm-data] [--port 7400] [--mqtt-port 1883] [--theme default|high-contrast]
@@ -67,12 +68,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
       process.stdout.write(`Demo stopped. Bank log: ${path.relative(process.cwd(), bankLog)}\n`);
       return ExitCode.OK;
     }
+    const stopping = stopSignal();
     printClientLines(dataDir, host.port);
     process.stdout.write(`Operator dashboard (another terminal):\n  ${operatorHint}\n\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await stopping;
     return ExitCode.OK;
   } finally {
     await host.close();
@@ -91,9 +90,16 @@ function provisionDemoKiosk(dataDir: string): Buffer {
 
 function printClientLines(dataDir: string, port: number): void {
   const relative = path.relative(process.cwd(), dataDir) || '.';
-  const common = `npx atm client --bank 127.0.0.1:${port} --kiosk ${DEMO_KIOSK_ID} --key ${path.join(relative, `${DEMO_KIOSK_ID}.key`)}`;
+  const key = path.join(relative, `${DEMO_KIOSK_ID}.key`);
+  const common = `npx atm client --bank 127.0.0.1:${port} --kiosk ${DEMO_KIOSK_ID} --key ${key}`;
   process.stdout.write(`
-Demo bank running (no terminal for the kiosk UI). Data: ${dataDir}. Try the seed's story:
+Demo bank running on 127.0.0.1:${port}. Data: ${dataDir}.
+The kiosk screen needs a terminal: run \`npm start\` in one, or, while this bank runs, open the
+kiosk in another terminal with:
+
+  npx atm kiosk --bank 127.0.0.1:${port} --kiosk ${DEMO_KIOSK_ID} --key ${key}
+
+Or be a customer from the shell: sign up, deposit, withdraw, check the balance, verify the audit log:
 
   export ATM_PASSWORD='correct horse battery'
   ${common} register --user austin
