@@ -12,10 +12,11 @@ import { AuditChain, addKiosk, auditKeyOf, initKeystore, loadKeystore } from '..
 import { LEDGER_DIR } from '../bank/host.js';
 import { LevelLedgerStore } from '../bank/level-store.js';
 import { EMPTY_AUDIT_HEAD } from '../bank/types.js';
+import { DEMO_KIOSK_ID } from '../bin/commands/demo.js';
 import { explainStartFailure, isDataDirLocked } from '../bin/startup.js';
 import { AtmError, BankConnection } from '../protocol/index.js';
 import { BANK_LISTENING_PATTERN, LOG_TIME_PATTERN, cleanEnv, runAtmAll, startBankProcess, tempDir, type CliResult } from './helpers/cli.js';
-import { atmBin } from './helpers/paths.js';
+import { atmBin, repoRoot } from './helpers/paths.js';
 import { spawnPty } from './helpers/pty.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -327,4 +328,13 @@ test('without a terminal the demo speaks of the product and says how to get the 
   assert.match(demo.stdout, /The kiosk screen needs a terminal: run `npm start` in one/);
   assert.ok(demo.stdout.includes(`\n  npx atm kiosk --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key\n`), demo.stdout);
   assert.ok(demo.stdout.includes(`npx atm client --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key register --user austin`), demo.stdout);
+});
+
+test('the README’s screen captures of `npm start` show the kiosk id the demo really uses', () => {
+  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const seeSection = readme.slice(readme.indexOf('## What you will see'), readme.indexOf('\n## ', readme.indexOf('## What you will see') + 1));
+  const statusKiosks = [...seeSection.matchAll(/^ (\S+) │ bank (?:online|offline) │/gm)].map((match) => match[1]);
+  const receiptKiosks = [...seeSection.matchAll(/^│ {3}Kiosk (\S+) /gm)].map((match) => match[1]);
+  assert.ok(statusKiosks.length >= 5 && receiptKiosks.length >= 1, 'control: the captures are found');
+  assert.deepEqual(new Set([...statusKiosks, ...receiptKiosks]), new Set([DEMO_KIOSK_ID]));
 });
