@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KeystoreError, loadKioskKeyFile } from '../bank/key-store.js';
 import { DeviceError } from '../hardware/factory.js';
+import { FlashError } from '../hardware/flash.js';
 import { AtmError } from '../protocol/errors.js';
 
 export const ExitCode = {
@@ -22,10 +23,18 @@ export class UsageError extends AtmError {
 
 /**
  * Operating errors that mean the command line names something that is not there or not what
- * it says (a --data folder without a keystore, a --device that names no driver): the fix is
+ * it says (a --data folder without a keystore, a --device that names no driver, a --board or
+ * --hex that is not there): the fix is
  * the command, as for any usage error, so they exit 2, keeping their own stable codes.
  */
-const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([KeystoreError.MISSING, KeystoreError.KEY_FILE_INVALID, DeviceError.BAD_SPEC, DeviceError.UNKNOWN_DRIVER]);
+const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([
+  KeystoreError.MISSING,
+  KeystoreError.KEY_FILE_INVALID,
+  DeviceError.BAD_SPEC,
+  DeviceError.UNKNOWN_DRIVER,
+  FlashError.BAD_BOARD,
+  FlashError.HEX_MISSING,
+]);
 
 /** The exit code for an error that ended a command (README / OPERATIONS.md: Exit codes). */
 export function exitCodeOf(error: unknown): number {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LEDGER_DIR } from '../bank/host.js';
 import { AtmError } from '../protocol/errors.js';
+import { UsageError } from './cli.js';
 
 export const StartError = {
   PORT_IN_USE: 'PORT_IN_USE',
@@ -96,6 +97,11 @@ export function refuseHeldDataDir(dataDir: string): void {
 export function explainStartFailure(error: unknown, ports: StartPorts): unknown {
   if (isDataDirLocked(error)) {
     return dataDirInUse(ports.dataDir, lockHolder(path.join(ports.dataDir, LEDGER_DIR, 'LOCK')));
+  }
+  const code = error instanceof Error ? (error as ListenError).code : undefined;
+  // The address to listen on is not one of this machine's, or no name resolves: the --host is wrong.
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new UsageError(`--host ${ports.host} is not an address of this machine (${code}): use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`);
   }
   if (!isPortInUse(error)) return error;
   const port = error.port ?? null;

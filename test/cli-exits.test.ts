@@ -338,3 +338,20 @@ test('the README’s screen captures of `npm start` show the kiosk id the demo r
   assert.ok(statusKiosks.length >= 5 && receiptKiosks.length >= 1, 'control: the captures are found');
   assert.deepEqual(new Set([...statusKiosks, ...receiptKiosks]), new Set([DEMO_KIOSK_ID]));
 });
+
+test('other command lines that name what is not there exit 2 with one line: a --host not of this machine (nothing left in the folder), a --board or --hex of firmware flash', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const bankDir = path.join(root.dir, 'bank');
+  initKeystore(bankDir);
+  const [foreignHost, board, hex] = await runAtmAll([
+    // 203.0.113.7 is TEST-NET-3 (RFC 5737): never an address of this machine.
+    { args: ['bank', '--data', bankDir, '--host', '203.0.113.7', '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'] },
+    { args: ['firmware', 'flash', '--port', '/dev/null', '--board', 'mega'] },
+    { args: ['firmware', 'flash', '--port', '/dev/null', '--hex', path.join(root.dir, 'none.hex')] },
+  ], 2);
+  assertOneLine(foreignHost, 2, /^atm: --host 203\.0\.113\.7 is not an address of this machine \(EADDRNOTAVAIL\): use 127\.0\.0\.1, 0\.0\.0\.0/, '--host');
+  assert.deepEqual(fs.readdirSync(bankDir), ['keystore.json'], 'no ledger left behind');
+  assertOneLine(board, 2, /^atm: unknown board "mega"; known: uno, nano, nano-old \[BAD_BOARD\]$/, '--board mega');
+  assertOneLine(hex, 2, new RegExp(`^atm: hex file ${escape(path.join(root.dir, 'none.hex'))} not found .*\\[HEX_MISSING\\]$`), '--hex missing');
+});
