@@ -124,6 +124,14 @@ export function required(values: Parsed['values'], name: string, usage: string):
   return value;
 }
 
+/** --bank HOST:PORT (an IPv6 host in brackets); a port outside 1–65535 is a usage error, as a missing one is. */
+export function parseBank(text: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || !(port > 0 && port < 65536)) throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
 export function integerOption(values: Parsed['values'], name: string, fallback: number, min: number, max: number): number {
   const value = values[name];
   if (value === undefined) return fallback;

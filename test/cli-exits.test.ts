@@ -355,3 +355,18 @@ test('other command lines that name what is not there exit 2 with one line: a --
   assertOneLine(board, 2, /^atm: unknown board "mega"; known: uno, nano, nano-old \[BAD_BOARD\]$/, '--board mega');
   assertOneLine(hex, 2, new RegExp(`^atm: hex file ${escape(path.join(root.dir, 'none.hex'))} not found .*\\[HEX_MISSING\\]$`), '--hex missing');
 });
+
+test('atm kiosk in a terminal: a --bank port outside 1–65535 exits 2 with one line, as atm client does', async (t) => {
+  const root = tempDir();
+  t.after(root.remove);
+  const bankDir = path.join(root.dir, 'bank');
+  const keyFile = path.join(root.dir, 'kiosk-01.key');
+  initKeystore(bankDir);
+  addKiosk(bankDir, 'kiosk-01', keyFile);
+  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', '127.0.0.1:99999', '--key', keyFile], { env: cleanEnv(), cwd: root.dir });
+  t.after(() => pty.kill().then(() => undefined));
+  const exit = await Promise.race([pty.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000))]);
+  assert.equal(exit?.exitCode, 2, pty.screenText());
+  assert.deepEqual(pty.screenText().split('\n').filter((line) => line.trim().length > 0), ['atm: --bank must be HOST:PORT, got "127.0.0.1:99999"']);
+  assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no kiosk folder');
+});

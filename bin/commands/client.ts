@@ -1,7 +1,7 @@
 // atm client — one scripted session against a bank: handshake, login, one action, logout.
 import crypto from 'node:crypto';
 import { BankConnection, declineText, formatCents, parseDollars, type Response } from '../../protocol/index.js';
-import { ExitCode, UsageError, fail, parse, printJson, readKioskKey, required } from '../cli.js';
+import { ExitCode, UsageError, fail, parse, parseBank, printJson, readKioskKey, required } from '../cli.js';
 
 const USAGE = `usage: atm client --bank HOST:PORT --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
   ACTION: register | login | balance | deposit | withdraw
@@ -20,13 +20,6 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   const password = process.env.ATM_PASSWORD;
   if (password === undefined) throw new UsageError('no password: set ATM_PASSWORD or use --password-stdin');
   return password;
-}
-
-function parseBank(text: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[2]);
-  if (match === null || !(port > 0 && port < 65536)) throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 export async function clientCommand(argv: string[]): Promise<number> {
