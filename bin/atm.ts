@@ -58,19 +58,19 @@ async function main(argv: string[]): Promise<number> {
  * runs to its end (its temp files are removed), its further writes going nowhere.
  */
 let readerGone = false;
-function endQuietlyWhenReaderGoes(stream: NodeJS.WriteStream): void {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    // Anything else (EIO from a vanished terminal…) is not ours to hide: it stays an uncaught
-    // error, for the kiosk's crash handler to log.
-    if (error.code !== 'EPIPE') throw error;
-    if (readerGone) return;
-    readerGone = true;
-    process.exitCode = ExitCode.OK;
-    if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
-  });
-}
-endQuietlyWhenReaderGoes(process.stdout);
-endQuietlyWhenReaderGoes(process.stderr);
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  // Anything else (EIO from a vanished terminal…) is not ours to hide: it stays an uncaught
+  // error, for the kiosk's crash handler to log.
+  if (error.code !== 'EPIPE') throw error;
+  if (readerGone) return;
+  readerGone = true;
+  process.exitCode = ExitCode.OK;
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+});
+// A closed stderr only loses the error lines: the exit code still tells a script what happened.
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
