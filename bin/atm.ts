@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The one `atm` command. Wiring only: each sub-command lives in bin/commands/.
 import { AtmError } from '../protocol/errors.js';
-import { ExitCode, UsageError } from './cli.js';
+import { ExitCode, UsageError, exitCodeOf } from './cli.js';
 import { auditCommand } from './commands/audit.js';
 import { bankCommand } from './commands/bank.js';
 import { benchCommand } from './commands/bench.js';
@@ -49,21 +49,38 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+/**
+ * `atm audit show … | head -2`: the reader went away. Like any Unix tool whose reader is gone,
+ * end quietly: no stack trace, no error line, exit 0. Node ignores SIGPIPE, so the closed pipe
+ * arrives as an EPIPE 'error' event on the stream, which would otherwise crash the process.
+ * A long-running command (bank, demo, firmware-sim) listens for SIGTERM and is stopped through
+ * that same path, so LevelDB and the ports are closed as on a normal stop; a one-shot command
+ * runs to its end (its temp files are removed), its further writes going nowhere.
+ */
+let readerGone = false;
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  // Anything else (EIO from a vanished terminal…) is not ours to hide: it stays an uncaught
+  // error, for the kiosk's crash handler to log.
+  if (error.code !== 'EPIPE') throw error;
+  if (readerGone) return;
+  readerGone = true;
+  process.exitCode = ExitCode.OK;
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+});
+// A closed stderr only loses the error lines: the exit code still tells a script what happened.
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = readerGone ? ExitCode.OK : code;
   },
   (error: unknown) => {
     // One line, never a stack trace: operators script against this.
-    if (error instanceof UsageError) {
-      process.stderr.write(`atm: ${error.message}\n`);
-      process.exitCode = ExitCode.USAGE;
-    } else if (error instanceof AtmError) {
-      process.stderr.write(`atm: ${error.message} [${error.code}]\n`);
-      process.exitCode = ExitCode.FAILED;
-    } else {
-      process.stderr.write(`atm: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = ExitCode.INTERNAL;
-    }
+    if (error instanceof UsageError) process.stderr.write(`atm: ${error.message}\n`);
+    else if (error instanceof AtmError) process.stderr.write(`atm: ${error.message} [${error.code}]\n`);
+    else process.stderr.write(`atm: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = exitCodeOf(error);
   },
 );

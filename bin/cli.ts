@@ -2,6 +2,9 @@
 // flags (flags win), exit codes, and one-line errors. Commands only wire components.
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { KeystoreError, loadKioskKeyFile } from '../bank/key-store.js';
+import { DeviceError } from '../hardware/factory.js';
+import { FlashError } from '../hardware/flash.js';
 import { AtmError } from '../protocol/errors.js';
 
 export const ExitCode = {
@@ -16,6 +19,32 @@ export class UsageError extends AtmError {
   constructor(message: string) {
     super('USAGE', message);
   }
+}
+
+/**
+ * Operating errors that mean the command line names something that is not there or not what
+ * it says (a --data folder without a keystore, a --device that names no driver, a --board or
+ * --hex that is not there): the fix is
+ * the command, as for any usage error, so they exit 2, keeping their own stable codes.
+ */
+const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([
+  KeystoreError.MISSING,
+  KeystoreError.KEY_FILE_INVALID,
+  DeviceError.BAD_SPEC,
+  DeviceError.UNKNOWN_DRIVER,
+  FlashError.BAD_BOARD,
+  FlashError.HEX_MISSING,
+]);
+
+/** The exit code for an error that ended a command (README / OPERATIONS.md: Exit codes). */
+export function exitCodeOf(error: unknown): number {
+  if (!(error instanceof AtmError)) return ExitCode.INTERNAL;
+  return error instanceof UsageError || USAGE_ERROR_CODES.has(error.code) ? ExitCode.USAGE : ExitCode.FAILED;
+}
+
+/** A path as it can be pasted into a shell command line. */
+export function shellWord(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 export type Options = ParseArgsConfig['options'] & object;
@@ -95,12 +124,46 @@ export function required(values: Parsed['values'], name: string, usage: string):
   return value;
 }
 
+/** --bank HOST:PORT (an IPv6 host in brackets); a port outside 1–65535 is a usage error, as a missing one is. */
+export function parseBank(text: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || !(port > 0 && port < 65536)) throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
 export function integerOption(values: Parsed['values'], name: string, fallback: number, min: number, max: number): number {
   const value = values[name];
   if (value === undefined) return fallback;
   const number = Number(value);
   if (!Number.isInteger(number) || number < min || number > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
   return number;
+}
+
+/**
+ * One line of the bank's log (stdout of `atm bank`, the demo's bank.log) as kiosk.log writes
+ * its lines: the ISO-8601 UTC time first, so a log kept in a file still says when, and bank
+ * and kiosk lines can be put side by side.
+ */
+export function logLine(text: string, nowMs = Date.now()): string {
+  return `${new Date(nowMs).toISOString()} ${text}\n`;
+}
+
+/**
+ * Resolves with the first SIGTERM or SIGINT. Long-running commands call it before they print
+ * that they are running: a supervisor or test that signals as soon as it reads that line would
+ * otherwise meet Node's default action and kill the process instead of stopping it.
+ */
+export function stopSignal(): Promise<'SIGTERM' | 'SIGINT'> {
+  return new Promise((resolve) => {
+    const stop = (signal: 'SIGTERM' | 'SIGINT'): void => {
+      process.removeListener('SIGTERM', stop);
+      process.removeListener('SIGINT', stop);
+      resolve(signal);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }
 
 export function printJson(value: unknown): void {
@@ -110,4 +173,19 @@ export function printJson(value: unknown): void {
 export function fail(message: string, exitCode: number): never {
   process.stderr.write(`atm: ${message}\n`);
   process.exit(exitCode);
+}
+
+/**
+ * The kiosk key file named by --key. One that is not there or cannot be read is a usage error
+ * (exit 2) that names the file and the command that makes it; one readable by others is still
+ * refused (KEY_FILE_MODE, exit 1).
+ */
+export function readKioskKey(file: string, kioskId: string | undefined): { kioskId: string; psk: Buffer } {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new UsageError(`cannot read kiosk key file ${file} (${why}): the bank's operator makes it with 'atm keys add-kiosk ${kioskId ?? 'ID'} --data DIR --out ${shellWord(file)}' (copy it here, mode 0600)`);
+  }
+  return loadKioskKeyFile(file);
 }

@@ -489,7 +489,7 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
     test('atm bank exits 0 on SIGTERM and prints "bank stopped"', async () => {
       const exit = await bank.stop();
       assert.deepEqual(exit, { code: 0, signal: null });
-      assert.match(bank.stdout(), /bank stopping \(SIGTERM\)\nbank stopped\n$/);
+      assert.match(bank.stdout(), /Z bank stopping \(SIGTERM\)\n\S+Z bank stopped\n$/);
     });
 
     test('--txn is still idempotent after the bank process restarts', async () => {

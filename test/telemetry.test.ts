@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { Aedes } from 'aedes';
 import bcrypt from 'bcrypt';
 import { startEmbeddedBroker } from '../bank/broker.js';
-import { addOperator, auditKeyRaw, loadKeystore } from '../bank/key-store.js';
+import { addOperator, auditKeyRaw, initKeystore, loadKeystore } from '../bank/key-store.js';
 import { connectMqttAsync, type MqttClientLike } from '../bank/mqtt-client.js';
 import { RetainedFile } from '../bank/retained-store.js';
 import { MqttTelemetry, TELEMETRY_FLUSH_SLICE_MESSAGES, TELEMETRY_QUEUE_MESSAGES_MAX, TELEMETRY_SOCKET_BYTES_MAX, TELEMETRY_CLOSE_MS_MAX } from '../bank/telemetry.js';
@@ -653,6 +653,8 @@ describe('atm bank and the telemetry broker port (real processes)', () => {
   test('tests get a free broker port; a taken one makes `atm bank` exit 1 with one line naming the fixes', async (t) => {
     const root = makeTempDir('atm-cli-mqtt-');
     t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+    // `atm bank` never creates a keystore; each bank folder is set up as `atm keys init` would.
+    for (const name of ['one', 'two']) initKeystore(path.join(root, name));
     const running = await startBankProcess(path.join(root, 'one'));
     t.after(() => running.kill());
     assert.ok(running.mqttPort !== null && running.mqttPort > 0);

@@ -1,15 +1,20 @@
 // atm bank — run the bank host until SIGTERM/SIGINT.
 import fs from 'node:fs';
 import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
+import { LogLineObserver } from '../../bank/observer.js';
+import { KeystoreError, keystorePath } from '../../bank/key-store.js';
 import { AtmError } from '../../protocol/errors.js';
-import { ExitCode, UsageError, integerOption, parse, required } from '../cli.js';
+import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
+import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
                 [--hold-timeout-ms 300000]
                 [--mqtt-port 1883 [--mqtt-ws-port N] | --mqtt URL [--mqtt-ca FILE] [--mqtt-cert FILE --mqtt-key FILE] | --no-mqtt]
                 [--metrics-interval-ms 5000] [--kiosk-offline-alert-ms 60000]
                 [--low-cash-count 20] [--security-quiet-ms 300000]
-Runs the bank host; logs one line per action to stdout. Telemetry (TOPICS.md) goes to an
+Runs the bank host on DIR, which must hold a keystore (\`atm keys init --data DIR\` makes one;
+atm bank never does, so a mistyped --data cannot start a new, empty bank); logs one line per
+action to stdout. Telemetry (TOPICS.md) goes to an
 embedded MQTT broker on 127.0.0.1:1883 (--mqtt-port N; 0 picks a free port); operators log
 in with \`atm keys add-operator\` passwords; retained messages are kept in DIR/mqtt/;
 --mqtt-ws-port N also serves MQTT over WebSocket. If the broker port is taken the bank
@@ -55,32 +60,45 @@ export async function bankCommand(argv: string[]): Promise<number> {
     lowCashCount: integerOption(values, 'low-cash-count', 20, 0, 100_000),
     securityQuietMs: integerOption(values, 'security-quiet-ms', 300_000, 1_000, 24 * 3600_000),
   };
+  requireKeystore(hostOptions.dataDir);
+  const embeddedPorts = mqtt.mode === 'embedded' ? [mqtt.port, mqtt.wsPort ?? 0] : [];
+  if (hostOptions.port !== 0 && embeddedPorts.includes(hostOptions.port)) throw new UsageError(`--port ${hostOptions.port} is also the telemetry broker's port; give each its own`);
+  // Before LevelDB's own lock refuses: its failed open still rotates the running bank's LOG.
+  refuseHeldDataDir(hostOptions.dataDir);
+  const before = snapshotDataDir(hostOptions.dataDir);
+  const stopping = stopSignal();
   let host;
   try {
-    host = await startBankHost({ ...hostOptions, mqtt });
+    host = await startBankHost({ ...hostOptions, mqtt, observer: new LogLineObserver((line) => process.stdout.write(logLine(line))) });
   } catch (error) {
-    const taken = error as NodeJS.ErrnoException & { port?: number };
-    if (mqtt.mode !== 'embedded' || taken.code !== 'EADDRINUSE') throw error;
-    // A bank that quietly publishes nothing is worse than one that refuses to start.
-    const port = taken.port ?? mqtt.port;
-    throw new AtmError(
-      'MQTT_PORT_IN_USE',
-      `telemetry broker port 127.0.0.1:${port} is in use: publish to the broker already there with --mqtt mqtt://127.0.0.1:${port}, pick another port with --mqtt-port N (--mqtt-ws-port N), or run without telemetry with --no-mqtt`,
-    );
+    undoFailedStart(before, error);
+    throw explainStartFailure(error, {
+      dataDir: hostOptions.dataDir,
+      host: hostOptions.host,
+      port: hostOptions.port,
+      mqttPort: mqtt.mode === 'embedded' ? mqtt.port : null,
+      mqttWsPort: mqtt.mode === 'embedded' ? (mqtt.wsPort ?? null) : null,
+    });
   }
-  if (host.mqttPort !== null) process.stdout.write(`telemetry broker listening on 127.0.0.1:${host.mqttPort}\n`);
-  if (host.mqttWsPort !== null) process.stdout.write(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      process.stdout.write(`bank stopping (${signal})\n`);
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  if (host.mqttPort !== null) process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.mqttPort}`));
+  if (host.mqttWsPort !== null) process.stdout.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}`));
+  process.stdout.write(logLine(`bank stopping (${await stopping})`));
   await host.close();
-  process.stdout.write('bank stopped\n');
+  process.stdout.write(logLine('bank stopped'));
   return ExitCode.OK;
+}
+
+/**
+ * `atm bank` never creates a keystore: with a typo in --data it would otherwise start a new,
+ * empty bank with fresh keys that no kiosk knows. Making a bank is `atm keys init`'s job.
+ */
+function requireKeystore(dataDir: string): void {
+  if (fs.existsSync(keystorePath(dataDir))) return;
+  const where = fs.existsSync(dataDir) ? `${dataDir} has no keystore.json` : `${dataDir} does not exist`;
+  throw new AtmError(
+    KeystoreError.MISSING,
+    `${where}; atm bank never creates a keystore: check --data, or set up a new bank with 'atm keys init --data ${shellWord(dataDir)}'`,
+  );
 }
 
 function readPem(values: Record<string, string | boolean | undefined>, name: string): Buffer | undefined {

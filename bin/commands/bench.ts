@@ -7,16 +7,73 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addKiosk, initKeystore, silentObserver, startBankHost } from '../../bank/index.js';
+import { addKiosk, initKeystore, silentObserver, startBankHost, type BankHost } from '../../bank/index.js';
 import { BankConnection } from '../../protocol/index.js';
 import { ExitCode, integerOption, parse, printJson } from '../cli.js';
 
 const USAGE = `usage: atm bench [--sessions 16] [--requests 4000] [--seconds 20] [--handshakes 200] [--bcrypt-cost 12] [--json]
-Starts a bank on a temp data dir (LevelDB, synced commits) and measures it over loopback.`;
+Starts a bank on a temp data dir (LevelDB, synced commits) and measures it over loopback.
+Prints a table (the measures of BENCHMARKS.md); --json prints the report as one JSON object.`;
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+export interface BenchReport {
+  machine: string;
+  sessions: number;
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  latencyMs: Percentiles & { max: number; byOp: Record<string, Percentiles> };
+  handshakeMsEach: number;
+  bcryptCost: number;
+  loginsMsTotal: number;
+  groupCommit: { batches: number; syncedWrites: number; batchesPerWrite: number };
+  rssMiB: { before: number; after: number };
+}
+
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** The report for a person: one measure a line, in BENCHMARKS.md's terms and order. */
+export function formatReport(report: BenchReport): string {
+  const rows: [string, string][] = [
+    ['requests per second', `${report.requestsPerSecond} (${report.requests} requests in ${report.seconds} s, ${counted(report.sessions, 'session')})`],
+    ['latency p50 / p99 / max', `${report.latencyMs.p50} ms / ${report.latencyMs.p99} ms / ${report.latencyMs.max} ms`],
+    ...Object.entries(report.latencyMs.byOp).map(([op, latency]): [string, string] => [`${op} p50 / p99`, `${latency.p50} ms / ${latency.p99} ms`]),
+    ['group commit', `${report.groupCommit.batchesPerWrite} requests per synced write (${report.groupCommit.batches} batches in ${report.groupCommit.syncedWrites} writes)`],
+    ['handshake, sequential', `${report.handshakeMsEach} ms each`],
+    [`${counted(report.sessions, 'login')} at bcrypt cost ${report.bcryptCost}`, report.loginsMsTotal < 1_000 ? `${report.loginsMsTotal} ms total` : `${(report.loginsMsTotal / 1000).toFixed(1)} s total`],
+    ['RSS before / after the load', `${report.rssMiB.before} MiB / ${report.rssMiB.after} MiB`],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return `atm bench on ${report.machine}\n${rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`).join('\n')}\n`;
+}
 
 function percentile(sortedMs: number[], fraction: number): number {
   if (sortedMs.length === 0) return 0;
   return sortedMs[Math.min(sortedMs.length - 1, Math.floor(fraction * sortedMs.length))] as number;
+}
+
+interface BenchBank {
+  host: BankHost;
+  kiosks: { kioskId: string; psk: Buffer }[];
+}
+
+/** A bank on ROOT/data with a kiosk per four sessions (plus one for the handshake loop). */
+async function startBenchBank(root: string, sessions: number, bcryptCost: number): Promise<BenchBank> {
+  const dataDir = path.join(root, 'data');
+  initKeystore(dataDir);
+  const kiosks = Array.from({ length: Math.ceil(sessions / 4) + 1 }, (_, index) => {
+    const kioskId = `bench-${index}`;
+    const file = addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`));
+    return { kioskId, psk: Buffer.from(file.psk, 'hex') };
+  });
+  const host = await startBankHost({ dataDir, port: 0, bcryptCost, observer: silentObserver, serverLimits: { handshakesPerSecondPerKiosk: 100_000, handshakeBurstPerKiosk: 100_000 } });
+  return { host, kiosks };
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -31,14 +88,15 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const handshakes = integerOption(values, 'handshakes', 200, 1, 100_000);
   const bcryptCost = integerOption(values, 'bcrypt-cost', 12, 4, 15);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-bench-'));
-  const dataDir = path.join(root, 'data');
-  initKeystore(dataDir);
-  const kiosks = Array.from({ length: Math.ceil(sessions / 4) + 1 }, (_, index) => {
-    const kioskId = `bench-${index}`;
-    const file = addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`));
-    return { kioskId, psk: Buffer.from(file.psk, 'hex') };
-  });
-  const host = await startBankHost({ dataDir, port: 0, bcryptCost, observer: silentObserver, serverLimits: { handshakesPerSecondPerKiosk: 100_000, handshakeBurstPerKiosk: 100_000 } });
+  let bank: BenchBank;
+  try {
+    bank = await startBenchBank(root, sessions, bcryptCost);
+  } catch (error) {
+    // A bench that could not start leaves no temp folder behind.
+    fs.rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+  const { host, kiosks } = bank;
   const connect = (index: number): Promise<BankConnection> => {
     const kiosk = kiosks[index % kiosks.length] as { kioskId: string; psk: Buffer };
     return BankConnection.connect({ host: '127.0.0.1', port: host.port, kioskId: kiosk.kioskId, psk: kiosk.psk });
@@ -88,7 +146,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const loadMs = performance.now() - loadStart;
     for (const connection of connections) connection.close();
     const all = Object.values(latencies).flat().sort((a, b) => a - b);
-    const report = {
+    const report: BenchReport = {
       machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
       sessions,
       requests: all.length,
@@ -112,7 +170,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       rssMiB: { before: Math.round(rssBefore / 2 ** 20), after: Math.round(process.memoryUsage().rss / 2 ** 20) },
     };
     if (values.json === true) printJson(report);
-    else process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else process.stdout.write(formatReport(report));
     return ExitCode.OK;
   } finally {
     await host.close();

@@ -1,8 +1,7 @@
 // atm client — one scripted session against a bank: handshake, login, one action, logout.
 import crypto from 'node:crypto';
-import { loadKioskKeyFile } from '../../bank/index.js';
 import { BankConnection, declineText, formatCents, parseDollars, type Response } from '../../protocol/index.js';
-import { ExitCode, UsageError, fail, parse, printJson, required } from '../cli.js';
+import { ExitCode, UsageError, fail, parse, parseBank, printJson, readKioskKey, required } from '../cli.js';
 
 const USAGE = `usage: atm client --bank HOST:PORT --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
   ACTION: register | login | balance | deposit | withdraw
@@ -21,13 +20,6 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   const password = process.env.ATM_PASSWORD;
   if (password === undefined) throw new UsageError('no password: set ATM_PASSWORD or use --password-stdin');
   return password;
-}
-
-function parseBank(text: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[2]);
-  if (match === null || !(port > 0 && port < 65536)) throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 export async function clientCommand(argv: string[]): Promise<number> {
@@ -51,7 +43,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
   if (action === undefined || !ACTIONS.has(action)) throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
   const json = values.json === true;
   const bank = parseBank(required(values, 'bank', USAGE));
-  const keyFile = loadKioskKeyFile(required(values, 'key', USAGE));
+  const keyFile = readKioskKey(required(values, 'key', USAGE), typeof values.kiosk === 'string' ? values.kiosk : undefined);
   const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
   if (kioskId !== keyFile.kioskId) throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
   const username = required(values, 'user', USAGE);

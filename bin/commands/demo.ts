@@ -1,14 +1,16 @@
 // atm demo — what `npm start` runs: a bank host on a local data folder with its embedded
 // MQTT broker, a provisioned demo kiosk and demo operator, and the full-screen kiosk with the
 // simulated keypad, all in this terminal. The bank's log goes to DATA/bank.log. Without a
-// terminal (piped output) it runs the bank alone and prints `atm client` lines instead.
+// terminal (piped output) it runs the bank alone and says how to reach it: `npm start` in a
+// terminal, the `atm kiosk` line for another terminal, and `atm client` lines.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { LogLineObserver, addKiosk, addOperator, initKeystore, loadKeystore, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
 import { runKioskApp } from '../../kiosk/app.js';
-import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
+import { ExitCode, UsageError, integerOption, logLine, parse, stopSignal } from '../cli.js';
+import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm demo [--data .atm-data] [--port 7400] [--mqtt-port 1883] [--theme default|high-contrast]
 Starts a bank host with its embedded MQTT broker, a demo kiosk and a demo operator, and opens
@@ -30,37 +32,46 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const mqttPort = integerOption(values, 'mqtt-port', DEMO_MQTT_PORT, 0, 65535);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast') throw new UsageError('--theme must be default or high-contrast');
-  initKeystore(dataDir);
-  const keyFile = path.join(dataDir, `${DEMO_KIOSK_ID}.key`);
-  const kiosk = loadKeystore(dataDir).kiosks[DEMO_KIOSK_ID];
-  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
-  const psk = Buffer.from(JSON.parse(fs.readFileSync(keyFile, 'utf8')).psk as string, 'hex');
   const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true;
   const bankLog = path.join(dataDir, 'bank.log');
-  const logStream = fs.createWriteStream(bankLog, { flags: 'a', mode: 0o600 });
-  const observer = new LogLineObserver((line) => {
-    logStream.write(`${line}\n`);
-    if (!interactive) process.stdout.write(`${line}\n`);
-  });
-  await ensureDemoOperator(dataDir);
-  // The demo favours a snappy first run over the production bcrypt cost of 12.
-  const host = await startDemoBank({ dataDir, port, bcryptCost: 10, observer }, mqttPort);
+  refuseHeldDataDir(dataDir);
+  const before = snapshotDataDir(dataDir);
+  let logStream: fs.WriteStream | null = null;
+  let psk: Buffer;
+  let host: BankHost;
+  try {
+    psk = provisionDemoKiosk(dataDir);
+    await ensureDemoOperator(dataDir);
+    const stream = fs.createWriteStream(bankLog, { flags: 'a', mode: 0o600 });
+    logStream = stream;
+    const observer = new LogLineObserver((line) => {
+      const stamped = logLine(line);
+      stream.write(stamped);
+      if (!interactive) process.stdout.write(stamped);
+    });
+    // The demo favours a snappy first run over the production bcrypt cost of 12.
+    host = await startDemoBank({ dataDir, port, bcryptCost: 10, observer }, mqttPort);
+  } catch (error) {
+    if (logStream !== null) await new Promise((resolve) => logStream?.end(resolve));
+    // A first run that could not start leaves no half-made .atm-data behind.
+    undoFailedStart(before, error);
+    // The broker falls back to a free port by itself, so a port in use here is the bank's.
+    throw explainStartFailure(error, { dataDir, host: '127.0.0.1', port, mqttPort: null });
+  }
   const operatorHint = operatorLine(dataDir, host.mqttPort);
   // `npm run operator` reads this to find the demo's broker (1883 unless that was taken).
   fs.writeFileSync(path.join(dataDir, DEMO_MQTT_URL_FILE), host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`, { mode: 0o600 });
-  logStream.write(`${operatorHint}\n`);
+  logStream.write(logLine(operatorHint));
   try {
     if (interactive) {
       await runKioskApp({ host: '127.0.0.1', port: host.port, kioskId: DEMO_KIOSK_ID, psk, dataDir: path.join(dataDir, 'kiosk'), theme });
       process.stdout.write(`Demo stopped. Bank log: ${path.relative(process.cwd(), bankLog)}\n`);
       return ExitCode.OK;
     }
+    const stopping = stopSignal();
     printClientLines(dataDir, host.port);
     process.stdout.write(`Operator dashboard (another terminal):\n  ${operatorHint}\n\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await stopping;
     return ExitCode.OK;
   } finally {
     await host.close();
@@ -68,11 +79,27 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** The keystore and the demo kiosk, made once; returns the kiosk's PSK. */
+function provisionDemoKiosk(dataDir: string): Buffer {
+  initKeystore(dataDir);
+  const keyFile = path.join(dataDir, `${DEMO_KIOSK_ID}.key`);
+  const kiosk = loadKeystore(dataDir).kiosks[DEMO_KIOSK_ID];
+  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
+  return Buffer.from(JSON.parse(fs.readFileSync(keyFile, 'utf8')).psk as string, 'hex');
+}
+
 function printClientLines(dataDir: string, port: number): void {
   const relative = path.relative(process.cwd(), dataDir) || '.';
-  const common = `npx atm client --bank 127.0.0.1:${port} --kiosk ${DEMO_KIOSK_ID} --key ${path.join(relative, `${DEMO_KIOSK_ID}.key`)}`;
+  const key = path.join(relative, `${DEMO_KIOSK_ID}.key`);
+  const common = `npx atm client --bank 127.0.0.1:${port} --kiosk ${DEMO_KIOSK_ID} --key ${key}`;
   process.stdout.write(`
-Demo bank running (no terminal for the kiosk UI). Data: ${dataDir}. Try the seed's story:
+Demo bank running on 127.0.0.1:${port}. Data: ${dataDir}.
+The kiosk screen needs a terminal: run \`npm start\` in one, or, while this bank runs, open the
+kiosk in another terminal with:
+
+  npx atm kiosk --bank 127.0.0.1:${port} --kiosk ${DEMO_KIOSK_ID} --key ${key}
+
+Or be a customer from the shell: sign up, deposit, withdraw, check the balance, verify the audit log:
 
   export ATM_PASSWORD='correct horse battery'
   ${common} register --user austin
@@ -92,7 +119,9 @@ async function startDemoBank(options: BankHostOptions, mqttPort: number): Promis
   try {
     return await startBankHost({ ...options, mqtt: { mode: 'embedded', port: mqttPort } });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    // Only the broker's port falls back; the bank's own port being taken is the user's to solve.
+    const taken = error as NodeJS.ErrnoException & { port?: number };
+    if (taken.code !== 'EADDRINUSE' || mqttPort === 0 || taken.port !== mqttPort) throw error;
     return startBankHost({ ...options, mqtt: { mode: 'embedded', port: 0 } });
   }
 }
