@@ -92,8 +92,10 @@ export class SerialLink {
   private droppedLogged = 0;
   private dropLoggedAtMs = Number.NEGATIVE_INFINITY;
   private helloReceived: DeviceHello | null = null;
+  private missing = false;
   private readonly messageListeners = new Listeners<DeviceMessage>();
   private readonly onlineListeners = new Listeners<boolean>();
+  private readonly missingListeners = new Listeners<boolean>();
   private readonly greetedListeners = new Listeners<void>();
 
   constructor(
@@ -117,6 +119,15 @@ export class SerialLink {
 
   get online(): boolean {
     return this.phase === 'online';
+  }
+
+  /** The last open found no such port (a wrong path, or the device not plugged in). */
+  get portMissing(): boolean {
+    return this.missing;
+  }
+
+  onPortMissing(listener: (missing: boolean) => void): () => void {
+    return this.missingListeners.add(listener);
   }
 
   /** What the device said about itself in its last HELLO, or null before the first one. */
@@ -228,6 +239,10 @@ export class SerialLink {
           return;
         }
         this.connection = connection;
+        if (this.missing) {
+          this.missing = false;
+          this.missingListeners.emit(false);
+        }
         this.phase = 'hello';
         this.helloReceived = null;
         this.lastHelloMs = Number.NEGATIVE_INFINITY;
@@ -238,7 +253,14 @@ export class SerialLink {
       },
       (error: unknown) => {
         if (generation !== this.generation) return;
-        this.retryLater(`cannot open: ${error instanceof Error ? error.message : String(error)}`);
+        const message = error instanceof Error ? error.message : String(error);
+        // No such port at all is a device not found (a wrong path, a cable out), not a line
+        // that dropped: the kiosk says so, and the log says what to check.
+        const wasMissing = this.missing;
+        this.missing = /ENOENT|No such file or directory/.test(message) || (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+        // Still offline, but now known to be missing (or no longer): the devices re-read their state.
+        if (this.missing !== wasMissing) this.missingListeners.emit(this.missing);
+        this.retryLater(this.missing ? `no such port: check the path (ls /dev/serial/by-id/) and that the device is plugged in` : `cannot open: ${message}`);
       },
     );
   }

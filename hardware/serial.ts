@@ -52,6 +52,7 @@ abstract class SerialDevice {
     protected readonly faults: DeviceFaults,
   ) {
     link.onOnline(() => this.refreshState());
+    link.onPortMissing(() => this.refreshState());
   }
 
   async open(): Promise<void> {
@@ -69,7 +70,8 @@ abstract class SerialDevice {
   }
 
   state(): DeviceState {
-    return this.opened && this.link.online ? this.condition() : 'offline';
+    if (this.opened && this.link.online) return this.condition();
+    return this.opened && this.link.portMissing ? 'noDevice' : 'offline';
   }
 
   onState(listener: (state: DeviceState) => void): Unsubscribe {

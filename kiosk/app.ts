@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createDevices } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
-import type { DeviceState } from '../protocol/messages.js';
+import { deviceStateWords, type DeviceState } from '../protocol/messages.js';
 import { KioskLink, type LinkCause } from './link.js';
 import { startKioskUi, type ThemeName } from './ui.js';
 
@@ -40,7 +40,7 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
     // A device coming up is not news; one failing, and its return, are.
     let previous: DeviceState = 'online';
     device.onState((state) => {
-      if (state !== previous) log(`${name} ${state}${deviceAdvice(name, state, options.device ?? 'sim')}`);
+      if (state !== previous) log(`${name} ${deviceStateWords(state)}${deviceAdvice(name, state, options.device ?? 'sim')}`);
       previous = state;
     });
   }

@@ -370,3 +370,13 @@ test('atm kiosk in a terminal: a --bank port outside 1–65535 exits 2 with one 
   assert.deepEqual(pty.screenText().split('\n').filter((line) => line.trim().length > 0), ['atm: --bank must be HOST:PORT, got "127.0.0.1:99999"']);
   assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no kiosk folder');
 });
+
+test('atm firmware-sim --lcd takes COLUMNSxROWS; anything else is a usage error (exit 2, one line)', async () => {
+  const results = await runAtmAll([{ args: ['firmware-sim', '--lcd', '99x9'] }, { args: ['firmware-sim', '--lcd', 'big'] }, { args: ['firmware-sim', '--help'] }]);
+  for (const result of results.slice(0, 2)) {
+    assert.equal(result?.code, 2, result?.stderr);
+    assert.match(result?.stderr ?? '', /^atm: --lcd must be COLUMNSxROWS such as 20x4 or 16x2/);
+    assert.equal((result?.stderr ?? '').trim().split('\n').length, 1);
+  }
+  assert.match(results[2]?.stdout ?? '', /--lcd 20x4/);
+});

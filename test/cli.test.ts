@@ -390,7 +390,7 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assert.equal((JSON.parse(balance.stdout) as { balanceCents: number }).balanceCents, 10000);
     });
 
-    test('33-char username is INVALID_USERNAME and a 73-byte password WEAK_PASSWORD (32 chars, 72 bytes pass); wrong password and unknown user get the same AUTH_FAILED line', async () => {
+    test('33-char username is INVALID_USERNAME and a 73-byte password WEAK_PASSWORD (32 chars, 72 bytes pass); a wrong password says the tries left, an unknown user only AUTH_FAILED; a limit decline names the limit', async () => {
       const attempts = [
         { user: 'u'.repeat(33), password: PASSWORD },
         { user: 'u'.repeat(32), password: PASSWORD },
@@ -407,10 +407,13 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
         { args: ['login', '--user', 'austin'], options: { env: { ATM_PASSWORD: WRONG_PASSWORD } } },
         { args: ['login', '--user', 'nosuchuser'], options: { env: { ATM_PASSWORD: WRONG_PASSWORD } } },
       ]);
-      assertOneLineError(wrongPassword, 1, /^login declined: AUTH_FAILED/, 'wrong password');
-      assertOneLineError(unknownUser, 1, /^login declined: AUTH_FAILED/, 'unknown user');
-      assert.equal(unknownUser?.stderr, wrongPassword?.stderr, 'an unknown user is indistinguishable from a wrong password');
+      // [ATM-4.11] A wrong password says how many tries are left; an unknown name says nothing more.
+      assertOneLineError(wrongPassword, 1, /^login declined: AUTH_FAILED \(Wrong username or password; 4 tries left before a lock\)\n?$/, 'wrong password');
+      assertOneLineError(unknownUser, 1, /^login declined: AUTH_FAILED \(Wrong username or password\)\n?$/, 'unknown user');
       assert.equal(unknownUser?.stdout, wrongPassword?.stdout);
+      // [ATM-4.10] A limit decline names the limit.
+      const [overLimit] = await clients([{ args: ['withdraw', '--user', 'longpass', '--amount', '1000.01'], options: { env: { ATM_PASSWORD: 'p'.repeat(72) } } }]);
+      assertOneLineError(overLimit, 1, /^withdraw declined: LIMIT_EXCEEDED \(Amount exceeds the limit; limit 1000\.00 per withdrawal\)\n?$/, 'over the per-withdrawal limit');
     });
 
     test('--password-stdin takes the password from the first line of stdin', async () => {

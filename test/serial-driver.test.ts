@@ -232,13 +232,17 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     assert.deepEqual(keys, ['9']);
   });
 
-  test('a device that never opens: open() resolves offline after openWaitMs and the link keeps retrying', async (t) => {
+  test('a port that does not exist: open() resolves after openWaitMs, the keypad is noDevice (not found), the log says what to check, and the link keeps retrying', async (t) => {
     const dir = makeTempDir('atm-serial-absent-');
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const devices = await createSerialDevices(path.join(dir, 'nothing-here'), { serial: { ...FAST, openWaitMs: 200 } });
+    const log: string[] = [];
+    const devices = await createSerialDevices(path.join(dir, 'nothing-here'), { serial: { ...FAST, openWaitMs: 200, log: (line) => log.push(line) } });
     t.after(() => devices.keypad.close());
+    const states: string[] = [];
+    devices.keypad.onState((state) => states.push(state));
     await devices.keypad.open();
-    assert.equal(devices.keypad.state(), 'offline');
+    await until(() => devices.keypad.state() === 'noDevice', `the keypad to be noDevice; it is ${devices.keypad.state()}`);
+    assert.match(log[0] ?? '', /nothing-here: no such port: check the path \(ls \/dev\/serial\/by-id\/\) and that the device is plugged in; reconnecting/);
     await assert.rejects(createSerialDevices('', {}), /not a path/);
   });
 

@@ -109,6 +109,8 @@ function summary(response: Response, action: string, extra: Record<string, unkno
   if (!response.ok) {
     const out: Record<string, unknown> = { ok: false, action, code: response.code, message: response.message, ...extra };
     if (response.lockedUntil !== undefined) out.lockedUntil = response.lockedUntil;
+    if (response.attemptsLeft !== undefined) out.attemptsLeft = response.attemptsLeft;
+    if (response.limit !== undefined) out.limit = { ...response.limit, limit: formatCents(response.limit.limitCents), ...(response.limit.leftCents === undefined ? {} : { left: formatCents(response.limit.leftCents) }) };
     return out;
   }
   const out: Record<string, unknown> = { ok: true, action, ...extra };
@@ -129,8 +131,18 @@ function finish(json: boolean, result: Record<string, unknown>, action: string):
     const code = String(result.code);
     const words = typeof result.message === 'string' ? result.message : (declineText as Record<string, string>)[code] ?? code;
     const locked = typeof result.lockedUntil === 'string' ? ` until ${result.lockedUntil}` : '';
-    process.stderr.write(`${action} declined: ${code} (${words}${locked})\n`);
+    // What a person can do next: tries left before a lock, which limit and what is left of it.
+    const tries = typeof result.attemptsLeft === 'number' ? `; ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left before a lock` : '';
+    const limit = limitWords(result.limit);
+    process.stderr.write(`${action} declined: ${code} (${words}${locked}${tries}${limit})\n`);
     if (result.balance !== undefined) process.stdout.write(`balance ${String(result.balance)}\n`);
   }
   return result.ok === true ? ExitCode.OK : result.code === 'INTERNAL' ? ExitCode.INTERNAL : ExitCode.FAILED;
+}
+
+function limitWords(limit: unknown): string {
+  if (typeof limit !== 'object' || limit === null) return '';
+  const { kind, limit: value, left } = limit as { kind?: string; limit?: string; left?: string };
+  const name = kind === 'withdrawal' ? 'per withdrawal' : kind === 'withdrawalDaily' ? 'per day' : kind === 'deposit' ? 'per deposit' : 'balance maximum';
+  return `; limit ${String(value)} ${name}${left === undefined ? '' : `, ${left} left${kind === 'withdrawalDaily' ? ' today' : ''}`}`;
 }

@@ -9,11 +9,12 @@ import type { FirmwareSim, ScriptStep } from '../../firmware-sim/index.js';
 import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
 
 const USAGE = `usage: atm firmware-sim [--pty | --port PATH] [--script FILE [--exit-after-script]] [--jam-after N]
-                        [--notes 2000:100,1000:100] [--dispense-delay-ms 500] [--low-cash 10]
+                        [--notes 2000:100,1000:100] [--dispense-delay-ms 500] [--low-cash 10] [--lcd 20x4]
 Plays the kiosk's keypad/display/dispenser microcontroller (hardware/PROTOCOL.md). With --pty (the
 default) it makes a pseudo-terminal pair with socat and prints "device ready: PATH" as its first
 line: run the kiosk with --device serial:PATH. --port opens an existing port instead (a real UART,
-or one end of a socat pair you made). It stays silent until the kiosk says HELLO.
+or one end of a socat pair you made). It stays silent until the kiosk says HELLO. --lcd sets its
+character display's size (20x4 by default; 16x2 for the smaller module); the kiosk writes for it.
 --script FILE runs timed actions after the kiosk's HELLO, one a line, "DELAY_MS ACTION [ARG]":
   KEY 0-9|A-D|#|*|BS|ESC, JAM [N], CLEARJAM, LOWCASH, TAMPER [on|off], UNPLUG, REPLUG, GARBAGE [N], RESET
 ${CONSOLE_KEYS_HELP.join('\n')}`;
@@ -65,6 +66,7 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
       notes: { type: 'string' },
       'dispense-delay-ms': { type: 'string' },
       'low-cash': { type: 'string' },
+      lcd: { type: 'string' },
     },
     USAGE,
   );
@@ -73,7 +75,10 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
   const script = typeof values.script === 'string' ? readScript(values.script) : undefined;
   if (values['exit-after-script'] === true && script === undefined) throw new UsageError('--exit-after-script needs --script FILE');
   const jamAfter = values['jam-after'] === undefined ? undefined : integerOption(values, 'jam-after', 0, 0, 1_000_000);
+  const lcd = typeof values.lcd === 'string' ? /^(\d{1,2})x([1-4])$/.exec(values.lcd) : null;
+  if (typeof values.lcd === 'string' && (lcd === null || Number(lcd[1]) < 8 || Number(lcd[1]) > 40)) throw new UsageError(`--lcd must be COLUMNSxROWS such as 20x4 or 16x2 (8-40 columns, 1-4 rows), got ${JSON.stringify(values.lcd)}`);
   const device = {
+    ...(lcd === null ? {} : { columns: Number(lcd[1]), rows: Number(lcd[2]) }),
     cassettes: typeof values.notes === 'string' ? parseNotes(values.notes) : undefined,
     jamAfterNotes: jamAfter,
     dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 500, 0, 60_000),
