@@ -245,6 +245,40 @@ describe('atm kiosk --device serial: with atm firmware-sim on a real pty pair', 
     assert.equal(await balanceOf('page'), 5_000);
   });
 
+  test('[item 4, 8] three 20.00 notes left: fast cash offers 20.00 and 60.00 only; after paying them withdrawals are unavailable; the tamper switch stops the machine', async (t) => {
+    await customer('gail', 10_000);
+    const script = [
+      ...logIn('gail'),
+      `${BANK_GAP_MS} KEY C`, // withdraw
+      `${KEY_GAP_MS * 3} KEY C`, // 100.00: not offered
+      `${KEY_GAP_MS * 3} KEY B`, // 60.00
+      `${KEY_GAP_MS * 3} KEY #`, // confirmed
+      `${BANK_GAP_MS * 2} KEY B`, // result → menu
+      `${KEY_GAP_MS * 3} KEY C`, // withdraw again: unavailable now
+      `${BANK_GAP_MS} TAMPER on`,
+      `${BANK_GAP_MS} KEY D`, // ignored while tampered
+      `${BANK_GAP_MS} TAMPER off`,
+    ];
+    const { sim, pty } = await startStack(t, 'empty', script, ['--notes', '2000:3']);
+    await pty.waitFor('Fast cash:', 20_000);
+    assert.match(pty.screenText(), /\[A\] 20\.00 +\[B\] 60\.00/);
+    assert.doesNotMatch(pty.screenText(), /\[C\] 100\.00|\[D\] 200\.00/);
+    await pty.waitFor('100.00 cannot be paid at this machine now');
+    await pty.waitFor('You will receive: 3 x 20.00');
+    await pty.waitFor('Cash dispensed', 10_000);
+    await pty.waitFor('Withdraw cash (unavailable)', 10_000);
+    await pty.waitFor('Withdrawals are unavailable at this machine right now');
+    await pty.waitFor('enclosure is open (tamper switch)', 10_000);
+    assert.match(pty.screenText(), /Temporarily out of service/);
+    await sim.waitForOutput(/lcd on +\|OUT OF SERVICE +\|Tamper switch/);
+    // Closed again: back on the menu, the D pressed meanwhile ignored (still logged in).
+    await pty.waitFor('What would you like to do?', 10_000);
+    assert.match(pty.screenText(), /Main menu — gail/);
+    const records = await auditOf(bank.dataDir, 'gail', (mine) => mine.some((record) => record.action === 'withdraw.post'));
+    assert.deepEqual(summary(records).filter((line) => /^withdraw/.test(line)), ['withdraw.hold ok 6000', 'withdraw.post ok 6000']);
+    assert.equal(await balanceOf('gail'), 4_000);
+  });
+
   test('a dispenser jam before any note: the hold is voided, the balance is unchanged, and the dispenser shows hardwareError', async (t) => {
     await customer('jade', 10_000);
     const script = [...logIn('jade'), `${BANK_GAP_MS} KEY C`, `${KEY_GAP_MS * 3} KEY A`, `${KEY_GAP_MS * 3} KEY #`, `${BANK_GAP_MS * 2} KEY B`, `${KEY_GAP_MS * 3} KEY C`, `${BANK_GAP_MS} KEY D`];

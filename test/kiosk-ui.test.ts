@@ -429,6 +429,36 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await pty.waitFor('─ Display ─');
   });
 
+  test('[items 6, 12] sign-up: * clears the name, a taken name is said before any password; a withdrawal over the limit names it', async (t) => {
+    await depositDirect(bank, 'limited', 2_000_00);
+    const { pty } = await startKiosk(t, launch());
+    pty.type('b');
+    await pty.waitFor('Choose a username:');
+    pty.type('bob');
+    await pty.waitFor('  bob_');
+    pty.type('*');
+    await pty.waitFor(/│ {3}_ +│/);
+    assert.doesNotMatch(pty.screenText(), /bob|\*_/, '* cleared the field instead of typing a star');
+    pty.type('limited');
+    pty.press('enter');
+    await pty.waitFor('That username is taken: choose another');
+    assert.match(pty.screenText(), /Choose a username:/, 'still on the name, no password asked');
+    assert.match(pty.screenText(), / {2}limited_/, 'the name kept to change it');
+    pty.press('escape');
+    await pty.waitFor(WELCOME);
+    await logIn(pty, 'limited', TEST_PASSWORD);
+    await pty.waitFor('Main menu — limited');
+    pty.type('c');
+    await pty.waitFor('Or enter another amount:');
+    pty.type('120000');
+    await pty.waitFor(amountLine('1200.00'));
+    pty.press('enter');
+    await pty.waitFor('Withdraw 1200.00?');
+    pty.press('enter');
+    await pty.waitFor('Over the 1000.00 limit per withdrawal');
+    assert.match(pty.screenText(), /Limit 1000\.00 each/, 'the display says it too');
+  });
+
   test('Ctrl-C quits with exit code 0 and gives the terminal its normal screen back', async (t) => {
     const { pty } = await startKiosk(t, launch());
     assert.match(pty.output(), /\x1b\[\?1049h/, 'the UI runs on the alternate screen');
