@@ -69,11 +69,13 @@ export function decideDeposit(account: Account, amountCents: unknown, limits: Le
 /** Phase one of a withdrawal: reserve the amount; it counts against today's limit at once. */
 export function decideHold(account: Account, amountCents: unknown, limits: LedgerLimits, nowMs: number): Decision {
   if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
-  if (amountCents > limits.withdrawalCentsMax) return overLimit({ kind: 'withdrawal', limitCents: limits.withdrawalCentsMax });
-  if (amountCents > availableCents(account)) return { ok: false, code: DeclineCode.INSUFFICIENT_FUNDS };
   const today = withdrawnToday(account, nowMs);
+  const leftTodayCents = Math.max(0, limits.withdrawalCentsMaxDaily - today);
+  // Over the per-withdrawal limit: still say what today allows, so the customer can pick an amount.
+  if (amountCents > limits.withdrawalCentsMax) return overLimit({ kind: 'withdrawal', limitCents: limits.withdrawalCentsMax, leftCents: leftTodayCents });
+  if (amountCents > availableCents(account)) return { ok: false, code: DeclineCode.INSUFFICIENT_FUNDS };
   if (today + amountCents > limits.withdrawalCentsMaxDaily) {
-    return overLimit({ kind: 'withdrawalDaily', limitCents: limits.withdrawalCentsMaxDaily, leftCents: Math.max(0, limits.withdrawalCentsMaxDaily - today) });
+    return overLimit({ kind: 'withdrawalDaily', limitCents: limits.withdrawalCentsMaxDaily, leftCents: leftTodayCents });
   }
   return {
     ok: true,

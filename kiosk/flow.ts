@@ -439,7 +439,11 @@ function limitWords(limit: LimitDetail): Say {
   const limitText = formatCents(limit.limitCents);
   switch (limit.kind) {
     case 'withdrawal':
-      return say(`Over the ${limitText} limit per withdrawal`, `Max ${limitText}`, { lcdWide: `Limit ${limitText} each`, amountCents: limit.limitCents });
+      return say(
+        `Over the ${limitText} limit per withdrawal${limit.leftCents === undefined ? '' : `; ${formatCents(limit.leftCents)} left of today's limit`}`,
+        `Max ${limitText}`,
+        { lcdWide: `Limit ${limitText} each`, amountCents: limit.limitCents },
+      );
     case 'withdrawalDaily': {
       const leftCents = limit.leftCents ?? 0;
       return say(`Over the daily limit of ${limitText}: ${formatCents(leftCents)} left today`, `Left ${formatCents(leftCents)}`, { lcdWide: `Left today ${formatCents(leftCents)}`, amountCents: leftCents });

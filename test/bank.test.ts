@@ -511,7 +511,7 @@ test('[ATM-4.10] a limit decline says which limit, its value and what is left to
   const tooBig = expectDecline(await kiosk.request({ op: 'deposit', txnId: 'lim-dep-0002', amountCents: 10_000_01 }), 'LIMIT_EXCEEDED');
   assert.deepEqual(tooBig.limit, { kind: 'deposit', limitCents: 10_000_00 });
   const perWithdrawal = expectDecline(await kiosk.request({ op: 'withdraw.hold', txnId: 'lim-wd-00001', amountCents: 1_000_01 }), 'LIMIT_EXCEEDED');
-  assert.deepEqual(perWithdrawal.limit, { kind: 'withdrawal', limitCents: 1_000_00 });
+  assert.deepEqual(perWithdrawal.limit, { kind: 'withdrawal', limitCents: 1_000_00, leftCents: 2_000_00 });
   for (const txnId of ['lim-wd-00002', 'lim-wd-00003']) {
     expectOk(await kiosk.request({ op: 'withdraw.hold', txnId, amountCents: 800_00 }));
     expectOk(await kiosk.request({ op: 'withdraw.post', txnId, dispensedCents: 800_00 }));

@@ -413,7 +413,7 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assert.equal(unknownUser?.stdout, wrongPassword?.stdout);
       // [ATM-4.10] A limit decline names the limit.
       const [overLimit] = await clients([{ args: ['withdraw', '--user', 'longpass', '--amount', '1000.01'], options: { env: { ATM_PASSWORD: 'p'.repeat(72) } } }]);
-      assertOneLineError(overLimit, 1, /^withdraw declined: LIMIT_EXCEEDED \(Amount exceeds the limit; limit 1000\.00 per withdrawal\)\n?$/, 'over the per-withdrawal limit');
+      assertOneLineError(overLimit, 1, /^withdraw declined: LIMIT_EXCEEDED \(Amount exceeds the limit; limit 1000\.00 per withdrawal, 2000\.00 left today\)\n?$/, 'over the per-withdrawal limit');
     });
 
     test('--password-stdin takes the password from the first line of stdin', async () => {

@@ -848,7 +848,7 @@ test('a text field longer than 20 characters still fits the LCD, showing its las
 
 test('[item 6] a limit decline names the limit, its value, and what is left today', () => {
   const cases: [EffectResult, string, string | [string, string]][] = [
-    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 120_000, dispensedCents: 0, limit: { kind: 'withdrawal', limitCents: 100_000 } }, 'Over the 1000.00 limit per withdrawal', ['Limit 1000.00 each', 'Max 1000.00']],
+    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 120_000, dispensedCents: 0, limit: { kind: 'withdrawal', limitCents: 100_000, leftCents: 40_000 } }, "Over the 1000.00 limit per withdrawal; 400.00 left of today's limit", ['Limit 1000.00 each', 'Max 1000.00']],
     [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 60_000, dispensedCents: 0, limit: { kind: 'withdrawalDaily', limitCents: 200_000, leftCents: 40_000 } }, 'Over the daily limit of 2000.00: 400.00 left today', ['Left today 400.00', 'Left 400.00']],
     [{ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'deposit', limitCents: 1_000_000 } }, 'Over the 10000.00 limit per deposit', ['Limit 10000.00 each', 'Max 10000.00']],
   ];

@@ -455,7 +455,7 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     pty.press('enter');
     await pty.waitFor('Withdraw 1200.00?');
     pty.press('enter');
-    await pty.waitFor('Over the 1000.00 limit per withdrawal');
+    await pty.waitFor("Over the 1000.00 limit per withdrawal; 2000.00 left of today's limit");
     assert.match(pty.screenText(), /Limit 1000\.00 each/, 'the display says it too');
   });
 

@@ -144,5 +144,6 @@ function limitWords(limit: unknown): string {
   if (typeof limit !== 'object' || limit === null) return '';
   const { kind, limit: value, left } = limit as { kind?: string; limit?: string; left?: string };
   const name = kind === 'withdrawal' ? 'per withdrawal' : kind === 'withdrawalDaily' ? 'per day' : kind === 'deposit' ? 'per deposit' : 'balance maximum';
-  return `; limit ${String(value)} ${name}${left === undefined ? '' : `, ${left} left${kind === 'withdrawalDaily' ? ' today' : ''}`}`;
+  const today = kind === 'withdrawal' || kind === 'withdrawalDaily' ? ' today' : '';
+  return `; limit ${String(value)} ${name}${left === undefined ? '' : `, ${left} left${today}`}`;
 }
