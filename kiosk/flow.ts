@@ -151,9 +151,11 @@ export function step(state: KioskState, event: KioskEvent): Step {
   switch (event.type) {
     case 'link':
       return onLink(state, event.state, event.cause);
-    case 'device':
+    case 'device': {
+      const next = { ...state, devices: { ...state.devices, [event.device]: event.state } };
       // A device coming back clears a message about it being unavailable.
-      return stay(event.state === 'online' ? tell({ ...state, devices: { ...state.devices, [event.device]: event.state } }, null) : { ...state, devices: { ...state.devices, [event.device]: event.state } });
+      return stay(event.state === 'online' ? tell(next, null) : next);
+    }
     case 'cash':
       return stay({ ...state, cassettes: event.cassettes, noteCents: smallestNoteCents(event.cassettes) ?? state.noteCents });
     case 'tick':
