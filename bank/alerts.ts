@@ -5,7 +5,13 @@
 // reported offline after it has had no session for `kioskOfflineAlertMs`, and a repeated
 // security event only counts up the alert it already raised.
 import type { CassetteReport, DeviceState } from '../protocol/messages.js';
-import { ACTIVE_ALERTS_MAX, type ActiveAlertsPayload, type AlertKind, type AlertPayload, type AlertSeverity } from '../protocol/telemetry.js';
+import {
+  ACTIVE_ALERTS_MAX,
+  type ActiveAlertsPayload,
+  type AlertKind,
+  type AlertPayload,
+  type AlertSeverity,
+} from '../protocol/telemetry.js';
 
 export interface AlertEngineOptions {
   /** A kiosk with no open session for this long is offline (a shorter flap raises nothing). */
@@ -118,14 +124,30 @@ export class AlertEngine {
   }
 
   /** One device report: a fault per device that is not working, low cash per cassette. */
-  deviceReport(kioskId: string, devices: DeviceStates, cassettes: readonly CassetteReport[], nowMs: number): AlertPayload[] {
+  deviceReport(
+    kioskId: string,
+    devices: DeviceStates,
+    cassettes: readonly CassetteReport[],
+    nowMs: number,
+  ): AlertPayload[] {
     const out: AlertPayload[] = [];
     for (const name of DEVICE_NAMES) {
       const state = devices[name];
       // deviceBusy is the dispenser at work, not a fault: alerting on it would flap with every withdrawal.
       const faulty = state !== 'online' && state !== 'deviceBusy';
       const severity: AlertSeverity = state === 'userError' ? 'warning' : 'critical';
-      this.hold(out, faulty, { alertId: `device-fault:${kioskId}:${name}`, kind: 'device-fault', severity, kioskId, reason: `${name} ${state}` }, nowMs);
+      this.hold(
+        out,
+        faulty,
+        {
+          alertId: `device-fault:${kioskId}:${name}`,
+          kind: 'device-fault',
+          severity,
+          kioskId,
+          reason: `${name} ${state}`,
+        },
+        nowMs,
+      );
     }
     const reported = new Set<string>();
     for (const cassette of cassettes) {
@@ -138,7 +160,8 @@ export class AlertEngine {
     }
     // A cassette no longer reported (taken out) has no cash level to be low about.
     for (const condition of [...this.conditions.values()]) {
-      if (condition.kind === 'low-cash' && condition.kioskId === kioskId && !reported.has(condition.alertId)) out.push(this.clear(condition));
+      if (condition.kind === 'low-cash' && condition.kioskId === kioskId && !reported.has(condition.alertId))
+        out.push(this.clear(condition));
     }
     return out;
   }
@@ -176,7 +199,17 @@ export class AlertEngine {
       return [];
     }
     // count = messages dropped while raised, so the clear says how many were lost in all.
-    return this.raise({ alertId: 'telemetry-dropped', kind: 'telemetry-dropped', severity: 'warning', kioskId: null, reason: 'telemetry messages dropped while the broker was unreachable' }, nowMs, delta);
+    return this.raise(
+      {
+        alertId: 'telemetry-dropped',
+        kind: 'telemetry-dropped',
+        severity: 'warning',
+        kioskId: null,
+        reason: 'telemetry messages dropped while the broker was unreachable',
+      },
+      nowMs,
+      delta,
+    );
   }
 
   /** The time rules: kiosks offline past the threshold; security and drop alerts gone quiet. */
@@ -187,10 +220,26 @@ export class AlertEngine {
       const alertId = `kiosk-offline:${kioskId}`;
       if (this.conditions.has(alertId)) continue;
       const seconds = Math.round(this.options.kioskOfflineAlertMs / 1000);
-      out.push(...this.raise({ alertId, kind: 'kiosk-offline', severity: 'critical', kioskId, reason: `no session for ${seconds} s or more` }, link.offlineSinceMs));
+      out.push(
+        ...this.raise(
+          {
+            alertId,
+            kind: 'kiosk-offline',
+            severity: 'critical',
+            kioskId,
+            reason: `no session for ${seconds} s or more`,
+          },
+          link.offlineSinceMs,
+        ),
+      );
     }
     for (const condition of [...this.conditions.values()]) {
-      const quietMs = condition.kind === 'security' ? this.options.securityQuietMs : condition.kind === 'telemetry-dropped' ? this.options.droppedQuietMs : null;
+      const quietMs =
+        condition.kind === 'security'
+          ? this.options.securityQuietMs
+          : condition.kind === 'telemetry-dropped'
+            ? this.options.droppedQuietMs
+            : null;
       if (quietMs !== null && nowMs - condition.lastMs >= quietMs) out.push(this.clear(condition));
     }
     return out;
@@ -210,7 +259,12 @@ export class AlertEngine {
   }
 
   stats(): AlertEngineStats {
-    return { conditions: this.conditions.size, conditionsRefused: this.refused, kiosks: this.kiosks.size, sessionsOpen: this.sessionsOpen };
+    return {
+      conditions: this.conditions.size,
+      conditionsRefused: this.refused,
+      kiosks: this.kiosks.size,
+      sessionsOpen: this.sessionsOpen,
+    };
   }
 
   private link(kioskId: string, nowMs: number): KioskLink | null {
@@ -223,7 +277,12 @@ export class AlertEngine {
   }
 
   /** A level condition: raised while `holds`, cleared when it stops; updates in place while raised. */
-  private hold(out: AlertPayload[], holds: boolean, spec: Omit<Condition, 'count' | 'sinceMs' | 'lastMs'>, nowMs: number): void {
+  private hold(
+    out: AlertPayload[],
+    holds: boolean,
+    spec: Omit<Condition, 'count' | 'sinceMs' | 'lastMs'>,
+    nowMs: number,
+  ): void {
     const existing = this.conditions.get(spec.alertId);
     if (!holds) {
       if (existing !== undefined) out.push(this.clear(existing));

@@ -62,7 +62,12 @@ export class AuditChain {
       ...entry,
       prevHash: this.head.hash,
     };
-    const token = fernetEncrypt(this.key, Buffer.from(JSON.stringify(record)), Math.floor(nowMs / 1000), this.randomBytes(16));
+    const token = fernetEncrypt(
+      this.key,
+      Buffer.from(JSON.stringify(record)),
+      Math.floor(nowMs / 1000),
+      this.randomBytes(16),
+    );
     this.head = { seq: record.seq, hash: hashTokenLine(token) };
     return { token: { seq: record.seq, token }, head: { ...this.head }, record };
   }
@@ -141,7 +146,10 @@ export class AuditLogFile {
    * file's last record. Refuses (throws) when the file's tail does not belong to this chain,
    * because that is tampering for `atm audit verify` to report, not something to paper over.
    */
-  async repair(storeHead: AuditHead, tokensAfter: (seq: number) => Promise<AuditToken[]>): Promise<{ appended: number }> {
+  async repair(
+    storeHead: AuditHead,
+    tokensAfter: (seq: number) => Promise<AuditToken[]>,
+  ): Promise<{ appended: number }> {
     let content = '';
     try {
       content = fs.readFileSync(this.logPath, 'latin1');
@@ -164,19 +172,25 @@ export class AuditLogFile {
       fileHead = { seq: record.seq, hash: hashTokenLine(lastLine) };
     }
     if (fileHead.seq > storeHead.seq) {
-      throw new Error(`audit log has ${fileHead.seq} records but the ledger's head is ${storeHead.seq}; the data dir is inconsistent`);
+      throw new Error(
+        `audit log has ${fileHead.seq} records but the ledger's head is ${storeHead.seq}; the data dir is inconsistent`,
+      );
     }
     const missing = fileHead.seq < storeHead.seq ? await tokensAfter(fileHead.seq) : [];
     if (fileHead.seq + missing.length !== storeHead.seq) {
-      throw new Error(`cannot repair audit log: file ends at ${fileHead.seq}, ledger at ${storeHead.seq}, ${missing.length} tokens kept`);
+      throw new Error(
+        `cannot repair audit log: file ends at ${fileHead.seq}, ledger at ${storeHead.seq}, ${missing.length} tokens kept`,
+      );
     }
-    if (missing.length > 0) fs.appendFileSync(this.logPath, missing.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
+    if (missing.length > 0)
+      fs.appendFileSync(this.logPath, missing.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
     if (fs.existsSync(this.logPath)) {
       const fd = fs.openSync(this.logPath, 'r');
       fs.fsyncSync(fd);
       fs.closeSync(fd);
     }
-    this.appendedHead = missing.length > 0 ? { seq: storeHead.seq, hash: hashTokenLine((missing.at(-1) as AuditToken).token) } : fileHead;
+    this.appendedHead =
+      missing.length > 0 ? { seq: storeHead.seq, hash: hashTokenLine((missing.at(-1) as AuditToken).token) } : fileHead;
     if (this.appendedHead.hash !== storeHead.hash) throw new Error('audit log head hash differs from the ledger head');
     this.syncedThrough = { ...this.appendedHead };
     writeHeadFile(this.dir, this.key, this.appendedHead, this.nowMs(), this.randomBytes);
@@ -188,7 +202,8 @@ export class AuditLogFile {
     if (tokens.length === 0) return this.queue;
     this.queue = this.queue.then(async () => {
       const first = tokens[0] as AuditToken;
-      if (first.seq !== this.appendedHead.seq + 1) throw new Error(`audit append out of order: ${first.seq} after ${this.appendedHead.seq}`);
+      if (first.seq !== this.appendedHead.seq + 1)
+        throw new Error(`audit append out of order: ${first.seq} after ${this.appendedHead.seq}`);
       const handle = await fs.promises.open(this.logPath, 'a', 0o600);
       try {
         await handle.appendFile(tokens.map((t) => `${t.token}\n`).join(''));
@@ -213,8 +228,7 @@ export class AuditLogFile {
 }
 
 export type VerifyResult =
-  | { ok: true; records: number }
-  | { ok: false; records: number; badRecord: number; reason: string };
+  { ok: true; records: number } | { ok: false; records: number; badRecord: number; reason: string };
 
 /** [atm audit verify] Decrypt, sequence, chain and head; reports the first bad record. */
 export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
@@ -236,22 +250,37 @@ export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
     if (torn && index === lines.length - 1) return fail('last line is incomplete (log truncated mid-record)');
     const record = decryptAuditToken(key, line);
     if (record === null) return fail('does not decrypt (edited, or not written with this audit key)');
-    if (record.seq !== lineNumber) return fail(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
-    if (record.prevHash !== previousHash) return fail('hash chain broken (a previous line was changed, removed or reordered)');
+    if (record.seq !== lineNumber)
+      return fail(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
+    if (record.prevHash !== previousHash)
+      return fail('hash chain broken (a previous line was changed, removed or reordered)');
     previousHash = hashTokenLine(line);
   }
   const head = readHeadFile(dir, key);
-  if (head === 'unreadable') return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: 'audit.head does not decrypt' };
+  if (head === 'unreadable')
+    return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: 'audit.head does not decrypt' };
   if (head === null) {
-    if (lines.length > 0) return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: 'audit.head is missing' };
+    if (lines.length > 0)
+      return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: 'audit.head is missing' };
     return { ok: true, records: 0 };
   }
   if (head.seq > lines.length) {
-    return { ok: false, records: lines.length, badRecord: lines.length + 1, reason: `log truncated: head says ${head.seq} records, the log has ${lines.length}` };
+    return {
+      ok: false,
+      records: lines.length,
+      badRecord: lines.length + 1,
+      reason: `log truncated: head says ${head.seq} records, the log has ${lines.length}`,
+    };
   }
   if (head.seq > 0) {
     const headLine = lines[head.seq - 1] as string;
-    if (hashTokenLine(headLine) !== head.hash) return { ok: false, records: lines.length, badRecord: head.seq, reason: 'record differs from the one the head names' };
+    if (hashTokenLine(headLine) !== head.hash)
+      return {
+        ok: false,
+        records: lines.length,
+        badRecord: head.seq,
+        reason: 'record differs from the one the head names',
+      };
   }
   return { ok: true, records: lines.length };
 }

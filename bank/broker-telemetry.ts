@@ -51,12 +51,20 @@ export class BrokerTelemetry implements TelemetryOutlet {
     const dropped = this.dropped;
     this.status({ status: 'online', dropped, droppedTotal: dropped });
     if (dropped > 0) {
-      this.enqueue({ topic: topics.bankDropped(options.hostId), payload: Buffer.from(this.envelope.wrapObject({ dropped, droppedTotal: dropped }, this.nowMs())), retain: false });
+      this.enqueue({
+        topic: topics.bankDropped(options.hostId),
+        payload: Buffer.from(this.envelope.wrapObject({ dropped, droppedTotal: dropped }, this.nowMs())),
+        retain: false,
+      });
     }
   }
 
   private status(payload: object): void {
-    this.enqueue({ topic: topics.bankStatus(this.options.hostId), payload: Buffer.from(this.envelope.wrapObject(payload, this.nowMs())), retain: true });
+    this.enqueue({
+      topic: topics.bankStatus(this.options.hostId),
+      payload: Buffer.from(this.envelope.wrapObject(payload, this.nowMs())),
+      retain: true,
+    });
   }
 
   send(topic: string, payloadJson: string, tsMs: number, retain: boolean): void {

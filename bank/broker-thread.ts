@@ -49,7 +49,14 @@ export interface WireRetainedMessage {
 }
 
 export type BrokerWorkerReply =
-  | { type: 'ready'; port: number; wsPort: number | null; threadId: number; loaded: WireRetainedMessage[]; retainedLoadError: string | null }
+  | {
+      type: 'ready';
+      port: number;
+      wsPort: number | null;
+      threadId: number;
+      loaded: WireRetainedMessage[];
+      retainedLoadError: string | null;
+    }
   /** Starting failed; code and port are the listen error's (EADDRINUSE must reach `atm bank`). */
   | { type: 'error'; code: string | null; port: number | null; message: string }
   | { type: 'closed' };
@@ -90,7 +97,6 @@ export const BROKER_THREAD_CLOSE_MS_MAX = 5_000;
 export const BROKER_THREAD_RESTART_MS_MIN = 1_000;
 export const BROKER_THREAD_RESTART_MS_MAX = 30_000;
 
-
 const WORKER_URL = new URL('./broker-worker.js', import.meta.url);
 
 export function wireRetained(message: RetainedMessage): WireRetainedMessage {
@@ -101,13 +107,22 @@ export function wireRetained(message: RetainedMessage): WireRetainedMessage {
 
 function unwireRetained(message: WireRetainedMessage): RetainedMessage {
   const { payload } = message;
-  return { topic: message.topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), qos: message.qos };
+  return {
+    topic: message.topic,
+    payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    qos: message.qos,
+  };
 }
 
 type Ready = Extract<BrokerWorkerReply, { type: 'ready' }>;
 
 /** Resolves with the first reply of `type`, or null on exit or after timeoutMs. */
-function nextReply<T extends BrokerWorkerReply['type']>(worker: Worker, types: T[], exited: Promise<number>, timeoutMs: number): Promise<Extract<BrokerWorkerReply, { type: T }> | null> {
+function nextReply<T extends BrokerWorkerReply['type']>(
+  worker: Worker,
+  types: T[],
+  exited: Promise<number>,
+  timeoutMs: number,
+): Promise<Extract<BrokerWorkerReply, { type: T }> | null> {
   return new Promise((resolve) => {
     const done = (reply: Extract<BrokerWorkerReply, { type: T }> | null): void => {
       clearTimeout(timer);
@@ -135,7 +150,9 @@ async function awaitReady(worker: Worker, exited: Promise<number>, crash: () => 
   if (reply?.type === 'ready') return reply;
   if (reply?.type === 'error') throw startError(reply);
   const cause = crash();
-  throw new Error(`the embedded broker thread did not start${cause === null ? ` within ${BROKER_THREAD_START_MS_MAX} ms` : `: ${cause.message}`}`);
+  throw new Error(
+    `the embedded broker thread did not start${cause === null ? ` within ${BROKER_THREAD_START_MS_MAX} ms` : `: ${cause.message}`}`,
+  );
 }
 
 /** One started worker: its ready reply, its telemetry sink and how it ends. */
@@ -191,7 +208,14 @@ function report<T>(callback: ((value: T) => void) | undefined, value: T): void {
 }
 
 export async function startBrokerWorker(options: BrokerThreadOptions): Promise<BrokerThread> {
-  const { onUnexpectedExit, onRestarted, nowMs, restartMsMin = BROKER_THREAD_RESTART_MS_MIN, restartMsMax = BROKER_THREAD_RESTART_MS_MAX, ...data } = options;
+  const {
+    onUnexpectedExit,
+    onRestarted,
+    nowMs,
+    restartMsMin = BROKER_THREAD_RESTART_MS_MIN,
+    restartMsMax = BROKER_THREAD_RESTART_MS_MAX,
+    ...data
+  } = options;
   const first = await spawnWorker(data, nowMs); // a failure here (a port in use) is the caller's
   // A restart takes the ports the first thread bound (port 0 asked for any).
   const again: BrokerWorkerData = { ...data, port: first.ready.port, wsPort: first.ready.wsPort ?? undefined };

@@ -10,7 +10,12 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import bcrypt from 'bcrypt';
 import { startEmbeddedBroker, type LocalBroker } from './broker.js';
 import { BrokerTelemetry } from './broker-telemetry.js';
-import { wireRetained, type BrokerWorkerInit, type BrokerWorkerReply, type BrokerWorkerRequest } from './broker-thread.js';
+import {
+  wireRetained,
+  type BrokerWorkerInit,
+  type BrokerWorkerReply,
+  type BrokerWorkerRequest,
+} from './broker-thread.js';
 import { KeystoreView } from './key-store.js';
 import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
 import { serveTelemetryPort } from './telemetry-port.js';
@@ -60,12 +65,20 @@ async function start(): Promise<void> {
   } catch (error) {
     const failure = error as NodeJS.ErrnoException & { port?: unknown };
     const message = error instanceof Error ? error.message : String(error);
-    reply({ type: 'error', code: typeof failure.code === 'string' ? failure.code : null, port: typeof failure.port === 'number' ? failure.port : null, message });
+    reply({
+      type: 'error',
+      code: typeof failure.code === 'string' ? failure.code : null,
+      port: typeof failure.port === 'number' ? failure.port : null,
+      message,
+    });
     data.telemetryPort.close();
     return; // nothing is left listening: the thread ends by itself
   }
   // The bank's telemetry, published into the broker in-process (broker-telemetry.ts).
-  serveTelemetryPort(data.telemetryPort, new BrokerTelemetry(broker, { hostId: data.hostId, countsBefore: data.countsBefore }));
+  serveTelemetryPort(
+    data.telemetryPort,
+    new BrokerTelemetry(broker, { hostId: data.hostId, countsBefore: data.countsBefore }),
+  );
   port?.on('message', (request: BrokerWorkerRequest) => {
     switch (request.type) {
       case 'close':
@@ -77,7 +90,14 @@ async function start(): Promise<void> {
       }
     }
   });
-  reply({ type: 'ready', port: broker.port, wsPort: broker.wsPort, threadId, loaded: broker.loaded.map(wireRetained), retainedLoadError: retained?.loadError ?? null });
+  reply({
+    type: 'ready',
+    port: broker.port,
+    wsPort: broker.wsPort,
+    threadId,
+    loaded: broker.loaded.map(wireRetained),
+    retainedLoadError: retained?.loadError ?? null,
+  });
 }
 
 void start();

@@ -74,7 +74,8 @@ async function persistRetained(broker: Aedes, file: RetainedFile): Promise<Retai
   const persistence = (broker as unknown as { persistence: RetainedPersistence }).persistence;
   const store = persistence.storeRetained.bind(persistence);
   const loaded = file.list();
-  for (const message of loaded) await store({ topic: message.topic, payload: message.payload, qos: message.qos, retain: true });
+  for (const message of loaded)
+    await store({ topic: message.topic, payload: message.payload, qos: message.qos, retain: true });
   persistence.storeRetained = async (packet) => {
     await store(packet);
     try {
@@ -207,7 +208,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     authorizeSubscribe: (client, subscription, done) => {
       const role = roles.get(client);
       if (subscription.topic.startsWith(DENIED_TOPIC_PREFIX)) return done(null, null);
-      const allowed = role === 'bank' || ((role === 'operator' || role === 'admin') && operatorMaySubscribe(subscription.topic)) || (role === 'admin' && adminMaySubscribe(subscription.topic));
+      const allowed =
+        role === 'bank' ||
+        ((role === 'operator' || role === 'admin') && operatorMaySubscribe(subscription.topic)) ||
+        (role === 'admin' && adminMaySubscribe(subscription.topic));
       if (allowed) return done(null, subscription);
       done(null, null); // a failure return code (0x80) in the SUBACK, without disconnecting
     },
@@ -265,7 +269,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     publish: (packet, done) => {
       if (closed) return done(new Error('the broker is closed'));
       coalescer.hold();
-      broker.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain, dup: false }, (error?: Error | null) => done(error ?? undefined));
+      broker.publish(
+        { cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain, dup: false },
+        (error?: Error | null) => done(error ?? undefined),
+      );
     },
     close: async () => {
       if (closed) return;

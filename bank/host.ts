@@ -98,7 +98,11 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
       dataDir: options.dataDir,
       nowMs,
       timings: { metricsIntervalMs: options.metricsIntervalMs ?? 5_000, alertTickMs: options.alertTickMs ?? 1_000 },
-      alerts: { kioskOfflineAlertMs: options.kioskOfflineAlertMs, lowCashCount: options.lowCashCount, securityQuietMs: options.securityQuietMs },
+      alerts: {
+        kioskOfflineAlertMs: options.kioskOfflineAlertMs,
+        lowCashCount: options.lowCashCount,
+        securityQuietMs: options.securityQuietMs,
+      },
       info: (message) => baseObserver.info(message),
     });
   } catch (error) {
@@ -106,13 +110,15 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
     throw error;
   }
   const observer = telemetry.observer === null ? baseObserver : fanOut([baseObserver, telemetry.observer]);
-  if (telemetry.retainedLoadError !== null) observer.info(`telemetry: retained messages not restored (${telemetry.retainedLoadError})`);
+  if (telemetry.retainedLoadError !== null)
+    observer.info(`telemetry: retained messages not restored (${telemetry.retainedLoadError})`);
   const closeTelemetry = (): Promise<void> => telemetry.close();
   try {
     const auditLog = new AuditLogFile(options.dataDir, auditKey, nowMs, randomBytes);
     const storeHead = await store.getAuditHead();
     const repaired = await auditLog.repair(storeHead, (seq) => store.listAuditTokensAfter(seq));
-    if (repaired.appended > 0) observer.info(`audit log repaired: ${repaired.appended} record(s) restored from the ledger`);
+    if (repaired.appended > 0)
+      observer.info(`audit log repaired: ${repaired.appended} record(s) restored from the ledger`);
     const chain = new AuditChain(auditKey, storeHead, randomBytes);
     const committer = new GroupCommitter(store, chain, auditLog, nowMs);
     const service = new BankService({
@@ -128,10 +134,23 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
       loginBurstPerKiosk: options.loginBurstPerKiosk,
     });
     const host = options.host ?? '127.0.0.1';
-    const server = new BankServer({ host, port: options.port ?? 7400, service, keystore, observer, nowMs, randomBytes, timeouts: options.timeouts, limits: options.serverLimits });
+    const server = new BankServer({
+      host,
+      port: options.port ?? 7400,
+      service,
+      keystore,
+      observer,
+      nowMs,
+      randomBytes,
+      timeouts: options.timeouts,
+      limits: options.serverLimits,
+    });
     const port = await server.listen();
     const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
-    const sweeper = sweepIntervalMs > 0 ? setInterval(() => void service.sweepExpiredHolds().catch(() => undefined), sweepIntervalMs) : null;
+    const sweeper =
+      sweepIntervalMs > 0
+        ? setInterval(() => void service.sweepExpiredHolds().catch(() => undefined), sweepIntervalMs)
+        : null;
     sweeper?.unref();
     observer.info(`bank ${keystore.current().hostId} listening on ${host}:${port} data=${options.dataDir}`);
     let closed = false;

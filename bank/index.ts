@@ -12,8 +12,27 @@ export {
   KeystoreError,
   type Keystore,
 } from './key-store.js';
-export { verifyAuditLog, decryptAuditToken, AuditChain, AuditLogFile, AUDIT_LOG_FILE, AUDIT_HEAD_FILE, type AuditRecord, type AuditEntry } from './audit.js';
-export { LogLineObserver, silentObserver, fanOut, maskUsername, type BankObserver, type ActionEvent, type SessionEvent, type SecurityEvent, type DeviceEvent } from './observer.js';
+export {
+  verifyAuditLog,
+  decryptAuditToken,
+  AuditChain,
+  AuditLogFile,
+  AUDIT_LOG_FILE,
+  AUDIT_HEAD_FILE,
+  type AuditRecord,
+  type AuditEntry,
+} from './audit.js';
+export {
+  LogLineObserver,
+  silentObserver,
+  fanOut,
+  maskUsername,
+  type BankObserver,
+  type ActionEvent,
+  type SessionEvent,
+  type SecurityEvent,
+  type DeviceEvent,
+} from './observer.js';
 export { AlertEngine, DEFAULT_ALERT_OPTIONS, type AlertEngineOptions } from './alerts.js';
 export { MetricsAccumulator, LATENCY_SAMPLES_MAX } from './metrics.js';
 export { RETAINED_FILE_NAME } from './retained-store.js';

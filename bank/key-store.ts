@@ -71,7 +71,8 @@ export function loadKeystore(dir: string): Keystore {
   }
   try {
     const keystore = JSON.parse(text) as Keystore;
-    if (keystore.version !== KEYSTORE_VERSION || fernetKeyParse(keystore.auditKey) === null) throw new Error('bad fields');
+    if (keystore.version !== KEYSTORE_VERSION || fernetKeyParse(keystore.auditKey) === null)
+      throw new Error('bad fields');
     keystore.operators ??= {};
     return keystore;
   } catch {
@@ -109,9 +110,17 @@ export function auditKeyRaw(keystore: Keystore): Buffer {
   return Buffer.concat([key.signingKey, key.encryptionKey]);
 }
 
-export function addKiosk(dir: string, kioskId: string, outFile: string, options: { force?: boolean; nowMs?: number } = {}): KioskKeyFile {
+export function addKiosk(
+  dir: string,
+  kioskId: string,
+  outFile: string,
+  options: { force?: boolean; nowMs?: number } = {},
+): KioskKeyFile {
   if (!isValidKioskId(kioskId)) {
-    throw new AtmError(KeystoreError.INVALID_KIOSK_ID, `invalid kiosk id ${JSON.stringify(kioskId)}: 1-16 chars of a-z 0-9 . _ -, starting with a letter or digit`);
+    throw new AtmError(
+      KeystoreError.INVALID_KIOSK_ID,
+      `invalid kiosk id ${JSON.stringify(kioskId)}: 1-16 chars of a-z 0-9 . _ -, starting with a letter or digit`,
+    );
   }
   const keystore = loadKeystore(dir);
   const existing = keystore.kiosks[kioskId];
@@ -122,7 +131,11 @@ export function addKiosk(dir: string, kioskId: string, outFile: string, options:
     throw new AtmError(KeystoreError.FILE_EXISTS, `${outFile} exists; --force overwrites it`);
   }
   const keyFile: KioskKeyFile = { kioskId, psk: crypto.randomBytes(PSK_BYTES).toString('hex') };
-  keystore.kiosks[kioskId] = { psk: keyFile.psk, createdAt: new Date(options.nowMs ?? Date.now()).toISOString(), revokedAt: null };
+  keystore.kiosks[kioskId] = {
+    psk: keyFile.psk,
+    createdAt: new Date(options.nowMs ?? Date.now()).toISOString(),
+    revokedAt: null,
+  };
   fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });
   writeSecretFile(outFile, `${JSON.stringify(keyFile, null, 2)}\n`);
   saveKeystore(dir, keystore);
@@ -137,9 +150,19 @@ export function revokeKiosk(dir: string, kioskId: string, nowMs = Date.now()): v
   saveKeystore(dir, keystore);
 }
 
-export function addOperator(dir: string, name: string, passwordHash: string, nowMs = Date.now(), options: { admin?: boolean } = {}): void {
+export function addOperator(
+  dir: string,
+  name: string,
+  passwordHash: string,
+  nowMs = Date.now(),
+  options: { admin?: boolean } = {},
+): void {
   const keystore = loadKeystore(dir);
-  keystore.operators[name] = { passwordHash, createdAt: new Date(nowMs).toISOString(), ...(options.admin === true ? { admin: true } : {}) };
+  keystore.operators[name] = {
+    passwordHash,
+    createdAt: new Date(nowMs).toISOString(),
+    ...(options.admin === true ? { admin: true } : {}),
+  };
   saveKeystore(dir, keystore);
 }
 
@@ -154,12 +177,16 @@ export function loadKioskKeyFile(filePath: string): { kioskId: string; psk: Buff
     throw new AtmError(KeystoreError.KEY_FILE_INVALID, `cannot read kiosk key file ${filePath}`);
   }
   if ((stat.mode & 0o077) !== 0) {
-    throw new AtmError(KeystoreError.KEY_FILE_MODE, `kiosk key file ${filePath} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`);
+    throw new AtmError(
+      KeystoreError.KEY_FILE_MODE,
+      `kiosk key file ${filePath} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`,
+    );
   }
   try {
     const parsed = JSON.parse(text) as KioskKeyFile;
     const psk = Buffer.from(parsed.psk, 'hex');
-    if (!isValidKioskId(parsed.kioskId) || psk.length !== PSK_BYTES || !/^[0-9a-f]{64}$/.test(parsed.psk)) throw new Error('fields');
+    if (!isValidKioskId(parsed.kioskId) || psk.length !== PSK_BYTES || !/^[0-9a-f]{64}$/.test(parsed.psk))
+      throw new Error('fields');
     return { kioskId: parsed.kioskId, psk };
   } catch {
     throw new AtmError(KeystoreError.KEY_FILE_INVALID, `kiosk key file ${filePath} is not a valid key file`);

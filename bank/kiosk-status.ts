@@ -39,7 +39,10 @@ export class KioskStatusBoard {
     const lastSeenMs = status.lastSeen === null ? null : Date.parse(status.lastSeen);
     record.lastSeenMs = Number.isFinite(lastSeenMs) ? lastSeenMs : null;
     record.devices = status.devices === null ? null : { ...status.devices };
-    record.cassettes = status.cassettes === null ? null : status.cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
+    record.cassettes =
+      status.cassettes === null
+        ? null
+        : status.cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
     return status.status === 'online' ? this.status(status.kioskId) : null;
   }
 
@@ -63,10 +66,18 @@ export class KioskStatusBoard {
     this.touch(kioskId, nowMs);
   }
 
-  device(kioskId: string, devices: DeviceStates, cassettes: readonly CassetteReport[], nowMs: number): KioskStatus | null {
+  device(
+    kioskId: string,
+    devices: DeviceStates,
+    cassettes: readonly CassetteReport[],
+    nowMs: number,
+  ): KioskStatus | null {
     const record = this.touch(kioskId, nowMs);
     if (record === null) return null;
-    const next = { devices: { keypad: devices.keypad, display: devices.display, dispenser: devices.dispenser }, cassettes: cassettes.map(({ denominationCents, count }) => ({ denominationCents, count })) };
+    const next = {
+      devices: { keypad: devices.keypad, display: devices.display, dispenser: devices.dispenser },
+      cassettes: cassettes.map(({ denominationCents, count }) => ({ denominationCents, count })),
+    };
     const changed = JSON.stringify(next) !== JSON.stringify({ devices: record.devices, cassettes: record.cassettes });
     record.devices = next.devices;
     record.cassettes = next.cassettes;
@@ -83,7 +94,14 @@ export class KioskStatusBoard {
    * is what to publish (retained) so that dashboards drop it rather than list it forever.
    */
   revoke(kioskId: string): KioskStatus {
-    const last = this.status(kioskId) ?? { kioskId, status: 'offline', lastSeen: null, devices: null, cassettes: null, cashLevel: 'unknown' };
+    const last = this.status(kioskId) ?? {
+      kioskId,
+      status: 'offline',
+      lastSeen: null,
+      devices: null,
+      cassettes: null,
+      cashLevel: 'unknown',
+    };
     this.kiosks.delete(kioskId);
     return { ...last, status: 'revoked' };
   }

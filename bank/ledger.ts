@@ -36,7 +36,8 @@ export function normalizeUsername(raw: string): string | null {
 /** bcrypt hashes at most 72 bytes and stops at NUL, so both are refused rather than ignored. */
 export function passwordInvalid(password: string): string | null {
   const bytes = Buffer.byteLength(password, 'utf8');
-  if (bytes < PASSWORD_BYTES_MIN || bytes > PASSWORD_BYTES_MAX) return `password must be ${PASSWORD_BYTES_MIN}-${PASSWORD_BYTES_MAX} bytes`;
+  if (bytes < PASSWORD_BYTES_MIN || bytes > PASSWORD_BYTES_MAX)
+    return `password must be ${PASSWORD_BYTES_MIN}-${PASSWORD_BYTES_MAX} bytes`;
   if (password.includes('\0')) return 'password must not contain NUL';
   return null;
 }
@@ -54,14 +55,28 @@ function withdrawnToday(account: Account, nowMs: number): number {
 }
 
 export function newAccount(username: string, passwordHash: string, nowMs: number): Account {
-  return { username, passwordHash, balanceCents: 0, heldCents: 0, failedLogins: 0, lockedUntilMs: 0, withdrawnDay: utcDay(nowMs), withdrawnTodayCents: 0, createdAtMs: nowMs };
+  return {
+    username,
+    passwordHash,
+    balanceCents: 0,
+    heldCents: 0,
+    failedLogins: 0,
+    lockedUntilMs: 0,
+    withdrawnDay: utcDay(nowMs),
+    withdrawnTodayCents: 0,
+    createdAtMs: nowMs,
+  };
 }
 
 export function decideDeposit(account: Account, amountCents: unknown, limits: LedgerLimits): Decision {
   if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
   if (amountCents > limits.depositCentsMax) return overLimit({ kind: 'deposit', limitCents: limits.depositCentsMax });
   if (account.balanceCents + amountCents > limits.balanceCentsMax) {
-    return overLimit({ kind: 'balance', limitCents: limits.balanceCentsMax, leftCents: Math.max(0, limits.balanceCentsMax - account.balanceCents) });
+    return overLimit({
+      kind: 'balance',
+      limitCents: limits.balanceCentsMax,
+      leftCents: Math.max(0, limits.balanceCentsMax - account.balanceCents),
+    });
   }
   return { ok: true, account: { ...account, balanceCents: account.balanceCents + amountCents } };
 }
@@ -72,20 +87,31 @@ export function decideHold(account: Account, amountCents: unknown, limits: Ledge
   const today = withdrawnToday(account, nowMs);
   const leftTodayCents = Math.max(0, limits.withdrawalCentsMaxDaily - today);
   // Over the per-withdrawal limit: still say what today allows, so the customer can pick an amount.
-  if (amountCents > limits.withdrawalCentsMax) return overLimit({ kind: 'withdrawal', limitCents: limits.withdrawalCentsMax, leftCents: leftTodayCents });
+  if (amountCents > limits.withdrawalCentsMax)
+    return overLimit({ kind: 'withdrawal', limitCents: limits.withdrawalCentsMax, leftCents: leftTodayCents });
   if (amountCents > availableCents(account)) return { ok: false, code: DeclineCode.INSUFFICIENT_FUNDS };
   if (today + amountCents > limits.withdrawalCentsMaxDaily) {
-    return overLimit({ kind: 'withdrawalDaily', limitCents: limits.withdrawalCentsMaxDaily, leftCents: leftTodayCents });
+    return overLimit({
+      kind: 'withdrawalDaily',
+      limitCents: limits.withdrawalCentsMaxDaily,
+      leftCents: leftTodayCents,
+    });
   }
   return {
     ok: true,
-    account: { ...account, heldCents: account.heldCents + amountCents, withdrawnDay: utcDay(nowMs), withdrawnTodayCents: today + amountCents },
+    account: {
+      ...account,
+      heldCents: account.heldCents + amountCents,
+      withdrawnDay: utcDay(nowMs),
+      withdrawnTodayCents: today + amountCents,
+    },
   };
 }
 
 /** Phase two: debit exactly what was dispensed, release the rest of the hold. */
 export function decidePost(account: Account, hold: TxnRecord, dispensedCents: unknown, nowMs: number): Decision {
-  if (!isValidAmountCents(dispensedCents) || dispensedCents > hold.amountCents) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
+  if (!isValidAmountCents(dispensedCents) || dispensedCents > hold.amountCents)
+    return { ok: false, code: DeclineCode.INVALID_AMOUNT };
   const released = hold.amountCents - dispensedCents;
   return {
     ok: true,

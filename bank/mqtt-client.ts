@@ -34,7 +34,11 @@ export interface MqttClientLike {
    * The transport under the client (a socket once connected). The telemetry client writes its
    * own encoded QoS 0 PUBLISH packets onto it (bank/mqtt-publish.ts).
    */
-  stream?: { write?: (chunk: Buffer, callback: (error?: Error | null) => void) => boolean; writableLength?: number; once?: (event: 'drain', listener: () => void) => unknown };
+  stream?: {
+    write?: (chunk: Buffer, callback: (error?: Error | null) => void) => boolean;
+    writableLength?: number;
+    once?: (event: 'drain', listener: () => void) => unknown;
+  };
   options: { reconnectPeriod?: number };
   on(event: 'connect' | 'close' | 'offline' | 'reconnect' | 'end', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;

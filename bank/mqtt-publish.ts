@@ -34,16 +34,18 @@ function varintBytes(value: number): number {
 /** Throws an AtmError (MQTT_ENCODE_ERROR) for an empty or oversized topic, a wildcard or NUL in it, or a packet too large for MQTT. */
 export function encodeQos0Publish(topic: string, payload: string, retain: boolean, protocolVersion: 4 | 5): Buffer {
   const topicBytes = Buffer.byteLength(topic, 'utf8');
-  if (topicBytes === 0 || topicBytes > TOPIC_BYTES_MAX) throw refuse(`topic length ${topicBytes} bytes is outside 1–${TOPIC_BYTES_MAX}`);
+  if (topicBytes === 0 || topicBytes > TOPIC_BYTES_MAX)
+    throw refuse(`topic length ${topicBytes} bytes is outside 1–${TOPIC_BYTES_MAX}`);
   if (/[+#\u0000]/.test(topic)) throw refuse('a topic to publish to holds no wildcard and no NUL');
   const payloadBytes = Buffer.byteLength(payload, 'utf8');
   const propertiesBytes = protocolVersion === 5 ? 1 : 0;
   const remaining = 2 + topicBytes + propertiesBytes + payloadBytes;
-  if (remaining > MQTT_REMAINING_LENGTH_MAX) throw refuse(`packet of ${remaining} bytes exceeds MQTT's ${MQTT_REMAINING_LENGTH_MAX}`);
+  if (remaining > MQTT_REMAINING_LENGTH_MAX)
+    throw refuse(`packet of ${remaining} bytes exceeds MQTT's ${MQTT_REMAINING_LENGTH_MAX}`);
   const packet = Buffer.allocUnsafe(1 + varintBytes(remaining) + remaining);
   let offset = 0;
   packet[offset++] = PUBLISH_QOS0 | (retain ? RETAIN_FLAG : 0);
-  for (let rest = remaining; ; ) {
+  for (let rest = remaining; ;) {
     const digit = rest % 0x80;
     rest = Math.floor(rest / 0x80);
     packet[offset++] = rest > 0 ? digit | 0x80 : digit;

@@ -73,12 +73,19 @@ export class LogLineObserver implements BankObserver {
 
   action(event: ActionEvent): void {
     const amount = event.amountCents === undefined ? '' : ` amount=${formatCents(event.amountCents)}`;
-    const devices = event.devices === undefined ? '' : ` keypad=${event.devices.keypad} display=${event.devices.display} dispenser=${event.devices.dispenser}`;
-    this.write(`${this.prefix(event.kioskId, event.remote)} ${event.action} ${event.outcome}${devices} user=${maskUsername(event.username)}${amount} balance-hidden latency=${Math.round(event.latencyMs)}ms`);
+    const devices =
+      event.devices === undefined
+        ? ''
+        : ` keypad=${event.devices.keypad} display=${event.devices.display} dispenser=${event.devices.dispenser}`;
+    this.write(
+      `${this.prefix(event.kioskId, event.remote)} ${event.action} ${event.outcome}${devices} user=${maskUsername(event.username)}${amount} balance-hidden latency=${Math.round(event.latencyMs)}ms`,
+    );
   }
 
   session(event: SessionEvent): void {
-    this.write(`${this.prefix(event.kioskId, event.remote)} session ${event.state}${event.reason === undefined ? '' : ` ${event.reason}`}`);
+    this.write(
+      `${this.prefix(event.kioskId, event.remote)} session ${event.state}${event.reason === undefined ? '' : ` ${event.reason}`}`,
+    );
   }
 
   security(event: SecurityEvent): void {

@@ -49,7 +49,13 @@ export class RelaySink implements TelemetrySink {
   }
 
   stats(): TelemetryStats {
-    if (this.current === null) return { published: this.carried.published, dropped: this.carried.dropped + this.droppedMeanwhile, queued: 0, connected: false };
+    if (this.current === null)
+      return {
+        published: this.carried.published,
+        dropped: this.carried.dropped + this.droppedMeanwhile,
+        queued: 0,
+        connected: false,
+      };
     const stats = this.current.stats();
     return { ...stats, dropped: stats.dropped + this.droppedMeanwhile };
   }

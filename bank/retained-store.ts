@@ -20,7 +20,11 @@ export interface RetainedFileOptions {
   flushMs: number;
 }
 
-export const DEFAULT_RETAINED_FILE_OPTIONS: RetainedFileOptions = { topicsMax: 10_000, bytesMax: 8 * 1024 * 1024, flushMs: 1_000 };
+export const DEFAULT_RETAINED_FILE_OPTIONS: RetainedFileOptions = {
+  topicsMax: 10_000,
+  bytesMax: 8 * 1024 * 1024,
+  flushMs: 1_000,
+};
 export const RETAINED_FILE_NAME = path.join('mqtt', 'retained.json');
 const TOPIC_CHARS_MAX = 1_024;
 
@@ -56,7 +60,8 @@ export class RetainedFile {
       if (fs.statSync(file).size > 2 * store.options.bytesMax) throw new Error('file larger than the bound');
       text = fs.readFileSync(file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') store.loadError = error instanceof Error ? error.message : String(error);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        store.loadError = error instanceof Error ? error.message : String(error);
       return store;
     }
     try {
@@ -64,7 +69,8 @@ export class RetainedFile {
       if (parsed.v !== 1 || !Array.isArray(parsed.messages)) throw new Error('not a v1 retained file');
       for (const item of parsed.messages as unknown[]) {
         const { topic, payload, qos } = (item ?? {}) as Record<string, unknown>;
-        if (typeof topic !== 'string' || typeof payload !== 'string' || (qos !== 0 && qos !== 1 && qos !== 2)) throw new Error('malformed entry');
+        if (typeof topic !== 'string' || typeof payload !== 'string' || (qos !== 0 && qos !== 1 && qos !== 2))
+          throw new Error('malformed entry');
         store.put(topic, payload, qos);
       }
     } catch (error) {
@@ -76,7 +82,11 @@ export class RetainedFile {
   }
 
   list(): RetainedMessage[] {
-    return [...this.entries].map(([topic, entry]) => ({ topic, payload: Buffer.from(entry.payload, 'utf8'), qos: entry.qos }));
+    return [...this.entries].map(([topic, entry]) => ({
+      topic,
+      payload: Buffer.from(entry.payload, 'utf8'),
+      qos: entry.qos,
+    }));
   }
 
   /** What the broker retained (an empty payload deletes); written out within flushMs. */
@@ -124,7 +134,10 @@ export class RetainedFile {
   private put(topic: string, payload: string, qos: 0 | 1 | 2): boolean {
     if (topic.startsWith('$') || topic.length === 0 || topic.length > TOPIC_CHARS_MAX) return false;
     const previous = this.entries.get(topic);
-    const bytesAfter = this.bytes - (previous === undefined ? 0 : Buffer.byteLength(previous.payload) + topic.length) + (payload.length === 0 ? 0 : Buffer.byteLength(payload) + topic.length);
+    const bytesAfter =
+      this.bytes -
+      (previous === undefined ? 0 : Buffer.byteLength(previous.payload) + topic.length) +
+      (payload.length === 0 ? 0 : Buffer.byteLength(payload) + topic.length);
     if (payload.length === 0) {
       if (previous === undefined) return false;
       this.entries.delete(topic);

@@ -79,7 +79,10 @@ export class BankServer {
 
   constructor(private readonly options: BankServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-    this.handshakeLimiter = new RateLimiter(this.limits.handshakesPerSecondPerKiosk, this.limits.handshakeBurstPerKiosk);
+    this.handshakeLimiter = new RateLimiter(
+      this.limits.handshakesPerSecondPerKiosk,
+      this.limits.handshakeBurstPerKiosk,
+    );
     this.securityLimiter = new RateLimiter(this.limits.securityAuditsPerSecond, this.limits.securityAuditsPerSecond);
     this.server = net.createServer((socket) => this.onConnection(socket));
     this.server.maxConnections = this.limits.connectionsMax;
@@ -121,8 +124,19 @@ export class BankServer {
     }
     // The channel arms its lifetime as it is made; ping reports what is left of it ([ATM-4.9]).
     const lifetimeMs = this.options.timeouts?.lifetimeMs ?? DEFAULT_TIMEOUTS.lifetimeMs;
-    const context: SessionContext = { kioskId: '?', remote, username: null, expiresAtMs: this.options.nowMs() + lifetimeMs };
-    const connection: Connection = { channel: undefined as unknown as SecureChannel, context, queued: 0, tail: Promise.resolve(), admittedKioskId: null };
+    const context: SessionContext = {
+      kioskId: '?',
+      remote,
+      username: null,
+      expiresAtMs: this.options.nowMs() + lifetimeMs,
+    };
+    const connection: Connection = {
+      channel: undefined as unknown as SecureChannel,
+      context,
+      queued: 0,
+      tail: Promise.resolve(),
+      admittedKioskId: null,
+    };
     connection.channel = SecureChannel.accept(
       {
         stream: socket,
@@ -194,7 +208,13 @@ export class BankServer {
       this.options.observer.security({ kioskId: knownKiosk, remote, reason, detail, wasOpen });
       if (this.securityLimiter.take('all', this.options.nowMs())) {
         void this.options.service
-          .audit({ kioskId: knownKiosk ?? '?', username: connection.context.username, action: 'security', outcome: reason, detail: detail.slice(0, 200) })
+          .audit({
+            kioskId: knownKiosk ?? '?',
+            username: connection.context.username,
+            action: 'security',
+            outcome: reason,
+            detail: detail.slice(0, 200),
+          })
           .catch(() => undefined);
       } else {
         this.securityEventsSuppressed += 1;
@@ -223,23 +243,49 @@ export class BankServer {
     if (!parsed.ok) {
       const code = badRequestCode(parsed);
       response = { id: parsed.id ?? 0, ok: false, code, message: `${declineText[code]}: ${parsed.reason}` };
-      this.options.observer.action({ kioskId: connection.context.kioskId, remote: connection.context.remote, action: 'request', outcome: code, username: connection.context.username, latencyMs: performance.now() - startedMs });
+      this.options.observer.action({
+        kioskId: connection.context.kioskId,
+        remote: connection.context.remote,
+        action: 'request',
+        outcome: code,
+        username: connection.context.username,
+        latencyMs: performance.now() - startedMs,
+      });
       connection.channel.send(encodeMessage(response));
       return;
     }
     const request: Request = parsed.request;
     if (!this.options.keystore.isActive(connection.context.kioskId)) {
       // Revoked (or rotated) while this session was open: answer once, then end the session.
-      connection.channel.send(encodeMessage({ id: request.id, ok: false, code: DeclineCode.KIOSK_REVOKED, message: declineText.KIOSK_REVOKED }));
-      this.options.observer.action({ kioskId: connection.context.kioskId, remote: connection.context.remote, action: request.op, outcome: DeclineCode.KIOSK_REVOKED, username: connection.context.username, latencyMs: performance.now() - startedMs });
+      connection.channel.send(
+        encodeMessage({
+          id: request.id,
+          ok: false,
+          code: DeclineCode.KIOSK_REVOKED,
+          message: declineText.KIOSK_REVOKED,
+        }),
+      );
+      this.options.observer.action({
+        kioskId: connection.context.kioskId,
+        remote: connection.context.remote,
+        action: request.op,
+        outcome: DeclineCode.KIOSK_REVOKED,
+        username: connection.context.username,
+        latencyMs: performance.now() - startedMs,
+      });
       connection.channel.close();
       return;
     }
     const handled = await this.options.service.handle(connection.context, request);
-    if (handled.internalError !== undefined) this.options.observer.info(`[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`);
+    if (handled.internalError !== undefined)
+      this.options.observer.info(
+        `[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`,
+      );
     // Pings and a renewal that worked are the link's housekeeping, not a customer's request; a
     // device report is an action (a line in the log, an event) only when a device state changed.
-    const housekeeping = request.op === 'ping' || ((request.op === 'session.handover' || request.op === 'session.resume') && handled.response.ok);
+    const housekeeping =
+      request.op === 'ping' ||
+      ((request.op === 'session.handover' || request.op === 'session.resume') && handled.response.ok);
     if (!housekeeping && !(request.op === 'device.report' && handled.outcome.devices === undefined)) {
       this.options.observer.action({
         kioskId: connection.context.kioskId,
@@ -254,7 +300,14 @@ export class BankServer {
     }
     if (request.op === 'device.report' && handled.response.ok) {
       const { keypad, display, dispenser, cassettes } = request;
-      this.options.observer.device?.({ kioskId: connection.context.kioskId, remote: connection.context.remote, keypad, display, dispenser, cassettes });
+      this.options.observer.device?.({
+        kioskId: connection.context.kioskId,
+        remote: connection.context.remote,
+        keypad,
+        display,
+        dispenser,
+        cassettes,
+      });
     }
     connection.channel.send(encodeMessage(handled.response));
   }

@@ -179,12 +179,19 @@ export class BankService {
     const previous = this.deviceReports.get(session.kioskId);
     const { id: _id, op: _op, ...report } = request;
     this.deviceReports.set(session.kioskId, { ...report, atMs: this.now() });
-    const changed = previous === undefined || previous.keypad !== report.keypad || previous.display !== report.display || previous.dispenser !== report.dispenser;
+    const changed =
+      previous === undefined ||
+      previous.keypad !== report.keypad ||
+      previous.display !== report.display ||
+      previous.dispenser !== report.dispenser;
     // Accepted is 'ok', like any other answered request: the device states travel beside the
     // outcome, never in it, or every report would read as a decline (a dispenser reporting
     // deviceBusy is the kiosk working, not the bank refusing anything).
     const devices = { keypad: report.keypad, display: report.display, dispenser: report.dispenser };
-    return { response: { id: request.id, ok: true }, outcome: { action: 'device.report', outcome: 'ok', username: null, ...(changed ? { devices } : {}) } };
+    return {
+      response: { id: request.id, ok: true },
+      outcome: { action: 'device.report', outcome: 'ok', username: null, ...(changed ? { devices } : {}) },
+    };
   }
 
   /** The last device report of each kiosk (bounded by the number of provisioned kiosks). */
@@ -194,11 +201,16 @@ export class BankService {
     const username = normalizeUsername(request.username);
     const base = { action: 'register', username };
     if (username === null) return this.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
-    if (passwordInvalid(request.password) !== null) return this.declined(session, request.id, base, DeclineCode.WEAK_PASSWORD);
+    if (passwordInvalid(request.password) !== null)
+      return this.declined(session, request.id, base, DeclineCode.WEAK_PASSWORD);
     const passwordHash = await bcrypt.hash(request.password, this.bcryptCost);
     return this.mutex.withKeys([`user:${username}`], async () => {
-      if ((await this.readAccount(username)) !== null) return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
-      await this.commit({ accounts: [newAccount(username, passwordHash, this.now())] }, this.entry(session, base, 'ok'));
+      if ((await this.readAccount(username)) !== null)
+        return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
+      await this.commit(
+        { accounts: [newAccount(username, passwordHash, this.now())] },
+        this.entry(session, base, 'ok'),
+      );
       return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
     });
   }
@@ -206,7 +218,8 @@ export class BankService {
   private async onLogin(session: SessionContext, request: Extract<Request, { op: 'login' }>): Promise<Handled> {
     const username = normalizeUsername(request.username);
     const base = { action: 'login', username };
-    if (!this.loginLimiter.take(session.kioskId, this.now())) return this.declined(session, request.id, base, DeclineCode.BUSY);
+    if (!this.loginLimiter.take(session.kioskId, this.now()))
+      return this.declined(session, request.id, base, DeclineCode.BUSY);
     if (username === null || passwordInvalid(request.password) !== null) {
       // Same answer as a wrong password; bcrypt still runs so timing does not tell either.
       await bcrypt.compare(request.password.slice(0, 72), await this.dummyHash);
@@ -220,18 +233,34 @@ export class BankService {
       }
       const nowMs = this.now();
       if (account.lockedUntilMs > nowMs) {
-        return this.declined(session, request.id, base, DeclineCode.ACCOUNT_LOCKED, new Date(account.lockedUntilMs).toISOString());
+        return this.declined(
+          session,
+          request.id,
+          base,
+          DeclineCode.ACCOUNT_LOCKED,
+          new Date(account.lockedUntilMs).toISOString(),
+        );
       }
       if (await bcrypt.compare(request.password, account.passwordHash)) {
-        await this.commit({ accounts: [{ ...account, failedLogins: 0, lockedUntilMs: 0 }] }, this.entry(session, base, 'ok'));
+        await this.commit(
+          { accounts: [{ ...account, failedLogins: 0, lockedUntilMs: 0 }] },
+          this.entry(session, base, 'ok'),
+        );
         session.username = username;
         return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
       }
       const failedLogins = account.failedLogins + 1;
       const locks = failedLogins >= this.loginFailuresMax;
-      const updated = { ...account, failedLogins: locks ? 0 : failedLogins, lockedUntilMs: locks ? nowMs + this.lockMs : 0 };
+      const updated = {
+        ...account,
+        failedLogins: locks ? 0 : failedLogins,
+        lockedUntilMs: locks ? nowMs + this.lockMs : 0,
+      };
       const code = locks ? DeclineCode.ACCOUNT_LOCKED : DeclineCode.AUTH_FAILED;
-      await this.commit({ accounts: [updated] }, this.entry(session, base, code, { detail: `failed login ${failedLogins}` }));
+      await this.commit(
+        { accounts: [updated] },
+        this.entry(session, base, code, { detail: `failed login ${failedLogins}` }),
+      );
       // [ATM-4.11] The customer is told how many tries are left, and the failure that locks says
       // so at once. This tells that the account exists, which sign-up tells anyone anyway
       // (USERNAME_TAKEN, username.check); PROTOCOL.md's limitations weigh it.
@@ -243,13 +272,18 @@ export class BankService {
   }
 
   /** [ATM-4.9] Sign-up asks early whether a name is free, so nobody types a password twice for nothing. */
-  private async onUsernameCheck(session: SessionContext, request: Extract<Request, { op: 'username.check' }>): Promise<Handled> {
+  private async onUsernameCheck(
+    session: SessionContext,
+    request: Extract<Request, { op: 'username.check' }>,
+  ): Promise<Handled> {
     const username = normalizeUsername(request.username);
     const base = { action: 'username.check', username };
     // The same budget as logins: a name check is as good a probe as a failed login.
-    if (!this.loginLimiter.take(session.kioskId, this.now())) return this.declined(session, request.id, base, DeclineCode.BUSY);
+    if (!this.loginLimiter.take(session.kioskId, this.now()))
+      return this.declined(session, request.id, base, DeclineCode.BUSY);
     if (username === null) return this.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
-    if ((await this.readAccount(username)) !== null) return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
+    if ((await this.readAccount(username)) !== null)
+      return this.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
     // Audited like its declines: a run of checks is how someone would list who has an account.
     await this.audit(this.entry(session, base, 'ok'));
     return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
@@ -260,7 +294,10 @@ export class BankService {
    * session of the same kiosk redeems, so a customer never notices the session lifetime. The
    * old session stays logged in until the kiosk closes it (a failed renewal loses nothing).
    */
-  private async onHandover(session: SessionContext, request: Extract<Request, { op: 'session.handover' }>): Promise<Handled> {
+  private async onHandover(
+    session: SessionContext,
+    request: Extract<Request, { op: 'session.handover' }>,
+  ): Promise<Handled> {
     const username = session.username;
     const base = { action: 'session.handover', username };
     // Nobody logged in: nothing to carry over, and no decline (a renewal between customers).
@@ -273,20 +310,40 @@ export class BankService {
     const token = (this.options.randomBytes ?? crypto.randomBytes)(32).toString('base64url');
     this.handovers.set(tokenKey(token), { kioskId: session.kioskId, username, expiresAtMs: nowMs + HANDOVER_TTL_MS });
     await this.audit(this.entry(session, base, 'ok'));
-    return { response: { id: request.id, ok: true, username, resumeToken: token }, outcome: { ...base, outcome: 'ok' } };
+    return {
+      response: { id: request.id, ok: true, username, resumeToken: token },
+      outcome: { ...base, outcome: 'ok' },
+    };
   }
 
-  private async onResume(session: SessionContext, request: Extract<Request, { op: 'session.resume' }>): Promise<Handled> {
+  private async onResume(
+    session: SessionContext,
+    request: Extract<Request, { op: 'session.resume' }>,
+  ): Promise<Handled> {
     const key = tokenKey(request.token);
     const handover = this.handovers.get(key);
     const nowMs = this.now();
     // Unknown, expired, or issued to another kiosk: all the same decline, and a token is spent
     // by any attempt to redeem it, so a guess cannot be retried against a live one.
-    const valid = handover !== undefined && handover.expiresAtMs > nowMs && handover.kioskId === session.kioskId && session.username === null;
+    const valid =
+      handover !== undefined &&
+      handover.expiresAtMs > nowMs &&
+      handover.kioskId === session.kioskId &&
+      session.username === null;
     if (handover !== undefined && handover.kioskId === session.kioskId) this.handovers.delete(key);
-    if (!valid) return this.declined(session, request.id, { action: 'session.resume', username: null }, DeclineCode.NOT_LOGGED_IN, undefined, undefined, 'hand-over token unknown, expired or not this kiosk\'s');
+    if (!valid)
+      return this.declined(
+        session,
+        request.id,
+        { action: 'session.resume', username: null },
+        DeclineCode.NOT_LOGGED_IN,
+        undefined,
+        undefined,
+        "hand-over token unknown, expired or not this kiosk's",
+      );
     const base = { action: 'session.resume', username: handover.username };
-    if ((await this.readAccount(handover.username)) === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+    if ((await this.readAccount(handover.username)) === null)
+      return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
     await this.audit(this.entry(session, base, 'ok'));
     session.username = handover.username;
     return { response: { id: request.id, ok: true, username: handover.username }, outcome: { ...base, outcome: 'ok' } };
@@ -309,7 +366,10 @@ export class BankService {
       const account = await this.readAccount(username);
       if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
       await this.audit(this.entry(session, base, 'ok'));
-      return { response: { id: request.id, ok: true, balanceCents: availableCents(account) }, outcome: { ...base, outcome: 'ok' } };
+      return {
+        response: { id: request.id, ok: true, balanceCents: availableCents(account) },
+        outcome: { ...base, outcome: 'ok' },
+      };
     });
   }
 
@@ -320,16 +380,46 @@ export class BankService {
     return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
       const existing = await this.options.store.getTxn(request.txnId);
       if (existing !== null) {
-        const same = existing.kind === 'deposit' && existing.username === username && existing.amountCents === request.amountCents;
-        return same ? this.replayed(session, request.id, base, existing) : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+        const same =
+          existing.kind === 'deposit' && existing.username === username && existing.amountCents === request.amountCents;
+        return same
+          ? this.replayed(session, request.id, base, existing)
+          : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
       }
       const account = await this.readAccount(username);
       if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
       const decision = decideDeposit(account, request.amountCents, this.limits);
-      if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId, undefined, decision.limit);
-      const response: Response = { id: request.id, ok: true, txnId: request.txnId, balanceCents: availableCents(decision.account) };
-      const txn = this.txn(session, request.txnId, 'deposit', username, request.amountCents, 'posted', request.amountCents, response);
-      await this.commit({ accounts: [decision.account], txns: [txn] }, this.entry(session, base, 'ok', { txnId: request.txnId }));
+      if (!decision.ok)
+        return this.declined(
+          session,
+          request.id,
+          base,
+          decision.code,
+          undefined,
+          request.txnId,
+          undefined,
+          decision.limit,
+        );
+      const response: Response = {
+        id: request.id,
+        ok: true,
+        txnId: request.txnId,
+        balanceCents: availableCents(decision.account),
+      };
+      const txn = this.txn(
+        session,
+        request.txnId,
+        'deposit',
+        username,
+        request.amountCents,
+        'posted',
+        request.amountCents,
+        response,
+      );
+      await this.commit(
+        { accounts: [decision.account], txns: [txn] },
+        this.entry(session, base, 'ok', { txnId: request.txnId }),
+      );
       return { response, outcome: { ...base, outcome: 'ok' } };
     });
   }
@@ -341,62 +431,123 @@ export class BankService {
     return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
       const existing = await this.options.store.getTxn(request.txnId);
       if (existing !== null) {
-        const same = existing.kind === 'withdraw' && existing.username === username && existing.amountCents === request.amountCents;
-        return same ? this.replayed(session, request.id, base, existing) : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+        const same =
+          existing.kind === 'withdraw' &&
+          existing.username === username &&
+          existing.amountCents === request.amountCents;
+        return same
+          ? this.replayed(session, request.id, base, existing)
+          : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
       }
       const account = await this.readAccount(username);
       if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
       const nowMs = this.now();
       const decision = decideHold(account, request.amountCents, this.limits, nowMs);
       if (!decision.ok) {
-        if (decision.code === DeclineCode.INVALID_AMOUNT) return this.declined(session, request.id, base, decision.code);
+        if (decision.code === DeclineCode.INVALID_AMOUNT)
+          return this.declined(session, request.id, base, decision.code);
         // Remember the decline so a retry of this id gets the same answer, not a fresh try.
         const response = decline(request.id, decision.code);
         if (decision.limit !== undefined) response.limit = decision.limit;
-        const txn = this.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'declined', 0, response);
+        const txn = this.txn(
+          session,
+          request.txnId,
+          'withdraw',
+          username,
+          request.amountCents,
+          'declined',
+          0,
+          response,
+        );
         await this.commit({ txns: [txn] }, this.entry(session, base, decision.code, { txnId: request.txnId }));
         return { response, outcome: { ...base, outcome: decision.code } };
       }
       const holdExpiresAtMs = nowMs + this.holdTimeoutMs;
-      const response: Response = { id: request.id, ok: true, txnId: request.txnId, heldCents: request.amountCents, holdExpiresAt: new Date(holdExpiresAtMs).toISOString() };
-      const txn = { ...this.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'held', 0, response), holdExpiresAtMs };
-      await this.commit({ accounts: [decision.account], txns: [txn], openHoldsAdded: [request.txnId] }, this.entry(session, base, 'ok', { txnId: request.txnId }));
-      return { response, outcome: { ...base, outcome: 'ok' } };
-    });
-  }
-
-  private async onPost(session: SessionContext, request: Extract<Request, { op: 'withdraw.post' }>): Promise<Handled> {
-    return this.withHold(session, request.txnId, { action: 'withdraw.post', amountCents: safeAmount(request.dispensedCents) }, request.id, async (hold, base) => {
-      const username = hold.username;
-      if (hold.state === 'posted') {
-        return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
-          ? this.replayed(session, request.id, base, hold, hold.settleResponse)
-          : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
-      }
-      if (hold.state === 'voided') {
-        // The hold expired (or was voided) before this report. Cash may have left the kiosk:
-        // the audit record flags it for reconciliation instead of debiting an unheld balance.
-        return this.declined(session, request.id, base, DeclineCode.UNKNOWN_TXN, undefined, request.txnId, 'post after void: reconcile');
-      }
-      const account = await this.readAccount(username);
-      if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
-      const nowMs = this.now();
-      const decision = decidePost(account, hold, request.dispensedCents, nowMs);
-      if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId);
-      const response: Response = { id: request.id, ok: true, txnId: request.txnId, postedCents: request.dispensedCents, balanceCents: availableCents(decision.account) };
-      const settled: TxnRecord = { ...hold, state: 'posted', postedCents: request.dispensedCents, settledAtMs: nowMs, settleResponse: stripId(response) };
+      const response: Response = {
+        id: request.id,
+        ok: true,
+        txnId: request.txnId,
+        heldCents: request.amountCents,
+        holdExpiresAt: new Date(holdExpiresAtMs).toISOString(),
+      };
+      const txn = {
+        ...this.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'held', 0, response),
+        holdExpiresAtMs,
+      };
       await this.commit(
-        { accounts: [decision.account], txns: [settled], openHoldsRemoved: [request.txnId] },
-        this.entry(session, base, 'ok', { txnId: request.txnId, detail: `held ${formatCents(hold.amountCents)}` }),
+        { accounts: [decision.account], txns: [txn], openHoldsAdded: [request.txnId] },
+        this.entry(session, base, 'ok', { txnId: request.txnId }),
       );
       return { response, outcome: { ...base, outcome: 'ok' } };
     });
   }
 
+  private async onPost(session: SessionContext, request: Extract<Request, { op: 'withdraw.post' }>): Promise<Handled> {
+    return this.withHold(
+      session,
+      request.txnId,
+      { action: 'withdraw.post', amountCents: safeAmount(request.dispensedCents) },
+      request.id,
+      async (hold, base) => {
+        const username = hold.username;
+        if (hold.state === 'posted') {
+          return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
+            ? this.replayed(session, request.id, base, hold, hold.settleResponse)
+            : this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+        }
+        if (hold.state === 'voided') {
+          // The hold expired (or was voided) before this report. Cash may have left the kiosk:
+          // the audit record flags it for reconciliation instead of debiting an unheld balance.
+          return this.declined(
+            session,
+            request.id,
+            base,
+            DeclineCode.UNKNOWN_TXN,
+            undefined,
+            request.txnId,
+            'post after void: reconcile',
+          );
+        }
+        const account = await this.readAccount(username);
+        if (account === null) return this.declined(session, request.id, base, DeclineCode.INTERNAL);
+        const nowMs = this.now();
+        const decision = decidePost(account, hold, request.dispensedCents, nowMs);
+        if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId);
+        const response: Response = {
+          id: request.id,
+          ok: true,
+          txnId: request.txnId,
+          postedCents: request.dispensedCents,
+          balanceCents: availableCents(decision.account),
+        };
+        const settled: TxnRecord = {
+          ...hold,
+          state: 'posted',
+          postedCents: request.dispensedCents,
+          settledAtMs: nowMs,
+          settleResponse: stripId(response),
+        };
+        await this.commit(
+          { accounts: [decision.account], txns: [settled], openHoldsRemoved: [request.txnId] },
+          this.entry(session, base, 'ok', { txnId: request.txnId, detail: `held ${formatCents(hold.amountCents)}` }),
+        );
+        return { response, outcome: { ...base, outcome: 'ok' } };
+      },
+    );
+  }
+
   private async onVoid(session: SessionContext, request: Extract<Request, { op: 'withdraw.void' }>): Promise<Handled> {
     return this.withHold(session, request.txnId, { action: 'withdraw.void' }, request.id, async (hold, base) => {
-      if (hold.state === 'voided') return this.replayed(session, request.id, { ...base, amountCents: hold.amountCents }, hold, hold.settleResponse);
-      if (hold.state === 'posted') return this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      if (hold.state === 'voided')
+        return this.replayed(
+          session,
+          request.id,
+          { ...base, amountCents: hold.amountCents },
+          hold,
+          hold.settleResponse,
+        );
+      if (hold.state === 'posted')
+        return this.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
       const result = await this.voidHold(session, hold, request.reason, request.id);
       return { response: result, outcome: { ...base, amountCents: hold.amountCents, outcome: 'ok' } };
     });
@@ -412,11 +563,18 @@ export class BankService {
     txnId: string,
     action: { action: string; amountCents?: number | undefined },
     requestId: number,
-    fn: (hold: TxnRecord, base: { action: string; username: string | null; amountCents?: number | undefined }) => Promise<Handled>,
+    fn: (
+      hold: TxnRecord,
+      base: { action: string; username: string | null; amountCents?: number | undefined },
+    ) => Promise<Handled>,
   ): Promise<Handled> {
     return this.mutex.withKeys([`txn:${txnId}`], async () => {
       const peek = await this.options.store.getTxn(txnId);
-      const allowed = peek !== null && peek.kind === 'withdraw' && peek.state !== 'declined' && (session.username !== null ? peek.username === session.username : peek.kioskId === session.kioskId);
+      const allowed =
+        peek !== null &&
+        peek.kind === 'withdraw' &&
+        peek.state !== 'declined' &&
+        (session.username !== null ? peek.username === session.username : peek.kioskId === session.kioskId);
       if (!allowed) {
         const base = { ...action, username: session.username };
         return this.declined(session, requestId, base, DeclineCode.UNKNOWN_TXN, undefined, txnId);
@@ -430,14 +588,33 @@ export class BankService {
   }
 
   /** Caller holds the txn and user locks. */
-  private async voidHold(session: SessionContext, hold: TxnRecord, reason: string, requestId: number): Promise<Response> {
+  private async voidHold(
+    session: SessionContext,
+    hold: TxnRecord,
+    reason: string,
+    requestId: number,
+  ): Promise<Response> {
     const account = await this.readAccount(hold.username);
     if (account === null) throw new Error(`hold ${hold.txnId} names a missing account`);
     const nowMs = this.now();
     const updated = decideVoid(account, hold, nowMs);
-    const response: Response = { id: requestId, ok: true, txnId: hold.txnId, postedCents: 0, balanceCents: availableCents(updated) };
+    const response: Response = {
+      id: requestId,
+      ok: true,
+      txnId: hold.txnId,
+      postedCents: 0,
+      balanceCents: availableCents(updated),
+    };
     const voided: TxnRecord = { ...hold, state: 'voided', settledAtMs: nowMs, settleResponse: stripId(response) };
-    const entry: AuditEntry = { kioskId: session.kioskId, username: hold.username, action: 'withdraw.void', outcome: 'ok', amountCents: hold.amountCents, txnId: hold.txnId, detail: reason.slice(0, 200) };
+    const entry: AuditEntry = {
+      kioskId: session.kioskId,
+      username: hold.username,
+      action: 'withdraw.void',
+      outcome: 'ok',
+      amountCents: hold.amountCents,
+      txnId: hold.txnId,
+      detail: reason.slice(0, 200),
+    };
     await this.commit({ accounts: [updated], txns: [voided], openHoldsRemoved: [hold.txnId] }, entry);
     return response;
   }
@@ -451,21 +628,56 @@ export class BankService {
       await this.mutex.withKeys([`txn:${txnId}`, `user:${peek.username}`], async () => {
         const hold = await this.options.store.getTxn(txnId);
         if (hold === null || hold.state !== 'held' || (hold.holdExpiresAtMs ?? 0) > this.now()) return;
-        await this.voidHold({ kioskId: hold.kioskId, remote: 'sweeper', username: null }, hold, 'hold expired unsettled', 0);
+        await this.voidHold(
+          { kioskId: hold.kioskId, remote: 'sweeper', username: null },
+          hold,
+          'hold expired unsettled',
+          0,
+        );
         voided += 1;
       });
     }
     return voided;
   }
 
-  private entry(session: SessionContext, base: { action: string; username: string | null; amountCents?: number | undefined }, outcome: string, extra: Partial<AuditEntry> = {}): AuditEntry {
-    const entry: AuditEntry = { kioskId: session.kioskId, username: base.username, action: base.action, outcome, ...extra };
+  private entry(
+    session: SessionContext,
+    base: { action: string; username: string | null; amountCents?: number | undefined },
+    outcome: string,
+    extra: Partial<AuditEntry> = {},
+  ): AuditEntry {
+    const entry: AuditEntry = {
+      kioskId: session.kioskId,
+      username: base.username,
+      action: base.action,
+      outcome,
+      ...extra,
+    };
     if (base.amountCents !== undefined) entry.amountCents = base.amountCents;
     return entry;
   }
 
-  private txn(session: SessionContext, txnId: string, kind: TxnRecord['kind'], username: string, amountCents: number, state: TxnRecord['state'], postedCents: number, response: Response): TxnRecord {
-    return { txnId, kind, username, kioskId: session.kioskId, amountCents, postedCents, state, createdAtMs: this.now(), response: stripId(response) };
+  private txn(
+    session: SessionContext,
+    txnId: string,
+    kind: TxnRecord['kind'],
+    username: string,
+    amountCents: number,
+    state: TxnRecord['state'],
+    postedCents: number,
+    response: Response,
+  ): TxnRecord {
+    return {
+      txnId,
+      kind,
+      username,
+      kioskId: session.kioskId,
+      amountCents,
+      postedCents,
+      state,
+      createdAtMs: this.now(),
+      response: stripId(response),
+    };
   }
 
   private async declined(
@@ -489,9 +701,17 @@ export class BankService {
   }
 
   /** A repeat of a transaction id with the same request: the first answer, no money moved. */
-  private async replayed(session: SessionContext, id: number, base: { action: string; username: string | null; amountCents?: number | undefined }, txn: TxnRecord, stored = txn.response): Promise<Handled> {
+  private async replayed(
+    session: SessionContext,
+    id: number,
+    base: { action: string; username: string | null; amountCents?: number | undefined },
+    txn: TxnRecord,
+    stored = txn.response,
+  ): Promise<Handled> {
     // Outcome 'replayed', not 'ok', so summing 'ok' records never counts a repeat twice.
-    await this.audit(this.entry(session, base, 'replayed', { txnId: txn.txnId, detail: 'repeat of a transaction id; nothing moved' }));
+    await this.audit(
+      this.entry(session, base, 'replayed', { txnId: txn.txnId, detail: 'repeat of a transaction id; nothing moved' }),
+    );
     const response = { ...(stored as Omit<Response, 'id'>), id } as Response;
     return { response, outcome: { ...base, outcome: response.ok ? 'ok' : response.code } };
   }

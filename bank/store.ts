@@ -49,7 +49,10 @@ export class MemoryLedgerStore implements LedgerStore {
     return { ...this.auditHead };
   }
   async listAuditTokensAfter(seq: number): Promise<AuditToken[]> {
-    return [...this.auditTokens.entries()].filter(([s]) => s > seq).sort((a, b) => a[0] - b[0]).map(([s, token]) => ({ seq: s, token }));
+    return [...this.auditTokens.entries()]
+      .filter(([s]) => s > seq)
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, token]) => ({ seq: s, token }));
   }
   async commit(batch: LedgerBatch): Promise<void> {
     if (this.failCommits) throw new Error('ENOSPC: no space left on device (simulated)');

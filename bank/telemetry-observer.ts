@@ -8,7 +8,14 @@ import { topics } from '../protocol/telemetry.js';
 import { AlertEngine, type AlertEngineOptions } from './alerts.js';
 import { KioskStatusBoard } from './kiosk-status.js';
 import { MetricsAccumulator } from './metrics.js';
-import { maskUsername, type ActionEvent, type BankObserver, type DeviceEvent, type SecurityEvent, type SessionEvent } from './observer.js';
+import {
+  maskUsername,
+  type ActionEvent,
+  type BankObserver,
+  type DeviceEvent,
+  type SecurityEvent,
+  type SessionEvent,
+} from './observer.js';
 import type { TelemetrySink } from './telemetry.js';
 
 export interface TelemetryObserverOptions {
@@ -91,7 +98,8 @@ export class TelemetryObserver implements BankObserver {
     if (!this.revoked.has(event.kioskId)) this.board.seen(event.kioskId, nowMs);
     this.metrics.record(event.action, event.outcome, event.latencyMs);
     if (event.outcome === 'ACCOUNT_LOCKED') this.publishAlerts(this.alerts.loginLocked(event.kioskId, nowMs));
-    if (event.outcome === 'KIOSK_REVOKED') this.publishAlerts(this.alerts.security(event.kioskId, 'KIOSK_REVOKED', nowMs));
+    if (event.outcome === 'KIOSK_REVOKED')
+      this.publishAlerts(this.alerts.security(event.kioskId, 'KIOSK_REVOKED', nowMs));
   }
 
   session(event: SessionEvent): void {
@@ -108,7 +116,8 @@ export class TelemetryObserver implements BankObserver {
 
   security(event: SecurityEvent): void {
     this.publishAlerts(this.alerts.security(event.kioskId, event.reason, this.nowMs()));
-    if (event.wasOpen === true && event.kioskId !== null && !this.revoked.has(event.kioskId)) this.closed(event.kioskId);
+    if (event.wasOpen === true && event.kioskId !== null && !this.revoked.has(event.kioskId))
+      this.closed(event.kioskId);
   }
 
   device(event: DeviceEvent): void {
@@ -138,7 +147,10 @@ export class TelemetryObserver implements BankObserver {
 
   /** Publishes the metrics of the interval since the last call (or since start). */
   publishMetrics(): void {
-    const payload = this.metrics.snapshot(this.nowMs(), { sessionsOpen: this.alerts.stats().sessionsOpen, telemetryDropped: this.sink.stats().dropped });
+    const payload = this.metrics.snapshot(this.nowMs(), {
+      sessionsOpen: this.alerts.stats().sessionsOpen,
+      telemetryDropped: this.sink.stats().dropped,
+    });
     this.sink.publish(topics.metrics, payload);
   }
 

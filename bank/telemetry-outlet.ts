@@ -34,7 +34,8 @@ export class Envelope {
   private seq = 0;
 
   wrap(payloadJson: string, tsMs: number): string {
-    if (!payloadJson.startsWith('{') || !payloadJson.endsWith('}')) throw new TypeError('a telemetry payload is a JSON object');
+    if (!payloadJson.startsWith('{') || !payloadJson.endsWith('}'))
+      throw new TypeError('a telemetry payload is a JSON object');
     this.seq += 1;
     const head = `{"v":1,"ts":"${new Date(tsMs).toISOString()}","seq":${this.seq}`;
     return payloadJson.length === 2 ? `${head}}` : `${head},${payloadJson.slice(1)}`;

@@ -88,7 +88,15 @@ export class PortTelemetry implements TelemetrySink {
     this.inFlightMessagesMax = options.inFlightMessagesMax ?? TELEMETRY_PORT_IN_FLIGHT_MAX;
     this.handoverMs = options.handoverMs ?? TELEMETRY_HANDOVER_MS;
     this.batchMessagesMax = options.batchMessagesMax ?? TELEMETRY_BATCH_MESSAGES_MAX;
-    this.remote = { received: 0, stats: { published: options.countsBefore?.published ?? 0, dropped: options.countsBefore?.dropped ?? 0, queued: 0, connected: false } };
+    this.remote = {
+      received: 0,
+      stats: {
+        published: options.countsBefore?.published ?? 0,
+        dropped: options.countsBefore?.dropped ?? 0,
+        queued: 0,
+        connected: false,
+      },
+    };
     port.on('message', (reply: TelemetryPortReply) => {
       if (reply.type === 'stats') this.remote = { received: reply.received, stats: reply.stats };
       else if (reply.type === 'closed') this.closedReply?.();
@@ -186,7 +194,11 @@ export class PortTelemetry implements TelemetrySink {
  * publishes the offline status), then answers 'closed' and closes the port. Returns a stop
  * function for the thread's own shutdown.
  */
-export function serveTelemetryPort(port: MessagePort, outlet: TelemetryOutlet, reportMs = TELEMETRY_STATS_REPORT_MS): () => void {
+export function serveTelemetryPort(
+  port: MessagePort,
+  outlet: TelemetryOutlet,
+  reportMs = TELEMETRY_STATS_REPORT_MS,
+): () => void {
   let received = 0;
   let lastReport = '';
   const report = (): void => {

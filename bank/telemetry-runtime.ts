@@ -20,7 +20,14 @@ export type BankMqttOptions =
       /** First wait before a crashed broker thread is restarted (default BROKER_THREAD_RESTART_MS_MIN). */
       restartMsMin?: number;
     }
-  | { mode: 'external'; url: string; username?: string; password?: string; protocolVersion?: 4 | 5; tls?: MqttTlsOptions }
+  | {
+      mode: 'external';
+      url: string;
+      username?: string;
+      password?: string;
+      protocolVersion?: 4 | 5;
+      tls?: MqttTlsOptions;
+    }
   | { mode: 'off' };
 
 export interface TelemetryTimings {
@@ -59,7 +66,10 @@ function activeKiosks(keystore: Keystore): string[] {
     .map(([kioskId]) => kioskId);
 }
 
-async function startSink(options: TelemetryRuntimeOptions, onBrokerRestarted: () => void): Promise<{ sink: TelemetrySink; broker: BrokerThread | null }> {
+async function startSink(
+  options: TelemetryRuntimeOptions,
+  onBrokerRestarted: () => void,
+): Promise<{ sink: TelemetrySink; broker: BrokerThread | null }> {
   const { mqtt, keystore, nowMs } = options;
   const hostId = keystore.current().hostId;
   switch (mqtt.mode) {
@@ -74,7 +84,10 @@ async function startSink(options: TelemetryRuntimeOptions, onBrokerRestarted: ()
         protocolVersion: mqtt.protocolVersion ?? 4,
         tls: mqtt.tls,
         nowMs,
-        onUnexpectedExit: (reason) => options.info?.(`telemetry: the MQTT client thread stopped (${reason}); events are dropped and counted until a new one has started`),
+        onUnexpectedExit: (reason) =>
+          options.info?.(
+            `telemetry: the MQTT client thread stopped (${reason}); events are dropped and counted until a new one has started`,
+          ),
       });
       return { sink, broker: null };
     }
@@ -90,7 +103,10 @@ async function startSink(options: TelemetryRuntimeOptions, onBrokerRestarted: ()
         nowMs,
         restartMsMin: mqtt.restartMsMin,
         // The bank's telemetry goes into the broker in-process; with the thread gone it is dropped and counted.
-        onUnexpectedExit: (reason) => options.info?.(`telemetry: the embedded broker thread stopped (${reason}); events are dropped and counted until a new one has started`),
+        onUnexpectedExit: (reason) =>
+          options.info?.(
+            `telemetry: the embedded broker thread stopped (${reason}); events are dropped and counted until a new one has started`,
+          ),
         onRestarted: () => {
           options.info?.(`telemetry: the embedded broker thread restarted on ${host}:${broker.port}`);
           onBrokerRestarted();
@@ -125,7 +141,15 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
   const { sink, broker } = await startSink(options, () => republish());
   const retainedLoadError = broker?.retainedLoadError ?? null;
   if (options.mqtt.mode === 'off') {
-    return { sink, broker, observer: null, retainedLoadError, tick() {}, publishMetrics() {}, close: () => sink.close() };
+    return {
+      sink,
+      broker,
+      observer: null,
+      retainedLoadError,
+      tick() {},
+      publishMetrics() {},
+      close: () => sink.close(),
+    };
   }
   const observer = new TelemetryObserver({ sink, nowMs: options.nowMs, alerts: options.alerts });
   let keystore = options.keystore.current();
@@ -151,7 +175,12 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
   };
   const timers = [
     options.timings.alertTickMs > 0 ? setInterval(guarded(tick), options.timings.alertTickMs) : null,
-    options.timings.metricsIntervalMs > 0 ? setInterval(guarded(() => observer.publishMetrics()), options.timings.metricsIntervalMs) : null,
+    options.timings.metricsIntervalMs > 0
+      ? setInterval(
+          guarded(() => observer.publishMetrics()),
+          options.timings.metricsIntervalMs,
+        )
+      : null,
   ];
   for (const timer of timers) timer?.unref();
   let closed = false;

@@ -44,7 +44,13 @@ export interface TelemetryThread extends TelemetrySink {
 }
 
 export function startTelemetryThread(options: TelemetryThreadOptions): TelemetryThread {
-  const { nowMs, onUnexpectedExit, restartMsMin = TELEMETRY_THREAD_RESTART_MS_MIN, restartMsMax = TELEMETRY_THREAD_RESTART_MS_MAX, ...mqttOptions } = options;
+  const {
+    nowMs,
+    onUnexpectedExit,
+    restartMsMin = TELEMETRY_THREAD_RESTART_MS_MIN,
+    restartMsMax = TELEMETRY_THREAD_RESTART_MS_MAX,
+    ...mqttOptions
+  } = options;
   let closing: Promise<void> | null = null;
   const backoff = new RestartBackoff(restartMsMin, restartMsMax);
   let restartTimer: NodeJS.Timeout | null = null;
@@ -78,10 +84,13 @@ export function startTelemetryThread(options: TelemetryThreadOptions): Telemetry
       } catch {
         // Reporting a dead thread must not become a second failure.
       }
-      restartTimer = setTimeout(() => {
-        restartTimer = null;
-        if (closing === null) start();
-      }, backoff.delayMs(Date.now() - startedAtMs));
+      restartTimer = setTimeout(
+        () => {
+          restartTimer = null;
+          if (closing === null) start();
+        },
+        backoff.delayMs(Date.now() - startedAtMs),
+      );
       restartTimer.unref();
     });
   };

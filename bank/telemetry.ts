@@ -120,7 +120,12 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
       reconnectPeriod: reconnectMsMin,
       connectTimeout: 5_000,
       queueQoSZero: false,
-      will: { topic: statusTopic, payload: Buffer.from(this.wrap({ status: 'offline', reason: 'lost' })), qos: 1, retain: true },
+      will: {
+        topic: statusTopic,
+        payload: Buffer.from(this.wrap({ status: 'offline', reason: 'lost' })),
+        qos: 1,
+        retain: true,
+      },
     };
     this.client = connectMqtt(options.url, connectOptions);
     this.client.on('connect', () => {
@@ -131,8 +136,17 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
       // subscribes later still learns what the bank could not deliver while it was away.
       const dropped = this.dropped - this.droppedReported;
       this.droppedReported = this.dropped;
-      this.write({ topic: statusTopic, body: this.wrap({ status: 'online', dropped, droppedTotal: this.dropped }), retain: true });
-      if (dropped > 0) this.write({ topic: topics.bankDropped(options.hostId), body: this.wrap({ dropped, droppedTotal: this.dropped }), retain: false });
+      this.write({
+        topic: statusTopic,
+        body: this.wrap({ status: 'online', dropped, droppedTotal: this.dropped }),
+        retain: true,
+      });
+      if (dropped > 0)
+        this.write({
+          topic: topics.bankDropped(options.hostId),
+          body: this.wrap({ dropped, droppedTotal: this.dropped }),
+          retain: false,
+        });
       this.flush();
     });
     // Exponential backoff: mqtt.js reads reconnectPeriod each time it schedules a reconnect.
@@ -207,11 +221,16 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
 
   /** Sends the queue in slices, one per event-loop turn, so requests interleave with a big backlog. */
   private flush(): void {
-    for (let sent = 0; sent < TELEMETRY_FLUSH_SLICE_MESSAGES && this.client.connected && this.queue.length > 0 && !this.backpressured(); sent += 1) {
+    for (
+      let sent = 0;
+      sent < TELEMETRY_FLUSH_SLICE_MESSAGES && this.client.connected && this.queue.length > 0 && !this.backpressured();
+      sent += 1
+    ) {
       const message = this.queue.shift();
       if (message !== undefined) this.write(message);
     }
-    if (this.queue.length === 0 || !this.client.connected || this.flushScheduled || this.closing || this.drainAwaited) return;
+    if (this.queue.length === 0 || !this.client.connected || this.flushScheduled || this.closing || this.drainAwaited)
+      return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -243,7 +262,12 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   }
 
   stats(): TelemetryStats {
-    return { published: this.published, dropped: this.dropped, queued: this.queue.length, connected: this.client.connected };
+    return {
+      published: this.published,
+      dropped: this.dropped,
+      queued: this.queue.length,
+      connected: this.client.connected,
+    };
   }
 
   async close(): Promise<void> {
@@ -252,14 +276,21 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
       // No reconnect may be scheduled from here on: a pending reconnect timer would keep the
       // process alive after the bank has stopped.
       this.client.options.reconnectPeriod = 0;
-      if (this.client.connected) this.write({ topic: bankStatusTopic(this.options.hostId), body: this.wrap({ status: 'offline', reason: 'shutdown' }), retain: true });
+      if (this.client.connected)
+        this.write({
+          topic: bankStatusTopic(this.options.hostId),
+          body: this.wrap({ status: 'offline', reason: 'shutdown' }),
+          retain: true,
+        });
       // Now, not at the end of the turn: mqtt.js writes its DISCONNECT as soon as end() is called.
       this.writePending();
       // A broker that has stopped reading would hold a graceful end forever: past the bound
       // the connection is cut (its last will then says "lost" instead of "shutdown").
       let timer: NodeJS.Timeout | undefined;
       const graceful = this.client.endAsync(!this.client.connected).then(() => true);
-      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), TELEMETRY_CLOSE_MS_MAX)));
+      const late = new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(false), TELEMETRY_CLOSE_MS_MAX)),
+      );
       const ended = await Promise.race([graceful, late]).finally(() => clearTimeout(timer));
       if (!ended) await this.client.endAsync(true);
     } catch {

@@ -58,7 +58,15 @@ export interface LedgerBatch {
 }
 
 export function emptyBatch(): LedgerBatch {
-  return { accounts: [], txns: [], openHoldsAdded: [], openHoldsRemoved: [], auditTokens: [], auditHead: null, auditTokensPrunedThrough: 0 };
+  return {
+    accounts: [],
+    txns: [],
+    openHoldsAdded: [],
+    openHoldsRemoved: [],
+    auditTokens: [],
+    auditHead: null,
+    auditTokensPrunedThrough: 0,
+  };
 }
 
 /** Later batches win for the same key; audit tokens keep their order. */

@@ -28,7 +28,22 @@ async function main(): Promise<void> {
   const bank = await startBankHost({ dataDir, port: 0, bcryptCost: 10, observer: silentObserver });
   const kiosks: PtyProcess[] = [];
   const spawn = (): PtyProcess => {
-    const kiosk = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', `127.0.0.1:${bank.port}`, '--key', keyFile, '--data', path.join(root, 'kiosk'), '--dispense-delay-ms', '0'], { cols: 80, rows: 24 });
+    const kiosk = spawnPty(
+      process.execPath,
+      [
+        atmBin,
+        'kiosk',
+        '--bank',
+        `127.0.0.1:${bank.port}`,
+        '--key',
+        keyFile,
+        '--data',
+        path.join(root, 'kiosk'),
+        '--dispense-delay-ms',
+        '0',
+      ],
+      { cols: 80, rows: 24 },
+    );
     kiosks.push(kiosk);
     return kiosk;
   };
@@ -83,7 +98,11 @@ async function main(): Promise<void> {
     const sorted = [...startMs].sort((a, b) => a - b);
     const report = {
       machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
-      startupToFirstScreenMs: { median: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0), max: Math.round(sorted.at(-1) ?? 0), runs: sorted.map(Math.round) },
+      startupToFirstScreenMs: {
+        median: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
+        max: Math.round(sorted.at(-1) ?? 0),
+        runs: sorted.map(Math.round),
+      },
       transactions: TRANSACTIONS,
       sessionSeconds: Number((sessionMs / 1000).toFixed(2)),
       msPerTransactionWithScreens: Math.round(sessionMs / TRANSACTIONS),

@@ -27,7 +27,14 @@ async function main(): Promise<void> {
   const sim = await startFirmwareSim();
   const devices = await createSerialDevices(sim.hostPath ?? '', {});
   const link = new KioskLink({ host: '127.0.0.1', port: bank.port, kioskId: 'kiosk-01', psk });
-  const controller = new KioskController({ kioskId: 'kiosk-01', link, devices, journal: KioskJournal.open({ dir: path.join(root, 'kiosk'), kioskId: 'kiosk-01', key: deriveJournalKey(psk) }), receiptsFile: path.join(root, 'r.txt'), tickMs: 0 });
+  const controller = new KioskController({
+    kioskId: 'kiosk-01',
+    link,
+    devices,
+    journal: KioskJournal.open({ dir: path.join(root, 'kiosk'), kioskId: 'kiosk-01', key: deriveJournalKey(psk) }),
+    receiptsFile: path.join(root, 'r.txt'),
+    tickMs: 0,
+  });
   try {
     const setup = await BankConnection.connect({ host: '127.0.0.1', port: bank.port, kioskId: 'kiosk-01', psk });
     await setup.request({ op: 'register', username: 'bench', password: 'bench-password-1' });
@@ -40,7 +47,10 @@ async function main(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     };
-    await until(() => controller.state.screen.name === 'welcome' && devices.keypad.state() === 'online', 'welcome and keypad online');
+    await until(
+      () => controller.state.screen.name === 'welcome' && devices.keypad.state() === 'online',
+      'welcome and keypad online',
+    );
     // Log in from the keyboard, open the deposit screen, then type digits/clear from the device.
     controller.pressKey('A');
     'bench'.split('').forEach((ch) => controller.input({ type: 'char', ch, atMs: Date.now() }));
@@ -76,7 +86,11 @@ async function main(): Promise<void> {
         {
           path: 'firmware-sim KEY line → socat pty → serialport (native) → SerialKeypad → KioskController state change',
           keys: KEYS,
-          latencyMs: { p50: Number(percentile(sorted, 0.5).toFixed(2)), p99: Number(percentile(sorted, 0.99).toFixed(2)), max: Number((sorted.at(-1) ?? 0).toFixed(2)) },
+          latencyMs: {
+            p50: Number(percentile(sorted, 0.5).toFixed(2)),
+            p99: Number(percentile(sorted, 0.99).toFixed(2)),
+            max: Number((sorted.at(-1) ?? 0).toFixed(2)),
+          },
           keysPerSecondSequential: Math.round(KEYS / (burstMs / 1000)),
           lineStats: devices.stats(),
         },

@@ -21,14 +21,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import bcrypt from 'bcrypt';
-import { addKiosk, addOperator, initKeystore, silentObserver, startBankHost, type BankHost, type BankHostOptions } from '../bank/index.js';
+import {
+  addKiosk,
+  addOperator,
+  initKeystore,
+  silentObserver,
+  startBankHost,
+  type BankHost,
+  type BankHostOptions,
+} from '../bank/index.js';
 import { connectMqttAsync } from '../bank/mqtt-client.js';
 import { TELEMETRY_BATCH_MESSAGES_MAX } from '../bank/telemetry-port.js';
 import { startTelemetryThread } from '../bank/telemetry-thread.js';
 import { MqttTelemetry, type TelemetrySink } from '../bank/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
 import { waitUntil } from '../test/helpers/wait.js';
-import { mosquittoMissingReason, spawnMosquittoSub, startMosquitto, type Mosquitto, type MqttUser } from '../test/helpers/mosquitto.js';
+import {
+  mosquittoMissingReason,
+  spawnMosquittoSub,
+  startMosquitto,
+  type Mosquitto,
+  type MqttUser,
+} from '../test/helpers/mosquitto.js';
 
 type Mode = 'off' | 'embedded' | 'mosquitto';
 const BCRYPT_COST = 4;
@@ -69,7 +83,10 @@ interface LoadResult {
  */
 function readStat(statPath: string): { cpuUs: number; nice: number } {
   const fields = fs.readFileSync(statPath, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return { cpuUs: ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND, nice: Number(fields[16]) };
+  return {
+    cpuUs: ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND,
+    nice: Number(fields[16]),
+  };
 }
 
 /** utime + stime of a process (or, with a task path, one thread) in µs; null when unreadable. */
@@ -112,7 +129,11 @@ function percentile(sortedMs: number[], fraction: number): number {
  * round indices 0…rounds-1: how far the figure could move with other rounds of the same
  * machine. Seeded, so a run's output is reproducible from its measurements.
  */
-function bootstrapInterval(rounds: number, statistic: (rounds: number[]) => number, resamples = 2_000): [number, number] {
+function bootstrapInterval(
+  rounds: number,
+  statistic: (rounds: number[]) => number,
+  resamples = 2_000,
+): [number, number] {
   let seed = 0x2f6b1d3;
   const random = (): number => {
     // mulberry32
@@ -122,7 +143,8 @@ function bootstrapInterval(rounds: number, statistic: (rounds: number[]) => numb
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
   const values: number[] = [];
-  for (let index = 0; index < resamples; index++) values.push(statistic(Array.from({ length: rounds }, () => Math.floor(random() * rounds))));
+  for (let index = 0; index < resamples; index++)
+    values.push(statistic(Array.from({ length: rounds }, () => Math.floor(random() * rounds))));
   values.sort((a, b) => a - b);
   return [values[Math.floor(0.025 * resamples)] as number, values[Math.floor(0.975 * resamples)] as number];
 }
@@ -179,12 +201,19 @@ interface Subscriber {
 async function mosquittoSubscriber(port: number, user: MqttUser, outputFile: string): Promise<Subscriber> {
   const sub = await spawnMosquittoSub(port, user, ['atm/v1/#'], { outputFile });
   await sub.waitFor((m) => m.topic.startsWith('atm/v1/bank/') && m.text.includes('"online"'), WAIT_MS);
-  return { depositEvents: () => sub.messages().filter((m) => m.topic === 'atm/v1/events/deposit').length, stop: () => sub.stop() };
+  return {
+    depositEvents: () => sub.messages().filter((m) => m.topic === 'atm/v1/events/deposit').length,
+    stop: () => sub.stop(),
+  };
 }
 
 /** Fallback without mosquitto_sub: in this process, so its cost counts against the bank. */
 async function inProcessSubscriber(port: number, user: MqttUser): Promise<Subscriber> {
-  const client = await connectMqttAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, ...user, reconnectPeriod: 0 });
+  const client = await connectMqttAsync(`mqtt://127.0.0.1:${port}`, {
+    protocolVersion: 4,
+    ...user,
+    reconnectPeriod: 0,
+  });
   let deposits = 0;
   let online = false;
   client.on('message', (topic, payload) => {
@@ -211,7 +240,12 @@ class BenchBank {
     readonly brokerPid: number | null,
   ) {}
 
-  static async start(mode: Mode, sessions: number, broker: Mosquitto | null, withSubscriber = true): Promise<BenchBank> {
+  static async start(
+    mode: Mode,
+    sessions: number,
+    broker: Mosquitto | null,
+    withSubscriber = true,
+  ): Promise<BenchBank> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-telemetry-bench-'));
     roots.push(root);
     const dataDir = path.join(root, 'data');
@@ -240,12 +274,20 @@ class BenchBank {
       const port = mode === 'embedded' ? host.mqttPort : broker?.port;
       const user = mode === 'embedded' ? OPERATOR : broker?.operator;
       if (port == null || user === undefined) throw new Error(`no broker for ${mode}`);
-      subscriber = broker === null ? await inProcessSubscriber(port, user) : await mosquittoSubscriber(port, user, path.join(subscriberDir(root), 'received.txt'));
+      subscriber =
+        broker === null
+          ? await inProcessSubscriber(port, user)
+          : await mosquittoSubscriber(port, user, path.join(subscriberDir(root), 'received.txt'));
     }
     const connections = await Promise.all(
       Array.from({ length: sessions }, async (_, index) => {
         const kiosk = kiosks[index % kiosks.length] as { kioskId: string; psk: Buffer };
-        const connection = await BankConnection.connect({ host: '127.0.0.1', port: host.port, kioskId: kiosk.kioskId, psk: kiosk.psk });
+        const connection = await BankConnection.connect({
+          host: '127.0.0.1',
+          port: host.port,
+          kioskId: kiosk.kioskId,
+          psk: kiosk.psk,
+        });
         const username = `bench${index}`;
         await connection.request({ op: 'register', username, password: 'bench-password-1' });
         const login = await connection.request({ op: 'login', username, password: 'bench-password-1' });
@@ -257,7 +299,11 @@ class BenchBank {
   }
 
   /** Deposits on every session until each has made `perSession` and `more()` is false; latencies in ms. */
-  async deposits(perSession: number, more: () => boolean = () => false, brokerPid: number | null = null): Promise<Load> {
+  async deposits(
+    perSession: number,
+    more: () => boolean = () => false,
+    brokerPid: number | null = null,
+  ): Promise<Load> {
     const latenciesMs: number[] = [];
     const brokerCpuBefore = processCpuUs(brokerPid);
     const cpuBefore = process.cpuUsage();
@@ -282,7 +328,8 @@ class BenchBank {
     const mainThreadCpuUs = mainBefore === null || mainAfter === null ? null : mainAfter - mainBefore;
     const telemetryAfter = telemetryThreadsCpuUs();
     let telemetryThreadCpuUs: number | null = null;
-    for (const [taskId, us] of telemetryAfter) telemetryThreadCpuUs = (telemetryThreadCpuUs ?? 0) + us - (telemetryBefore.get(taskId) ?? 0);
+    for (const [taskId, us] of telemetryAfter)
+      telemetryThreadCpuUs = (telemetryThreadCpuUs ?? 0) + us - (telemetryBefore.get(taskId) ?? 0);
     const brokerCpuAfter = processCpuUs(brokerPid);
     const brokerCpuUs = brokerCpuBefore === null || brokerCpuAfter === null ? null : brokerCpuAfter - brokerCpuBefore;
     return { latenciesMs, elapsedMs, cpuUs: cpu.user + cpu.system, brokerCpuUs, mainThreadCpuUs, telemetryThreadCpuUs };
@@ -300,7 +347,12 @@ class BenchBank {
     this.depositsMade += requests;
     if (mode === 'off') return;
     const target = this.publishedMark + requests;
-    await waitUntil(() => this.host.telemetry.stats().published >= target && this.host.telemetry.stats().queued === 0, 'the slice\'s telemetry', 10_000, POLL_MS);
+    await waitUntil(
+      () => this.host.telemetry.stats().published >= target && this.host.telemetry.stats().queued === 0,
+      "the slice's telemetry",
+      10_000,
+      POLL_MS,
+    );
     this.publishedMark = this.host.telemetry.stats().published;
   }
 
@@ -322,12 +374,18 @@ async function slice(mode: Mode, bank: BenchBank, perSession: number): Promise<L
 /** Deposit events the subscriber got of those the bank made; stops the subscriber (which flushes its file). */
 async function deliveredEvents(bank: BenchBank): Promise<{ delivered: number; made: number } | null> {
   if (bank.subscriber === null) return null;
-  await waitUntil(() => bank.depositEventsReceived() >= bank.depositsMade, 'the deposit events', 2_000, POLL_MS).catch(() => undefined);
+  await waitUntil(() => bank.depositEventsReceived() >= bank.depositsMade, 'the deposit events', 2_000, POLL_MS).catch(
+    () => undefined,
+  );
   await bank.subscriber.stop();
   return { delivered: bank.depositEventsReceived(), made: bank.depositsMade };
 }
 
-async function measureOutage(sessions: number, perSession: number, broker: Mosquitto): Promise<{ phases: Record<string, LoadResult>; dropped: number; queuedMax: number }> {
+async function measureOutage(
+  sessions: number,
+  perSession: number,
+  broker: Mosquitto,
+): Promise<{ phases: Record<string, LoadResult>; dropped: number; queuedMax: number }> {
   const bank = await BenchBank.start('mosquitto', sessions, broker);
   try {
     const stats = () => bank.host.telemetry.stats();
@@ -342,7 +400,8 @@ async function measureOutage(sessions: number, perSession: number, broker: Mosqu
     // Under load some messages are always on their way to the telemetry thread (one hand-over
     // batch), so "worked off" is: connected, and no more queued than one batch holds.
     const deadline = performance.now() + WAIT_MS;
-    const backlog = (): boolean => !broker.running() || !stats().connected || stats().queued > TELEMETRY_BATCH_MESSAGES_MAX;
+    const backlog = (): boolean =>
+      !broker.running() || !stats().connected || stats().queued > TELEMETRY_BATCH_MESSAGES_MAX;
     const back = await bank.deposits(perSession, () => backlog() && performance.now() < deadline);
     await restarting;
     if (backlog()) throw new Error('the bank did not work off its telemetry backlog after the broker came back');
@@ -366,7 +425,8 @@ const signedPercent = (value: number): string => `${value >= 0 ? '+' : ''}${valu
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => (row[index] ?? '').length)));
-  const line = (cells: string[]): string => `| ${cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join(' | ')} |`;
+  const line = (cells: string[]): string =>
+    `| ${cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join(' | ')} |`;
   return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
@@ -378,12 +438,19 @@ function table(header: string[], rows: string[][]): string {
  * time from /proc, per event.
  */
 async function measureHandover(broker: Mosquitto, count: number): Promise<Record<string, number | null>> {
-  const payload = { kioskId: 'bench-0', user: 'be***', txnId: crypto.randomUUID(), amountCents: 500, outcome: 'ok', latencyMs: 6.2 };
+  const payload = {
+    kioskId: 'bench-0',
+    user: 'be***',
+    txnId: crypto.randomUUID(),
+    amountCents: 500,
+    outcome: 'ok',
+    latencyMs: 6.2,
+  };
   const mainThreadStat = `/proc/${process.pid}/task/${process.pid}/stat`;
   const perEvent = async (sink: TelemetrySink): Promise<number | null> => {
     await waitUntil(() => sink.stats().connected, 'the sink to connect', WAIT_MS, POLL_MS);
     const before = processCpuUs(process.pid, mainThreadStat);
-    for (let sent = 0; sent < count; ) {
+    for (let sent = 0; sent < count;) {
       for (let index = 0; index < 16; index += 1, sent += 1) sink.publish('atm/v1/events/deposit', payload);
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -399,13 +466,21 @@ async function measureHandover(broker: Mosquitto, count: number): Promise<Record
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sessions: { type: 'string', default: '16' }, requests: { type: 'string', default: '40' }, rounds: { type: 'string', default: '25' }, 'no-subscriber': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      sessions: { type: 'string', default: '16' },
+      requests: { type: 'string', default: '40' },
+      rounds: { type: 'string', default: '25' },
+      'no-subscriber': { type: 'boolean', default: false },
+    },
+  });
   const withSubscriber = values['no-subscriber'] !== true;
   const sessions = Number(values.sessions);
   const perSession = Number(values.requests);
   const rounds = Number(values.rounds);
   for (const [name, value] of Object.entries({ sessions, requests: perSession, rounds })) {
-    if (!Number.isSafeInteger(value) || value < 1 || value > 10_000) throw new Error(`--${name} must be an integer from 1 to 10000`);
+    if (!Number.isSafeInteger(value) || value < 1 || value > 10_000)
+      throw new Error(`--${name} must be an integer from 1 to 10000`);
   }
   const missing = mosquittoMissingReason();
   const broker = missing === null ? await startMosquitto() : null;
@@ -443,18 +518,25 @@ async function main(): Promise<void> {
       const list = rounds === undefined ? results[mode] : rounds.map((round) => results[mode][round] as LoadResult);
       return list.reduce((sum, r) => sum + r.requests, 0) / (list.reduce((sum, r) => sum + r.elapsedMs, 0) / 1000);
     };
-    const overallOverhead = (mode: Mode, rounds?: number[]): number => ((overallRps('off', rounds) - overallRps(mode, rounds)) / overallRps('off', rounds)) * 100;
+    const overallOverhead = (mode: Mode, rounds?: number[]): number =>
+      ((overallRps('off', rounds) - overallRps(mode, rounds)) / overallRps('off', rounds)) * 100;
     const interval = (mode: Mode): string => {
       const [low, high] = bootstrapInterval(results.off.length, (resampled) => overallOverhead(mode, resampled));
       return `${signedPercent(overallOverhead(mode))} (${signedPercent(low)} … ${signedPercent(high)})`;
     };
     const plus = withSubscriber ? ' + subscriber' : ', no subscriber';
-    const label: Record<Mode, string> = { off: 'telemetry off', embedded: `embedded aedes${plus}`, mosquitto: `external mosquitto${plus}` };
+    const label: Record<Mode, string> = {
+      off: 'telemetry off',
+      embedded: `embedded aedes${plus}`,
+      mosquitto: `external mosquitto${plus}`,
+    };
     /** Per request over all slices: total CPU over total requests (a slice is ~35 ticks of /proc's 10 ms). */
     const perRequest = (mode: Mode, measure: (r: LoadResult) => number | null): number | null => {
       const list = results[mode];
       if (list.some((r) => measure(r) === null)) return null;
-      return list.reduce((sum, r) => sum + (measure(r) ?? 0) * r.requests, 0) / list.reduce((sum, r) => sum + r.requests, 0);
+      return (
+        list.reduce((sum, r) => sum + (measure(r) ?? 0) * r.requests, 0) / list.reduce((sum, r) => sum + r.requests, 0)
+      );
     };
     const versusOff = (mode: Mode, measure: (r: LoadResult) => number | null): string => {
       const value = perRequest(mode, measure);
@@ -482,12 +564,22 @@ async function main(): Promise<void> {
         got === null ? '—' : `${got.delivered}/${got.made}`,
       ];
     });
-    process.stdout.write(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
-    process.stdout.write(`(a) telemetry overhead: ${rounds} rounds of one slice per configuration (${sessions} sessions × ${perSession} deposits), bcrypt cost ${BCRYPT_COST} (target: within 5 %)\n`);
-    process.stdout.write(`req/s: all slices' requests over their time, its overhead with a 95 % bootstrap interval over rounds; paired: median over rounds of each slice against that round's "off" slice (range in brackets); p50/p99: medians over slices; CPU: all slices' CPU over their requests\n\n`);
-    process.stdout.write(`${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'req/s overhead', 'req/s overhead, paired', 'p50 overhead, paired', 'bank CPU µs/req', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry threads µs/req', 'broker CPU µs/req', 'events delivered'], rows)}\n\n`);
+    process.stdout.write(
+      `machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`,
+    );
+    process.stdout.write(
+      `(a) telemetry overhead: ${rounds} rounds of one slice per configuration (${sessions} sessions × ${perSession} deposits), bcrypt cost ${BCRYPT_COST} (target: within 5 %)\n`,
+    );
+    process.stdout.write(
+      `req/s: all slices' requests over their time, its overhead with a 95 % bootstrap interval over rounds; paired: median over rounds of each slice against that round's "off" slice (range in brackets); p50/p99: medians over slices; CPU: all slices' CPU over their requests\n\n`,
+    );
+    process.stdout.write(
+      `${table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'req/s overhead', 'req/s overhead, paired', 'p50 overhead, paired', 'bank CPU µs/req', 'bank CPU overhead', 'main thread µs/req', 'main thread overhead', 'telemetry threads µs/req', 'broker CPU µs/req', 'events delivered'], rows)}\n\n`,
+    );
     if (broker === null) {
-      process.stdout.write(`no external broker and no outage measurement (${missing}); the subscriber ran in this process\n`);
+      process.stdout.write(
+        `no external broker and no outage measurement (${missing}); the subscriber ran in this process\n`,
+      );
       return;
     }
 
@@ -495,15 +587,33 @@ async function main(): Promise<void> {
     const outageSessions = Math.max(1, Math.floor(sessions / 2));
     const outagePerSession = Math.max(perSession, OUTAGE_DEPOSITS_PER_SESSION_MIN);
     const outage = await measureOutage(outageSessions, outagePerSession, broker);
-    process.stdout.write(`(b) broker outage: external mosquitto, ${outageSessions} sessions × ${outagePerSession} deposits per phase (at least)\n\n`);
-    const outageRows = Object.entries(outage.phases).map(([phase, r]) => [phase, String(r.requests), fixed(r.requestsPerSecond, 0), fixed(r.p50Ms), fixed(r.p99Ms), fixed(r.maxMs)]);
+    process.stdout.write(
+      `(b) broker outage: external mosquitto, ${outageSessions} sessions × ${outagePerSession} deposits per phase (at least)\n\n`,
+    );
+    const outageRows = Object.entries(outage.phases).map(([phase, r]) => [
+      phase,
+      String(r.requests),
+      fixed(r.requestsPerSecond, 0),
+      fixed(r.p50Ms),
+      fixed(r.p99Ms),
+      fixed(r.maxMs),
+    ]);
     process.stdout.write(`${table(['phase', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms'], outageRows)}\n`);
-    process.stdout.write(`telemetry while stopped: queue ${outage.queuedMax} (bound 1000 at the client + 1000 in the hand-over), ${outage.dropped} dropped and counted\n\n`);
+    process.stdout.write(
+      `telemetry while stopped: queue ${outage.queuedMax} (bound 1000 at the client + 1000 in the hand-over), ${outage.dropped} dropped and counted\n\n`,
+    );
 
     const handoverEvents = 50_000;
     const handover = await measureHandover(broker, handoverEvents);
-    process.stdout.write(`(c) the bank's transaction thread: CPU per telemetry event (${handoverEvents} deposit events, 16 per event-loop turn, to mosquitto)\n\n`);
-    process.stdout.write(`${table(['sink', 'µs per event'], Object.entries(handover).map(([sink, us]) => [sink, us === null ? 'n/a' : fixed(us, 1)]))}\n`);
+    process.stdout.write(
+      `(c) the bank's transaction thread: CPU per telemetry event (${handoverEvents} deposit events, 16 per event-loop turn, to mosquitto)\n\n`,
+    );
+    process.stdout.write(
+      `${table(
+        ['sink', 'µs per event'],
+        Object.entries(handover).map(([sink, us]) => [sink, us === null ? 'n/a' : fixed(us, 1)]),
+      )}\n`,
+    );
   } finally {
     await broker?.cleanup();
     await new Promise((resolve) => setTimeout(resolve, LATE_WRITE_MS));
@@ -512,6 +622,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`telemetry bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `telemetry bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exitCode = 1;
 });

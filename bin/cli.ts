@@ -83,7 +83,12 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
 export function parse(argv: string[], options: Options, usage: string): Parsed {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: 'boolean' }, config: { type: 'string' } }, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({
+      args: joinNegativeValues(argv, options),
+      options: { ...options, help: { type: 'boolean' }, config: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    }) as typeof parsed;
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }
@@ -120,7 +125,8 @@ export function parse(argv: string[], options: Options, usage: string): Parsed {
 
 export function required(values: Parsed['values'], name: string, usage: string): string {
   const value = values[name];
-  if (typeof value !== 'string' || value.length === 0) throw new UsageError(`--${name} is required (or ${envName(name)})\n${usage}`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new UsageError(`--${name} is required (or ${envName(name)})\n${usage}`);
   return value;
 }
 
@@ -128,15 +134,23 @@ export function required(values: Parsed['values'], name: string, usage: string):
 export function parseBank(text: string): { host: string; port: number } {
   const match = /^(.+):(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
-  if (match === null || !(port > 0 && port < 65536)) throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
+  if (match === null || !(port > 0 && port < 65536))
+    throw new UsageError(`--bank must be HOST:PORT, got ${JSON.stringify(text)}`);
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-export function integerOption(values: Parsed['values'], name: string, fallback: number, min: number, max: number): number {
+export function integerOption(
+  values: Parsed['values'],
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const value = values[name];
   if (value === undefined) return fallback;
   const number = Number(value);
-  if (!Number.isInteger(number) || number < min || number > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(number) || number < min || number > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
   return number;
 }
 
@@ -185,7 +199,9 @@ export function readKioskKey(file: string, kioskId: string | undefined): { kiosk
     fs.accessSync(file, fs.constants.R_OK);
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new UsageError(`cannot read kiosk key file ${file} (${why}): the bank's operator makes it with 'atm keys add-kiosk ${kioskId ?? 'ID'} --data DIR --out ${shellWord(file)}' (copy it here, mode 0600)`);
+    throw new UsageError(
+      `cannot read kiosk key file ${file} (${why}): the bank's operator makes it with 'atm keys add-kiosk ${kioskId ?? 'ID'} --data DIR --out ${shellWord(file)}' (copy it here, mode 0600)`,
+    );
   }
   return loadKioskKeyFile(file);
 }

@@ -77,7 +77,10 @@ export interface StartPorts {
 }
 
 function dataDirInUse(dataDir: string, holder: number | null): AtmError {
-  return new AtmError(StartError.DATA_DIR_IN_USE, `data folder ${dataDir} is in use by ${heldBy(holder, 'another bank process')}: stop that bank first, or give this one its own --data folder`);
+  return new AtmError(
+    StartError.DATA_DIR_IN_USE,
+    `data folder ${dataDir} is in use by ${heldBy(holder, 'another bank process')}: stop that bank first, or give this one its own --data folder`,
+  );
 }
 
 /**
@@ -101,7 +104,9 @@ export function explainStartFailure(error: unknown, ports: StartPorts): unknown 
   const code = error instanceof Error ? (error as ListenError).code : undefined;
   // The address to listen on is not one of this machine's, or no name resolves: the --host is wrong.
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new UsageError(`--host ${ports.host} is not an address of this machine (${code}): use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`);
+    return new UsageError(
+      `--host ${ports.host} is not an address of this machine (${code}): use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`,
+    );
   }
   if (!isPortInUse(error)) return error;
   const port = error.port ?? null;
@@ -114,7 +119,10 @@ export function explainStartFailure(error: unknown, ports: StartPorts): unknown 
     );
   }
   // Which program listens is not looked up: its command line is not ours to print.
-  return new AtmError(StartError.PORT_IN_USE, `bank port ${ports.host}:${port ?? ports.port} is in use (another bank, or another program listens there): stop it, or choose another port with --port N`);
+  return new AtmError(
+    StartError.PORT_IN_USE,
+    `bank port ${ports.host}:${port ?? ports.port} is in use (another bank, or another program listens there): stop it, or choose another port with --port N`,
+  );
 }
 
 /** What a data folder held before a start, so a failed start can take back what it made. */

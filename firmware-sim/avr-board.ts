@@ -9,7 +9,24 @@
 // reproduce receive-buffer overruns in the firmware; avr8js keeps one received byte where the
 // real chip has a two-byte FIFO, which makes the model slightly stricter, never more lenient.
 import { EventEmitter } from 'node:events';
-import { AVRADC, AVRIOPort, AVRTWI, AVRTimer, AVRUSART, CPU, adcConfig, avrInstruction, portBConfig, portCConfig, portDConfig, timer0Config, timer1Config, timer2Config, twiConfig, usart0Config } from 'avr8js';
+import {
+  AVRADC,
+  AVRIOPort,
+  AVRTWI,
+  AVRTimer,
+  AVRUSART,
+  CPU,
+  adcConfig,
+  avrInstruction,
+  portBConfig,
+  portCConfig,
+  portDConfig,
+  timer0Config,
+  timer1Config,
+  timer2Config,
+  twiConfig,
+  usart0Config,
+} from 'avr8js';
 import { I2cBus } from './i2c-bus.js';
 
 export const UNO_CLOCK_HZ = 16_000_000;
@@ -53,8 +70,16 @@ const RXEN0 = 0x10;
 export function keepReceiveFlagsOnControlWrites(cpu: CPU): void {
   const originalA = cpu.writeHooks[UCSR0A];
   const originalB = cpu.writeHooks[UCSR0B];
-  if (originalA === undefined || originalB === undefined) throw new Error('AVRUSART has no UCSR0A/UCSR0B hooks to wrap');
-  const rxComplete = { address: usart0Config.rxCompleteInterrupt, flagRegister: UCSR0A, flagMask: RXC0, enableRegister: UCSR0B, enableMask: RXCIE0, constant: true };
+  if (originalA === undefined || originalB === undefined)
+    throw new Error('AVRUSART has no UCSR0A/UCSR0B hooks to wrap');
+  const rxComplete = {
+    address: usart0Config.rxCompleteInterrupt,
+    flagRegister: UCSR0A,
+    flagMask: RXC0,
+    enableRegister: UCSR0B,
+    enableMask: RXCIE0,
+    constant: true,
+  };
   cpu.writeHooks[UCSR0A] = (value, oldValue, address, mask) => {
     const readOnlyFlags = (cpu.data[UCSR0A] as number) & (RXC0 | UDRE0);
     const result = originalA(value, oldValue, address, mask);
@@ -209,7 +234,8 @@ export class AvrBoard extends EventEmitter<{ serialData: [Buffer]; stopped: [] }
     this.timeout = null;
     if (!this.isRunning) return;
     if (this.realTime) {
-      const aheadCycles = this.cpu.cycles - this.startedAtCycles - ((performance.now() - this.startedAtWallMs) * UNO_CLOCK_HZ) / 1000;
+      const aheadCycles =
+        this.cpu.cycles - this.startedAtCycles - ((performance.now() - this.startedAtWallMs) * UNO_CLOCK_HZ) / 1000;
       if (aheadCycles > 0) {
         this.timeout = setTimeout(() => this.slice(), Math.max(1, (aheadCycles * 1000) / UNO_CLOCK_HZ));
         return;

@@ -5,7 +5,8 @@ import type { KeyName } from '../hardware/index.js';
 import type { LineDevice, LineDeviceEvent } from './line-device.js';
 import type { ScriptAction } from './script.js';
 
-export type ConsoleCommand = { kind: 'action'; action: ScriptAction } | { kind: 'togglePlug' } | { kind: 'toggleTamper' } | { kind: 'quit' };
+export type ConsoleCommand =
+  { kind: 'action'; action: ScriptAction } | { kind: 'togglePlug' } | { kind: 'toggleTamper' } | { kind: 'quit' };
 
 /** The documented map, for --help and the panel; consoleCommands implements exactly this. */
 export const CONSOLE_KEYS_HELP = [
@@ -130,7 +131,10 @@ export function renderPanel(device: LineDevice, headline: string, lastEvent: str
     `${border} backlight ${device.backlightOn ? 'on' : 'off'}`,
     '',
     status(device),
-    `cassettes: ${device.cassettes().map((c) => `${c.count} x ${(c.denominationCents / 100).toFixed(2)}`).join(', ')}`,
+    `cassettes: ${device
+      .cassettes()
+      .map((c) => `${c.count} x ${(c.denominationCents / 100).toFixed(2)}`)
+      .join(', ')}`,
     `lines from the kiosk: ${stats.lines} (dropped: ${stats.oversize} oversize, ${stats.corrupt} corrupt, ${stats.unknown} unknown)`,
     `last: ${lastEvent}`,
     '',

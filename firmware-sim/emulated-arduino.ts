@@ -49,8 +49,16 @@ export function startEmulatedArduino(options: EmulatedArduinoOptions = {}): Emul
   }
   const board = new AvrBoard({ program, sliceMs: options.sliceMs, realTime: options.realTime });
   const microsPerCycle = 1e6 / board.clockHz;
-  const lcd = new Pcf8574Lcd({ columns: options.lcdColumns ?? 20, rows: options.lcdRows ?? 4, nowUs: () => board.cpu.cycles * microsPerCycle });
-  const parallelLcd = new ParallelLcd(board, options.parallelLcdPins ?? PARALLEL_LCD_PINS_DEFAULT, { columns: options.lcdColumns ?? 20, rows: options.lcdRows ?? 4, nowUs: () => board.cpu.cycles * microsPerCycle });
+  const lcd = new Pcf8574Lcd({
+    columns: options.lcdColumns ?? 20,
+    rows: options.lcdRows ?? 4,
+    nowUs: () => board.cpu.cycles * microsPerCycle,
+  });
+  const parallelLcd = new ParallelLcd(board, options.parallelLcdPins ?? PARALLEL_LCD_PINS_DEFAULT, {
+    columns: options.lcdColumns ?? 20,
+    rows: options.lcdRows ?? 4,
+    nowUs: () => board.cpu.cycles * microsPerCycle,
+  });
   const keypad = new KeypadMatrix();
   const keypadBackpack = new KeypadBackpack(keypad);
   board.i2c.attach(options.lcdAddress ?? PCF8574_LCD_ADDRESS, lcd);

@@ -53,7 +53,8 @@ export function parseIntelHex(text: string, flashBytes = FLASH_BYTES): { flash: 
     if (type === 0x02) base = data.readUInt16BE(0) * 16;
     else if (type === 0x04) base = data.readUInt16BE(0) * 65536;
     else if (type === 0x00) {
-      if (base + address + count > flashBytes) return { reason: `line ${index + 1}: data beyond the ${flashBytes}-byte flash` };
+      if (base + address + count > flashBytes)
+        return { reason: `line ${index + 1}: data beyond the ${flashBytes}-byte flash` };
       flash.set(data, base + address);
     }
   }
@@ -73,10 +74,12 @@ export type FirmataHexResult = { program: Uint16Array } | { reason: string };
 
 /** Loads and verifies the cached hex; a reason (for a test's skip message) when it cannot. */
 export function loadStandardFirmata(path = standardFirmataPath()): FirmataHexResult {
-  if (!existsSync(path)) return { reason: `${path} is missing: run \`node scripts/fetch-firmata.mjs\` (needs the npm registry)` };
+  if (!existsSync(path))
+    return { reason: `${path} is missing: run \`node scripts/fetch-firmata.mjs\` (needs the npm registry)` };
   const bytes = readFileSync(path);
   const hash = createHash('sha256').update(bytes).digest('hex');
-  if (hash !== STANDARD_FIRMATA_SHA256) return { reason: `${path} has SHA-256 ${hash}, expected ${STANDARD_FIRMATA_SHA256}` };
+  if (hash !== STANDARD_FIRMATA_SHA256)
+    return { reason: `${path} has SHA-256 ${hash}, expected ${STANDARD_FIRMATA_SHA256}` };
   const parsed = parseIntelHex(bytes.toString('latin1'));
   if ('reason' in parsed) return { reason: `${path}: ${parsed.reason}` };
   return { program: programFromFlash(parsed.flash) };

@@ -134,7 +134,8 @@ export class Hd44780 {
       this.pendingHighNibble = null;
     } else if (byte & 0x10) {
       const delta = byte & 0x04 ? 1 : -1; // R/L: 1 = right
-      if (byte & 0x08) this.displayShift -= delta; // the text moves right: column 0 shows an earlier address
+      if (byte & 0x08)
+        this.displayShift -= delta; // the text moves right: column 0 shows an earlier address
       else this.addressCounter = this.nextDdramAddress(this.addressCounter, delta);
     } else if (byte & 0x08) {
       this.displayOn = (byte & 0x04) !== 0;
@@ -178,7 +179,9 @@ export class Hd44780 {
    */
   lines(): string[] {
     return Array.from({ length: this.rows }, (_, row) =>
-      !this.twoLines && (ROW_START_ADDRESSES[row] as number) >= 0x40 ? ' '.repeat(this.columns) : this.rowCodes(row).map(romCharacter).join(''),
+      !this.twoLines && (ROW_START_ADDRESSES[row] as number) >= 0x40
+        ? ' '.repeat(this.columns)
+        : this.rowCodes(row).map(romCharacter).join(''),
     );
   }
 
@@ -186,7 +189,8 @@ export class Hd44780 {
   cursor(): { row: number; column: number } | null {
     for (let row = 0; row < this.rows; row += 1) {
       const start = ROW_START_ADDRESSES[row] as number;
-      if (this.addressCounter >= start && this.addressCounter < start + this.columns) return { row, column: this.addressCounter - start };
+      if (this.addressCounter >= start && this.addressCounter < start + this.columns)
+        return { row, column: this.addressCounter - start };
     }
     return null;
   }

@@ -38,7 +38,8 @@ export class I2cBus implements TWIEventHandler {
   }
 
   attach(address: number, device: I2cDevice): void {
-    if (!Number.isInteger(address) || address < 0x08 || address > 0x77) throw new Error(`I2C address ${address} is not a 7-bit device address`);
+    if (!Number.isInteger(address) || address < 0x08 || address > 0x77)
+      throw new Error(`I2C address ${address} is not a 7-bit device address`);
     if (this.devices.has(address)) throw new Error(`I2C address 0x${address.toString(16)} is already taken`);
     this.devices.set(address, device);
   }

@@ -1,8 +1,33 @@
 // The firmware simulator's public face: the microcontroller side of the serial line protocol
 // (hardware/PROTOCOL.md) as a state machine, the edge that runs it on a pty, its script
 // language and its console.
-export { LineDevice, DEVICE_NAME_DEFAULT, DISPENSE_MEMORY_MAX, GARBAGE_BYTES_MAX, HOST_SILENCE_MS, type ActiveFault, type LineDeviceEvent, type LineDeviceOptions, type LineDeviceState } from './line-device.js';
+export {
+  LineDevice,
+  DEVICE_NAME_DEFAULT,
+  DISPENSE_MEMORY_MAX,
+  GARBAGE_BYTES_MAX,
+  HOST_SILENCE_MS,
+  type ActiveFault,
+  type LineDeviceEvent,
+  type LineDeviceOptions,
+  type LineDeviceState,
+} from './line-device.js';
 export { startFirmwareSim, type FirmwareSim, type FirmwareSimOptions } from './runner.js';
 export { openPtyPair, openSerialPath, closeSerialPort, PTY_START_TIMEOUT_MS, type PtyPair } from './pty.js';
-export { parseScript, runScript, applyAction, SCRIPT_STEPS_MAX, SCRIPT_DELAY_MS_MAX, type ScriptAction, type ScriptStep } from './script.js';
-export { consoleCommands, terminalKeys, describeEvent, renderPanel, CONSOLE_KEYS_HELP, type ConsoleCommand } from './console.js';
+export {
+  parseScript,
+  runScript,
+  applyAction,
+  SCRIPT_STEPS_MAX,
+  SCRIPT_DELAY_MS_MAX,
+  type ScriptAction,
+  type ScriptStep,
+} from './script.js';
+export {
+  consoleCommands,
+  terminalKeys,
+  describeEvent,
+  renderPanel,
+  CONSOLE_KEYS_HELP,
+  type ConsoleCommand,
+} from './console.js';

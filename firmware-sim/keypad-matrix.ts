@@ -89,13 +89,20 @@ export class KeypadMatrix {
    * Connects the wires to Uno pins (Arduino numbers). Returns a function that disconnects
    * them. Column levels follow every change of the row pins and every press or release.
    */
-  wireToPins(board: AvrBoard, rowPins: readonly number[] = KEYPAD_ROW_PINS_DEFAULT, columnPins: readonly number[] = KEYPAD_COLUMN_PINS_DEFAULT): () => void {
-    if (rowPins.length !== 4 || columnPins.length !== 4) throw new Error('a 4×4 keypad needs 4 row pins and 4 column pins');
+  wireToPins(
+    board: AvrBoard,
+    rowPins: readonly number[] = KEYPAD_ROW_PINS_DEFAULT,
+    columnPins: readonly number[] = KEYPAD_COLUMN_PINS_DEFAULT,
+  ): () => void {
+    if (rowPins.length !== 4 || columnPins.length !== 4)
+      throw new Error('a 4×4 keypad needs 4 row pins and 4 column pins');
     const rows = rowPins.map((pin) => board.pin(pin));
     const columns = columnPins.map((pin) => board.pin(pin));
     const update = (): void => {
       columns.forEach((column, columnIndex) => {
-        const pulledLow = rows.some((row, rowIndex) => this.connected(rowIndex, columnIndex) && row.port.pinState(row.bit) === PinState.Low);
+        const pulledLow = rows.some(
+          (row, rowIndex) => this.connected(rowIndex, columnIndex) && row.port.pinState(row.bit) === PinState.Low,
+        );
         column.port.setPin(column.bit, !pulledLow);
       });
     };

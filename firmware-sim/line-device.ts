@@ -7,7 +7,15 @@
 // share the session rule (talk only after HELLO, with the cable in) and the fault announcements.
 import { LOW_CASH_COUNT_DEFAULT, SIM_CASSETTES_DEFAULT, notesForAmount } from '../hardware/index.js';
 import type { Cassette, DispenseFault, KeyName } from '../hardware/index.js';
-import { HEARTBEAT_INTERVAL_MS, LCD_COLUMNS_MAX, LCD_ROWS_MAX, LineSplitter, SERIAL_PROTOCOL_VERSION, encodeDeviceMessage, parseHostLine } from '../protocol/index.js';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  LCD_COLUMNS_MAX,
+  LCD_ROWS_MAX,
+  LineSplitter,
+  SERIAL_PROTOCOL_VERSION,
+  encodeDeviceMessage,
+  parseHostLine,
+} from '../protocol/index.js';
 import type { DeviceFaultName, DeviceMessage, HostMessage, LineStats } from '../protocol/index.js';
 
 export const DEVICE_NAME_DEFAULT = 'atm-firmware-sim';
@@ -61,7 +69,10 @@ type PendingDispense = { id: number; amountCents: number; dueMs: number };
 
 /** Copies of valid cassettes whose CASH line fits [SL-2.3] (the encoder asserts that), one per denomination. */
 function loadCassettes(cassettes: readonly Cassette[]): Cassette[] {
-  assert(cassettes.length >= 1 && new Set(cassettes.map((c) => c.denominationCents)).size === cassettes.length, '1 or more cassettes, one per denomination');
+  assert(
+    cassettes.length >= 1 && new Set(cassettes.map((c) => c.denominationCents)).size === cassettes.length,
+    '1 or more cassettes, one per denomination',
+  );
   const loaded = cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
   encodeDeviceMessage({ verb: 'CASH', cassettes: loaded });
   return loaded;
@@ -188,7 +199,11 @@ export class LineDevice {
   /** When tick() next has work, or null. */
   nextDeadlineMs(): number | null {
     const running = this.sessionState === 'running';
-    const deadlines = [this.pending?.dueMs, this.talking() ? this.nextHeartbeatMs : undefined, running ? this.lastHeardMs + HOST_SILENCE_MS : undefined].filter((ms): ms is number => ms !== undefined);
+    const deadlines = [
+      this.pending?.dueMs,
+      this.talking() ? this.nextHeartbeatMs : undefined,
+      running ? this.lastHeardMs + HOST_SILENCE_MS : undefined,
+    ].filter((ms): ms is number => ms !== undefined);
     return deadlines.length === 0 ? null : Math.min(...deadlines);
   }
 
@@ -237,7 +252,10 @@ export class LineDevice {
 
   /** [SL-2.7] Line noise: `bytes` random bytes (never '\n'), then '\n', so it costs one line. */
   garbage(bytes: number): void {
-    assert(Number.isSafeInteger(bytes) && bytes >= 1 && bytes <= GARBAGE_BYTES_MAX, `garbage bytes 1..${GARBAGE_BYTES_MAX}`);
+    assert(
+      Number.isSafeInteger(bytes) && bytes >= 1 && bytes <= GARBAGE_BYTES_MAX,
+      `garbage bytes 1..${GARBAGE_BYTES_MAX}`,
+    );
     if (!this.plugged) return;
     const noise = Buffer.alloc(bytes + 1, 0x0a);
     for (let index = 0; index < bytes; index += 1) noise[index] = this.nextRandomByte();
@@ -264,7 +282,8 @@ export class LineDevice {
     this.nextHeartbeatMs = this.options.nowMs();
     this.emit({ kind: 'status' });
     this.tick();
-    if (this.cassettesAtUnplug !== JSON.stringify(this.loaded)) this.send({ verb: 'CASH', cassettes: this.cassettes() });
+    if (this.cassettesAtUnplug !== JSON.stringify(this.loaded))
+      this.send({ verb: 'CASH', cassettes: this.cassettes() });
     if (this.faultsAtUnplug !== this.faults().join() && this.talking()) this.announceCleared();
   }
 
@@ -315,7 +334,12 @@ export class LineDevice {
     // [SL-4.8] Ids are scoped to a session: a restarted kiosk counts from 1 again and must not
     // be answered from the previous session's memory (it would be told notes came out that did not).
     this.results.clear();
-    this.send({ verb: 'HELLO', version: SERIAL_PROTOCOL_VERSION, device: this.options.deviceName ?? DEVICE_NAME_DEFAULT, caps: ['keypad4x4', `lcd${this.columns}x${this.rows}`, 'dispenser'] });
+    this.send({
+      verb: 'HELLO',
+      version: SERIAL_PROTOCOL_VERSION,
+      device: this.options.deviceName ?? DEVICE_NAME_DEFAULT,
+      caps: ['keypad4x4', `lcd${this.columns}x${this.rows}`, 'dispenser'],
+    });
     this.send({ verb: 'CASH', cassettes: this.cassettes() });
     for (const fault of this.faults()) this.send({ verb: 'FAULT', fault });
     this.lowAnnounced = this.isLow();
@@ -327,7 +351,8 @@ export class LineDevice {
   private write(row: number, col: number, text: string): void {
     const cells = this.text[row];
     if (cells === undefined) return;
-    for (let index = 0; index < text.length && col + index < this.columns; index += 1) cells[col + index] = text[index] as string;
+    for (let index = 0; index < text.length && col + index < this.columns; index += 1)
+      cells[col + index] = text[index] as string;
     this.emit({ kind: 'display' });
   }
 
@@ -336,7 +361,12 @@ export class LineDevice {
     const remembered = this.results.get(id);
     if (remembered !== undefined) return this.send(remembered);
     if (this.pending?.id === id) return; // already picking: the answer is on its way
-    const refusal: DispenseFault | null = this.pending !== null || this.jammed || this.tamperOpen ? 'hardwareError' : notesForAmount(this.loaded, amountCents) === null ? 'cannotMake' : null;
+    const refusal: DispenseFault | null =
+      this.pending !== null || this.jammed || this.tamperOpen
+        ? 'hardwareError'
+        : notesForAmount(this.loaded, amountCents) === null
+          ? 'cannotMake'
+          : null;
     if (refusal !== null) return this.finish({ id, amountCents, dueMs: 0 }, 0, refusal);
     this.pending = { id, amountCents, dueMs: this.options.nowMs() + this.dispenseDelayMs };
     this.emit({ kind: 'status' });

@@ -32,7 +32,8 @@ export interface PtyPair {
  * when socat does, so an end that fails is still seen, and removes the links' folder.
  * ($1 is that folder, $2 socat, the rest socat's arguments.)
  */
-const SOCAT_WATCHDOG = 'dir=$1; shift; exec 3<&0; "$@" & pid=$!; (read -r _ <&3; kill "$pid") >/dev/null 2>&1 & wait "$pid"; rmdir "$dir" 2>/dev/null';
+const SOCAT_WATCHDOG =
+  'dir=$1; shift; exec 3<&0; "$@" & pid=$!; (read -r _ <&3; kill "$pid") >/dev/null 2>&1 & wait "$pid"; rmdir "$dir" 2>/dev/null';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -44,7 +45,9 @@ export async function openPtyPair(options: { socat?: string; timeoutMs?: number 
   const devicePath = path.join(folder, 'device');
   const hostPath = path.join(folder, 'kiosk');
   const socatArgs = ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`];
-  const child = spawn('sh', ['-c', SOCAT_WATCHDOG, 'sh', folder, options.socat ?? 'socat', ...socatArgs], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = spawn('sh', ['-c', SOCAT_WATCHDOG, 'sh', folder, options.socat ?? 'socat', ...socatArgs], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   live.add(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -70,7 +73,10 @@ export async function openPtyPair(options: { socat?: string; timeoutMs?: number 
 function started(child: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let log = '';
-    const timer = setTimeout(() => finish(new Error(`socat did not start within ${timeoutMs} ms: ${log.trim()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`socat did not start within ${timeoutMs} ms: ${log.trim()}`)),
+      timeoutMs,
+    );
     const finish = (error: Error | null): void => {
       clearTimeout(timer);
       child.stderr?.removeListener('data', onData);
@@ -84,8 +90,10 @@ function started(child: ChildProcess, timeoutMs: number): Promise<void> {
       log = (log + chunk.toString('utf8')).slice(-4096);
       if (log.includes('starting data transfer loop')) finish(null);
     };
-    const onError = (error: Error): void => finish(new Error(`cannot run socat (apt-get install socat): ${error.message}`));
-    const onExit = (code: number | null): void => finish(new Error(`socat exited (${String(code)}) before the pty pair was ready: ${log.trim()}`));
+    const onError = (error: Error): void =>
+      finish(new Error(`cannot run socat (apt-get install socat): ${error.message}`));
+    const onExit = (code: number | null): void =>
+      finish(new Error(`socat exited (${String(code)}) before the pty pair was ready: ${log.trim()}`));
     child.stderr?.on('data', onData);
     child.once('error', onError);
     child.once('exit', onExit);

@@ -57,10 +57,13 @@ export async function startFirmwareSim(options: FirmwareSimOptions = {}): Promis
       clearTimeout(timer);
       const deadlineMs = closed ? null : device.nextDeadlineMs();
       if (deadlineMs === null) return;
-      timer = setTimeout(() => {
-        device.tick();
-        plan();
-      }, Math.max(0, deadlineMs - monotonicMs()));
+      timer = setTimeout(
+        () => {
+          device.tick();
+          plan();
+        },
+        Math.max(0, deadlineMs - monotonicMs()),
+      );
     });
   };
 
@@ -103,10 +106,15 @@ export async function startFirmwareSim(options: FirmwareSimOptions = {}): Promis
     await helloHeard;
     if (options.script === undefined || options.script.length === 0 || stopScript.signal.aborted) return;
     try {
-      await runScript(options.script, device, (ms) => sleepFor(ms, undefined, { signal: stopScript.signal }), (step) => {
-        options.onScriptStep?.(step);
-        plan();
-      });
+      await runScript(
+        options.script,
+        device,
+        (ms) => sleepFor(ms, undefined, { signal: stopScript.signal }),
+        (step) => {
+          options.onScriptStep?.(step);
+          plan();
+        },
+      );
     } catch (error) {
       if (!stopScript.signal.aborted) throw error;
     }

@@ -53,11 +53,14 @@ function count(text: string | undefined, fallback: number, max: number): number 
 function parseAction(words: string[]): ScriptAction | string {
   const [verb = '', argument, extra] = words;
   if (extra !== undefined) return 'too many arguments';
-  const noArgument = (action: ScriptAction): ScriptAction | string => (argument === undefined ? action : `${verb} takes no argument`);
+  const noArgument = (action: ScriptAction): ScriptAction | string =>
+    argument === undefined ? action : `${verb} takes no argument`;
   switch (verb.toUpperCase()) {
     case 'KEY': {
       const key = KEY_WORDS.get((argument ?? '').toLowerCase());
-      return key === undefined ? `KEY needs one of 0-9 A-D # * BS ESC, got ${JSON.stringify(argument ?? '')}` : { kind: 'key', key };
+      return key === undefined
+        ? `KEY needs one of 0-9 A-D # * BS ESC, got ${JSON.stringify(argument ?? '')}`
+        : { kind: 'key', key };
     }
     case 'JAM': {
       const afterNotes = count(argument, 0, 1_000_000);
@@ -132,7 +135,12 @@ export function applyAction(device: LineDevice, action: ScriptAction): void {
 }
 
 /** Runs the steps in order with the injected sleep, called before every step (even for 0 ms), so a sleep that rejects stops the run. */
-export async function runScript(steps: readonly ScriptStep[], device: LineDevice, sleep: (ms: number) => Promise<void>, onStep?: (step: ScriptStep) => void): Promise<void> {
+export async function runScript(
+  steps: readonly ScriptStep[],
+  device: LineDevice,
+  sleep: (ms: number) => Promise<void>,
+  onStep?: (step: ScriptStep) => void,
+): Promise<void> {
   for (const step of steps) {
     await sleep(step.delayMs);
     applyAction(device, step.action);

@@ -58,7 +58,8 @@ export class EmulatedSerialPort extends EventEmitter {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data as Uint8Array);
     let error: Error | null = null;
     if (!this.opened) error = new Error('port is not open');
-    else if (!this.board.serialWrite(bytes)) error = new Error('serial queue full: the host writes faster than the line carries');
+    else if (!this.board.serialWrite(bytes))
+      error = new Error('serial queue full: the host writes faster than the line carries');
     if (error !== null) {
       const reported = error;
       process.nextTick(() => {

@@ -82,7 +82,10 @@ export class Stk500Bootloader {
       }
       case 0x74: {
         const length = ((command[1] as number) << 8) | (command[2] as number);
-        const data = command[3] === 0x46 ? [...this.flash.subarray(this.addressBytes, this.addressBytes + length)] : new Array<number>(length).fill(0xff);
+        const data =
+          command[3] === 0x46
+            ? [...this.flash.subarray(this.addressBytes, this.addressBytes + length)]
+            : new Array<number>(length).fill(0xff);
         return [STK_INSYNC, ...data, STK_OK];
       }
       case 0x75:
@@ -97,7 +100,10 @@ export class Stk500Bootloader {
 }
 
 /** Intel HEX → bytes at their addresses (data and segment records; enough for AVR sketches). */
-export function parseIntelHex(text: string, sizeBytes = ATMEGA328P_FLASH_BYTES): { bytes: Uint8Array; highestAddress: number } {
+export function parseIntelHex(
+  text: string,
+  sizeBytes = ATMEGA328P_FLASH_BYTES,
+): { bytes: Uint8Array; highestAddress: number } {
   const bytes = new Uint8Array(sizeBytes).fill(0xff);
   let highestAddress = 0;
   let base = 0;
@@ -109,7 +115,8 @@ export function parseIntelHex(text: string, sizeBytes = ATMEGA328P_FLASH_BYTES):
     const count = record[0] as number;
     const address = ((record[1] as number) << 8) | (record[2] as number);
     const type = record[3] as number;
-    if (record.reduce((total, byte) => (total + byte) & 0xff, 0) !== 0) throw new Error(`Intel HEX checksum error in ${line.slice(0, 20)}`);
+    if (record.reduce((total, byte) => (total + byte) & 0xff, 0) !== 0)
+      throw new Error(`Intel HEX checksum error in ${line.slice(0, 20)}`);
     if (type === 0x00) {
       bytes.set(record.subarray(4, 4 + count), base + address);
       highestAddress = Math.max(highestAddress, base + address + count);

@@ -27,9 +27,15 @@ function greatestCommonDivisor(a: number, b: number): number {
  * has no 6000, but 2000×3 has. Pruned by what the smaller cassettes hold and by their common
  * divisor; bounded by stepsMax, beyond which it answers null (never wrong cash).
  */
-export function notesForAmount(cassettes: readonly Cassette[], amountCents: number, stepsMax = NOTES_SEARCH_STEPS_MAX): Cassette[] | null {
+export function notesForAmount(
+  cassettes: readonly Cassette[],
+  amountCents: number,
+  stepsMax = NOTES_SEARCH_STEPS_MAX,
+): Cassette[] | null {
   if (!Number.isSafeInteger(amountCents) || amountCents <= 0) return null;
-  const loaded = cassettes.filter((cassette) => cassette.count > 0).sort((a, b) => b.denominationCents - a.denominationCents);
+  const loaded = cassettes
+    .filter((cassette) => cassette.count > 0)
+    .sort((a, b) => b.denominationCents - a.denominationCents);
   const capacityFrom: number[] = new Array<number>(loaded.length + 1).fill(0);
   const divisorFrom: number[] = new Array<number>(loaded.length + 1).fill(0);
   for (let index = loaded.length - 1; index >= 0; index -= 1) {
@@ -44,7 +50,11 @@ export function notesForAmount(cassettes: readonly Cassette[], amountCents: numb
     const cassette = loaded[index];
     if (cassette === undefined) return false;
     if (remainingCents > (capacityFrom[index] ?? 0) || remainingCents % (divisorFrom[index] ?? 1) !== 0) return false;
-    for (let take = Math.min(cassette.count, Math.floor(remainingCents / cassette.denominationCents)); take >= 0; take -= 1) {
+    for (
+      let take = Math.min(cassette.count, Math.floor(remainingCents / cassette.denominationCents));
+      take >= 0;
+      take -= 1
+    ) {
       steps += 1;
       if (steps > stepsMax) return false;
       counts[index] = take;
@@ -54,7 +64,9 @@ export function notesForAmount(cassettes: readonly Cassette[], amountCents: numb
     return false;
   };
   if (!search(0, amountCents)) return null;
-  return loaded.map((cassette, index) => ({ denominationCents: cassette.denominationCents, count: counts[index] ?? 0 })).filter((notes) => notes.count > 0);
+  return loaded
+    .map((cassette, index) => ({ denominationCents: cassette.denominationCents, count: counts[index] ?? 0 }))
+    .filter((notes) => notes.count > 0);
 }
 
 export function assertCassettes(cassettes: readonly Cassette[]): void {
@@ -67,5 +79,8 @@ export function assertCassettes(cassettes: readonly Cassette[]): void {
   }
   assert(Number.isSafeInteger(capacityCents), 'cassettes hold more cents than a safe integer');
   // One cassette per denomination keeps notesFor's answer (per denomination) unambiguous.
-  assert(new Set(cassettes.map((cassette) => cassette.denominationCents)).size === cassettes.length, 'one cassette per denomination');
+  assert(
+    new Set(cassettes.map((cassette) => cassette.denominationCents)).size === cassettes.length,
+    'one cassette per denomination',
+  );
 }

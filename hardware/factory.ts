@@ -39,16 +39,29 @@ export const DeviceError = { UNKNOWN_DRIVER: 'UNKNOWN_DEVICE_DRIVER', BAD_SPEC: 
 export async function createDevices(spec: string, options: DriverOptions = {}): Promise<DeviceBundle> {
   if (spec === 'sim') {
     const devices = createSimDevices(options.sim);
-    return { ...devices, mirror: { lines: () => devices.display.lines(), onChange: (listener) => void devices.display.onChange(() => listener()) } };
+    return {
+      ...devices,
+      mirror: {
+        lines: () => devices.display.lines(),
+        onChange: (listener) => void devices.display.onChange(() => listener()),
+      },
+    };
   }
   const colon = spec.indexOf(':');
-  if (colon <= 0 || colon === spec.length - 1) throw new AtmError(DeviceError.BAD_SPEC, `--device must be sim, serial:PATH or firmata:PATH, got ${JSON.stringify(spec)}`);
+  if (colon <= 0 || colon === spec.length - 1)
+    throw new AtmError(
+      DeviceError.BAD_SPEC,
+      `--device must be sim, serial:PATH or firmata:PATH, got ${JSON.stringify(spec)}`,
+    );
   const name = spec.slice(0, colon);
   const lazy = LAZY_DRIVERS[name];
   const factory = drivers.get(name) ?? (lazy === undefined ? undefined : await lazy());
   if (factory === undefined) {
     const known = ['sim', ...Object.keys(LAZY_DRIVERS), ...drivers.keys()];
-    throw new AtmError(DeviceError.UNKNOWN_DRIVER, `no device driver '${name}' (known: ${[...new Set(known)].join(', ')})`);
+    throw new AtmError(
+      DeviceError.UNKNOWN_DRIVER,
+      `no device driver '${name}' (known: ${[...new Set(known)].join(', ')})`,
+    );
   }
   return factory(spec.slice(colon + 1), options);
 }

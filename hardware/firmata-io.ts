@@ -81,16 +81,29 @@ export interface J5Keypad {
 }
 
 export interface J5KeypadConstructor {
-  new (options: { board: J5Board; controller: '4X4_I2C_NANO_BACKPACK'; address: number; keys: readonly string[]; holdtime: number }): J5Keypad;
+  new (options: {
+    board: J5Board;
+    controller: '4X4_I2C_NANO_BACKPACK';
+    address: number;
+    keys: readonly string[];
+    holdtime: number;
+  }): J5Keypad;
 }
 
-export const five = johnnyFive as unknown as { Board: J5BoardConstructor; LCD: J5LcdConstructor; Keypad: J5KeypadConstructor };
+export const five = johnnyFive as unknown as {
+  Board: J5BoardConstructor;
+  LCD: J5LcdConstructor;
+  Keypad: J5KeypadConstructor;
+};
 
 /** firmata-io is CommonJS without types: loaded through require and typed by the slice above. */
 export function createFirmataIo(transport: FirmataTransport, options: FirmataIoOptions): FirmataIo {
   const require = createRequire(import.meta.url);
-  const { Firmata } = require('firmata-io') as { Firmata: new (transport: FirmataTransport, options: FirmataIoOptions) => FirmataIo };
+  const { Firmata } = require('firmata-io') as {
+    Firmata: new (transport: FirmataTransport, options: FirmataIoOptions) => FirmataIo;
+  };
   return new Firmata(transport, options);
 }
 
-export const delay = (timers: SerialTimers, ms: number): Promise<void> => new Promise((resolve) => timers.schedule(ms, resolve));
+export const delay = (timers: SerialTimers, ms: number): Promise<void> =>
+  new Promise((resolve) => timers.schedule(ms, resolve));

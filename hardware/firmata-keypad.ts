@@ -9,12 +9,29 @@ export type KeypadLegend = (typeof KEYPAD_LEGENDS)[number];
 
 /** A tap of each legend. */
 export const KEY_FOR_LEGEND: Readonly<Record<KeypadLegend, KeyName>> = {
-  '0': '0', '1': '1', '2': '2', '3': '3', '4': '4', '5': '5', '6': '6', '7': '7', '8': '8', '9': '9',
-  A: 'A', B: 'B', C: 'C', D: 'D', '*': 'clear', '#': 'enter',
+  '0': '0',
+  '1': '1',
+  '2': '2',
+  '3': '3',
+  '4': '4',
+  '5': '5',
+  '6': '6',
+  '7': '7',
+  '8': '8',
+  '9': '9',
+  A: 'A',
+  B: 'B',
+  C: 'C',
+  D: 'D',
+  '*': 'clear',
+  '#': 'enter',
 };
 
 /** Holding these legends for holdMs gives the keys a 4×4 keypad lacks. */
-export const KEY_FOR_HELD_LEGEND: Readonly<Partial<Record<KeypadLegend, KeyName>>> = { '*': 'cancel', '#': 'backspace' };
+export const KEY_FOR_HELD_LEGEND: Readonly<Partial<Record<KeypadLegend, KeyName>>> = {
+  '*': 'cancel',
+  '#': 'backspace',
+};
 
 const isLegend = (value: string): value is KeypadLegend => (KEYPAD_LEGENDS as readonly string[]).includes(value);
 

@@ -55,7 +55,12 @@ export class PacedLine extends EventEmitter {
     private readonly onLost: (reason: string) => void,
   ) {
     super();
-    assert(Number.isSafeInteger(pacing.bytesPerInterval) && pacing.bytesPerInterval >= 1 && pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES, `bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`);
+    assert(
+      Number.isSafeInteger(pacing.bytesPerInterval) &&
+        pacing.bytesPerInterval >= 1 &&
+        pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES,
+      `bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`,
+    );
     assert(Number.isFinite(pacing.intervalMs) && pacing.intervalMs > 0, 'intervalMs must be positive');
     inner.on('data', this.forwardData);
     inner.on('open', this.forwardOpen);
@@ -72,7 +77,12 @@ export class PacedLine extends EventEmitter {
   /** Queues bytes for the board; the callback runs once they were handed to the real line. */
   write(data: Buffer | Uint8Array | number[], callback?: Callback): boolean {
     const bytes = Buffer.from(data as Uint8Array);
-    const refusal = this.lostReason !== null ? `line is gone: ${this.lostReason}` : this.queuedBytes + bytes.length > PACED_QUEUE_BYTES_MAX ? 'paced queue full' : null;
+    const refusal =
+      this.lostReason !== null
+        ? `line is gone: ${this.lostReason}`
+        : this.queuedBytes + bytes.length > PACED_QUEUE_BYTES_MAX
+          ? 'paced queue full'
+          : null;
     if (refusal !== null) {
       process.nextTick(() => callback?.(new Error(refusal)));
       return false;
@@ -86,7 +96,8 @@ export class PacedLine extends EventEmitter {
   /** Resolves when every queued byte was handed to the real line; rejects if the line goes first. */
   async handedOver(): Promise<void> {
     if (this.lostReason !== null) throw new Error(`line is gone: ${this.lostReason}`);
-    if (this.queue.length > 0 || this.writesInFlight > 0) await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    if (this.queue.length > 0 || this.writesInFlight > 0)
+      await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 
   /**

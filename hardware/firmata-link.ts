@@ -4,8 +4,27 @@ import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line
 import { DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_MAX, type SimDispenserOptions } from './sim.js';
 import type { KeyName, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
-import { assert, createFirmataIo, delay, errorText, five, type FirmataIo, type FirmataIoOptions, type FirmataTransport, type FirmataTransportSource, type J5Board, type J5KeypadEvent, type J5Lcd } from './firmata-io.js';
-import { FIRMATA_RX_BUFFER_BYTES, PACING_BYTES_PER_INTERVAL_DEFAULT, PACING_INTERVAL_MS_DEFAULT, PacedLine, type LinePacing } from './firmata-line.js';
+import {
+  assert,
+  createFirmataIo,
+  delay,
+  errorText,
+  five,
+  type FirmataIo,
+  type FirmataIoOptions,
+  type FirmataTransport,
+  type FirmataTransportSource,
+  type J5Board,
+  type J5KeypadEvent,
+  type J5Lcd,
+} from './firmata-io.js';
+import {
+  FIRMATA_RX_BUFFER_BYTES,
+  PACING_BYTES_PER_INTERVAL_DEFAULT,
+  PACING_INTERVAL_MS_DEFAULT,
+  PacedLine,
+  type LinePacing,
+} from './firmata-line.js';
 import { KEYPAD_LEGENDS, KeypadGestures } from './firmata-keypad.js';
 
 // FirmataBoardLink: the one board behind the three devices.
@@ -110,7 +129,10 @@ export class FirmataBoardLink {
     this.timers = options.timers ?? realTimers;
     this.createIo = options.createIo ?? createFirmataIo;
     this.settings = {
-      pacing: { bytesPerInterval: options.pacing?.bytesPerInterval ?? PACING_BYTES_PER_INTERVAL_DEFAULT, intervalMs: options.pacing?.intervalMs ?? PACING_INTERVAL_MS_DEFAULT },
+      pacing: {
+        bytesPerInterval: options.pacing?.bytesPerInterval ?? PACING_BYTES_PER_INTERVAL_DEFAULT,
+        intervalMs: options.pacing?.intervalMs ?? PACING_INTERVAL_MS_DEFAULT,
+      },
       readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
       reportVersionTimeoutMs: options.reportVersionTimeoutMs ?? 5_000,
       openWaitMs: options.openWaitMs ?? 3_000,
@@ -129,12 +151,26 @@ export class FirmataBoardLink {
     this.users = new LineUsers(this.timers, this.settings.openWaitMs);
     this.backoff = new Backoff(this.settings.reconnectDelayMsMin, this.settings.reconnectDelayMsMax);
     const { lcdRows, lcdColumns, relayPin, pacing } = this.settings;
-    assert(Number.isSafeInteger(pacing.bytesPerInterval) && pacing.bytesPerInterval >= 1 && pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES, `pacing.bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`);
+    assert(
+      Number.isSafeInteger(pacing.bytesPerInterval) &&
+        pacing.bytesPerInterval >= 1 &&
+        pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES,
+      `pacing.bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`,
+    );
     assert(Number.isFinite(pacing.intervalMs) && pacing.intervalMs > 0, 'pacing.intervalMs must be positive');
-    assert(Number.isSafeInteger(lcdRows) && lcdRows >= 2 && lcdRows <= DISPLAY_ROWS_MAX, `lcdRows must be 2..${DISPLAY_ROWS_MAX}`);
-    assert(Number.isSafeInteger(lcdColumns) && lcdColumns >= 1 && lcdColumns <= DISPLAY_COLUMNS_MAX, `lcdColumns must be 1..${DISPLAY_COLUMNS_MAX}`);
+    assert(
+      Number.isSafeInteger(lcdRows) && lcdRows >= 2 && lcdRows <= DISPLAY_ROWS_MAX,
+      `lcdRows must be 2..${DISPLAY_ROWS_MAX}`,
+    );
+    assert(
+      Number.isSafeInteger(lcdColumns) && lcdColumns >= 1 && lcdColumns <= DISPLAY_COLUMNS_MAX,
+      `lcdColumns must be 1..${DISPLAY_COLUMNS_MAX}`,
+    );
     // D0/D1 carry the serial line and A4/A5 (18/19) the I2C bus; A0–A3 (14–17) work as digital outputs.
-    assert(relayPin === null || (Number.isSafeInteger(relayPin) && relayPin >= 2 && relayPin <= 17), 'relayPin must be 2..17: not D0/D1 (serial) nor A4/A5 (I2C)');
+    assert(
+      relayPin === null || (Number.isSafeInteger(relayPin) && relayPin >= 2 && relayPin <= 17),
+      'relayPin must be 2..17: not D0/D1 (serial) nor A4/A5 (I2C)',
+    );
   }
 
   get online(): boolean {
@@ -225,20 +261,36 @@ export class FirmataBoardLink {
     line.on('data', () => (connection.lastHeardMs = this.timers.nowMs()));
     // Without listeners these would throw: firmata-io emits 'error' before the Board listens.
     io.on('error', (error: Error) => onLost(`firmata error: ${error.message}`));
-    const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: this.settings.readyTimeoutMs });
+    const board = new five.Board({
+      io,
+      repl: false,
+      debug: false,
+      sigint: false,
+      timeout: this.settings.readyTimeoutMs,
+    });
     board.on('error', (error: Error) => onLost(`board error: ${error.message}`));
     // The deadline covers the handshake and the LCD init; ready() cancels it once online.
-    this.cancelTimer = this.timers.schedule(this.settings.readyTimeoutMs, () => onLost(`StandardFirmata did not answer within ${this.settings.readyTimeoutMs} ms`));
+    this.cancelTimer = this.timers.schedule(this.settings.readyTimeoutMs, () =>
+      onLost(`StandardFirmata did not answer within ${this.settings.readyTimeoutMs} ms`),
+    );
     board.on('ready', () => {
       if (generation !== this.generation) return;
-      this.ready(board, connection).catch((error: unknown) => onLost(`setting up the devices failed: ${errorText(error)}`));
+      this.ready(board, connection).catch((error: unknown) =>
+        onLost(`setting up the devices failed: ${errorText(error)}`),
+      );
     });
   }
 
   private async ready(board: J5Board, connection: FirmataConnection): Promise<void> {
     const { lcdAddress, lcdRows, lcdColumns, keypadAddress, keypadHoldMs, relayPin } = this.settings;
     const lcd = new five.LCD({ board, controller: 'PCF8574', address: lcdAddress, rows: lcdRows, cols: lcdColumns });
-    const keypad = new five.Keypad({ board, controller: '4X4_I2C_NANO_BACKPACK', address: keypadAddress, keys: KEYPAD_LEGENDS, holdtime: keypadHoldMs });
+    const keypad = new five.Keypad({
+      board,
+      controller: '4X4_I2C_NANO_BACKPACK',
+      address: keypadAddress,
+      keys: KEYPAD_LEGENDS,
+      holdtime: keypadHoldMs,
+    });
     const legends = (event: J5KeypadEvent): string[] => event.which.map(String);
     const live = (): boolean => connection.generation === this.generation && this.phase === 'online';
     keypad.on('down', (event) => live() && this.gestures.onDown(legends(event)));
@@ -283,7 +335,12 @@ export class FirmataBoardLink {
    */
   private async initialiseLcd(connection: FirmataConnection, lcd: J5Lcd): Promise<void> {
     await this.settle(connection, 50); // > 40 ms after power-up before the first instruction
-    for (const [nibble, pauseMs] of [[0x3, 5], [0x3, 1], [0x3, 1], [0x2, 1]] as const) {
+    for (const [nibble, pauseMs] of [
+      [0x3, 5],
+      [0x3, 1],
+      [0x3, 1],
+      [0x2, 1],
+    ] as const) {
       lcd.writeBits(HD44780_COMMAND, nibble);
       await this.settle(connection, pauseMs);
     }

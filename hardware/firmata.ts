@@ -29,7 +29,16 @@ import { assert, type FirmataTransport, type FirmataTransportSource } from './fi
 import { FIRMATA_BAUD_RATE } from './firmata-line.js';
 import { FirmataBoardLink, type FirmataOptions } from './firmata-link.js';
 import { SimDispenser, normaliseDisplayLines } from './sim.js';
-import type { CashDispenser, Cassette, DeviceState, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+import type {
+  CashDispenser,
+  Cassette,
+  DeviceState,
+  DispenseResult,
+  Display,
+  KeyName,
+  Keypad,
+  Unsubscribe,
+} from './types.js';
 import { Listeners } from './listeners.js';
 
 // The driver's parts, for callers and tests that import the driver.
@@ -171,7 +180,8 @@ export class FirmataDisplay extends BoardDevice implements Display {
   private async flush(): Promise<void> {
     for (;;) {
       const connection = this.link.current;
-      if (connection === null || connection.lcd === null || !this.opened) throw new Error('display went offline: text not shown');
+      if (connection === null || connection.lcd === null || !this.opened)
+        throw new Error('display went offline: text not shown');
       const row = this.wanted.findIndex((text, index) => this.glass[index] !== text);
       if (row < 0) {
         await connection.line.drained();
@@ -226,7 +236,9 @@ export class FirmataDispenser implements CashDispenser {
   async open(): Promise<void> {
     if (this.opened) return;
     this.opened = true;
-    this.unsubscribe = this.link.onOnline((online) => (online ? this.cassetteModel.replug() : this.cassetteModel.unplug()));
+    this.unsubscribe = this.link.onOnline((online) =>
+      online ? this.cassetteModel.replug() : this.cassetteModel.unplug(),
+    );
     await this.link.acquire();
     if (this.link.online) this.cassetteModel.replug();
     else this.cassetteModel.unplug();
@@ -259,7 +271,8 @@ export class FirmataDispenser implements CashDispenser {
 
   async dispense(amountCents: number): Promise<DispenseResult> {
     // A second dispense during one is refused by the model; it must not change the pulses in progress.
-    if (this.state() !== 'deviceBusy') this.notesToPulse = (this.notesFor(amountCents) ?? []).reduce((sum, notes) => sum + notes.count, 0);
+    if (this.state() !== 'deviceBusy')
+      this.notesToPulse = (this.notesFor(amountCents) ?? []).reduce((sum, notes) => sum + notes.count, 0);
     return this.cassetteModel.dispense(amountCents);
   }
 
@@ -295,7 +308,10 @@ export interface FirmataDeviceBundle extends DeviceBundle {
 export type FirmataDriverOptions = DriverOptions & { firmata?: FirmataOptions };
 
 /** The devices over lines from `source` (a fresh one per reconnect), or over one given line. */
-export function createFirmataDevicesOverTransport(source: FirmataTransport | FirmataTransportSource, options: FirmataDriverOptions = {}): FirmataDeviceBundle {
+export function createFirmataDevicesOverTransport(
+  source: FirmataTransport | FirmataTransportSource,
+  options: FirmataDriverOptions = {},
+): FirmataDeviceBundle {
   const firmata = options.firmata ?? {};
   const link = new FirmataBoardLink(typeof source === 'function' ? source : () => source, firmata, options.log);
   const keypad = new FirmataKeypad(link);
@@ -323,7 +339,10 @@ export async function openFirmataPort(path: string): Promise<FirmataTransport> {
 }
 
 /** `--device firmata:PATH`: the DriverFactory of hardware/factory.ts. */
-export async function createFirmataDevices(path: string, options: FirmataDriverOptions = {}): Promise<FirmataDeviceBundle> {
+export async function createFirmataDevices(
+  path: string,
+  options: FirmataDriverOptions = {},
+): Promise<FirmataDeviceBundle> {
   assert(path.length > 0, 'firmata needs a serial port path');
   return createFirmataDevicesOverTransport(() => openFirmataPort(path), options);
 }

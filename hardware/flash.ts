@@ -29,10 +29,32 @@ export interface FlashPlan {
 }
 
 /** Pure: the avrdude command line for a board, port and hex file. */
-export function flashPlan(options: { port: string; hexFile: string; board?: string; noWrite?: boolean; avrdude?: string }): FlashPlan {
+export function flashPlan(options: {
+  port: string;
+  hexFile: string;
+  board?: string;
+  noWrite?: boolean;
+  avrdude?: string;
+}): FlashPlan {
   const board = BOARDS[options.board ?? 'uno'];
-  if (board === undefined) throw new AtmError(FlashError.BAD_BOARD, `unknown board ${JSON.stringify(options.board)}; known: ${Object.keys(BOARDS).join(', ')}`);
-  const args = ['-p', board.part, '-c', board.programmer, '-P', options.port, '-b', String(board.baud), '-D', '-U', `flash:w:${options.hexFile}:i`];
+  if (board === undefined)
+    throw new AtmError(
+      FlashError.BAD_BOARD,
+      `unknown board ${JSON.stringify(options.board)}; known: ${Object.keys(BOARDS).join(', ')}`,
+    );
+  const args = [
+    '-p',
+    board.part,
+    '-c',
+    board.programmer,
+    '-P',
+    options.port,
+    '-b',
+    String(board.baud),
+    '-D',
+    '-U',
+    `flash:w:${options.hexFile}:i`,
+  ];
   if (options.noWrite === true) args.unshift('-n');
   return { command: options.avrdude ?? 'avrdude', args };
 }
@@ -43,10 +65,18 @@ export function sha256File(filePath: string): string {
 
 /** Refuses a hex that is missing or is not the pinned StandardFirmata (unless told to accept any). */
 export function checkHex(hexFile: string, expectedSha256: string | null = STANDARD_FIRMATA_HEX_SHA256): void {
-  if (!fs.existsSync(hexFile)) throw new AtmError(FlashError.HEX_MISSING, `hex file ${hexFile} not found (run 'node scripts/fetch-firmata.mjs' to fetch StandardFirmata)`);
+  if (!fs.existsSync(hexFile))
+    throw new AtmError(
+      FlashError.HEX_MISSING,
+      `hex file ${hexFile} not found (run 'node scripts/fetch-firmata.mjs' to fetch StandardFirmata)`,
+    );
   if (expectedSha256 === null) return;
   const actual = sha256File(hexFile);
-  if (actual !== expectedSha256) throw new AtmError(FlashError.HEX_HASH, `hex file ${hexFile} has SHA-256 ${actual}, expected ${expectedSha256}; refusing to flash it`);
+  if (actual !== expectedSha256)
+    throw new AtmError(
+      FlashError.HEX_HASH,
+      `hex file ${hexFile} has SHA-256 ${actual}, expected ${expectedSha256}; refusing to flash it`,
+    );
 }
 
 export interface FlashResult {
@@ -65,7 +95,12 @@ export function runFlash(plan: FlashPlan, timeoutMs = 120_000): Promise<FlashRes
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (error.code === 'ENOENT') {
-        reject(new AtmError(FlashError.AVRDUDE_MISSING, `avrdude is not installed: on Debian or Raspberry Pi OS run 'sudo apt-get install avrdude', then try again`));
+        reject(
+          new AtmError(
+            FlashError.AVRDUDE_MISSING,
+            `avrdude is not installed: on Debian or Raspberry Pi OS run 'sudo apt-get install avrdude', then try again`,
+          ),
+        );
       } else reject(new AtmError(FlashError.FLASH_FAILED, `cannot run avrdude: ${error.message}`));
     });
     child.on('close', (code) => {

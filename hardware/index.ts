@@ -3,4 +3,11 @@
 export * from './types.js';
 export * from './sim.js';
 export * from './keymap.js';
-export { createDevices, registerDriver, DeviceError, type DeviceBundle, type DriverFactory, type DriverOptions } from './factory.js';
+export {
+  createDevices,
+  registerDriver,
+  DeviceError,
+  type DeviceBundle,
+  type DriverFactory,
+  type DriverOptions,
+} from './factory.js';

@@ -36,7 +36,11 @@ export const KEYBOARD_MAP_TABLE: readonly KeyboardMapRow[] = [
   { keyboard: '8, or numpad Up (NumLock off)', keypad: '8', meaning: 'digit 8' },
   { keyboard: '9, or numpad PgUp (NumLock off)', keypad: '9', meaning: 'digit 9' },
   { keyboard: 'Enter (main or numpad), #', keypad: 'enter', meaning: 'Enter (green): confirm' },
-  { keyboard: '*, Delete, numpad . (Del), numpad +', keypad: 'clear', meaning: 'Clear (yellow): erase the whole entry' },
+  {
+    keyboard: '*, Delete, numpad . (Del), numpad +',
+    keypad: 'clear',
+    meaning: 'Clear (yellow): erase the whole entry',
+  },
   { keyboard: 'Esc, numpad -', keypad: 'cancel', meaning: 'Cancel (red): back out / end the session' },
   { keyboard: 'Backspace, numpad /', keypad: 'backspace', meaning: 'erase the last character' },
   { keyboard: 'F1, a, A', keypad: 'A', meaning: 'side key A (menu choice)' },
@@ -99,7 +103,10 @@ const APPLICATION_KEYPAD = new Map<string, KeyName>([
   ['\x1bOj', 'clear'], // *
   ['\x1bOo', 'backspace'], // /
   ['\x1bOn', 'clear'], // .
-  ...Array.from({ length: 10 }, (_, digit): [string, KeyName] => [`\x1bO${String.fromCharCode(0x70 + digit)}`, String(digit) as KeyName]),
+  ...Array.from({ length: 10 }, (_, digit): [string, KeyName] => [
+    `\x1bO${String.fromCharCode(0x70 + digit)}`,
+    String(digit) as KeyName,
+  ]),
 ]);
 
 /**
@@ -115,7 +122,10 @@ export function applicationKeypadKeys(data: string): KeyName[] {
   return keys;
 }
 
-export function keyFromTerminal(ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean; sequence?: string } | undefined): KeyName | null {
+export function keyFromTerminal(
+  ch: string | undefined,
+  key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean; sequence?: string } | undefined,
+): KeyName | null {
   if (key?.ctrl === true) return null;
   const applicationKey = key?.sequence === undefined ? undefined : APPLICATION_KEYPAD.get(key.sequence);
   if (applicationKey !== undefined) return applicationKey;

@@ -19,11 +19,23 @@ import {
   type HostMessage,
 } from '../protocol/serial-line.js';
 import { Listeners } from './listeners.js';
-import { openSerialPort, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents } from './serial-port.js';
+import {
+  openSerialPort,
+  type OpenSerialConnection,
+  type SerialConnection,
+  type SerialConnectionEvents,
+} from './serial-port.js';
 import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line.js';
 
 // The port seam's types, for callers that import the link (the firmata driver shares SerialTimers).
-export { openSerialPort, realTimers, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents, type SerialTimers } from './serial-port.js';
+export {
+  openSerialPort,
+  realTimers,
+  type OpenSerialConnection,
+  type SerialConnection,
+  type SerialConnectionEvents,
+  type SerialTimers,
+} from './serial-port.js';
 
 export interface SerialLinkOptions {
   baudRate?: number;
@@ -81,7 +93,16 @@ export class SerialLink {
   private generation = 0; // bumps on every connect/disconnect, so stale callbacks are ignored
   private splitter = new LineSplitter(LINE_BYTES_MAX);
   private previousSplitterStats = { lines: 0, oversize: 0, corrupt: 0, unknown: 0 };
-  private readonly counters: SerialLinkStats = { messages: 0, lines: 0, oversize: 0, corrupt: 0, unknown: 0, lastRejectReason: null, connects: 0, disconnects: 0 };
+  private readonly counters: SerialLinkStats = {
+    messages: 0,
+    lines: 0,
+    oversize: 0,
+    corrupt: 0,
+    unknown: 0,
+    lastRejectReason: null,
+    connects: 0,
+    disconnects: 0,
+  };
   private cancelTimer: () => void = () => undefined;
   private cancelHeartbeat: () => void = () => undefined;
   private lastHeardMs = 0;
@@ -197,7 +218,9 @@ export class SerialLink {
   confirm(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const seq = this.nextPingSeq();
-      const cancel = this.timers.schedule(timeoutMs, () => settle(new Error(`serial device ${this.path} did not answer PING ${seq} within ${timeoutMs} ms`)));
+      const cancel = this.timers.schedule(timeoutMs, () =>
+        settle(new Error(`serial device ${this.path} did not answer PING ${seq} within ${timeoutMs} ms`)),
+      );
       const settle = (error: Error | null): void => {
         if (!this.pongWaiters.delete(seq)) return;
         cancel();
@@ -205,7 +228,9 @@ export class SerialLink {
         else reject(error);
       };
       this.pongWaiters.set(seq, { resolve: () => settle(null), reject: settle });
-      this.send({ verb: 'PING', seq }).catch((error: unknown) => settle(error instanceof Error ? error : new Error(String(error))));
+      this.send({ verb: 'PING', seq }).catch((error: unknown) =>
+        settle(error instanceof Error ? error : new Error(String(error))),
+      );
     });
   }
 
@@ -215,7 +240,8 @@ export class SerialLink {
   }
 
   private failConfirms(reason: string): void {
-    for (const waiter of [...this.pongWaiters.values()]) waiter.reject(new Error(`serial device ${this.path}: ${reason}`));
+    for (const waiter of [...this.pongWaiters.values()])
+      waiter.reject(new Error(`serial device ${this.path}: ${reason}`));
   }
 
   private connect(): void {
@@ -249,7 +275,9 @@ export class SerialLink {
         // [SL-1.3] the device stays silent until it hears HELLO, so opening (which flushes
         // whatever the port held) loses nothing.
         this.sayHello();
-        this.cancelTimer = this.timers.schedule(this.settings.helloTimeoutMs, () => this.disconnected('no HELLO from the device'));
+        this.cancelTimer = this.timers.schedule(this.settings.helloTimeoutMs, () =>
+          this.disconnected('no HELLO from the device'),
+        );
       },
       (error: unknown) => {
         if (generation !== this.generation) return;
@@ -257,10 +285,16 @@ export class SerialLink {
         // No such port at all is a device not found (a wrong path, a cable out), not a line
         // that dropped: the kiosk says so, and the log says what to check.
         const wasMissing = this.missing;
-        this.missing = /ENOENT|No such file or directory/.test(message) || (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+        this.missing =
+          /ENOENT|No such file or directory/.test(message) ||
+          (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
         // Still offline, but now known to be missing (or no longer): the devices re-read their state.
         if (this.missing !== wasMissing) this.missingListeners.emit(this.missing);
-        this.retryLater(this.missing ? `no such port: check the path (ls /dev/serial/by-id/) and that the device is plugged in` : `cannot open: ${message}`);
+        this.retryLater(
+          this.missing
+            ? `no such port: check the path (ls /dev/serial/by-id/) and that the device is plugged in`
+            : `cannot open: ${message}`,
+        );
       },
     );
   }
@@ -309,7 +343,9 @@ export class SerialLink {
     if (nowMs - this.dropLoggedAtMs < DROP_LOG_INTERVAL_MS) return;
     this.dropLoggedAtMs = nowMs;
     this.droppedLogged = dropped;
-    this.log(`serial ${this.path}: dropping lines (${this.summary()}); last: ${stats.lastRejectReason ?? 'oversize or bad bytes'}`);
+    this.log(
+      `serial ${this.path}: dropping lines (${this.summary()}); last: ${stats.lastRejectReason ?? 'oversize or bad bytes'}`,
+    );
   }
 
   private receive(chunk: Buffer): void {
@@ -349,7 +385,9 @@ export class SerialLink {
     const nowMs = this.timers.nowMs();
     if (nowMs - this.lastHelloMs < HELLO_REPEAT_MS) return;
     this.lastHelloMs = nowMs;
-    this.send({ verb: 'HELLO', version: SERIAL_PROTOCOL_VERSION }).catch((error: unknown) => this.disconnected(`HELLO not sent: ${String(error)}`));
+    this.send({ verb: 'HELLO', version: SERIAL_PROTOCOL_VERSION }).catch((error: unknown) =>
+      this.disconnected(`HELLO not sent: ${String(error)}`),
+    );
   }
 
   /**
@@ -408,7 +446,9 @@ export class SerialLink {
       }
       if (nowMs - this.lastPingMs >= HEARTBEAT_INTERVAL_MS) {
         this.lastPingMs = nowMs;
-        this.send({ verb: 'PING', seq: this.nextPingSeq() }).catch((error: unknown) => this.disconnected(`PING not sent: ${String(error)}`));
+        this.send({ verb: 'PING', seq: this.nextPingSeq() }).catch((error: unknown) =>
+          this.disconnected(`PING not sent: ${String(error)}`),
+        );
       }
       this.scheduleHeartbeat();
     });
@@ -421,6 +461,11 @@ export class SerialLink {
     this.counters.oversize += now.oversize - before.oversize;
     this.counters.corrupt += now.corrupt - before.corrupt;
     this.counters.unknown += now.unknown - before.unknown;
-    this.previousSplitterStats = { lines: now.lines, oversize: now.oversize, corrupt: now.corrupt, unknown: now.unknown };
+    this.previousSplitterStats = {
+      lines: now.lines,
+      oversize: now.oversize,
+      corrupt: now.corrupt,
+      unknown: now.unknown,
+    };
   }
 }

@@ -19,7 +19,11 @@ export interface SerialConnectionEvents {
 }
 
 /** Opens `path`; rejects when it cannot be opened now (absent, busy, not a tty). */
-export type OpenSerialConnection = (path: string, baudRate: number, events: SerialConnectionEvents) => Promise<SerialConnection>;
+export type OpenSerialConnection = (
+  path: string,
+  baudRate: number,
+  events: SerialConnectionEvents,
+) => Promise<SerialConnection>;
 
 /** The real port, through serialport's native binding. */
 export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
@@ -45,7 +49,9 @@ export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
       if (port.isOpen) port.close(() => undefined);
     });
     // serialport passes an Error when the port vanished, null or nothing when closed on purpose.
-    port.on('close', (error?: Error | null) => closedBy(error instanceof Error ? `port closed: ${error.message}` : 'port closed'));
+    port.on('close', (error?: Error | null) =>
+      closedBy(error instanceof Error ? `port closed: ${error.message}` : 'port closed'),
+    );
     const write = (data: string): Promise<void> =>
       new Promise<void>((done, fail) => {
         if (closed) return fail(new Error('port is closed'));
@@ -55,7 +61,9 @@ export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
           else done();
         };
         writing.add(settle);
-        port.write(data, (writeError) => (writeError ? settle(writeError) : port.drain((drainError) => settle(drainError))));
+        port.write(data, (writeError) =>
+          writeError ? settle(writeError) : port.drain((drainError) => settle(drainError)),
+        );
       });
     const close = (): Promise<void> =>
       new Promise<void>((done) => {

@@ -27,14 +27,39 @@
 import { AtmError } from '../protocol/errors.js';
 import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/serial-line.js';
 import type { DeviceBundle, DriverOptions } from './factory.js';
-import { DISPLAY_COLUMNS_DEFAULT, DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_DEFAULT, DISPLAY_ROWS_MAX, LOW_CASH_COUNT_DEFAULT, normaliseDisplayLines, notesForAmount } from './sim.js';
+import {
+  DISPLAY_COLUMNS_DEFAULT,
+  DISPLAY_COLUMNS_MAX,
+  DISPLAY_ROWS_DEFAULT,
+  DISPLAY_ROWS_MAX,
+  LOW_CASH_COUNT_DEFAULT,
+  normaliseDisplayLines,
+  notesForAmount,
+} from './sim.js';
 import { SerialLink, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
 import { realTimers, type SerialTimers } from './serial-port.js';
-import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+import type {
+  CashDispenser,
+  Cassette,
+  DeviceState,
+  DispenseFault,
+  DispenseResult,
+  Display,
+  KeyName,
+  Keypad,
+  Unsubscribe,
+} from './types.js';
 import { Listeners } from './listeners.js';
 
 export { SerialLink, type DeviceHello, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
-export { openSerialPort, realTimers, type OpenSerialConnection, type SerialConnection, type SerialConnectionEvents, type SerialTimers } from './serial-port.js';
+export {
+  openSerialPort,
+  realTimers,
+  type OpenSerialConnection,
+  type SerialConnection,
+  type SerialConnectionEvents,
+  type SerialTimers,
+} from './serial-port.js';
 
 /** Faults the device reported with FAULT, cleared together by FAULT ok. */
 interface DeviceFaults {
@@ -134,13 +159,21 @@ export class SerialDisplay extends SerialDevice implements Display {
   private writing: Promise<void> = Promise.resolve();
   private readonly changeListeners = new Listeners<string[]>();
 
-  constructor(link: SerialLink, faults: DeviceFaults, private readonly timers: SerialTimers, options: SerialDisplayOptions = {}) {
+  constructor(
+    link: SerialLink,
+    faults: DeviceFaults,
+    private readonly timers: SerialTimers,
+    options: SerialDisplayOptions = {},
+  ) {
     super(link, faults);
     this.size = { rows: options.rows ?? DISPLAY_ROWS_DEFAULT, columns: options.columns ?? DISPLAY_COLUMNS_DEFAULT };
     this.sizeGiven = options.rows !== undefined || options.columns !== undefined;
     this.rowGapMs = options.rowGapMs ?? 5;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 2_000;
-    if (!displaySizeValid(this.size.rows, this.size.columns)) throw new Error(`assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`);
+    if (!displaySizeValid(this.size.rows, this.size.columns))
+      throw new Error(
+        `assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`,
+      );
     this.wanted = normaliseDisplayLines([], this.rows, this.columns);
     this.glass = this.wanted.map(() => null);
     // Forgotten when the line drops (not when it returns: the 'online' listeners re-show at once).
@@ -151,7 +184,8 @@ export class SerialDisplay extends SerialDevice implements Display {
     // written for 16x2, unless the kiosk was configured with a size.
     link.onGreeted(() => {
       const reported = displaySizeOf(link.hello?.caps ?? []);
-      if (this.sizeGiven || reported === null || (reported.rows === this.rows && reported.columns === this.columns)) return;
+      if (this.sizeGiven || reported === null || (reported.rows === this.rows && reported.columns === this.columns))
+        return;
       this.size = reported;
       this.wanted = normaliseDisplayLines(this.wanted, this.rows, this.columns);
       this.glass = this.wanted.map(() => null);
@@ -211,7 +245,14 @@ export class SerialDisplay extends SerialDevice implements Display {
 }
 
 function displaySizeValid(rows: number, columns: number): boolean {
-  return Number.isSafeInteger(rows) && rows >= 1 && rows <= DISPLAY_ROWS_MAX && Number.isSafeInteger(columns) && columns >= 1 && columns <= DISPLAY_COLUMNS_MAX;
+  return (
+    Number.isSafeInteger(rows) &&
+    rows >= 1 &&
+    rows <= DISPLAY_ROWS_MAX &&
+    Number.isSafeInteger(columns) &&
+    columns >= 1 &&
+    columns <= DISPLAY_COLUMNS_MAX
+  );
 }
 
 /** The display size a HELLO's capabilities report ('lcd16x2': 16 columns, 2 rows), or null. */
@@ -247,13 +288,25 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
   private pending: Pending | null = null;
   private nextId = 1;
 
-  constructor(link: SerialLink, faults: DeviceFaults, private readonly timers: SerialTimers, private readonly log: (line: string) => void, options: SerialDispenserOptions = {}) {
+  constructor(
+    link: SerialLink,
+    faults: DeviceFaults,
+    private readonly timers: SerialTimers,
+    private readonly log: (line: string) => void,
+    options: SerialDispenserOptions = {},
+  ) {
     super(link, faults);
     this.dispenseTimeoutMs = options.dispenseTimeoutMs ?? 30_000;
     this.dispenseRepeatMs = options.dispenseRepeatMs ?? 2_000;
     this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
     link.onOnline((online) => {
-      if (!online) this.pending?.finish(failure('offline', 'the dispenser went offline during the dispense: it may have presented notes; count the cassettes'));
+      if (!online)
+        this.pending?.finish(
+          failure(
+            'offline',
+            'the dispenser went offline during the dispense: it may have presented notes; count the cassettes',
+          ),
+        );
     });
     // [SL-4.9] the device announces every active fault after each HELLO: forget ours, so a jam
     // cleared while the cable was out does not stick.
@@ -285,7 +338,14 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
     this.nextId = this.nextId === DISPENSE_ID_MAX ? 1 : this.nextId + 1;
     return new Promise<DispenseResult>((resolve) => {
       let cancelRepeat = (): void => undefined;
-      const cancelTimeout = this.timers.schedule(this.dispenseTimeoutMs, () => finish(failure('hardwareError', `no answer to DISPENSE ${id} within ${this.dispenseTimeoutMs} ms: it may have presented notes; count the cassettes`)));
+      const cancelTimeout = this.timers.schedule(this.dispenseTimeoutMs, () =>
+        finish(
+          failure(
+            'hardwareError',
+            `no answer to DISPENSE ${id} within ${this.dispenseTimeoutMs} ms: it may have presented notes; count the cassettes`,
+          ),
+        ),
+      );
       const finish = (outcome: DispenseResult): void => {
         if (this.pending?.id !== id) return;
         cancelTimeout();
@@ -298,7 +358,9 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
       // lost to line noise and never pays twice (a line drop ends the dispense, so the
       // session cannot change under a pending one).
       const ask = (): void => {
-        this.link.send({ verb: 'DISPENSE', id, amountCents }).catch((error: unknown) => finish(failure('offline', `DISPENSE not sent: ${String(error)}`)));
+        this.link
+          .send({ verb: 'DISPENSE', id, amountCents })
+          .catch((error: unknown) => finish(failure('offline', `DISPENSE not sent: ${String(error)}`)));
         cancelRepeat = this.timers.schedule(this.dispenseRepeatMs, ask);
       };
       this.pending = { id, finish };
@@ -342,12 +404,18 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
     if (message.fault === 'jam') this.jammed = true;
     if (this.pending === null || this.pending.id !== message.id) {
       // An answer after its timeout or reconnect: the kiosk already voided; say what really left.
-      this.log(`serial dispenser: late DISPENSED ${message.id}: ${message.dispensedCents} cents${message.fault === null ? '' : `, fault ${message.fault}`}; reconcile the cassettes`);
+      this.log(
+        `serial dispenser: late DISPENSED ${message.id}: ${message.dispensedCents} cents${message.fault === null ? '' : `, fault ${message.fault}`}; reconcile the cassettes`,
+      );
       this.refreshState();
       return;
     }
     const { dispensedCents, fault } = message;
-    this.pending.finish(fault === null ? { ok: true, dispensedCents } : failure(fault, `device reported ${fault} after ${dispensedCents} cents`, dispensedCents));
+    this.pending.finish(
+      fault === null
+        ? { ok: true, dispensedCents }
+        : failure(fault, `device reported ${fault} after ${dispensedCents} cents`, dispensedCents),
+    );
   }
 
   private refusal(amountCents: number): DispenseResult | null {
@@ -356,7 +424,8 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
     if (state === 'offline') return failure('offline', 'dispenser is offline');
     if (state === 'hardwareError') return failure('hardwareError', 'dispenser is jammed: clear the jam first');
     if (state === 'fraudAttempt') return failure('hardwareError', 'dispenser reports tampering: out of service');
-    if (this.notesFor(amountCents) === null) return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
+    if (this.notesFor(amountCents) === null)
+      return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
     return null;
   }
 }
@@ -382,7 +451,8 @@ export interface SerialDevices extends DeviceBundle {
 export const SerialError = { BAD_PATH: 'BAD_SERIAL_PATH' } as const;
 
 export async function createSerialDevices(path: string, options: SerialDevicesOptions = {}): Promise<SerialDevices> {
-  if (path.trim() === '' || path.includes('\0')) throw new AtmError(SerialError.BAD_PATH, `serial device path ${JSON.stringify(path)} is not a path`);
+  if (path.trim() === '' || path.includes('\0'))
+    throw new AtmError(SerialError.BAD_PATH, `serial device path ${JSON.stringify(path)} is not a path`);
   const serial = options.serial ?? {};
   const log = serial.log ?? options.log ?? (() => undefined);
   const timers = serial.timers ?? realTimers;

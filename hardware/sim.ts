@@ -2,7 +2,17 @@
 // (serialport's MockBinding is the model). They keep the contracts of types.ts exactly, so
 // the contract suites of test/hardware-sim.test.ts run unchanged against later drivers.
 import { KEY_NAMES } from './types.js';
-import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult, Display, KeyName, Keypad, Unsubscribe } from './types.js';
+import type {
+  CashDispenser,
+  Cassette,
+  DeviceState,
+  DispenseFault,
+  DispenseResult,
+  Display,
+  KeyName,
+  Keypad,
+  Unsubscribe,
+} from './types.js';
 import { Listeners } from './listeners.js';
 import { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, assertCassettes, notesForAmount } from './cash.js';
 
@@ -128,8 +138,14 @@ export class SimDisplay extends SimDevice implements Display {
     super();
     this.rows = options.rows ?? DISPLAY_ROWS_DEFAULT;
     this.columns = options.columns ?? DISPLAY_COLUMNS_DEFAULT;
-    assert(Number.isSafeInteger(this.rows) && this.rows >= 1 && this.rows <= DISPLAY_ROWS_MAX, `display rows must be 1..${DISPLAY_ROWS_MAX}`);
-    assert(Number.isSafeInteger(this.columns) && this.columns >= 1 && this.columns <= DISPLAY_COLUMNS_MAX, `display columns must be 1..${DISPLAY_COLUMNS_MAX}`);
+    assert(
+      Number.isSafeInteger(this.rows) && this.rows >= 1 && this.rows <= DISPLAY_ROWS_MAX,
+      `display rows must be 1..${DISPLAY_ROWS_MAX}`,
+    );
+    assert(
+      Number.isSafeInteger(this.columns) && this.columns >= 1 && this.columns <= DISPLAY_COLUMNS_MAX,
+      `display columns must be 1..${DISPLAY_COLUMNS_MAX}`,
+    );
     this.text = normaliseDisplayLines([], this.rows, this.columns);
   }
 
@@ -197,7 +213,10 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
     this.delayMs = options.delayMs ?? 0;
     this.sleep = options.sleep ?? (() => Promise.resolve());
-    assert(Number.isSafeInteger(this.lowCashCount) && this.lowCashCount >= 0, 'lowCashCount must be a non-negative integer');
+    assert(
+      Number.isSafeInteger(this.lowCashCount) && this.lowCashCount >= 0,
+      'lowCashCount must be a non-negative integer',
+    );
     assert(Number.isSafeInteger(this.delayMs) && this.delayMs >= 0, 'delayMs must be a non-negative integer');
     this.setCassettes(options.cassettes ?? SIM_CASSETTES_DEFAULT);
   }
@@ -225,7 +244,12 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     const notes = this.notesFor(amountCents);
     assert(notes !== null, 'the cassettes changed during a dispense');
     // The cable may have gone while notes were being picked: then nothing was presented.
-    const result = pickFault !== null ? failure('hardwareError', pickFault) : this.state() === 'offline' ? failure('offline', 'dispenser went offline before presenting notes') : this.present(notes);
+    const result =
+      pickFault !== null
+        ? failure('hardwareError', pickFault)
+        : this.state() === 'offline'
+          ? failure('offline', 'dispenser went offline before presenting notes')
+          : this.present(notes);
     this.refreshState();
     return result;
   }
@@ -261,7 +285,8 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     const state = this.state();
     if (state === 'offline') return failure('offline', 'dispenser is offline');
     if (state === 'hardwareError') return failure('hardwareError', 'dispenser is jammed: clear the jam first');
-    if (this.notesFor(amountCents) === null) return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
+    if (this.notesFor(amountCents) === null)
+      return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
     return null;
   }
 
@@ -309,5 +334,9 @@ export interface SimDevices {
 }
 
 export function createSimDevices(options: SimDevicesOptions = {}): SimDevices {
-  return { keypad: new SimKeypad(), display: new SimDisplay(options.display), dispenser: new SimDispenser(options.dispenser) };
+  return {
+    keypad: new SimKeypad(),
+    display: new SimDisplay(options.display),
+    dispenser: new SimDispenser(options.dispenser),
+  };
 }

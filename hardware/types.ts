@@ -10,9 +10,46 @@ export type { DeviceState };
  * The 4×4 keypad's keys: digits, Enter (#), Clear (*), Cancel, and the four side keys
  * A–D (function keys F1–F4 on a keyboard). 'backspace' exists for keyboards and USB keypads.
  */
-export type KeyName = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | 'enter' | 'clear' | 'cancel' | 'backspace' | 'A' | 'B' | 'C' | 'D';
+export type KeyName =
+  | '0'
+  | '1'
+  | '2'
+  | '3'
+  | '4'
+  | '5'
+  | '6'
+  | '7'
+  | '8'
+  | '9'
+  | 'enter'
+  | 'clear'
+  | 'cancel'
+  | 'backspace'
+  | 'A'
+  | 'B'
+  | 'C'
+  | 'D';
 
-export const KEY_NAMES: readonly KeyName[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'enter', 'clear', 'cancel', 'backspace', 'A', 'B', 'C', 'D'];
+export const KEY_NAMES: readonly KeyName[] = [
+  '0',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '6',
+  '7',
+  '8',
+  '9',
+  'enter',
+  'clear',
+  'cancel',
+  'backspace',
+  'A',
+  'B',
+  'C',
+  'D',
+];
 
 export type Unsubscribe = () => void;
 
@@ -60,7 +97,8 @@ export interface Cassette {
 export type DispenseFault = 'jam' | 'cashLow' | 'cannotMake' | 'offline' | 'hardwareError';
 
 /** dispensedCents is what physically left the machine: it may be less than asked (partial). */
-export type DispenseResult = { ok: true; dispensedCents: number } | { ok: false; fault: DispenseFault; dispensedCents: number; detail: string };
+export type DispenseResult =
+  { ok: true; dispensedCents: number } | { ok: false; fault: DispenseFault; dispensedCents: number; detail: string };
 
 /**
  * A cash dispenser. Contract:

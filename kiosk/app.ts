@@ -27,20 +27,40 @@ export interface KioskAppOptions {
 export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const logFile = path.join(options.dataDir, 'kiosk.log');
-  const log = (line: string): void => fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 });
+  const log = (line: string): void =>
+    fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 });
   // The sim's default sleep resolves at once (for tests); the kiosk really waits, so the
   // customer sees "Withdrawing…" while notes are picked, as on a real machine.
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-  const devices = await createDevices(options.device ?? 'sim', { sim: { dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } }, log });
-  const journal = KioskJournal.open({ dir: options.dataDir, kioskId: options.kioskId, key: deriveJournalKey(options.psk) });
-  const link = new KioskLink({ host: options.host, port: options.port, kioskId: options.kioskId, psk: options.psk, requestTimeoutMs: 10_000, log });
+  const devices = await createDevices(options.device ?? 'sim', {
+    sim: { dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } },
+    log,
+  });
+  const journal = KioskJournal.open({
+    dir: options.dataDir,
+    kioskId: options.kioskId,
+    key: deriveJournalKey(options.psk),
+  });
+  const link = new KioskLink({
+    host: options.host,
+    port: options.port,
+    kioskId: options.kioskId,
+    psk: options.psk,
+    requestTimeoutMs: 10_000,
+    log,
+  });
   // Each line says what happened and, where a person must act, what to do.
   link.onState((state, detail, cause) => log(`bank link ${state}: ${detail}${linkAdvice(cause, options)}`));
-  for (const [name, device] of [['keypad', devices.keypad], ['display', devices.display], ['dispenser', devices.dispenser]] as const) {
+  for (const [name, device] of [
+    ['keypad', devices.keypad],
+    ['display', devices.display],
+    ['dispenser', devices.dispenser],
+  ] as const) {
     // A device coming up is not news; one failing, and its return, are.
     let previous: DeviceState = 'online';
     device.onState((state) => {
-      if (state !== previous) log(`${name} ${deviceStateWords(state)}${deviceAdvice(name, state, options.device ?? 'sim')}`);
+      if (state !== previous)
+        log(`${name} ${deviceStateWords(state)}${deviceAdvice(name, state, options.device ?? 'sim')}`);
       previous = state;
     });
   }
@@ -87,7 +107,8 @@ function linkAdvice(cause: LinkCause, options: KioskAppOptions): string {
 }
 
 function deviceAdvice(name: string, state: DeviceState, device: string): string {
-  if (state === 'noDevice' || state === 'offline') return ` — check that ${device} is the ${name}'s port and that it is plugged in`;
+  if (state === 'noDevice' || state === 'offline')
+    return ` — check that ${device} is the ${name}'s port and that it is plugged in`;
   if (state === 'fraudAttempt') return ' — the tamper switch is open: the kiosk is out of service until it is closed';
   return '';
 }

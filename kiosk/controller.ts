@@ -7,7 +7,15 @@ import fs from 'node:fs';
 import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/types.js';
 import { AtmError } from '../protocol/errors.js';
 import type { DeclineResponse, Response } from '../protocol/messages.js';
-import { initialState, step, type DeclineDetail, type Effect, type EffectResult, type KioskEvent, type KioskState } from './flow.js';
+import {
+  initialState,
+  step,
+  type DeclineDetail,
+  type Effect,
+  type EffectResult,
+  type KioskEvent,
+  type KioskState,
+} from './flow.js';
 import { planRecovery, type KioskJournal } from './journal.js';
 import type { KioskLink } from './link.js';
 import { lcdLines } from './view.js';
@@ -58,7 +66,11 @@ export class KioskController {
     const { keypad, display, dispenser } = this.options.devices;
     await Promise.all([keypad.open(), display.open(), dispenser.open()]);
     keypad.onKey((key) => this.input({ type: 'key', key, source: 'keypad', atMs: this.nowMs() }));
-    for (const [name, device] of [['keypad', keypad], ['display', display], ['dispenser', dispenser]] as const) {
+    for (const [name, device] of [
+      ['keypad', keypad],
+      ['display', display],
+      ['dispenser', dispenser],
+    ] as const) {
       this.input({ type: 'device', device: name, state: device.state() });
       device.onState((state) => {
         this.input({ type: 'device', device: name, state });
@@ -126,13 +138,19 @@ export class KioskController {
           return this.finish(await this.authenticate(effect.kind, effect.username, effect.password));
         case 'checkUsername': {
           const response = await this.options.link.request({ op: 'username.check', username: effect.username });
-          return this.finish(response.ok ? { effect: 'checkUsername', ok: true, username: effect.username } : { effect: 'checkUsername', ok: false, code: response.code, username: effect.username });
+          return this.finish(
+            response.ok
+              ? { effect: 'checkUsername', ok: true, username: effect.username }
+              : { effect: 'checkUsername', ok: false, code: response.code, username: effect.username },
+          );
         }
         case 'balance': {
           const response = await this.options.link.request({ op: 'balance' });
-          if (!response.ok) return this.finish({ effect: 'balance', ok: false, code: response.code, ...declineDetail(response) });
+          if (!response.ok)
+            return this.finish({ effect: 'balance', ok: false, code: response.code, ...declineDetail(response) });
           // A balance the bank did not send is an error, never 0 on a customer's screen.
-          if (typeof response.balanceCents !== 'number') return this.finish({ effect: 'balance', ok: false, code: 'BAD_RESPONSE' });
+          if (typeof response.balanceCents !== 'number')
+            return this.finish({ effect: 'balance', ok: false, code: 'BAD_RESPONSE' });
           return this.finish({ effect: 'balance', ok: true, balanceCents: response.balanceCents });
         }
         case 'deposit':
@@ -156,9 +174,12 @@ export class KioskController {
       const code = error instanceof AtmError ? error.code : 'INTERNAL';
       this.log(`effect ${effect.kind} failed: ${error instanceof Error ? error.message : String(error)}`);
       if (effect.kind === 'login' || effect.kind === 'register') this.finish({ effect: effect.kind, ok: false, code });
-      else if (effect.kind === 'checkUsername') this.finish({ effect: 'checkUsername', ok: false, code, username: effect.username });
-      else if (effect.kind === 'balance' || effect.kind === 'deposit') this.finish({ effect: effect.kind, ok: false, code });
-      else if (effect.kind === 'withdraw') this.finish({ effect: 'withdraw', ok: false, code, requestedCents: effect.amountCents, dispensedCents: 0 });
+      else if (effect.kind === 'checkUsername')
+        this.finish({ effect: 'checkUsername', ok: false, code, username: effect.username });
+      else if (effect.kind === 'balance' || effect.kind === 'deposit')
+        this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'withdraw')
+        this.finish({ effect: 'withdraw', ok: false, code, requestedCents: effect.amountCents, dispensedCents: 0 });
     }
   }
 
@@ -186,7 +207,17 @@ export class KioskController {
   /** hold → dispense → post what came out (partial included) or void; each step journaled first. */
   private async withdraw(amountCents: number): Promise<EffectResult> {
     const dispenser: CashDispenser = this.options.devices.dispenser;
-    const failed = (code: string, extra: Partial<Extract<EffectResult, { effect: 'withdraw'; ok: false }>> = {}): EffectResult => ({ effect: 'withdraw', ok: false, code, requestedCents: amountCents, dispensedCents: 0, ...extra });
+    const failed = (
+      code: string,
+      extra: Partial<Extract<EffectResult, { effect: 'withdraw'; ok: false }>> = {},
+    ): EffectResult => ({
+      effect: 'withdraw',
+      ok: false,
+      code,
+      requestedCents: amountCents,
+      dispensedCents: 0,
+      ...extra,
+    });
     if (dispenser.notesFor(amountCents) === null) return failed('CANNOT_DISPENSE');
     const txnId = this.newTxnId();
     const journal = this.options.journal;
@@ -196,20 +227,42 @@ export class KioskController {
     if (!hold.ok) return failed(hold.code, { txnId, ...declineDetail(hold) });
     journal.append({ type: 'dispense.started', txnId, amountCents });
     const dispensed = await dispenser.dispense(amountCents);
-    journal.append({ type: 'dispense.result', txnId, dispensedCents: dispensed.dispensedCents, fault: dispensed.ok ? null : dispensed.fault });
+    journal.append({
+      type: 'dispense.result',
+      txnId,
+      dispensedCents: dispensed.dispensedCents,
+      fault: dispensed.ok ? null : dispensed.fault,
+    });
     this.updateCash();
     this.reportDevices();
     if (dispensed.dispensedCents === 0) {
-      const voided = await this.settle(txnId, { action: 'void', reason: `dispenser fault: ${dispensed.ok ? 'none' : dispensed.fault}` });
-      return failed('DISPENSE_FAULT', { txnId, ...(voided?.ok === true && voided.balanceCents !== undefined ? { balanceCents: voided.balanceCents } : {}) });
+      const voided = await this.settle(txnId, {
+        action: 'void',
+        reason: `dispenser fault: ${dispensed.ok ? 'none' : dispensed.fault}`,
+      });
+      return failed('DISPENSE_FAULT', {
+        txnId,
+        ...(voided?.ok === true && voided.balanceCents !== undefined ? { balanceCents: voided.balanceCents } : {}),
+      });
     }
     const posted = await this.settle(txnId, { action: 'post', dispensedCents: dispensed.dispensedCents });
-    if (posted === null || !posted.ok) return failed('SETTLE_PENDING', { txnId, dispensedCents: dispensed.dispensedCents });
-    return { effect: 'withdraw', ok: true, requestedCents: amountCents, dispensedCents: dispensed.dispensedCents, balanceCents: posted.balanceCents ?? 0, txnId };
+    if (posted === null || !posted.ok)
+      return failed('SETTLE_PENDING', { txnId, dispensedCents: dispensed.dispensedCents });
+    return {
+      effect: 'withdraw',
+      ok: true,
+      requestedCents: amountCents,
+      dispensedCents: dispensed.dispensedCents,
+      balanceCents: posted.balanceCents ?? 0,
+      txnId,
+    };
   }
 
   /** Posts or voids one hold and journals the outcome; null when the bank could not be asked. */
-  private async settle(txnId: string, action: { action: 'post'; dispensedCents: number } | { action: 'void'; reason: string }): Promise<Response | null> {
+  private async settle(
+    txnId: string,
+    action: { action: 'post'; dispensedCents: number } | { action: 'void'; reason: string },
+  ): Promise<Response | null> {
     let response: Response;
     try {
       response =
@@ -234,8 +287,15 @@ export class KioskController {
   private async settleUnfinished(): Promise<void> {
     for (const action of planRecovery(this.options.journal.unfinished())) {
       if (action.action === 'none') continue;
-      const response = await this.settle(action.txnId, action.action === 'post' ? { action: 'post', dispensedCents: action.dispensedCents } : { action: 'void', reason: action.reason });
-      this.log(`recovery ${action.action} ${action.txnId}: ${response === null ? 'bank unreachable, will retry' : response.ok ? 'ok' : response.code}`);
+      const response = await this.settle(
+        action.txnId,
+        action.action === 'post'
+          ? { action: 'post', dispensedCents: action.dispensedCents }
+          : { action: 'void', reason: action.reason },
+      );
+      this.log(
+        `recovery ${action.action} ${action.txnId}: ${response === null ? 'bank unreachable, will retry' : response.ok ? 'ok' : response.code}`,
+      );
     }
   }
 
@@ -248,7 +308,13 @@ export class KioskController {
     if (this.options.link.state !== 'online') return;
     const { keypad, display, dispenser } = this.options.devices;
     void this.options.link
-      .request({ op: 'device.report', keypad: keypad.state(), display: display.state(), dispenser: dispenser.state(), cassettes: dispenser.cassettes().slice(0, 8) })
+      .request({
+        op: 'device.report',
+        keypad: keypad.state(),
+        display: display.state(),
+        dispenser: dispenser.state(),
+        cassettes: dispenser.cassettes().slice(0, 8),
+      })
       .catch(() => undefined);
   }
 }

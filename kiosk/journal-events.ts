@@ -30,7 +30,8 @@ export function invalidEventReason(event: JournalEvent): string | null {
       if (!isCents(event.dispensedCents)) return 'dispensedCents must be a non-negative safe integer';
       return event.fault === null || isText(event.fault) ? null : 'fault must be null or a non-empty string';
     case 'settled':
-      if (!['posted', 'voided', 'refused'].includes(event.outcome)) return `unknown settled outcome ${String(event.outcome)}`;
+      if (!['posted', 'voided', 'refused'].includes(event.outcome))
+        return `unknown settled outcome ${String(event.outcome)}`;
       if (!isCents(event.postedCents)) return 'postedCents must be a non-negative safe integer';
       return event.detail === undefined || typeof event.detail === 'string' ? null : 'detail must be a string';
     default: {
@@ -57,9 +58,19 @@ export function toAuditEntry(event: JournalEvent, kioskId: string, username: str
     case 'dispense.started':
       return { ...base, outcome: 'started', amountCents: event.amountCents, detail: '{}' };
     case 'dispense.result':
-      return { ...base, outcome: event.fault ?? 'ok', amountCents: event.dispensedCents, detail: JSON.stringify({ fault: event.fault }) };
+      return {
+        ...base,
+        outcome: event.fault ?? 'ok',
+        amountCents: event.dispensedCents,
+        detail: JSON.stringify({ fault: event.fault }),
+      };
     case 'settled':
-      return { ...base, outcome: event.outcome, amountCents: event.postedCents, detail: JSON.stringify(event.detail === undefined ? {} : { detail: event.detail }) };
+      return {
+        ...base,
+        outcome: event.outcome,
+        amountCents: event.postedCents,
+        detail: JSON.stringify(event.detail === undefined ? {} : { detail: event.detail }),
+      };
   }
 }
 
@@ -78,7 +89,12 @@ export function decodeEvent(record: AuditRecord): JournalEvent | string {
   switch (record.action) {
     case 'deposit.sent':
     case 'hold.sent':
-      event = { type: record.action, txnId, username: record.username as string, amountCents: record.amountCents as number };
+      event = {
+        type: record.action,
+        txnId,
+        username: record.username as string,
+        amountCents: record.amountCents as number,
+      };
       break;
     case 'deposit.result':
     case 'hold.result':
@@ -88,11 +104,21 @@ export function decodeEvent(record: AuditRecord): JournalEvent | string {
       event = { type: 'dispense.started', txnId, amountCents: record.amountCents as number };
       break;
     case 'dispense.result':
-      event = { type: 'dispense.result', txnId, dispensedCents: record.amountCents as number, fault: extra.fault as string | null };
+      event = {
+        type: 'dispense.result',
+        txnId,
+        dispensedCents: record.amountCents as number,
+        fault: extra.fault as string | null,
+      };
       if ((event.fault ?? 'ok') !== record.outcome) return 'fault and outcome disagree';
       break;
     case 'settled':
-      event = { type: 'settled', txnId, outcome: record.outcome as 'posted' | 'voided' | 'refused', postedCents: record.amountCents as number };
+      event = {
+        type: 'settled',
+        txnId,
+        outcome: record.outcome as 'posted' | 'voided' | 'refused',
+        postedCents: record.amountCents as number,
+      };
       if (extra.detail !== undefined) event.detail = extra.detail as string;
       break;
     default:

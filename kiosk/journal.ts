@@ -34,7 +34,12 @@ const JOURNAL_KEY_BYTES = 32;
 /** HKDF-SHA256(salt = 'atm kiosk journal v1', ikm = psk, info = 'fernet', 32 bytes) as a Fernet key. */
 export function deriveJournalKey(psk: Buffer): FernetKey {
   assert(psk.length > 0, 'journal key needs a non-empty PSK');
-  const raw = hkdf(Buffer.from(JOURNAL_KEY_SALT, 'utf8'), psk, Buffer.from(JOURNAL_KEY_INFO, 'utf8'), JOURNAL_KEY_BYTES);
+  const raw = hkdf(
+    Buffer.from(JOURNAL_KEY_SALT, 'utf8'),
+    psk,
+    Buffer.from(JOURNAL_KEY_INFO, 'utf8'),
+    JOURNAL_KEY_BYTES,
+  );
   const key = fernetKeyFromRaw(raw);
   wipe(raw);
   return key;
@@ -71,7 +76,13 @@ export class KioskJournal {
    * never returned, so nobody acted on it) and is truncated away; any other bad line is
    * tampering, a wrong key or a bug, and throws JOURNAL_CORRUPT instead of being skipped.
    */
-  static open(options: { dir: string; kioskId: string; key: FernetKey; nowMs?: () => number; randomBytes?: RandomBytes }): KioskJournal {
+  static open(options: {
+    dir: string;
+    kioskId: string;
+    key: FernetKey;
+    nowMs?: () => number;
+    randomBytes?: RandomBytes;
+  }): KioskJournal {
     const { dir, kioskId, key } = options;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const logPath = path.join(dir, JOURNAL_FILE);
@@ -92,12 +103,16 @@ export class KioskJournal {
     let head: AuditHead = { ...EMPTY_AUDIT_HEAD };
     lines.forEach((line, index) => {
       const lineNumber = index + 1;
-      const corrupt = (reason: string): AtmError => new AtmError(JournalError.CORRUPT, `kiosk journal ${logPath} line ${lineNumber}: ${reason}`);
+      const corrupt = (reason: string): AtmError =>
+        new AtmError(JournalError.CORRUPT, `kiosk journal ${logPath} line ${lineNumber}: ${reason}`);
       const record = decryptAuditToken(key, line);
       if (record === null) throw corrupt('does not decrypt (edited, or written under another key)');
-      if (record.seq !== lineNumber) throw corrupt(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
-      if (record.prevHash !== head.hash) throw corrupt('hash chain broken (a previous line was changed, removed or reordered)');
-      if (record.kioskId !== kioskId) throw corrupt(`written by kiosk ${JSON.stringify(record.kioskId)}, not ${JSON.stringify(kioskId)}`);
+      if (record.seq !== lineNumber)
+        throw corrupt(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
+      if (record.prevHash !== head.hash)
+        throw corrupt('hash chain broken (a previous line was changed, removed or reordered)');
+      if (record.kioskId !== kioskId)
+        throw corrupt(`written by kiosk ${JSON.stringify(record.kioskId)}, not ${JSON.stringify(kioskId)}`);
       const event = decodeEvent(record);
       if (typeof event === 'string') throw corrupt(event);
       events.push(event);
@@ -156,7 +171,16 @@ export class KioskJournal {
         case 'hold.sent': {
           const kind = event.type === 'hold.sent' ? 'withdrawal' : 'deposit';
           if (current === undefined) {
-            open.set(event.txnId, { kind, txnId: event.txnId, username: event.username, amountCents: event.amountCents, holdOutcome: null, dispenseStarted: false, dispensedCents: null, fault: null });
+            open.set(event.txnId, {
+              kind,
+              txnId: event.txnId,
+              username: event.username,
+              amountCents: event.amountCents,
+              holdOutcome: null,
+              dispenseStarted: false,
+              dispensedCents: null,
+              fault: null,
+            });
           }
           break;
         }

@@ -29,7 +29,19 @@ export function amount(rank: number, labels: readonly string[], amountCents: num
   return { forms: [...labels.map((label) => `${label} ${shown}`), shown], rank };
 }
 
-const TRANSLITERATIONS: Record<string, string> = { '…': '...', '—': '-', '–': '-', '·': '.', '×': 'x', '\\': '/', '~': '-', '’': "'", '‘': "'", '“': '"', '”': '"' };
+const TRANSLITERATIONS: Record<string, string> = {
+  '…': '...',
+  '—': '-',
+  '–': '-',
+  '·': '.',
+  '×': 'x',
+  '\\': '/',
+  '~': '-',
+  '’': "'",
+  '‘': "'",
+  '“': '"',
+  '”': '"',
+};
 
 /** Maps what the ROM cannot show to look-alikes, then anything else left to '?'. */
 export function lcdSafe(line: string): string {

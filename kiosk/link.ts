@@ -89,7 +89,8 @@ export class KioskLink {
   request(body: RequestBody): Promise<Response> {
     return this.enqueue(async () => {
       const connection = this.connection;
-      if (connection === null || !connection.isOpen) throw new AtmError(ClientError.CLOSED, 'the bank is not reachable');
+      if (connection === null || !connection.isOpen)
+        throw new AtmError(ClientError.CLOSED, 'the bank is not reachable');
       return connection.request(body);
     });
   }
@@ -123,7 +124,8 @@ export class KioskLink {
     } catch (error) {
       connection?.close();
       this.lastError = error instanceof Error ? error.message : String(error);
-      const cause: LinkCause = error instanceof AtmError && error.code === ClientError.HANDSHAKE ? 'refused' : 'unreachable';
+      const cause: LinkCause =
+        error instanceof AtmError && error.code === ClientError.HANDSHAKE ? 'refused' : 'unreachable';
       this.setState('offline', this.lastError, cause);
       this.scheduleRetry();
     }
@@ -133,7 +135,8 @@ export class KioskLink {
   private async sessionLeftMs(connection: BankConnection): Promise<number> {
     const ownMs = this.options.timeouts?.lifetimeMs ?? DEFAULT_TIMEOUTS.lifetimeMs;
     const pong = await connection.request({ op: 'ping' });
-    const bankMs = pong.ok && typeof pong.sessionLeftMs === 'number' && pong.sessionLeftMs >= 0 ? pong.sessionLeftMs : ownMs;
+    const bankMs =
+      pong.ok && typeof pong.sessionLeftMs === 'number' && pong.sessionLeftMs >= 0 ? pong.sessionLeftMs : ownMs;
     return Math.min(ownMs, bankMs);
   }
 
@@ -206,7 +209,10 @@ export class KioskLink {
   /** A ping well inside the bank's 60 s idle timeout; its failure shows up as a lost session. */
   private startKeepalive(): void {
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = setInterval(() => void this.request({ op: 'ping' }).catch(() => undefined), this.options.keepaliveMs ?? 20_000);
+    this.keepaliveTimer = setInterval(
+      () => void this.request({ op: 'ping' }).catch(() => undefined),
+      this.options.keepaliveMs ?? 20_000,
+    );
     this.keepaliveTimer.unref();
   }
 }

@@ -47,11 +47,14 @@ export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction
     const { txnId } = item;
     if (item.kind === 'deposit') return { txnId, action: 'none', reason: RECOVERY_REASON.DEPOSIT_UNKNOWN };
     if (item.dispensedCents !== null) {
-      return item.dispensedCents > 0 ? { txnId, action: 'post', dispensedCents: item.dispensedCents } : { txnId, action: 'void', reason: RECOVERY_REASON.DISPENSED_NOTHING };
+      return item.dispensedCents > 0
+        ? { txnId, action: 'post', dispensedCents: item.dispensedCents }
+        : { txnId, action: 'void', reason: RECOVERY_REASON.DISPENSED_NOTHING };
     }
     if (item.dispenseStarted) return { txnId, action: 'void', reason: RECOVERY_REASON.DISPENSE_INTERRUPTED };
     if (item.holdOutcome === null) return { txnId, action: 'void', reason: RECOVERY_REASON.HOLD_UNKNOWN };
-    if (item.holdOutcome !== 'ok') return { txnId, action: 'none', reason: `${RECOVERY_REASON.HOLD_REFUSED} (${item.holdOutcome})` };
+    if (item.holdOutcome !== 'ok')
+      return { txnId, action: 'none', reason: `${RECOVERY_REASON.HOLD_REFUSED} (${item.holdOutcome})` };
     return { txnId, action: 'void', reason: RECOVERY_REASON.NOT_DISPENSED };
   });
 }

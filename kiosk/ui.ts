@@ -50,7 +50,15 @@ export const UI_ROWS_MIN = 12;
 /** From this width the display and keypad panels stand beside a main panel of 40 columns. */
 export const SIDE_PANELS_COLUMNS_MIN = 66;
 
-const KEYPAD_LEGEND = ['  1   2   3   A', '  4   5   6   B', '  7   8   9   C', '  *   0   #   D', '', ' #=Enter *=Clear', ' Esc=Cancel'];
+const KEYPAD_LEGEND = [
+  '  1   2   3   A',
+  '  4   5   6   B',
+  '  7   8   9   C',
+  '  *   0   #   D',
+  '',
+  ' #=Enter *=Clear',
+  ' Esc=Cancel',
+];
 
 export interface KioskUiOptions {
   controller: KioskController;
@@ -63,17 +71,81 @@ export interface KioskUiOptions {
 
 export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
   const theme = THEMES[options.theme ?? 'default'];
-  const screen = options.screen ?? blessed.screen({ smartCSR: true, title: 'Secure ATM', fullUnicode: true, autoPadding: true });
+  const screen =
+    options.screen ?? blessed.screen({ smartCSR: true, title: 'Secure ATM', fullUnicode: true, autoPadding: true });
   // Numeric-keypad mode: blessed turns on "application keypad" (numpad keys send ESC O x);
   // switching it off makes a USB numeric keypad type plain digits, + - * / . and Enter.
   (screen.program as unknown as { put: { keypad_local: () => void } }).put.keypad_local();
-  const title = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.title });
-  const main = blessed.box({ parent: screen, top: 1, left: 0, width: '100%-26', height: '100%-3', border: 'line', tags: true, padding: { left: 1, right: 1 }, style: { ...theme.body, ...theme.border } });
-  const lcdBox = blessed.box({ parent: screen, top: 1, right: 0, width: 26, height: 6, border: 'line', label: ' Display ', tags: false, style: { ...theme.body, ...theme.border } });
-  const keypadBox = blessed.box({ parent: screen, top: 7, right: 0, width: 26, height: '100%-9', border: 'line', label: ' Keypad ', content: KEYPAD_LEGEND.join('\n'), style: { ...theme.body, ...theme.border } });
-  const help = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: theme.body });
-  const status = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, style: theme.status });
-  const tooSmall = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: '100%', tags: false, hidden: true, style: theme.body });
+  const title = blessed.box({
+    parent: screen,
+    top: 0,
+    left: 0,
+    width: '100%',
+    height: 1,
+    tags: true,
+    style: theme.title,
+  });
+  const main = blessed.box({
+    parent: screen,
+    top: 1,
+    left: 0,
+    width: '100%-26',
+    height: '100%-3',
+    border: 'line',
+    tags: true,
+    padding: { left: 1, right: 1 },
+    style: { ...theme.body, ...theme.border },
+  });
+  const lcdBox = blessed.box({
+    parent: screen,
+    top: 1,
+    right: 0,
+    width: 26,
+    height: 6,
+    border: 'line',
+    label: ' Display ',
+    tags: false,
+    style: { ...theme.body, ...theme.border },
+  });
+  const keypadBox = blessed.box({
+    parent: screen,
+    top: 7,
+    right: 0,
+    width: 26,
+    height: '100%-9',
+    border: 'line',
+    label: ' Keypad ',
+    content: KEYPAD_LEGEND.join('\n'),
+    style: { ...theme.body, ...theme.border },
+  });
+  const help = blessed.box({
+    parent: screen,
+    bottom: 1,
+    left: 0,
+    width: '100%',
+    height: 1,
+    tags: true,
+    style: theme.body,
+  });
+  const status = blessed.box({
+    parent: screen,
+    bottom: 0,
+    left: 0,
+    width: '100%',
+    height: 1,
+    tags: true,
+    style: theme.status,
+  });
+  const tooSmall = blessed.box({
+    parent: screen,
+    top: 0,
+    left: 0,
+    width: '100%',
+    height: '100%',
+    tags: false,
+    hidden: true,
+    style: theme.body,
+  });
 
   /** Side panels only where the main panel keeps room for its text; below the minimum, say so. */
   const layout = (): boolean => {
@@ -86,7 +158,10 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     keypadBox.hidden = !sides;
     main.width = sides ? '100%-26' : '100%';
     tooSmall.hidden = !small;
-    if (small) tooSmall.setContent(`Terminal too small for the kiosk: it needs at least ${UI_COLUMNS_MIN}x${UI_ROWS_MIN}, this one is ${columns}x${rows}. Make it larger.`);
+    if (small)
+      tooSmall.setContent(
+        `Terminal too small for the kiosk: it needs at least ${UI_COLUMNS_MIN}x${UI_ROWS_MIN}, this one is ${columns}x${rows}. Make it larger.`,
+      );
     return !small;
   };
 
@@ -110,21 +185,35 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     screen.render();
   };
 
-  screen.on('keypress', (ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean; sequence?: string } | undefined) => {
-    if (key?.ctrl === true && key.name === 'c') {
-      options.onQuit();
-      return;
-    }
-    const state = options.controller.state;
-    const textScreen = 'text' in state.screen;
-    // In a text field a printable key is a character (letters, digits, * and # alike).
-    if (textScreen && ch !== undefined && ch.length === 1 && ch >= ' ' && ch <= '~' && key?.name !== 'return' && key?.name !== 'enter') {
-      options.controller.input({ type: 'char', ch, atMs: Date.now() });
-      return;
-    }
-    const mapped = keyFromTerminal(ch, key);
-    if (mapped !== null) options.controller.pressKey(mapped, 'keyboard');
-  });
+  screen.on(
+    'keypress',
+    (
+      ch: string | undefined,
+      key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean; sequence?: string } | undefined,
+    ) => {
+      if (key?.ctrl === true && key.name === 'c') {
+        options.onQuit();
+        return;
+      }
+      const state = options.controller.state;
+      const textScreen = 'text' in state.screen;
+      // In a text field a printable key is a character (letters, digits, * and # alike).
+      if (
+        textScreen &&
+        ch !== undefined &&
+        ch.length === 1 &&
+        ch >= ' ' &&
+        ch <= '~' &&
+        key?.name !== 'return' &&
+        key?.name !== 'enter'
+      ) {
+        options.controller.input({ type: 'char', ch, atMs: Date.now() });
+        return;
+      }
+      const mapped = keyFromTerminal(ch, key);
+      if (mapped !== null) options.controller.pressKey(mapped, 'keyboard');
+    },
+  );
   // Numpad keys in application mode never reach 'keypress' (blessed drops unnamed sequences).
   // 'data' fires before blessed emits the keypresses of the same chunk, so the keypad keys wait
   // a microtask: "user1234" then numpad Enter arrive in that order.

@@ -19,20 +19,36 @@ const mask = (typed: string): string => '*'.repeat(typed.length);
 /** A text field on the display: its end, as a phone scrolls with the cursor (20 or 16 wide). */
 const tail = (rank: number, shown: string): LcdLine => text(rank, shown.slice(-20), shown.slice(-16));
 
-const OUT_OF_SERVICE_BODY = (reason: string): string[] => ['We are sorry: this machine cannot serve you right now.', '', reason, '', 'It will be back by itself as soon as possible.'];
+const OUT_OF_SERVICE_BODY = (reason: string): string[] => [
+  'We are sorry: this machine cannot serve you right now.',
+  '',
+  reason,
+  '',
+  'It will be back by itself as soon as possible.',
+];
 
 export function view(state: KioskState): View {
   // A device fault stops the machine whatever screen is underneath (flow.deviceStop).
   const stop = deviceStop(state);
   if (stop !== null && state.screen.name !== 'outOfService') {
-    return { title: 'Temporarily out of service', body: OUT_OF_SERVICE_BODY(stop.reason), keys: '', lcd: [text(0, 'OUT OF SERVICE'), text(0, stop.lcd)] };
+    return {
+      title: 'Temporarily out of service',
+      body: OUT_OF_SERVICE_BODY(stop.reason),
+      keys: '',
+      lcd: [text(0, 'OUT OF SERVICE'), text(0, stop.lcd)],
+    };
   }
   const screen = state.screen;
   switch (screen.name) {
     case 'outOfService': {
       const reason = stop?.reason ?? screen.reason;
       const short = stop?.lcd ?? LINK_LCD[state.link === 'connecting' ? 'connecting' : state.linkCause];
-      return { title: 'Temporarily out of service', body: OUT_OF_SERVICE_BODY(reason), keys: '', lcd: [text(0, 'OUT OF SERVICE'), text(0, short)] };
+      return {
+        title: 'Temporarily out of service',
+        body: OUT_OF_SERVICE_BODY(reason),
+        keys: '',
+        lcd: [text(0, 'OUT OF SERVICE'), text(0, short)],
+      };
     }
     case 'welcome':
       return {
@@ -42,15 +58,50 @@ export function view(state: KioskState): View {
         lcd: [text(1, 'WELCOME'), text(0, 'A: Log in'), text(0, 'B: Sign up')],
       };
     case 'loginUser':
-      return field('Log in', 'Username', screen.text, 'Type your username, then Enter.', [text(1, 'LOG IN'), text(2, 'Username:'), tail(0, screen.text)], USERNAME_KEYS);
+      return field(
+        'Log in',
+        'Username',
+        screen.text,
+        'Type your username, then Enter.',
+        [text(1, 'LOG IN'), text(2, 'Username:'), tail(0, screen.text)],
+        USERNAME_KEYS,
+      );
     case 'loginPassword':
-      return field('Log in', 'Password', mask(screen.text), `Username: ${screen.username}   (Esc: change it)`, [text(1, 'LOG IN'), text(2, 'Password:'), tail(0, mask(screen.text))], PASSWORD_KEYS);
+      return field(
+        'Log in',
+        'Password',
+        mask(screen.text),
+        `Username: ${screen.username}   (Esc: change it)`,
+        [text(1, 'LOG IN'), text(2, 'Password:'), tail(0, mask(screen.text))],
+        PASSWORD_KEYS,
+      );
     case 'signupUser':
-      return field('Sign up', 'Choose a username', screen.text, '3-32 characters: letters, digits, . _ -', [text(1, 'SIGN UP'), text(2, 'Username:'), tail(0, screen.text)], USERNAME_KEYS);
+      return field(
+        'Sign up',
+        'Choose a username',
+        screen.text,
+        '3-32 characters: letters, digits, . _ -',
+        [text(1, 'SIGN UP'), text(2, 'Username:'), tail(0, screen.text)],
+        USERNAME_KEYS,
+      );
     case 'signupPassword':
-      return field('Sign up', 'Choose a password', mask(screen.text), 'Password rules: 8 to 72 characters; a long phrase is best.', [text(1, 'SIGN UP'), text(2, 'Password:'), tail(0, mask(screen.text))], PASSWORD_KEYS);
+      return field(
+        'Sign up',
+        'Choose a password',
+        mask(screen.text),
+        'Password rules: 8 to 72 characters; a long phrase is best.',
+        [text(1, 'SIGN UP'), text(2, 'Password:'), tail(0, mask(screen.text))],
+        PASSWORD_KEYS,
+      );
     case 'signupConfirm':
-      return field('Sign up', 'Repeat the password', mask(screen.text), 'Type the same password again.', [text(1, 'SIGN UP'), text(2, 'Repeat password:', 'Repeat:'), tail(0, mask(screen.text))], PASSWORD_KEYS);
+      return field(
+        'Sign up',
+        'Repeat the password',
+        mask(screen.text),
+        'Type the same password again.',
+        [text(1, 'SIGN UP'), text(2, 'Repeat password:', 'Repeat:'), tail(0, mask(screen.text))],
+        PASSWORD_KEYS,
+      );
     case 'busy':
       return { title: 'Please wait', body: [screen.message], keys: '', lcd: screen.lcd };
     case 'menu': {
@@ -60,7 +111,10 @@ export function view(state: KioskState): View {
         title: `Main menu — ${state.username ?? ''}`,
         body: ['What would you like to do?', '', '  [A] Balance', '  [B] Deposit', withdraw, '  [D] Log out'],
         keys: `A: balance   B: deposit   ${canWithdraw ? 'C: withdraw   ' : ''}D / Esc: log out`,
-        lcd: [text(0, 'A:Balance B:Deposit', 'A:Bal B:Deposit'), canWithdraw ? text(0, 'C:Withdraw D:Logout', 'C:Cash D:Logout') : text(0, 'C:No cash D:Logout', 'D:Logout')],
+        lcd: [
+          text(0, 'A:Balance B:Deposit', 'A:Bal B:Deposit'),
+          canWithdraw ? text(0, 'C:Withdraw D:Logout', 'C:Cash D:Logout') : text(0, 'C:No cash D:Logout', 'D:Logout'),
+        ],
       };
     }
     case 'amount':
@@ -70,14 +124,26 @@ export function view(state: KioskState): View {
     case 'result':
       return {
         title: screen.title,
-        body: [...screen.lines, '', ...(screen.receipt !== null ? ['  [A] Print receipt'] : []), '  [B] Another transaction', '  [D] Log out'],
+        body: [
+          ...screen.lines,
+          '',
+          ...(screen.receipt !== null ? ['  [A] Print receipt'] : []),
+          '  [B] Another transaction',
+          '  [D] Log out',
+        ],
         keys: `${screen.receipt !== null ? 'A: receipt   ' : ''}B / Enter: menu   D / Esc: log out`,
         lcd: screen.lcd,
       };
     case 'receipt':
       return {
         title: 'Receipt',
-        body: ['Your receipt:', '', ...screen.body.split('\n').map((line) => `  ${line}`), '', 'Any key: menu   D: log out'],
+        body: [
+          'Your receipt:',
+          '',
+          ...screen.body.split('\n').map((line) => `  ${line}`),
+          '',
+          'Any key: menu   D: log out',
+        ],
         keys: 'any key: menu   D / Esc: log out',
         lcd: [text(0, 'RECEIPT PRINTED', 'RECEIPT PRINTED'), text(0, 'Any key: menu')],
       };
@@ -101,7 +167,13 @@ function amountView(state: KioskState, kind: 'deposit' | 'withdraw', amountCents
   if (kind === 'deposit') {
     return {
       title: 'Deposit',
-      body: ['Enter the amount to deposit:', '', `    ${shown}`, '', 'Digits fill in from the right: 1 5 0 0 0 = 150.00'],
+      body: [
+        'Enter the amount to deposit:',
+        '',
+        `    ${shown}`,
+        '',
+        'Digits fill in from the right: 1 5 0 0 0 = 150.00',
+      ],
       keys: 'digits: amount   Enter: next   *: clear   Esc: back',
       lcd: [text(1, 'DEPOSIT'), amount(0, ['Amount:', 'Amt:'], amountCents), text(0, '#=OK *=Clear')],
     };
@@ -109,7 +181,9 @@ function amountView(state: KioskState, kind: 'deposit' | 'withdraw', amountCents
   const offered = fastCashOffered(state);
   // Two to a line, so the list fits a 60-column terminal's panel without wrapping.
   const choices = offered.map((key) => `[${key}] ${formatCents(FAST_CASH_CENTS[key])}`.padEnd(13));
-  const rows = [choices.slice(0, 2), choices.slice(2, 4)].filter((row) => row.length > 0).map((row) => `  ${row.join(' ').trimEnd()}`);
+  const rows = [choices.slice(0, 2), choices.slice(2, 4)]
+    .filter((row) => row.length > 0)
+    .map((row) => `  ${row.join(' ').trimEnd()}`);
   const fastLcd = offered.map((key) => `${key}${FAST_CASH_CENTS[key] / 100}`);
   return {
     title: 'Withdraw cash',
@@ -123,7 +197,12 @@ function amountView(state: KioskState, kind: 'deposit' | 'withdraw', amountCents
       `Amounts in multiples of ${formatCents(state.noteCents)}.`,
     ],
     keys: `${offered.length > 0 ? `${offered.join(' ')}: fast cash   ` : ''}digits: amount   Enter: next   *: clear   Esc: back`,
-    lcd: [text(1, 'WITHDRAW'), amount(0, ['Amount:', 'Amt:'], amountCents), text(2, fastLcd.join(' '), fastLcd.join('')), text(0, '#=OK *=Clear')],
+    lcd: [
+      text(1, 'WITHDRAW'),
+      amount(0, ['Amount:', 'Amt:'], amountCents),
+      text(2, fastLcd.join(' '), fastLcd.join('')),
+      text(0, '#=OK *=Clear'),
+    ],
   };
 }
 
@@ -133,7 +212,14 @@ function confirmView(kind: 'deposit' | 'withdraw', amountCents: number, notes: C
   const notesLine = notes !== null && notes.length > 0 ? [`You will receive: ${notesText(notes)}`] : [];
   return {
     title: `Confirm ${kind === 'withdraw' ? 'withdrawal' : 'deposit'}`,
-    body: [`${what} ${shown}?`, '', ...notesLine, ...(notesLine.length > 0 ? [''] : []), '  [#] / Enter: confirm', '  [D] / Esc: change the amount'],
+    body: [
+      `${what} ${shown}?`,
+      '',
+      ...notesLine,
+      ...(notesLine.length > 0 ? [''] : []),
+      '  [#] / Enter: confirm',
+      '  [D] / Esc: change the amount',
+    ],
     keys: 'Enter / #: confirm   D / Esc / *: change',
     lcd: [
       kind === 'withdraw' ? text(1, 'CONFIRM WITHDRAWAL', 'CONFIRM CASH') : text(1, 'CONFIRM DEPOSIT'),
@@ -146,7 +232,12 @@ function confirmView(kind: 'deposit' | 'withdraw', amountCents: number, notes: C
 
 /** "5x20+1x10": whole notes without their cents, for a 16-column display. */
 function notesShort(notes: readonly Cassette[]): string {
-  return notes.map((note) => `${note.count}x${note.denominationCents % 100 === 0 ? note.denominationCents / 100 : formatCents(note.denominationCents)}`).join('+');
+  return notes
+    .map(
+      (note) =>
+        `${note.count}x${note.denominationCents % 100 === 0 ? note.denominationCents / 100 : formatCents(note.denominationCents)}`,
+    )
+    .join('+');
 }
 
 const USERNAME_KEYS = 'Enter / #: next   Backspace: delete   *: clear   Esc: cancel   (keypad: 2=abc … 9=wxyz)';

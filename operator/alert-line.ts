@@ -28,20 +28,29 @@ function subject(alert: AlertFacts): string | null {
 
 function lowCash(alert: AlertFacts, kiosk: KioskEntry | undefined): AlertSummary {
   const denominationCents = Number(subject(alert));
-  if (!Number.isSafeInteger(denominationCents) || denominationCents <= 0) return { essential: alertKindWords(alert.kind), detail: null };
+  if (!Number.isSafeInteger(denominationCents) || denominationCents <= 0)
+    return { essential: alertKindWords(alert.kind), detail: null };
   const notes = `in ${formatCents(denominationCents)} notes`;
   // The kiosk's newest status has the count; older than the alert or absent, the bank's
   // reason ("3 notes of 2000 cents left …") starts with it.
-  const count = kiosk?.cassettes?.find((c) => c.denominationCents === denominationCents)?.count ?? Number(/^(\d+) notes/.exec(alert.reason)?.[1] ?? NaN);
+  const count =
+    kiosk?.cassettes?.find((c) => c.denominationCents === denominationCents)?.count ??
+    Number(/^(\d+) notes/.exec(alert.reason)?.[1] ?? NaN);
   if (!Number.isSafeInteger(count)) return { essential: 'low cash', detail: notes };
-  return { essential: `${count === 0 ? 'out of cash' : 'low cash'}: ${formatCents(count * denominationCents)} left`, detail: notes };
+  return {
+    essential: `${count === 0 ? 'out of cash' : 'low cash'}: ${formatCents(count * denominationCents)} left`,
+    detail: notes,
+  };
 }
 
 function deviceFault(alert: AlertFacts): AlertSummary {
   // The reason is `<device> <state>` (TOPICS.md); the device is also in the alertId.
   const [device, state] = alert.reason.split(' ');
   const name = subject(alert) ?? device ?? 'device';
-  return { essential: state !== undefined && isDeviceState(state) ? `${name} ${deviceStateWords(state)}` : `${name} fault`, detail: null };
+  return {
+    essential: state !== undefined && isDeviceState(state) ? `${name} ${deviceStateWords(state)}` : `${name} fault`,
+    detail: null,
+  };
 }
 
 export function alertSummary(alert: AlertFacts, kiosk: KioskEntry | undefined): AlertSummary {
@@ -73,7 +82,12 @@ export function alertAbout(alert: Pick<AlertEntry, 'kind' | 'kioskId'>): string 
  * The alert as one line if it fits `width` (with its detail if that fits too), else as two:
  * the essentials wrapped at a word, the second line indented under the kiosk.
  */
-export function alertLines(alert: AlertEntry, kiosk: KioskEntry | undefined, selected: boolean, width: number): string[] {
+export function alertLines(
+  alert: AlertEntry,
+  kiosk: KioskEntry | undefined,
+  selected: boolean,
+  width: number,
+): string[] {
   const severity = alert.severity === 'critical' ? 'CRIT' : 'WARN';
   const state = alert.state === 'cleared' ? ' cleared' : '';
   const { essential, detail } = alertSummary(alert, kiosk);

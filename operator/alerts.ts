@@ -31,12 +31,18 @@ function withAlert(state: DashboardState, entry: AlertEntry): DashboardState {
 
 export function applyAlert(state: DashboardState, payload: Envelope & AlertPayload): DashboardState {
   const current = state.alerts.find((a) => a.alertId === payload.alertId);
-  if (current !== undefined && !isNewer(payload, current.envelope)) return { ...state, ignored: { ...state.ignored, stale: state.ignored.stale + 1 } };
+  if (current !== undefined && !isNewer(payload, current.envelope))
+    return { ...state, ignored: { ...state.ignored, stale: state.ignored.stale + 1 } };
   const { v: _v, ts, seq, state: alertState, ...body } = payload;
   if (alertState === 'cleared') {
     // A clear for an alert we never showed (raised before we started) is only logged.
     if (current === undefined) return state;
-    return withAlert(state, { ...current, count: Math.max(current.count, body.count), state: 'cleared', envelope: { v: 1, ts, seq } });
+    return withAlert(state, {
+      ...current,
+      count: Math.max(current.count, body.count),
+      state: 'cleared',
+      envelope: { v: 1, ts, seq },
+    });
   }
   if (current === undefined && isAcked(state, payload)) return state;
   return withAlert(state, { ...body, state: 'raised', envelope: { v: 1, ts, seq } });
@@ -48,7 +54,8 @@ export function applyAlert(state: DashboardState, payload: Envelope & AlertPaylo
  * older than it, cleared while we were not listening.
  */
 export function applyAlertsSnapshot(state: DashboardState, payload: Envelope & ActiveAlertsPayload): DashboardState {
-  if (state.alertsSnapshot !== null && !isNewer(payload, state.alertsSnapshot)) return { ...state, ignored: { ...state.ignored, stale: state.ignored.stale + 1 } };
+  if (state.alertsSnapshot !== null && !isNewer(payload, state.alertsSnapshot))
+    return { ...state, ignored: { ...state.ignored, stale: state.ignored.stale + 1 } };
   const envelope: Envelope = { v: 1, ts: payload.ts, seq: payload.seq };
   let next: DashboardState = { ...state, alertsSnapshot: envelope };
   const listed = new Set(payload.alerts.map((a) => a.alertId));
@@ -58,7 +65,11 @@ export function applyAlertsSnapshot(state: DashboardState, payload: Envelope & A
     if (current === undefined && isAcked(next, alert)) continue;
     next = withAlert(next, { ...alert, state: 'raised', envelope });
   }
-  const alerts = next.alerts.map((a) => (a.state === 'raised' && !listed.has(a.alertId) && isNewer(envelope, a.envelope) ? { ...a, state: 'cleared' as const, envelope } : a));
+  const alerts = next.alerts.map((a) =>
+    a.state === 'raised' && !listed.has(a.alertId) && isNewer(envelope, a.envelope)
+      ? { ...a, state: 'cleared' as const, envelope }
+      : a,
+  );
   return { ...next, alerts };
 }
 

@@ -44,7 +44,14 @@ export async function runDashboard(options: DashboardOptions): Promise<Dashboard
   // the reason it showed nothing is said once more where it stays (stderr).
   const quit = (): void => {
     const { everOnline, reason } = state.connection;
-    finish(everOnline ? { code: 0 } : { code: 0, message: `the broker at ${options.brokerUrl} was never reached${reason === null ? '' : `: ${connectionReasonWords(reason)}`}` });
+    finish(
+      everOnline
+        ? { code: 0 }
+        : {
+            code: 0,
+            message: `the broker at ${options.brokerUrl} was never reached${reason === null ? '' : `: ${connectionReasonWords(reason)}`}`,
+          },
+    );
   };
   options.view.onKey((key) => (key === 'quit' ? quit() : dispatch({ type: 'key', key })));
   void options.quit?.then(quit);

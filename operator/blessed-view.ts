@@ -7,7 +7,16 @@ import type { Readable, Writable } from 'node:stream';
 import { chartPanel } from './chart.js';
 import { alertsPanel, eventsPanel, headerLine, kiosksPanel, totalsPanel, type PanelText } from './panels.js';
 import type { DashboardState } from './state.js';
-import { HELP_TEXT, clip, layoutFor, type Box, type DashboardView, type Line, type Tone, type ViewKey } from './view.js';
+import {
+  HELP_TEXT,
+  clip,
+  layoutFor,
+  type Box,
+  type DashboardView,
+  type Line,
+  type Tone,
+  type ViewKey,
+} from './view.js';
 
 export const RENDER_INTERVAL_MS = 100;
 
@@ -58,7 +67,10 @@ export interface BlessedViewOptions {
 
 export class BlessedDashboardView implements DashboardView {
   private readonly screen: blessed.Widgets.Screen;
-  private readonly boxes: Record<'header' | 'kiosks' | 'chart' | 'alerts' | 'totals' | 'events' | 'help', blessed.Widgets.BoxElement>;
+  private readonly boxes: Record<
+    'header' | 'kiosks' | 'chart' | 'alerts' | 'totals' | 'events' | 'help',
+    blessed.Widgets.BoxElement
+  >;
   private state: DashboardState | null = null;
   private cooldown: NodeJS.Timeout | null = null;
   private dirty = false;
@@ -66,19 +78,42 @@ export class BlessedDashboardView implements DashboardView {
 
   constructor(options: BlessedViewOptions = {}) {
     // blessed's types have input and output swapped; both are duplex tty streams in practice.
-    const streams = { input: options.input as unknown as Writable | undefined, output: options.output as unknown as Readable | undefined };
+    const streams = {
+      input: options.input as unknown as Writable | undefined,
+      output: options.output as unknown as Readable | undefined,
+    };
     this.screen = blessed.screen({ smartCSR: true, title: 'ATM operator', fullUnicode: true, ...streams });
     // wrap: false, because blessed wraps a full-width line whose closing colour tag it counts
     // as text; lines are clipped to the box by clip() instead.
-    const panel = (label: string): blessed.Widgets.BoxElement => blessed.box({ parent: this.screen, border: 'line', label, tags: true, wrap: false, style: { border: { fg: 'cyan' } } });
+    const panel = (label: string): blessed.Widgets.BoxElement =>
+      blessed.box({
+        parent: this.screen,
+        border: 'line',
+        label,
+        tags: true,
+        wrap: false,
+        style: { border: { fg: 'cyan' } },
+      });
     this.boxes = {
-      header: blessed.box({ parent: this.screen, height: 1, tags: true, wrap: false, style: { fg: 'white', bg: 'blue' } }),
+      header: blessed.box({
+        parent: this.screen,
+        height: 1,
+        tags: true,
+        wrap: false,
+        style: { fg: 'white', bg: 'blue' },
+      }),
       kiosks: panel(' Kiosks '),
       chart: panel(' Transactions/s '),
       alerts: panel(' Alerts '),
       totals: panel(' Totals '),
       events: panel(' Events '),
-      help: blessed.box({ parent: this.screen, height: 1, tags: false, content: HELP_TEXT, style: { fg: 'black', bg: 'white' } }),
+      help: blessed.box({
+        parent: this.screen,
+        height: 1,
+        tags: false,
+        content: HELP_TEXT,
+        style: { fg: 'black', bg: 'white' },
+      }),
     };
     this.screen.on('resize', () => this.paint());
   }

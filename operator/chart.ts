@@ -31,11 +31,13 @@ export function chartPanel(state: DashboardState, width: number, rows: number): 
   const minutes = Math.round(limits.tpsWindowMs / 60_000);
   // "counted": no metrics from the bank, so the rate is counted from the events we received.
   const label = ` TPS, last ${minutes} min${rates.source === 'events' ? ' (counted)' : ''} `;
-  if (rates.samples.length === 0) return { label, lines: [line(state.connection.everOnline ? 'no data yet' : 'waiting for the broker…', 'muted')] };
+  if (rates.samples.length === 0)
+    return { label, lines: [line(state.connection.everOnline ? 'no data yet' : 'waiting for the broker…', 'muted')] };
   const values = tpsColumns(rates.samples, state.nowMs, limits.tpsWindowMs, width);
   const peak = Math.max(...values, 0);
   const latest = rates.latest;
-  const latency = latest !== null && latest.p99Ms !== null && rates.source === 'metrics' ? ` p99 ${Math.round(latest.p99Ms)}ms` : '';
+  const latency =
+    latest !== null && latest.p99Ms !== null && rates.source === 'metrics' ? ` p99 ${Math.round(latest.p99Ms)}ms` : '';
   const lines: Line[] = [line(`now ${formatTps(currentTps(rates, state.nowMs))}/s peak ${formatTps(peak)}${latency}`)];
   lines.push(...barRows(values, Math.max(1, rows - 1)).map((text) => line(text, 'ok')));
   return { label, lines };

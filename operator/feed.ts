@@ -41,7 +41,12 @@ export interface MqttFeedOptions {
 
 /** CONNACK codes worth retrying (the broker is busy or going down), v3.1.1 and v5. */
 const TRANSIENT_CONNACK_CODES = new Set([3, 136, 137, 139]);
-const REFUSAL_TEXT: Record<number, string> = { 4: 'bad username or password', 134: 'bad username or password', 5: 'not authorized', 135: 'not authorized' };
+const REFUSAL_TEXT: Record<number, string> = {
+  4: 'bad username or password',
+  134: 'bad username or password',
+  5: 'not authorized',
+  135: 'not authorized',
+};
 
 interface ClientError extends Error {
   code?: string | number;
@@ -111,7 +116,10 @@ export class MqttFeed implements TelemetryFeed {
       client.subscribeAsync(TELEMETRY_FILTER, { qos: 0 }).then(
         () => this.report('online', null),
         // A SUBACK refusal is final; a connection lost mid-subscribe is left to 'close'.
-        (error: Error) => (/Subscribe error/.test(error.message) ? this.refuse(`not allowed to subscribe to ${TELEMETRY_FILTER}`) : undefined),
+        (error: Error) =>
+          /Subscribe error/.test(error.message)
+            ? this.refuse(`not allowed to subscribe to ${TELEMETRY_FILTER}`)
+            : undefined,
       );
     });
     client.on('message', (topic, payload) => {

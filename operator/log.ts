@@ -7,7 +7,10 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 export function appendLog(state: DashboardState, line: WithoutId<LogEntry>): DashboardState {
   const { log, limits } = state;
   const entry = { ...line, id: log.nextId } as LogEntry;
-  const kept = log.entries.length >= limits.eventsMax ? log.entries.slice(log.entries.length - limits.eventsMax + 1) : [...log.entries];
+  const kept =
+    log.entries.length >= limits.eventsMax
+      ? log.entries.slice(log.entries.length - limits.eventsMax + 1)
+      : [...log.entries];
   kept.push(entry);
   // Scrolled back, the operator keeps looking at the same lines while the tail grows.
   const offset = log.frozen !== null || log.offset === 0 ? log.offset : Math.min(log.offset + 1, kept.length - 1);

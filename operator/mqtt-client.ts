@@ -33,7 +33,9 @@ export interface SubscriberClient {
   endAsync(force?: boolean): Promise<void>;
 }
 
-const mqtt = createRequire(import.meta.url)('mqtt') as { connect(url: string, options: SubscriberOptions): SubscriberClient };
+const mqtt = createRequire(import.meta.url)('mqtt') as {
+  connect(url: string, options: SubscriberOptions): SubscriberClient;
+};
 
 export function connectSubscriber(url: string, options: SubscriberOptions): SubscriberClient {
   return mqtt.connect(url, options);

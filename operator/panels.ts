@@ -7,7 +7,15 @@ import { age, clockTime } from './clock.js';
 import { newSincePause, visibleLog } from './log.js';
 import type { AlertEntry, DashboardState, DeviceStates, KioskEntry, LogEntry } from './state.js';
 import { line, lineText, wrapText, type Line, type Segment, type Tone } from './view.js';
-import { DEVICE_NAMES, DEVICE_REPORT_ACTION, actionWords, alertKindWords, cashLevelWords, devicesWords, outcomeWords } from './words.js';
+import {
+  DEVICE_NAMES,
+  DEVICE_REPORT_ACTION,
+  actionWords,
+  alertKindWords,
+  cashLevelWords,
+  devicesWords,
+  outcomeWords,
+} from './words.js';
 
 export interface PanelText {
   label: string;
@@ -45,13 +53,30 @@ function connectionSegments(state: DashboardState, withReason: boolean): Segment
 export function headerLine(state: DashboardState, width = Number.MAX_SAFE_INTEGER): Line {
   const banks = [...state.banks.values()];
   const tail: Segment[] = [];
-  if (banks.length === 0) tail.push({ text: ' │ bank ', tone: 'heading' }, { text: state.connection.state === 'online' ? 'no status yet' : 'unknown', tone: 'muted' });
-  for (const bank of banks.slice(0, 2)) tail.push({ text: ` │ ${bank.hostId} `, tone: 'heading' }, { text: bank.status, tone: bank.status === 'online' ? 'ok' : 'bad' });
+  if (banks.length === 0)
+    tail.push(
+      { text: ' │ bank ', tone: 'heading' },
+      { text: state.connection.state === 'online' ? 'no status yet' : 'unknown', tone: 'muted' },
+    );
+  for (const bank of banks.slice(0, 2))
+    tail.push(
+      { text: ` │ ${bank.hostId} `, tone: 'heading' },
+      { text: bank.status, tone: bank.status === 'online' ? 'ok' : 'bad' },
+    );
   if (banks.length > 2) tail.push({ text: ` +${banks.length - 2}`, tone: 'heading' });
   tail.push({ text: ` │ ${clockTime(state.nowMs)}`, tone: 'heading' });
   const shortUrl = state.brokerUrl.replace(/^[a-z]+:\/\//, '');
-  const build = (title: string, url: string, withReason: boolean): Line => [{ text: ` ${title}${url} `, tone: 'heading' }, ...connectionSegments(state, withReason), ...tail];
-  const candidates = [build('ATM OPERATOR │ ', state.brokerUrl, true), build('', state.brokerUrl, true), build('', shortUrl, true), build('', shortUrl, false)];
+  const build = (title: string, url: string, withReason: boolean): Line => [
+    { text: ` ${title}${url} `, tone: 'heading' },
+    ...connectionSegments(state, withReason),
+    ...tail,
+  ];
+  const candidates = [
+    build('ATM OPERATOR │ ', state.brokerUrl, true),
+    build('', state.brokerUrl, true),
+    build('', shortUrl, true),
+    build('', shortUrl, false),
+  ];
   return candidates.find((candidate) => lineText(candidate).length <= width) ?? (candidates.at(-1) as Line);
 }
 
@@ -64,7 +89,13 @@ function kioskRows(kiosk: KioskEntry, nowMs: number, width: number): Line[] {
   const seenMs = kiosk.lastSeen === null ? null : Date.parse(kiosk.lastSeen);
   const troubled = kiosk.devices !== null && DEVICE_NAMES.some((name) => kiosk.devices?.[name] !== 'online');
   const devices = kiosk.devices === null ? 'no report' : troubled ? devicesWords(kiosk.devices) : 'ok';
-  const tone: Tone = kiosk.stale ? 'muted' : kiosk.status === 'offline' ? 'bad' : troubled || kiosk.cashLevel === 'low' || kiosk.cashLevel === 'empty' ? 'decline' : 'plain';
+  const tone: Tone = kiosk.stale
+    ? 'muted'
+    : kiosk.status === 'offline'
+      ? 'bad'
+      : troubled || kiosk.cashLevel === 'low' || kiosk.cashLevel === 'empty'
+        ? 'decline'
+        : 'plain';
   const base = `${kiosk.kioskId.padEnd(12)} ${status.padEnd(8)} ${(seenMs === null ? '-' : age(seenMs, nowMs)).padStart(4)}  ${cashLevelWords(kiosk.cashLevel).padEnd(5)} `;
   if (base.length + devices.length <= width) return [line(`${base}${devices}`, tone)];
   const below = wrapText(`${' '.repeat(KIOSK_DEVICES_INDENT)}${devices}`, width, KIOSK_DEVICES_INDENT);
@@ -75,7 +106,8 @@ export function kiosksPanel(state: DashboardState, rows: number, width = Number.
   const kiosks = [...state.kiosks.values()].sort((a, b) => (a.kioskId < b.kioskId ? -1 : 1));
   const online = kiosks.filter((k) => !k.stale && k.status === 'online').length;
   const label = ` Kiosks (${online}/${kiosks.length} online) `;
-  if (kiosks.length === 0) return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no kiosk has reported yet', 'muted')] };
+  if (kiosks.length === 0)
+    return { label, lines: [line(waitingForBroker(state) ? WAITING : 'no kiosk has reported yet', 'muted')] };
   const lines: Line[] = [line('KIOSK        STATE    SEEN  CASH  DEVICES', 'heading')];
   const groups = kiosks.map((kiosk) => kioskRows(kiosk, state.nowMs, width));
   // Whole kiosks only; when they do not all fit, the last row says how many more there are.
@@ -91,7 +123,13 @@ export function kiosksPanel(state: DashboardState, rows: number, width = Number.
 }
 
 function alertTone(alert: AlertEntry, selected: boolean): Tone {
-  return selected ? 'selected' : alert.state === 'cleared' ? 'muted' : alert.severity === 'critical' ? 'bad' : 'decline';
+  return selected
+    ? 'selected'
+    : alert.state === 'cleared'
+      ? 'muted'
+      : alert.severity === 'critical'
+        ? 'bad'
+        : 'decline';
 }
 
 /**
@@ -102,9 +140,14 @@ export function alertsPanel(state: DashboardState, rows: number, width = Number.
   const alerts = sortedAlerts(state.alerts);
   const raised = alerts.filter((a) => a.state === 'raised').length;
   const label = ` Alerts (${raised} raised, ${alerts.length - raised} cleared) `;
-  if (alerts.length === 0) return { label: ' Alerts ', lines: [line(waitingForBroker(state) ? WAITING : 'no alerts', 'muted')] };
+  if (alerts.length === 0)
+    return { label: ' Alerts ', lines: [line(waitingForBroker(state) ? WAITING : 'no alerts', 'muted')] };
   const selected = selectedAlert(state);
-  const groups = alerts.map((a) => alertLines(a, a.kioskId === null ? undefined : state.kiosks.get(a.kioskId), a === selected, width).map((text) => line(text, alertTone(a, a === selected))));
+  const groups = alerts.map((a) =>
+    alertLines(a, a.kioskId === null ? undefined : state.kiosks.get(a.kioskId), a === selected, width).map((text) =>
+      line(text, alertTone(a, a === selected)),
+    ),
+  );
   const index = selected === undefined ? 0 : alerts.indexOf(selected);
   // Keep the selection in view: start as late as needed for it to end on the last row at most.
   let first = index;
@@ -112,7 +155,8 @@ export function alertsPanel(state: DashboardState, rows: number, width = Number.
   while (first > 0 && used + (groups[first - 1]?.length ?? 0) <= rows) used += groups[--first]?.length ?? 0;
   // …and no later than needed to fill the panel.
   const shown = groups.slice(first).flat();
-  while (first > 0 && shown.length < rows && shown.length + (groups[first - 1]?.length ?? 0) <= rows) shown.unshift(...(groups[--first] ?? []));
+  while (first > 0 && shown.length < rows && shown.length + (groups[first - 1]?.length ?? 0) <= rows)
+    shown.unshift(...(groups[--first] ?? []));
   return { label, lines: shown.slice(0, rows) };
 }
 
@@ -125,18 +169,37 @@ export function totalsPanel(state: DashboardState): PanelText {
     line(`requests ${t.requests}   declines ${t.declines}`),
     line(`deposits ${t.depositsCount} = ${formatCents(t.depositsCents)}`),
     line(`withdrawals ${t.withdrawalsCount} = ${formatCents(t.withdrawalsCents)}`),
-    line(`failed logins ${t.loginsFailed}   alerts ${t.alertsRaised}`, t.loginsFailed > 0 || t.alertsRaised > 0 ? 'decline' : 'plain'),
+    line(
+      `failed logins ${t.loginsFailed}   alerts ${t.alertsRaised}`,
+      t.loginsFailed > 0 || t.alertsRaised > 0 ? 'decline' : 'plain',
+    ),
     // Five lines fit at 80×24: messages that did not parse only take room once there are some.
-    line(`device reports ${t.deviceReports}  dropped ${dropped}${ignored.malformed > 0 ? `  malformed ${ignored.malformed}` : ''}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`, ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted'),
+    line(
+      `device reports ${t.deviceReports}  dropped ${dropped}${ignored.malformed > 0 ? `  malformed ${ignored.malformed}` : ''}${ignored.stale + ignored.overflow > 0 ? `  stale ${ignored.stale}  over ${ignored.overflow}` : ''}`,
+      ignored.malformed > 0 || (state.telemetryDropped ?? 0) > 0 ? 'decline' : 'muted',
+    ),
   ];
   // Taller screens also get the bank's latest latency and session figures.
   const ms = (value: number | null): string => (value === null ? '-' : `${Math.round(value)}ms`);
-  if (metrics !== null) lines.push(line(`p50 ${ms(metrics.p50Ms)}  p99 ${ms(metrics.p99Ms)}  sessions ${metrics.sessionsOpen}`, 'muted'));
+  if (metrics !== null)
+    lines.push(line(`p50 ${ms(metrics.p50Ms)}  p99 ${ms(metrics.p99Ms)}  sessions ${metrics.sessionsOpen}`, 'muted'));
   return { label: ' Totals (this session) ', lines };
 }
 
 const BAD_OUTCOMES = new Set(['ACCOUNT_LOCKED', 'KIOSK_REVOKED', 'INTERNAL', 'BAD_REQUEST']);
-const DECLINES = new Set(['INSUFFICIENT_FUNDS', 'INVALID_AMOUNT', 'LIMIT_EXCEEDED', 'AUTH_FAILED', 'USERNAME_TAKEN', 'INVALID_USERNAME', 'WEAK_PASSWORD', 'DUPLICATE_TXN', 'NOT_LOGGED_IN', 'BUSY', 'UNKNOWN_TXN']);
+const DECLINES = new Set([
+  'INSUFFICIENT_FUNDS',
+  'INVALID_AMOUNT',
+  'LIMIT_EXCEEDED',
+  'AUTH_FAILED',
+  'USERNAME_TAKEN',
+  'INVALID_USERNAME',
+  'WEAK_PASSWORD',
+  'DUPLICATE_TXN',
+  'NOT_LOGGED_IN',
+  'BUSY',
+  'UNKNOWN_TXN',
+]);
 
 /** ok is green, an ordinary decline yellow, security and errors (and anything unknown) red. */
 export function outcomeTone(outcome: string): Tone {
@@ -155,7 +218,10 @@ function devicesTone(devices: DeviceStates): Tone {
 function deviceReportRow(entry: Extract<LogEntry, { kind: 'event' }>): Line {
   // An older bank put the states in the outcome (keypad=… display=…); shown as it came.
   const what = entry.devices === null ? entry.outcome : devicesWords(entry.devices);
-  return line(`${clockTime(entry.ts)} ${entry.kioskId} device report: ${what}`, entry.devices === null ? 'plain' : devicesTone(entry.devices));
+  return line(
+    `${clockTime(entry.ts)} ${entry.kioskId} device report: ${what}`,
+    entry.devices === null ? 'plain' : devicesTone(entry.devices),
+  );
 }
 
 function logRow(entry: LogEntry): Line {
@@ -164,14 +230,23 @@ function logRow(entry: LogEntry): Line {
       if (entry.action === DEVICE_REPORT_ACTION) return deviceReportRow(entry);
       const amount = entry.amountCents === null ? '' : ` ${formatCents(entry.amountCents)}`;
       const outcome = entry.outcome === 'ok' ? 'ok' : `declined: ${outcomeWords(entry.outcome)}`;
-      return line(`${clockTime(entry.ts)} ${entry.kioskId} ${entry.user} ${actionWords(entry.action)}${amount} ${outcome} ${Math.round(entry.latencyMs)}ms`, outcomeTone(entry.outcome));
+      return line(
+        `${clockTime(entry.ts)} ${entry.kioskId} ${entry.user} ${actionWords(entry.action)}${amount} ${outcome} ${Math.round(entry.latencyMs)}ms`,
+        outcomeTone(entry.outcome),
+      );
     }
     case 'alert': {
       const tone: Tone = entry.state === 'cleared' ? 'ok' : entry.severity === 'critical' ? 'bad' : 'decline';
       const severity = entry.severity === 'critical' ? 'CRIT' : 'WARN';
       // The log keeps what the alert said when it came: the kiosk's newer cash is not used.
-      const { essential } = alertSummary({ alertId: entry.alertId, kind: entry.alertKind, kioskId: entry.kioskId, reason: entry.reason, count: 1 }, undefined);
-      return line(`${clockTime(entry.ts)} ALERT ${entry.state} ${severity} ${alertKindWords(entry.alertKind)} ${alertAbout({ kind: entry.alertKind, kioskId: entry.kioskId })} ${essential}`, tone);
+      const { essential } = alertSummary(
+        { alertId: entry.alertId, kind: entry.alertKind, kioskId: entry.kioskId, reason: entry.reason, count: 1 },
+        undefined,
+      );
+      return line(
+        `${clockTime(entry.ts)} ALERT ${entry.state} ${severity} ${alertKindWords(entry.alertKind)} ${alertAbout({ kind: entry.alertKind, kioskId: entry.kioskId })} ${essential}`,
+        tone,
+      );
     }
     case 'note':
       return line(`${clockTime(entry.atMs)} — ${entry.text}`, entry.tone === 'info' ? 'plain' : entry.tone);
@@ -196,8 +271,22 @@ export function eventsPanel(state: DashboardState, rows: number, width = Number.
   const scrolled = state.log.offset > 0 ? ` — ${state.log.offset} lines back` : '';
   const label = ` Events${paused}${scrolled} `;
   // Until the first answer (or failure) the log says where it is trying; failures are notes.
-  if (entries.length === 0) return { label, lines: wrapText(waitingForBroker(state) ? `connecting to the broker at ${state.brokerUrl}…` : 'no events yet', width, 0).map((text) => line(text, 'muted')) };
+  if (entries.length === 0)
+    return {
+      label,
+      lines: wrapText(
+        waitingForBroker(state) ? `connecting to the broker at ${state.brokerUrl}…` : 'no events yet',
+        width,
+        0,
+      ).map((text) => line(text, 'muted')),
+    };
   const end = Math.max(0, entries.length - state.log.offset);
   // The newest lines at the bottom; a wrapped one can push the oldest shown off the top.
-  return { label, lines: entries.slice(Math.max(0, end - rows), end).flatMap((entry) => wrapRow(logRow(entry), width)).slice(-Math.max(1, rows)) };
+  return {
+    label,
+    lines: entries
+      .slice(Math.max(0, end - rows), end)
+      .flatMap((entry) => wrapRow(logRow(entry), width))
+      .slice(-Math.max(1, rows)),
+  };
 }

@@ -11,7 +11,12 @@ function metricsFresh(rates: Rates, nowMs: number, limits: DashboardLimits): boo
   return rates.lastMetricsAtMs !== null && nowMs - rates.lastMetricsAtMs <= limits.metricsStaleMs;
 }
 
-function pushSample(samples: readonly RateSample[], sample: RateSample, nowMs: number, limits: DashboardLimits): RateSample[] {
+function pushSample(
+  samples: readonly RateSample[],
+  sample: RateSample,
+  nowMs: number,
+  limits: DashboardLimits,
+): RateSample[] {
   const oldestMs = nowMs - limits.tpsWindowMs;
   const kept = samples.filter((s) => s.atMs >= oldestMs);
   kept.push(sample);
@@ -25,7 +30,8 @@ function closeBucket(rates: Rates, second: number, nowMs: number, limits: Dashbo
   const sample = { atMs: (rates.bucketSecond + 1) * SECOND_MS, tps: rates.bucketCount };
   let samples = pushSample(rates.samples, sample, nowMs, limits);
   // A quiet gap reads as zero on the chart, not as the last busy second stretched out.
-  if (second > rates.bucketSecond + 1) samples = pushSample(samples, { atMs: second * SECOND_MS, tps: 0 }, nowMs, limits);
+  if (second > rates.bucketSecond + 1)
+    samples = pushSample(samples, { atMs: second * SECOND_MS, tps: 0 }, nowMs, limits);
   return { ...rates, source: 'events', samples, bucketSecond: second, bucketCount: 0 };
 }
 
@@ -37,17 +43,33 @@ export function rateOnEvent(rates: Rates, atMs: number, limits: DashboardLimits)
   return { ...closed, bucketCount: closed.bucketCount + 1 };
 }
 
-export function rateOnMetrics(rates: Rates, metrics: Envelope & MetricsPayload, atMs: number, limits: DashboardLimits): Rates {
+export function rateOnMetrics(
+  rates: Rates,
+  metrics: Envelope & MetricsPayload,
+  atMs: number,
+  limits: DashboardLimits,
+): Rates {
   // Transactions are customers' requests: the kiosks' device reports are not charted.
-  const tps = Object.entries(metrics.tps).reduce((sum, [action, rate]) => (action === DEVICE_REPORT_ACTION ? sum : sum + rate), 0);
-  return { ...rates, source: 'metrics', samples: pushSample(rates.samples, { atMs, tps }, atMs, limits), lastMetricsAtMs: atMs, latest: metrics };
+  const tps = Object.entries(metrics.tps).reduce(
+    (sum, [action, rate]) => (action === DEVICE_REPORT_ACTION ? sum : sum + rate),
+    0,
+  );
+  return {
+    ...rates,
+    source: 'metrics',
+    samples: pushSample(rates.samples, { atMs, tps }, atMs, limits),
+    lastMetricsAtMs: atMs,
+    latest: metrics,
+  };
 }
 
 export function rateOnTick(rates: Rates, nowMs: number, limits: DashboardLimits): Rates {
   const closed = closeBucket(rates, Math.floor(nowMs / SECOND_MS), nowMs, limits);
   const oldestMs = nowMs - limits.tpsWindowMs;
   const first = closed.samples[0];
-  return first !== undefined && first.atMs < oldestMs ? { ...closed, samples: closed.samples.filter((s) => s.atMs >= oldestMs) } : closed;
+  return first !== undefined && first.atMs < oldestMs
+    ? { ...closed, samples: closed.samples.filter((s) => s.atMs >= oldestMs) }
+    : closed;
 }
 
 /** The rate to print as "now": the newest sample, or 0 once it is older than two intervals. */

@@ -1,7 +1,14 @@
 // The operator dashboard's state: what the operator sees, as plain immutable data. The reducer
 // (model.ts) is the only thing that makes a new one; the views only read it. Every collection
 // has a named bound, because a dashboard left open for weeks on a busy fleet must not grow.
-import type { AlertKind, AlertPayload, AlertSeverity, Envelope, KioskStatus, MetricsPayload } from '../protocol/index.js';
+import type {
+  AlertKind,
+  AlertPayload,
+  AlertSeverity,
+  Envelope,
+  KioskStatus,
+  MetricsPayload,
+} from '../protocol/index.js';
 
 export interface DashboardLimits {
   /** Lines kept in the live event log. */
@@ -66,8 +73,29 @@ export interface AlertEntry extends AlertPayload {
 export type LogTone = 'ok' | 'decline' | 'bad' | 'info';
 
 export type LogEntry =
-  | { kind: 'event'; id: number; ts: string; kioskId: string; user: string; action: string; outcome: string; amountCents: number | null; latencyMs: number; devices: DeviceStates | null }
-  | { kind: 'alert'; id: number; ts: string; alertId: string; alertKind: AlertKind; state: 'raised' | 'cleared'; severity: AlertSeverity; reason: string; kioskId: string | null }
+  | {
+      kind: 'event';
+      id: number;
+      ts: string;
+      kioskId: string;
+      user: string;
+      action: string;
+      outcome: string;
+      amountCents: number | null;
+      latencyMs: number;
+      devices: DeviceStates | null;
+    }
+  | {
+      kind: 'alert';
+      id: number;
+      ts: string;
+      alertId: string;
+      alertKind: AlertKind;
+      state: 'raised' | 'cleared';
+      severity: AlertSeverity;
+      reason: string;
+      kioskId: string | null;
+    }
   | { kind: 'note'; id: number; atMs: number; text: string; tone: LogTone };
 
 export interface EventLog {
@@ -157,7 +185,17 @@ export function initialState(brokerUrl: string, nowMs: number, limits: Partial<D
     alertsSnapshot: null,
     log: { entries: [], nextId: 1, frozen: null, offset: 0 },
     rates: { source: 'none', samples: [], bucketSecond: null, bucketCount: 0, lastMetricsAtMs: null, latest: null },
-    totals: { requests: 0, declines: 0, deviceReports: 0, depositsCount: 0, depositsCents: 0, withdrawalsCount: 0, withdrawalsCents: 0, loginsFailed: 0, alertsRaised: 0 },
+    totals: {
+      requests: 0,
+      declines: 0,
+      deviceReports: 0,
+      depositsCount: 0,
+      depositsCents: 0,
+      withdrawalsCount: 0,
+      withdrawalsCents: 0,
+      loginsFailed: 0,
+      alertsRaised: 0,
+    },
     ignored: { malformed: 0, stale: 0, overflow: 0 },
     telemetryDropped: null,
     limits: { ...DEFAULT_DASHBOARD_LIMITS, ...limits },

@@ -5,7 +5,12 @@
 export const AMOUNT_CENTS_MAX = 100_000_000_00; // 100 million dollars
 
 export function isValidAmountCents(amountCents: unknown): amountCents is number {
-  return typeof amountCents === 'number' && Number.isSafeInteger(amountCents) && amountCents > 0 && amountCents <= AMOUNT_CENTS_MAX;
+  return (
+    typeof amountCents === 'number' &&
+    Number.isSafeInteger(amountCents) &&
+    amountCents > 0 &&
+    amountCents <= AMOUNT_CENTS_MAX
+  );
 }
 
 export type ParsedAmount = { ok: true; amountCents: number } | { ok: false; reason: string };

@@ -87,7 +87,11 @@ export class SecureChannel {
   events: ChannelEvents;
   readonly opened: Promise<void>;
 
-  private constructor(options: ChannelOptions, state: State, private readonly policy: HostPolicy | null) {
+  private constructor(
+    options: ChannelOptions,
+    state: State,
+    private readonly policy: HostPolicy | null,
+  ) {
     this.state = state;
     this.stream = options.stream;
     this.nowMs = options.nowMs;
@@ -100,7 +104,12 @@ export class SecureChannel {
     });
     this.opened.catch(() => undefined); // a failed handshake is reported through onClose too
     this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.stream.on('end', () => this.fail(this.state === 'open' ? SessionCloseReason.TRUNCATED : SessionCloseReason.PEER_CLOSED, 'stream ended without close record'));
+    this.stream.on('end', () =>
+      this.fail(
+        this.state === 'open' ? SessionCloseReason.TRUNCATED : SessionCloseReason.PEER_CLOSED,
+        'stream ended without close record',
+      ),
+    );
     this.stream.on('close', () => this.fail(SessionCloseReason.SOCKET, 'stream closed'));
     this.stream.on('error', (error: Error) => this.fail(SessionCloseReason.SOCKET, error.message));
     this.arm('handshake', this.timeouts.handshakeTimeoutMs, SessionCloseReason.TIMEOUT, 'handshake deadline');
@@ -116,7 +125,12 @@ export class SecureChannel {
   static connect(options: ChannelOptions & { kioskId: string; psk: Buffer }): SecureChannel {
     const channel = new SecureChannel(options, 'awaitingServerHello', null);
     channel.kioskId = options.kioskId;
-    const { m1, state } = kioskStart({ kioskId: options.kioskId, psk: options.psk, nowMs: options.nowMs(), randomBytes: channel.randomBytes });
+    const { m1, state } = kioskStart({
+      kioskId: options.kioskId,
+      psk: options.psk,
+      nowMs: options.nowMs(),
+      randomBytes: channel.randomBytes,
+    });
     channel.kioskHello = state;
     channel.writeFrame(m1);
     return channel;
@@ -229,14 +243,19 @@ export class SecureChannel {
     const check = hostCheckHello(m1, policy.lookupPsk, policy.dummyPsk, this.nowMs());
     this.kioskId = check.ok ? check.hello.kioskId : check.kioskId;
     if (!check.ok) {
-      const reason = check.reason.includes('timestamp') ? SessionCloseReason.STALE_TIMESTAMP : SessionCloseReason.HANDSHAKE;
+      const reason = check.reason.includes('timestamp')
+        ? SessionCloseReason.STALE_TIMESTAMP
+        : SessionCloseReason.HANDSHAKE;
       return this.fail(reason, check.reason);
     }
     const kioskId = check.hello.kioskId;
     if (kioskId === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
     const refused = policy.admitHello({ ...check.hello, kioskId });
     if (refused !== null) {
-      return this.fail(refused === 'replay' ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.RATE_LIMITED, refused);
+      return this.fail(
+        refused === 'replay' ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.RATE_LIMITED,
+        refused,
+      );
     }
     const psk = policy.lookupPsk(kioskId);
     if (psk === null) return this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
@@ -280,7 +299,11 @@ export class SecureChannel {
     if (this.opener === null) return this.fail(SessionCloseReason.HANDSHAKE, 'record before keys');
     const result = this.opener.open(body);
     if (!result.ok) {
-      const reason = result.reason.startsWith('record MAC') ? SessionCloseReason.BAD_MAC : result.reason.includes('sequence') ? SessionCloseReason.SEQUENCE_LIMIT : SessionCloseReason.VERSION;
+      const reason = result.reason.startsWith('record MAC')
+        ? SessionCloseReason.BAD_MAC
+        : result.reason.includes('sequence')
+          ? SessionCloseReason.SEQUENCE_LIMIT
+          : SessionCloseReason.VERSION;
       return this.fail(reason, result.reason);
     }
     if (result.type === RECORD_TYPE_CLOSE) {

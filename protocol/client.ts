@@ -68,7 +68,10 @@ export class BankConnection {
       await channel.opened;
     } catch {
       // The bank closes silently on a wrong key, an unknown or revoked kiosk (no oracle).
-      throw new AtmError(ClientError.HANDSHAKE, `secure session refused by the bank (wrong key, unknown or revoked kiosk, or clock off by > 30 s) [${closeDetail}]`);
+      throw new AtmError(
+        ClientError.HANDSHAKE,
+        `secure session refused by the bank (wrong key, unknown or revoked kiosk, or clock off by > 30 s) [${closeDetail}]`,
+      );
     }
     return new BankConnection(channel, options.requestTimeoutMs ?? 15_000);
   }
@@ -82,8 +85,10 @@ export class BankConnection {
   }
 
   request(body: RequestBody): Promise<Response> {
-    if (!this.isOpen) return Promise.reject(new AtmError(ClientError.CLOSED, `session closed (${this.closedReason ?? 'not open'})`));
-    if (this.inFlight !== null) return Promise.reject(new AtmError(ClientError.CLOSED, 'a request is already in flight on this session'));
+    if (!this.isOpen)
+      return Promise.reject(new AtmError(ClientError.CLOSED, `session closed (${this.closedReason ?? 'not open'})`));
+    if (this.inFlight !== null)
+      return Promise.reject(new AtmError(ClientError.CLOSED, 'a request is already in flight on this session'));
     const id = this.nextId++;
     return new Promise<Response>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -146,7 +151,9 @@ function openSocket(host: string, port: number, timeoutMs: number): Promise<net.
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new AtmError(ClientError.UNREACHABLE, `cannot reach bank ${host}:${port}: ${error.code ?? error.message}`));
+      reject(
+        new AtmError(ClientError.UNREACHABLE, `cannot reach bank ${host}:${port}: ${error.code ?? error.message}`),
+      );
     });
   });
 }

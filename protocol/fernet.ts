@@ -63,7 +63,8 @@ export function fernetKeyFormat(raw32: Uint8Array): string {
 /** The IV is injected (not drawn here) so that encryption is deterministic under test. */
 export function fernetEncrypt(key: FernetKey, plaintext: Uint8Array, nowSec: number, iv: Uint8Array): string {
   if (iv.length !== IV_BYTES) throw new RangeError(`Fernet IV must be ${IV_BYTES} bytes`);
-  if (!Number.isSafeInteger(nowSec) || nowSec < 0) throw new RangeError('Fernet timestamp must be a non-negative integer');
+  if (!Number.isSafeInteger(nowSec) || nowSec < 0)
+    throw new RangeError('Fernet timestamp must be a non-negative integer');
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = FERNET_VERSION;
   header.writeBigUInt64BE(BigInt(nowSec), 1);
@@ -89,7 +90,8 @@ export function fernetDecrypt(
   if (data.length < MIN_TOKEN_BYTES) return { ok: false, reason: 'token too short' };
   if (data[0] !== FERNET_VERSION) return { ok: false, reason: 'unknown version' };
   const ciphertext = data.subarray(HEADER_BYTES, data.length - MAC_BYTES);
-  if (ciphertext.length % BLOCK_BYTES !== 0) return { ok: false, reason: 'ciphertext not a multiple of the block size' };
+  if (ciphertext.length % BLOCK_BYTES !== 0)
+    return { ok: false, reason: 'ciphertext not a multiple of the block size' };
 
   const expectedMac = hmacSha256(key.signingKey, data.subarray(0, data.length - MAC_BYTES));
   if (!constantTimeEqual(expectedMac, data.subarray(data.length - MAC_BYTES))) return { ok: false, reason: 'bad MAC' };

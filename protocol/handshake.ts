@@ -147,7 +147,14 @@ export function kioskFinish(state: KioskHelloState, m2: Uint8Array): KioskFinish
     const schedule = keySchedule(state.psk, dh, state.m1, m2WithoutFin);
     wipe(dh);
     if (!constantTimeEqual(hmacSha256(schedule.finHostKey, schedule.th2), m2.subarray(M2_BYTES - 32))) {
-      wipe(schedule.finHostKey, schedule.finKioskKey, schedule.keys.kioskToHost.encKey, schedule.keys.kioskToHost.macKey, schedule.keys.hostToKiosk.encKey, schedule.keys.hostToKiosk.macKey);
+      wipe(
+        schedule.finHostKey,
+        schedule.finKioskKey,
+        schedule.keys.kioskToHost.encKey,
+        schedule.keys.kioskToHost.macKey,
+        schedule.keys.hostToKiosk.encKey,
+        schedule.keys.hostToKiosk.macKey,
+      );
       return { ok: false, reason: 'm2 Finished MAC' };
     }
     const th3 = sha256(LABEL, state.m1, m2);
@@ -181,7 +188,8 @@ export function hostCheckHello(
   nowMs: number,
 ): HelloCheck {
   if (m1.length !== M1_BYTES) return { ok: false, reason: `m1 length ${m1.length}`, kioskId: null };
-  if (m1[0] !== PROTOCOL_VERSION || m1[1] !== MSG_TYPE_M1) return { ok: false, reason: 'm1 version/type', kioskId: null };
+  if (m1[0] !== PROTOCOL_VERSION || m1[1] !== MSG_TYPE_M1)
+    return { ok: false, reason: 'm1 version/type', kioskId: null };
   const kioskId = decodeKioskId(m1.subarray(2, 2 + KID_BYTES));
   const psk = (kioskId === null ? null : lookupPsk(kioskId)) ?? dummyPsk;
   const body = m1.subarray(0, M1_BYTES - 32);
@@ -212,7 +220,12 @@ export interface HostPendingState {
 export type HostRespondResult = { ok: true; m2: Buffer; pending: HostPendingState } | { ok: false; reason: string };
 
 /** [ATM-2.4 host, step 6] Only after every cheap check: ephemeral key, DH, keys, m2. */
-export function hostRespond(m1: Uint8Array, hello: ParsedHello, psk: Uint8Array, randomBytes: RandomBytes): HostRespondResult {
+export function hostRespond(
+  m1: Uint8Array,
+  hello: ParsedHello,
+  psk: Uint8Array,
+  randomBytes: RandomBytes,
+): HostRespondResult {
   const ephemeralDrawn = randomBytes(32);
   const ephemeral = x25519KeyPairFromPrivate(ephemeralDrawn);
   const dh = x25519(ephemeral.privateKey, hello.kioskPublic);
@@ -227,7 +240,11 @@ export function hostRespond(m1: Uint8Array, hello: ParsedHello, psk: Uint8Array,
   wipe(dh);
   const m2 = Buffer.concat([m2WithoutFin, hmacSha256(schedule.finHostKey, schedule.th2)]);
   wipe(schedule.finHostKey);
-  return { ok: true, m2, pending: { keys: schedule.keys, finKioskKey: schedule.finKioskKey, th3: sha256(LABEL, m1, m2) } };
+  return {
+    ok: true,
+    m2,
+    pending: { keys: schedule.keys, finKioskKey: schedule.finKioskKey, th3: sha256(LABEL, m1, m2) },
+  };
 }
 
 export type HostFinishResult = { ok: true; keys: SessionKeys } | { ok: false; reason: string };

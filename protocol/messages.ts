@@ -13,8 +13,17 @@ export const MESSAGE_BYTES_MAX = 4096;
 export const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const STRING_CHARS_MAX = 256;
 
-export type DeviceState = 'online' | 'offline' | 'hardwareError' | 'userError' | 'deviceBusy' | 'fraudAttempt' | 'noDevice';
-export const DEVICE_STATES: readonly DeviceState[] = ['online', 'offline', 'hardwareError', 'userError', 'deviceBusy', 'fraudAttempt', 'noDevice'];
+export type DeviceState =
+  'online' | 'offline' | 'hardwareError' | 'userError' | 'deviceBusy' | 'fraudAttempt' | 'noDevice';
+export const DEVICE_STATES: readonly DeviceState[] = [
+  'online',
+  'offline',
+  'hardwareError',
+  'userError',
+  'deviceBusy',
+  'fraudAttempt',
+  'noDevice',
+];
 
 /** Each device state in plain words, for any screen a person reads (the kiosk's, the operator's). */
 const DEVICE_STATE_WORDS: Record<DeviceState, string> = {
@@ -48,7 +57,14 @@ export type Request =
   | { id: number; op: 'username.check'; username: string }
   | { id: number; op: 'session.handover' }
   | { id: number; op: 'session.resume'; token: string }
-  | { id: number; op: 'device.report'; keypad: DeviceState; display: DeviceState; dispenser: DeviceState; cassettes: CassetteReport[] };
+  | {
+      id: number;
+      op: 'device.report';
+      keypad: DeviceState;
+      display: DeviceState;
+      dispenser: DeviceState;
+      cassettes: CassetteReport[];
+    };
 
 export type RequestOp = Request['op'];
 
@@ -88,7 +104,8 @@ export type DeclineResponse = {
 };
 export type Response = OkResponse | DeclineResponse;
 
-type FieldKind = 'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'deviceState' | 'cassettes' | 'token';
+type FieldKind =
+  'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'deviceState' | 'cassettes' | 'token';
 const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   register: { username: 'username', password: 'password' },
   login: { username: 'username', password: 'password' },
@@ -106,13 +123,14 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
 };
 
 export type ParsedRequest =
-  | { ok: true; request: Request }
-  | { ok: false; id: number | null; reason: string; field?: string; kind?: FieldKind };
+  { ok: true; request: Request } | { ok: false; id: number | null; reason: string; field?: string; kind?: FieldKind };
 
 function fieldInvalid(kind: FieldKind, value: unknown): string | null {
   switch (kind) {
     case 'string':
-      return typeof value === 'string' && value.length <= STRING_CHARS_MAX ? null : 'must be a string of at most 256 chars';
+      return typeof value === 'string' && value.length <= STRING_CHARS_MAX
+        ? null
+        : 'must be a string of at most 256 chars';
     case 'username':
       // Shape only (a string of sane length); the username rules are the bank's to judge,
       // so that a bad name gets INVALID_USERNAME and not a generic BAD_REQUEST.
@@ -126,9 +144,13 @@ function fieldInvalid(kind: FieldKind, value: unknown): string | null {
       // Any JSON number passes here: the bank answers INVALID_AMOUNT for bad ones.
       return typeof value === 'number' ? null : 'must be a number of cents';
     case 'token':
-      return typeof value === 'string' && RESUME_TOKEN_PATTERN.test(value) ? null : 'must be 43 chars of A-Z a-z 0-9 _ -';
+      return typeof value === 'string' && RESUME_TOKEN_PATTERN.test(value)
+        ? null
+        : 'must be 43 chars of A-Z a-z 0-9 _ -';
     case 'deviceState':
-      return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value) ? null : 'must be an XFS device state';
+      return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value)
+        ? null
+        : 'must be an XFS device state';
     case 'cassettes':
       return Array.isArray(value) &&
         value.length <= CASSETTES_MAX &&
@@ -160,7 +182,8 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   } catch {
     return { ok: false, id: null, reason: 'not JSON' };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, id: null, reason: 'not an object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, id: null, reason: 'not an object' };
   const record = value as Record<string, unknown>;
   const id = Number.isSafeInteger(record.id) && (record.id as number) >= 0 ? (record.id as number) : null;
   if (id === null) return { ok: false, id: null, reason: 'missing or invalid id' };
@@ -168,7 +191,8 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   if (typeof op !== 'string' || !Object.hasOwn(schemas, op)) return { ok: false, id, reason: 'unknown op' };
   const schema = schemas[op as RequestOp];
   for (const key of Object.keys(record)) {
-    if (key !== 'id' && key !== 'op' && !Object.hasOwn(schema, key)) return { ok: false, id, reason: `unknown field ${key}` };
+    if (key !== 'id' && key !== 'op' && !Object.hasOwn(schema, key))
+      return { ok: false, id, reason: `unknown field ${key}` };
   }
   for (const [field, kind] of Object.entries(schema)) {
     const invalid = fieldInvalid(kind, record[field]);

@@ -58,8 +58,24 @@ function assert(condition: unknown, message: string): asserts condition {
 
 /** [SL-4.3] Keys on the wire: the 4×4 keypad's own legends, plus BS and ESC for the keyboard keys. */
 const KEY_TO_WIRE: Record<KeyName, string> = {
-  '0': '0', '1': '1', '2': '2', '3': '3', '4': '4', '5': '5', '6': '6', '7': '7', '8': '8', '9': '9',
-  A: 'A', B: 'B', C: 'C', D: 'D', clear: '*', enter: '#', backspace: 'BS', cancel: 'ESC',
+  '0': '0',
+  '1': '1',
+  '2': '2',
+  '3': '3',
+  '4': '4',
+  '5': '5',
+  '6': '6',
+  '7': '7',
+  '8': '8',
+  '9': '9',
+  A: 'A',
+  B: 'B',
+  C: 'C',
+  D: 'D',
+  clear: '*',
+  enter: '#',
+  backspace: 'BS',
+  cancel: 'ESC',
 };
 const WIRE_TO_KEY = new Map<string, KeyName>(Object.entries(KEY_TO_WIRE).map(([key, wire]) => [wire, key as KeyName]));
 
@@ -75,11 +91,15 @@ export function serialLineChecksum(body: string): number {
 
 function frame(body: string): string {
   const line = `${body}*${serialLineChecksum(body).toString(16).toUpperCase().padStart(2, '0')}\n`;
-  assert(line.length <= LINE_BYTES_MAX, `serial line of ${line.length} bytes exceeds ${LINE_BYTES_MAX}: ${JSON.stringify(line)}`);
+  assert(
+    line.length <= LINE_BYTES_MAX,
+    `serial line of ${line.length} bytes exceeds ${LINE_BYTES_MAX}: ${JSON.stringify(line)}`,
+  );
   return line;
 }
 
-const isIn = (value: number, min: number, max: number): boolean => Number.isSafeInteger(value) && value >= min && value <= max;
+const isIn = (value: number, min: number, max: number): boolean =>
+  Number.isSafeInteger(value) && value >= min && value <= max;
 
 /** [SL-3.3] Printable ASCII only, one '?' per code point outside it, cut where the row ends. */
 function lcdText(col: number, text: string): string {
@@ -103,7 +123,10 @@ export function encodeHostMessage(message: HostMessage): string {
     case 'BACKLIGHT':
       return frame(`BACKLIGHT ${message.on ? 1 : 0}`);
     case 'DISPENSE':
-      assert(isIn(message.id, 1, DISPENSE_ID_MAX) && isIn(message.amountCents, 1, Number.MAX_SAFE_INTEGER), 'DISPENSE id/amountCents');
+      assert(
+        isIn(message.id, 1, DISPENSE_ID_MAX) && isIn(message.amountCents, 1, Number.MAX_SAFE_INTEGER),
+        'DISPENSE id/amountCents',
+      );
       return frame(`DISPENSE ${message.id} ${message.amountCents}`);
     case 'COUNTS':
       return frame('COUNTS');
@@ -116,7 +139,10 @@ export function encodeDeviceMessage(message: DeviceMessage): string {
   switch (message.verb) {
     case 'HELLO':
       assert(isIn(message.version, 1, VERSION_MAX) && NAME_PATTERN.test(message.device), 'HELLO version/device');
-      assert(message.caps.length <= CAPABILITIES_MAX && message.caps.every((cap) => NAME_PATTERN.test(cap)), 'HELLO caps');
+      assert(
+        message.caps.length <= CAPABILITIES_MAX && message.caps.every((cap) => NAME_PATTERN.test(cap)),
+        'HELLO caps',
+      );
       return frame(['HELLO', message.version, message.device, ...message.caps].join(' '));
     case 'PONG':
       assert(isIn(message.seq, 0, SEQUENCE_MAX), 'PONG seq');
@@ -125,12 +151,20 @@ export function encodeDeviceMessage(message: DeviceMessage): string {
       assert(KEY_TO_WIRE[message.key] !== undefined, 'KEY key');
       return frame(`KEY ${KEY_TO_WIRE[message.key]}`);
     case 'DISPENSED':
-      assert(isIn(message.id, 1, DISPENSE_ID_MAX) && isIn(message.dispensedCents, 0, Number.MAX_SAFE_INTEGER), 'DISPENSED id/dispensedCents');
+      assert(
+        isIn(message.id, 1, DISPENSE_ID_MAX) && isIn(message.dispensedCents, 0, Number.MAX_SAFE_INTEGER),
+        'DISPENSED id/dispensedCents',
+      );
       assert(message.fault === null || DISPENSE_FAULTS.includes(message.fault), 'DISPENSED fault');
       return frame(`DISPENSED ${message.id} ${message.dispensedCents} ${message.fault ?? '-'}`);
     case 'CASH':
       assert(message.cassettes.length <= CASSETTES_MAX, 'CASH cassettes');
-      assert(message.cassettes.every((c) => isIn(c.denominationCents, 1, Number.MAX_SAFE_INTEGER) && isIn(c.count, 0, Number.MAX_SAFE_INTEGER)), 'CASH counts');
+      assert(
+        message.cassettes.every(
+          (c) => isIn(c.denominationCents, 1, Number.MAX_SAFE_INTEGER) && isIn(c.count, 0, Number.MAX_SAFE_INTEGER),
+        ),
+        'CASH counts',
+      );
       return frame(['CASH', ...message.cassettes.map((c) => `${c.denominationCents}:${c.count}`)].join(' '));
     case 'FAULT':
       assert(DEVICE_FAULT_NAMES.includes(message.fault), 'FAULT name');
@@ -176,7 +210,9 @@ function parseWith<T>(line: string, handlers: Record<string, Handler<T>>): Parse
     const handler = Object.hasOwn(handlers, fields.verb) ? handlers[fields.verb] : undefined;
     if (handler === undefined) return { ok: false, reason: UNKNOWN_VERB };
     const result = handler(fields.rest);
-    return typeof result === 'string' ? { ok: false, reason: `bad ${fields.verb}: ${result}` } : { ok: true, message: result };
+    return typeof result === 'string'
+      ? { ok: false, reason: `bad ${fields.verb}: ${result}` }
+      : { ok: true, message: result };
   } catch (error) {
     // Unreachable by design; the promise is "never throws", so a bug is a reason too.
     return { ok: false, reason: `parser error: ${String(error)}` };
@@ -224,7 +260,9 @@ const HOST_HANDLERS: Record<string, Handler<HostMessage>> = {
     const parts = split(rest, 2);
     const id = integer(parts?.[0], 1, DISPENSE_ID_MAX);
     const amountCents = integer(parts?.[1], 1, Number.MAX_SAFE_INTEGER);
-    return Number.isNaN(id) || Number.isNaN(amountCents) ? 'expects id and amountCents' : { verb: 'DISPENSE', id, amountCents };
+    return Number.isNaN(id) || Number.isNaN(amountCents)
+      ? 'expects id and amountCents'
+      : { verb: 'DISPENSE', id, amountCents };
   },
   COUNTS: noArguments<HostMessage>({ verb: 'COUNTS' }),
 };
@@ -235,7 +273,9 @@ const DEVICE_HANDLERS: Record<string, Handler<DeviceMessage>> = {
     const version = integer(parts[0], 1, VERSION_MAX);
     const [, device = '', ...caps] = parts;
     if (Number.isNaN(version) || !NAME_PATTERN.test(device)) return 'expects version and device name';
-    return caps.length <= CAPABILITIES_MAX && caps.every((cap) => NAME_PATTERN.test(cap)) ? { verb: 'HELLO', version, device, caps } : 'bad capability list';
+    return caps.length <= CAPABILITIES_MAX && caps.every((cap) => NAME_PATTERN.test(cap))
+      ? { verb: 'HELLO', version, device, caps }
+      : 'bad capability list';
   },
   PONG: oneInteger(0, SEQUENCE_MAX, (seq) => ({ verb: 'PONG', seq })),
   KEY: (rest) => {
@@ -248,7 +288,8 @@ const DEVICE_HANDLERS: Record<string, Handler<DeviceMessage>> = {
     const dispensedCents = integer(parts?.[1], 0, Number.MAX_SAFE_INTEGER);
     const faultText = parts?.[2] ?? '';
     const fault = faultText === '-' ? null : DISPENSE_FAULTS.find((name) => name === faultText);
-    if (Number.isNaN(id) || Number.isNaN(dispensedCents) || fault === undefined) return 'expects id, dispensedCents and a fault or -';
+    if (Number.isNaN(id) || Number.isNaN(dispensedCents) || fault === undefined)
+      return 'expects id, dispensedCents and a fault or -';
     return { verb: 'DISPENSED', id, dispensedCents, fault };
   },
   CASH: (rest) => {
@@ -256,9 +297,14 @@ const DEVICE_HANDLERS: Record<string, Handler<DeviceMessage>> = {
     if (pairs.length > CASSETTES_MAX) return `more than ${CASSETTES_MAX} cassettes`;
     const cassettes = pairs.map((pair) => {
       const [denomination, count, extra] = pair.split(':');
-      return { denominationCents: integer(denomination, 1, Number.MAX_SAFE_INTEGER), count: extra === undefined ? integer(count, 0, Number.MAX_SAFE_INTEGER) : Number.NaN };
+      return {
+        denominationCents: integer(denomination, 1, Number.MAX_SAFE_INTEGER),
+        count: extra === undefined ? integer(count, 0, Number.MAX_SAFE_INTEGER) : Number.NaN,
+      };
     });
-    return cassettes.every((c) => !Number.isNaN(c.denominationCents) && !Number.isNaN(c.count)) ? { verb: 'CASH', cassettes } : 'expects denominationCents:count pairs';
+    return cassettes.every((c) => !Number.isNaN(c.denominationCents) && !Number.isNaN(c.count))
+      ? { verb: 'CASH', cassettes }
+      : 'expects denominationCents:count pairs';
   },
   FAULT: (rest) => {
     const fault = DEVICE_FAULT_NAMES.find((name) => name === rest);

@@ -88,7 +88,13 @@ export interface MetricsPayload {
 }
 
 export type AlertKind = 'kiosk-offline' | 'device-fault' | 'low-cash' | 'security' | 'telemetry-dropped';
-export const ALERT_KINDS: readonly AlertKind[] = ['kiosk-offline', 'device-fault', 'low-cash', 'security', 'telemetry-dropped'];
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'kiosk-offline',
+  'device-fault',
+  'low-cash',
+  'security',
+  'telemetry-dropped',
+];
 export type AlertSeverity = 'critical' | 'warning';
 
 /**
@@ -143,20 +149,27 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-const isFiniteNonNegative = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const isFiniteNonNegative = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0;
 const isShortString = (value: unknown): value is string => typeof value === 'string' && value.length <= 256;
 const isIso = (value: unknown): value is string => typeof value === 'string' && ISO.test(value);
-const isDeviceState = (value: unknown): value is DeviceState => typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value);
+const isDeviceState = (value: unknown): value is DeviceState =>
+  typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value);
 
 function isEnvelope(value: Json): boolean {
   return value.v === TELEMETRY_VERSION && isIso(value.ts) && isCount(value.seq);
 }
 
 function isCassettes(value: unknown): value is CassetteLevel[] {
-  return Array.isArray(value) && value.length <= 8 && value.every((c) => isObject(c) && isCount(c.denominationCents) && isCount(c.count));
+  return (
+    Array.isArray(value) &&
+    value.length <= 8 &&
+    value.every((c) => isObject(c) && isCount(c.denominationCents) && isCount(c.count))
+  );
 }
 
-const isDevices = (value: unknown): boolean => isObject(value) && isDeviceState(value.keypad) && isDeviceState(value.display) && isDeviceState(value.dispenser);
+const isDevices = (value: unknown): boolean =>
+  isObject(value) && isDeviceState(value.keypad) && isDeviceState(value.display) && isDeviceState(value.dispenser);
 
 function isKioskStatus(p: Json, kioskId: string): boolean {
   return (
@@ -216,15 +229,25 @@ export function parseTelemetry(topic: string, body: Buffer | string): TelemetryM
   const p = parsed;
   const rest = levels.slice(2);
   if (rest.length === 3 && rest[0] === 'bank' && LEVEL.test(rest[1] ?? '') && rest[2] === 'status') {
-    const ok = (p.status === 'online' || p.status === 'offline') && (p.reason === undefined || p.reason === 'shutdown' || p.reason === 'lost') && (p.dropped === undefined || isCount(p.dropped)) && (p.droppedTotal === undefined || isCount(p.droppedTotal));
-    return ok ? { topic: 'bank-status', hostId: rest[1] as string, payload: p as unknown as Envelope & BankStatus } : null;
+    const ok =
+      (p.status === 'online' || p.status === 'offline') &&
+      (p.reason === undefined || p.reason === 'shutdown' || p.reason === 'lost') &&
+      (p.dropped === undefined || isCount(p.dropped)) &&
+      (p.droppedTotal === undefined || isCount(p.droppedTotal));
+    return ok
+      ? { topic: 'bank-status', hostId: rest[1] as string, payload: p as unknown as Envelope & BankStatus }
+      : null;
   }
   if (rest.length === 3 && rest[0] === 'bank' && LEVEL.test(rest[1] ?? '') && rest[2] === 'dropped') {
-    return isCount(p.dropped) && isCount(p.droppedTotal) ? { topic: 'bank-dropped', hostId: rest[1] as string, payload: p as unknown as Envelope & DroppedReport } : null;
+    return isCount(p.dropped) && isCount(p.droppedTotal)
+      ? { topic: 'bank-dropped', hostId: rest[1] as string, payload: p as unknown as Envelope & DroppedReport }
+      : null;
   }
   if (rest.length === 3 && rest[0] === 'kiosk' && LEVEL.test(rest[1] ?? '') && rest[2] === 'status') {
     const kioskId = rest[1] as string;
-    return isKioskStatus(p, kioskId) ? { topic: 'kiosk-status', kioskId, payload: p as unknown as Envelope & KioskStatus } : null;
+    return isKioskStatus(p, kioskId)
+      ? { topic: 'kiosk-status', kioskId, payload: p as unknown as Envelope & KioskStatus }
+      : null;
   }
   if (rest.length === 2 && rest[0] === 'events' && LEVEL.test(rest[1] ?? '')) {
     const action = rest[1] as string;
@@ -244,11 +267,14 @@ export function parseTelemetry(topic: string, body: Buffer | string): TelemetryM
     return isMetrics(p) ? { topic: 'metrics', payload: p as unknown as Envelope & MetricsPayload } : null;
   }
   if (rest.length === 1 && rest[0] === 'alerts') {
-    return isAlertBody(p) && (p.state === 'raised' || p.state === 'cleared') ? { topic: 'alert', payload: p as unknown as Envelope & AlertPayload } : null;
+    return isAlertBody(p) && (p.state === 'raised' || p.state === 'cleared')
+      ? { topic: 'alert', payload: p as unknown as Envelope & AlertPayload }
+      : null;
   }
   if (rest.length === 2 && rest[0] === 'alerts' && rest[1] === 'active') {
     const alerts = p.alerts;
-    const ok = Array.isArray(alerts) && alerts.length <= ACTIVE_ALERTS_MAX && alerts.every((a) => isObject(a) && isAlertBody(a));
+    const ok =
+      Array.isArray(alerts) && alerts.length <= ACTIVE_ALERTS_MAX && alerts.every((a) => isObject(a) && isAlertBody(a));
     return ok ? { topic: 'alerts-active', payload: p as unknown as Envelope & ActiveAlertsPayload } : null;
   }
   return null;

@@ -53,8 +53,20 @@ if (unreachable !== null) {
   process.stderr.write(`atm: no demo is running (nothing answers at ${url}: ${unreachable}): ${START_HINT}\n`);
   process.exit(1);
 }
-const child = spawn(process.execPath, [path.join(root, 'dist', 'bin', 'atm.js'), 'operator', '--mqtt', url, '--user', 'demo-operator', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: { ...process.env, ATM_PASSWORD: password },
-});
+const child = spawn(
+  process.execPath,
+  [
+    path.join(root, 'dist', 'bin', 'atm.js'),
+    'operator',
+    '--mqtt',
+    url,
+    '--user',
+    'demo-operator',
+    ...process.argv.slice(2),
+  ],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, ATM_PASSWORD: password },
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));

@@ -31,10 +31,14 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 /** The bytes of one member of a (ustar) tar archive, or null. Enough tar for npm's tarballs. */
 function tarMember(tar, wanted) {
   const BLOCK = 512;
-  for (let offset = 0; offset + BLOCK <= tar.length; ) {
+  for (let offset = 0; offset + BLOCK <= tar.length;) {
     const header = tar.subarray(offset, offset + BLOCK);
     if (header.every((byte) => byte === 0)) return null; // end-of-archive marker
-    const field = (start, length) => header.subarray(start, start + length).toString('latin1').replace(/\0.*$/s, '');
+    const field = (start, length) =>
+      header
+        .subarray(start, start + length)
+        .toString('latin1')
+        .replace(/\0.*$/s, '');
     const name = field(0, 100);
     const prefix = field(345, 155);
     const size = parseInt(field(124, 12).trim() || '0', 8);
@@ -49,16 +53,24 @@ function fetchHex() {
   const scratch = mkdtempSync(join(tmpdir(), 'secure-atm-firmata-'));
   try {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const packed = spawnSync(npm, ['pack', PACKAGE_SPEC, '--pack-destination', scratch, '--loglevel=error', '--fetch-retries=1'], {
-      cwd: scratch,
-      encoding: 'utf8',
-      timeout: NPM_TIMEOUT_MS,
-    });
+    const packed = spawnSync(
+      npm,
+      ['pack', PACKAGE_SPEC, '--pack-destination', scratch, '--loglevel=error', '--fetch-retries=1'],
+      {
+        cwd: scratch,
+        encoding: 'utf8',
+        timeout: NPM_TIMEOUT_MS,
+      },
+    );
     if (packed.error) throw new Error(`npm pack ${PACKAGE_SPEC}: ${packed.error.message}`);
-    if (packed.status !== 0) throw new Error(`npm pack ${PACKAGE_SPEC} exited ${packed.status}: ${packed.stderr.trim().split('\n').slice(0, 2).join(' / ')}`);
+    if (packed.status !== 0)
+      throw new Error(
+        `npm pack ${PACKAGE_SPEC} exited ${packed.status}: ${packed.stderr.trim().split('\n').slice(0, 2).join(' / ')}`,
+      );
     const tgzName = packed.stdout.trim().split('\n').pop();
     const tgzPath = join(scratch, tgzName ?? '');
-    if (!tgzName || !existsSync(tgzPath)) throw new Error(`npm pack printed no tarball name (${JSON.stringify(packed.stdout)})`);
+    if (!tgzName || !existsSync(tgzPath))
+      throw new Error(`npm pack printed no tarball name (${JSON.stringify(packed.stdout)})`);
     const member = tarMember(gunzipSync(readFileSync(tgzPath)), MEMBER_PATH);
     if (member === null) throw new Error(`${MEMBER_PATH} is not in ${tgzName}`);
     const hash = sha256(member);

@@ -28,7 +28,12 @@ test('a kiosk whose link flaps for 5 s raises nothing', () => {
   all.push(...engine.sessionOpened('kiosk-01', T0));
   for (let second = 0; second < 10; second += 1) {
     const at = T0 + second * 30_000;
-    all.push(...engine.sessionClosed('kiosk-01', at), ...engine.tick(at + 2_500), ...engine.sessionOpened('kiosk-01', at + 5_000), ...engine.tick(at + 6_000));
+    all.push(
+      ...engine.sessionClosed('kiosk-01', at),
+      ...engine.tick(at + 2_500),
+      ...engine.sessionOpened('kiosk-01', at + 5_000),
+      ...engine.tick(at + 6_000),
+    );
   }
   assert.deepEqual(all, []);
   assert.deepEqual(engine.active().alerts, []);
@@ -44,20 +49,26 @@ test('a kiosk offline past the threshold raises exactly one alert, and exactly o
   assert.deepEqual(engine.tick(T0 + 259_999), []);
   const raised = checked(engine.tick(T0 + 260_000));
   assert.equal(raised.length, 1);
-  assert.deepEqual({ ...raised[0], reason: '' }, {
-    alertId: 'kiosk-offline:kiosk-01',
-    kind: 'kiosk-offline',
-    state: 'raised',
-    severity: 'critical',
-    kioskId: 'kiosk-01',
-    reason: '',
-    count: 1,
-    since: new Date(T0 + 200_000).toISOString(),
-  });
+  assert.deepEqual(
+    { ...raised[0], reason: '' },
+    {
+      alertId: 'kiosk-offline:kiosk-01',
+      kind: 'kiosk-offline',
+      state: 'raised',
+      severity: 'critical',
+      kioskId: 'kiosk-01',
+      reason: '',
+      count: 1,
+      since: new Date(T0 + 200_000).toISOString(),
+    },
+  );
   for (let minute = 1; minute <= 10; minute += 1) assert.deepEqual(engine.tick(T0 + 260_000 + minute * 60_000), []);
   assert.equal(engine.active().alerts.length, 1);
   const cleared = checked(engine.sessionOpened('kiosk-01', T0 + 900_000));
-  assert.deepEqual(cleared.map((a) => [a.alertId, a.state, a.since]), [['kiosk-offline:kiosk-01', 'cleared', new Date(T0 + 200_000).toISOString()]]);
+  assert.deepEqual(
+    cleared.map((a) => [a.alertId, a.state, a.since]),
+    [['kiosk-offline:kiosk-01', 'cleared', new Date(T0 + 200_000).toISOString()]],
+  );
   assert.deepEqual(engine.sessionOpened('kiosk-01', T0 + 900_001), []);
   assert.deepEqual(engine.active().alerts, []);
 });
@@ -67,9 +78,15 @@ test('a provisioned kiosk that never connects is offline after the threshold; a 
   assert.deepEqual(engine.setFleet(['kiosk-01', 'kiosk-02'], T0), []);
   engine.sessionOpened('kiosk-01', T0 + 1_000);
   const raised = engine.tick(T0 + 30_000);
-  assert.deepEqual(raised.map((a) => a.alertId), ['kiosk-offline:kiosk-02']);
+  assert.deepEqual(
+    raised.map((a) => a.alertId),
+    ['kiosk-offline:kiosk-02'],
+  );
   const cleared = engine.setFleet(['kiosk-01'], T0 + 40_000);
-  assert.deepEqual(cleared.map((a) => [a.alertId, a.state]), [['kiosk-offline:kiosk-02', 'cleared']]);
+  assert.deepEqual(
+    cleared.map((a) => [a.alertId, a.state]),
+    [['kiosk-offline:kiosk-02', 'cleared']],
+  );
   assert.deepEqual(engine.tick(T0 + 500_000), []);
   assert.equal(engine.stats().kiosks, 1);
 });
@@ -86,14 +103,22 @@ test('repeated MAC failures raise one alert whose count grows, cleared after the
   assert.equal(engine.active().alerts[0]?.count, 7);
   assert.deepEqual(engine.tick(T0 + 60_000 + 299_999), [], 'quiet period counts from the last repeat');
   const cleared = checked(engine.tick(T0 + 60_000 + 300_000));
-  assert.deepEqual(cleared.map((a) => [a.alertId, a.state, a.count]), [['security:kiosk-01:BAD_MAC', 'cleared', 7]]);
+  assert.deepEqual(
+    cleared.map((a) => [a.alertId, a.state, a.count]),
+    [['security:kiosk-01:BAD_MAC', 'cleared', 7]],
+  );
   // A new occurrence after the clear is a new condition: raised again.
   assert.equal(engine.security('kiosk-01', 'BAD_MAC', T0 + 1_000_000).length, 1);
 });
 
 test('security alerts are per kiosk and reason; an unidentified kiosk is "-"; lockouts are warnings', () => {
   const engine = new AlertEngine();
-  const raised = [...engine.security(null, 'HANDSHAKE', T0), ...engine.security('kiosk-01', 'REPLAYED_HELLO', T0), ...engine.loginLocked('kiosk-01', T0), ...engine.security('kiosk-01', 'no such reason!', T0)];
+  const raised = [
+    ...engine.security(null, 'HANDSHAKE', T0),
+    ...engine.security('kiosk-01', 'REPLAYED_HELLO', T0),
+    ...engine.loginLocked('kiosk-01', T0),
+    ...engine.security('kiosk-01', 'no such reason!', T0),
+  ];
   checked(raised);
   assert.deepEqual(
     raised.map((a) => [a.alertId, a.kioskId, a.severity]),
@@ -110,14 +135,31 @@ test('a device fault is raised once per device while it lasts and cleared when t
   const engine = new AlertEngine();
   assert.deepEqual(engine.deviceReport('kiosk-01', ONLINE, FULL, T0), []);
   const raised = checked(engine.deviceReport('kiosk-01', { ...ONLINE, dispenser: 'hardwareError' }, FULL, T0 + 1_000));
-  assert.deepEqual(raised.map((a) => [a.alertId, a.state, a.severity, a.reason]), [['device-fault:kiosk-01:dispenser', 'raised', 'critical', 'dispenser hardwareError']]);
+  assert.deepEqual(
+    raised.map((a) => [a.alertId, a.state, a.severity, a.reason]),
+    [['device-fault:kiosk-01:dispenser', 'raised', 'critical', 'dispenser hardwareError']],
+  );
   assert.deepEqual(engine.deviceReport('kiosk-01', { ...ONLINE, dispenser: 'hardwareError' }, FULL, T0 + 2_000), []);
-  assert.deepEqual(engine.deviceReport('kiosk-01', { ...ONLINE, dispenser: 'offline' }, FULL, T0 + 3_000), [], 'still the same fault');
+  assert.deepEqual(
+    engine.deviceReport('kiosk-01', { ...ONLINE, dispenser: 'offline' }, FULL, T0 + 3_000),
+    [],
+    'still the same fault',
+  );
   assert.equal(engine.active().alerts[0]?.reason, 'dispenser offline');
-  assert.deepEqual(engine.deviceReport('kiosk-01', { ...ONLINE, dispenser: 'deviceBusy' }, FULL, T0 + 4_000).map((a) => a.state), ['cleared'], 'busy dispensing is working');
+  assert.deepEqual(
+    engine.deviceReport('kiosk-01', { ...ONLINE, dispenser: 'deviceBusy' }, FULL, T0 + 4_000).map((a) => a.state),
+    ['cleared'],
+    'busy dispensing is working',
+  );
   const keypad = engine.deviceReport('kiosk-01', { ...ONLINE, keypad: 'userError' }, FULL, T0 + 5_000);
-  assert.deepEqual(keypad.map((a) => [a.alertId, a.severity]), [['device-fault:kiosk-01:keypad', 'warning']]);
-  assert.deepEqual(engine.deviceReport('kiosk-01', ONLINE, FULL, T0 + 6_000).map((a) => [a.alertId, a.state]), [['device-fault:kiosk-01:keypad', 'cleared']]);
+  assert.deepEqual(
+    keypad.map((a) => [a.alertId, a.severity]),
+    [['device-fault:kiosk-01:keypad', 'warning']],
+  );
+  assert.deepEqual(
+    engine.deviceReport('kiosk-01', ONLINE, FULL, T0 + 6_000).map((a) => [a.alertId, a.state]),
+    [['device-fault:kiosk-01:keypad', 'cleared']],
+  );
 });
 
 test('low cash is per cassette: raised below the threshold (critical at 0), cleared when refilled or taken out', () => {
@@ -133,7 +175,10 @@ test('low cash is per cassette: raised below the threshold (critical at 0), clea
       T0,
     ),
   );
-  assert.deepEqual(low.map((a) => [a.alertId, a.severity]), [['low-cash:kiosk-01:2000', 'warning']]);
+  assert.deepEqual(
+    low.map((a) => [a.alertId, a.severity]),
+    [['low-cash:kiosk-01:2000', 'warning']],
+  );
   const empty = engine.deviceReport(
     'kiosk-01',
     ONLINE,
@@ -146,21 +191,33 @@ test('low cash is per cassette: raised below the threshold (critical at 0), clea
   assert.deepEqual(empty, [], 'one condition, raised once');
   assert.equal(engine.active().alerts[0]?.severity, 'critical');
   const refilled = engine.deviceReport('kiosk-01', ONLINE, FULL, T0 + 2_000);
-  assert.deepEqual(refilled.map((a) => [a.alertId, a.state]), [['low-cash:kiosk-01:2000', 'cleared']]);
+  assert.deepEqual(
+    refilled.map((a) => [a.alertId, a.state]),
+    [['low-cash:kiosk-01:2000', 'cleared']],
+  );
   engine.deviceReport('kiosk-01', ONLINE, [{ denominationCents: 5000, count: 3 }], T0 + 3_000);
   const removed = engine.deviceReport('kiosk-01', ONLINE, [{ denominationCents: 2000, count: 400 }], T0 + 4_000);
-  assert.deepEqual(removed.map((a) => [a.alertId, a.state]), [['low-cash:kiosk-01:5000', 'cleared']]);
+  assert.deepEqual(
+    removed.map((a) => [a.alertId, a.state]),
+    [['low-cash:kiosk-01:5000', 'cleared']],
+  );
 });
 
 test('telemetry dropped: raised with the count, counted up, cleared after a quiet period', () => {
   const engine = new AlertEngine({ droppedQuietMs: 60_000 });
   assert.deepEqual(engine.telemetryDropped(0, T0), []);
   const raised = checked(engine.telemetryDropped(12, T0));
-  assert.deepEqual(raised.map((a) => [a.alertId, a.kind, a.count]), [['telemetry-dropped', 'telemetry-dropped', 12]]);
+  assert.deepEqual(
+    raised.map((a) => [a.alertId, a.kind, a.count]),
+    [['telemetry-dropped', 'telemetry-dropped', 12]],
+  );
   assert.deepEqual(engine.telemetryDropped(12, T0 + 1_000), []);
   assert.deepEqual(engine.telemetryDropped(15, T0 + 10_000), []);
   assert.deepEqual(engine.tick(T0 + 69_999), []);
-  assert.deepEqual(engine.tick(T0 + 70_000).map((a) => [a.state, a.count]), [['cleared', 15]]);
+  assert.deepEqual(
+    engine.tick(T0 + 70_000).map((a) => [a.state, a.count]),
+    [['cleared', 15]],
+  );
 });
 
 test('bounded: past conditionsMax a new condition is refused and counted; the snapshot keeps the newest ACTIVE_ALERTS_MAX', () => {

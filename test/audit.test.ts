@@ -42,8 +42,24 @@ function tempDir(t: TestContext): string {
 }
 
 function entry(index: number): AuditEntry {
-  const actions = ['register', 'login', 'deposit', 'withdraw.hold', 'withdraw.post', 'balance', 'withdraw.void', 'logout'];
-  return { kioskId: 'kiosk-01', username: `user${index % 3}`, action: actions[index % actions.length] ?? 'ping', outcome: index % 4 === 3 ? 'INSUFFICIENT_FUNDS' : 'ok', amountCents: 100 * (index + 1), txnId: `txn-${String(index).padStart(8, '0')}` };
+  const actions = [
+    'register',
+    'login',
+    'deposit',
+    'withdraw.hold',
+    'withdraw.post',
+    'balance',
+    'withdraw.void',
+    'logout',
+  ];
+  return {
+    kioskId: 'kiosk-01',
+    username: `user${index % 3}`,
+    action: actions[index % actions.length] ?? 'ping',
+    outcome: index % 4 === 3 ? 'INSUFFICIENT_FUNDS' : 'ok',
+    amountCents: 100 * (index + 1),
+    txnId: `txn-${String(index).padStart(8, '0')}`,
+  };
 }
 
 /** Seals `count` records with a chain and writes them through AuditLogFile, as the bank does. */
@@ -74,7 +90,10 @@ function logPath(dir: string): string {
 }
 
 function readLines(dir: string): string[] {
-  return fs.readFileSync(logPath(dir), 'ascii').split('\n').filter((line) => line.length > 0);
+  return fs
+    .readFileSync(logPath(dir), 'ascii')
+    .split('\n')
+    .filter((line) => line.length > 0);
 }
 
 function writeLines(dir: string, lines: string[]): void {
@@ -97,7 +116,10 @@ function specDecrypt(keyText: string, token: string): Buffer {
   assert.equal(data[0], 0x80, 'version byte');
   const signed = data.subarray(0, data.length - 32);
   const mac = crypto.createHmac('sha256', key.subarray(0, 16)).update(signed).digest();
-  assert.ok(crypto.timingSafeEqual(mac, data.subarray(data.length - 32)), 'HMAC-SHA256 over version ‖ timestamp ‖ IV ‖ ciphertext');
+  assert.ok(
+    crypto.timingSafeEqual(mac, data.subarray(data.length - 32)),
+    'HMAC-SHA256 over version ‖ timestamp ‖ IV ‖ ciphertext',
+  );
   const decipher = crypto.createDecipheriv('aes-128-cbc', key.subarray(16, 32), data.subarray(9, 25));
   return Buffer.concat([decipher.update(data.subarray(25, data.length - 32)), decipher.final()]);
 }
@@ -105,7 +127,10 @@ function specDecrypt(keyText: string, token: string): Buffer {
 test('a chain of N records written by AuditLogFile verifies, with one line per record', async (t) => {
   const { dir, key, tokens, head } = await writeChain(t);
   assert.deepEqual(verifyAuditLog(dir, key), { ok: true, records: RECORDS });
-  assert.deepEqual(readLines(dir), tokens.map((token) => token.token));
+  assert.deepEqual(
+    readLines(dir),
+    tokens.map((token) => token.token),
+  );
   assert.equal(head.seq, RECORDS);
   assert.equal(head.hash, hashTokenLine(tokens.at(-1)?.token ?? ''));
 });
@@ -118,7 +143,15 @@ test('each record links to the SHA-256 of the previous token line, starting from
     assert.ok(record !== null);
     assert.equal(record.seq, index + 1);
     assert.equal(record.prevHash, previousHash);
-    assert.equal(record.prevHash, index === 0 ? '0'.repeat(64) : crypto.createHash('sha256').update(tokens[index - 1]?.token ?? '').digest('hex'));
+    assert.equal(
+      record.prevHash,
+      index === 0
+        ? '0'.repeat(64)
+        : crypto
+            .createHash('sha256')
+            .update(tokens[index - 1]?.token ?? '')
+            .digest('hex'),
+    );
     previousHash = hashTokenLine(token.token);
   }
 });
@@ -137,7 +170,11 @@ test('every line decrypts with the Fernet audit key alone, per the Fernet spec',
     assert.ok(ours.ok, `line ${index + 1} decrypts with fernetDecrypt`);
     const record = JSON.parse(ours.plaintext.toString('utf8')) as AuditRecord;
     assert.deepEqual(record, records[index]);
-    assert.deepEqual(JSON.parse(specDecrypt(keyText, token.token).toString('utf8')), record, 'an independent Fernet reader agrees');
+    assert.deepEqual(
+      JSON.parse(specDecrypt(keyText, token.token).toString('utf8')),
+      record,
+      'an independent Fernet reader agrees',
+    );
     // The plaintext carries what DESIGN §4 lists.
     assert.equal(record.v, 1);
     assert.equal(record.seq, index + 1);
@@ -171,7 +208,11 @@ test('editing one character of any line is detected at that line', async (t) => 
     }
   }
   writeLines(dir, original);
-  assert.deepEqual(verifyAuditLog(dir, key), { ok: true, records: RECORDS }, 'restoring the bytes restores the verdict');
+  assert.deepEqual(
+    verifyAuditLog(dir, key),
+    { ok: true, records: RECORDS },
+    'restoring the bytes restores the verdict',
+  );
 });
 
 test('deleting a middle line is detected at the line where it was', async (t) => {
@@ -233,9 +274,15 @@ test('a key holder re-sealing one record is caught by the next link, or by the h
     assert.equal(decryptAuditToken(key, token)?.seq, record.seq, 'the forged line is itself well-formed');
     return token;
   };
-  writeLines(dir, lines.map((line, index) => (index === 4 ? forge(records[4]) : line)));
+  writeLines(
+    dir,
+    lines.map((line, index) => (index === 4 ? forge(records[4]) : line)),
+  );
   assertBad(dir, key, 6, /hash chain broken/);
-  writeLines(dir, lines.map((line, index) => (index === RECORDS - 1 ? forge(records[RECORDS - 1]) : line)));
+  writeLines(
+    dir,
+    lines.map((line, index) => (index === RECORDS - 1 ? forge(records[RECORDS - 1]) : line)),
+  );
   assertBad(dir, key, RECORDS, /differs from the one the head names/);
 });
 
@@ -261,18 +308,27 @@ test('a missing or foreign audit.head is reported after the last record', async 
   assert.equal(verifyAuditLog(dir, key).ok, true);
 });
 
-test('repair drops a torn last line and restores it from the store\'s tokens', async (t) => {
+test("repair drops a torn last line and restores it from the store's tokens", async (t) => {
   const { dir, key, tokens, head, clock } = await writeChain(t, RECORDS);
   // The crash hit while record 8 was half written; the ledger had committed it.
   const lines = readLines(dir);
-  fs.writeFileSync(logPath(dir), lines.slice(0, -1).map((line) => `${line}\n`).join('') + (lines.at(-1) ?? '').slice(0, 50));
+  fs.writeFileSync(
+    logPath(dir),
+    lines
+      .slice(0, -1)
+      .map((line) => `${line}\n`)
+      .join('') + (lines.at(-1) ?? '').slice(0, 50),
+  );
   assertBad(dir, key, RECORDS, /incomplete/);
   const log = new AuditLogFile(dir, key, clock.nowMs);
   const result = await log.repair(head, async (seq) => tokens.filter((token) => token.seq > seq));
   assert.deepEqual(result, { appended: 1 });
   assert.deepEqual(log.head, head);
   assert.deepEqual(verifyAuditLog(dir, key), { ok: true, records: RECORDS });
-  assert.deepEqual(readLines(dir), tokens.map((token) => token.token));
+  assert.deepEqual(
+    readLines(dir),
+    tokens.map((token) => token.token),
+  );
 });
 
 test('repair drops a torn line the ledger never committed and appends nothing', async (t) => {
@@ -284,7 +340,7 @@ test('repair drops a torn line the ledger never committed and appends nothing', 
   assert.deepEqual(verifyAuditLog(dir, key), { ok: true, records: RECORDS });
 });
 
-test('repair completes a log that stops short of the ledger\'s head', async (t) => {
+test("repair completes a log that stops short of the ledger's head", async (t) => {
   const { dir, key, tokens, head, clock } = await writeChain(t, RECORDS);
   // Only records 1-3 reached audit.log (a crash before the later appends); the head file is stale too.
   writeLines(dir, readLines(dir).slice(0, 3));
@@ -303,7 +359,9 @@ test('repair of an absent log rebuilds it entirely from the store', async (t) =>
   fs.rmSync(logPath(dir));
   fs.rmSync(path.join(dir, AUDIT_HEAD_FILE));
   const log = new AuditLogFile(dir, key, clock.nowMs);
-  assert.deepEqual(await log.repair(head, async (seq) => tokens.filter((token) => token.seq > seq)), { appended: RECORDS });
+  assert.deepEqual(await log.repair(head, async (seq) => tokens.filter((token) => token.seq > seq)), {
+    appended: RECORDS,
+  });
   assert.deepEqual(verifyAuditLog(dir, key), { ok: true, records: RECORDS });
 });
 
@@ -315,7 +373,10 @@ test('repair refuses a complete last line that does not decrypt, and leaves the 
   writeLines(dir, lines);
   const before = fs.readFileSync(logPath(dir));
   const log = new AuditLogFile(dir, key, clock.nowMs);
-  await assert.rejects(log.repair(head, async (seq) => tokens.filter((token) => token.seq > seq)), /audit log tail does not verify/);
+  await assert.rejects(
+    log.repair(head, async (seq) => tokens.filter((token) => token.seq > seq)),
+    /audit log tail does not verify/,
+  );
   assert.deepEqual(fs.readFileSync(logPath(dir)), before);
 });
 
@@ -324,14 +385,20 @@ test('repair refuses when the ledger no longer has the tokens the file is missin
   writeLines(dir, readLines(dir).slice(0, 3));
   const log = new AuditLogFile(dir, key, clock.nowMs);
   // Tokens 4-5 were pruned as if already in the file: the gap cannot be filled.
-  await assert.rejects(log.repair(head, async (seq) => tokens.filter((token) => token.seq > Math.max(seq, 5))), /cannot repair audit log/);
+  await assert.rejects(
+    log.repair(head, async (seq) => tokens.filter((token) => token.seq > Math.max(seq, 5))),
+    /cannot repair audit log/,
+  );
 });
 
-test('repair refuses a file that is ahead of the ledger\'s head', async (t) => {
+test("repair refuses a file that is ahead of the ledger's head", async (t) => {
   const { dir, key, tokens, clock } = await writeChain(t, RECORDS);
   const log = new AuditLogFile(dir, key, clock.nowMs);
   const olderHead = { seq: 5, hash: hashTokenLine(tokens[4]?.token ?? '') };
-  await assert.rejects(log.repair(olderHead, async () => []), /inconsistent/);
+  await assert.rejects(
+    log.repair(olderHead, async () => []),
+    /inconsistent/,
+  );
 });
 
 test('append refuses tokens out of sequence', async (t) => {

@@ -71,10 +71,23 @@ const nibbleWrites = (rs: boolean, nibble: number): number[] => {
 };
 const byteWrites = (rs: boolean, byte: number): number[] => [...nibbleWrites(rs, byte >> 4), ...nibbleWrites(rs, byte)];
 /** The HD44780 4-bit init (three 8-bit function sets, then 4-bit), 2-line, display on, entry left, clear. */
-const LCD_INIT_WRITES: number[][] = [[BACKLIGHT], nibbleWrites(false, 0x3), nibbleWrites(false, 0x3), nibbleWrites(false, 0x3), nibbleWrites(false, 0x2), byteWrites(false, 0x28), byteWrites(false, 0x0c), byteWrites(false, 0x06), byteWrites(false, 0x01)];
+const LCD_INIT_WRITES: number[][] = [
+  [BACKLIGHT],
+  nibbleWrites(false, 0x3),
+  nibbleWrites(false, 0x3),
+  nibbleWrites(false, 0x3),
+  nibbleWrites(false, 0x2),
+  byteWrites(false, 0x28),
+  byteWrites(false, 0x0c),
+  byteWrites(false, 0x06),
+  byteWrites(false, 0x01),
+];
 /** One I2C write per character (4 pin states), one per row address: as few messages as is sensible. */
 const screenWrites = (rows: string[]): number[][] =>
-  rows.flatMap((text, row) => [byteWrites(false, 0x80 | (ROW_ADDRESSES[row] as number)), ...[...text].map((character) => byteWrites(true, character.charCodeAt(0)))]);
+  rows.flatMap((text, row) => [
+    byteWrites(false, 0x80 | (ROW_ADDRESSES[row] as number)),
+    ...[...text].map((character) => byteWrites(true, character.charCodeAt(0))),
+  ]);
 
 const pcfWrite = (lcd: Pcf8574Lcd, bytes: number[]): void => {
   lcd.connect(true);
@@ -97,7 +110,10 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Pr
 test('Intel HEX: data records land at their addresses; a bad checksum or a missing end record is a reason, not a throw', () => {
   const parsed = parseIntelHex(':0400000001020304F2\n:02000600AABB93\n:00000001FF\n', 16);
   assert.ok('flash' in parsed);
-  assert.deepEqual([...parsed.flash], [1, 2, 3, 4, 0xff, 0xff, 0xaa, 0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  assert.deepEqual(
+    [...parsed.flash],
+    [1, 2, 3, 4, 0xff, 0xff, 0xaa, 0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+  );
   assert.match((parseIntelHex(':0400000001020304F3\n:00000001FF\n', 16) as { reason: string }).reason, /checksum/);
   assert.match((parseIntelHex(':0400000001020304F2\n', 16) as { reason: string }).reason, /end-of-file/);
   assert.match((parseIntelHex(':04001000010203' + '04E2\n:00000001FF\n', 16) as { reason: string }).reason, /beyond/);
@@ -111,7 +127,12 @@ test('PCF8574 backpack: the 4-bit init and text put the characters in DDRAM at t
   assert.equal(lcd.controller.twoLines, true);
   assert.equal(lcd.controller.displayOn, true);
   for (const writes of screenWrites(['Row zero', 'Row one', 'Row two', 'Row three'])) pcfWrite(lcd, writes);
-  assert.deepEqual(lcd.lines(), ['Row zero'.padEnd(20), 'Row one'.padEnd(20), 'Row two'.padEnd(20), 'Row three'.padEnd(20)]);
+  assert.deepEqual(lcd.lines(), [
+    'Row zero'.padEnd(20),
+    'Row one'.padEnd(20),
+    'Row two'.padEnd(20),
+    'Row three'.padEnd(20),
+  ]);
   assert.equal(lcd.backlight, true);
   assert.deepEqual(lcd.cursor(), { row: 3, column: 9 });
   // Past column 19 of row 0 the address counter runs on into row 2, as on a real 20×4 module.
@@ -136,7 +157,7 @@ test('HD44780: a strobe during the 1.52 ms of a clear is lost and counted, one a
   assert.equal(lcd.lines()[0], 'Y'.padEnd(20));
 });
 
-test('HD44780: johnny-five PARALLEL\'s init never sends function set N=1, so the display stays 1-line and rows 1 and 3 stay blank', () => {
+test("HD44780: johnny-five PARALLEL's init never sends function set N=1, so the display stays 1-line and rows 1 and 3 stay blank", () => {
   const lcd = new Hd44780();
   const send = (rs: boolean, byte: number): void => {
     lcd.strobe(rs, false, byte & 0xf0);
@@ -178,7 +199,12 @@ test('keypad matrix on GPIO: a column reads LOW only while its key is held and i
   const PIND = 0x29;
   const PINB = 0x23;
   const columnsLow = (): number[] => {
-    const levels = [(board.cpu.data[PIND] as number) >> 6, (board.cpu.data[PIND] as number) >> 7, board.cpu.data[PINB] as number, (board.cpu.data[PINB] as number) >> 1];
+    const levels = [
+      (board.cpu.data[PIND] as number) >> 6,
+      (board.cpu.data[PIND] as number) >> 7,
+      board.cpu.data[PINB] as number,
+      (board.cpu.data[PINB] as number) >> 1,
+    ];
     return levels.map((level, column) => ((level & 1) === 0 ? column : -1)).filter((column) => column >= 0);
   };
   const driveRowLow = (row: number): void => {
@@ -207,7 +233,9 @@ test('USART: writes to UCSR0A/UCSR0B keep an unread received byte (avr8js 0.21.1
     cpu.writeData(usart0Config.UCSRA, 0x40); // …HardwareSerial::write clears TXC0…
     cpu.writeData(usart0Config.UCSRB, 0xb8); // …and sets UDRIE0
     // The flag must still be set and the receive interrupt still pending, or the byte is lost.
-    return ((cpu.data[usart0Config.UCSRA] as number) & 0x80) !== 0 && cpu.nextInterrupt === usart0Config.rxCompleteInterrupt;
+    return (
+      ((cpu.data[usart0Config.UCSRA] as number) & 0x80) !== 0 && cpu.nextInterrupt === usart0Config.rxCompleteInterrupt
+    );
   };
   assert.equal(receive(true), true);
   assert.equal(receive(false), false, 'avr8js no longer drops the flag: keepReceiveFlagsOnControlWrites can go');
@@ -258,123 +286,158 @@ const PCF8574 = 0x27;
 const KEYPAD = 0x0a;
 const screenFor = (run: number): string[] => [0, 1, 2, 3].map((row) => `Update ${run} row ${row} !#`.padEnd(20, '.'));
 
-test('StandardFirmata 2.4 boots in the emulator and firmata-io reports ready with its name, version and 20 pins', { skip }, async (t) => {
-  const connection = await connect((fn) => t.after(fn));
-  const { firmata } = connection;
-  assert.equal(firmata.isReady, true);
-  assert.equal(firmata.firmware.name, 'StandardFirmata.ino');
-  assert.equal(firmata.firmware.version.major, 2);
-  assert.ok(firmata.firmware.version.minor >= 4);
-  assert.equal(firmata.pins.length, 20);
-  assert.deepEqual(firmata.analogPins, [14, 15, 16, 17, 18, 19]);
-  t.diagnostic(`ready after ${connection.readyWallMs.toFixed(0)} ms wall, ${connection.readySimulatedMs.toFixed(0)} ms simulated`);
-});
+test(
+  'StandardFirmata 2.4 boots in the emulator and firmata-io reports ready with its name, version and 20 pins',
+  { skip },
+  async (t) => {
+    const connection = await connect((fn) => t.after(fn));
+    const { firmata } = connection;
+    assert.equal(firmata.isReady, true);
+    assert.equal(firmata.firmware.name, 'StandardFirmata.ino');
+    assert.equal(firmata.firmware.version.major, 2);
+    assert.ok(firmata.firmware.version.minor >= 4);
+    assert.equal(firmata.pins.length, 20);
+    assert.deepEqual(firmata.analogPins, [14, 15, 16, 17, 18, 19]);
+    t.diagnostic(
+      `ready after ${connection.readyWallMs.toFixed(0)} ms wall, ${connection.readySimulatedMs.toFixed(0)} ms simulated`,
+    );
+  },
+);
 
-test('LCD over Firmata I2C writes: 20 screen updates, each exact, while the keypad is polled every 19 ms', { skip }, async (t) => {
-  const connection = await connect((fn) => t.after(fn));
-  const { firmata, arduino } = connection;
-  firmata.i2cConfig({ delay: 0 });
-  let keypadReplies = 0;
-  firmata.i2cRead(KEYPAD, 2, () => (keypadReplies += 1));
-  for (const writes of LCD_INIT_WRITES) firmata.i2cWrite(PCF8574, writes);
-  await settled(connection);
-  for (let run = 0; run < 20; run += 1) {
-    const startedMs = performance.now();
-    const startedSimulatedMs = arduino.board.simulatedMs;
-    for (const writes of screenWrites(screenFor(run))) firmata.i2cWrite(PCF8574, writes);
+test(
+  'LCD over Firmata I2C writes: 20 screen updates, each exact, while the keypad is polled every 19 ms',
+  { skip },
+  async (t) => {
+    const connection = await connect((fn) => t.after(fn));
+    const { firmata, arduino } = connection;
+    firmata.i2cConfig({ delay: 0 });
+    let keypadReplies = 0;
+    firmata.i2cRead(KEYPAD, 2, () => (keypadReplies += 1));
+    for (const writes of LCD_INIT_WRITES) firmata.i2cWrite(PCF8574, writes);
     await settled(connection);
-    assert.deepEqual(arduino.lcd.lines(), screenFor(run), `update ${run}`);
-    if (run === 0) t.diagnostic(`one 20×4 screen: ${(performance.now() - startedMs).toFixed(0)} ms wall, ${(arduino.board.simulatedMs - startedSimulatedMs).toFixed(0)} ms simulated incl. the round trip`);
-  }
-  assert.equal(arduino.lcd.controller.writesWhileBusy, 0);
-  assert.equal(arduino.lcd.controller.dataCount, 20 * 80);
-  assert.ok(keypadReplies > 20, `the keypad was polled (${keypadReplies} replies)`);
-});
-
-test('a full-rate burst of 20 screens (no pacing, keypad polled) loses no byte: every PCF8574 write arrives', { skip }, async (t) => {
-  const connection = await connect((fn) => t.after(fn));
-  const { firmata, arduino } = connection;
-  firmata.i2cConfig({ delay: 0 });
-  firmata.i2cRead(KEYPAD, 2, () => {});
-  for (const writes of LCD_INIT_WRITES) firmata.i2cWrite(PCF8574, writes);
-  await settled(connection);
-  const writesBefore = arduino.lcd.byteWrites;
-  let writesSent = 0;
-  for (let run = 0; run < 20; run += 1) {
-    for (const writes of screenWrites(screenFor(run))) {
-      firmata.i2cWrite(PCF8574, writes);
-      writesSent += writes.length;
+    for (let run = 0; run < 20; run += 1) {
+      const startedMs = performance.now();
+      const startedSimulatedMs = arduino.board.simulatedMs;
+      for (const writes of screenWrites(screenFor(run))) firmata.i2cWrite(PCF8574, writes);
+      await settled(connection);
+      assert.deepEqual(arduino.lcd.lines(), screenFor(run), `update ${run}`);
+      if (run === 0)
+        t.diagnostic(
+          `one 20×4 screen: ${(performance.now() - startedMs).toFixed(0)} ms wall, ${(arduino.board.simulatedMs - startedSimulatedMs).toFixed(0)} ms simulated incl. the round trip`,
+        );
     }
-  }
-  await settled(connection);
-  assert.equal(arduino.lcd.byteWrites - writesBefore, writesSent);
-  assert.equal(arduino.lcd.controller.dataCount, 20 * 80);
-  assert.deepEqual(arduino.lcd.lines(), screenFor(19));
-});
+    assert.equal(arduino.lcd.controller.writesWhileBusy, 0);
+    assert.equal(arduino.lcd.controller.dataCount, 20 * 80);
+    assert.ok(keypadReplies > 20, `the keypad was polled (${keypadReplies} replies)`);
+  },
+);
 
-test('keypad over Firmata: a continuous I2C read of the backpack reports a held key and its release', { skip }, async (t) => {
-  const connection = await connect((fn) => t.after(fn));
-  const { firmata, arduino } = connection;
-  firmata.i2cConfig({ delay: 0 });
-  let latest: number | null = null;
-  firmata.i2cRead(KEYPAD, 2, (bytes) => (latest = ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0)));
-  await waitFor('a first keypad reply', () => latest === 0);
-  arduino.keypad.press('#'); // row 3, column 2: bit 14
-  await waitFor('the # key in a reply', () => latest === 1 << 14);
-  arduino.keypad.release();
-  await waitFor('the release in a reply', () => latest === 0);
-});
+test(
+  'a full-rate burst of 20 screens (no pacing, keypad polled) loses no byte: every PCF8574 write arrives',
+  { skip },
+  async (t) => {
+    const connection = await connect((fn) => t.after(fn));
+    const { firmata, arduino } = connection;
+    firmata.i2cConfig({ delay: 0 });
+    firmata.i2cRead(KEYPAD, 2, () => {});
+    for (const writes of LCD_INIT_WRITES) firmata.i2cWrite(PCF8574, writes);
+    await settled(connection);
+    const writesBefore = arduino.lcd.byteWrites;
+    let writesSent = 0;
+    for (let run = 0; run < 20; run += 1) {
+      for (const writes of screenWrites(screenFor(run))) {
+        firmata.i2cWrite(PCF8574, writes);
+        writesSent += writes.length;
+      }
+    }
+    await settled(connection);
+    assert.equal(arduino.lcd.byteWrites - writesBefore, writesSent);
+    assert.equal(arduino.lcd.controller.dataCount, 20 * 80);
+    assert.deepEqual(arduino.lcd.lines(), screenFor(19));
+  },
+);
 
-test('parallel HD44780 on GPIO pins (RS A0, E A1, D4–D7 D10–D13): Firmata digital writes with a full 4-bit init show exact text', { skip }, async (t) => {
-  const connection = await connect((fn) => t.after(fn));
-  const { firmata, arduino } = connection;
-  const [rs, e, d4, d5, d6, d7] = [14, 15, 10, 11, 12, 13];
-  for (const pin of [rs, e, d4, d5, d6, d7]) firmata.pinMode(pin, firmata.MODES.OUTPUT);
-  const nibble = (rsLevel: number, value: number): void => {
-    // All six pins are in Firmata port 1 (pins 8–15): one DIGITAL_MESSAGE with E high, one with E low.
-    [d4, d5, d6, d7].forEach((pin, bit) => firmata.digitalWrite(pin, (value >> bit) & 1, true));
-    firmata.digitalWrite(rs, rsLevel, true);
-    firmata.digitalWrite(e, 1, true);
-    firmata.flushDigitalPorts();
-    firmata.digitalWrite(e, 0);
-  };
-  const send = (rsLevel: number, byte: number): void => {
-    nibble(rsLevel, byte >> 4);
-    nibble(rsLevel, byte & 0x0f);
-  };
-  for (const value of [0x3, 0x3, 0x3, 0x2]) nibble(0, value);
-  for (const command of [0x28, 0x0c, 0x06, 0x01]) send(0, command);
-  await settled(connection);
-  const screen = ['Parallel wiring', 'works too', '', 'D4-D7 = D10-D13'];
-  screen.forEach((text, row) => {
-    send(0, 0x80 | (ROW_ADDRESSES[row] as number));
-    for (const character of text) send(1, character.charCodeAt(0));
-  });
-  await settled(connection);
-  assert.deepEqual(arduino.parallelLcd.lines(), screen.map((text) => text.padEnd(20)));
-  assert.equal(arduino.parallelLcd.controller.writesWhileBusy, 0);
-});
-
-test('johnny-five: LCD (PCF8574, 20×4) prints exact text and Keypad (4X4_I2C_NANO_BACKPACK) reports press and release', { skip }, async (t) => {
-  const connection = await connect((fn) => t.after(fn));
-  const { firmata, arduino } = connection;
-  const board = new five.Board({ io: firmata, repl: false, debug: false, sigint: false });
-  if (!board.isReady) await new Promise((resolve) => board.once('ready', resolve));
-  const lcd = new five.LCD({ controller: 'PCF8574', rows: 4, cols: 20, board });
-  const keypad = new five.Keypad({ controller: '4X4_I2C_NANO_BACKPACK', board });
-  const events: string[] = [];
-  keypad.on('press', (event: FiveKeypadEvent) => events.push(`press ${event.which.join(',')}`));
-  keypad.on('release', (event: FiveKeypadEvent) => events.push(`release ${event.which.join(',')}`));
-  const screen = ['Welcome to the ATM', 'Insert your card', 'Keys: 0-9 A-D * #', '12345678901234567890'];
-  screen.forEach((text, row) => lcd.cursor(row, 0).print(text));
-  await settled(connection);
-  assert.deepEqual(arduino.lcd.lines(), screen.map((text) => text.padEnd(20)));
-  assert.equal(arduino.lcd.backlight, true);
-  for (const key of ['5', 'A', '*'] as const) {
-    arduino.keypad.press(key);
-    await waitFor(`press ${key}`, () => events.includes(`press ${key}`));
+test(
+  'keypad over Firmata: a continuous I2C read of the backpack reports a held key and its release',
+  { skip },
+  async (t) => {
+    const connection = await connect((fn) => t.after(fn));
+    const { firmata, arduino } = connection;
+    firmata.i2cConfig({ delay: 0 });
+    let latest: number | null = null;
+    firmata.i2cRead(KEYPAD, 2, (bytes) => (latest = ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0)));
+    await waitFor('a first keypad reply', () => latest === 0);
+    arduino.keypad.press('#'); // row 3, column 2: bit 14
+    await waitFor('the # key in a reply', () => latest === 1 << 14);
     arduino.keypad.release();
-    await waitFor(`release ${key}`, () => events.includes(`release ${key}`));
-  }
-  assert.deepEqual(events, ['press 5', 'release 5', 'press A', 'release A', 'press *', 'release *']);
-});
+    await waitFor('the release in a reply', () => latest === 0);
+  },
+);
+
+test(
+  'parallel HD44780 on GPIO pins (RS A0, E A1, D4–D7 D10–D13): Firmata digital writes with a full 4-bit init show exact text',
+  { skip },
+  async (t) => {
+    const connection = await connect((fn) => t.after(fn));
+    const { firmata, arduino } = connection;
+    const [rs, e, d4, d5, d6, d7] = [14, 15, 10, 11, 12, 13];
+    for (const pin of [rs, e, d4, d5, d6, d7]) firmata.pinMode(pin, firmata.MODES.OUTPUT);
+    const nibble = (rsLevel: number, value: number): void => {
+      // All six pins are in Firmata port 1 (pins 8–15): one DIGITAL_MESSAGE with E high, one with E low.
+      [d4, d5, d6, d7].forEach((pin, bit) => firmata.digitalWrite(pin, (value >> bit) & 1, true));
+      firmata.digitalWrite(rs, rsLevel, true);
+      firmata.digitalWrite(e, 1, true);
+      firmata.flushDigitalPorts();
+      firmata.digitalWrite(e, 0);
+    };
+    const send = (rsLevel: number, byte: number): void => {
+      nibble(rsLevel, byte >> 4);
+      nibble(rsLevel, byte & 0x0f);
+    };
+    for (const value of [0x3, 0x3, 0x3, 0x2]) nibble(0, value);
+    for (const command of [0x28, 0x0c, 0x06, 0x01]) send(0, command);
+    await settled(connection);
+    const screen = ['Parallel wiring', 'works too', '', 'D4-D7 = D10-D13'];
+    screen.forEach((text, row) => {
+      send(0, 0x80 | (ROW_ADDRESSES[row] as number));
+      for (const character of text) send(1, character.charCodeAt(0));
+    });
+    await settled(connection);
+    assert.deepEqual(
+      arduino.parallelLcd.lines(),
+      screen.map((text) => text.padEnd(20)),
+    );
+    assert.equal(arduino.parallelLcd.controller.writesWhileBusy, 0);
+  },
+);
+
+test(
+  'johnny-five: LCD (PCF8574, 20×4) prints exact text and Keypad (4X4_I2C_NANO_BACKPACK) reports press and release',
+  { skip },
+  async (t) => {
+    const connection = await connect((fn) => t.after(fn));
+    const { firmata, arduino } = connection;
+    const board = new five.Board({ io: firmata, repl: false, debug: false, sigint: false });
+    if (!board.isReady) await new Promise((resolve) => board.once('ready', resolve));
+    const lcd = new five.LCD({ controller: 'PCF8574', rows: 4, cols: 20, board });
+    const keypad = new five.Keypad({ controller: '4X4_I2C_NANO_BACKPACK', board });
+    const events: string[] = [];
+    keypad.on('press', (event: FiveKeypadEvent) => events.push(`press ${event.which.join(',')}`));
+    keypad.on('release', (event: FiveKeypadEvent) => events.push(`release ${event.which.join(',')}`));
+    const screen = ['Welcome to the ATM', 'Insert your card', 'Keys: 0-9 A-D * #', '12345678901234567890'];
+    screen.forEach((text, row) => lcd.cursor(row, 0).print(text));
+    await settled(connection);
+    assert.deepEqual(
+      arduino.lcd.lines(),
+      screen.map((text) => text.padEnd(20)),
+    );
+    assert.equal(arduino.lcd.backlight, true);
+    for (const key of ['5', 'A', '*'] as const) {
+      arduino.keypad.press(key);
+      await waitFor(`press ${key}`, () => events.includes(`press ${key}`));
+      arduino.keypad.release();
+      await waitFor(`release ${key}`, () => events.includes(`release ${key}`));
+    }
+    assert.deepEqual(events, ['press 5', 'release 5', 'press A', 'release A', 'press *', 'release *']);
+  },
+);

@@ -28,7 +28,12 @@ test('a bank runs its embedded broker off the main thread, and keeps serving dep
   const infoLines: string[] = [];
   const observer: BankObserver = { ...silentObserver, info: (line) => infoLines.push(line) };
   // No restart within this test (the next one restarts): the thread stays dead while it runs.
-  const bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0, restartMsMin: 60_000 }, observer, alertTickMs: 0, metricsIntervalMs: 0 });
+  const bank = await startTestBank({
+    mqtt: { mode: 'embedded', port: 0, restartMsMin: 60_000 },
+    observer,
+    alertTickMs: 0,
+    metricsIntervalMs: 0,
+  });
   t.after(() => bank.cleanup());
   const thread = bank.host.mqttBrokerThread;
   assert.ok(thread !== null && bank.host.mqttPort !== null);
@@ -60,14 +65,23 @@ test('a bank runs its embedded broker off the main thread, and keeps serving dep
   assert.equal(infoLines.filter((line) => line.includes('broker thread stopped')).length, 1);
 });
 
-test('a dead broker thread is restarted on the same port after a backoff: retained state kept, the gap\'s drops reported, telemetry flowing again', async (t) => {
+test("a dead broker thread is restarted on the same port after a backoff: retained state kept, the gap's drops reported, telemetry flowing again", async (t) => {
   const dataDir = makeTempDir('atm-broker-thread-');
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   initKeystore(dataDir);
   addOperator(dataDir, OPERATOR.username, await bcrypt.hash(OPERATOR.password, 4));
   const exits: string[] = [];
   let restarts = 0;
-  const thread = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, hostId, persistRetained: true, restartMsMin: 300, onUnexpectedExit: (reason) => exits.push(reason), onRestarted: () => (restarts += 1) });
+  const thread = await startBrokerWorker({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    hostId,
+    persistRetained: true,
+    restartMsMin: 300,
+    onUnexpectedExit: (reason) => exits.push(reason),
+    onRestarted: () => (restarts += 1),
+  });
   t.after(() => thread.close());
   const url = `mqtt://127.0.0.1:${thread.port}`;
   const before = await recordMqtt(url, 'atm/v1/#', OPERATOR);
@@ -75,7 +89,13 @@ test('a dead broker thread is restarted on the same port after a backoff: retain
   thread.telemetry.publish('atm/v1/test/retained', { kept: 'across the restart' }, { retain: true });
   await before.waitFor((m) => m.topic === 'atm/v1/test/retained');
   // The broker writes its retained file at most once a second: the restart reads what it flushed.
-  await waitUntil(() => fs.existsSync(path.join(dataDir, 'mqtt', 'retained.json')) && fs.readFileSync(path.join(dataDir, 'mqtt', 'retained.json'), 'utf8').includes('atm/v1/test/retained'), 'the retained file', 5_000);
+  await waitUntil(
+    () =>
+      fs.existsSync(path.join(dataDir, 'mqtt', 'retained.json')) &&
+      fs.readFileSync(path.join(dataDir, 'mqtt', 'retained.json'), 'utf8').includes('atm/v1/test/retained'),
+    'the retained file',
+    5_000,
+  );
   const firstThreadId = thread.threadId;
 
   await thread.terminate(); // as a crash would
@@ -92,10 +112,17 @@ test('a dead broker thread is restarted on the same port after a backoff: retain
   const kept = await after.waitFor((m) => m.topic === 'atm/v1/test/retained');
   assert.deepEqual([kept.retain, (kept.payload as { kept?: string }).kept], [true, 'across the restart']);
   const online = await after.waitFor((m) => m.topic === topics.bankStatus(hostId));
-  assert.deepEqual([online.payload.status, online.payload.dropped, online.payload.droppedTotal], ['online', 3, 3], 'the new thread reports the gap');
+  assert.deepEqual(
+    [online.payload.status, online.payload.dropped, online.payload.droppedTotal],
+    ['online', 3, 3],
+    'the new thread reports the gap',
+  );
   thread.telemetry.publish('atm/v1/events/deposit', { index: 4 });
   await after.waitFor((m) => m.topic === 'atm/v1/events/deposit' && m.payload.index === 4);
-  await waitUntil(() => thread.telemetry.stats().connected && thread.telemetry.stats().dropped === 3, 'the counts continued');
+  await waitUntil(
+    () => thread.telemetry.stats().connected && thread.telemetry.stats().dropped === 3,
+    'the counts continued',
+  );
 
   await thread.close();
   assert.equal(thread.running(), false);
@@ -105,7 +132,12 @@ test('a dead broker thread is restarted on the same port after a backoff: retain
 test('a bank republishes its kiosk statuses into a restarted broker and logs the restart', async (t) => {
   const infoLines: string[] = [];
   const observer: BankObserver = { ...silentObserver, info: (line) => infoLines.push(line) };
-  const bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0, restartMsMin: 200 }, observer, alertTickMs: 0, metricsIntervalMs: 0 });
+  const bank = await startTestBank({
+    mqtt: { mode: 'embedded', port: 0, restartMsMin: 200 },
+    observer,
+    alertTickMs: 0,
+    metricsIntervalMs: 0,
+  });
   t.after(() => bank.cleanup());
   addOperator(bank.dataDir, OPERATOR.username, await bcrypt.hash(OPERATOR.password, 4));
   const connection = await bank.loginAs('restart-user');
@@ -125,7 +157,10 @@ test('a bank republishes its kiosk statuses into a restarted broker and logs the
   const status = await late.waitFor((m) => m.topic === topics.kioskStatus(bank.kiosk.kioskId));
   assert.deepEqual([status.retain, status.payload.status], [true, 'online']);
   await late.waitFor((m) => m.topic === topics.alertsActive && m.retain);
-  assert.ok(infoLines.some((line) => line.includes('broker thread restarted')), infoLines.join(' | '));
+  assert.ok(
+    infoLines.some((line) => line.includes('broker thread restarted')),
+    infoLines.join(' | '),
+  );
   assert.equal((await connection.request({ op: 'deposit', txnId: 'bt-restart-01', amountCents: 100 })).ok, true);
   await watcher.waitFor((m) => m.topic === topics.event('deposit'));
 });
@@ -138,17 +173,35 @@ test('a broker thread reports a port in use as EADDRINUSE with the port; close()
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   const takenPort = (taken.address() as net.AddressInfo).port;
   try {
-    await assert.rejects(startBrokerWorker({ host: '127.0.0.1', port: takenPort, dataDir, hostId, bankCredentials, persistRetained: false }), (error: NodeJS.ErrnoException & { port?: number }) => {
-      assert.equal(error.code, 'EADDRINUSE');
-      assert.equal(error.port, takenPort);
-      return true;
-    });
+    await assert.rejects(
+      startBrokerWorker({
+        host: '127.0.0.1',
+        port: takenPort,
+        dataDir,
+        hostId,
+        bankCredentials,
+        persistRetained: false,
+      }),
+      (error: NodeJS.ErrnoException & { port?: number }) => {
+        assert.equal(error.code, 'EADDRINUSE');
+        assert.equal(error.port, takenPort);
+        return true;
+      },
+    );
   } finally {
     await new Promise<void>((resolve) => taken.close(() => resolve()));
   }
 
   let unexpected = 0;
-  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, hostId, bankCredentials, persistRetained: false, onUnexpectedExit: () => (unexpected += 1) });
+  const broker = await startBrokerWorker({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    hostId,
+    bankCredentials,
+    persistRetained: false,
+    onUnexpectedExit: () => (unexpected += 1),
+  });
   await Promise.all([broker.close(), broker.close()]);
   await broker.close();
   assert.equal(broker.running(), false);
@@ -164,12 +217,25 @@ test('retained messages loaded by the broker thread come back as Buffers, byte f
   initKeystore(dataDir);
   const payload = JSON.stringify({ v: 1, text: 'déjà vu ✓' });
   fs.mkdirSync(path.join(dataDir, 'mqtt'));
-  fs.writeFileSync(path.join(dataDir, 'mqtt', 'retained.json'), JSON.stringify({ v: 1, messages: [{ topic: 'atm/v1/test', qos: 0, payload }] }));
-  const broker = await startBrokerWorker({ host: '127.0.0.1', port: 0, dataDir, hostId, bankCredentials, persistRetained: true });
+  fs.writeFileSync(
+    path.join(dataDir, 'mqtt', 'retained.json'),
+    JSON.stringify({ v: 1, messages: [{ topic: 'atm/v1/test', qos: 0, payload }] }),
+  );
+  const broker = await startBrokerWorker({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    hostId,
+    bankCredentials,
+    persistRetained: true,
+  });
   await broker.close();
   assert.equal(broker.retainedLoadError, null);
   assert.equal(broker.loaded.length, 1);
   const [message] = broker.loaded;
   assert.ok(message !== undefined && Buffer.isBuffer(message.payload));
-  assert.deepEqual({ topic: message.topic, qos: message.qos, text: message.payload.toString('utf8') }, { topic: 'atm/v1/test', qos: 0, text: payload });
+  assert.deepEqual(
+    { topic: message.topic, qos: message.qos, text: message.payload.toString('utf8') },
+    { topic: 'atm/v1/test', qos: 0, text: payload },
+  );
 });

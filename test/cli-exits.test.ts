@@ -15,7 +15,15 @@ import { EMPTY_AUDIT_HEAD } from '../bank/types.js';
 import { DEMO_KIOSK_ID } from '../bin/commands/demo.js';
 import { explainStartFailure, isDataDirLocked } from '../bin/startup.js';
 import { AtmError, BankConnection } from '../protocol/index.js';
-import { BANK_LISTENING_PATTERN, LOG_TIME_PATTERN, cleanEnv, runAtmAll, startBankProcess, tempDir, type CliResult } from './helpers/cli.js';
+import {
+  BANK_LISTENING_PATTERN,
+  LOG_TIME_PATTERN,
+  cleanEnv,
+  runAtmAll,
+  startBankProcess,
+  tempDir,
+  type CliResult,
+} from './helpers/cli.js';
 import { atmBin, repoRoot } from './helpers/paths.js';
 import { spawnPty } from './helpers/pty.js';
 import { waitUntil } from './helpers/wait.js';
@@ -31,7 +39,11 @@ function escape(text: string): string {
 function assertOneLine(result: CliResult | undefined, code: number, pattern: RegExp, what: string): void {
   assert.ok(result !== undefined, what);
   assert.equal(result.code, code, `${what}: exit code (stderr: ${result.stderr})`);
-  assert.equal(result.stderr.trimEnd().split('\n').length, 1, `${what}: one stderr line, got ${JSON.stringify(result.stderr)}`);
+  assert.equal(
+    result.stderr.trimEnd().split('\n').length,
+    1,
+    `${what}: one stderr line, got ${JSON.stringify(result.stderr)}`,
+  );
   assert.match(result.stderr.trimEnd(), pattern, what);
   assert.equal(result.stdout, '', `${what}: nothing on stdout`);
 }
@@ -49,14 +61,21 @@ interface ReaderGoneRun {
  * `enough(stdout)` holds, as `| head -2` does; then `afterClose` may make the command print
  * again. Resolves when the process has exited (SIGKILL after WAIT_MS: a hang is a failure).
  */
-function runUntilReaderGoes(t: TestContext, args: string[], enough: (stdout: string) => boolean, afterClose: (stdout: string) => Promise<void> = async () => undefined): Promise<ReaderGoneRun> {
+function runUntilReaderGoes(
+  t: TestContext,
+  args: string[],
+  enough: (stdout: string) => boolean,
+  afterClose: (stdout: string) => Promise<void> = async () => undefined,
+): Promise<ReaderGoneRun> {
   const child = spawn(process.execPath, [atmBin, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
   const timer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS);
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
   let closed = false;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     if (closed) return;
@@ -77,7 +96,12 @@ function writeAuditLog(dataDir: string, count: number): void {
   const chain = new AuditChain(auditKeyOf(loadKeystore(dataDir)), { ...EMPTY_AUDIT_HEAD });
   const tokens: string[] = [];
   for (let index = 0; index < count; index++) {
-    tokens.push(chain.seal({ kioskId: 'kiosk-01', username: 'austin', action: 'deposit', outcome: 'ok', amountCents: 100 + index }, Date.now()).token.token);
+    tokens.push(
+      chain.seal(
+        { kioskId: 'kiosk-01', username: 'austin', action: 'deposit', outcome: 'ok', amountCents: 100 + index },
+        Date.now(),
+      ).token.token,
+    );
   }
   fs.writeFileSync(path.join(dataDir, 'audit.log'), `${tokens.join('\n')}\n`);
 }
@@ -89,8 +113,16 @@ test('atm audit show | head -2: the reader closing the pipe early ends it quietl
   initKeystore(dataDir);
   // About 200 kB of text: far more than a pipe holds, so writes go on after the reader left.
   writeAuditLog(dataDir, 3_000);
-  const run = await runUntilReaderGoes(t, ['audit', 'show', '--data', dataDir], (stdout) => stdout.split('\n').length > 2);
-  assert.match(run.stdout, /^#1 \S+ kiosk-01 deposit ok user=austin amount=1\.00\n/, 'control: it was printing records');
+  const run = await runUntilReaderGoes(
+    t,
+    ['audit', 'show', '--data', dataDir],
+    (stdout) => stdout.split('\n').length > 2,
+  );
+  assert.match(
+    run.stdout,
+    /^#1 \S+ kiosk-01 deposit ok user=austin amount=1\.00\n/,
+    'control: it was printing records',
+  );
   assert.equal(run.stderr, '', 'no EPIPE stack trace, no error line');
   assert.deepEqual([run.code, run.signal], [0, null]);
 });
@@ -103,11 +135,16 @@ test('atm bank | head -1: the reader closing the pipe stops the bank as SIGTERM 
   const psk = Buffer.from(addKiosk(dataDir, 'kiosk-01', path.join(root.dir, 'kiosk-01.key')).psk, 'hex');
   const args = ['bank', '--data', dataDir, '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'];
   // Once the reader is gone, a session makes the bank write its next log line into the closed pipe.
-  const run = await runUntilReaderGoes(t, args, (stdout) => BANK_LISTENING_PATTERN.test(stdout), async (stdout) => {
-    const port = Number(BANK_LISTENING_PATTERN.exec(stdout)?.[2]);
-    const connection = await BankConnection.connect({ host: '127.0.0.1', port, kioskId: 'kiosk-01', psk });
-    connection.close();
-  });
+  const run = await runUntilReaderGoes(
+    t,
+    args,
+    (stdout) => BANK_LISTENING_PATTERN.test(stdout),
+    async (stdout) => {
+      const port = Number(BANK_LISTENING_PATTERN.exec(stdout)?.[2]);
+      const connection = await BankConnection.connect({ host: '127.0.0.1', port, kioskId: 'kiosk-01', psk });
+      connection.close();
+    },
+  );
   assert.equal(run.stderr, '', 'no EPIPE stack trace, no error line');
   assert.deepEqual([run.code, run.signal], [0, null]);
   // Stopped, not crashed: LevelDB's lock is released, so the next bank opens the folder at once.
@@ -116,7 +153,12 @@ test('atm bank | head -1: the reader closing the pipe stops the bank as SIGTERM 
   let output = '';
   again.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   again.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  await waitUntil(() => BANK_LISTENING_PATTERN.test(output) || again.exitCode !== null, 'the second bank to start', WAIT_MS, 20);
+  await waitUntil(
+    () => BANK_LISTENING_PATTERN.test(output) || again.exitCode !== null,
+    'the second bank to start',
+    WAIT_MS,
+    20,
+  );
   const stopped = new Promise((resolve) => again.once('close', resolve));
   again.kill('SIGTERM');
   await stopped;
@@ -129,12 +171,29 @@ test('atm bank never creates a keystore: a mistyped --data exits 2 naming `atm k
   const typo = path.join(root.dir, 'dtaa');
   const empty = path.join(root.dir, 'empty folder');
   fs.mkdirSync(empty);
-  const [missing, noKeystore] = await runAtmAll([
-    { args: ['bank', '--data', typo, '--port', '0', '--no-mqtt'] },
-    { args: ['bank', '--data', empty, '--port', '0', '--no-mqtt'] },
-  ], 2);
-  assertOneLine(missing, 2, new RegExp(`^atm: ${escape(typo)} does not exist; atm bank never creates a keystore: .*'atm keys init --data ${escape(typo)}' \\[KEYSTORE_MISSING\\]$`), 'missing folder');
-  assertOneLine(noKeystore, 2, new RegExp(`^atm: ${escape(empty)} has no keystore\\.json; .*'atm keys init --data '${escape(empty)}'' \\[KEYSTORE_MISSING\\]$`), 'folder without a keystore');
+  const [missing, noKeystore] = await runAtmAll(
+    [
+      { args: ['bank', '--data', typo, '--port', '0', '--no-mqtt'] },
+      { args: ['bank', '--data', empty, '--port', '0', '--no-mqtt'] },
+    ],
+    2,
+  );
+  assertOneLine(
+    missing,
+    2,
+    new RegExp(
+      `^atm: ${escape(typo)} does not exist; atm bank never creates a keystore: .*'atm keys init --data ${escape(typo)}' \\[KEYSTORE_MISSING\\]$`,
+    ),
+    'missing folder',
+  );
+  assertOneLine(
+    noKeystore,
+    2,
+    new RegExp(
+      `^atm: ${escape(empty)} has no keystore\\.json; .*'atm keys init --data '${escape(empty)}'' \\[KEYSTORE_MISSING\\]$`,
+    ),
+    'folder without a keystore',
+  );
   assert.equal(fs.existsSync(typo), false, 'no folder made for the typo');
   assert.deepEqual(fs.readdirSync(empty), [], 'nothing made in the folder');
 });
@@ -159,11 +218,29 @@ test('a taken bank port: atm bank and atm demo exit 1 with one line naming the p
   const bankDir = path.join(root.dir, 'bank');
   initKeystore(bankDir);
   const demoDir = path.join(root.dir, 'demo-data');
-  const [bank, demo] = await runAtmAll([
-    { args: ['bank', '--data', bankDir, '--host', '127.0.0.1', '--port', String(port), '--no-mqtt', '--bcrypt-cost', '4'] },
-    { args: ['demo', '--data', demoDir, '--port', String(port), '--mqtt-port', '0'] },
-  ], 2);
-  const taken = new RegExp(`^atm: bank port 127\\.0\\.0\\.1:${port} is in use \\(another bank, or another program listens there\\): stop it, or choose another port with --port N \\[PORT_IN_USE\\]$`);
+  const [bank, demo] = await runAtmAll(
+    [
+      {
+        args: [
+          'bank',
+          '--data',
+          bankDir,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--no-mqtt',
+          '--bcrypt-cost',
+          '4',
+        ],
+      },
+      { args: ['demo', '--data', demoDir, '--port', String(port), '--mqtt-port', '0'] },
+    ],
+    2,
+  );
+  const taken = new RegExp(
+    `^atm: bank port 127\\.0\\.0\\.1:${port} is in use \\(another bank, or another program listens there\\): stop it, or choose another port with --port N \\[PORT_IN_USE\\]$`,
+  );
   assertOneLine(bank, 1, taken, 'atm bank');
   assert.deepEqual(fs.readdirSync(bankDir), ['keystore.json'], 'the bank made no ledger or audit files');
   assertOneLine(demo, 1, taken, 'atm demo');
@@ -178,11 +255,16 @@ test('a data folder another bank has open: atm bank and atm demo exit 1 naming t
   const running = await startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt']);
   t.after(() => running.kill());
   const before = listing(dataDir);
-  const [bank, demo] = await runAtmAll([
-    { args: ['bank', '--data', dataDir, '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'] },
-    { args: ['demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'] },
-  ], 2);
-  const held = new RegExp(`^atm: data folder ${escape(dataDir)} is in use by another bank process \\(pid ${running.pid}: [^)]*atm\\.js bank --data ${escape(dataDir)} [^)]*\\): stop that bank first, or give this one its own --data folder \\[DATA_DIR_IN_USE\\]$`);
+  const [bank, demo] = await runAtmAll(
+    [
+      { args: ['bank', '--data', dataDir, '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'] },
+      { args: ['demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'] },
+    ],
+    2,
+  );
+  const held = new RegExp(
+    `^atm: data folder ${escape(dataDir)} is in use by another bank process \\(pid ${running.pid}: [^)]*atm\\.js bank --data ${escape(dataDir)} [^)]*\\): stop that bank first, or give this one its own --data folder \\[DATA_DIR_IN_USE\\]$`,
+  );
   assertOneLine(bank, 1, held, 'atm bank');
   assertOneLine(demo, 1, held, 'atm demo');
   assert.deepEqual(listing(dataDir), before, 'nothing added to or removed from the running bank’s folder');
@@ -205,7 +287,10 @@ test('where /proc/locks cannot name the holder, LevelDB’s own LEVEL_LOCKED sti
   const explained = explainStartFailure(refused, { dataDir, host: '127.0.0.1', port: 7400, mqttPort: null });
   assert.ok(explained instanceof AtmError);
   assert.equal(explained.code, 'DATA_DIR_IN_USE');
-  assert.equal(explained.message, `data folder ${dataDir} is in use by another bank process: stop that bank first, or give this one its own --data folder`);
+  assert.equal(
+    explained.message,
+    `data folder ${dataDir} is in use by another bank process: stop that bank first, or give this one its own --data folder`,
+  );
 });
 
 test('atm kiosk: a bad --device and a missing key file are usage errors (exit 2, one line naming the file and `atm keys add-kiosk`); nothing is made', async (t) => {
@@ -216,21 +301,42 @@ test('atm kiosk: a bad --device and a missing key file are usage errors (exit 2,
   initKeystore(bankDir);
   addKiosk(bankDir, 'kiosk-01', keyFile);
   const missing = path.join(root.dir, 'kiosk-02.key');
-  const kiosk = (...args: string[]): { args: string[]; options: { cwd: string } } => ({ args: ['kiosk', '--bank', '127.0.0.1:7400', ...args], options: { cwd: root.dir } });
+  const kiosk = (...args: string[]): { args: string[]; options: { cwd: string } } => ({
+    args: ['kiosk', '--bank', '127.0.0.1:7400', ...args],
+    options: { cwd: root.dir },
+  });
   const runs = [
     kiosk('--key', keyFile, '--device', 'bogus'),
     kiosk('--key', keyFile, '--device', 'serial:'),
     kiosk('--key', keyFile, '--device', 'firmata: '),
     kiosk('--kiosk', 'kiosk-02', '--key', missing),
-    { args: ['client', '--bank', '127.0.0.1:7400', '--key', missing, 'balance', '--user', 'austin'], options: { cwd: root.dir } },
+    {
+      args: ['client', '--bank', '127.0.0.1:7400', '--key', missing, 'balance', '--user', 'austin'],
+      options: { cwd: root.dir },
+    },
   ];
   const results = await runAtmAll(runs, 2);
   for (const [index, spec] of ['bogus', 'serial:', 'firmata: '].entries()) {
-    assertOneLine(results[index], 2, new RegExp(`^atm: --device must be sim, serial:PATH or firmata:PATH, got ${escape(JSON.stringify(spec))}$`), `--device ${spec}`);
+    assertOneLine(
+      results[index],
+      2,
+      new RegExp(`^atm: --device must be sim, serial:PATH or firmata:PATH, got ${escape(JSON.stringify(spec))}$`),
+      `--device ${spec}`,
+    );
   }
   const noKey = `^atm: cannot read kiosk key file ${escape(missing)} \\(ENOENT\\): the bank's operator makes it with 'atm keys add-kiosk `;
-  assertOneLine(results[3], 2, new RegExp(`${noKey}kiosk-02 --data DIR --out ${escape(missing)}' \\(copy it here, mode 0600\\)$`), 'atm kiosk, missing key file');
-  assertOneLine(results[4], 2, new RegExp(`${noKey}ID --data DIR --out ${escape(missing)}'`), 'atm client, missing key file');
+  assertOneLine(
+    results[3],
+    2,
+    new RegExp(`${noKey}kiosk-02 --data DIR --out ${escape(missing)}' \\(copy it here, mode 0600\\)$`),
+    'atm kiosk, missing key file',
+  );
+  assertOneLine(
+    results[4],
+    2,
+    new RegExp(`${noKey}ID --data DIR --out ${escape(missing)}'`),
+    'atm client, missing key file',
+  );
   assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no kiosk folder was made');
 });
 
@@ -241,22 +347,45 @@ test('in a terminal too (where the kiosk runs), a bad --device exits 2 with one 
   const keyFile = path.join(root.dir, 'kiosk-01.key');
   initKeystore(bankDir);
   addKiosk(bankDir, 'kiosk-01', keyFile);
-  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', '127.0.0.1:7400', '--key', keyFile, '--device', 'bogus'], { env: cleanEnv(), cwd: root.dir });
+  const pty = spawnPty(
+    process.execPath,
+    [atmBin, 'kiosk', '--bank', '127.0.0.1:7400', '--key', keyFile, '--device', 'bogus'],
+    { env: cleanEnv(), cwd: root.dir },
+  );
   t.after(() => pty.kill().then(() => undefined));
   const exit = await pty.exited;
   assert.equal(exit.exitCode, 2, pty.output());
-  assert.deepEqual(pty.screenText().split('\n').filter((line) => line.trim().length > 0), ['atm: --device must be sim, serial:PATH or firmata:PATH, got "bogus"']);
+  assert.deepEqual(
+    pty
+      .screenText()
+      .split('\n')
+      .filter((line) => line.trim().length > 0),
+    ['atm: --device must be sim, serial:PATH or firmata:PATH, got "bogus"'],
+  );
   assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no .atm-kiosk-kiosk-01 folder');
 });
 
 /** `atm demo` with stdout on a pipe (no terminal), once it has printed what to do. */
-async function startPipedDemo(t: TestContext, dataDir: string, cwd?: string): Promise<{ stdout: string; stop: () => Promise<number | null> }> {
-  const demo = spawn(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], { env: cleanEnv(), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startPipedDemo(
+  t: TestContext,
+  dataDir: string,
+  cwd?: string,
+): Promise<{ stdout: string; stop: () => Promise<number | null> }> {
+  const demo = spawn(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], {
+    env: cleanEnv(),
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => void (demo.exitCode === null && demo.kill('SIGKILL')));
   let stdout = '';
   demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => demo.once('close', resolve));
-  await waitUntil(() => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null, 'the demo to start', WAIT_MS, 20);
+  await waitUntil(
+    () => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null,
+    'the demo to start',
+    WAIT_MS,
+    20,
+  );
   return {
     stdout,
     stop: () => {
@@ -273,7 +402,10 @@ function assertStamped(text: string, startedMs: number, what: string): void {
   for (const line of lines) {
     assert.match(line, LOG_TIME_PATTERN, `${what}: ${line}`);
     const atMs = Date.parse(line.slice(0, line.indexOf(' ')));
-    assert.ok(atMs >= Math.floor(startedMs / 1000) * 1000 && atMs <= Date.now(), `${what}: the time is when it was written: ${line}`);
+    assert.ok(
+      atMs >= Math.floor(startedMs / 1000) * 1000 && atMs <= Date.now(),
+      `${what}: the time is when it was written: ${line}`,
+    );
   }
 }
 
@@ -290,7 +422,11 @@ test('every line the bank writes to its log starts with an ISO-8601 UTC time: at
   assert.ok((await connection.request({ op: 'register', username: 'stamped', password: 'correct horse battery' })).ok);
   connection.close();
   assert.deepEqual(await bank.stop(), { code: 0, signal: null });
-  assert.match(bank.stdout(), /Z \[kiosk-01 127\.0\.0\.1:\d+\] register ok user=st\*\*\* /, 'control: the action line is there');
+  assert.match(
+    bank.stdout(),
+    /Z \[kiosk-01 127\.0\.0\.1:\d+\] register ok user=st\*\*\* /,
+    'control: the action line is there',
+  );
   assertStamped(bank.stdout(), startedMs, 'atm bank stdout');
 
   const demoDir = path.join(root.dir, 'demo');
@@ -302,14 +438,35 @@ test('every line the bank writes to its log starts with an ISO-8601 UTC time: at
 });
 
 test('atm bench prints a table for a person by default, and its report as one JSON object only with --json', async () => {
-  const small = ['bench', '--sessions', '1', '--requests', '8', '--seconds', '1', '--handshakes', '1', '--bcrypt-cost', '4'];
+  const small = [
+    'bench',
+    '--sessions',
+    '1',
+    '--requests',
+    '8',
+    '--seconds',
+    '1',
+    '--handshakes',
+    '1',
+    '--bcrypt-cost',
+    '4',
+  ];
   const [table, json] = await runAtmAll([{ args: small }, { args: [...small, '--json'] }], 1);
   assert.equal(table?.code, 0, table?.stderr);
   assert.throws(() => JSON.parse(table?.stdout ?? ''), SyntaxError, 'the default output is not JSON');
   const lines = (table?.stdout ?? '').trimEnd().split('\n');
   assert.match(lines[0] ?? '', /^atm bench on \d+ cores, /);
-  for (const measure of [/^ {2}requests per second +\d+ \(\d+ requests in [\d.]+ s, 1 session\)$/, /^ {2}latency p50 \/ p99 \/ max +[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/, /^ {2}deposit p50 \/ p99 +/, /^ {2}group commit +[\d.]+ requests per synced write/, /^ {2}1 login at bcrypt cost 4 +\d+ ms total$/]) {
-    assert.ok(lines.some((line) => measure.test(line)), `no line like ${String(measure)} in:\n${table?.stdout}`);
+  for (const measure of [
+    /^ {2}requests per second +\d+ \(\d+ requests in [\d.]+ s, 1 session\)$/,
+    /^ {2}latency p50 \/ p99 \/ max +[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/,
+    /^ {2}deposit p50 \/ p99 +/,
+    /^ {2}group commit +[\d.]+ requests per synced write/,
+    /^ {2}1 login at bcrypt cost 4 +\d+ ms total$/,
+  ]) {
+    assert.ok(
+      lines.some((line) => measure.test(line)),
+      `no line like ${String(measure)} in:\n${table?.stdout}`,
+    );
   }
   assert.equal(json?.code, 0, json?.stderr);
   assert.equal(json?.stdout.trim().split('\n').length, 1, '--json prints one line');
@@ -326,13 +483,24 @@ test('without a terminal the demo speaks of the product and says how to get the 
   assert.ok(port > 0, demo.stdout);
   assert.doesNotMatch(demo.stdout, /seed/i, 'no word of where the project came from');
   assert.match(demo.stdout, /The kiosk screen needs a terminal: run `npm start` in one/);
-  assert.ok(demo.stdout.includes(`\n  npx atm kiosk --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key\n`), demo.stdout);
-  assert.ok(demo.stdout.includes(`npx atm client --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key register --user austin`), demo.stdout);
+  assert.ok(
+    demo.stdout.includes(`\n  npx atm kiosk --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key\n`),
+    demo.stdout,
+  );
+  assert.ok(
+    demo.stdout.includes(
+      `npx atm client --bank 127.0.0.1:${port} --kiosk demo-kiosk --key data/demo-kiosk.key register --user austin`,
+    ),
+    demo.stdout,
+  );
 });
 
 test('the README’s screen captures of `npm start` show the kiosk id the demo really uses', () => {
   const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-  const seeSection = readme.slice(readme.indexOf('## What you will see'), readme.indexOf('\n## ', readme.indexOf('## What you will see') + 1));
+  const seeSection = readme.slice(
+    readme.indexOf('## What you will see'),
+    readme.indexOf('\n## ', readme.indexOf('## What you will see') + 1),
+  );
   const statusKiosks = [...seeSection.matchAll(/^ (\S+) │ bank (?:online|offline) │/gm)].map((match) => match[1]);
   const receiptKiosks = [...seeSection.matchAll(/^│ {3}Kiosk (\S+) /gm)].map((match) => match[1]);
   assert.ok(statusKiosks.length >= 5 && receiptKiosks.length >= 1, 'control: the captures are found');
@@ -344,16 +512,29 @@ test('other command lines that name what is not there exit 2 with one line: a --
   t.after(root.remove);
   const bankDir = path.join(root.dir, 'bank');
   initKeystore(bankDir);
-  const [foreignHost, board, hex] = await runAtmAll([
-    // 203.0.113.7 is TEST-NET-3 (RFC 5737): never an address of this machine.
-    { args: ['bank', '--data', bankDir, '--host', '203.0.113.7', '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'] },
-    { args: ['firmware', 'flash', '--port', '/dev/null', '--board', 'mega'] },
-    { args: ['firmware', 'flash', '--port', '/dev/null', '--hex', path.join(root.dir, 'none.hex')] },
-  ], 2);
-  assertOneLine(foreignHost, 2, /^atm: --host 203\.0\.113\.7 is not an address of this machine \(EADDRNOTAVAIL\): use 127\.0\.0\.1, 0\.0\.0\.0/, '--host');
+  const [foreignHost, board, hex] = await runAtmAll(
+    [
+      // 203.0.113.7 is TEST-NET-3 (RFC 5737): never an address of this machine.
+      { args: ['bank', '--data', bankDir, '--host', '203.0.113.7', '--port', '0', '--no-mqtt', '--bcrypt-cost', '4'] },
+      { args: ['firmware', 'flash', '--port', '/dev/null', '--board', 'mega'] },
+      { args: ['firmware', 'flash', '--port', '/dev/null', '--hex', path.join(root.dir, 'none.hex')] },
+    ],
+    2,
+  );
+  assertOneLine(
+    foreignHost,
+    2,
+    /^atm: --host 203\.0\.113\.7 is not an address of this machine \(EADDRNOTAVAIL\): use 127\.0\.0\.1, 0\.0\.0\.0/,
+    '--host',
+  );
   assert.deepEqual(fs.readdirSync(bankDir), ['keystore.json'], 'no ledger left behind');
   assertOneLine(board, 2, /^atm: unknown board "mega"; known: uno, nano, nano-old \[BAD_BOARD\]$/, '--board mega');
-  assertOneLine(hex, 2, new RegExp(`^atm: hex file ${escape(path.join(root.dir, 'none.hex'))} not found .*\\[HEX_MISSING\\]$`), '--hex missing');
+  assertOneLine(
+    hex,
+    2,
+    new RegExp(`^atm: hex file ${escape(path.join(root.dir, 'none.hex'))} not found .*\\[HEX_MISSING\\]$`),
+    '--hex missing',
+  );
 });
 
 test('atm kiosk in a terminal: a --bank port outside 1–65535 exits 2 with one line, as atm client does', async (t) => {
@@ -363,16 +544,29 @@ test('atm kiosk in a terminal: a --bank port outside 1–65535 exits 2 with one 
   const keyFile = path.join(root.dir, 'kiosk-01.key');
   initKeystore(bankDir);
   addKiosk(bankDir, 'kiosk-01', keyFile);
-  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', '127.0.0.1:99999', '--key', keyFile], { env: cleanEnv(), cwd: root.dir });
+  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', '127.0.0.1:99999', '--key', keyFile], {
+    env: cleanEnv(),
+    cwd: root.dir,
+  });
   t.after(() => pty.kill().then(() => undefined));
   const exit = await Promise.race([pty.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000))]);
   assert.equal(exit?.exitCode, 2, pty.screenText());
-  assert.deepEqual(pty.screenText().split('\n').filter((line) => line.trim().length > 0), ['atm: --bank must be HOST:PORT, got "127.0.0.1:99999"']);
+  assert.deepEqual(
+    pty
+      .screenText()
+      .split('\n')
+      .filter((line) => line.trim().length > 0),
+    ['atm: --bank must be HOST:PORT, got "127.0.0.1:99999"'],
+  );
   assert.deepEqual(fs.readdirSync(root.dir).sort(), ['bank', 'kiosk-01.key'], 'no kiosk folder');
 });
 
 test('atm firmware-sim --lcd takes COLUMNSxROWS; anything else is a usage error (exit 2, one line)', async () => {
-  const results = await runAtmAll([{ args: ['firmware-sim', '--lcd', '99x9'] }, { args: ['firmware-sim', '--lcd', 'big'] }, { args: ['firmware-sim', '--help'] }]);
+  const results = await runAtmAll([
+    { args: ['firmware-sim', '--lcd', '99x9'] },
+    { args: ['firmware-sim', '--lcd', 'big'] },
+    { args: ['firmware-sim', '--help'] },
+  ]);
   for (const result of results.slice(0, 2)) {
     assert.equal(result?.code, 2, result?.stderr);
     assert.match(result?.stderr ?? '', /^atm: --lcd must be COLUMNSxROWS such as 20x4 or 16x2/);

@@ -147,7 +147,17 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assert.deepEqual(fs.readFileSync(keyFile), keyBefore, 'key file untouched');
       assert.deepEqual(fs.readFileSync(path.join(dataDir, 'keystore.json')), keystoreBefore, 'keystore untouched');
 
-      const forced = await runAtm(['keys', 'add-kiosk', 'kiosk-01', '--data', dataDir, '--out', keyFile, '--force', '--json']);
+      const forced = await runAtm([
+        'keys',
+        'add-kiosk',
+        'kiosk-01',
+        '--data',
+        dataDir,
+        '--out',
+        keyFile,
+        '--force',
+        '--json',
+      ]);
       assertOk(forced, 'add-kiosk --force --json');
       assert.equal(forced.stdout.trim().split('\n').length, 1, '--json prints one object');
       assert.deepEqual(JSON.parse(forced.stdout), { ok: true, kioskId: 'kiosk-01', keyFile });
@@ -161,7 +171,9 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       const keystoreBefore = fs.readFileSync(path.join(dataDir, 'keystore.json'));
       const badIds = ['Kiosk-09', 'k'.repeat(17), '../kiosk'];
       const outFile = (index: number): string => path.join(root.dir, `bad-${index}.key`);
-      const results = await runAtmAll(badIds.map((id, index) => ({ args: ['keys', 'add-kiosk', id, '--data', dataDir, '--out', outFile(index)] })));
+      const results = await runAtmAll(
+        badIds.map((id, index) => ({ args: ['keys', 'add-kiosk', id, '--data', dataDir, '--out', outFile(index)] })),
+      );
       results.forEach((result, index) => {
         assertOneLineError(result, 1, /INVALID_KIOSK_ID/, `kiosk id ${JSON.stringify(badIds[index])}`);
         assert.ok(!fs.existsSync(outFile(index)), 'no key file written');
@@ -172,15 +184,23 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
     test('keys add-operator prints a generated password once, as the last stdout line; with ATM_PASSWORD set it prints no password', async () => {
       // One at a time: both rewrite keystore.json.
       const generated = await runAtm(['keys', 'add-operator', 'op1', '--data', dataDir]);
-      const given = await runAtm(['keys', 'add-operator', 'op2', '--data', dataDir], { env: { ATM_PASSWORD: 'operator-secret-2' } });
+      const given = await runAtm(['keys', 'add-operator', 'op2', '--data', dataDir], {
+        env: { ATM_PASSWORD: 'operator-secret-2' },
+      });
       assertOk(generated, 'add-operator op1');
       const password = generated.stdout.trimEnd().split('\n').at(-1) as string;
       assert.ok(password.length >= 16, `a strong generated password, got ${JSON.stringify(password)}`);
       assert.equal(generated.stdout.split(password).length - 1, 1, 'printed exactly once');
       const keystore = readKeystore(dataDir);
       assert.ok(keystore.operators.op1 !== undefined);
-      assert.ok(await bcrypt.compare(password, keystore.operators.op1.passwordHash), 'the printed password is the one stored (hashed)');
-      assert.ok(!fs.readFileSync(path.join(dataDir, 'keystore.json'), 'utf8').includes(password), 'only the hash is stored');
+      assert.ok(
+        await bcrypt.compare(password, keystore.operators.op1.passwordHash),
+        'the printed password is the one stored (hashed)',
+      );
+      assert.ok(
+        !fs.readFileSync(path.join(dataDir, 'keystore.json'), 'utf8').includes(password),
+        'only the hash is stored',
+      );
 
       assertOk(given, 'add-operator op2');
       assert.equal(given.stdout, 'operator op2 added\n', 'a password from ATM_PASSWORD is never printed');
@@ -188,7 +208,9 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assert.ok(await bcrypt.compare('operator-secret-2', keystore.operators.op2.passwordHash));
       assert.equal(keystore.operators.op1.admin, undefined, 'an operator is not an admin unless asked');
 
-      const admin = await runAtm(['keys', 'add-operator', 'op3', '--admin', '--data', dataDir, '--json'], { env: { ATM_PASSWORD: 'operator-secret-3' } });
+      const admin = await runAtm(['keys', 'add-operator', 'op3', '--admin', '--data', dataDir, '--json'], {
+        env: { ATM_PASSWORD: 'operator-secret-3' },
+      });
       assertOk(admin, 'add-operator op3 --admin');
       assert.deepEqual(JSON.parse(admin.stdout), { ok: true, operator: 'op3', admin: true });
       assert.equal(readKeystore(dataDir).operators.op3?.admin, true);
@@ -196,7 +218,10 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
 
     test('every command answers --help with usage text on stdout and exit 0', async () => {
       const commands = [[], ['keys'], ['keys', 'add-kiosk'], ['bank'], ['client'], ['audit'], ['demo']];
-      const results = await runAtmAll(commands.map((command) => ({ args: [...command, '--help'] })), 2);
+      const results = await runAtmAll(
+        commands.map((command) => ({ args: [...command, '--help'] })),
+        2,
+      );
       results.forEach((result, index) => {
         const what = `atm ${(commands[index] ?? []).join(' ')} --help`;
         assert.equal(result.code, 0, `${what}: exit ${result.code}, stderr ${result.stderr}`);
@@ -241,12 +266,20 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       if (options.input !== undefined) passwordsUsed.add(options.input.split('\n')[0] ?? '');
       return { args, options: { ...options, env } };
     };
-    const client = async (args: string[], options: RunOptions & { key?: string; kiosk?: string } = {}): Promise<CliResult> => {
+    const client = async (
+      args: string[],
+      options: RunOptions & { key?: string; kiosk?: string } = {},
+    ): Promise<CliResult> => {
       const run = clientRun(clientArgs(args, options), options);
       return recordOutput(await runAtm(run.args, run.options));
     };
     const clients = async (runs: { args: string[]; options?: RunOptions }[]): Promise<CliResult[]> =>
-      (await runAtmAll(runs.map((run) => clientRun(clientArgs(run.args), run.options)), 2)).map(recordOutput);
+      (
+        await runAtmAll(
+          runs.map((run) => clientRun(clientArgs(run.args), run.options)),
+          2,
+        )
+      ).map(recordOutput);
     const audit = async (args: string[]): Promise<CliResult> => {
       const result = await runAtm(['audit', ...args, '--data', dataDir]);
       auditOutputs.push(result.stdout, result.stderr);
@@ -329,17 +362,29 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assertOk(deposit, 'deposit --json');
       assert.equal(deposit.stdout.trim().split('\n').length, 1, '--json prints one object');
       const object = JSON.parse(deposit.stdout) as Record<string, unknown>;
-      assert.deepEqual([object.ok, object.action, object.balance, object.balanceCents], [true, 'deposit', '20.00', 2000]);
+      assert.deepEqual(
+        [object.ok, object.action, object.balance, object.balanceCents],
+        [true, 'deposit', '20.00', 2000],
+      );
       assert.equal(typeof object.txnId, 'string');
 
       const all = await shown();
       assert.deepEqual(all, logRecords(dataDir), 'audit show --json prints every record of the log');
       const bellamy = await shown('--user', 'bellamy');
-      assert.deepEqual(bellamy.map((record) => record.action), ['register', 'login', 'deposit', 'logout']);
-      assert.deepEqual(bellamy, all.filter((record) => record.username === 'bellamy'));
+      assert.deepEqual(
+        bellamy.map((record) => record.action),
+        ['register', 'login', 'deposit', 'logout'],
+      );
+      assert.deepEqual(
+        bellamy,
+        all.filter((record) => record.username === 'bellamy'),
+      );
       const austin = await shown('--user', 'AUSTIN');
       assert.equal(austin.length, 14);
-      assert.deepEqual(austin, all.filter((record) => record.username === 'austin'));
+      assert.deepEqual(
+        austin,
+        all.filter((record) => record.username === 'austin'),
+      );
       const recent = await shown('--since', since);
       assert.deepEqual(recent, bellamy, '--since keeps exactly the records made after it');
 
@@ -347,22 +392,51 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       assertOk(text, 'audit show (text)');
       const lines = text.stdout.trimEnd().split('\n');
       assert.equal(lines.length, 4);
-      assert.ok(lines.every((line) => / user=bellamy( |$)/.test(line)), text.stdout);
+      assert.ok(
+        lines.every((line) => / user=bellamy( |$)/.test(line)),
+        text.stdout,
+      );
     });
 
     test('withdraw --dispense-fault voids the hold and debits nothing; --dispensed 60.00 of 100.00 debits exactly 60.00', async () => {
       assertOk(await client(['register', '--user', 'carolyn']), 'register');
       assertOk(await client(['deposit', '--user', 'carolyn', '--amount', '200.00']), 'deposit');
-      const jam = await client(['withdraw', '--user', 'carolyn', '--amount', '30.00', '--dispense-fault', '--txn', 'jam-txn-0001']);
+      const jam = await client([
+        'withdraw',
+        '--user',
+        'carolyn',
+        '--amount',
+        '30.00',
+        '--dispense-fault',
+        '--txn',
+        'jam-txn-0001',
+      ]);
       assertOneLineError(jam, 1, /^withdraw declined: DISPENSE_FAULT/, 'jam');
       assert.equal(jam.stdout, 'balance 200.00\n', 'a jam debits nothing');
 
-      const partial = await client(['withdraw', '--user', 'carolyn', '--amount', '100.00', '--dispensed', '60.00', '--txn', 'part-txn-0001']);
+      const partial = await client([
+        'withdraw',
+        '--user',
+        'carolyn',
+        '--amount',
+        '100.00',
+        '--dispensed',
+        '60.00',
+        '--txn',
+        'part-txn-0001',
+      ]);
       assertOk(partial, 'partial dispense');
-      assert.equal(partial.stdout, 'withdraw ok: balance 140.00 (partial dispense: 60.00)\n', 'exactly the dispensed 60.00 is debited');
+      assert.equal(
+        partial.stdout,
+        'withdraw ok: balance 140.00 (partial dispense: 60.00)\n',
+        'exactly the dispensed 60.00 is debited',
+      );
 
       const carolyn = await shown('--user', 'carolyn');
-      const byTxn = (txnId: string): unknown[] => carolyn.filter((record) => record.txnId === txnId).map((record) => [record.action, record.outcome, record.amountCents]);
+      const byTxn = (txnId: string): unknown[] =>
+        carolyn
+          .filter((record) => record.txnId === txnId)
+          .map((record) => [record.action, record.outcome, record.amountCents]);
       assert.deepEqual(byTxn('jam-txn-0001'), [
         ['withdraw.hold', 'ok', 3000],
         ['withdraw.void', 'ok', 3000],
@@ -382,7 +456,9 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
         ['withdraw', '--user', 'austin', '--amount', '99999999999999999'],
       ];
       const results = await clients(runs.map((args) => ({ args })));
-      results.forEach((result, index) => assertOneLineError(result, 1, /declined: INVALID_AMOUNT/, (runs[index] ?? []).join(' ')));
+      results.forEach((result, index) =>
+        assertOneLineError(result, 1, /declined: INVALID_AMOUNT/, (runs[index] ?? []).join(' ')),
+      );
       // Every money movement is committed with its audit record; no record, no movement.
       assert.equal(auditLines(dataDir).length, recordsBefore, 'no request reached the bank');
       const balance = await client(['--json', 'balance', '--user', 'austin']);
@@ -397,7 +473,12 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
         { user: 'weakutf8', password: `${'é'.repeat(36)}a` }, // 37 characters, 73 bytes
         { user: 'longpass', password: 'p'.repeat(72) },
       ];
-      const [long, limit, weak, longest] = await clients(attempts.map(({ user, password }) => ({ args: ['register', '--user', user], options: { env: { ATM_PASSWORD: password } } })));
+      const [long, limit, weak, longest] = await clients(
+        attempts.map(({ user, password }) => ({
+          args: ['register', '--user', user],
+          options: { env: { ATM_PASSWORD: password } },
+        })),
+      );
       assertOneLineError(long, 1, /^register declined: INVALID_USERNAME/, '33-char username');
       assertOk(limit, '32-char username');
       assertOneLineError(weak, 1, /^register declined: WEAK_PASSWORD/, '73 bytes in 37 characters');
@@ -408,19 +489,45 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
         { args: ['login', '--user', 'nosuchuser'], options: { env: { ATM_PASSWORD: WRONG_PASSWORD } } },
       ]);
       // [ATM-4.11] A wrong password says how many tries are left; an unknown name says nothing more.
-      assertOneLineError(wrongPassword, 1, /^login declined: AUTH_FAILED \(Wrong username or password; 4 tries left before a lock\)\n?$/, 'wrong password');
-      assertOneLineError(unknownUser, 1, /^login declined: AUTH_FAILED \(Wrong username or password\)\n?$/, 'unknown user');
+      assertOneLineError(
+        wrongPassword,
+        1,
+        /^login declined: AUTH_FAILED \(Wrong username or password; 4 tries left before a lock\)\n?$/,
+        'wrong password',
+      );
+      assertOneLineError(
+        unknownUser,
+        1,
+        /^login declined: AUTH_FAILED \(Wrong username or password\)\n?$/,
+        'unknown user',
+      );
       assert.equal(unknownUser?.stdout, wrongPassword?.stdout);
       // [ATM-4.10] A limit decline names the limit.
-      const [overLimit] = await clients([{ args: ['withdraw', '--user', 'longpass', '--amount', '1000.01'], options: { env: { ATM_PASSWORD: 'p'.repeat(72) } } }]);
-      assertOneLineError(overLimit, 1, /^withdraw declined: LIMIT_EXCEEDED \(Amount exceeds the limit; limit 1000\.00 per withdrawal, 2000\.00 left today\)\n?$/, 'over the per-withdrawal limit');
+      const [overLimit] = await clients([
+        {
+          args: ['withdraw', '--user', 'longpass', '--amount', '1000.01'],
+          options: { env: { ATM_PASSWORD: 'p'.repeat(72) } },
+        },
+      ]);
+      assertOneLineError(
+        overLimit,
+        1,
+        /^withdraw declined: LIMIT_EXCEEDED \(Amount exceeds the limit; limit 1000\.00 per withdrawal, 2000\.00 left today\)\n?$/,
+        'over the per-withdrawal limit',
+      );
     });
 
     test('--password-stdin takes the password from the first line of stdin', async () => {
       const secret = 'stdin secret 42';
-      const registered = await client(['register', '--user', 'stdinuser', '--password-stdin'], { env: { ATM_PASSWORD: undefined }, input: `${secret}\nsecond line\n` });
+      const registered = await client(['register', '--user', 'stdinuser', '--password-stdin'], {
+        env: { ATM_PASSWORD: undefined },
+        input: `${secret}\nsecond line\n`,
+      });
       assertOk(registered, 'register via stdin');
-      assertOk(await client(['login', '--user', 'stdinuser'], { env: { ATM_PASSWORD: secret } }), 'the same password via ATM_PASSWORD logs in');
+      assertOk(
+        await client(['login', '--user', 'stdinuser'], { env: { ATM_PASSWORD: secret } }),
+        'the same password via ATM_PASSWORD logs in',
+      );
     });
 
     test('usage errors exit 2 (missing --bank, unknown command or action), an unreachable bank exits 3, a key file readable by others is refused', async () => {
@@ -430,13 +537,16 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       fs.chmodSync(looseKey, 0o644);
       const env = { env: { ATM_PASSWORD: PASSWORD } };
       const [noBank, unknownCommand, unknownAction, unreachable, loose] = (
-        await runAtmAll([
-          { args: ['client', '--kiosk', 'kiosk-01', '--key', keyFile, 'balance', '--user', 'austin'], options: env },
-          { args: ['frobnicate', '--data', dataDir], options: env },
-          { args: clientArgs(['transfer', '--user', 'austin']), options: env },
-          { args: clientArgs(['balance', '--user', 'austin'], { port: closedPort }), options: env },
-          { args: clientArgs(['balance', '--user', 'austin'], { key: looseKey }), options: env },
-        ], 2)
+        await runAtmAll(
+          [
+            { args: ['client', '--kiosk', 'kiosk-01', '--key', keyFile, 'balance', '--user', 'austin'], options: env },
+            { args: ['frobnicate', '--data', dataDir], options: env },
+            { args: clientArgs(['transfer', '--user', 'austin']), options: env },
+            { args: clientArgs(['balance', '--user', 'austin'], { port: closedPort }), options: env },
+            { args: clientArgs(['balance', '--user', 'austin'], { key: looseKey }), options: env },
+          ],
+          2,
+        )
       ).map(recordOutput);
       // A usage error prints the error on the first stderr line, then the usage text.
       assert.equal(noBank?.code, 2);
@@ -451,9 +561,15 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
 
     test('keys revoke-kiosk takes effect on the running bank: the kiosk’s next atm client exits 3 with one line', async () => {
       const key2 = path.join(root.dir, 'kiosk-02.key');
-      assertOk(await runAtm(['keys', 'add-kiosk', 'kiosk-02', '--data', dataDir, '--out', key2]), 'add kiosk-02 while the bank runs');
+      assertOk(
+        await runAtm(['keys', 'add-kiosk', 'kiosk-02', '--data', dataDir, '--out', key2]),
+        'add kiosk-02 while the bank runs',
+      );
       pskHex.push((JSON.parse(fs.readFileSync(key2, 'utf8')) as { psk: string }).psk);
-      assertOk(await client(['balance', '--user', 'austin'], { kiosk: 'kiosk-02', key: key2 }), 'kiosk-02 is served before revocation');
+      assertOk(
+        await client(['balance', '--user', 'austin'], { kiosk: 'kiosk-02', key: key2 }),
+        'kiosk-02 is served before revocation',
+      );
       assertOk(await runAtm(['keys', 'revoke-kiosk', 'kiosk-02', '--data', dataDir]), 'revoke-kiosk');
       assert.notEqual(readKeystore(dataDir).kiosks['kiosk-02']?.revokedAt ?? null, null);
       const refused = await client(['balance', '--user', 'austin'], { kiosk: 'kiosk-02', key: key2 });
@@ -473,7 +589,12 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       const lines = auditLines(dataDir);
       const first = fernetDecrypt(fernetKey, lines[0] as string);
       assert.ok(first.ok, 'the first line decrypts with the exported key');
-      assert.deepEqual((({ seq, action, username }) => ({ seq, action, username }))(JSON.parse(first.plaintext.toString('utf8')) as AuditRecordJson), { seq: 1, action: 'register', username: 'austin' });
+      assert.deepEqual(
+        (({ seq, action, username }) => ({ seq, action, username }))(
+          JSON.parse(first.plaintext.toString('utf8')) as AuditRecordJson,
+        ),
+        { seq: 1, action: 'register', username: 'austin' },
+      );
       const last = fernetDecrypt(fernetKey, lines.at(-1) as string);
       assert.ok(last.ok);
       assert.equal((JSON.parse(last.plaintext.toString('utf8')) as AuditRecordJson).seq, lines.length);
@@ -500,24 +621,36 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       const again = await client(['deposit', '--user', 'davidson', '--amount', '10.00', '--txn', 'dep-davidson-0001']);
       assertOk(again, 'repeat after restart');
       assert.equal(again.stdout, 'deposit ok: balance 10.00\n', 'the first answer again: still one credit');
-      const deposits = logRecords(dataDir).filter((record) => record.action === 'deposit' && record.txnId === 'dep-davidson-0001');
+      const deposits = logRecords(dataDir).filter(
+        (record) => record.action === 'deposit' && record.txnId === 'dep-davidson-0001',
+      );
       assert.equal(deposits.length, 3);
       assert.equal(deposits[0]?.detail, undefined, 'the first deposit moved money');
-      assert.ok(deposits.slice(1).every((record) => /nothing moved/.test(record.detail ?? '')), 'the repeats are audited as repeats');
+      assert.ok(
+        deposits.slice(1).every((record) => /nothing moved/.test(record.detail ?? '')),
+        'the repeats are audited as repeats',
+      );
     });
 
     test('secrets stay secret: bank stdout, CLI output, LevelDB files and audit.log hold no password or PSK; bank stdout and client output no full username', async () => {
       assert.deepEqual(await bank.stop(), { code: 0, signal: null });
       const passwords = [...passwordsUsed];
-      assert.ok(passwords.length >= 5 && passwords.every((password) => password.length >= 8), JSON.stringify(passwords));
+      assert.ok(
+        passwords.length >= 5 && passwords.every((password) => password.length >= 8),
+        JSON.stringify(passwords),
+      );
       const bankStdout = banks.map((running) => running.stdout()).join('');
       assert.match(bankStdout, / user=au\*\*\* /, 'the bank log masks usernames');
       const clientText = clientOutputs.join('');
       const everything = `${bankStdout}${banks.map((running) => running.stderr()).join('')}${clientText}${auditOutputs.join('')}`;
-      for (const password of passwords) assert.ok(!everything.includes(password), `a password appears in output: ${JSON.stringify(password)}`);
+      for (const password of passwords)
+        assert.ok(!everything.includes(password), `a password appears in output: ${JSON.stringify(password)}`);
       for (const hex of pskHex) {
         assert.ok(!everything.includes(hex), 'a PSK appears in output');
-        assert.ok(!everything.includes(Buffer.from(hex, 'hex').toString('base64').slice(0, 40)), 'a PSK appears (base64) in output');
+        assert.ok(
+          !everything.includes(Buffer.from(hex, 'hex').toString('base64').slice(0, 40)),
+          'a PSK appears (base64) in output',
+        );
       }
       const audited = new Set(logRecords(dataDir).map((record) => record.username));
       for (const username of usernames) {
@@ -527,19 +660,25 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       }
 
       const ledgerDir = path.join(dataDir, 'ledger');
-      const files = [path.join(dataDir, 'audit.log'), path.join(dataDir, 'audit.head'), ...fs.readdirSync(ledgerDir).map((name) => path.join(ledgerDir, name))];
+      const files = [
+        path.join(dataDir, 'audit.log'),
+        path.join(dataDir, 'audit.head'),
+        ...fs.readdirSync(ledgerDir).map((name) => path.join(ledgerDir, name)),
+      ];
       const ledgerBytes = Buffer.concat(files.slice(2).map((file) => fs.readFileSync(file)));
       assert.ok(ledgerBytes.includes('davidson'), 'control: the raw LevelDB bytes are searchable');
       for (const file of files) {
         const bytes = fs.readFileSync(file);
-        for (const password of passwords) assert.ok(!bytes.includes(Buffer.from(password, 'utf8')), `${path.basename(file)} holds a password`);
+        for (const password of passwords)
+          assert.ok(!bytes.includes(Buffer.from(password, 'utf8')), `${path.basename(file)} holds a password`);
         for (const hex of pskHex) {
           assert.ok(!bytes.includes(hex), `${path.basename(file)} holds a PSK (hex)`);
           assert.ok(!bytes.includes(Buffer.from(hex, 'hex')), `${path.basename(file)} holds a PSK (raw)`);
         }
       }
       const auditLog = fs.readFileSync(path.join(dataDir, 'audit.log'), 'ascii');
-      for (const username of usernames) assert.ok(!auditLog.includes(username), 'audit.log is encrypted: no username in clear');
+      for (const username of usernames)
+        assert.ok(!auditLog.includes(username), 'audit.log is encrypted: no username in clear');
     });
 
     test('audit verify names the first bad record after an edited byte, a deleted, swapped or truncated line', async () => {
@@ -548,15 +687,46 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
       const n = lines.length;
       assert.ok(n >= 20, `the story left ${n} records`);
       const line = (seq: number): string => lines[seq - 1] as string;
-      const editByte = (text: string, at: number): string => `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`;
+      const editByte = (text: string, at: number): string =>
+        `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`;
       const body = (kept: string[]): string => `${kept.join('\n')}\n`;
       const cases: { name: string; content: string; badRecord: number; reason: RegExp }[] = [
-        { name: 'one byte of line 3 edited', content: body([...lines.slice(0, 2), editByte(line(3), 60), ...lines.slice(3)]), badRecord: 3, reason: /does not decrypt/ },
-        { name: 'line 7 deleted', content: body(lines.filter((_, index) => index !== 6)), badRecord: 7, reason: /sequence 8 where 7 was expected/ },
-        { name: 'lines 4 and 5 swapped', content: body([...lines.slice(0, 3), line(5), line(4), ...lines.slice(5)]), badRecord: 4, reason: /sequence 5 where 4 was expected/ },
-        { name: 'last line cut mid-token', content: `${body(lines.slice(0, -1))}${line(n).slice(0, 50)}`, badRecord: n, reason: /incomplete/ },
-        { name: 'last line cut mid-token, newline kept', content: body([...lines.slice(0, -1), line(n).slice(0, 50)]), badRecord: n, reason: /does not decrypt/ },
-        { name: 'last line removed', content: body(lines.slice(0, -1)), badRecord: n, reason: new RegExp(`truncated: head says ${n} records, the log has ${n - 1}`) },
+        {
+          name: 'one byte of line 3 edited',
+          content: body([...lines.slice(0, 2), editByte(line(3), 60), ...lines.slice(3)]),
+          badRecord: 3,
+          reason: /does not decrypt/,
+        },
+        {
+          name: 'line 7 deleted',
+          content: body(lines.filter((_, index) => index !== 6)),
+          badRecord: 7,
+          reason: /sequence 8 where 7 was expected/,
+        },
+        {
+          name: 'lines 4 and 5 swapped',
+          content: body([...lines.slice(0, 3), line(5), line(4), ...lines.slice(5)]),
+          badRecord: 4,
+          reason: /sequence 5 where 4 was expected/,
+        },
+        {
+          name: 'last line cut mid-token',
+          content: `${body(lines.slice(0, -1))}${line(n).slice(0, 50)}`,
+          badRecord: n,
+          reason: /incomplete/,
+        },
+        {
+          name: 'last line cut mid-token, newline kept',
+          content: body([...lines.slice(0, -1), line(n).slice(0, 50)]),
+          badRecord: n,
+          reason: /does not decrypt/,
+        },
+        {
+          name: 'last line removed',
+          content: body(lines.slice(0, -1)),
+          badRecord: n,
+          reason: new RegExp(`truncated: head says ${n} records, the log has ${n - 1}`),
+        },
       ];
       const copies = [null, ...cases].map((entry, index) => {
         const copy = path.join(root.dir, `tamper-${index}`);
@@ -564,15 +734,29 @@ describe('atm CLI', { concurrency: true, timeout: 90_000 }, () => {
         if (entry !== null) fs.writeFileSync(path.join(copy, 'audit.log'), entry.content);
         return copy;
       });
-      const results = await runAtmAll(copies.map((copy, index) => ({ args: ['audit', 'verify', '--data', copy, ...(index === 2 ? ['--json'] : [])] })), 2);
+      const results = await runAtmAll(
+        copies.map((copy, index) => ({
+          args: ['audit', 'verify', '--data', copy, ...(index === 2 ? ['--json'] : [])],
+        })),
+        2,
+      );
       assert.equal(results[0]?.stdout, `OK ${n} records\n`, 'control: the untouched copy verifies');
       assert.equal(results[0]?.code, 0);
       cases.forEach((entry, index) => {
         const result = results[index + 1] as CliResult;
         assert.equal(result.code, 1, `${entry.name}: exit ${result.code}, ${result.stdout}`);
         if (index + 1 === 2) {
-          const verdict = JSON.parse(result.stdout) as { ok: boolean; badRecord: number; records: number; reason: string };
-          assert.deepEqual([verdict.ok, verdict.badRecord, verdict.records], [false, entry.badRecord, entry.badRecord - 1], entry.name);
+          const verdict = JSON.parse(result.stdout) as {
+            ok: boolean;
+            badRecord: number;
+            records: number;
+            reason: string;
+          };
+          assert.deepEqual(
+            [verdict.ok, verdict.badRecord, verdict.records],
+            [false, entry.badRecord, entry.badRecord - 1],
+            entry.name,
+          );
           assert.match(verdict.reason, entry.reason);
           return;
         }

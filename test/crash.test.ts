@@ -48,7 +48,8 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
     bank = await startBankProcess(dataDir);
     banks.push(bank);
   };
-  const connect = (port = bank.port): Promise<BankConnection> => BankConnection.connect({ host: '127.0.0.1', port, kioskId: KIOSK_ID, psk, requestTimeoutMs: 10_000 });
+  const connect = (port = bank.port): Promise<BankConnection> =>
+    BankConnection.connect({ host: '127.0.0.1', port, kioskId: KIOSK_ID, psk, requestTimeoutMs: 10_000 });
   const loggedIn = async (port = bank.port): Promise<BankConnection> => {
     const connection = await connect(port);
     const login = await connection.request({ op: 'login', username: USERNAME, password: PASSWORD });
@@ -62,7 +63,9 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
   };
 
   /** Verify, show and balance after a restart: the crash lost nothing acknowledged. */
-  const checkNothingAcknowledgedIsLost = async (t: TestContext): Promise<{ records: number; deposits: Set<string> }> => {
+  const checkNothingAcknowledgedIsLost = async (
+    t: TestContext,
+  ): Promise<{ records: number; deposits: Set<string> }> => {
     const verify = await runAtm(['audit', 'verify', '--data', dataDir]);
     assert.equal(verify.code, 0, `audit verify after restart: ${verify.stdout}${verify.stderr}`);
     const count = /^OK (\d+) records$/.exec(verify.stdout.trim());
@@ -71,7 +74,9 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
     assert.equal(show.code, 0, show.stderr);
     const records = auditShowRecords<AuditRecordJson>(show.stdout);
     assert.equal(records.length, Number(count[1]));
-    const depositIds = records.filter((record) => record.action === 'deposit' && record.outcome === 'ok').map((record) => record.txnId ?? '');
+    const depositIds = records
+      .filter((record) => record.action === 'deposit' && record.outcome === 'ok')
+      .map((record) => record.txnId ?? '');
     const deposits = new Set(depositIds);
     assert.equal(deposits.size, depositIds.length, 'no deposit is recorded twice');
     for (const txnId of deposits) assert.ok(sent.has(txnId), `deposit ${txnId} in the log was never sent`);
@@ -82,7 +87,9 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
     // [DESIGN §4] the balance change and its audit record are one atomic batch.
     assert.equal(balance.balanceCents, deposits.size * DEPOSIT_CENTS, 'balance = deposit records × 1.00');
     assert.ok(deposits.size >= acked.size);
-    t.diagnostic(`sent ${sent.size}, acknowledged ${acked.size}, in the log ${deposits.size}; restart repair: ${/audit log repaired: (\d+)/.exec(bank.stdout())?.[1] ?? 0} record(s)`);
+    t.diagnostic(
+      `sent ${sent.size}, acknowledged ${acked.size}, in the log ${deposits.size}; restart repair: ${/audit log repaired: (\d+)/.exec(bank.stdout())?.[1] ?? 0} record(s)`,
+    );
     return { records: records.length, deposits };
   };
 
@@ -91,7 +98,11 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
    * `acksBeforeKill` are acknowledged, then calls `kill` with the txn id just sent (in flight)
    * and the acknowledged count, and waits until the bank has died.
    */
-  const depositUntilKilled = async (connections: BankConnection[], acksBeforeKill: number, kill: (inFlightTxnId: string, acks: number) => void): Promise<number> => {
+  const depositUntilKilled = async (
+    connections: BankConnection[],
+    acksBeforeKill: number,
+    kill: (inFlightTxnId: string, acks: number) => void,
+  ): Promise<number> => {
     let acks = 0;
     let killed = false;
     await Promise.all(
@@ -150,7 +161,9 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
   test('SIGKILL after the bank committed a deposit whose answer never reached the kiosk: the deposit survives the crash', async (t) => {
     // A byte-level proxy lets the test hold back the bank's answers from one moment on.
     let holdAnswers = false;
-    const proxy = await startProxy(bank.port, (frame) => (holdAnswers && frame.direction === 'toKiosk' ? [] : [frame.bytes]));
+    const proxy = await startProxy(bank.port, (frame) =>
+      holdAnswers && frame.direction === 'toKiosk' ? [] : [frame.bytes],
+    );
     t.after(() => proxy.close());
     const viaProxy = await loggedIn(proxy.port);
     let depositsLogged = 0;
@@ -196,7 +209,11 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
     assert.match(torn.stdout, new RegExp(`^FAILED at record ${lines.length + 1}: last line is incomplete`));
 
     await restart();
-    assert.equal(fs.readFileSync(auditLogPath(), 'ascii').slice(0, content.length), content, 'the complete lines are kept as they were');
+    assert.equal(
+      fs.readFileSync(auditLogPath(), 'ascii').slice(0, content.length),
+      content,
+      'the complete lines are kept as they were',
+    );
     const { records } = await checkNothingAcknowledgedIsLost(t);
     assert.equal(records, lines.length + 1, 'the torn line is dropped, nothing else (+1: the new login)');
   });

@@ -18,8 +18,16 @@ function hex(text: string): Buffer {
   return Buffer.from(text, 'hex');
 }
 
-interface WycheproofFile<T> { numberOfTests: number; testGroups: ({ tests: T[] } & Record<string, unknown>)[] }
-interface WycheproofTest { tcId: number; comment: string; flags: string[]; result: 'valid' | 'invalid' | 'acceptable' }
+interface WycheproofFile<T> {
+  numberOfTests: number;
+  testGroups: ({ tests: T[] } & Record<string, unknown>)[];
+}
+interface WycheproofTest {
+  tcId: number;
+  comment: string;
+  flags: string[];
+  result: 'valid' | 'invalid' | 'acceptable';
+}
 
 function wycheproof<T extends WycheproofTest>(name: string): WycheproofFile<T> {
   const file = readJson('wycheproof', name) as WycheproofFile<T>;
@@ -121,7 +129,8 @@ test('Wycheproof x25519_test.json: shared secrets match, all-zero shared -> null
       checked++;
       const privateRaw = hex(t.private);
       const shared = hex(t.shared);
-      if (x25519KeyPairFromPrivate(privateRaw).publicKey.length !== 32) failures.push(`tcId ${t.tcId}: public key length`);
+      if (x25519KeyPairFromPrivate(privateRaw).publicKey.length !== 32)
+        failures.push(`tcId ${t.tcId}: public key length`);
       const result = x25519(privateRaw, hex(t.public));
       if (t.result === 'invalid' || shared.every((byte) => byte === 0)) {
         if (shared.every((byte) => byte === 0)) zeroShared++;

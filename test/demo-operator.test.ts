@@ -15,10 +15,18 @@ import { spawnPty } from './helpers/pty.js';
 const script = path.join(repoRoot, 'scripts', 'demo-operator.mjs');
 const EXIT_TIMEOUT_MS = 5_000;
 
-async function runScript(t: { after: (fn: () => unknown) => void }, dataDir: string): Promise<{ exitCode: number; screen: string }> {
+async function runScript(
+  t: { after: (fn: () => unknown) => void },
+  dataDir: string,
+): Promise<{ exitCode: number; screen: string }> {
   const pty = spawnPty(process.execPath, [script], { env: cleanEnv({ ATM_DATA: dataDir }) });
   t.after(() => pty.kill());
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running after ${EXIT_TIMEOUT_MS} ms; the screen:\n${pty.screenText()}`)), EXIT_TIMEOUT_MS).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(new Error(`still running after ${EXIT_TIMEOUT_MS} ms; the screen:\n${pty.screenText()}`)),
+      EXIT_TIMEOUT_MS,
+    ).unref(),
+  );
   const exit = await Promise.race([pty.exited, timeout]);
   // The last output can reach the screen just after the exit is seen.
   await pty.waitFor(/again/, 2_000).catch(() => undefined);

@@ -28,8 +28,14 @@ function waitForText(read: () => string, pattern: RegExp, what: string): Promise
   });
 }
 
-async function startPipedDemo(t: TestContext, dataDir: string): Promise<{ stdout: string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+async function startPipedDemo(
+  t: TestContext,
+  dataDir: string,
+): Promise<{ stdout: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => void (child.exitCode === null && child.kill('SIGKILL')));
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -62,7 +68,15 @@ test('piped, the demo runs the bank with its broker, provisions a kiosk and an o
   assert.match(mqttUrl, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
 
   // The printed client lines work as pasted (paths relative to the demo's working directory).
-  const common = ['client', '--bank', `127.0.0.1:${bankPort}`, '--kiosk', 'demo-kiosk', '--key', path.join(dataDir, 'demo-kiosk.key')];
+  const common = [
+    'client',
+    '--bank',
+    `127.0.0.1:${bankPort}`,
+    '--kiosk',
+    'demo-kiosk',
+    '--key',
+    path.join(dataDir, 'demo-kiosk.key'),
+  ];
   const env = { ATM_PASSWORD: PASSWORD };
   assert.equal((await runAtm([...common, 'register', '--user', 'austin'], { env })).code, 0);
   const deposit = await runAtm([...common, '--json', 'deposit', '--user', 'austin', '--amount', '150.00'], { env });
@@ -70,12 +84,21 @@ test('piped, the demo runs the bank with its broker, provisions a kiosk and an o
   assert.equal((JSON.parse(deposit.stdout) as { balanceCents: number }).balanceCents, 15_000);
 
   // The demo operator can read the telemetry of what just happened (retained kiosk status).
-  const subscriber = await connectMqttAsync(mqttUrl, { protocolVersion: 4, username: 'demo-operator', password: operatorPassword, reconnectPeriod: 0 });
+  const subscriber = await connectMqttAsync(mqttUrl, {
+    protocolVersion: 4,
+    username: 'demo-operator',
+    password: operatorPassword,
+    reconnectPeriod: 0,
+  });
   t.after(() => subscriber.endAsync(true));
   const statuses: string[] = [];
   subscriber.on('message', (topic, payload) => statuses.push(`${topic} ${payload.toString('utf8')}`));
   await subscriber.subscribeAsync('atm/v1/kiosk/+/status', { qos: 0 });
-  await waitForText(() => statuses.join('\n'), /atm\/v1\/kiosk\/demo-kiosk\/status .*"status":"offline"/, 'retained demo-kiosk status');
+  await waitForText(
+    () => statuses.join('\n'),
+    /atm\/v1\/kiosk\/demo-kiosk\/status .*"status":"offline"/,
+    'retained demo-kiosk status',
+  );
 
   assert.equal(await stop(), 0);
 
@@ -89,7 +112,10 @@ test('in a terminal, the demo opens the kiosk UI on the welcome screen and Ctrl-
   const root = tempDir('atm-demo-tty-');
   t.after(root.remove);
   const dataDir = path.join(root.dir, 'data');
-  const pty = spawnPty(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], { env: cleanEnv(), cwd: root.dir });
+  const pty = spawnPty(process.execPath, [atmBin, 'demo', '--data', dataDir, '--port', '0', '--mqtt-port', '0'], {
+    env: cleanEnv(),
+    cwd: root.dir,
+  });
   t.after(() => pty.kill().then(() => undefined));
   await pty.waitFor(/welcome to secure atm\./i, WAIT_MS);
   assert.match(pty.screenText(), /demo-kiosk/);

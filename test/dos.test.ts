@@ -84,16 +84,31 @@ async function rawPeer(t: TestContext, port: number): Promise<RawPeer> {
     socket.once('error', reject);
   });
   assert.ok(socket.localPort !== undefined);
-  return { socket, localPort: socket.localPort, openedMs: performance.now(), closed, isClosed: () => isClosed, received: () => receivedBytes };
+  return {
+    socket,
+    localPort: socket.localPort,
+    openedMs: performance.now(),
+    closed,
+    isClosed: () => isClosed,
+    received: () => receivedBytes,
+  };
 }
 
 /** A kiosk with the keys, on a raw socket, so a test can write bytes past the record layer. */
-async function openSession(t: TestContext, env: Env): Promise<{ socket: net.Socket; localPort: number; channel: SecureChannel; closed: Promise<number> }> {
+async function openSession(
+  t: TestContext,
+  env: Env,
+): Promise<{ socket: net.Socket; localPort: number; channel: SecureChannel; closed: Promise<number> }> {
   const socket = net.connect({ host: '127.0.0.1', port: env.bank.host.port });
   t.after(() => socket.destroy());
   socket.on('error', () => undefined);
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
-  const channel = SecureChannel.connect({ stream: socket, kioskId: env.bank.kiosk.kioskId, psk: env.bank.kiosk.psk, nowMs: env.clock.nowMs });
+  const channel = SecureChannel.connect({
+    stream: socket,
+    kioskId: env.bank.kiosk.kioskId,
+    psk: env.bank.kiosk.psk,
+    nowMs: env.clock.nowMs,
+  });
   await channel.opened;
   assert.ok(socket.localPort !== undefined);
   return { socket, localPort: socket.localPort, channel, closed };
@@ -117,7 +132,9 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
 /** Rejects if the promise has not settled within ms: a refused close must not hang the test. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -156,11 +173,19 @@ test('[DESIGN §3] 1,000 half-open connections: pending handshakes stay capped, 
   const closedAt = await within(Promise.all(peers.map((peer) => peer.closed)), 10_000, 'closing the half-open sockets');
   const lifetimes = peers.map((peer, index) => (closedAt[index] as number) - peer.openedMs);
   // A silent socket can only go early by eviction: its only deadline is the handshake's.
-  const evicted = peers.filter((peer, index) => !peer.sentByte && (lifetimes[index] as number) < HANDSHAKE_TIMEOUT_MS - 20).length;
+  const evicted = peers.filter(
+    (peer, index) => !peer.sentByte && (lifetimes[index] as number) < HANDSHAKE_TIMEOUT_MS - 20,
+  ).length;
   assert.equal(pendingMax, PENDING_HANDSHAKES_MAX, 'the flood filled the pending-handshake table');
   assert.ok(evicted > 0, 'some silent sockets were evicted before their deadline');
-  assert.ok(Math.max(...lifetimes) < HANDSHAKE_TIMEOUT_MS + 1_500, `slowest close after ${Math.round(Math.max(...lifetimes))} ms`);
-  assert.ok(peers.every((peer) => peer.received() === 0), 'the bank never answered a half-open socket');
+  assert.ok(
+    Math.max(...lifetimes) < HANDSHAKE_TIMEOUT_MS + 1_500,
+    `slowest close after ${Math.round(Math.max(...lifetimes))} ms`,
+  );
+  assert.ok(
+    peers.every((peer) => peer.received() === 0),
+    'the bank never answered a half-open socket',
+  );
   t.diagnostic(`pending peak ${pendingMax}, silent sockets evicted early ${evicted}`);
 
   await until(() => server.stats.pending === 0, 2_000, 'no pending handshakes');
@@ -178,7 +203,11 @@ test('[ATM-1.3] a hostile frame length closes the connection at once, before any
     const peer = await rawPeer(t, env.bank.host.port);
     peer.socket.write(frameHeader(bodyBytes));
     await within(peer.closed, RECORD_READ_TIMEOUT_MS, `first frame of ${bodyBytes} bytes`);
-    assert.equal(env.observer.closeReasonOf(peer.localPort), SessionCloseReason.FRAME_LENGTH, `first frame of ${bodyBytes} bytes`);
+    assert.equal(
+      env.observer.closeReasonOf(peer.localPort),
+      SessionCloseReason.FRAME_LENGTH,
+      `first frame of ${bodyBytes} bytes`,
+    );
     assert.equal(peer.received(), 0);
   });
   // As a record after a completed handshake: records are 34..16384 bytes.
@@ -186,7 +215,11 @@ test('[ATM-1.3] a hostile frame length closes the connection at once, before any
     const session = await openSession(t, env);
     session.socket.write(frameHeader(bodyBytes));
     await within(session.closed, RECORD_READ_TIMEOUT_MS, `record of ${bodyBytes} bytes`);
-    assert.equal(env.observer.closeReasonOf(session.localPort), SessionCloseReason.FRAME_LENGTH, `record of ${bodyBytes} bytes`);
+    assert.equal(
+      env.observer.closeReasonOf(session.localPort),
+      SessionCloseReason.FRAME_LENGTH,
+      `record of ${bodyBytes} bytes`,
+    );
   });
   // The limits themselves are allowed: the bank waits for the body, then its read deadline ends it.
   const boundaries = [FRAME_BYTES_MAX, RECORD_OVERHEAD_BYTES].map(async (bodyBytes) => {
@@ -195,7 +228,11 @@ test('[ATM-1.3] a hostile frame length closes the connection at once, before any
     session.socket.write(frameHeader(bodyBytes));
     const closedMs = await within(session.closed, RECORD_READ_TIMEOUT_MS + 1_000, `record of ${bodyBytes} bytes`);
     assert.ok(closedMs - startedMs >= RECORD_READ_TIMEOUT_MS - 20, `record of ${bodyBytes} bytes waited for its body`);
-    assert.equal(env.observer.closeReasonOf(session.localPort), SessionCloseReason.TIMEOUT, `record of ${bodyBytes} bytes`);
+    assert.equal(
+      env.observer.closeReasonOf(session.localPort),
+      SessionCloseReason.TIMEOUT,
+      `record of ${bodyBytes} bytes`,
+    );
   });
   await Promise.all([...firstFrames, ...records, ...boundaries]);
   // The bank still serves.
@@ -205,7 +242,12 @@ test('[ATM-1.3] a hostile frame length closes the connection at once, before any
 });
 
 /** Writes one byte every intervalMs until the bank closes the socket; returns bytes written. */
-async function trickle(socket: net.Socket, bytes: Buffer, intervalMs: number, closed: Promise<number>): Promise<number> {
+async function trickle(
+  socket: net.Socket,
+  bytes: Buffer,
+  intervalMs: number,
+  closed: Promise<number>,
+): Promise<number> {
   let written = 0;
   const timer = setInterval(() => {
     if (written < bytes.length && !socket.destroyed) socket.write(bytes.subarray(written, ++written));
@@ -220,17 +262,23 @@ async function trickle(socket: net.Socket, bytes: Buffer, intervalMs: number, cl
 
 test('[ATM-2.4.6] a slowloris peer sending 1 byte every 100 ms is closed by its deadline', async (t) => {
   const env = await setup(t);
-  await t.test('during the handshake: the first frame\'s read deadline, at the latest the handshake deadline', async () => {
-    const peer = await rawPeer(t, env.bank.host.port);
-    // A plausible m1 header, then the start of a body that never completes in time.
-    const bytes = Buffer.concat([frameHeader(M1_BYTES), Buffer.alloc(M1_BYTES, 0x02)]);
-    const written = await trickle(peer.socket, bytes, 100, peer.closed);
-    const lifetimeMs = (await peer.closed) - peer.openedMs;
-    // The first byte goes out after 100 ms; neither deadline is pushed back by the trickle.
-    assert.ok(lifetimeMs >= RECORD_READ_TIMEOUT_MS && lifetimeMs < HANDSHAKE_TIMEOUT_MS + 300, `closed after ${Math.round(lifetimeMs)} ms`);
-    assert.ok(written <= HANDSHAKE_TIMEOUT_MS / 100, `${written} bytes trickled`);
-    assert.equal(peer.received(), 0);
-  });
+  await t.test(
+    "during the handshake: the first frame's read deadline, at the latest the handshake deadline",
+    async () => {
+      const peer = await rawPeer(t, env.bank.host.port);
+      // A plausible m1 header, then the start of a body that never completes in time.
+      const bytes = Buffer.concat([frameHeader(M1_BYTES), Buffer.alloc(M1_BYTES, 0x02)]);
+      const written = await trickle(peer.socket, bytes, 100, peer.closed);
+      const lifetimeMs = (await peer.closed) - peer.openedMs;
+      // The first byte goes out after 100 ms; neither deadline is pushed back by the trickle.
+      assert.ok(
+        lifetimeMs >= RECORD_READ_TIMEOUT_MS && lifetimeMs < HANDSHAKE_TIMEOUT_MS + 300,
+        `closed after ${Math.round(lifetimeMs)} ms`,
+      );
+      assert.ok(written <= HANDSHAKE_TIMEOUT_MS / 100, `${written} bytes trickled`);
+      assert.equal(peer.received(), 0);
+    },
+  );
   await t.test('inside a session: the record read deadline, counted from the frame start', async () => {
     const session = await openSession(t, env);
     const startedMs = performance.now();
@@ -245,7 +293,11 @@ test('[ATM-2.4.6] a slowloris peer sending 1 byte every 100 ms is closed by its 
 
 test('[ATM-2.4.5] a handshake flood for one kiosk id is rate limited; other kiosks still connect', async (t) => {
   const burst = 5;
-  const env = await setup(t, { handshakesPerSecondPerKiosk: 5, handshakeBurstPerKiosk: burst, sessionsPerKioskMax: 64 });
+  const env = await setup(t, {
+    handshakesPerSecondPerKiosk: 5,
+    handshakeBurstPerKiosk: burst,
+    sessionsPerKioskMax: 64,
+  });
   const other = env.bank.addKiosk('kiosk-02');
   const attempts = await Promise.allSettled(Array.from({ length: 20 }, () => env.bank.connect()));
   const admitted = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
@@ -253,7 +305,10 @@ test('[ATM-2.4.5] a handshake flood for one kiosk id is rate limited; other kios
   // The clock is frozen, so the bucket never refills: exactly the burst gets through.
   assert.equal(admitted.length, burst);
   assert.ok(refused.every(isHandshakeError), 'the rest fail their handshake');
-  assert.equal(env.observer.closes.filter((close) => close.reason === SessionCloseReason.RATE_LIMITED).length, 20 - burst);
+  assert.equal(
+    env.observer.closes.filter((close) => close.reason === SessionCloseReason.RATE_LIMITED).length,
+    20 - burst,
+  );
   // Another kiosk id is not affected by kiosk-01's flood.
   const neighbour = await env.bank.connect({ kioskId: other.kioskId, psk: other.psk });
   assert.equal((await neighbour.request({ op: 'ping' })).ok, true);
@@ -267,7 +322,11 @@ test('[ATM-2.4.5] a handshake flood for one kiosk id is rate limited; other kios
 
 test('[DESIGN §4] sessionsPerKioskMax: the session past the cap is refused until one closes', async (t) => {
   const sessionsMax = 3;
-  const env = await setup(t, { sessionsPerKioskMax: sessionsMax, handshakesPerSecondPerKiosk: 10_000, handshakeBurstPerKiosk: 10_000 });
+  const env = await setup(t, {
+    sessionsPerKioskMax: sessionsMax,
+    handshakesPerSecondPerKiosk: 10_000,
+    handshakeBurstPerKiosk: 10_000,
+  });
   const other = env.bank.addKiosk('kiosk-02');
   const sessions: BankConnection[] = [];
   for (let index = 0; index < sessionsMax; index++) sessions.push(await env.bank.connect());

@@ -18,7 +18,8 @@ function tableAfter(clause: string): string[] {
   const tableStart = lines.findIndex((line, index) => index > start && line.startsWith('|'));
   assert.ok(tableStart > start, `no table after ${clause}`);
   const table: string[] = [];
-  for (let index = tableStart; index < lines.length && (lines[index] ?? '').startsWith('|'); index++) table.push(lines[index] ?? '');
+  for (let index = tableStart; index < lines.length && (lines[index] ?? '').startsWith('|'); index++)
+    table.push(lines[index] ?? '');
   return table;
 }
 
@@ -59,13 +60,40 @@ test('every decline code has a plain-words text, and the texts name no other cod
 });
 
 test('the codes of DESIGN §2 are all in the catalogue', () => {
-  const designCodes = ['INSUFFICIENT_FUNDS', 'INVALID_AMOUNT', 'LIMIT_EXCEEDED', 'AUTH_FAILED', 'ACCOUNT_LOCKED', 'USERNAME_TAKEN', 'INVALID_USERNAME', 'WEAK_PASSWORD', 'DUPLICATE_TXN', 'NOT_LOGGED_IN', 'KIOSK_REVOKED', 'BUSY', 'INTERNAL'];
+  const designCodes = [
+    'INSUFFICIENT_FUNDS',
+    'INVALID_AMOUNT',
+    'LIMIT_EXCEEDED',
+    'AUTH_FAILED',
+    'ACCOUNT_LOCKED',
+    'USERNAME_TAKEN',
+    'INVALID_USERNAME',
+    'WEAK_PASSWORD',
+    'DUPLICATE_TXN',
+    'NOT_LOGGED_IN',
+    'KIOSK_REVOKED',
+    'BUSY',
+    'INTERNAL',
+  ];
   for (const code of designCodes) assert.ok(isDeclineCode(code), code);
 });
 
 test('isDeclineCode accepts exactly the catalogue, not inherited or look-alike names', () => {
   for (const [, code] of declineCodes) assert.equal(isDeclineCode(code), true, code);
-  for (const value of ['toString', '__proto__', 'constructor', 'hasOwnProperty', '', 'insufficient_funds', 'OK', 'BAD_MAC', null, undefined, 42, {}]) {
+  for (const value of [
+    'toString',
+    '__proto__',
+    'constructor',
+    'hasOwnProperty',
+    '',
+    'insufficient_funds',
+    'OK',
+    'BAD_MAC',
+    null,
+    undefined,
+    42,
+    {},
+  ]) {
     assert.equal(isDeclineCode(value), false, String(value));
   }
 });
@@ -88,7 +116,11 @@ test('[ATM-4.8] PROTOCOL.md has one close-reason row per SessionCloseReason', ()
   assert.equal(new Set(closeReasons.map(([, value]) => value)).size, closeReasons.length, 'close reasons are unique');
   const table = tableAfter('[ATM-4.8]');
   const listed = firstColumnCodes(table);
-  assert.deepEqual([...listed].sort(), closeReasons.map(([, reason]) => reason).sort(), 'table rows and catalogue differ');
+  assert.deepEqual(
+    [...listed].sort(),
+    closeReasons.map(([, reason]) => reason).sort(),
+    'table rows and catalogue differ',
+  );
   const tableText = table.join('\n');
   for (const [, reason] of closeReasons) {
     assert.equal(occurrences(tableText, `\`${reason}\``), 1, `${reason} in backticks in the close-reason table`);

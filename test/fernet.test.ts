@@ -17,9 +17,27 @@ import {
 } from '../protocol/fernet.js';
 import { hmacSha256 } from '../protocol/crypto.js';
 
-interface GenerateVector { token: string; now: string; iv: number[]; src: string; secret: string }
-interface VerifyVector { token: string; now: string; ttl_sec: number; src: string; secret: string }
-interface InvalidVector { desc: string; token: string; now: string; ttl_sec: number; secret: string }
+interface GenerateVector {
+  token: string;
+  now: string;
+  iv: number[];
+  src: string;
+  secret: string;
+}
+interface VerifyVector {
+  token: string;
+  now: string;
+  ttl_sec: number;
+  src: string;
+  secret: string;
+}
+interface InvalidVector {
+  desc: string;
+  token: string;
+  now: string;
+  ttl_sec: number;
+  secret: string;
+}
 
 function load<T>(name: string): T[] {
   const parsed: unknown = JSON.parse(fs.readFileSync(path.join(vectorsDir, 'fernet', name), 'utf8'));
@@ -51,7 +69,12 @@ test('generate.json: encryption reproduces every token byte for byte', () => {
   let checked = 0;
   for (const v of generateVectors) {
     assert.equal(v.iv.length, 16, 'vector iv must be 16 bytes');
-    const token = fernetEncrypt(parseKey(v.secret), Buffer.from(v.src, 'utf8'), rfc3339ToSec(v.now), Uint8Array.from(v.iv));
+    const token = fernetEncrypt(
+      parseKey(v.secret),
+      Buffer.from(v.src, 'utf8'),
+      rfc3339ToSec(v.now),
+      Uint8Array.from(v.iv),
+    );
     assert.equal(token, v.token, `generate vector ${checked}`);
     checked++;
   }
@@ -126,7 +149,10 @@ test('ttl and clock-skew boundaries', () => {
 test('a correctly MACed token with another version byte is rejected', () => {
   const key = fernetKeyFromRaw(crypto.randomBytes(32));
   const now = 1_700_000_000;
-  const body = Buffer.from(fernetEncrypt(key, Buffer.from('hello'), now, crypto.randomBytes(16)), 'base64url').subarray(0, -32);
+  const body = Buffer.from(fernetEncrypt(key, Buffer.from('hello'), now, crypto.randomBytes(16)), 'base64url').subarray(
+    0,
+    -32,
+  );
   for (const version of [0x00, 0x7f, 0x81, 0xff]) {
     const forged = Buffer.from(body);
     forged[0] = version;

@@ -34,7 +34,15 @@ import { PinState } from 'avr8js';
 import { startEmulatedArduino, type EmulatedArduino } from '../firmware-sim/emulated-arduino.js';
 import { loadStandardFirmata } from '../firmware-sim/firmata-hex.js';
 import { Pcf8574Lcd } from '../firmware-sim/pcf8574-lcd.js';
-import { dispenserContract, displayContract, keypadContract, recordStates, type DispenserHarness, type DisplayHarness, type KeypadHarness } from './helpers/hardware-contracts.js';
+import {
+  dispenserContract,
+  displayContract,
+  keypadContract,
+  recordStates,
+  type DispenserHarness,
+  type DisplayHarness,
+  type KeypadHarness,
+} from './helpers/hardware-contracts.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -44,7 +52,8 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
   }
 }
 
-const padded = (lines: readonly string[], rows = 4, columns = 20): string[] => Array.from({ length: rows }, (_, row) => (lines[row] ?? '').padEnd(columns));
+const padded = (lines: readonly string[], rows = 4, columns = 20): string[] =>
+  Array.from({ length: rows }, (_, row) => (lines[row] ?? '').padEnd(columns));
 
 // ---------------------------------------------------------------------------------------------
 // Fakes: a clock that moves only when told, and a line that records what it carries.
@@ -110,9 +119,13 @@ const ticks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve
 test('paced line: no 20 ms span carries more than 48 bytes, the bytes keep their order, drained() waits for the last', async () => {
   const timers = new ManualTimers();
   const inner = new FakeTransport(timers.nowMs);
-  const line = new PacedLine(inner, { bytesPerInterval: 48, intervalMs: 20 }, timers, () => assert.fail('the line was not lost'));
+  const line = new PacedLine(inner, { bytesPerInterval: 48, intervalMs: 20 }, timers, () =>
+    assert.fail('the line was not lost'),
+  );
   // 100 one-byte I2C writes as firmata-io frames them (7 bytes each): 25 LCD characters.
-  const frames = Array.from({ length: 100 }, (_, index) => Buffer.from([0xf0, 0x76, 0x27, 0x00, index & 0x7f, 0x00, 0xf7]));
+  const frames = Array.from({ length: 100 }, (_, index) =>
+    Buffer.from([0xf0, 0x76, 0x27, 0x00, index & 0x7f, 0x00, 0xf7]),
+  );
   const callbacks: (Error | null | undefined)[] = [];
   for (const frame of frames) line.write(frame, (error) => callbacks.push(error));
   let drained = false;
@@ -127,7 +140,9 @@ test('paced line: no 20 ms span carries more than 48 bytes, the bytes keep their
   assert.ok(callbacks.every((error) => error === null));
   assert.deepEqual(Buffer.concat(inner.writes.map((write) => write.bytes)), Buffer.concat(frames));
   for (const { atMs } of inner.writes) {
-    const inSpan = inner.writes.filter((write) => write.atMs >= atMs && write.atMs < atMs + 20).reduce((sum, write) => sum + write.bytes.length, 0);
+    const inSpan = inner.writes
+      .filter((write) => write.atMs >= atMs && write.atMs < atMs + 20)
+      .reduce((sum, write) => sum + write.bytes.length, 0);
     assert.ok(inSpan <= 48, `${inSpan} bytes in the 20 ms from ${atMs} ms`);
   }
   assert.equal(line.windowBytesMax, 48);
@@ -149,17 +164,26 @@ test('paced line: losing the line fails pending writes and drained(), calls onLo
   assert.match(String(errors[0]?.message), /line is gone/);
   assert.deepEqual(reasons, ['port closed']);
   const late: (Error | null | undefined)[] = [];
-  assert.equal(line.write(Buffer.from([1]), (error) => late.push(error)), false);
+  assert.equal(
+    line.write(Buffer.from([1]), (error) => late.push(error)),
+    false,
+  );
   await ticks();
   assert.match(String(late[0]?.message), /line is gone/);
   timers.advance(100);
   assert.equal(Buffer.concat(inner.writes.map((write) => write.bytes)).length, 48, 'nothing after the first window');
 });
 
-test('paced line: a budget that could fill StandardFirmata\'s 64-byte receive buffer is refused', () => {
+test("paced line: a budget that could fill StandardFirmata's 64-byte receive buffer is refused", () => {
   const timers = new ManualTimers();
-  assert.throws(() => new PacedLine(new FakeTransport(), { bytesPerInterval: 64, intervalMs: 20 }, timers, () => undefined), /bytesPerInterval/);
-  assert.throws(() => createFirmataDevicesOverTransport(new FakeTransport(), { firmata: { pacing: { bytesPerInterval: 80 } } }), /bytesPerInterval/);
+  assert.throws(
+    () => new PacedLine(new FakeTransport(), { bytesPerInterval: 64, intervalMs: 20 }, timers, () => undefined),
+    /bytesPerInterval/,
+  );
+  assert.throws(
+    () => createFirmataDevicesOverTransport(new FakeTransport(), { firmata: { pacing: { bytesPerInterval: 80 } } }),
+    /bytesPerInterval/,
+  );
   assert.ok(PACING_BYTES_PER_INTERVAL_DEFAULT < 64);
 });
 
@@ -167,11 +191,31 @@ test('paced line: a budget that could fill StandardFirmata\'s 64-byte receive bu
 // Keypad gestures.
 
 /** The 16 legends tapped in the backpack's order (KEYPAD_LEGENDS), as the kiosk must receive them: DESIGN §5's layout. */
-const TAPPED_KEYS: readonly KeyName[] = ['1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', 'clear', '0', 'enter', 'D'];
+const TAPPED_KEYS: readonly KeyName[] = [
+  '1',
+  '2',
+  '3',
+  'A',
+  '4',
+  '5',
+  '6',
+  'B',
+  '7',
+  '8',
+  '9',
+  'C',
+  'clear',
+  '0',
+  'enter',
+  'D',
+];
 
 /** How a harness produces each KeyName on a 4×4 keypad: a tap, or a hold of * or #. */
 const GESTURE_FOR_KEY = new Map<KeyName, { legend: KeypadLegend; hold: boolean }>([
-  ...KEYPAD_LEGENDS.map((legend): [KeyName, { legend: KeypadLegend; hold: boolean }] => [KEY_FOR_LEGEND[legend], { legend, hold: false }]),
+  ...KEYPAD_LEGENDS.map((legend): [KeyName, { legend: KeypadLegend; hold: boolean }] => [
+    KEY_FOR_LEGEND[legend],
+    { legend, hold: false },
+  ]),
   ...KEYPAD_LEGENDS.flatMap((legend): [KeyName, { legend: KeypadLegend; hold: boolean }][] => {
     const held = KEY_FOR_HELD_LEGEND[legend];
     return held === undefined ? [] : [[held, { legend, hold: true }]];
@@ -207,7 +251,7 @@ test('keypad gestures: every legend taps its key; * and # on release; holding th
   );
 });
 
-test('keypad gestures: a release whose press johnny-five\'s debounce swallowed still counts; unknown legends are ignored', () => {
+test("keypad gestures: a release whose press johnny-five's debounce swallowed still counts; unknown legends are ignored", () => {
   const keys: KeyName[] = [];
   const gestures = new KeypadGestures((key) => keys.push(key));
   gestures.onDown(['1']);
@@ -283,7 +327,13 @@ interface MockIo extends FirmataIo {
 const require = createRequire(import.meta.url);
 const { Firmata: MockFirmata } = require('mock-firmata') as { Firmata: new () => MockIo };
 
-const FAST_LINK: FirmataOptions = { readyTimeoutMs: 8_000, reconnectDelayMsMin: 10, reconnectDelayMsMax: 100, keypadHoldMs: 300, openWaitMs: 15_000 };
+const FAST_LINK: FirmataOptions = {
+  readyTimeoutMs: 8_000,
+  reconnectDelayMsMin: 10,
+  reconnectDelayMsMax: 100,
+  keypadHoldMs: 300,
+  openWaitMs: 15_000,
+};
 
 /**
  * johnny-five on mock-firmata: I2C writes to 0x27 drive the firmware simulator's PCF8574/HD44780
@@ -306,7 +356,9 @@ class MockRig implements BoardRig {
   private readonly sampler = setInterval(() => this.sample(), 4);
 
   constructor(options: FirmataOptions = {}) {
-    this.bundle = createFirmataDevicesOverTransport(() => this.connect(), { firmata: { ...FAST_LINK, ...options, createIo: () => this.createIo() } });
+    this.bundle = createFirmataDevicesOverTransport(() => this.connect(), {
+      firmata: { ...FAST_LINK, ...options, createIo: () => this.createIo() },
+    });
   }
 
   get link(): FirmataBoardLink {
@@ -406,7 +458,11 @@ test('mock-firmata: show() puts exact text on the glass; the next show() writes 
     await display.show(['WELCOME', 'A: Log on', 'B: Sign up']);
     assert.equal(display.charactersWritten - written, 1, 'an unchanged screen writes nothing');
     assert.deepEqual(rig.bundle.mirror.lines(), padded(['WELCOME', 'A: Log on', 'B: Sign up']));
-    assert.equal(rig.lcd.controller.displayOn && !rig.lcd.controller.cursorOn && rig.lcd.backlight, true, 'display on, cursor off, backlight on');
+    assert.equal(
+      rig.lcd.controller.displayOn && !rig.lcd.controller.cursorOn && rig.lcd.backlight,
+      true,
+      'display on, cursor off, backlight on',
+    );
   } finally {
     await rig.stop();
   }
@@ -416,7 +472,9 @@ test('mock-firmata: shows in quick succession all resolve and the glass ends wit
   const rig = new MockRig();
   try {
     await rig.bundle.display.open();
-    const shows = Array.from({ length: 5 }, (_, index) => rig.bundle.display.show([`screen ${index}`, `line ${index * 11}`]));
+    const shows = Array.from({ length: 5 }, (_, index) =>
+      rig.bundle.display.show([`screen ${index}`, `line ${index * 11}`]),
+    );
     await Promise.all(shows);
     assert.deepEqual(await rig.glass(), padded(['screen 4', 'line 44']));
   } finally {
@@ -500,14 +558,36 @@ test('mock-firmata: a board that stops talking while its port stays open is drop
 });
 
 test('mock-firmata: with a relay pin, a dispense pulses it once per note', async () => {
-  const rig = new MockRig({ relayPin: 8, relayPulseMs: 5, relayGapMs: 5, dispenser: { cassettes: [{ denominationCents: 5000, count: 3 }, { denominationCents: 2000, count: 10 }] } });
+  const rig = new MockRig({
+    relayPin: 8,
+    relayPulseMs: 5,
+    relayGapMs: 5,
+    dispenser: {
+      cassettes: [
+        { denominationCents: 5000, count: 3 },
+        { denominationCents: 2000, count: 10 },
+      ],
+    },
+  });
   try {
     const { dispenser } = rig.bundle;
     await dispenser.open();
     assert.deepEqual(rig.digitalWrites, [[8, 0]], 'the relay starts off');
     assert.deepEqual(await dispenser.dispense(14_000), { ok: true, dispensedCents: 14_000 });
-    assert.deepEqual(rig.digitalWrites.slice(1), [[8, 1], [8, 0], [8, 1], [8, 0], [8, 1], [8, 0], [8, 1], [8, 0]]);
-    assert.deepEqual(dispenser.cassettes(), [{ denominationCents: 5000, count: 1 }, { denominationCents: 2000, count: 8 }]);
+    assert.deepEqual(rig.digitalWrites.slice(1), [
+      [8, 1],
+      [8, 0],
+      [8, 1],
+      [8, 0],
+      [8, 1],
+      [8, 0],
+      [8, 1],
+      [8, 0],
+    ]);
+    assert.deepEqual(dispenser.cassettes(), [
+      { denominationCents: 5000, count: 1 },
+      { denominationCents: 2000, count: 8 },
+    ]);
     const refused = await dispenser.dispense(1000);
     assert.equal(refused.ok, false);
     assert.equal(rig.digitalWrites.length, 9, 'an amount it cannot make moves nothing');
@@ -518,11 +598,17 @@ test('mock-firmata: with a relay pin, a dispense pulses it once per note', async
 
 test('factory: firmata:PATH with no such port opens the devices offline (never throws) and keeps retrying', async () => {
   const logs: string[] = [];
-  const options: FirmataDriverOptions = { log: (line) => logs.push(line), firmata: { openWaitMs: 100, reconnectDelayMsMin: 20, reconnectDelayMsMax: 40 } };
+  const options: FirmataDriverOptions = {
+    log: (line) => logs.push(line),
+    firmata: { openWaitMs: 100, reconnectDelayMsMin: 20, reconnectDelayMsMax: 40 },
+  };
   const bundle = await createDevices('firmata:/dev/secure-atm-no-such-port', options);
   try {
     await Promise.all([bundle.keypad.open(), bundle.display.open(), bundle.dispenser.open()]);
-    assert.deepEqual([bundle.keypad.state(), bundle.display.state(), bundle.dispenser.state()], ['offline', 'offline', 'offline']);
+    assert.deepEqual(
+      [bundle.keypad.state(), bundle.display.state(), bundle.dispenser.state()],
+      ['offline', 'offline', 'offline'],
+    );
     assert.equal(bundle.keypad.kind, 'firmata');
     await until(() => logs.length >= 2, 'two failed attempts in the log');
     assert.match(logs[0] ?? '', /cannot open the line/);
@@ -536,12 +622,24 @@ test('factory: firmata:PATH with no such port opens the devices offline (never t
 
 keypadContract('firmata (mock-firmata)', async (): Promise<KeypadHarness> => {
   const rig = new MockRig();
-  return { keypad: rig.bundle.keypad, press: (key) => pressKey(rig, key), unplug: () => rig.unplug(), replug: () => rig.replug(), dispose: () => rig.stop() };
+  return {
+    keypad: rig.bundle.keypad,
+    press: (key) => pressKey(rig, key),
+    unplug: () => rig.unplug(),
+    replug: () => rig.replug(),
+    dispose: () => rig.stop(),
+  };
 });
 
 displayContract('firmata (mock-firmata)', async (): Promise<DisplayHarness> => {
   const rig = new MockRig();
-  return { display: rig.bundle.display, shown: () => rig.glass(), unplug: () => rig.unplug(), replug: () => rig.replug(), dispose: () => rig.stop() };
+  return {
+    display: rig.bundle.display,
+    shown: () => rig.glass(),
+    unplug: () => rig.unplug(),
+    replug: () => rig.replug(),
+    dispose: () => rig.stop(),
+  };
 });
 
 dispenserContract('firmata (mock-firmata)', async (cassettes): Promise<DispenserHarness> => {
@@ -561,7 +659,10 @@ dispenserContract('firmata (mock-firmata)', async (cassettes): Promise<Dispenser
 // The driver on an emulated Uno running the real StandardFirmata.
 
 const firmware = loadStandardFirmata();
-const skip = 'reason' in firmware ? `StandardFirmata hex not available (node scripts/fetch-firmata.mjs fetches it): ${firmware.reason}` : false;
+const skip =
+  'reason' in firmware
+    ? `StandardFirmata hex not available (node scripts/fetch-firmata.mjs fetches it): ${firmware.reason}`
+    : false;
 
 /**
  * The emulated kiosk board. The driver's line source boots a fresh Uno each time it is asked
@@ -576,7 +677,9 @@ class EmulatorRig implements BoardRig {
   readonly bundle: FirmataDeviceBundle;
 
   constructor(options: FirmataOptions = {}) {
-    this.bundle = createFirmataDevicesOverTransport(() => this.connect(), { firmata: { ...FAST_LINK, reportVersionTimeoutMs: 3_000, ...options } });
+    this.bundle = createFirmataDevicesOverTransport(() => this.connect(), {
+      firmata: { ...FAST_LINK, reportVersionTimeoutMs: 3_000, ...options },
+    });
   }
 
   get link(): FirmataBoardLink {
@@ -641,56 +744,87 @@ class EmulatorRig implements BoardRig {
 // A relay on D8, pulsed per note, for every dispenser on the emulated board.
 const RELAY_PIN = 8;
 let sharedRig: Promise<EmulatorRig> | null = null;
-const emulator = (): Promise<EmulatorRig> => (sharedRig ??= new EmulatorRig({ relayPin: RELAY_PIN, relayPulseMs: 5, relayGapMs: 5 }).start());
+const emulator = (): Promise<EmulatorRig> =>
+  (sharedRig ??= new EmulatorRig({ relayPin: RELAY_PIN, relayPulseMs: 5, relayGapMs: 5 }).start());
 after(async () => {
   if (sharedRig !== null) await (await sharedRig).stop();
 });
 
-test('emulated Uno: the welcome screen and 20 changing screens after it are exact on the LCD, paced at ≤ 48 bytes per 20 ms', { skip }, async () => {
-  const rig = await emulator();
-  const display = new FirmataDisplay(rig.link);
-  try {
-    await display.open();
-    await display.show(['WELCOME', 'A: Log in', 'B: Sign up']);
-    assert.deepEqual(await rig.glass(), padded(['WELCOME', 'A: Log in', 'B: Sign up']));
-    // Mostly small changes, as a kiosk makes them (a digit typed, a balance), and every tenth
-    // a whole new screen: the bursts that would overrun an unpaced line.
-    for (let update = 0; update < 20; update += 1) {
-      const screen =
-        update % 10 === 9
-          ? [`${String.fromCharCode(65 + update)}`.repeat(20), `Screen ${update} of 20`.padStart(20, '.'), '0123456789!"#$%&()+,', `${update}`.repeat(20).slice(0, 20)]
-          : [`Balance ${(update * 1234.56).toFixed(2)}`, update % 2 === 0 ? 'A: Log in' : 'A: Log on', `${'*'.repeat(update % 9)}#`, `Update ${update}/20`];
-      await display.show(screen);
-      assert.deepEqual(await rig.glass(), padded(screen), `update ${update}`);
+test(
+  'emulated Uno: the welcome screen and 20 changing screens after it are exact on the LCD, paced at ≤ 48 bytes per 20 ms',
+  { skip },
+  async () => {
+    const rig = await emulator();
+    const display = new FirmataDisplay(rig.link);
+    try {
+      await display.open();
+      await display.show(['WELCOME', 'A: Log in', 'B: Sign up']);
+      assert.deepEqual(await rig.glass(), padded(['WELCOME', 'A: Log in', 'B: Sign up']));
+      // Mostly small changes, as a kiosk makes them (a digit typed, a balance), and every tenth
+      // a whole new screen: the bursts that would overrun an unpaced line.
+      for (let update = 0; update < 20; update += 1) {
+        const screen =
+          update % 10 === 9
+            ? [
+                `${String.fromCharCode(65 + update)}`.repeat(20),
+                `Screen ${update} of 20`.padStart(20, '.'),
+                '0123456789!"#$%&()+,',
+                `${update}`.repeat(20).slice(0, 20),
+              ]
+            : [
+                `Balance ${(update * 1234.56).toFixed(2)}`,
+                update % 2 === 0 ? 'A: Log in' : 'A: Log on',
+                `${'*'.repeat(update % 9)}#`,
+                `Update ${update}/20`,
+              ];
+        await display.show(screen);
+        assert.deepEqual(await rig.glass(), padded(screen), `update ${update}`);
+      }
+      const arduino = rig.arduino as EmulatedArduino;
+      assert.equal(arduino.lcd.controller.writesWhileBusy, 0, 'no strobe reached a busy HD44780');
+      assert.ok(
+        (rig.link.current?.line.windowBytesMax ?? 99) <= 48,
+        'the line never carried more than 48 bytes in a window',
+      );
+      assert.equal(
+        arduino.board.serialBytesDelivered,
+        rig.link.current?.line.bytesSent,
+        'every paced byte reached the UART',
+      );
+    } finally {
+      await display.close();
     }
-    const arduino = rig.arduino as EmulatedArduino;
-    assert.equal(arduino.lcd.controller.writesWhileBusy, 0, 'no strobe reached a busy HD44780');
-    assert.ok((rig.link.current?.line.windowBytesMax ?? 99) <= 48, 'the line never carried more than 48 bytes in a window');
-    assert.equal(arduino.board.serialBytesDelivered, rig.link.current?.line.bytesSent, 'every paced byte reached the UART');
-  } finally {
-    await display.close();
-  }
-});
+  },
+);
 
-test('emulated Uno: every one of the 16 keys reaches onKey as its KeyName; holding * and # gives cancel and backspace', { skip }, async () => {
-  const rig = await emulator();
-  const keypad = new FirmataKeypad(rig.link);
-  try {
-    await keypad.open();
-    const keys: KeyName[] = [];
-    keypad.onKey((key) => keys.push(key));
-    for (const legend of KEYPAD_LEGENDS) await pressKey(rig, KEY_FOR_LEGEND[legend]);
-    await pressKey(rig, 'cancel');
-    await pressKey(rig, 'backspace');
-    assert.deepEqual(keys, [...TAPPED_KEYS, 'cancel', 'backspace']);
-  } finally {
-    await keypad.close();
-  }
-});
+test(
+  'emulated Uno: every one of the 16 keys reaches onKey as its KeyName; holding * and # gives cancel and backspace',
+  { skip },
+  async () => {
+    const rig = await emulator();
+    const keypad = new FirmataKeypad(rig.link);
+    try {
+      await keypad.open();
+      const keys: KeyName[] = [];
+      keypad.onKey((key) => keys.push(key));
+      for (const legend of KEYPAD_LEGENDS) await pressKey(rig, KEY_FOR_LEGEND[legend]);
+      await pressKey(rig, 'cancel');
+      await pressKey(rig, 'backspace');
+      assert.deepEqual(keys, [...TAPPED_KEYS, 'cancel', 'backspace']);
+    } finally {
+      await keypad.close();
+    }
+  },
+);
 
 test('emulated Uno: a relay on D8 sees one pulse per note, driven through the real firmware', { skip }, async () => {
   const rig = await emulator();
-  const dispenser = new FirmataDispenser(rig.link, { cassettes: [{ denominationCents: 5000, count: 2 }, { denominationCents: 2000, count: 10 }] });
+  const dispenser = new FirmataDispenser(rig.link, {
+    cassettes: [
+      { denominationCents: 5000, count: 2 },
+      { denominationCents: 2000, count: 10 },
+    ],
+  });
   try {
     const arduino = rig.arduino as EmulatedArduino;
     const { port, bit } = arduino.board.pin(RELAY_PIN);
@@ -714,13 +848,25 @@ if (skip !== false) {
   keypadContract('firmata (emulated Uno)', async (): Promise<KeypadHarness> => {
     const rig = await emulator();
     const keypad = new FirmataKeypad(rig.link);
-    return { keypad, press: (key) => pressKey(rig, key), unplug: () => rig.unplug(), replug: () => rig.replug(), dispose: () => keypad.close() };
+    return {
+      keypad,
+      press: (key) => pressKey(rig, key),
+      unplug: () => rig.unplug(),
+      replug: () => rig.replug(),
+      dispose: () => keypad.close(),
+    };
   });
 
   displayContract('firmata (emulated Uno)', async (): Promise<DisplayHarness> => {
     const rig = await emulator();
     const display = new FirmataDisplay(rig.link);
-    return { display, shown: () => rig.glass(), unplug: () => rig.unplug(), replug: () => rig.replug(), dispose: () => display.close() };
+    return {
+      display,
+      shown: () => rig.glass(),
+      unplug: () => rig.unplug(),
+      replug: () => rig.replug(),
+      dispose: () => display.close(),
+    };
   });
 
   dispenserContract('firmata (emulated Uno)', async (cassettes): Promise<DispenserHarness> => {

@@ -26,7 +26,11 @@ function testHex(): string {
     const data = Buffer.alloc(16, 0).map((_, index) => (address + index * 7) & 0xff);
     const record = Buffer.concat([Buffer.from([16, address >> 8, address & 0xff, 0]), data]);
     const checksum = (0x100 - (record.reduce((sum, byte) => sum + byte, 0) & 0xff)) & 0xff;
-    lines.push(`:${Buffer.concat([record, Buffer.from([checksum])]).toString('hex').toUpperCase()}`);
+    lines.push(
+      `:${Buffer.concat([record, Buffer.from([checksum])])
+        .toString('hex')
+        .toUpperCase()}`,
+    );
   }
   return `${lines.join('\n')}\n:00000001FF\n`;
 }
@@ -38,18 +42,42 @@ function tempDir(t: TestContext): string {
 }
 
 test('flashPlan builds the avrdude command line for each board, with -n for --no-write', () => {
-  assert.deepEqual(flashPlan({ port: '/dev/ttyACM0', hexFile: 'f.hex' }).args, ['-p', 'atmega328p', '-c', 'arduino', '-P', '/dev/ttyACM0', '-b', '115200', '-D', '-U', 'flash:w:f.hex:i']);
+  assert.deepEqual(flashPlan({ port: '/dev/ttyACM0', hexFile: 'f.hex' }).args, [
+    '-p',
+    'atmega328p',
+    '-c',
+    'arduino',
+    '-P',
+    '/dev/ttyACM0',
+    '-b',
+    '115200',
+    '-D',
+    '-U',
+    'flash:w:f.hex:i',
+  ]);
   assert.equal(flashPlan({ port: 'p', hexFile: 'f.hex', board: 'nano-old' }).args[7], '57600');
   assert.equal(flashPlan({ port: 'p', hexFile: 'f.hex', noWrite: true }).args[0], '-n');
-  assert.throws(() => flashPlan({ port: 'p', hexFile: 'f.hex', board: 'mega' }), (error: unknown) => error instanceof AtmError && error.code === FlashError.BAD_BOARD);
+  assert.throws(
+    () => flashPlan({ port: 'p', hexFile: 'f.hex', board: 'mega' }),
+    (error: unknown) => error instanceof AtmError && error.code === FlashError.BAD_BOARD,
+  );
 });
 
 test('the hex is checked before anything touches the board: missing, or not the pinned StandardFirmata', (t) => {
   const dir = tempDir(t);
-  assert.throws(() => checkHex(path.join(dir, 'none.hex')), (error: unknown) => error instanceof AtmError && error.code === FlashError.HEX_MISSING);
+  assert.throws(
+    () => checkHex(path.join(dir, 'none.hex')),
+    (error: unknown) => error instanceof AtmError && error.code === FlashError.HEX_MISSING,
+  );
   const other = path.join(dir, 'other.hex');
   fs.writeFileSync(other, testHex());
-  assert.throws(() => checkHex(other), (error: unknown) => error instanceof AtmError && error.code === FlashError.HEX_HASH && error.message.includes(STANDARD_FIRMATA_HEX_SHA256));
+  assert.throws(
+    () => checkHex(other),
+    (error: unknown) =>
+      error instanceof AtmError &&
+      error.code === FlashError.HEX_HASH &&
+      error.message.includes(STANDARD_FIRMATA_HEX_SHA256),
+  );
   assert.doesNotThrow(() => checkHex(other, null));
 });
 
@@ -57,7 +85,17 @@ test('atm firmware flash says exactly what to install when avrdude is missing', 
   const dir = tempDir(t);
   const hex = path.join(dir, 't.hex');
   fs.writeFileSync(hex, testHex());
-  const result = await runAtm(['firmware', 'flash', '--port', '/dev/null', '--hex', hex, '--any-hex', '--avrdude', path.join(dir, 'no-such-avrdude')]);
+  const result = await runAtm([
+    'firmware',
+    'flash',
+    '--port',
+    '/dev/null',
+    '--hex',
+    hex,
+    '--any-hex',
+    '--avrdude',
+    path.join(dir, 'no-such-avrdude'),
+  ]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /apt-get install avrdude/);
   assert.equal(result.stderr.trim().split('\n').length, 1, 'one line on stderr');
@@ -80,7 +118,11 @@ interface Bench {
 /** A socat pty pair; the device side runs the software bootloader through the real serialport binding. */
 async function bootloaderOnPty(t: TestContext): Promise<Bench> {
   const dir = tempDir(t);
-  const socat: ChildProcess = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/dev`, `pty,raw,echo=0,link=${dir}/host`], { stdio: 'ignore' });
+  const socat: ChildProcess = spawn(
+    'socat',
+    ['-d', '-d', `pty,raw,echo=0,link=${dir}/dev`, `pty,raw,echo=0,link=${dir}/host`],
+    { stdio: 'ignore' },
+  );
   t.after(() => socat.kill('SIGKILL'));
   const deadline = Date.now() + 5_000;
   while (!(fs.existsSync(`${dir}/dev`) && fs.existsSync(`${dir}/host`))) {
@@ -101,43 +143,72 @@ async function bootloaderOnPty(t: TestContext): Promise<Bench> {
   return { host: `${dir}/host`, bootloader };
 }
 
-test('atm firmware flash writes every byte of the hex through the real avrdude to an STK500 bootloader on a pty', { skip: !hasAvrdude || !hasSocat ? 'avrdude or socat not installed (.ci/run installs both)' : false }, async (t) => {
-  const { host, bootloader } = await bootloaderOnPty(t);
-  const useFirmata = fs.existsSync(cachedFirmata);
-  const hex = useFirmata ? cachedFirmata : path.join(tempDir(t), 't.hex');
-  if (!useFirmata) fs.writeFileSync(hex, testHex());
-  const args = ['firmware', 'flash', '--port', host, '--hex', hex, ...(useFirmata ? [] : ['--any-hex'])];
-  const result = await runAtm(args, { timeoutMs: 60_000 });
-  assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
-  assert.match(result.stdout, /flash verified/);
-  assert.match(result.stdout, /StandardFirmata flashed/);
-  const expected = parseIntelHex(fs.readFileSync(hex, 'utf8'));
-  assert.ok(bootloader.pagesWritten > 0);
-  assert.deepEqual(Buffer.from(bootloader.flash.subarray(0, expected.highestAddress)), Buffer.from(expected.bytes.subarray(0, expected.highestAddress)), 'the bootloader holds exactly the hex');
-  assert.equal(bootloader.left, true, 'avrdude left programming mode, so the sketch would start');
-});
+test(
+  'atm firmware flash writes every byte of the hex through the real avrdude to an STK500 bootloader on a pty',
+  { skip: !hasAvrdude || !hasSocat ? 'avrdude or socat not installed (.ci/run installs both)' : false },
+  async (t) => {
+    const { host, bootloader } = await bootloaderOnPty(t);
+    const useFirmata = fs.existsSync(cachedFirmata);
+    const hex = useFirmata ? cachedFirmata : path.join(tempDir(t), 't.hex');
+    if (!useFirmata) fs.writeFileSync(hex, testHex());
+    const args = ['firmware', 'flash', '--port', host, '--hex', hex, ...(useFirmata ? [] : ['--any-hex'])];
+    const result = await runAtm(args, { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /flash verified/);
+    assert.match(result.stdout, /StandardFirmata flashed/);
+    const expected = parseIntelHex(fs.readFileSync(hex, 'utf8'));
+    assert.ok(bootloader.pagesWritten > 0);
+    assert.deepEqual(
+      Buffer.from(bootloader.flash.subarray(0, expected.highestAddress)),
+      Buffer.from(expected.bytes.subarray(0, expected.highestAddress)),
+      'the bootloader holds exactly the hex',
+    );
+    assert.equal(bootloader.left, true, 'avrdude left programming mode, so the sketch would start');
+  },
+);
 
-test('atm firmware flash --no-write talks to the bootloader and writes nothing', { skip: !hasAvrdude || !hasSocat ? 'avrdude or socat not installed (.ci/run installs both)' : false }, async (t) => {
-  const { host, bootloader } = await bootloaderOnPty(t);
-  const hex = path.join(tempDir(t), 't.hex');
-  fs.writeFileSync(hex, testHex());
-  const result = await runAtm(['firmware', 'flash', '--port', host, '--hex', hex, '--any-hex', '--no-write'], { timeoutMs: 60_000 });
-  assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
-  assert.match(result.stdout, /device signature = 0x1e950f/);
-  assert.match(result.stdout, /nothing was written/);
-  assert.equal(bootloader.pagesWritten, 0);
-  assert.ok(bootloader.flash.every((byte) => byte === 0xff), 'flash untouched');
-});
+test(
+  'atm firmware flash --no-write talks to the bootloader and writes nothing',
+  { skip: !hasAvrdude || !hasSocat ? 'avrdude or socat not installed (.ci/run installs both)' : false },
+  async (t) => {
+    const { host, bootloader } = await bootloaderOnPty(t);
+    const hex = path.join(tempDir(t), 't.hex');
+    fs.writeFileSync(hex, testHex());
+    const result = await runAtm(['firmware', 'flash', '--port', host, '--hex', hex, '--any-hex', '--no-write'], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /device signature = 0x1e950f/);
+    assert.match(result.stdout, /nothing was written/);
+    assert.equal(bootloader.pagesWritten, 0);
+    assert.ok(
+      bootloader.flash.every((byte) => byte === 0xff),
+      'flash untouched',
+    );
+  },
+);
 
 test('atm firmware flash reports a failure of avrdude with one line and its diagnostics', async (t) => {
   // A real unanswered port makes avrdude retry for about a minute; a stand-in that fails as
   // avrdude does (stk500_recv, exit 1) checks our handling of it in a few milliseconds.
   const dir = tempDir(t);
   const fake = path.join(dir, 'avrdude');
-  fs.writeFileSync(fake, '#!/bin/sh\necho "avrdude: stk500_recv(): programmer is not responding" >&2\nexit 1\n', { mode: 0o755 });
+  fs.writeFileSync(fake, '#!/bin/sh\necho "avrdude: stk500_recv(): programmer is not responding" >&2\nexit 1\n', {
+    mode: 0o755,
+  });
   const hex = path.join(dir, 't.hex');
   fs.writeFileSync(hex, testHex());
-  const result = await runAtm(['firmware', 'flash', '--port', '/dev/ttyACM9', '--hex', hex, '--any-hex', '--avrdude', fake]);
+  const result = await runAtm([
+    'firmware',
+    'flash',
+    '--port',
+    '/dev/ttyACM9',
+    '--hex',
+    hex,
+    '--any-hex',
+    '--avrdude',
+    fake,
+  ]);
   assert.equal(result.code, 1);
   assert.match(result.stdout, /programmer is not responding/);
   assert.match(result.stderr, /avrdude failed with exit code 1 \(is the board on \/dev\/ttyACM9/);

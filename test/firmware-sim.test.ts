@@ -10,7 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import type { SerialPort } from 'serialport';
-import { LineDevice, closeSerialPort, consoleCommands, openSerialPath, parseScript, runScript, startFirmwareSim, terminalKeys, DISPENSE_MEMORY_MAX, HOST_SILENCE_MS } from '../firmware-sim/index.js';
+import {
+  LineDevice,
+  closeSerialPort,
+  consoleCommands,
+  openSerialPath,
+  parseScript,
+  runScript,
+  startFirmwareSim,
+  terminalKeys,
+  DISPENSE_MEMORY_MAX,
+  HOST_SILENCE_MS,
+} from '../firmware-sim/index.js';
 import type { LineDeviceOptions } from '../firmware-sim/index.js';
 import type { Cassette } from '../hardware/index.js';
 import { HEARTBEAT_INTERVAL_MS, LineSplitter, encodeHostMessage, parseDeviceLine } from '../protocol/serial-line.js';
@@ -73,11 +84,19 @@ function rig(options: Partial<LineDeviceOptions> = {}): Rig {
 }
 
 const HELLO: HostMessage = { verb: 'HELLO', version: 1 };
-const cash = (cassettes: readonly Cassette[]): DeviceMessage => ({ verb: 'CASH', cassettes: cassettes.map((c) => ({ ...c })) });
+const cash = (cassettes: readonly Cassette[]): DeviceMessage => ({
+  verb: 'CASH',
+  cassettes: cassettes.map((c) => ({ ...c })),
+});
 
 test('[SL-1.3] before the host says HELLO the device sends nothing: no heartbeat, answer, key or display change', () => {
   const { device, sent, host, advance } = rig();
-  host({ verb: 'PING', seq: 1 }, { verb: 'COUNTS' }, { verb: 'LCD', row: 0, col: 0, text: 'early' }, { verb: 'DISPENSE', id: 1, amountCents: 2000 });
+  host(
+    { verb: 'PING', seq: 1 },
+    { verb: 'COUNTS' },
+    { verb: 'LCD', row: 0, col: 0, text: 'early' },
+    { verb: 'DISPENSE', id: 1, amountCents: 2000 },
+  );
   assert.equal(device.press('1'), false);
   assert.equal(device.nextDeadlineMs(), null);
   for (let step = 0; step < 10; step += 1) advance(HEARTBEAT_INTERVAL_MS);
@@ -86,14 +105,24 @@ test('[SL-1.3] before the host says HELLO the device sends nothing: no heartbeat
   assert.deepEqual(sent, []);
   assert.equal(device.state, 'awaitingHello');
   assert.equal(device.displayLines()[0], ' '.repeat(20));
-  assert.deepEqual(device.cassettes(), [{ denominationCents: 5000, count: 0 }, { denominationCents: 2000, count: 0 }], 'set low, but nothing said');
+  assert.deepEqual(
+    device.cassettes(),
+    [
+      { denominationCents: 5000, count: 0 },
+      { denominationCents: 2000, count: 0 },
+    ],
+    'set low, but nothing said',
+  );
 });
 
 test('[SL-3.1] HELLO is answered with HELLO and caps, then CASH; then HB every interval with the uptime', () => {
   const { device, take, host, advance } = rig({ rows: 2, columns: 16, deviceName: 'bench-uno' });
   advance(250);
   host({ verb: 'HELLO', version: 7 });
-  assert.deepEqual(take(), [{ verb: 'HELLO', version: 1, device: 'bench-uno', caps: ['keypad4x4', 'lcd16x2', 'dispenser'] }, cash(CASSETTES)]);
+  assert.deepEqual(take(), [
+    { verb: 'HELLO', version: 1, device: 'bench-uno', caps: ['keypad4x4', 'lcd16x2', 'dispenser'] },
+    cash(CASSETTES),
+  ]);
   assert.equal(device.state, 'running');
   advance(HEARTBEAT_INTERVAL_MS - 1);
   assert.deepEqual(take(), []);
@@ -117,15 +146,27 @@ test('[SL-3.2] [SL-3.7] PING is answered with PONG, COUNTS with CASH; keys go ou
 test('[SL-3.3] [SL-3.4] [SL-3.5] LCD writes at row and column, clipped to the glass; CLEAR; BACKLIGHT', () => {
   const { device, host, take } = rig();
   host(HELLO);
-  host({ verb: 'LCD', row: 0, col: 0, text: 'Welcome' }, { verb: 'LCD', row: 1, col: 15, text: 'overflowing' }, { verb: 'LCD', row: 0, col: 8, text: '*' });
+  host(
+    { verb: 'LCD', row: 0, col: 0, text: 'Welcome' },
+    { verb: 'LCD', row: 1, col: 15, text: 'overflowing' },
+    { verb: 'LCD', row: 0, col: 8, text: '*' },
+  );
   host({ verb: 'LCD', row: 3, col: 25, text: 'off the glass' }, { verb: 'BACKLIGHT', on: false });
-  assert.deepEqual(device.displayLines(), ['Welcome *'.padEnd(20), `${' '.repeat(15)}overf`, ' '.repeat(20), ' '.repeat(20)]);
+  assert.deepEqual(device.displayLines(), [
+    'Welcome *'.padEnd(20),
+    `${' '.repeat(15)}overf`,
+    ' '.repeat(20),
+    ' '.repeat(20),
+  ]);
   assert.equal(device.backlightOn, false);
   const small = rig({ rows: 2 });
   small.host(HELLO, { verb: 'LCD', row: 3, col: 0, text: 'no row 3 here' });
   assert.deepEqual(small.device.displayLines(), [' '.repeat(20), ' '.repeat(20)]);
   host({ verb: 'CLEAR' }, { verb: 'BACKLIGHT', on: true });
-  assert.deepEqual(device.displayLines(), Array.from({ length: 4 }, () => ' '.repeat(20)));
+  assert.deepEqual(
+    device.displayLines(),
+    Array.from({ length: 4 }, () => ' '.repeat(20)),
+  );
   assert.equal(device.backlightOn, true);
   assert.deepEqual(take().slice(2), [], 'display verbs are not answered');
 });
@@ -140,7 +181,10 @@ test('[SL-4.8] a dispense takes its delay, then CASH with the new counts, then D
   advance(399);
   assert.deepEqual(take(), []);
   advance(1);
-  const after = [{ denominationCents: 5000, count: 1 }, { denominationCents: 2000, count: 8 }];
+  const after = [
+    { denominationCents: 5000, count: 1 },
+    { denominationCents: 2000, count: 8 },
+  ];
   assert.deepEqual(take(), [cash(after), { verb: 'DISPENSED', id: 1, dispensedCents: 14_000, fault: null }]);
   assert.deepEqual(device.cassettes(), after);
   assert.equal(device.dispensing, false);
@@ -152,8 +196,15 @@ test('[SL-4.8] a jam part-way reports the notes presented, FAULT jam first; refu
   take();
   // 14000 = 5000 × 2 + 2000 × 2, presented largest first: 5000, 5000, 2000, then the jam.
   host({ verb: 'DISPENSE', id: 5, amountCents: 14_000 });
-  const after = [{ denominationCents: 5000, count: 1 }, { denominationCents: 2000, count: 9 }];
-  assert.deepEqual(take(), [cash(after), { verb: 'FAULT', fault: 'jam' }, { verb: 'DISPENSED', id: 5, dispensedCents: 12_000, fault: 'jam' }]);
+  const after = [
+    { denominationCents: 5000, count: 1 },
+    { denominationCents: 2000, count: 9 },
+  ];
+  assert.deepEqual(take(), [
+    cash(after),
+    { verb: 'FAULT', fault: 'jam' },
+    { verb: 'DISPENSED', id: 5, dispensedCents: 12_000, fault: 'jam' },
+  ]);
   assert.deepEqual(device.faults(), ['jam']);
   host({ verb: 'DISPENSE', id: 6, amountCents: 2000 });
   assert.deepEqual(take(), [{ verb: 'DISPENSED', id: 6, dispensedCents: 0, fault: 'hardwareError' }]);
@@ -182,8 +233,16 @@ test('[SL-4.8] an amount the cassettes cannot make is refused with nothing moved
   const { device, take, host } = rig();
   host(HELLO);
   take();
-  for (const [id, amountCents] of [[1, 1000], [2, 2500], [3, 10_000_000]] as const) host({ verb: 'DISPENSE', id, amountCents });
-  assert.deepEqual(take(), [1, 2, 3].map((id) => ({ verb: 'DISPENSED', id, dispensedCents: 0, fault: 'cannotMake' })));
+  for (const [id, amountCents] of [
+    [1, 1000],
+    [2, 2500],
+    [3, 10_000_000],
+  ] as const)
+    host({ verb: 'DISPENSE', id, amountCents });
+  assert.deepEqual(
+    take(),
+    [1, 2, 3].map((id) => ({ verb: 'DISPENSED', id, dispensedCents: 0, fault: 'cannotMake' })),
+  );
   assert.deepEqual(device.cassettes(), CASSETTES);
 });
 
@@ -200,39 +259,80 @@ test('[SL-4.8] a repeated DISPENSE id is answered from memory and pays nothing t
   host({ verb: 'DISPENSE', id: 9, amountCents: 4000 });
   assert.equal(device.cassettes()[1]?.count, 6, 'id 9 fell out of the memory of 32');
   host(HELLO, { verb: 'DISPENSE', id: 100, amountCents: 2000 });
-  assert.deepEqual(take().at(-1), { verb: 'DISPENSED', id: 100, dispensedCents: 2000, fault: null }, 'ids are scoped to a session');
+  assert.deepEqual(
+    take().at(-1),
+    { verb: 'DISPENSED', id: 100, dispensedCents: 2000, fault: null },
+    'ids are scoped to a session',
+  );
 });
 
 test('[SL-4.8] one dispense at a time: another id is refused, the same id is ignored while picking', () => {
   const { device, take, host, advance } = rig({ dispenseDelayMs: 1000 });
   host(HELLO);
   take();
-  host({ verb: 'DISPENSE', id: 1, amountCents: 2000 }, { verb: 'DISPENSE', id: 1, amountCents: 2000 }, { verb: 'DISPENSE', id: 2, amountCents: 2000 });
+  host(
+    { verb: 'DISPENSE', id: 1, amountCents: 2000 },
+    { verb: 'DISPENSE', id: 1, amountCents: 2000 },
+    { verb: 'DISPENSE', id: 2, amountCents: 2000 },
+  );
   assert.deepEqual(take(), [{ verb: 'DISPENSED', id: 2, dispensedCents: 0, fault: 'hardwareError' }]);
   advance(1000);
-  assert.deepEqual(take().filter((message) => message.verb === 'DISPENSED'), [{ verb: 'DISPENSED', id: 1, dispensedCents: 2000, fault: null }]);
+  assert.deepEqual(
+    take().filter((message) => message.verb === 'DISPENSED'),
+    [{ verb: 'DISPENSED', id: 1, dispensedCents: 2000, fault: null }],
+  );
   assert.equal(device.cassettes()[1]?.count, 9);
 });
 
 test('[SL-2.3] cassettes whose CASH line would not fit are refused (a programmer error), as are two of one denomination', () => {
-  const eight = (denominationCents: number, count: number): Cassette[] => Array.from({ length: 8 }, (_, index) => ({ denominationCents: denominationCents + index, count }));
+  const eight = (denominationCents: number, count: number): Cassette[] =>
+    Array.from({ length: 8 }, (_, index) => ({ denominationCents: denominationCents + index, count }));
   assert.doesNotThrow(() => rig({ cassettes: eight(10_000, 9999) }));
   assert.throws(() => rig({ cassettes: eight(100_000, 9999) }), /exceeds 96/);
   assert.throws(() => rig().device.setCassettes(eight(10_000, 10_000)), /exceeds 96/);
-  assert.throws(() => rig({ cassettes: [{ denominationCents: 2000, count: 1 }, { denominationCents: 2000, count: 2 }] }), /one per denomination/);
+  assert.throws(
+    () =>
+      rig({
+        cassettes: [
+          { denominationCents: 2000, count: 1 },
+          { denominationCents: 2000, count: 2 },
+        ],
+      }),
+    /one per denomination/,
+  );
   assert.throws(() => rig({ cassettes: [] }), /one per denomination/);
 });
 
 test('[SL-4.9] low cash: FAULT cashLow once when a cassette reaches the threshold; a refill says FAULT ok', () => {
-  const { device, take, host } = rig({ lowCashCount: 8, cassettes: [{ denominationCents: 5000, count: 20 }, { denominationCents: 2000, count: 10 }] });
+  const { device, take, host } = rig({
+    lowCashCount: 8,
+    cassettes: [
+      { denominationCents: 5000, count: 20 },
+      { denominationCents: 2000, count: 10 },
+    ],
+  });
   host(HELLO);
   take();
   host({ verb: 'DISPENSE', id: 1, amountCents: 2000 });
-  assert.deepEqual(take().map((message) => message.verb), ['CASH', 'DISPENSED']);
+  assert.deepEqual(
+    take().map((message) => message.verb),
+    ['CASH', 'DISPENSED'],
+  );
   host({ verb: 'DISPENSE', id: 2, amountCents: 2000 });
-  assert.deepEqual(take(), [cash([{ denominationCents: 5000, count: 20 }, { denominationCents: 2000, count: 8 }]), { verb: 'FAULT', fault: 'cashLow' }, { verb: 'DISPENSED', id: 2, dispensedCents: 2000, fault: null }]);
+  assert.deepEqual(take(), [
+    cash([
+      { denominationCents: 5000, count: 20 },
+      { denominationCents: 2000, count: 8 },
+    ]),
+    { verb: 'FAULT', fault: 'cashLow' },
+    { verb: 'DISPENSED', id: 2, dispensedCents: 2000, fault: null },
+  ]);
   host({ verb: 'DISPENSE', id: 3, amountCents: 2000 });
-  assert.deepEqual(take().map((message) => message.verb), ['CASH', 'DISPENSED'], 'announced once');
+  assert.deepEqual(
+    take().map((message) => message.verb),
+    ['CASH', 'DISPENSED'],
+    'announced once',
+  );
   device.setCassettes([{ denominationCents: 2000, count: 50 }]);
   assert.deepEqual(take(), [cash([{ denominationCents: 2000, count: 50 }]), { verb: 'FAULT', fault: 'ok' }]);
   device.setLowCash();
@@ -248,9 +348,15 @@ test('[SL-4.9] tamper: FAULT tamper refuses dispensing; closing it says FAULT ok
   device.setTamper(true);
   device.setTamper(true);
   host({ verb: 'DISPENSE', id: 1, amountCents: 2000 });
-  assert.deepEqual(take(), [{ verb: 'FAULT', fault: 'tamper' }, { verb: 'DISPENSED', id: 1, dispensedCents: 0, fault: 'hardwareError' }]);
+  assert.deepEqual(take(), [
+    { verb: 'FAULT', fault: 'tamper' },
+    { verb: 'DISPENSED', id: 1, dispensedCents: 0, fault: 'hardwareError' },
+  ]);
   device.setTamper(false);
-  assert.deepEqual(take(), [{ verb: 'FAULT', fault: 'ok' }, { verb: 'FAULT', fault: 'cashLow' }]);
+  assert.deepEqual(take(), [
+    { verb: 'FAULT', fault: 'ok' },
+    { verb: 'FAULT', fault: 'cashLow' },
+  ]);
 });
 
 test('[SL-4.9] every HELLO re-announces the active faults, so a reconnecting host starts from the truth', () => {
@@ -259,7 +365,11 @@ test('[SL-4.9] every HELLO re-announces the active faults, so a reconnecting hos
   device.setTamper(true);
   take();
   host(HELLO);
-  assert.deepEqual(take().slice(1), [cash(CASSETTES), { verb: 'FAULT', fault: 'jam' }, { verb: 'FAULT', fault: 'tamper' }]);
+  assert.deepEqual(take().slice(1), [
+    cash(CASSETTES),
+    { verb: 'FAULT', fault: 'jam' },
+    { verb: 'FAULT', fault: 'tamper' },
+  ]);
 });
 
 test('[SL-5.4] unplugged: no heartbeats, keys and host lines are lost; replug sends HB at once and what changed', () => {
@@ -276,12 +386,20 @@ test('[SL-5.4] unplugged: no heartbeats, keys and host lines are lost; replug se
   assert.deepEqual(take(), []);
   assert.equal(device.displayLines()[0], ' '.repeat(20));
   device.replug();
-  assert.deepEqual(take(), [{ verb: 'HB', uptimeMs: 5 * HEARTBEAT_INTERVAL_MS }, { verb: 'FAULT', fault: 'ok' }, { verb: 'FAULT', fault: 'tamper' }]);
+  assert.deepEqual(take(), [
+    { verb: 'HB', uptimeMs: 5 * HEARTBEAT_INTERVAL_MS },
+    { verb: 'FAULT', fault: 'ok' },
+    { verb: 'FAULT', fault: 'tamper' },
+  ]);
   advance(HEARTBEAT_INTERVAL_MS);
   assert.deepEqual(take(), [{ verb: 'HB', uptimeMs: 6 * HEARTBEAT_INTERVAL_MS }]);
   device.unplug();
   device.replug();
-  assert.deepEqual(take(), [{ verb: 'HB', uptimeMs: 6 * HEARTBEAT_INTERVAL_MS }], 'nothing changed: just the heartbeat');
+  assert.deepEqual(
+    take(),
+    [{ verb: 'HB', uptimeMs: 6 * HEARTBEAT_INTERVAL_MS }],
+    'nothing changed: just the heartbeat',
+  );
 });
 
 test('[SL-5.6] a host silent for HOST_SILENCE_MS ends the session: no more heartbeats until a new HELLO', () => {
@@ -303,7 +421,10 @@ test('[SL-5.6] a host silent for HOST_SILENCE_MS ends the session: no more heart
   assert.equal(device.press('1'), false);
   assert.deepEqual(take(), []);
   host(HELLO);
-  assert.deepEqual(take().map((message) => message.verb), ['HELLO', 'CASH']);
+  assert.deepEqual(
+    take().map((message) => message.verb),
+    ['HELLO', 'CASH'],
+  );
 });
 
 test('[SL-5.5] a power cycle blanks the LCD and goes silent until HELLO; the jam is physical and stays', () => {
@@ -314,7 +435,10 @@ test('[SL-5.5] a power cycle blanks the LCD and goes silent until HELLO; the jam
   take();
   device.reset();
   assert.equal(device.state, 'awaitingHello');
-  assert.deepEqual(device.displayLines(), Array.from({ length: 4 }, () => ' '.repeat(20)));
+  assert.deepEqual(
+    device.displayLines(),
+    Array.from({ length: 4 }, () => ' '.repeat(20)),
+  );
   advance(5 * HEARTBEAT_INTERVAL_MS);
   assert.deepEqual(take(), []);
   host(HELLO);
@@ -359,14 +483,36 @@ test('[SL-2.6] bad lines from the host are counted and ignored; random bytes nev
   );
   device.receive('\n');
   host({ verb: 'PING', seq: 5 });
-  assert.deepEqual(take().filter((message) => message.verb === 'PONG').at(-1), { verb: 'PONG', seq: 5 }, 'still answering');
+  assert.deepEqual(
+    take()
+      .filter((message) => message.verb === 'PONG')
+      .at(-1),
+    { verb: 'PONG', seq: 5 },
+    'still answering',
+  );
 });
 
 test('[SL-7.3] scripts: every action parses; bad lines are named; runScript applies them after each delay', async () => {
-  const steps = parseScript('# demo\n\n500 KEY 1\n200 KEY #\n0 key esc\n0 JAM 2\n0 JAM\n0 CLEARJAM\n10 LOWCASH\n0 TAMPER\n0 TAMPER off\n0 UNPLUG\n0 REPLUG\n0 GARBAGE 5\n0 RESET\r\n');
+  const steps = parseScript(
+    '# demo\n\n500 KEY 1\n200 KEY #\n0 key esc\n0 JAM 2\n0 JAM\n0 CLEARJAM\n10 LOWCASH\n0 TAMPER\n0 TAMPER off\n0 UNPLUG\n0 REPLUG\n0 GARBAGE 5\n0 RESET\r\n',
+  );
   assert.deepEqual(
     steps.map((step) => [step.delayMs, step.action.kind]),
-    [[500, 'key'], [200, 'key'], [0, 'key'], [0, 'jam'], [0, 'jam'], [0, 'clearJam'], [10, 'lowCash'], [0, 'tamper'], [0, 'tamper'], [0, 'unplug'], [0, 'replug'], [0, 'garbage'], [0, 'reset']],
+    [
+      [500, 'key'],
+      [200, 'key'],
+      [0, 'key'],
+      [0, 'jam'],
+      [0, 'jam'],
+      [0, 'clearJam'],
+      [10, 'lowCash'],
+      [0, 'tamper'],
+      [0, 'tamper'],
+      [0, 'unplug'],
+      [0, 'replug'],
+      [0, 'garbage'],
+      [0, 'reset'],
+    ],
   );
   assert.deepEqual(steps[1]?.action, { kind: 'key', key: 'enter' });
   assert.deepEqual(steps[2]?.action, { kind: 'key', key: 'cancel' });
@@ -388,23 +534,60 @@ test('[SL-7.3] scripts: every action parses; bad lines are named; runScript appl
   const slept: number[] = [];
   await runScript(parseScript('300 KEY 4\n0 KEY *\n100 UNPLUG\n0 KEY 5'), device, async (ms) => void slept.push(ms));
   assert.deepEqual(slept, [300, 0, 100, 0]);
-  assert.deepEqual(take(), [{ verb: 'KEY', key: '4' }, { verb: 'KEY', key: 'clear' }]);
+  assert.deepEqual(take(), [
+    { verb: 'KEY', key: '4' },
+    { verb: 'KEY', key: 'clear' },
+  ]);
   assert.equal(device.isPlugged, false);
 });
 
 test('[SL-7.2] console keys: keypad keys, F5–F10 (xterm and Linux console) and letters for the faults', () => {
   assert.deepEqual(terminalKeys('1\x1b[15~\x1bOPa\x1b[[E\x1b'), ['1', '\x1b[15~', '\x1bOP', 'a', '\x1b[[E', '\x1b']);
-  const kinds = (input: string): string[] => consoleCommands(input).map((command) => (command.kind === 'action' ? `${command.action.kind}${command.action.kind === 'key' ? `:${command.action.key}` : ''}` : command.kind));
-  assert.deepEqual(kinds('9d#\r*\x1b[3~\x1b\x7f'), ['key:9', 'key:D', 'key:enter', 'key:enter', 'key:clear', 'key:clear', 'key:cancel', 'key:backspace']);
-  assert.deepEqual(kinds('\x1b[15~\x1b[17~\x1b[18~\x1b[19~\x1b[20~\x1b[21~'), ['jam', 'lowCash', 'toggleTamper', 'togglePlug', 'garbage', 'reset']);
-  assert.deepEqual(kinds('jxltugrq\x03'), ['jam', 'clearJam', 'lowCash', 'toggleTamper', 'togglePlug', 'garbage', 'reset', 'quit', 'quit']);
+  const kinds = (input: string): string[] =>
+    consoleCommands(input).map((command) =>
+      command.kind === 'action'
+        ? `${command.action.kind}${command.action.kind === 'key' ? `:${command.action.key}` : ''}`
+        : command.kind,
+    );
+  assert.deepEqual(kinds('9d#\r*\x1b[3~\x1b\x7f'), [
+    'key:9',
+    'key:D',
+    'key:enter',
+    'key:enter',
+    'key:clear',
+    'key:clear',
+    'key:cancel',
+    'key:backspace',
+  ]);
+  assert.deepEqual(kinds('\x1b[15~\x1b[17~\x1b[18~\x1b[19~\x1b[20~\x1b[21~'), [
+    'jam',
+    'lowCash',
+    'toggleTamper',
+    'togglePlug',
+    'garbage',
+    'reset',
+  ]);
+  assert.deepEqual(kinds('jxltugrq\x03'), [
+    'jam',
+    'clearJam',
+    'lowCash',
+    'toggleTamper',
+    'togglePlug',
+    'garbage',
+    'reset',
+    'quit',
+    'quit',
+  ]);
   assert.deepEqual(kinds('zZ!\x1b[A'), [], 'other keys do nothing');
 });
 
 // ---------------------------------------------------------------- a real pty pair (socat + serialport)
 
 /** Lines from a real port, with a poll-until-deadline wait. */
-function lineReader(port: SerialPort): { lines: DeviceMessage[]; waitFor: (predicate: (message: DeviceMessage) => boolean, what: string, timeoutMs?: number) => Promise<DeviceMessage> } {
+function lineReader(port: SerialPort): {
+  lines: DeviceMessage[];
+  waitFor: (predicate: (message: DeviceMessage) => boolean, what: string, timeoutMs?: number) => Promise<DeviceMessage>;
+} {
   const splitter = new LineSplitter();
   const lines: DeviceMessage[] = [];
   port.on('data', (chunk: Buffer) => {
@@ -414,7 +597,11 @@ function lineReader(port: SerialPort): { lines: DeviceMessage[]; waitFor: (predi
       lines.push(parsed.message);
     }
   });
-  const waitFor = async (predicate: (message: DeviceMessage) => boolean, what: string, timeoutMs = 3000): Promise<DeviceMessage> => {
+  const waitFor = async (
+    predicate: (message: DeviceMessage) => boolean,
+    what: string,
+    timeoutMs = 3000,
+  ): Promise<DeviceMessage> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = lines.find(predicate);
@@ -427,7 +614,11 @@ function lineReader(port: SerialPort): { lines: DeviceMessage[]; waitFor: (predi
 }
 
 const write = (port: SerialPort, ...messages: HostMessage[]): Promise<void> =>
-  new Promise((resolve, reject) => port.write(messages.map((message) => encodeHostMessage(message)).join(''), (error) => (error ? reject(error) : resolve())));
+  new Promise((resolve, reject) =>
+    port.write(messages.map((message) => encodeHostMessage(message)).join(''), (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
 
 test('[SL-7.1] over a real socat pty pair: HELLO exchange, heartbeats on real timers, a delayed dispense, LCD', async () => {
   const sim = await startFirmwareSim({ device: { cassettes: CASSETTES, dispenseDelayMs: 50 } });
@@ -439,7 +630,12 @@ test('[SL-7.1] over a real socat pty pair: HELLO exchange, heartbeats on real ti
     await write(port, HELLO, { verb: 'LCD', row: 1, col: 2, text: 'over the wire' });
     await waitFor((message) => message.verb === 'HELLO', 'HELLO');
     await write(port, { verb: 'DISPENSE', id: 3, amountCents: 7000 });
-    assert.deepEqual(await waitFor((message) => message.verb === 'DISPENSED', 'DISPENSED'), { verb: 'DISPENSED', id: 3, dispensedCents: 7000, fault: null });
+    assert.deepEqual(await waitFor((message) => message.verb === 'DISPENSED', 'DISPENSED'), {
+      verb: 'DISPENSED',
+      id: 3,
+      dispensedCents: 7000,
+      fault: null,
+    });
     assert.equal(sim.device.displayLines()[1], '  over the wire     ');
     const heartbeat = await waitFor((message) => message.verb === 'HB', 'HB', 2 * HEARTBEAT_INTERVAL_MS);
     assert.ok(heartbeat.verb === 'HB' && heartbeat.uptimeMs >= HEARTBEAT_INTERVAL_MS);
@@ -454,7 +650,24 @@ test('[SL-7.3] `atm firmware-sim --pty --script` as a child: prints the path fir
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-sl-test-'));
   const scriptFile = path.join(folder, 'keys.txt');
   fs.writeFileSync(scriptFile, '# a customer\n100 KEY 1\n0 KEY #\n');
-  const child = spawn(process.execPath, [atmBin, 'firmware-sim', '--pty', '--script', scriptFile, '--exit-after-script', '--notes', '5000:3,2000:10', '--low-cash', '2', '--dispense-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      atmBin,
+      'firmware-sim',
+      '--pty',
+      '--script',
+      scriptFile,
+      '--exit-after-script',
+      '--notes',
+      '5000:3,2000:10',
+      '--low-cash',
+      '2',
+      '--dispense-delay-ms',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stdout = '';
   let stderr = '';
@@ -463,18 +676,24 @@ test('[SL-7.3] `atm firmware-sim --pty --script` as a child: prints the path fir
   let port: SerialPort | null = null;
   try {
     const deadline = Date.now() + 5000;
-    while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     const first = /^device ready: (\S+)\n/.exec(stdout);
-    assert.ok(first !== null, `first line is "device ready: PATH"; stdout ${JSON.stringify(stdout)} stderr ${JSON.stringify(stderr)}`);
+    assert.ok(
+      first !== null,
+      `first line is "device ready: PATH"; stdout ${JSON.stringify(stdout)} stderr ${JSON.stringify(stderr)}`,
+    );
     const hostPath = first[1] as string;
     port = await openSerialPath(hostPath);
     const { lines, waitFor } = lineReader(port);
     await write(port, HELLO);
     await waitFor((message) => message.verb === 'KEY' && message.key === 'enter', 'KEY #');
-    assert.deepEqual(
-      lines.filter((message) => message.verb !== 'HB').slice(0, 4),
-      [{ verb: 'HELLO', version: 1, device: 'atm-firmware-sim', caps: ['keypad4x4', 'lcd20x4', 'dispenser'] }, cash(CASSETTES), { verb: 'KEY', key: '1' }, { verb: 'KEY', key: 'enter' }],
-    );
+    assert.deepEqual(lines.filter((message) => message.verb !== 'HB').slice(0, 4), [
+      { verb: 'HELLO', version: 1, device: 'atm-firmware-sim', caps: ['keypad4x4', 'lcd20x4', 'dispenser'] },
+      cash(CASSETTES),
+      { verb: 'KEY', key: '1' },
+      { verb: 'KEY', key: 'enter' },
+    ]);
     assert.equal(await exited, 0, stderr);
     assert.equal(fs.existsSync(path.dirname(hostPath)), false, 'socat stopped and its links removed');
     assert.match(stdout, /host said HELLO \(version 1\)/);
@@ -493,13 +712,15 @@ test('[SL-7.1] a SIGKILLed `atm firmware-sim` leaves no socat and no links behin
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const deadline = Date.now() + 5000;
-    while (!/device ready: \S+\n/.test(stdout) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!/device ready: \S+\n/.test(stdout) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     const hostPath = /device ready: (\S+)\n/.exec(stdout)?.[1];
     assert.ok(hostPath !== undefined && fs.existsSync(hostPath), stdout);
     child.kill('SIGKILL');
     await exited;
     const gone = Date.now() + 3000;
-    while (fs.existsSync(path.dirname(hostPath)) && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (fs.existsSync(path.dirname(hostPath)) && Date.now() < gone)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(fs.existsSync(path.dirname(hostPath)), false, 'socat removed its links and the watchdog the folder');
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -516,10 +737,17 @@ test('`atm firmware-sim` refuses bad options and scripts (exit 2) and a port it 
       [['--script', scriptFile], /script line 2: KEY needs one of/],
       [['--notes', '2000:x'], /--notes must be/],
       [['--notes', '2000:1,2000:2'], /one cassette per denomination/],
-      [['--notes', Array.from({ length: 8 }, (_, index) => `${100_000 + index}:1000`).join(',')], /do not fit one 96-byte CASH line/],
+      [
+        ['--notes', Array.from({ length: 8 }, (_, index) => `${100_000 + index}:1000`).join(',')],
+        /do not fit one 96-byte CASH line/,
+      ],
       [['--pty', '--port', '/dev/null'], /alternatives/],
       [['--exit-after-script'], /needs --script/],
-      [['--port', path.join(folder, 'no-such-tty')], /cannot start the firmware simulator: .*no-such-tty \[FIRMWARE_SIM_START_FAILED\]/, 1],
+      [
+        ['--port', path.join(folder, 'no-such-tty')],
+        /cannot start the firmware simulator: .*no-such-tty \[FIRMWARE_SIM_START_FAILED\]/,
+        1,
+      ],
     ] as const;
     await Promise.all(
       cases.map(async ([args, message, exitCode = 2]) => {
@@ -554,7 +782,11 @@ test('[SL-7.2] on a terminal: the panel shows the LCD the kiosk writes, its keyb
     await waitFor((message) => message.verb === 'KEY' && message.key === 'cancel', 'KEY ESC');
     assert.deepEqual(
       lines.filter((message) => message.verb === 'KEY'),
-      [{ verb: 'KEY', key: '7' }, { verb: 'KEY', key: 'enter' }, { verb: 'KEY', key: 'cancel' }],
+      [
+        { verb: 'KEY', key: '7' },
+        { verb: 'KEY', key: 'enter' },
+        { verb: 'KEY', key: 'cancel' },
+      ],
     );
     sim.type('\x1b[15~');
     await sim.waitFor('jam armed after 1 note');

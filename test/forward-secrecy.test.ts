@@ -24,8 +24,21 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { BankConnection } from '../protocol/index.js';
-import { hkdfExpand, hkdfExtract, hmacSha256, sha256, x25519, x25519KeyPairFromPrivate, type RandomBytes } from '../protocol/crypto.js';
-import { DIRECTION_HOST_TO_KIOSK, DIRECTION_KIOSK_TO_HOST, RECORD_TAG_BYTES, RecordOpener } from '../protocol/record.js';
+import {
+  hkdfExpand,
+  hkdfExtract,
+  hmacSha256,
+  sha256,
+  x25519,
+  x25519KeyPairFromPrivate,
+  type RandomBytes,
+} from '../protocol/crypto.js';
+import {
+  DIRECTION_HOST_TO_KIOSK,
+  DIRECTION_KIOSK_TO_HOST,
+  RECORD_TAG_BYTES,
+  RecordOpener,
+} from '../protocol/record.js';
 import type { DirectionKeys } from '../protocol/handshake.js';
 import { TEST_PASSWORD, startTestBank, type TestBank } from './helpers/bank.js';
 import { FakeClock } from './helpers/clock.js';
@@ -177,7 +190,14 @@ function tagMatches(macKey: Buffer, direction: number, sequence: number, recordB
   const length = Buffer.alloc(4);
   length.writeUInt32BE(recordBody.length);
   const tagStart = recordBody.length - RECORD_TAG_BYTES;
-  const expected = hmacSha256(macKey, REC_LABEL, Buffer.from([direction]), seq, length, recordBody.subarray(0, tagStart));
+  const expected = hmacSha256(
+    macKey,
+    REC_LABEL,
+    Buffer.from([direction]),
+    seq,
+    length,
+    recordBody.subarray(0, tagStart),
+  );
   return crypto.timingSafeEqual(expected, recordBody.subarray(tagStart));
 }
 
@@ -207,14 +227,21 @@ function transcriptWindows(extra: Buffer = Buffer.alloc(0)): Buffer[] {
  * and as an X25519 private key against either public ephemeral. Returns what opened a record.
  */
 function searchWindows(windows: Buffer[]): string | null {
-  const publicKeys = [recording.m1.subarray(M1.ephemeral, M1.ephemeral + 32), recording.m2.subarray(M2.ephemeral, M2.ephemeral + 32)].map((raw) =>
+  const publicKeys = [
+    recording.m1.subarray(M1.ephemeral, M1.ephemeral + 32),
+    recording.m2.subarray(M2.ephemeral, M2.ephemeral + 32),
+  ].map((raw) =>
     crypto.createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' }),
   );
   for (const [offset, window] of windows.entries()) {
     const schedules = [scheduleFromDh(window), scheduleFromMasterSecret(window), scheduleFromRawKey(window)];
     // The window as Ec_priv or Es_priv: X25519 with each public ephemeral (one key import,
     // which is most of the cost, for both).
-    const privateKey = crypto.createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, window]), format: 'der', type: 'pkcs8' });
+    const privateKey = crypto.createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8_PREFIX, window]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     for (const publicKey of publicKeys) schedules.push(scheduleFromDh(crypto.diffieHellman({ privateKey, publicKey })));
     if (schedules.some(opensARecord)) return `window at offset ${offset}`;
   }
@@ -224,7 +251,11 @@ function searchWindows(windows: Buffer[]): string | null {
 test('[ATM-2.3] (a) with the PSK, the transcript and the kiosk ephemeral private key, the recorded deposit decrypts', () => {
   const { psk, m1, m2, m3, kioskDraws } = recording;
   // kioskStart draws the ephemeral private key first, then Nc; check that against m1.
-  assert.deepEqual(kioskDraws.map((draw) => draw.lengthBytes), [32, 32], 'the kiosk drew two 32-byte values');
+  assert.deepEqual(
+    kioskDraws.map((draw) => draw.lengthBytes),
+    [32, 32],
+    'the kiosk drew two 32-byte values',
+  );
   const [ephemeralDraw, nonceDraw] = kioskDraws as [Draw, Draw];
   const kioskPublic = m1.subarray(M1.ephemeral, M1.ephemeral + 32);
   assert.deepEqual(x25519KeyPairFromPrivate(ephemeralDraw.copy).publicKey, kioskPublic, 'draw 1 is Ec_priv');
@@ -240,16 +271,27 @@ test('[ATM-2.3] (a) with the PSK, the transcript and the kiosk ephemeral private
 
   const kioskOpener = new RecordOpener(schedule.kioskToHost, DIRECTION_KIOSK_TO_HOST);
   const sent = recording.kioskRecords.map((record) => kioskOpener.open(record));
-  assert.ok(sent.every((result) => result.ok), 'every kiosk record opens');
-  const [login, deposit] = sent.slice(0, 2).map((result) => (result.ok ? (JSON.parse(result.plaintext.toString('utf8')) as Record<string, unknown>) : {}));
+  assert.ok(
+    sent.every((result) => result.ok),
+    'every kiosk record opens',
+  );
+  const [login, deposit] = sent
+    .slice(0, 2)
+    .map((result) => (result.ok ? (JSON.parse(result.plaintext.toString('utf8')) as Record<string, unknown>) : {}));
   assert.ok(login !== undefined && deposit !== undefined);
   assert.equal(login.op, 'login');
   assert.equal(login.password, TEST_PASSWORD, 'the password is in the recording: all the more reason for (b)');
-  assert.deepEqual({ op: deposit.op, txnId: deposit.txnId, amountCents: deposit.amountCents }, { op: 'deposit', ...DEPOSIT });
+  assert.deepEqual(
+    { op: deposit.op, txnId: deposit.txnId, amountCents: deposit.amountCents },
+    { op: 'deposit', ...DEPOSIT },
+  );
 
   const bankOpener = new RecordOpener(schedule.hostToKiosk, DIRECTION_HOST_TO_KIOSK);
   const answers = recording.bankRecords.map((record) => bankOpener.open(record));
-  assert.ok(answers.every((result) => result.ok), 'every bank record opens');
+  assert.ok(
+    answers.every((result) => result.ok),
+    'every bank record opens',
+  );
   const depositAnswer = answers[1];
   assert.ok(depositAnswer?.ok);
   assert.equal(JSON.parse(depositAnswer.plaintext.toString('utf8')).balanceCents, DEPOSIT.amountCents);
@@ -295,7 +337,9 @@ test('[ATM-2.3] (b) with the PSK and the transcript alone, no derivation opens a
   // the transcript under the PSK (AES-256 ECB, CBC and CTR with a zero IV) and try each result
   // as MS and as dh.
   const decryptions = ['aes-256-ecb', 'aes-256-cbc', 'aes-256-ctr'].map((cipher) => (window: Buffer): Buffer => {
-    const decipher = crypto.createDecipheriv(cipher, psk, cipher === 'aes-256-ecb' ? null : Buffer.alloc(16)).setAutoPadding(false);
+    const decipher = crypto
+      .createDecipheriv(cipher, psk, cipher === 'aes-256-ecb' ? null : Buffer.alloc(16))
+      .setAutoPadding(false);
     return Buffer.concat([decipher.update(window), decipher.final()]);
   });
   for (const [offset, window] of transcriptWindows().entries()) {
@@ -323,12 +367,23 @@ test('[ATM-2.3] (b) self-check: had the ephemeral private key been in the transc
 test('[ATM-2.4] the ephemeral private keys are wiped after the handshake, on the kiosk and on the bank', () => {
   const [ephemeralDraw] = recording.kioskDraws;
   assert.ok(ephemeralDraw !== undefined);
-  assert.ok(ephemeralDraw.copy.some((byte) => byte !== 0), 'the drawn key was not zero to begin with');
-  assert.ok(ephemeralDraw.handedOut.every((byte) => byte === 0), 'the kiosk wiped Ec_priv');
+  assert.ok(
+    ephemeralDraw.copy.some((byte) => byte !== 0),
+    'the drawn key was not zero to begin with',
+  );
+  assert.ok(
+    ephemeralDraw.handedOut.every((byte) => byte === 0),
+    'the kiosk wiped Ec_priv',
+  );
   // The bank drew Es_priv then Ns for this session (16-byte draws are audit IVs); find Es_priv
   // by its public key in m2.
   const bankPublic = recording.m2.subarray(M2.ephemeral, M2.ephemeral + 32);
-  const bankEphemeral = recording.bankDraws.find((draw) => draw.lengthBytes === 32 && x25519KeyPairFromPrivate(draw.copy).publicKey.equals(bankPublic));
+  const bankEphemeral = recording.bankDraws.find(
+    (draw) => draw.lengthBytes === 32 && x25519KeyPairFromPrivate(draw.copy).publicKey.equals(bankPublic),
+  );
   assert.ok(bankEphemeral !== undefined, "the bank's Es_priv came from its injected randomBytes");
-  assert.ok(bankEphemeral.handedOut.every((byte) => byte === 0), 'the bank wiped Es_priv');
+  assert.ok(
+    bankEphemeral.handedOut.every((byte) => byte === 0),
+    'the bank wiped Es_priv',
+  );
 });

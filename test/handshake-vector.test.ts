@@ -11,7 +11,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot, vectorsDir } from './helpers/paths.js';
 import type { RandomBytes } from '../protocol/crypto.js';
-import { hostCheckHello, hostFinish, hostRespond, kioskFinish, kioskStart, type SessionKeys } from '../protocol/handshake.js';
+import {
+  hostCheckHello,
+  hostFinish,
+  hostRespond,
+  kioskFinish,
+  kioskStart,
+  type SessionKeys,
+} from '../protocol/handshake.js';
 import {
   DIRECTION_HOST_TO_KIOSK,
   DIRECTION_KIOSK_TO_HOST,
@@ -70,7 +77,13 @@ interface Vector {
     string
   >;
   handshake: { m1: string; m2: string; m3: string };
-  sessionKeys: { kioskToHostEnc: string; kioskToHostMac: string; hostToKioskEnc: string; hostToKioskMac: string; transcriptHash: string };
+  sessionKeys: {
+    kioskToHostEnc: string;
+    kioskToHostMac: string;
+    hostToKioskEnc: string;
+    hostToKioskMac: string;
+    transcriptHash: string;
+  };
   records: VectorRecord[];
 }
 
@@ -117,9 +130,19 @@ interface CodeRun {
 function runCode(): CodeRun {
   const psk = hex(vector.inputs.psk);
   const kioskRandom = scriptedRandom(vector.inputs.kioskRandomOrder);
-  const { m1, state } = kioskStart({ kioskId: vector.inputs.kioskId, psk, nowMs: vector.inputs.timestampMs, randomBytes: kioskRandom.randomBytes });
+  const { m1, state } = kioskStart({
+    kioskId: vector.inputs.kioskId,
+    psk,
+    nowMs: vector.inputs.timestampMs,
+    randomBytes: kioskRandom.randomBytes,
+  });
   assert.equal(kioskRandom.remaining(), 0, 'kioskStart used every kiosk random input');
-  const check = hostCheckHello(m1, (kioskId) => (kioskId === vector.inputs.kioskId ? Buffer.from(psk) : null), crypto.randomBytes(32), vector.inputs.timestampMs);
+  const check = hostCheckHello(
+    m1,
+    (kioskId) => (kioskId === vector.inputs.kioskId ? Buffer.from(psk) : null),
+    crypto.randomBytes(32),
+    vector.inputs.timestampMs,
+  );
   assert.ok(check.ok, `hostCheckHello: ${check.ok ? '' : check.reason}`);
   const hostRandom = scriptedRandom(vector.inputs.hostRandomOrder);
   const response = hostRespond(m1, check.hello, psk, hostRandom.randomBytes);
@@ -150,16 +173,31 @@ const ascii = (text: string): Buffer => Buffer.from(text, 'ascii');
 
 function x25519Independent(privateRaw: Buffer, publicRaw: Buffer | null): Buffer {
   // RFC 8410 DER wrappers, written out here rather than imported, so this check stands alone.
-  const privateKey = crypto.createPrivateKey({ key: Buffer.concat([hex('302e020100300506032b656e04220420'), privateRaw]), format: 'der', type: 'pkcs8' });
+  const privateKey = crypto.createPrivateKey({
+    key: Buffer.concat([hex('302e020100300506032b656e04220420'), privateRaw]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   if (publicRaw === null) {
     const spki = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
     return Buffer.from(spki.subarray(spki.length - 32));
   }
-  const publicKey = crypto.createPublicKey({ key: Buffer.concat([hex('302a300506032b656e032100'), publicRaw]), format: 'der', type: 'spki' });
+  const publicKey = crypto.createPublicKey({
+    key: Buffer.concat([hex('302a300506032b656e032100'), publicRaw]),
+    format: 'der',
+    type: 'spki',
+  });
   return crypto.diffieHellman({ privateKey, publicKey });
 }
 
-function sealIndependent(encKey: Buffer, macKey: Buffer, directionByte: number, sequence: number, type: number, plaintext: Buffer): { iv: Buffer; ct: Buffer; tag: Buffer; frame: Buffer } {
+function sealIndependent(
+  encKey: Buffer,
+  macKey: Buffer,
+  directionByte: number,
+  sequence: number,
+  type: number,
+  plaintext: Buffer,
+): { iv: Buffer; ct: Buffer; tag: Buffer; frame: Buffer } {
   const seq = Buffer.alloc(8);
   seq.writeBigUInt64BE(BigInt(sequence));
   const iv = Buffer.concat([seq, Buffer.alloc(8)]);
@@ -239,7 +277,11 @@ test('[ATM-2.1]-[ATM-2.3] an independent node:crypto recomputation gives the sam
   assert.equal(toHex(pskPrk), d.pskPrk);
   const helloKey = expand32(pskPrk, ascii('atm2 hello'));
   assert.equal(toHex(helloKey), d.helloKey);
-  assert.equal(toHex(Buffer.from(crypto.hkdfSync('sha256', psk, sha256(label), ascii('atm2 hello'), 32))), d.helloKey, 'node hkdfSync agrees');
+  assert.equal(
+    toHex(Buffer.from(crypto.hkdfSync('sha256', psk, sha256(label), ascii('atm2 hello'), 32))),
+    d.helloKey,
+    'node hkdfSync agrees',
+  );
 
   // [ATM-2.2] m1
   const kid = Buffer.alloc(16);
@@ -313,13 +355,22 @@ test('[ATM-5] PROTOCOL.md shows every value of the vector (the document cannot d
     if (typeof value === 'string') expected.push([prefix, value]);
     else if (typeof value === 'number') expected.push([prefix, String(value)]);
     else if (Array.isArray(value)) value.forEach((item, index) => collect(`${prefix}[${index}]`, item));
-    else if (typeof value === 'object' && value !== null) for (const [key, item] of Object.entries(value)) collect(`${prefix}.${key}`, item);
+    else if (typeof value === 'object' && value !== null)
+      for (const [key, item] of Object.entries(value)) collect(`${prefix}.${key}`, item);
   };
   collect('inputs', { ...vector.inputs, kioskRandomOrder: undefined, hostRandomOrder: undefined });
   collect('derived', vector.derived);
   collect('handshake', vector.handshake);
   collect('sessionKeys', vector.sessionKeys);
-  vector.records.forEach((record, index) => collect(`records[${index}]`, { iv: record.iv, ciphertext: record.ciphertext, tag: record.tag, frame: record.frame, plaintextUtf8: record.plaintextUtf8 }));
+  vector.records.forEach((record, index) =>
+    collect(`records[${index}]`, {
+      iv: record.iv,
+      ciphertext: record.ciphertext,
+      tag: record.tag,
+      frame: record.frame,
+      plaintextUtf8: record.plaintextUtf8,
+    }),
+  );
   const missing = expected.filter(([, value]) => value !== '' && !protocolText.includes(value)).map(([name]) => name);
   assert.deepEqual(missing, [], 'values of the vector missing from PROTOCOL.md');
   assert.ok(expected.length >= 35, `checked ${expected.length} values`);

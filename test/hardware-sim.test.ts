@@ -3,9 +3,27 @@
 // keypad map. [DESIGN §5]
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KEY_NAMES, KEYBOARD_MAP_TABLE, SIM_CASSETTES_DEFAULT, SimDispenser, SimDisplay, SimKeypad, createSimDevices, keyFromTerminal, notesForAmount, DISPLAY_HISTORY_MAX, NOTES_SEARCH_STEPS_MAX } from '../hardware/index.js';
+import {
+  KEY_NAMES,
+  KEYBOARD_MAP_TABLE,
+  SIM_CASSETTES_DEFAULT,
+  SimDispenser,
+  SimDisplay,
+  SimKeypad,
+  createSimDevices,
+  keyFromTerminal,
+  notesForAmount,
+  DISPLAY_HISTORY_MAX,
+  NOTES_SEARCH_STEPS_MAX,
+} from '../hardware/index.js';
 import type { Cassette, DispenseResult, KeyName } from '../hardware/index.js';
-import { dispenserContract, displayContract, faultOf, keypadContract, recordStates } from './helpers/hardware-contracts.js';
+import {
+  dispenserContract,
+  displayContract,
+  faultOf,
+  keypadContract,
+  recordStates,
+} from './helpers/hardware-contracts.js';
 
 const detailOf = (result: DispenseResult): string => (result.ok ? '' : result.detail);
 
@@ -98,7 +116,10 @@ test('sim display: 4 × 20 by default and blank; rows and columns are configurab
   const display = new SimDisplay();
   assert.equal(display.kind, 'sim');
   assert.deepEqual([display.rows, display.columns], [4, 20]);
-  assert.deepEqual(display.lines(), Array.from({ length: 4 }, () => ' '.repeat(20)));
+  assert.deepEqual(
+    display.lines(),
+    Array.from({ length: 4 }, () => ' '.repeat(20)),
+  );
   const small = new SimDisplay({ rows: 2, columns: 16 });
   await small.open();
   await small.show(['Balance', '$1,234.56', 'dropped']);
@@ -205,14 +226,26 @@ test('sim dispenser: by default 100 notes of 2000 cents and 100 of 1000 cents, s
   const dispenser = new SimDispenser();
   assert.equal(dispenser.kind, 'sim');
   assert.deepEqual(dispenser.cassettes(), [...SIM_CASSETTES_DEFAULT]);
-  assert.deepEqual(dispenser.cassettes(), [{ denominationCents: 2000, count: 100 }, { denominationCents: 1000, count: 100 }]);
+  assert.deepEqual(dispenser.cassettes(), [
+    { denominationCents: 2000, count: 100 },
+    { denominationCents: 1000, count: 100 },
+  ]);
   assert.equal(dispenser.state(), 'offline');
   await dispenser.open();
-  assert.deepEqual(dispenser.notesFor(5000), [{ denominationCents: 2000, count: 2 }, { denominationCents: 1000, count: 1 }]);
+  assert.deepEqual(dispenser.notesFor(5000), [
+    { denominationCents: 2000, count: 2 },
+    { denominationCents: 1000, count: 1 },
+  ]);
   assert.deepEqual(await dispenser.dispense(10_000), { ok: true, dispensedCents: 10_000 });
-  assert.deepEqual(dispenser.cassettes(), [{ denominationCents: 2000, count: 95 }, { denominationCents: 1000, count: 100 }]);
+  assert.deepEqual(dispenser.cassettes(), [
+    { denominationCents: 2000, count: 95 },
+    { denominationCents: 1000, count: 100 },
+  ]);
   assert.equal(dispenser.notesFor(500), null);
-  assert.deepEqual(dispenser.notesFor(290_000), [{ denominationCents: 2000, count: 95 }, { denominationCents: 1000, count: 100 }]);
+  assert.deepEqual(dispenser.notesFor(290_000), [
+    { denominationCents: 2000, count: 95 },
+    { denominationCents: 1000, count: 100 },
+  ]);
   assert.equal(dispenser.notesFor(291_000), null);
 });
 
@@ -344,7 +377,13 @@ test('sim dispenser: setCassettes replaces the load; bad loads are programmer er
       ]),
     /one cassette per denomination/,
   );
-  assert.throws(() => dispenser.setCassettes(Array.from({ length: 9 }, (_, index) => ({ denominationCents: 100 * (index + 1), count: 1 }))), /cassettes/);
+  assert.throws(
+    () =>
+      dispenser.setCassettes(
+        Array.from({ length: 9 }, (_, index) => ({ denominationCents: 100 * (index + 1), count: 1 })),
+      ),
+    /cassettes/,
+  );
   assert.throws(() => new SimDispenser({ lowCashCount: -1 }), /lowCashCount/);
   assert.throws(() => new SimDispenser({ delayMs: 0.5 }), /delayMs/);
 });
@@ -371,7 +410,10 @@ test('notesForAmount: backtracks as deep as needed, within a bounded number of s
 });
 
 test('createSimDevices: sim devices with their test powers, options passed through', async () => {
-  const { keypad, display, dispenser } = createSimDevices({ display: { rows: 2, columns: 16 }, dispenser: { cassettes: [{ denominationCents: 5000, count: 3 }] } });
+  const { keypad, display, dispenser } = createSimDevices({
+    display: { rows: 2, columns: 16 },
+    dispenser: { cassettes: [{ denominationCents: 5000, count: 3 }] },
+  });
   assert.ok(keypad instanceof SimKeypad);
   assert.deepEqual([display.rows, display.columns], [2, 16]);
   assert.deepEqual(dispenser.cassettes(), [{ denominationCents: 5000, count: 3 }]);
@@ -383,10 +425,20 @@ test('createSimDevices: sim devices with their test powers, options passed throu
 // (lib/keys.js, then program.js, which renames '\n' to 'linefeed' and re-emits '\r' as
 // 'enter' before the original 'return'); printable keys come as ch with no key name.
 
-type Keypress = [ch: string | undefined, key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean } | undefined];
+type Keypress = [
+  ch: string | undefined,
+  key: { name?: string; full?: string; ctrl?: boolean; shift?: boolean } | undefined,
+];
 const typed = (ch: string): Keypress => [ch, { full: ch }];
 const named = (name: string, ch?: string): Keypress => [ch, { name, full: name }];
-const letter = (ch: string): Keypress => [ch, { name: ch.toLowerCase(), full: ch === ch.toUpperCase() ? `S-${ch.toLowerCase()}` : ch, shift: ch === ch.toUpperCase() }];
+const letter = (ch: string): Keypress => [
+  ch,
+  {
+    name: ch.toLowerCase(),
+    full: ch === ch.toUpperCase() ? `S-${ch.toLowerCase()}` : ch,
+    shift: ch === ch.toUpperCase(),
+  },
+];
 const digit = (ch: KeyName, numLockOffName: string): Keypress[] => [typed(ch), named(numLockOffName)];
 
 const KEYPRESSES: Readonly<Record<KeyName, readonly Keypress[]>> = {
@@ -416,11 +468,12 @@ test('keymap: the table has exactly one row per keypad key', () => {
   for (const row of KEYBOARD_MAP_TABLE) assert.ok(row.keyboard.length > 0 && row.meaning.length > 0);
 });
 
-test('keymap: every key of every row maps to that row\'s keypad key', () => {
+test("keymap: every key of every row maps to that row's keypad key", () => {
   for (const row of KEYBOARD_MAP_TABLE) {
     const keypresses = KEYPRESSES[row.keypad];
     assert.ok(keypresses.length >= 1, `fixtures for ${row.keypad}`);
-    for (const [ch, key] of keypresses) assert.equal(keyFromTerminal(ch, key), row.keypad, `${row.keyboard}: ${JSON.stringify([ch, key])}`);
+    for (const [ch, key] of keypresses)
+      assert.equal(keyFromTerminal(ch, key), row.keypad, `${row.keyboard}: ${JSON.stringify([ch, key])}`);
   }
 });
 

@@ -129,7 +129,15 @@ test('each line is a Fernet token of an audit record under the derived key, chai
   assert.equal(records[0]?.ts, new Date(Date.UTC(2026, 10, 27, 12, 0, 0)).toISOString());
   assert.equal(records[1]?.ts, new Date(Date.UTC(2026, 10, 27, 12, 0, 1)).toISOString());
   assert.deepEqual(
-    records.map((record) => [record.kioskId, record.username, record.action, record.outcome, record.amountCents, record.txnId, record.detail]),
+    records.map((record) => [
+      record.kioskId,
+      record.username,
+      record.action,
+      record.outcome,
+      record.amountCents,
+      record.txnId,
+      record.detail,
+    ]),
     [
       [KIOSK_ID, 'alice', 'hold.sent', 'sent', 2_000, 'wd-1', '{}'],
       [KIOSK_ID, 'alice', 'hold.result', 'ok', undefined, 'wd-1', '{}'], // username carried from the hold
@@ -185,7 +193,18 @@ test('sequence numbers are checked on their own: a keyed chain that does not sta
   const dir = tempDir(t);
   fs.mkdirSync(dir);
   const chain = new AuditChain(deriveJournalKey(PSK), { seq: 4, hash: AUDIT_GENESIS_HASH }); // links to genesis, numbered from 5
-  const { token } = chain.seal({ kioskId: KIOSK_ID, username: 'alice', action: 'hold.sent', outcome: 'sent', amountCents: 100, txnId: 'wd-1', detail: '{}' }, Date.UTC(2026, 0, 1));
+  const { token } = chain.seal(
+    {
+      kioskId: KIOSK_ID,
+      username: 'alice',
+      action: 'hold.sent',
+      outcome: 'sent',
+      amountCents: 100,
+      txnId: 'wd-1',
+      detail: '{}',
+    },
+    Date.UTC(2026, 0, 1),
+  );
   writeLines(dir, [token.token]);
   assertCorrupt(() => open(dir), 1);
 });
@@ -251,9 +270,21 @@ test('a middle line replaced by a validly sealed record from another journal bre
   const dir = tempDir(t);
   const otherDir = `${dir}-other`; // inside the same temp root, removed with it
   // Same key, clock and IVs: the other journal's first three lines are byte-identical to ours.
-  const journal = KioskJournal.open({ dir, kioskId: KIOSK_ID, key: deriveJournalKey(PSK), nowMs: new FakeClock().nowMs, randomBytes: countingRandomBytes() });
+  const journal = KioskJournal.open({
+    dir,
+    kioskId: KIOSK_ID,
+    key: deriveJournalKey(PSK),
+    nowMs: new FakeClock().nowMs,
+    randomBytes: countingRandomBytes(),
+  });
   for (const event of SAMPLE) journal.append(event);
-  const other = KioskJournal.open({ dir: otherDir, kioskId: KIOSK_ID, key: deriveJournalKey(PSK), nowMs: new FakeClock().nowMs, randomBytes: countingRandomBytes() });
+  const other = KioskJournal.open({
+    dir: otherDir,
+    kioskId: KIOSK_ID,
+    key: deriveJournalKey(PSK),
+    nowMs: new FakeClock().nowMs,
+    randomBytes: countingRandomBytes(),
+  });
   for (const event of SAMPLE.slice(0, 3)) other.append(event);
   assert.deepEqual(lines(otherDir), lines(dir).slice(0, 3));
   other.append({ type: 'hold.result', txnId: 'wd-1', outcome: 'INSUFFICIENT_FUNDS' });
@@ -307,8 +338,14 @@ test('a journal written for another kiosk id is refused', (t) => {
 test('a malformed event is a programmer error: append asserts and writes nothing', (t) => {
   const dir = tempDir(t);
   const journal = open(dir);
-  assert.throws(() => journal.append({ type: 'hold.sent', txnId: 'wd-1', username: 'alice', amountCents: 0 }), /assertion failed/);
-  assert.throws(() => journal.append({ type: 'dispense.result', txnId: 'wd-1', dispensedCents: 1.5, fault: null }), /assertion failed/);
+  assert.throws(
+    () => journal.append({ type: 'hold.sent', txnId: 'wd-1', username: 'alice', amountCents: 0 }),
+    /assertion failed/,
+  );
+  assert.throws(
+    () => journal.append({ type: 'dispense.result', txnId: 'wd-1', dispensedCents: 1.5, fault: null }),
+    /assertion failed/,
+  );
   assert.throws(() => journal.append({ type: 'hold.result', txnId: '', outcome: 'ok' }), /assertion failed/);
   assert.equal(journal.records, 0);
   assert.equal(fs.statSync(path.join(dir, JOURNAL_FILE)).size, 0);
@@ -317,7 +354,16 @@ test('a malformed event is a programmer error: append asserts and writes nothing
 });
 
 function withdrawal(overrides: Partial<UnfinishedWithdrawal> & { txnId: string }): UnfinishedWithdrawal {
-  return { kind: 'withdrawal', username: 'alice', amountCents: 2_000, holdOutcome: null, dispenseStarted: false, dispensedCents: null, fault: null, ...overrides };
+  return {
+    kind: 'withdrawal',
+    username: 'alice',
+    amountCents: 2_000,
+    holdOutcome: null,
+    dispenseStarted: false,
+    dispensedCents: null,
+    fault: null,
+    ...overrides,
+  };
 }
 
 test('unfinished() reports each stage of an unsettled withdrawal and unanswered deposits, and nothing settled', (t) => {
@@ -353,8 +399,25 @@ test('unfinished() reports each stage of an unsettled withdrawal and unanswered 
     withdrawal({ txnId: 'b-refused', username: 'bob', amountCents: 9_000, holdOutcome: 'INSUFFICIENT_FUNDS' }),
     withdrawal({ txnId: 'c-held', username: 'carol', amountCents: 3_000, holdOutcome: 'ok' }),
     withdrawal({ txnId: 'd-started', username: 'dave', amountCents: 4_000, holdOutcome: 'ok', dispenseStarted: true }),
-    withdrawal({ txnId: 'e-partial', username: 'erin', amountCents: 5_000, holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 2_000, fault: 'JAM' }),
-    { kind: 'deposit', txnId: 'f-deposit', username: 'frank', amountCents: 700, holdOutcome: null, dispenseStarted: false, dispensedCents: null, fault: null },
+    withdrawal({
+      txnId: 'e-partial',
+      username: 'erin',
+      amountCents: 5_000,
+      holdOutcome: 'ok',
+      dispenseStarted: true,
+      dispensedCents: 2_000,
+      fault: 'JAM',
+    }),
+    {
+      kind: 'deposit',
+      txnId: 'f-deposit',
+      username: 'frank',
+      amountCents: 700,
+      holdOutcome: null,
+      dispenseStarted: false,
+      dispensedCents: null,
+      fault: null,
+    },
     withdrawal({ txnId: 'i-retried', username: 'ivan', amountCents: 600, holdOutcome: 'ok' }),
   ];
   assert.deepEqual(journal.unfinished(), expected);
@@ -375,7 +438,16 @@ test('planRecovery applies every rule', () => {
     withdrawal({ txnId: 'full', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 2_000 }),
     withdrawal({ txnId: 'partial', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 500, fault: 'JAM' }),
     withdrawal({ txnId: 'zero', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 0, fault: 'JAM' }),
-    { kind: 'deposit', txnId: 'deposit', username: 'alice', amountCents: 100, holdOutcome: null, dispenseStarted: false, dispensedCents: null, fault: null },
+    {
+      kind: 'deposit',
+      txnId: 'deposit',
+      username: 'alice',
+      amountCents: 100,
+      holdOutcome: null,
+      dispenseStarted: false,
+      dispensedCents: null,
+      fault: null,
+    },
   ]);
   assert.deepEqual(plan, [
     { txnId: 'sent', action: 'void', reason: RECOVERY_REASON.HOLD_UNKNOWN },
@@ -385,7 +457,11 @@ test('planRecovery applies every rule', () => {
     { txnId: 'full', action: 'post', dispensedCents: 2_000 },
     { txnId: 'partial', action: 'post', dispensedCents: 500 },
     { txnId: 'zero', action: 'void', reason: RECOVERY_REASON.DISPENSED_NOTHING },
-    { txnId: 'deposit', action: 'none', reason: "deposit outcome unknown; the bank's answer to a retry of the same id tells" },
+    {
+      txnId: 'deposit',
+      action: 'none',
+      reason: "deposit outcome unknown; the bank's answer to a retry of the same id tells",
+    },
   ]);
   assert.deepEqual(planRecovery([]), []);
 });

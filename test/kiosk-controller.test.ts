@@ -34,9 +34,15 @@ function auditRecords(dataDir: string): AuditRecord[] {
 }
 
 const storyOf = (records: AuditRecord[], username: string): string[] =>
-  records.filter((record) => record.username === username).map((record) => `${record.action} ${record.outcome}${record.amountCents === undefined ? '' : ` ${record.amountCents}`}`);
+  records
+    .filter((record) => record.username === username)
+    .map(
+      (record) =>
+        `${record.action} ${record.outcome}${record.amountCents === undefined ? '' : ` ${record.amountCents}`}`,
+    );
 
-const journalOf = (journal: KioskJournal, txnId: string): JournalEvent[] => journal.entries().filter((event) => event.txnId === txnId);
+const journalOf = (journal: KioskJournal, txnId: string): JournalEvent[] =>
+  journal.entries().filter((event) => event.txnId === txnId);
 
 /** Polls an async condition; for effects that leave no event the test can hear (a logout's audit record). */
 async function eventually<T>(check: () => Promise<T | null> | T | null, what: string, timeoutMs = WAIT_MS): Promise<T> {
@@ -67,12 +73,25 @@ interface Kiosk {
   stop(): Promise<void>;
 }
 
-async function startKiosk(t: TestContext, bank: TestBank, options: { dir?: string; journal?: KioskJournal; start?: boolean } = {}): Promise<Kiosk> {
+async function startKiosk(
+  t: TestContext,
+  bank: TestBank,
+  options: { dir?: string; journal?: KioskJournal; start?: boolean } = {},
+): Promise<Kiosk> {
   const dir = options.dir ?? makeTempDir('atm-kiosk-');
   const clock = new FakeClock();
   const devices = createSimDevices();
-  const journal = options.journal ?? KioskJournal.open({ dir, kioskId: bank.kiosk.kioskId, key: deriveJournalKey(bank.kiosk.psk) });
-  const link = new KioskLink({ host: '127.0.0.1', port: bank.host.port, kioskId: bank.kiosk.kioskId, psk: bank.kiosk.psk, backoffInitialMs: 20, backoffMaxMs: 100, requestTimeoutMs: 5_000 });
+  const journal =
+    options.journal ?? KioskJournal.open({ dir, kioskId: bank.kiosk.kioskId, key: deriveJournalKey(bank.kiosk.psk) });
+  const link = new KioskLink({
+    host: '127.0.0.1',
+    port: bank.host.port,
+    kioskId: bank.kiosk.kioskId,
+    psk: bank.kiosk.psk,
+    backoffInitialMs: 20,
+    backoffMaxMs: 100,
+    requestTimeoutMs: 5_000,
+  });
   let txnCount = 0;
   const controller = new KioskController({
     kioskId: bank.kiosk.kioskId,
@@ -103,7 +122,11 @@ async function startKiosk(t: TestContext, bank: TestBank, options: { dir?: strin
       if (predicate(controller.state)) return resolve(controller.state);
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; screen: ${JSON.stringify(controller.state.screen)} message: ${controller.state.message}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; screen: ${JSON.stringify(controller.state.screen)} message: ${controller.state.message}`,
+          ),
+        );
       }, WAIT_MS);
       const check = (): void => {
         if (!predicate(controller.state)) return;
@@ -129,7 +152,8 @@ async function startKiosk(t: TestContext, bank: TestBank, options: { dir?: strin
     tap(text) {
       let previousKey: string | null = null;
       for (const ch of text) {
-        const entry = Object.entries(MULTITAP).find(([, letters]) => letters.includes(ch)) ?? assert.fail(`no key types ${ch}`);
+        const entry =
+          Object.entries(MULTITAP).find(([, letters]) => letters.includes(ch)) ?? assert.fail(`no key types ${ch}`);
         const [key, letters] = entry;
         // Same key as the letter before: wait out the window, or this press would cycle that letter.
         press(key as KeyName, key === previousKey ? MULTITAP_MS + 1 : 100);
@@ -171,7 +195,11 @@ async function startBank(t: TestContext): Promise<TestBank> {
 /** A customer with money, made directly at the bank (not through the kiosk under test). */
 async function customerWith(bank: TestBank, username: string, depositCents: number): Promise<void> {
   const connection = await bank.loginAs(username);
-  const deposited = await connection.request({ op: 'deposit', txnId: `seed-${username}-0001`, amountCents: depositCents });
+  const deposited = await connection.request({
+    op: 'deposit',
+    txnId: `seed-${username}-0001`,
+    amountCents: depositCents,
+  });
   assert.ok(deposited.ok);
   connection.close();
 }
@@ -273,7 +301,10 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
   assert.equal(controller.state.username, null);
   assert.equal(controller.state.message, 'Thank you. Goodbye.');
   assertDisplayMirrors(kiosk);
-  await eventually(() => (storyOf(auditRecords(bank.dataDir), username).includes('logout ok') ? true : null), 'the logout at the bank');
+  await eventually(
+    () => (storyOf(auditRecords(bank.dataDir), username).includes('logout ok') ? true : null),
+    'the logout at the bank',
+  );
 
   assert.deepEqual(await balanceAtBank(bank, username), { balanceCents: 10_000, heldCents: 0 });
   assert.deepEqual(storyOf(auditRecords(bank.dataDir), username), [
@@ -290,8 +321,18 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
     kiosk.journal.entries().map((event) => event.type),
     ['deposit.sent', 'deposit.result', 'hold.sent', 'hold.result', 'dispense.started', 'dispense.result', 'settled'],
   );
-  assert.deepEqual(journalOf(kiosk.journal, 'kf-txn-0002').at(-1), { type: 'settled', txnId: 'kf-txn-0002', outcome: 'posted', postedCents: 5000 });
-  assert.deepEqual(kiosk.journal.entries()[0], { type: 'deposit.sent', txnId: 'kf-txn-0001', username, amountCents: 15_000 });
+  assert.deepEqual(journalOf(kiosk.journal, 'kf-txn-0002').at(-1), {
+    type: 'settled',
+    txnId: 'kf-txn-0002',
+    outcome: 'posted',
+    postedCents: 5000,
+  });
+  assert.deepEqual(kiosk.journal.entries()[0], {
+    type: 'deposit.sent',
+    txnId: 'kf-txn-0001',
+    username,
+    amountCents: 15_000,
+  });
 });
 
 test('a jam before any note: the hold is voided, the balance is unchanged and the screen says no cash was dispensed', async (t) => {
@@ -388,7 +429,10 @@ function writeJournal(dir: string, bank: TestBank, events: JournalEvent[]): void
 }
 
 /** Starts a controller on the journal and records what the bank had done when the welcome screen first showed. */
-async function restartAndWatch(t: TestContext, recovery: RecoveryCase): Promise<{ kiosk: Kiosk; auditAtWelcome: AuditRecord[]; screensBefore: Screen['name'][] }> {
+async function restartAndWatch(
+  t: TestContext,
+  recovery: RecoveryCase,
+): Promise<{ kiosk: Kiosk; auditAtWelcome: AuditRecord[]; screensBefore: Screen['name'][] }> {
   const kiosk = await startKiosk(t, recovery.bank, { dir: recovery.dir, start: false });
   const screensBefore: Screen['name'][] = [];
   const seen: { auditAtWelcome: AuditRecord[] | null } = { auditAtWelcome: null };
@@ -400,7 +444,11 @@ async function restartAndWatch(t: TestContext, recovery: RecoveryCase): Promise<
   });
   await kiosk.controller.start();
   await kiosk.untilScreen('welcome');
-  return { kiosk, auditAtWelcome: seen.auditAtWelcome ?? assert.fail('the welcome screen was never drawn'), screensBefore };
+  return {
+    kiosk,
+    auditAtWelcome: seen.auditAtWelcome ?? assert.fail('the welcome screen was never drawn'),
+    screensBefore,
+  };
 }
 
 test('recovery: a hold whose dispense finished (60.00 out) but was never settled is posted before the welcome screen', async (t) => {
@@ -413,18 +461,30 @@ test('recovery: a hold whose dispense finished (60.00 out) but was never settled
     { type: 'dispense.result', txnId, dispensedCents: 6000, fault: null },
   ]);
   const { kiosk, auditAtWelcome, screensBefore } = await restartAndWatch(t, recovery);
-  assert.ok(screensBefore.every((name) => name === 'outOfService'), `only out of service before welcome: ${screensBefore.join(', ')}`);
+  assert.ok(
+    screensBefore.every((name) => name === 'outOfService'),
+    `only out of service before welcome: ${screensBefore.join(', ')}`,
+  );
   const post = auditAtWelcome.find((record) => record.txnId === txnId && record.action === 'withdraw.post');
   assert.ok(post !== undefined, 'withdraw.post was in the bank audit log when the welcome screen first showed');
   assert.equal(post.outcome, 'ok');
   assert.equal(post.amountCents, 6000);
   assert.equal(post.username, recovery.username);
   assert.deepEqual(await balanceAtBank(recovery.bank, recovery.username), { balanceCents: 14_000, heldCents: 0 });
-  assert.deepEqual(journalOf(kiosk.journal, txnId).at(-1), { type: 'settled', txnId, outcome: 'posted', postedCents: 6000 });
+  assert.deepEqual(journalOf(kiosk.journal, txnId).at(-1), {
+    type: 'settled',
+    txnId,
+    outcome: 'posted',
+    postedCents: 6000,
+  });
   assert.deepEqual(kiosk.journal.unfinished(), []);
   // The settlement is durable in the file, not only in memory: a reopened journal has nothing left to do.
   await kiosk.stop();
-  const reopened = KioskJournal.open({ dir: recovery.dir, kioskId: recovery.bank.kiosk.kioskId, key: deriveJournalKey(recovery.bank.kiosk.psk) });
+  const reopened = KioskJournal.open({
+    dir: recovery.dir,
+    kioskId: recovery.bank.kiosk.kioskId,
+    key: deriveJournalKey(recovery.bank.kiosk.psk),
+  });
   assert.deepEqual(reopened.unfinished(), []);
 });
 
@@ -439,11 +499,24 @@ test('recovery: a hold placed but never dispensed is voided before the welcome s
   ]);
   const { kiosk, auditAtWelcome, screensBefore } = await restartAndWatch(t, recovery);
   assert.ok(screensBefore.every((name) => name === 'outOfService'));
-  const settled = auditAtWelcome.filter((record) => record.txnId === txnId).map((record) => `${record.action} ${record.outcome}`);
+  const settled = auditAtWelcome
+    .filter((record) => record.txnId === txnId)
+    .map((record) => `${record.action} ${record.outcome}`);
   assert.deepEqual(settled, ['withdraw.hold ok', 'withdraw.void ok'], 'voided before the welcome screen');
   assert.deepEqual(await balanceAtBank(recovery.bank, recovery.username), { balanceCents: 20_000, heldCents: 0 });
-  assert.deepEqual(journalOf(kiosk.journal, txnId).at(-1), { type: 'settled', txnId, outcome: 'voided', postedCents: 0 });
-  assert.deepEqual(journalOf(kiosk.journal, lostId).at(-1), { type: 'settled', txnId: lostId, outcome: 'refused', postedCents: 0, detail: 'UNKNOWN_TXN' });
+  assert.deepEqual(journalOf(kiosk.journal, txnId).at(-1), {
+    type: 'settled',
+    txnId,
+    outcome: 'voided',
+    postedCents: 0,
+  });
+  assert.deepEqual(journalOf(kiosk.journal, lostId).at(-1), {
+    type: 'settled',
+    txnId: lostId,
+    outcome: 'refused',
+    postedCents: 0,
+    detail: 'UNKNOWN_TXN',
+  });
   assert.deepEqual(kiosk.journal.unfinished(), []);
 });
 

@@ -33,7 +33,10 @@ class Flow {
   nowMs = T0;
 
   constructor(options: Parameters<typeof initialState>[2] = {}) {
-    this.state = initialState('kiosk-01', this.nowMs, { cassettes: SIM_CASSETTES_DEFAULT.map((cassette) => ({ ...cassette })), ...options });
+    this.state = initialState('kiosk-01', this.nowMs, {
+      cassettes: SIM_CASSETTES_DEFAULT.map((cassette) => ({ ...cassette })),
+      ...options,
+    });
   }
 
   send(event: KioskEvent): Effect[] {
@@ -112,7 +115,8 @@ class Flow {
 }
 
 const digitsOf = (amount: string): KeyName[] => [...amount] as KeyName[];
-const textOf = (screen: Screen): string => ('text' in screen ? screen.text : assert.fail(`${screen.name} has no text field`));
+const textOf = (screen: Screen): string =>
+  'text' in screen ? screen.text : assert.fail(`${screen.name} has no text field`);
 
 // ---------------------------------------------------------------------------------------------
 // Start, welcome, log in
@@ -211,7 +215,11 @@ test('sign up: a username must be 3-32 letters, digits, . _ -; otherwise the scr
   for (const good of ['abc', 'a'.repeat(32), 'Al.ice_-9']) {
     const flow = signupUser();
     flow.type(good);
-    assert.deepEqual(flow.key('enter'), [{ kind: 'checkUsername', username: good }], 'the bank is asked before any password is typed');
+    assert.deepEqual(
+      flow.key('enter'),
+      [{ kind: 'checkUsername', username: good }],
+      'the bank is asked before any password is typed',
+    );
     assert.equal(flow.screenName(), 'busy');
     flow.result({ effect: 'checkUsername', ok: true, username: good });
     assert.deepEqual(flow.screen, { name: 'signupPassword', username: good, text: '' }, good);
@@ -275,7 +283,10 @@ test('sign up: a confirmation that does not match asks for the password again; a
   flow.type(PASSWORD);
   flow.key('enter');
   flow.type('correct horsE');
-  assert.ok(flow.text().includes('*'.repeat(PASSWORD.length)) && !flow.text().includes('horsE'), 'the confirmation is masked');
+  assert.ok(
+    flow.text().includes('*'.repeat(PASSWORD.length)) && !flow.text().includes('horsE'),
+    'the confirmation is masked',
+  );
   assert.deepEqual(flow.key('enter'), []);
   assert.deepEqual(flow.screen, { name: 'signupPassword', username: 'newbie', text: '' });
   assert.equal(flow.state.message, 'Passwords did not match: enter it again');
@@ -329,7 +340,13 @@ test('log in: a wrong password keeps the username, asks only for the password, a
 
 test('log in: the attempt that locks the account says so at once, with the time to wait', () => {
   const login = wrongPassword();
-  login.result({ effect: 'login', ok: false, code: 'ACCOUNT_LOCKED', username: 'alice', lockedUntil: new Date(login.nowMs + 15 * 60_000).toISOString() });
+  login.result({
+    effect: 'login',
+    ok: false,
+    code: 'ACCOUNT_LOCKED',
+    username: 'alice',
+    lockedUntil: new Date(login.nowMs + 15 * 60_000).toISOString(),
+  });
   assert.deepEqual(login.screen, { name: 'loginUser', text: '' });
   assert.equal(login.state.message, 'Account locked — try again in 15 min');
   assert.equal(login.state.messageLcd, 'Locked 15 min');
@@ -546,7 +563,10 @@ test('a withdrawal that is not a multiple of the smallest note is refused with a
 // ---------------------------------------------------------------------------------------------
 // Results in plain words
 
-function resultText(result: EffectResult, from: 'deposit' | 'withdraw' | 'balance' = 'withdraw'): { flow: Flow; text: string } {
+function resultText(
+  result: EffectResult,
+  from: 'deposit' | 'withdraw' | 'balance' = 'withdraw',
+): { flow: Flow; text: string } {
   const flow = new Flow().loggedIn();
   if (from === 'balance') flow.key('A');
   else {
@@ -564,7 +584,10 @@ function resultText(result: EffectResult, from: 'deposit' | 'withdraw' | 'balanc
 const RAW_CODE = /[A-Z]{3,}_[A-Z_]+/;
 
 test('results: a deposit and a full withdrawal say what happened, and offer a receipt', () => {
-  const deposit = resultText({ effect: 'deposit', ok: true, amountCents: 15_000, balanceCents: 15_000, txnId: 'dep-00000001' }, 'deposit');
+  const deposit = resultText(
+    { effect: 'deposit', ok: true, amountCents: 15_000, balanceCents: 15_000, txnId: 'dep-00000001' },
+    'deposit',
+  );
   assert.equal(view(deposit.flow.state).title, 'Deposit accepted');
   assert.match(deposit.text, /Amount: 150\.00/);
   assert.match(deposit.text, /New balance: 150\.00/);
@@ -578,7 +601,14 @@ test('results: a deposit and a full withdrawal say what happened, and offer a re
   assert.match(receipt.text, /2026-11-27 12:00:\d\d UTC/, 'the receipt is dated by the injected clock');
   assert.equal(deposit.flow.screenName(), 'receipt');
 
-  const withdraw = resultText({ effect: 'withdraw', ok: true, requestedCents: 6000, dispensedCents: 6000, balanceCents: 9000, txnId: 'wd-00000001' });
+  const withdraw = resultText({
+    effect: 'withdraw',
+    ok: true,
+    requestedCents: 6000,
+    dispensedCents: 6000,
+    balanceCents: 9000,
+    txnId: 'wd-00000001',
+  });
   assert.equal(view(withdraw.flow.state).title, 'Cash dispensed');
   assert.match(withdraw.text, /Please take your cash\./);
   assert.match(withdraw.text, /Amount: 60\.00/);
@@ -586,7 +616,14 @@ test('results: a deposit and a full withdrawal say what happened, and offer a re
 });
 
 test('results: a partial dispense says "Only 60.00 of 100.00" and that only 60.00 was charged', () => {
-  const { flow, text } = resultText({ effect: 'withdraw', ok: true, requestedCents: 10_000, dispensedCents: 6000, balanceCents: 4000, txnId: 'wd-00000002' });
+  const { flow, text } = resultText({
+    effect: 'withdraw',
+    ok: true,
+    requestedCents: 10_000,
+    dispensedCents: 6000,
+    balanceCents: 4000,
+    txnId: 'wd-00000002',
+  });
   assert.equal(view(flow.state).title, 'Partial withdrawal');
   assert.match(text, /Only 60\.00 of 100\.00 could be dispensed\./);
   assert.match(text, /You were charged 60\.00 only\./);
@@ -595,15 +632,58 @@ test('results: a partial dispense says "Only 60.00 of 100.00" and that only 60.0
 
 test('results: every withdrawal failure has its own plain words, never a raw code', () => {
   const failures: [EffectResult, string, RegExp][] = [
-    [{ effect: 'withdraw', ok: false, code: 'DISPENSE_FAULT', requestedCents: 6000, dispensedCents: 0, balanceCents: 15_000 }, 'Withdrawal failed', /no cash was dispensed[\s\S]*Nothing was taken from your account[\s\S]*Balance: 150\.00/],
-    [{ effect: 'withdraw', ok: false, code: 'SETTLE_PENDING', requestedCents: 6000, dispensedCents: 6000 }, 'Please take your cash', /Dispensed: 60\.00[\s\S]*updated with exactly this amount/],
-    [{ effect: 'withdraw', ok: false, code: 'CANNOT_DISPENSE', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal not possible', /cannot dispense that amount/],
-    [{ effect: 'withdraw', ok: false, code: 'INSUFFICIENT_FUNDS', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal declined', /Insufficient funds/],
-    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal declined', /Amount exceeds the limit/],
-    [{ effect: 'withdraw', ok: false, code: 'SESSION_CLOSED', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal declined', /The bank did not answer\. Please try again\./],
-    [{ effect: 'withdraw', ok: false, code: 'REQUEST_TIMEOUT', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal declined', /The bank did not answer\. Please try again\./],
-    [{ effect: 'withdraw', ok: false, code: 'BANK_UNREACHABLE', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal declined', /The bank did not answer\. Please try again\./],
-    [{ effect: 'withdraw', ok: false, code: 'SOMETHING_NEW', requestedCents: 6000, dispensedCents: 0 }, 'Withdrawal declined', /The transaction could not be completed/],
+    [
+      {
+        effect: 'withdraw',
+        ok: false,
+        code: 'DISPENSE_FAULT',
+        requestedCents: 6000,
+        dispensedCents: 0,
+        balanceCents: 15_000,
+      },
+      'Withdrawal failed',
+      /no cash was dispensed[\s\S]*Nothing was taken from your account[\s\S]*Balance: 150\.00/,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'SETTLE_PENDING', requestedCents: 6000, dispensedCents: 6000 },
+      'Please take your cash',
+      /Dispensed: 60\.00[\s\S]*updated with exactly this amount/,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'CANNOT_DISPENSE', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal not possible',
+      /cannot dispense that amount/,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'INSUFFICIENT_FUNDS', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal declined',
+      /Insufficient funds/,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal declined',
+      /Amount exceeds the limit/,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'SESSION_CLOSED', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal declined',
+      /The bank did not answer\. Please try again\./,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'REQUEST_TIMEOUT', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal declined',
+      /The bank did not answer\. Please try again\./,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'BANK_UNREACHABLE', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal declined',
+      /The bank did not answer\. Please try again\./,
+    ],
+    [
+      { effect: 'withdraw', ok: false, code: 'SOMETHING_NEW', requestedCents: 6000, dispensedCents: 0 },
+      'Withdrawal declined',
+      /The transaction could not be completed/,
+    ],
   ];
   for (const [result, title, words] of failures) {
     const { flow, text } = resultText(result);
@@ -614,7 +694,13 @@ test('results: every withdrawal failure has its own plain words, never a raw cod
     assert.doesNotMatch(text, /Print receipt/, `${code}: no receipt for a failure`);
   }
   // The DISPENSE_FAULT screen without a balance from the bank says nothing about a balance.
-  const noBalance = resultText({ effect: 'withdraw', ok: false, code: 'DISPENSE_FAULT', requestedCents: 6000, dispensedCents: 0 });
+  const noBalance = resultText({
+    effect: 'withdraw',
+    ok: false,
+    code: 'DISPENSE_FAULT',
+    requestedCents: 6000,
+    dispensedCents: 0,
+  });
   assert.doesNotMatch(noBalance.text, /Balance:/);
 });
 
@@ -648,7 +734,12 @@ test('results: ACCOUNT_LOCKED with lockedUntil 14 minutes ahead says "Account lo
     flow.key('enter');
     flow.type('wrong password');
     flow.key('enter');
-    flow.result({ effect: 'login', ok: false, code: 'ACCOUNT_LOCKED', lockedUntil: new Date(flow.nowMs + msAhead).toISOString() });
+    flow.result({
+      effect: 'login',
+      ok: false,
+      code: 'ACCOUNT_LOCKED',
+      lockedUntil: new Date(flow.nowMs + msAhead).toISOString(),
+    });
     assert.equal(flow.screenName(), 'loginUser');
     return flow.state.message;
   };
@@ -707,7 +798,11 @@ test('idle: a key dismisses the warning and does nothing else; the clock starts 
   const flow = new Flow({ idleWarnMs: 20_000, idleLogoutMs: 30_000 }).loggedIn();
   flow.tickAt(flow.state.lastInputMs + 20_000);
   assert.ok(flow.state.idleWarned);
-  assert.deepEqual(flow.key('A', 'keypad', 0), [], 'A would ask for the balance, but here it only dismisses the warning');
+  assert.deepEqual(
+    flow.key('A', 'keypad', 0),
+    [],
+    'A would ask for the balance, but here it only dismisses the warning',
+  );
   assert.equal(flow.screenName(), 'menu');
   assert.equal(flow.state.message, null);
   const keyMs = flow.nowMs;
@@ -768,7 +863,10 @@ test('dispenser hardwareError: the menu marks withdrawals unavailable and C says
 
 function everyScreen(): { label: string; state: KioskState }[] {
   const base = new Flow().loggedIn().state;
-  const at = (label: string, screen: Screen, message: string | null = null): { label: string; state: KioskState } => ({ label, state: { ...base, screen, message } });
+  const at = (label: string, screen: Screen, message: string | null = null): { label: string; state: KioskState } => ({
+    label,
+    state: { ...base, screen, message },
+  });
   const long = 'A message far longer than twenty characters, as a decline can be';
   return [
     at('outOfService', { name: 'outOfService', reason: 'The connection to the bank was lost. Reconnecting…' }),
@@ -782,9 +880,24 @@ function everyScreen(): { label: string; state: KioskState }[] {
     at('menu', { name: 'menu' }, long),
     at('amount deposit', { name: 'amount', kind: 'deposit', digits: '9999999' }),
     at('amount withdraw', { name: 'amount', kind: 'withdraw', digits: '9999999' }, long),
-    at('confirm withdraw', { name: 'confirm', kind: 'withdraw', amountCents: 99_999_00, notes: [{ denominationCents: 2000, count: 4999 }, { denominationCents: 1000, count: 1 }], digits: '' }),
+    at('confirm withdraw', {
+      name: 'confirm',
+      kind: 'withdraw',
+      amountCents: 99_999_00,
+      notes: [
+        { denominationCents: 2000, count: 4999 },
+        { denominationCents: 1000, count: 1 },
+      ],
+      digits: '',
+    }),
     at('confirm deposit', { name: 'confirm', kind: 'deposit', amountCents: 99_999_99, notes: null, digits: '' }),
-    at('result', { name: 'result', title: 'A very long result title indeed', lines: ['Only 60.00 of 100.00 could be dispensed.', 'line two that is long too', 'three', 'four', 'five'], receipt: 'R', lcd: [] }),
+    at('result', {
+      name: 'result',
+      title: 'A very long result title indeed',
+      lines: ['Only 60.00 of 100.00 could be dispensed.', 'line two that is long too', 'three', 'four', 'five'],
+      receipt: 'R',
+      lcd: [],
+    }),
     at('result without receipt', { name: 'result', title: 'Withdrawal failed', lines: [], receipt: null, lcd: [] }),
     at('receipt', { name: 'receipt', body: 'SECURE ATM\nThank you' }),
   ];
@@ -807,19 +920,43 @@ test('every screen has a title, help keys where keys work, and fits a 20x4 and a
     // Every line has a form for the narrowest display, so fitting never has to cut one.
     for (const line of shown.lcd) {
       const shortest = line.forms.at(-1) ?? '';
-      assert.ok(shortest.length <= LCD_COLUMNS_MIN, `${label}: ${JSON.stringify(shortest)} has no form of at most ${LCD_COLUMNS_MIN} characters`);
+      assert.ok(
+        shortest.length <= LCD_COLUMNS_MIN,
+        `${label}: ${JSON.stringify(shortest)} has no form of at most ${LCD_COLUMNS_MIN} characters`,
+      );
       for (const form of line.forms) assert.match(form, HD44780_TEXT, `${label}: ${JSON.stringify(form)}`);
     }
     for (const size of LCD_SIZES) {
       const lines = lcdLines(state, size);
       assert.ok(lines.length <= size.rows, `${label}: ${lines.length} LCD lines on ${size.columns}x${size.rows}`);
       for (const line of lines) {
-        assert.ok(line.length <= size.columns, `${label}: LCD line ${JSON.stringify(line)} is ${line.length} > ${size.columns} characters`);
-        assert.match(line, HD44780_TEXT, `${label}: LCD line ${JSON.stringify(line)} has a character the HD44780 cannot show`);
+        assert.ok(
+          line.length <= size.columns,
+          `${label}: LCD line ${JSON.stringify(line)} is ${line.length} > ${size.columns} characters`,
+        );
+        assert.match(
+          line,
+          HD44780_TEXT,
+          `${label}: LCD line ${JSON.stringify(line)} has a character the HD44780 cannot show`,
+        );
       }
     }
   }
-  const all: Screen['name'][] = ['outOfService', 'welcome', 'loginUser', 'loginPassword', 'signupUser', 'signupPassword', 'signupConfirm', 'busy', 'menu', 'amount', 'confirm', 'result', 'receipt'];
+  const all: Screen['name'][] = [
+    'outOfService',
+    'welcome',
+    'loginUser',
+    'loginPassword',
+    'signupUser',
+    'signupPassword',
+    'signupConfirm',
+    'busy',
+    'menu',
+    'amount',
+    'confirm',
+    'result',
+    'receipt',
+  ];
   assert.deepEqual([...names].sort(), [...all].sort(), 'every screen is covered');
 });
 
@@ -839,7 +976,8 @@ test('the LCD shows the feedback line in its short form, never cut: 20x4 below t
 test('a text field longer than 20 characters still fits the LCD, showing its last 20 characters', () => {
   const flow = loginUser();
   flow.type('a'.repeat(30));
-  for (const line of lcdLines(flow.state)) assert.ok(line.length <= 20, `LCD line ${JSON.stringify(line)} is ${line.length} characters`);
+  for (const line of lcdLines(flow.state))
+    assert.ok(line.length <= 20, `LCD line ${JSON.stringify(line)} is ${line.length} characters`);
   assert.ok(lcdLines(flow.state).includes('a'.repeat(20)), 'the display scrolls to the cursor');
 });
 
@@ -848,20 +986,52 @@ test('a text field longer than 20 characters still fits the LCD, showing its las
 
 test('[item 6] a limit decline names the limit, its value, and what is left today', () => {
   const cases: [EffectResult, string, string | [string, string]][] = [
-    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 120_000, dispensedCents: 0, limit: { kind: 'withdrawal', limitCents: 100_000, leftCents: 40_000 } }, "Over the 1000.00 limit per withdrawal; 400.00 left of today's limit", ['Limit 1000.00 each', 'Max 1000.00']],
-    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 60_000, dispensedCents: 0, limit: { kind: 'withdrawalDaily', limitCents: 200_000, leftCents: 40_000 } }, 'Over the daily limit of 2000.00: 400.00 left today', ['Left today 400.00', 'Left 400.00']],
-    [{ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'deposit', limitCents: 1_000_000 } }, 'Over the 10000.00 limit per deposit', ['Limit 10000.00 each', 'Max 10000.00']],
+    [
+      {
+        effect: 'withdraw',
+        ok: false,
+        code: 'LIMIT_EXCEEDED',
+        requestedCents: 120_000,
+        dispensedCents: 0,
+        limit: { kind: 'withdrawal', limitCents: 100_000, leftCents: 40_000 },
+      },
+      "Over the 1000.00 limit per withdrawal; 400.00 left of today's limit",
+      ['Limit 1000.00 each', 'Max 1000.00'],
+    ],
+    [
+      {
+        effect: 'withdraw',
+        ok: false,
+        code: 'LIMIT_EXCEEDED',
+        requestedCents: 60_000,
+        dispensedCents: 0,
+        limit: { kind: 'withdrawalDaily', limitCents: 200_000, leftCents: 40_000 },
+      },
+      'Over the daily limit of 2000.00: 400.00 left today',
+      ['Left today 400.00', 'Left 400.00'],
+    ],
+    [
+      { effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'deposit', limitCents: 1_000_000 } },
+      'Over the 10000.00 limit per deposit',
+      ['Limit 10000.00 each', 'Max 10000.00'],
+    ],
   ];
   for (const [result, words, lcd] of cases) {
     const { flow, text } = resultText(result, result.effect === 'deposit' ? 'deposit' : 'withdraw');
     assert.match(text, new RegExp(words.replaceAll('.', '\\.')));
     LCD_SIZES.forEach((size, index) => {
       const wanted = typeof lcd === 'string' ? lcd : lcd[index];
-      assert.ok(lcdLines(flow.state, size).includes(wanted as string), `${wanted} on ${size.columns}x${size.rows}: ${JSON.stringify(lcdLines(flow.state, size))}`);
+      assert.ok(
+        lcdLines(flow.state, size).includes(wanted as string),
+        `${wanted} on ${size.columns}x${size.rows}: ${JSON.stringify(lcdLines(flow.state, size))}`,
+      );
     });
   }
   // Without the detail (an older bank) the plain words remain.
-  assert.match(resultText({ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 1, dispensedCents: 0 }).text, /Amount exceeds the limit/);
+  assert.match(
+    resultText({ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: 1, dispensedCents: 0 }).text,
+    /Amount exceeds the limit/,
+  );
 });
 
 test('[item 8] a tamper switch or a missing keypad stops the machine, names the cause, and ignores keys until cleared', () => {
@@ -901,7 +1071,11 @@ test('[item 8] the out-of-service screen tells a refused key from an unreachable
 });
 
 test('fitLcd: the widest form that fits, lines of the highest rank dropped first, and only ROM characters', () => {
-  const lines = [text(1, 'A long heading here', 'Heading'), text(0, 'Balance: 1234.56', 'Bal: 1234.56'), text(2, 'detail')];
+  const lines = [
+    text(1, 'A long heading here', 'Heading'),
+    text(0, 'Balance: 1234.56', 'Bal: 1234.56'),
+    text(2, 'detail'),
+  ];
   assert.deepEqual(fitLcd(lines, { rows: 4, columns: 20 }), ['A long heading here', 'Balance: 1234.56', 'detail']);
   assert.deepEqual(fitLcd(lines, { rows: 2, columns: 16 }), ['Heading', 'Balance: 1234.56']);
   assert.deepEqual(fitLcd(lines, { rows: 1, columns: 12 }), ['Bal: 1234.56']);
@@ -915,20 +1089,61 @@ test('every result screen has display forms for a 16-column display, whatever th
   const results: [EffectResult, 'deposit' | 'withdraw' | 'balance'][] = [
     [{ effect: 'deposit', ok: true, amountCents: big, balanceCents: big, txnId: 't' }, 'deposit'],
     [{ effect: 'balance', ok: true, balanceCents: big }, 'balance'],
-    [{ effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: big, balanceCents: big, txnId: 't' }, 'withdraw'],
-    [{ effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: 6000, balanceCents: big, txnId: 't' }, 'withdraw'],
-    [{ effect: 'withdraw', ok: false, code: 'DISPENSE_FAULT', requestedCents: big, dispensedCents: 0, balanceCents: big }, 'withdraw'],
+    [
+      { effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: big, balanceCents: big, txnId: 't' },
+      'withdraw',
+    ],
+    [
+      { effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: 6000, balanceCents: big, txnId: 't' },
+      'withdraw',
+    ],
+    [
+      {
+        effect: 'withdraw',
+        ok: false,
+        code: 'DISPENSE_FAULT',
+        requestedCents: big,
+        dispensedCents: 0,
+        balanceCents: big,
+      },
+      'withdraw',
+    ],
     [{ effect: 'withdraw', ok: false, code: 'SETTLE_PENDING', requestedCents: big, dispensedCents: big }, 'withdraw'],
     [{ effect: 'withdraw', ok: false, code: 'CANNOT_DISPENSE', requestedCents: big, dispensedCents: 0 }, 'withdraw'],
-    [{ effect: 'withdraw', ok: false, code: 'LIMIT_EXCEEDED', requestedCents: big, dispensedCents: 0, limit: { kind: 'withdrawalDaily', limitCents: big, leftCents: big } }, 'withdraw'],
-    [{ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'balance', limitCents: big, leftCents: big } }, 'deposit'],
-    ...Object.keys(DECLINE_CODES).map((code): [EffectResult, 'withdraw'] => [{ effect: 'withdraw', ok: false, code, requestedCents: 2000, dispensedCents: 0 }, 'withdraw']),
+    [
+      {
+        effect: 'withdraw',
+        ok: false,
+        code: 'LIMIT_EXCEEDED',
+        requestedCents: big,
+        dispensedCents: 0,
+        limit: { kind: 'withdrawalDaily', limitCents: big, leftCents: big },
+      },
+      'withdraw',
+    ],
+    [
+      {
+        effect: 'deposit',
+        ok: false,
+        code: 'LIMIT_EXCEEDED',
+        limit: { kind: 'balance', limitCents: big, leftCents: big },
+      },
+      'deposit',
+    ],
+    ...Object.keys(DECLINE_CODES).map((code): [EffectResult, 'withdraw'] => [
+      { effect: 'withdraw', ok: false, code, requestedCents: 2000, dispensedCents: 0 },
+      'withdraw',
+    ]),
     [{ effect: 'withdraw', ok: false, code: 'BANK_UNREACHABLE', requestedCents: 2000, dispensedCents: 0 }, 'withdraw'],
   ];
   for (const [result, from] of results) {
     const { flow } = resultText(result, from);
     const lines = view(flow.state).lcd;
     assert.ok(lines.length > 0, JSON.stringify(result));
-    for (const line of lines) assert.ok((line.forms.at(-1) ?? '').length <= LCD_COLUMNS_MIN, `${JSON.stringify(result)}: ${JSON.stringify(line.forms)}`);
+    for (const line of lines)
+      assert.ok(
+        (line.forms.at(-1) ?? '').length <= LCD_COLUMNS_MIN,
+        `${JSON.stringify(result)}: ${JSON.stringify(line.forms)}`,
+      );
   }
 });

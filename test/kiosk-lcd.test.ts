@@ -20,7 +20,12 @@ import type { KeyName } from '../hardware/types.js';
 import { makeTempDir, startTestBank } from './helpers/bank.js';
 
 const WAIT_MS = 8_000;
-const FAST: SerialDevicesOptions['serial'] = { heartbeatLossMs: 1_500, reconnectDelayMsMin: 50, reconnectDelayMsMax: 300, helloTimeoutMs: 1_000 };
+const FAST: SerialDevicesOptions['serial'] = {
+  heartbeatLossMs: 1_500,
+  reconnectDelayMsMin: 50,
+  reconnectDelayMsMax: 300,
+  helloTimeoutMs: 1_000,
+};
 /** A money amount as the kiosk writes it: digits, a point, two digits. */
 const AMOUNT = /\d+\.\d+|\d+\.(?!\d)/g;
 
@@ -48,7 +53,14 @@ async function fullSession(t: TestContext, rows: number, columns: number): Promi
   const devices = await createSerialDevices(sim.hostPath, { serial: FAST });
   const dir = makeTempDir('atm-lcd-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const link = new KioskLink({ host: '127.0.0.1', port: bank.host.port, kioskId: bank.kiosk.kioskId, psk: bank.kiosk.psk, backoffInitialMs: 20, requestTimeoutMs: 5_000 });
+  const link = new KioskLink({
+    host: '127.0.0.1',
+    port: bank.host.port,
+    kioskId: bank.kiosk.kioskId,
+    psk: bank.kiosk.psk,
+    backoffInitialMs: 20,
+    requestTimeoutMs: 5_000,
+  });
   const controller = new KioskController({
     kioskId: bank.kiosk.kioskId,
     link,
@@ -64,11 +76,17 @@ async function fullSession(t: TestContext, rows: number, columns: number): Promi
   const glass = (): string[] => sim.device.displayLines().map((line) => line.trimEnd());
   /** Waits for the screen, then for the glass to hold its text, and records both. */
   const see = async (name: Screen['name'], label: string = name): Promise<KioskState> => {
-    await until(() => controller.state.screen.name === name, () => `screen ${name}; at ${controller.state.screen.name} (${controller.state.message ?? ''})`);
+    await until(
+      () => controller.state.screen.name === name,
+      () => `screen ${name}; at ${controller.state.screen.name} (${controller.state.message ?? ''})`,
+    );
     const state = controller.state;
     const wanted = lcdLines(state, { rows, columns });
     const padded = [...wanted, ...Array<string>(rows).fill('')].slice(0, rows).map((line) => line.trimEnd());
-    await until(() => JSON.stringify(glass()) === JSON.stringify(padded), () => `the glass to show ${JSON.stringify(padded)} on ${label}; it shows ${JSON.stringify(glass())}`);
+    await until(
+      () => JSON.stringify(glass()) === JSON.stringify(padded),
+      () => `the glass to show ${JSON.stringify(padded)} on ${label}; it shows ${JSON.stringify(glass())}`,
+    );
     shown.push({ screen: label, glass: glass() });
     return state;
   };
@@ -136,13 +154,21 @@ for (const [rows, columns] of [
       assert.ok(glass.length === rows, `${screen}: ${rows} rows`);
       for (const line of glass) {
         assert.ok(line.length <= columns, `${screen}: ${JSON.stringify(line)} fits ${columns} columns`);
-        assert.doesNotMatch(line, /\?/, `${screen}: ${JSON.stringify(line)} has no '?' for a character the display cannot show`);
+        assert.doesNotMatch(
+          line,
+          /\?/,
+          `${screen}: ${JSON.stringify(line)} has no '?' for a character the display cannot show`,
+        );
       }
       const amounts: string[] = glass.join(' ').match(AMOUNT) ?? [];
       for (const amount of amounts) assert.match(amount, /^\d+\.\d\d$/, `${screen}: amount ${amount} is whole`);
-      for (const amount of PRIMARY[screen] ?? []) assert.ok(amounts.includes(amount), `${screen}: ${amount} is on the glass (${JSON.stringify(glass)})`);
+      for (const amount of PRIMARY[screen] ?? [])
+        assert.ok(amounts.includes(amount), `${screen}: ${amount} is on the glass (${JSON.stringify(glass)})`);
     }
     // The balance after the withdrawal appears whole where there is room for it (20x4).
-    if (rows === 4) assert.ok(shown.some(({ screen, glass }) => screen === 'withdraw result' && glass.join(' ').includes('12020.07')));
+    if (rows === 4)
+      assert.ok(
+        shown.some(({ screen, glass }) => screen === 'withdraw result' && glass.join(' ').includes('12020.07')),
+      );
   });
 }

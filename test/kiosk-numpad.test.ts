@@ -12,13 +12,46 @@ import { atmBin } from './helpers/paths.js';
 import { spawnPty } from './helpers/pty.js';
 
 test('numeric-keypad keys map to ATM functions in every mode the terminal may send them', () => {
-  const numLockOn: [string, string][] = [['+', 'clear'], ['-', 'cancel'], ['*', 'clear'], ['/', 'backspace'], ['.', 'clear'], ['7', '7']];
-  for (const [ch, expected] of numLockOn) assert.equal(keyFromTerminal(ch, { name: ch, sequence: ch }), expected, `NumLock on: ${ch}`);
+  const numLockOn: [string, string][] = [
+    ['+', 'clear'],
+    ['-', 'cancel'],
+    ['*', 'clear'],
+    ['/', 'backspace'],
+    ['.', 'clear'],
+    ['7', '7'],
+  ];
+  for (const [ch, expected] of numLockOn)
+    assert.equal(keyFromTerminal(ch, { name: ch, sequence: ch }), expected, `NumLock on: ${ch}`);
   assert.equal(keyFromTerminal('\r', { name: 'enter', sequence: '\r' }), 'enter');
-  const numLockOff: [string, string][] = [['insert', '0'], ['end', '1'], ['down', '2'], ['pagedown', '3'], ['left', '4'], ['right', '6'], ['home', '7'], ['up', '8'], ['pageup', '9']];
-  for (const [name, expected] of numLockOff) assert.equal(keyFromTerminal(undefined, { name }), expected, `NumLock off: ${name}`);
-  const application: [string, string][] = [['\x1bOM', 'enter'], ['\x1bOk', 'clear'], ['\x1bOm', 'cancel'], ['\x1bOj', 'clear'], ['\x1bOo', 'backspace'], ['\x1bOn', 'clear'], ['\x1bOp', '0'], ['\x1bOy', '9']];
-  for (const [sequence, expected] of application) assert.equal(keyFromTerminal(undefined, { name: 'undefined', sequence }), expected, `application keypad: ${JSON.stringify(sequence)}`);
+  const numLockOff: [string, string][] = [
+    ['insert', '0'],
+    ['end', '1'],
+    ['down', '2'],
+    ['pagedown', '3'],
+    ['left', '4'],
+    ['right', '6'],
+    ['home', '7'],
+    ['up', '8'],
+    ['pageup', '9'],
+  ];
+  for (const [name, expected] of numLockOff)
+    assert.equal(keyFromTerminal(undefined, { name }), expected, `NumLock off: ${name}`);
+  const application: [string, string][] = [
+    ['\x1bOM', 'enter'],
+    ['\x1bOk', 'clear'],
+    ['\x1bOm', 'cancel'],
+    ['\x1bOj', 'clear'],
+    ['\x1bOo', 'backspace'],
+    ['\x1bOn', 'clear'],
+    ['\x1bOp', '0'],
+    ['\x1bOy', '9'],
+  ];
+  for (const [sequence, expected] of application)
+    assert.equal(
+      keyFromTerminal(undefined, { name: 'undefined', sequence }),
+      expected,
+      `application keypad: ${JSON.stringify(sequence)}`,
+    );
   assert.equal(keyFromTerminal(undefined, { name: 'undefined', sequence: '\x1bOz' }), null);
 });
 
@@ -30,7 +63,11 @@ test('in the real kiosk a numeric keypad alone logs in, enters and edits an amou
   assert.equal((await setup.request({ op: 'register', username: 'user1234', password: '12345678' })).ok, true);
   setup.close();
   const dataDir = path.join(bank.dataDir, '..', 'kiosk');
-  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', `127.0.0.1:${bank.host.port}`, '--key', bank.kiosk.keyFile, '--data', dataDir], { env: cleanEnv() });
+  const pty = spawnPty(
+    process.execPath,
+    [atmBin, 'kiosk', '--bank', `127.0.0.1:${bank.host.port}`, '--key', bank.kiosk.keyFile, '--data', dataDir],
+    { env: cleanEnv() },
+  );
   t.after(async () => {
     await pty.kill();
     fs.rmSync(dataDir, { recursive: true, force: true });

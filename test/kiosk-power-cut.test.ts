@@ -14,7 +14,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AUDIT_LOG_FILE, LEDGER_DIR, LevelLedgerStore, auditKeyOf, decryptAuditToken, loadKeystore, loadKioskKeyFile, type AuditRecord } from '../bank/index.js';
+import {
+  AUDIT_LOG_FILE,
+  LEDGER_DIR,
+  LevelLedgerStore,
+  auditKeyOf,
+  decryptAuditToken,
+  loadKeystore,
+  loadKioskKeyFile,
+  type AuditRecord,
+} from '../bank/index.js';
 import { JOURNAL_FILE, KioskJournal, deriveJournalKey } from '../kiosk/journal.js';
 import { BankConnection } from '../protocol/client.js';
 import type { FernetKey } from '../protocol/fernet.js';
@@ -58,7 +67,17 @@ before(async () => {
   }
   const { psk } = loadKioskKeyFile(keyFile);
   const bank = await startBankProcess(bankDir);
-  world = { root, bankDir, kioskDir: path.join(root.dir, 'kiosk'), keyFile, psk, journalKey: deriveJournalKey(psk), bank, proxy: null, kiosks: [] };
+  world = {
+    root,
+    bankDir,
+    kioskDir: path.join(root.dir, 'kiosk'),
+    keyFile,
+    psk,
+    journalKey: deriveJournalKey(psk),
+    bank,
+    proxy: null,
+    kiosks: [],
+  };
   // The customer and the money, straight at the bank.
   const connection = await connect();
   assert.ok((await connection.request({ op: 'register', username: USERNAME, password: PASSWORD })).ok);
@@ -101,7 +120,10 @@ function journalRecords(): AuditRecord[] {
   return complete
     .split('\n')
     .filter((line) => line.length > 0)
-    .map((line, index) => decryptAuditToken(world.journalKey, line) ?? assert.fail(`journal line ${index + 1} does not decrypt`));
+    .map(
+      (line, index) =>
+        decryptAuditToken(world.journalKey, line) ?? assert.fail(`journal line ${index + 1} does not decrypt`),
+    );
 }
 
 /** The bank's audit records (the bank appends each before it answers). */
@@ -115,10 +137,18 @@ function auditRecords(): AuditRecord[] {
 }
 
 const actionsOf = (records: AuditRecord[], txnId: string): string[] =>
-  records.filter((record) => record.txnId === txnId).map((record) => `${record.action} ${record.outcome}${record.amountCents === undefined ? '' : ` ${record.amountCents}`}`);
+  records
+    .filter((record) => record.txnId === txnId)
+    .map(
+      (record) =>
+        `${record.action} ${record.outcome}${record.amountCents === undefined ? '' : ` ${record.amountCents}`}`,
+    );
 
 /** The txn ids of withdrawals this kiosk journaled, oldest first. */
-const holdIds = (): string[] => journalRecords().filter((record) => record.action === 'hold.sent').map((record) => record.txnId as string);
+const holdIds = (): string[] =>
+  journalRecords()
+    .filter((record) => record.action === 'hold.sent')
+    .map((record) => record.txnId as string);
 
 async function until<T>(check: () => T | null, what: string, timeoutMs = SCREEN_WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -131,7 +161,11 @@ async function until<T>(check: () => T | null, what: string, timeoutMs = SCREEN_
 }
 
 function startKiosk(port: number): PtyProcess {
-  const kiosk = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', `127.0.0.1:${port}`, '--key', world.keyFile, '--data', world.kioskDir], { env: cleanEnv(), cols: 100, rows: 30 });
+  const kiosk = spawnPty(
+    process.execPath,
+    [atmBin, 'kiosk', '--bank', `127.0.0.1:${port}`, '--key', world.keyFile, '--data', world.kioskDir],
+    { env: cleanEnv(), cols: 100, rows: 30 },
+  );
   world.kiosks.push(kiosk);
   return kiosk;
 }
@@ -156,7 +190,11 @@ async function restartThroughGate(): Promise<PtyProcess> {
   const kiosk = startKiosk(world.proxy.port);
   await until(() => (held.length > 0 ? true : null), 'the first request after the handshake');
   await new Promise((resolve) => setTimeout(resolve, GATE_WINDOW_MS));
-  assert.doesNotMatch(kiosk.screenText(), /Welcome to Secure ATM/, 'no welcome screen while the settlement is unanswered');
+  assert.doesNotMatch(
+    kiosk.screenText(),
+    /Welcome to Secure ATM/,
+    'no welcome screen while the settlement is unanswered',
+  );
   assert.match(kiosk.screenText(), /out of service/);
   open = true;
   for (const { frame, link } of held) link.send('toBank', frame.bytes);
@@ -214,18 +252,38 @@ test('SIGKILL after the dispenser paid out but before the bank heard of it: the 
 
   const [txnId] = holdIds();
   assert.ok(txnId !== undefined, 'the kiosk journaled a hold');
-  const journaled = journalRecords().filter((record) => record.txnId === txnId).map((record) => `${record.action} ${record.outcome} ${record.amountCents ?? ''}`.trim());
-  assert.deepEqual(journaled, ['hold.sent sent 6000', 'hold.result ok', 'dispense.started started 6000', 'dispense.result ok 6000'], 'cash out, no settlement');
-  assert.deepEqual(actionsOf(auditRecords(), txnId), ['withdraw.hold ok 6000'], 'the bank holds 60.00 and has heard nothing more');
+  const journaled = journalRecords()
+    .filter((record) => record.txnId === txnId)
+    .map((record) => `${record.action} ${record.outcome} ${record.amountCents ?? ''}`.trim());
+  assert.deepEqual(
+    journaled,
+    ['hold.sent sent 6000', 'hold.result ok', 'dispense.started started 6000', 'dispense.result ok 6000'],
+    'cash out, no settlement',
+  );
+  assert.deepEqual(
+    actionsOf(auditRecords(), txnId),
+    ['withdraw.hold ok 6000'],
+    'the bank holds 60.00 and has heard nothing more',
+  );
   assert.equal(await availableCents(), availableBefore - FAST_CASH_B_CENTS, 'the hold still stands');
 
   // The restart: the post reaches the bank before the welcome screen shows.
   const restarted = await restartThroughGate();
-  assert.deepEqual(actionsOf(auditRecords(), txnId), ['withdraw.hold ok 6000', `withdraw.post ok ${FAST_CASH_B_CENTS}`]);
-  const settled = await until(() => journalRecords().find((record) => record.txnId === txnId && record.action === 'settled') ?? null, 'the journal to record the settlement');
+  assert.deepEqual(actionsOf(auditRecords(), txnId), [
+    'withdraw.hold ok 6000',
+    `withdraw.post ok ${FAST_CASH_B_CENTS}`,
+  ]);
+  const settled = await until(
+    () => journalRecords().find((record) => record.txnId === txnId && record.action === 'settled') ?? null,
+    'the journal to record the settlement',
+  );
   assert.equal(settled.outcome, 'posted');
   assert.equal(settled.amountCents, FAST_CASH_B_CENTS);
-  assert.equal(await availableCents(), availableBefore - FAST_CASH_B_CENTS, 'the hold became a debit of exactly what was dispensed');
+  assert.equal(
+    await availableCents(),
+    availableBefore - FAST_CASH_B_CENTS,
+    'the hold became a debit of exactly what was dispensed',
+  );
   await powerCut(restarted);
 });
 
@@ -238,11 +296,15 @@ test('SIGKILL after the hold, while the notes are still being picked: the restar
   const txnId = await until(() => {
     const records = journalRecords().filter((record) => !known.has(record.txnId as string));
     const started = records.find((record) => record.action === 'dispense.started');
-    return started !== undefined && !records.some((record) => record.action === 'dispense.result') ? (started.txnId as string) : null;
+    return started !== undefined && !records.some((record) => record.action === 'dispense.result')
+      ? (started.txnId as string)
+      : null;
   }, 'dispense.started without a result');
   await powerCut(kiosk);
   assert.deepEqual(
-    journalRecords().filter((record) => record.txnId === txnId).map((record) => record.action),
+    journalRecords()
+      .filter((record) => record.txnId === txnId)
+      .map((record) => record.action),
     ['hold.sent', 'hold.result', 'dispense.started'],
     'killed between dispense.started and dispense.result',
   );
@@ -250,8 +312,15 @@ test('SIGKILL after the hold, while the notes are still being picked: the restar
   assert.equal(await availableCents(), availableBefore - FAST_CASH_B_CENTS, 'the hold stands while the kiosk is dead');
 
   const restarted = await restartThroughGate();
-  assert.deepEqual(actionsOf(auditRecords(), txnId), ['withdraw.hold ok 6000', 'withdraw.void ok 6000'], 'voided before the welcome screen');
-  const settled = await until(() => journalRecords().find((record) => record.txnId === txnId && record.action === 'settled') ?? null, 'the journal to record the void');
+  assert.deepEqual(
+    actionsOf(auditRecords(), txnId),
+    ['withdraw.hold ok 6000', 'withdraw.void ok 6000'],
+    'voided before the welcome screen',
+  );
+  const settled = await until(
+    () => journalRecords().find((record) => record.txnId === txnId && record.action === 'settled') ?? null,
+    'the journal to record the void',
+  );
   assert.equal(settled.outcome, 'voided');
   assert.equal(await availableCents(), availableBefore, 'nothing was taken');
   await powerCut(restarted);
@@ -270,7 +339,11 @@ test('afterwards the ledger, the bank audit log and the kiosk journal agree, and
     const settled = journal.entries().find((event) => event.txnId === txnId && event.type === 'settled');
     assert.ok(settled?.type === 'settled', `${txnId} settled in the journal`);
     const bankSide = actionsOf(audit, txnId).filter((line) => !line.startsWith('withdraw.hold'));
-    assert.deepEqual(bankSide, [settled.outcome === 'posted' ? `withdraw.post ok ${settled.postedCents}` : 'withdraw.void ok 6000'], txnId);
+    assert.deepEqual(
+      bankSide,
+      [settled.outcome === 'posted' ? `withdraw.post ok ${settled.postedCents}` : 'withdraw.void ok 6000'],
+      txnId,
+    );
     postedCents += settled.postedCents;
   }
   assert.equal(postedCents, FAST_CASH_B_CENTS, 'one withdrawal posted, one voided');

@@ -13,24 +13,43 @@ const T0 = Date.parse('2026-11-28T10:00:00.000Z');
 function observed(): { observer: TelemetryObserver; statuses: () => Array<[string, string]> } {
   const published: Array<{ topic: string; payload: Record<string, unknown>; retain: boolean }> = [];
   const sink: TelemetrySink = {
-    publish: (topic, payload, options) => void published.push({ topic, payload: payload as Record<string, unknown>, retain: options?.retain === true }),
+    publish: (topic, payload, options) =>
+      void published.push({ topic, payload: payload as Record<string, unknown>, retain: options?.retain === true }),
     close: async () => undefined,
     stats: () => ({ published: published.length, dropped: 0, queued: 0, connected: true }),
   };
   const observer = new TelemetryObserver({ sink, nowMs: () => T0 });
   const statuses = (): Array<[string, string]> => {
     const taken = published.splice(0).filter((m) => /\/kiosk\/[^/]+\/status$/.test(m.topic));
-    assert.ok(taken.every((m) => m.retain), 'kiosk statuses are retained');
+    assert.ok(
+      taken.every((m) => m.retain),
+      'kiosk statuses are retained',
+    );
     return taken.map((m) => [String(m.payload.kioskId), String(m.payload.status)]);
   };
   return { observer, statuses };
 }
 
-const retained = (kioskId: string, status: KioskStatus['status']): KioskStatus => ({ kioskId, status, lastSeen: new Date(T0 - 60_000).toISOString(), devices: null, cassettes: null, cashLevel: 'unknown' });
+const retained = (kioskId: string, status: KioskStatus['status']): KioskStatus => ({
+  kioskId,
+  status,
+  lastSeen: new Date(T0 - 60_000).toISOString(),
+  devices: null,
+  cassettes: null,
+  cashLevel: 'unknown',
+});
 
 test('at start: a kiosk revoked while the bank was down is published revoked; one provisioned again is published offline', () => {
   const { observer, statuses } = observed();
-  observer.start(['kiosk-01', 'kiosk-05'], [retained('kiosk-01', 'offline'), retained('kiosk-03', 'offline'), retained('kiosk-04', 'revoked'), retained('kiosk-05', 'revoked')]);
+  observer.start(
+    ['kiosk-01', 'kiosk-05'],
+    [
+      retained('kiosk-01', 'offline'),
+      retained('kiosk-03', 'offline'),
+      retained('kiosk-04', 'revoked'),
+      retained('kiosk-05', 'revoked'),
+    ],
+  );
   assert.deepEqual(statuses(), [
     ['kiosk-03', 'revoked'],
     ['kiosk-05', 'offline'],
@@ -44,8 +63,22 @@ test('revoked while running: published revoked once; its last session closing or
   assert.deepEqual(statuses(), [['kiosk-02', 'online']]);
   observer.setFleet(['kiosk-01']);
   assert.deepEqual(statuses(), [['kiosk-02', 'revoked']]);
-  observer.action({ kioskId: 'kiosk-02', remote: 'r', action: 'balance', outcome: 'KIOSK_REVOKED', username: null, latencyMs: 1 });
-  observer.device({ kioskId: 'kiosk-02', remote: 'r', keypad: 'online', display: 'online', dispenser: 'online', cassettes: [] });
+  observer.action({
+    kioskId: 'kiosk-02',
+    remote: 'r',
+    action: 'balance',
+    outcome: 'KIOSK_REVOKED',
+    username: null,
+    latencyMs: 1,
+  });
+  observer.device({
+    kioskId: 'kiosk-02',
+    remote: 'r',
+    keypad: 'online',
+    display: 'online',
+    dispenser: 'online',
+    cassettes: [],
+  });
   observer.session({ kioskId: 'kiosk-02', remote: 'r', state: 'closed', wasOpen: true });
   observer.setFleet(['kiosk-01']);
   observer.republishRetained();

@@ -10,7 +10,14 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addKiosk, auditKeyOf, decryptAuditToken, initKeystore, loadKeystore, type AuditRecord } from '../bank/index.js';
+import {
+  addKiosk,
+  auditKeyOf,
+  decryptAuditToken,
+  initKeystore,
+  loadKeystore,
+  type AuditRecord,
+} from '../bank/index.js';
 import { TEST_PASSWORD, makeTempDir, startTestBank, type TestBank } from './helpers/bank.js';
 import { cleanEnv, startBankProcess, type BankProcess } from './helpers/cli.js';
 import { atmBin } from './helpers/paths.js';
@@ -41,7 +48,23 @@ interface StartedKiosk {
 
 async function startKiosk(t: TestContext, launch: KioskLaunch): Promise<StartedKiosk> {
   const startedAt = performance.now();
-  const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', `127.0.0.1:${launch.port}`, '--kiosk', KIOSK_ID, '--key', launch.keyFile, '--data', launch.dataDir, ...(launch.extra ?? [])], { env: cleanEnv() });
+  const pty = spawnPty(
+    process.execPath,
+    [
+      atmBin,
+      'kiosk',
+      '--bank',
+      `127.0.0.1:${launch.port}`,
+      '--kiosk',
+      KIOSK_ID,
+      '--key',
+      launch.keyFile,
+      '--data',
+      launch.dataDir,
+      ...(launch.extra ?? []),
+    ],
+    { env: cleanEnv() },
+  );
   kiosks.push({ name: t.name, pty });
   // Killed however the test ends; a clean exit the test waited for makes this a no-op.
   t.after(() => pty.kill().then(() => undefined));
@@ -104,20 +127,34 @@ async function enterCredentials(pty: PtyProcess, username: string, password: str
 }
 
 /** The decrypted audit records of one user, polled until `done` holds (lines are appended asynchronously). */
-async function auditOf(dataDir: string, username: string, done: (records: AuditRecord[]) => boolean, timeoutMs = 5_000): Promise<AuditRecord[]> {
+async function auditOf(
+  dataDir: string,
+  username: string,
+  done: (records: AuditRecord[]) => boolean,
+  timeoutMs = 5_000,
+): Promise<AuditRecord[]> {
   const key = auditKeyOf(loadKeystore(dataDir));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const lines = fs.readFileSync(path.join(dataDir, 'audit.log'), 'latin1').split('\n').filter((line) => line.length > 0);
+    const lines = fs
+      .readFileSync(path.join(dataDir, 'audit.log'), 'latin1')
+      .split('\n')
+      .filter((line) => line.length > 0);
     const records = lines.map((line) => decryptAuditToken(key, line));
-    assert.ok(records.every((record) => record !== null), 'every audit line decrypts with the audit key');
+    assert.ok(
+      records.every((record) => record !== null),
+      'every audit line decrypts with the audit key',
+    );
     const mine = (records as AuditRecord[]).filter((record) => record.username === username);
     if (done(mine) || Date.now() >= deadline) return mine;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-const summary = (records: AuditRecord[]): string[] => records.map((record) => `${record.action} ${record.outcome}${record.amountCents !== undefined ? ` ${record.amountCents}` : ''}`);
+const summary = (records: AuditRecord[]): string[] =>
+  records.map(
+    (record) => `${record.action} ${record.outcome}${record.amountCents !== undefined ? ` ${record.amountCents}` : ''}`,
+  );
 
 async function depositDirect(bank: TestBank, username: string, amountCents: number): Promise<void> {
   const connection = await bank.loginAs(username);
@@ -164,7 +201,8 @@ describe('atm kiosk in a pseudo-terminal across bank session lifetimes', { concu
     await pty.waitFor(amountLine('25.00'));
     pty.press('enter');
     await pty.waitFor('Deposit 25.00?');
-    for (const deadline = performance.now() + LIFETIME_MS; renewals() === 0 && performance.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const deadline = performance.now() + LIFETIME_MS; renewals() === 0 && performance.now() < deadline;)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     pty.press('enter');
     await pty.waitFor('Deposit accepted');
     assert.match(pty.screenText(), /New balance: 35\.00/);
@@ -180,9 +218,20 @@ describe('atm kiosk in a pseudo-terminal across bank session lifetimes', { concu
     assert.ok(renewals() >= 2, `renewed at least twice with the login carried over:\n${log()}`);
     assert.doesNotMatch(log(), /LIFETIME|bank link offline/, 'no session ran out under the customer');
     const after = pty.screens().slice(screensBefore);
-    assert.ok(!after.some((screen) => /Welcome to Secure ATM\.|Temporarily out of service/.test(screen)), 'no screen change but the customer\'s own');
-    const records = await auditOf(bank.dataDir, 'longstay', (mine) => mine.filter((record) => record.action === 'session.resume').length >= 2);
-    assert.deepEqual(summary(records).filter((line) => line.startsWith('deposit')), ['deposit ok 1000', 'deposit ok 2500'], 'the deposit applied once');
+    assert.ok(
+      !after.some((screen) => /Welcome to Secure ATM\.|Temporarily out of service/.test(screen)),
+      "no screen change but the customer's own",
+    );
+    const records = await auditOf(
+      bank.dataDir,
+      'longstay',
+      (mine) => mine.filter((record) => record.action === 'session.resume').length >= 2,
+    );
+    assert.deepEqual(
+      summary(records).filter((line) => line.startsWith('deposit')),
+      ['deposit ok 1000', 'deposit ok 2500'],
+      'the deposit applied once',
+    );
     assert.ok(records.filter((record) => record.action === 'session.resume' && record.outcome === 'ok').length >= 2);
   });
 });
@@ -218,7 +267,13 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     pty.type('b');
     await pty.waitFor('Enter the amount to deposit:');
     await pty.waitFor(amountLine('0.00'));
-    const typed: [string, string][] = [['1', '0.01'], ['5', '0.15'], ['0', '1.50'], ['0', '15.00'], ['0', '150.00']];
+    const typed: [string, string][] = [
+      ['1', '0.01'],
+      ['5', '0.15'],
+      ['0', '1.50'],
+      ['0', '15.00'],
+      ['0', '150.00'],
+    ];
     for (const [digit, shown] of typed) {
       pty.type(digit);
       await pty.waitFor(amountLine(shown));
@@ -248,13 +303,26 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     pty.type('a');
     await pty.waitFor('Your receipt:');
     const receiptScreen = pty.screenText();
-    for (const line of ['SECURE ATM', `Kiosk ${KIOSK_ID}`, 'Customer au***', 'WITHDRAWAL', 'Requested: 50.00', 'Dispensed: 50.00', 'Balance: 100.00']) {
+    for (const line of [
+      'SECURE ATM',
+      `Kiosk ${KIOSK_ID}`,
+      'Customer au***',
+      'WITHDRAWAL',
+      'Requested: 50.00',
+      'Dispensed: 50.00',
+      'Balance: 100.00',
+    ]) {
       assert.ok(receiptScreen.includes(line), `receipt shows ${line}:\n${receiptScreen}`);
     }
     const ref = /Ref: ([0-9a-f-]{36})/.exec(receiptScreen);
     assert.ok(ref !== null, `receipt shows the transaction reference:\n${receiptScreen}`);
     const receipts = fs.readFileSync(path.join(where.dataDir, 'receipts.txt'), 'utf8');
-    assert.match(receipts, new RegExp(`WITHDRAWAL\\nRequested: 50\\.00\\nDispensed: 50\\.00\\nBalance: 100\\.00\\nRef: ${ref[1]}\\nThank you\\n-{32}\\n$`));
+    assert.match(
+      receipts,
+      new RegExp(
+        `WITHDRAWAL\\nRequested: 50\\.00\\nDispensed: 50\\.00\\nBalance: 100\\.00\\nRef: ${ref[1]}\\nThank you\\n-{32}\\n$`,
+      ),
+    );
 
     // A withdrawal above the balance is declined.
     pty.press('enter');
@@ -279,11 +347,25 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     assert.match(pty.screenText(), /Thank you\. Goodbye\./);
 
     // The bank agrees: the audit log tells the same story, and the balance is 100.00.
-    const expected = ['username.check ok', 'register ok', 'login ok', 'deposit ok 15000', 'withdraw.hold ok 5000', 'withdraw.post ok 5000', 'withdraw.hold INSUFFICIENT_FUNDS 15000', 'balance ok', 'logout ok'];
+    const expected = [
+      'username.check ok',
+      'register ok',
+      'login ok',
+      'deposit ok 15000',
+      'withdraw.hold ok 5000',
+      'withdraw.post ok 5000',
+      'withdraw.hold INSUFFICIENT_FUNDS 15000',
+      'balance ok',
+      'logout ok',
+    ];
     const records = await auditOf(bank.dataDir, 'austin', (mine) => mine.some((record) => record.action === 'logout'));
     assert.deepEqual(summary(records), expected);
     const held = records.find((record) => record.action === 'withdraw.hold' && record.outcome === 'ok');
-    assert.equal(records.find((record) => record.action === 'withdraw.post')?.txnId, held?.txnId, 'the post settles the hold');
+    assert.equal(
+      records.find((record) => record.action === 'withdraw.post')?.txnId,
+      held?.txnId,
+      'the post settles the hold',
+    );
     assert.equal(held?.txnId, ref[1], 'the receipt reference is the bank transaction id');
     const connection = await bank.loginAs('austin', TEST_PASSWORD);
     try {
@@ -307,12 +389,17 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     pty.type('a');
     // [item 5] Fast cash confirms first: the amount and the notes, nothing paid yet.
     await pty.waitFor('You will receive: 1 x 20.00');
-    assert.deepEqual(summary(await auditOf(bank.dataDir, 'fastcash', () => false, 0)).filter((line) => line.startsWith('withdraw')), []);
+    assert.deepEqual(
+      summary(await auditOf(bank.dataDir, 'fastcash', () => false, 0)).filter((line) => line.startsWith('withdraw')),
+      [],
+    );
     pty.press('enter');
     await pty.waitFor('Please take your cash', 10_000);
     assert.match(pty.screenText(), /Amount: 20\.00/);
     assert.match(pty.screenText(), /New balance: 80\.00/);
-    const records = await auditOf(bank.dataDir, 'fastcash', (mine) => mine.some((record) => record.action === 'withdraw.post'));
+    const records = await auditOf(bank.dataDir, 'fastcash', (mine) =>
+      mine.some((record) => record.action === 'withdraw.post'),
+    );
     assert.deepEqual(summary(records).slice(-2), ['withdraw.hold ok 2000', 'withdraw.post ok 2000']);
   });
 
@@ -344,9 +431,18 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await enterCredentials(pty, 'lockme', TEST_PASSWORD);
     await pty.waitFor(/Account locked — try again in \d+ min/);
     assert.doesNotMatch(pty.screenText(), /Main menu/);
-    const records = await auditOf(bank.dataDir, 'lockme', (mine) => mine.filter((record) => record.action === 'login').length >= 7);
+    const records = await auditOf(
+      bank.dataDir,
+      'lockme',
+      (mine) => mine.filter((record) => record.action === 'login').length >= 7,
+    );
     const logins = records.filter((record) => record.action === 'login');
-    assert.deepEqual(summary(logins), ['login ok', ...Array<string>(4).fill('login AUTH_FAILED'), 'login ACCOUNT_LOCKED', 'login ACCOUNT_LOCKED']);
+    assert.deepEqual(summary(logins), [
+      'login ok',
+      ...Array<string>(4).fill('login AUTH_FAILED'),
+      'login ACCOUNT_LOCKED',
+      'login ACCOUNT_LOCKED',
+    ]);
     assert.equal(logins[5]?.detail, 'failed login 5');
   });
 
@@ -365,7 +461,9 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     assert.ok(warnedMs >= 1_000, `no warning before 1 s of inactivity (${warnedMs} ms)`);
     assert.ok(endedMs >= 2_000, `no logout before 2 s of inactivity (${endedMs} ms)`);
     const screens = pty.screens();
-    const warning = screens.findIndex((screen) => screen.includes('Are you still there?') && screen.includes('Main menu — idler'));
+    const warning = screens.findIndex(
+      (screen) => screen.includes('Are you still there?') && screen.includes('Main menu — idler'),
+    );
     const ended = screens.findIndex((screen) => screen.includes('Session ended after no activity'));
     assert.ok(warning >= 0 && warning < ended, 'the warning is shown over the menu before the session ends');
     const records = await auditOf(bank.dataDir, 'idler', (mine) => mine.some((record) => record.action === 'logout'));
@@ -399,14 +497,32 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     const wrongKey = path.join(other, 'wrong.key');
     addKiosk(other, KIOSK_ID, wrongKey);
     const dataDir = path.join(root, `kiosk-wrong-key-${kioskSerial++}`);
-    const pty = spawnPty(process.execPath, [atmBin, 'kiosk', '--bank', `127.0.0.1:${bank.host.port}`, '--kiosk', KIOSK_ID, '--key', wrongKey, '--data', dataDir], { env: cleanEnv() });
+    const pty = spawnPty(
+      process.execPath,
+      [
+        atmBin,
+        'kiosk',
+        '--bank',
+        `127.0.0.1:${bank.host.port}`,
+        '--kiosk',
+        KIOSK_ID,
+        '--key',
+        wrongKey,
+        '--data',
+        dataDir,
+      ],
+      { env: cleanEnv() },
+    );
     kiosks.push({ name: t.name, pty });
     t.after(() => pty.kill().then(() => undefined));
     await pty.waitFor('The bank refused this machine’s key', FIRST_SCREEN_TIMEOUT_MS);
     assert.match(pty.screenText(), /Temporarily out of service/);
     assert.doesNotMatch(pty.screenText(), /\[A\] Log in|connection to the bank was lost/);
     const first = fs.readFileSync(path.join(dataDir, 'kiosk.log'), 'utf8').split('\n')[0] ?? '';
-    assert.match(first, /bank link offline: .*the bank refused kiosk 'kiosk-01': check that its key file is the one `atm keys add-kiosk kiosk-01` wrote/);
+    assert.match(
+      first,
+      /bank link offline: .*the bank refused kiosk 'kiosk-01': check that its key file is the one `atm keys add-kiosk kiosk-01` wrote/,
+    );
   });
 
   test('[item 14] at 60x20 fast cash fits without wrapping; below 40x12 the kiosk says the terminal is too small', async (t) => {
@@ -420,7 +536,11 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await pty.waitFor(/^┌─{58}┐$/m);
     await pty.waitFor(/│ {3}\[A\] 20\.00 +\[B\] 60\.00 +│/);
     await pty.waitFor(/│ {3}\[C\] 100\.00 +\[D\] 200\.00 +│/);
-    assert.doesNotMatch(pty.screenText(), /─ Display ─/, 'no side panels at 60 columns: the main panel keeps the width');
+    assert.doesNotMatch(
+      pty.screenText(),
+      /─ Display ─/,
+      'no side panels at 60 columns: the main panel keeps the width',
+    );
     pty.resize(38, 11);
     await pty.waitFor('Terminal too small for the kiosk');
     assert.match(pty.screenText().replace(/\s+/g, ' '), /needs at least 40x12, this one is 38x11/);
@@ -464,7 +584,15 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     const { pty } = await startKiosk(t, launch());
     assert.match(pty.output(), /\x1b\[\?1049h/, 'the UI runs on the alternate screen');
     pty.press('ctrl-c');
-    const exit = await Promise.race([pty.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 5 s of Ctrl-C; the screen:\n${pty.screenText()}`)), 5_000).unref())]);
+    const exit = await Promise.race([
+      pty.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`no exit within 5 s of Ctrl-C; the screen:\n${pty.screenText()}`)),
+          5_000,
+        ).unref(),
+      ),
+    ]);
     assert.equal(exit.exitCode, 0);
     await pty.waitForOutput('\x1b[?1049l', 2_000);
     assert.match(pty.output(), /\x1b\[\?25h/, 'the cursor is visible again');

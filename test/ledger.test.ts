@@ -52,7 +52,22 @@ function declined(decision: Decision): string {
 }
 
 // Amounts that are not integer cents > 0 within range, whatever their JSON type.
-const BAD_AMOUNTS: unknown[] = [0, -1, -15000, 1.5, 0.01, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 53 + 2, '100', null, undefined, true, {}];
+const BAD_AMOUNTS: unknown[] = [
+  0,
+  -1,
+  -15000,
+  1.5,
+  0.01,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  2 ** 53 + 2,
+  '100',
+  null,
+  undefined,
+  true,
+  {},
+];
 
 test('normalizeUsername case-folds and accepts names of 3 to 32 chars of a-z 0-9 . _ -', () => {
   assert.equal(normalizeUsername('Austin'), 'austin');
@@ -66,7 +81,21 @@ test('normalizeUsername refuses 2 and 33 chars and any character outside a-z 0-9
   assert.equal(normalizeUsername(''), null);
   assert.equal(normalizeUsername('ab'), null);
   assert.equal(normalizeUsername('a'.repeat(33)), null);
-  for (const bad of ['aus tin', 'austin!', 'aus/tin', 'aus\\tin', 'añstin', 'aus\ntin', 'austin\n', ' austin', 'aus@tin', 'aus+tin', 'ausтin', 'aus\0tin', 'İstanbul']) {
+  for (const bad of [
+    'aus tin',
+    'austin!',
+    'aus/tin',
+    'aus\\tin',
+    'añstin',
+    'aus\ntin',
+    'austin\n',
+    ' austin',
+    'aus@tin',
+    'aus+tin',
+    'ausтin',
+    'aus\0tin',
+    'İstanbul',
+  ]) {
     assert.equal(normalizeUsername(bad), null, JSON.stringify(bad));
   }
 });
@@ -127,7 +156,7 @@ test('decideDeposit enforces the per-deposit limit and the balance ceiling', () 
   assert.equal(declined(decideDeposit(account({ balanceCents: 15001 }), 5000, limits)), 'LIMIT_EXCEEDED');
 });
 
-test('decideHold reserves the amount: balance unchanged, held and today\'s total grow', () => {
+test("decideHold reserves the amount: balance unchanged, held and today's total grow", () => {
   const after = accepted(decideHold(account({ balanceCents: 15000 }), 5000, DEFAULT_LIMITS, NOON_MS));
   assert.equal(after.balanceCents, 15000);
   assert.equal(after.heldCents, 5000);
@@ -138,7 +167,11 @@ test('decideHold reserves the amount: balance unchanged, held and today\'s total
 
 test('decideHold refuses bad amounts with INVALID_AMOUNT', () => {
   for (const amount of BAD_AMOUNTS) {
-    assert.equal(declined(decideHold(account({ balanceCents: 100000 }), amount, DEFAULT_LIMITS, NOON_MS)), 'INVALID_AMOUNT', String(amount));
+    assert.equal(
+      declined(decideHold(account({ balanceCents: 100000 }), amount, DEFAULT_LIMITS, NOON_MS)),
+      'INVALID_AMOUNT',
+      String(amount),
+    );
   }
 });
 
@@ -177,9 +210,13 @@ test('decideHold starts a fresh daily total on the next UTC day', () => {
   assert.equal(declined(decideHold(exhausted, 1, limits, lateMs)), 'LIMIT_EXCEEDED');
   const nextDay = accepted(decideHold(exhausted, 10000, limits, lateMs + 1));
   assert.equal(nextDay.withdrawnDay, '2026-11-28');
-  assert.equal(nextDay.withdrawnTodayCents, 10000, 'yesterday\'s total is not carried over');
+  assert.equal(nextDay.withdrawnTodayCents, 10000, "yesterday's total is not carried over");
   // A total left from days ago counts for nothing either.
-  const stale = account({ balanceCents: 1_000_000, withdrawnDay: utcDay(NOON_MS - 5 * DAY_MS), withdrawnTodayCents: 15000 });
+  const stale = account({
+    balanceCents: 1_000_000,
+    withdrawnDay: utcDay(NOON_MS - 5 * DAY_MS),
+    withdrawnTodayCents: 15000,
+  });
   assert.equal(accepted(decideHold(stale, 15000, limits, NOON_MS)).withdrawnTodayCents, 15000);
 });
 
@@ -216,16 +253,21 @@ test('decidePost refuses more than was held, zero and non-integers with INVALID_
   }
 });
 
-test('decidePost on a later UTC day than the hold does not refund the new day\'s total', () => {
-  const held = account({ balanceCents: 20000, heldCents: 10000, withdrawnDay: utcDay(NOON_MS), withdrawnTodayCents: 10000 });
+test("decidePost on a later UTC day than the hold does not refund the new day's total", () => {
+  const held = account({
+    balanceCents: 20000,
+    heldCents: 10000,
+    withdrawnDay: utcDay(NOON_MS),
+    withdrawnTodayCents: 10000,
+  });
   const nextDayMs = NOON_MS + DAY_MS;
   const posted = accepted(decidePost(held, hold(10000, NOON_MS), 6000, nextDayMs));
   assert.equal(posted.balanceCents, 14000);
   assert.equal(posted.heldCents, 0);
-  assert.equal(posted.withdrawnTodayCents, 10000, 'refunds only apply while the hold\'s day is still today');
+  assert.equal(posted.withdrawnTodayCents, 10000, "refunds only apply while the hold's day is still today");
 });
 
-test('decideVoid releases the whole hold, debits nothing and refunds today\'s total', () => {
+test("decideVoid releases the whole hold, debits nothing and refunds today's total", () => {
   const held = accepted(decideHold(account({ balanceCents: 15000 }), 5000, DEFAULT_LIMITS, NOON_MS));
   const voided = decideVoid(held, hold(5000), NOON_MS + 1000);
   assert.equal(voided.balanceCents, 15000);
@@ -234,8 +276,13 @@ test('decideVoid releases the whole hold, debits nothing and refunds today\'s to
   assert.equal(voided.withdrawnTodayCents, 0);
 });
 
-test('decideVoid the next day releases the hold but keeps the new day\'s total', () => {
-  const held = account({ balanceCents: 15000, heldCents: 5000, withdrawnDay: utcDay(NOON_MS), withdrawnTodayCents: 5000 });
+test("decideVoid the next day releases the hold but keeps the new day's total", () => {
+  const held = account({
+    balanceCents: 15000,
+    heldCents: 5000,
+    withdrawnDay: utcDay(NOON_MS),
+    withdrawnTodayCents: 5000,
+  });
   const voided = decideVoid(held, hold(5000, NOON_MS), NOON_MS + DAY_MS);
   assert.equal(voided.heldCents, 0);
   assert.equal(voided.balanceCents, 15000);
@@ -251,7 +298,10 @@ test('accountInvariantViolation accepts sound accounts and names each broken one
   assert.match(accountInvariantViolation(account({ balanceCents: 2 ** 53 })) ?? '', /balance/);
   assert.match(accountInvariantViolation(account({ balanceCents: 100, heldCents: -1 })) ?? '', /held -1/);
   assert.match(accountInvariantViolation(account({ balanceCents: 100, heldCents: 0.5 })) ?? '', /held/);
-  assert.match(accountInvariantViolation(account({ balanceCents: 100, heldCents: 101 })) ?? '', /held 101 > balance 100/);
+  assert.match(
+    accountInvariantViolation(account({ balanceCents: 100, heldCents: 101 })) ?? '',
+    /held 101 > balance 100/,
+  );
 });
 
 test('a hold, then a post of the hold, never breaks the invariant on any path', () => {

@@ -13,11 +13,29 @@ test('an interval becomes rates per action, percentiles, counts; then the next i
   for (let index = 0; index < 10; index += 1) metrics.record('login', index < 4 ? 'AUTH_FAILED' : 'ok', 5);
   metrics.record('login', 'ACCOUNT_LOCKED', 5);
   const payload = metrics.snapshot(T0 + 5_000, GAUGES);
-  assert.deepEqual(payload, { intervalMs: 5_000, tps: { deposit: 20, login: 2.2 }, requests: 111, p50Ms: 45, p99Ms: 99, sessionsOpen: 3, loginsFailed: 5, telemetryDropped: 0 });
+  assert.deepEqual(payload, {
+    intervalMs: 5_000,
+    tps: { deposit: 20, login: 2.2 },
+    requests: 111,
+    p50Ms: 45,
+    p99Ms: 99,
+    sessionsOpen: 3,
+    loginsFailed: 5,
+    telemetryDropped: 0,
+  });
   const body = JSON.stringify({ v: 1, ts: new Date(T0).toISOString(), seq: 1, ...payload });
   assert.notEqual(parseTelemetry('atm/v1/metrics', body), null);
   const next = metrics.snapshot(T0 + 10_000, { sessionsOpen: 0, telemetryDropped: 7 });
-  assert.deepEqual(next, { intervalMs: 5_000, tps: {}, requests: 0, p50Ms: null, p99Ms: null, sessionsOpen: 0, loginsFailed: 0, telemetryDropped: 7 });
+  assert.deepEqual(next, {
+    intervalMs: 5_000,
+    tps: {},
+    requests: 0,
+    p50Ms: null,
+    p99Ms: null,
+    sessionsOpen: 0,
+    loginsFailed: 0,
+    telemetryDropped: 7,
+  });
 });
 
 test('a zero-length interval has zero rates, not infinite ones', () => {

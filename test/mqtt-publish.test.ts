@@ -8,7 +8,18 @@ import mqttPacket from 'mqtt-packet';
 import { encodeQos0Publish, MQTT_ENCODE_ERROR, MQTT_REMAINING_LENGTH_MAX } from '../bank/mqtt-publish.js';
 
 function reference(topic: string, payload: string, retain: boolean, protocolVersion: 4 | 5): Buffer {
-  return mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(payload, 'utf8'), qos: 0, retain, dup: false, ...(protocolVersion === 5 ? { properties: {} } : {}) }, { protocolVersion });
+  return mqttPacket.generate(
+    {
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(payload, 'utf8'),
+      qos: 0,
+      retain,
+      dup: false,
+      ...(protocolVersion === 5 ? { properties: {} } : {}),
+    },
+    { protocolVersion },
+  );
 }
 
 function parse(packet: Buffer, protocolVersion: 4 | 5): mqttPacket.IPublishPacket {
@@ -29,11 +40,20 @@ const boundaries = [127, 128, 16_383, 16_384, 2_097_151, 2_097_152];
 for (const protocolVersion of [4, 5] as const) {
   test(`MQTT ${protocolVersion === 4 ? '3.1.1' : '5.0'}: the same bytes as mqtt-packet, and its parser reads them back`, () => {
     const overhead = 2 + Buffer.byteLength(topic) + (protocolVersion === 5 ? 1 : 0);
-    const payloads = ['', '{"v":1,"seq":7}', 'kiosk ünïcödé ✓ 🏧', ...boundaries.map((remaining) => 'x'.repeat(remaining - overhead))];
+    const payloads = [
+      '',
+      '{"v":1,"seq":7}',
+      'kiosk ünïcödé ✓ 🏧',
+      ...boundaries.map((remaining) => 'x'.repeat(remaining - overhead)),
+    ];
     for (const payload of payloads) {
       for (const retain of [false, true]) {
         const ours = encodeQos0Publish(topic, payload, retain, protocolVersion);
-        assert.deepEqual(ours, reference(topic, payload, retain, protocolVersion), `${payload.length} chars, retain ${retain}`);
+        assert.deepEqual(
+          ours,
+          reference(topic, payload, retain, protocolVersion),
+          `${payload.length} chars, retain ${retain}`,
+        );
         const back = parse(ours, protocolVersion);
         assert.equal(back.topic, topic);
         assert.equal(back.retain, retain);
@@ -42,13 +62,23 @@ for (const protocolVersion of [4, 5] as const) {
       }
     }
     const utf8Topic = 'atm/v1/kiosk/kïosk-✓/status';
-    assert.deepEqual(encodeQos0Publish(utf8Topic, '{}', true, protocolVersion), reference(utf8Topic, '{}', true, protocolVersion));
+    assert.deepEqual(
+      encodeQos0Publish(utf8Topic, '{}', true, protocolVersion),
+      reference(utf8Topic, '{}', true, protocolVersion),
+    );
   });
 }
 
 test('the varint takes one more byte exactly at each boundary', () => {
   const overhead = 2 + Buffer.byteLength(topic);
-  for (const [remaining, headerBytes] of [[127, 2], [128, 3], [16_383, 3], [16_384, 4], [2_097_151, 4], [2_097_152, 5]] as const) {
+  for (const [remaining, headerBytes] of [
+    [127, 2],
+    [128, 3],
+    [16_383, 3],
+    [16_384, 4],
+    [2_097_151, 4],
+    [2_097_152, 5],
+  ] as const) {
     const packet = encodeQos0Publish(topic, 'x'.repeat(remaining - overhead), false, 4);
     assert.equal(packet.length, headerBytes + remaining, `remaining ${remaining}`);
   }
@@ -56,10 +86,21 @@ test('the varint takes one more byte exactly at each boundary', () => {
 
 test('refused with a stable code: an empty, oversized, wildcard or NUL topic', () => {
   for (const bad of ['', 'a'.repeat(0x10000), 'atm/v1/+/status', 'atm/v1/#', 'atm/v1/\u0000']) {
-    assert.throws(() => encodeQos0Publish(bad, '{}', false, 4), (error: unknown) => (error as { code?: string }).code === MQTT_ENCODE_ERROR, JSON.stringify(bad.slice(0, 20)));
+    assert.throws(
+      () => encodeQos0Publish(bad, '{}', false, 4),
+      (error: unknown) => (error as { code?: string }).code === MQTT_ENCODE_ERROR,
+      JSON.stringify(bad.slice(0, 20)),
+    );
   }
-  assert.equal(encodeQos0Publish('a'.repeat(0xffff), '', false, 4).length, 1 + 3 + 2 + 0xffff, 'the longest topic is accepted');
+  assert.equal(
+    encodeQos0Publish('a'.repeat(0xffff), '', false, 4).length,
+    1 + 3 + 2 + 0xffff,
+    'the longest topic is accepted',
+  );
   // One byte past the largest remaining length: refused before anything is allocated.
   const tooLong = 'x'.repeat(MQTT_REMAINING_LENGTH_MAX - 2 - 1 + 1);
-  assert.throws(() => encodeQos0Publish('a', tooLong, false, 4), (error: unknown) => (error as { code?: string }).code === MQTT_ENCODE_ERROR);
+  assert.throws(
+    () => encodeQos0Publish('a', tooLong, false, 4),
+    (error: unknown) => (error as { code?: string }).code === MQTT_ENCODE_ERROR,
+  );
 });

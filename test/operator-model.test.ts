@@ -62,19 +62,60 @@ function harness(limits: Partial<DashboardLimits> = {}) {
       state = reduce(state, { type: 'key', key });
     },
     kiosk(kioskId: string, status: 'online' | 'offline', env = envelope(), extra: object = {}): void {
-      feed.message(`atm/v1/kiosk/${kioskId}/status`, { ...env, kioskId, status, lastSeen: env.ts, devices: { keypad: 'online', display: 'online', dispenser: 'online' }, cassettes: null, cashLevel: 'ok', ...extra });
+      feed.message(`atm/v1/kiosk/${kioskId}/status`, {
+        ...env,
+        kioskId,
+        status,
+        lastSeen: env.ts,
+        devices: { keypad: 'online', display: 'online', dispenser: 'online' },
+        cassettes: null,
+        cashLevel: 'ok',
+        ...extra,
+      });
     },
     event(action: string, outcome = 'ok', amountCents: number | null = null): void {
-      feed.message(`atm/v1/events/${action}`, { ...envelope(), kioskId: 'kiosk-01', user: 'de***', action, outcome, amountCents, latencyMs: 4 });
+      feed.message(`atm/v1/events/${action}`, {
+        ...envelope(),
+        kioskId: 'kiosk-01',
+        user: 'de***',
+        action,
+        outcome,
+        amountCents,
+        latencyMs: 4,
+      });
     },
     alert(alertId: string, state: 'raised' | 'cleared', since = iso(T0), env = envelope()): void {
-      feed.message('atm/v1/alerts', { ...env, alertId, kind: 'security', state, severity: 'critical', kioskId: 'kiosk-01', reason: 'BAD_MAC', count: 1, since });
+      feed.message('atm/v1/alerts', {
+        ...env,
+        alertId,
+        kind: 'security',
+        state,
+        severity: 'critical',
+        kioskId: 'kiosk-01',
+        reason: 'BAD_MAC',
+        count: 1,
+        since,
+      });
     },
     bank(status: 'online' | 'offline', reason?: string): void {
-      feed.message('atm/v1/bank/bank-01/status', { ...envelope(), status, ...(reason !== undefined ? { reason } : {}) });
+      feed.message('atm/v1/bank/bank-01/status', {
+        ...envelope(),
+        status,
+        ...(reason !== undefined ? { reason } : {}),
+      });
     },
     metrics(tps: Record<string, number>, env = envelope()): void {
-      feed.message('atm/v1/metrics', { ...env, intervalMs: 5_000, tps, requests: 10, p50Ms: 3, p99Ms: 9, sessionsOpen: 1, loginsFailed: 0, telemetryDropped: 2 });
+      feed.message('atm/v1/metrics', {
+        ...env,
+        intervalMs: 5_000,
+        tps,
+        requests: 10,
+        p50Ms: 3,
+        p99Ms: 9,
+        sessionsOpen: 1,
+        loginsFailed: 0,
+        telemetryDropped: 2,
+      });
     },
   };
 }
@@ -112,11 +153,17 @@ describe('operator model', () => {
     h.alert('security:kiosk-01:BAD_MAC', 'cleared');
     const cleared = h.state.alerts.find((a) => a.alertId === 'security:kiosk-01:BAD_MAC');
     assert.equal(cleared?.state, 'cleared');
-    assert.match(lineText(alertsPanel(h.state, 5).lines[1] ?? []), /\d\d:\d\d CRIT cleared kiosk-01 tampered record \(security\)$/);
+    assert.match(
+      lineText(alertsPanel(h.state, 5).lines[1] ?? []),
+      /\d\d:\d\d CRIT cleared kiosk-01 tampered record \(security\)$/,
+    );
     // ↓ selects the cleared one (raised first in the panel), a acknowledges only it.
     h.key('down');
     h.key('ack');
-    assert.deepEqual(h.state.alerts.map((a) => a.alertId), ['kiosk-offline:kiosk-02']);
+    assert.deepEqual(
+      h.state.alerts.map((a) => a.alertId),
+      ['kiosk-offline:kiosk-02'],
+    );
     h.key('ackAll');
     assert.equal(h.state.alerts.length, 0);
     assert.equal(h.state.totals.alertsRaised, 2);
@@ -126,12 +173,26 @@ describe('operator model', () => {
   test('the retained active-alerts snapshot adds what we missed, never what was acknowledged, and clears what it no longer lists', () => {
     const h = harness();
     const since = iso(T0 - 60_000);
-    const listed = (alertId: string) => ({ alertId, kind: 'low-cash', severity: 'warning', kioskId: 'kiosk-01', reason: 'cassette 1 low', count: 1, since });
-    h.feed.message('atm/v1/alerts/active', { ...h.envelope(), alerts: [listed('low-cash:kiosk-01'), listed('low-cash:kiosk-03')] });
+    const listed = (alertId: string) => ({
+      alertId,
+      kind: 'low-cash',
+      severity: 'warning',
+      kioskId: 'kiosk-01',
+      reason: 'cassette 1 low',
+      count: 1,
+      since,
+    });
+    h.feed.message('atm/v1/alerts/active', {
+      ...h.envelope(),
+      alerts: [listed('low-cash:kiosk-01'), listed('low-cash:kiosk-03')],
+    });
     assert.equal(h.state.alerts.length, 2);
     h.key('ack'); // the selected (first) one
     const left = h.state.alerts[0]?.alertId;
-    h.feed.message('atm/v1/alerts/active', { ...h.envelope(), alerts: [listed('low-cash:kiosk-01'), listed('low-cash:kiosk-03')] });
+    h.feed.message('atm/v1/alerts/active', {
+      ...h.envelope(),
+      alerts: [listed('low-cash:kiosk-01'), listed('low-cash:kiosk-03')],
+    });
     assert.equal(h.state.alerts.length, 1, 'an acknowledged occurrence does not come back with the next snapshot');
     h.feed.message('atm/v1/alerts/active', { ...h.envelope(), alerts: [] });
     assert.equal(h.state.alerts[0]?.alertId, left);
@@ -174,7 +235,10 @@ describe('operator model', () => {
     const h = harness({ eventsMax: 5 });
     for (let index = 0; index < 12; index += 1) h.event('deposit', 'ok', 100 + index);
     assert.equal(h.state.log.entries.length, 5);
-    assert.match(lineText(visibleLog(h.state).at(-1) === undefined ? [] : eventsPanel(h.state, 5).lines.at(-1) ?? []), /deposit 1\.11 ok/);
+    assert.match(
+      lineText(visibleLog(h.state).at(-1) === undefined ? [] : (eventsPanel(h.state, 5).lines.at(-1) ?? [])),
+      /deposit 1\.11 ok/,
+    );
     h.key('pause');
     h.event('deposit', 'ok', 999);
     h.event('deposit', 'ok', 998);
@@ -188,7 +252,11 @@ describe('operator model', () => {
     h.key('logOlder');
     assert.match(eventsPanel(h.state, 2).label, /4 lines back/);
     h.event('deposit', 'ok', 997);
-    assert.match(eventsPanel(h.state, 2).label, /4 lines back/, 'at the bound the kept window slides, the offset cannot grow past it');
+    assert.match(
+      eventsPanel(h.state, 2).label,
+      /4 lines back/,
+      'at the bound the kept window slides, the offset cannot grow past it',
+    );
     h.key('logNewer');
     assert.equal(h.state.log.offset, 0);
   });
@@ -219,7 +287,15 @@ describe('operator model', () => {
     h.feed.message('atm/v1/events/deposit', '{not json');
     h.feed.message('atm/v2/metrics', { ...h.envelope() });
     h.feed.message('atm/v1/kiosk/kiosk-01/status', { ...h.envelope(), kioskId: 'kiosk-01', status: 'online' }); // the old shape
-    h.feed.message('atm/v1/events/deposit', { ...h.envelope(), kioskId: 'kiosk-01', user: 'dennis', action: 'deposit', outcome: 'ok', amountCents: 1, latencyMs: 1 });
+    h.feed.message('atm/v1/events/deposit', {
+      ...h.envelope(),
+      kioskId: 'kiosk-01',
+      user: 'dennis',
+      action: 'deposit',
+      outcome: 'ok',
+      amountCents: 1,
+      latencyMs: 1,
+    });
     h.feed.message('atm/v1/alerts', { ...h.envelope(), type: 'security', reason: 'BAD_MAC', kioskId: null }); // the old shape
     assert.equal(h.state.ignored.malformed, 5);
     assert.equal(h.state.kiosks.size, 0);
@@ -235,8 +311,22 @@ describe('operator model', () => {
     h.event('deposit', 'LIMIT_EXCEEDED', 9_999_999);
     h.event('withdraw.hold', 'ok', 5_000);
     h.event('withdraw.post', 'ok', 4_000);
-    assert.deepEqual(h.state.totals, { requests: 6, declines: 2, deviceReports: 0, depositsCount: 1, depositsCents: 2_500, withdrawalsCount: 1, withdrawalsCents: 4_000, loginsFailed: 1, alertsRaised: 0 });
-    assert.deepEqual(totalsPanel(h.state).lines.slice(0, 3).map(lineText), ['requests 6   declines 2', 'deposits 1 = 25.00', 'withdrawals 1 = 40.00']);
+    assert.deepEqual(h.state.totals, {
+      requests: 6,
+      declines: 2,
+      deviceReports: 0,
+      depositsCount: 1,
+      depositsCents: 2_500,
+      withdrawalsCount: 1,
+      withdrawalsCents: 4_000,
+      loginsFailed: 1,
+      alertsRaised: 0,
+    });
+    assert.deepEqual(totalsPanel(h.state).lines.slice(0, 3).map(lineText), [
+      'requests 6   declines 2',
+      'deposits 1 = 25.00',
+      'withdrawals 1 = 40.00',
+    ]);
   });
 
   test('kiosks, banks and alerts beyond their bound are counted, not kept', () => {
@@ -295,29 +385,76 @@ describe('operator view text', () => {
 
   test('alerts panel lists raised before cleared, critical first', () => {
     const h = harness();
-    h.feed.message('atm/v1/alerts', { ...h.envelope(), alertId: 'low-cash:k1', kind: 'low-cash', state: 'raised', severity: 'warning', kioskId: 'k1', reason: 'low', count: 1, since: iso(T0) });
+    h.feed.message('atm/v1/alerts', {
+      ...h.envelope(),
+      alertId: 'low-cash:k1',
+      kind: 'low-cash',
+      state: 'raised',
+      severity: 'warning',
+      kioskId: 'k1',
+      reason: 'low',
+      count: 1,
+      since: iso(T0),
+    });
     h.alert('security:kiosk-01:BAD_MAC', 'raised');
     h.alert('security:kiosk-01:REPLAY', 'raised');
     h.alert('security:kiosk-01:REPLAY', 'cleared');
-    assert.deepEqual(sortedAlerts(h.state.alerts).map((a) => a.alertId), ['security:kiosk-01:BAD_MAC', 'low-cash:k1', 'security:kiosk-01:REPLAY']);
+    assert.deepEqual(
+      sortedAlerts(h.state.alerts).map((a) => a.alertId),
+      ['security:kiosk-01:BAD_MAC', 'low-cash:k1', 'security:kiosk-01:REPLAY'],
+    );
   });
 
   test('alerts at 80 columns say what is wrong in words and money, and wrap rather than lose it', () => {
     const h = harness();
     const width = layoutFor(80, 24).alerts.width - 2;
-    h.kiosk('kiosk-01', 'online', h.envelope(), { cassettes: [{ denominationCents: 2_000, count: 2 }], cashLevel: 'low' });
-    const raise = (alertId: string, kind: string, severity: string, kioskId: string | null, reason: string, count = 1) =>
-      h.feed.message('atm/v1/alerts', { ...h.envelope(), alertId, kind, state: 'raised', severity, kioskId, reason, count, since: iso(T0) });
+    h.kiosk('kiosk-01', 'online', h.envelope(), {
+      cassettes: [{ denominationCents: 2_000, count: 2 }],
+      cashLevel: 'low',
+    });
+    const raise = (
+      alertId: string,
+      kind: string,
+      severity: string,
+      kioskId: string | null,
+      reason: string,
+      count = 1,
+    ) =>
+      h.feed.message('atm/v1/alerts', {
+        ...h.envelope(),
+        alertId,
+        kind,
+        state: 'raised',
+        severity,
+        kioskId,
+        reason,
+        count,
+        since: iso(T0),
+      });
     raise('low-cash:kiosk-01:2000', 'low-cash', 'warning', 'kiosk-01', '2 notes of 2000 cents left (below 20)');
     raise('device-fault:kiosk-01:dispenser', 'device-fault', 'critical', 'kiosk-01', 'dispenser hardwareError');
-    raise('security:kiosk-lobby-west-02:REPLAYED_HELLO', 'security', 'critical', 'kiosk-lobby-west-02', 'REPLAYED_HELLO', 12);
+    raise(
+      'security:kiosk-lobby-west-02:REPLAYED_HELLO',
+      'security',
+      'critical',
+      'kiosk-lobby-west-02',
+      'REPLAYED_HELLO',
+      12,
+    );
     raise('kiosk-offline:kiosk-02', 'kiosk-offline', 'critical', 'kiosk-02', 'no session for 60 s or more');
     const shown = alertsPanel(h.state, 10, width).lines.map(lineText);
     const text = shown.join('\n');
-    assert.ok(shown.every((row) => row.length <= width), `every row fits ${width} columns:\n${text}`);
+    assert.ok(
+      shown.every((row) => row.length <= width),
+      `every row fits ${width} columns:\n${text}`,
+    );
     assert.match(text, /kiosk-01 low cash: 40\.00 left/);
     assert.match(text, /kiosk-01 dispenser hardware fault/);
-    assert.match(text, /kiosk-lobby-west-02 replayed\s+handshake ×12/, 'a long kiosk id wraps the line instead of cutting the reason');
+    assert.match(
+      text,
+      /kiosk-lobby-west-02 replayed\s+handshake ×12/,
+      'a long kiosk id wraps the line instead of cutting the reason',
+    );
     assert.match(text, /kiosk-02 offline/);
     assert.doesNotMatch(text, /cents|hardwareError|REPLAYED_HELLO|[a-z]-[a-z]+\)/, 'no cents and no raw names');
     // The selection stays in view when it is the last alert and rows are short.
@@ -329,11 +466,16 @@ describe('operator view text', () => {
   test('a kiosk whose devices do not fit its row at 80 columns lists them on the next line, not cut', () => {
     const h = harness();
     const width = layoutFor(80, 24).kiosks.width - 2;
-    h.kiosk('kiosk-01', 'online', h.envelope(), { devices: { keypad: 'fraudAttempt', display: 'online', dispenser: 'hardwareError' } });
+    h.kiosk('kiosk-01', 'online', h.envelope(), {
+      devices: { keypad: 'fraudAttempt', display: 'online', dispenser: 'hardwareError' },
+    });
     h.kiosk('kiosk-02', 'online');
     h.kiosk('kiosk-03', 'online');
     const shown = kiosksPanel(h.state, 5, width).lines.map(lineText);
-    assert.ok(shown.every((row) => row.length <= width), shown.join('\n'));
+    assert.ok(
+      shown.every((row) => row.length <= width),
+      shown.join('\n'),
+    );
     assert.match(shown.join('\n'), /keypad tampering suspected,\s+dispenser\s+hardware fault/);
     assert.equal(shown.length, 5, 'within the rows given');
     assert.match(shown.at(-1) ?? '', /… 2 more/);
@@ -353,12 +495,25 @@ describe('operator view text', () => {
     for (const state of DEVICE_STATES) assert.doesNotMatch(deviceStateWords(state), /[a-z][A-Z]/, state);
     for (const level of ['ok', 'low', 'empty', 'unknown'] as const) assert.ok(cashLevelWords(level).length > 0);
     for (const kind of ALERT_KINDS) assert.doesNotMatch(alertKindWords(kind), /-/, kind);
-    for (const code of [...Object.values(SessionCloseReason), 'ACCOUNT_LOCKED', 'KIOSK_REVOKED', 'OTHER']) assert.doesNotMatch(securityReasonWords(code), /[A-Z]{2}|[A-Z]_/, code);
+    for (const code of [...Object.values(SessionCloseReason), 'ACCOUNT_LOCKED', 'KIOSK_REVOKED', 'OTHER'])
+      assert.doesNotMatch(securityReasonWords(code), /[A-Z]{2}|[A-Z]_/, code);
     for (const code of Object.values(DeclineCode)) assert.doesNotMatch(outcomeWords(code), /[A-Z]{2}|[A-Z]_/, code);
     const h = harness();
-    h.kiosk('kiosk-01', 'online', h.envelope(), { devices: { keypad: 'fraudAttempt', display: 'noDevice', dispenser: 'deviceBusy' }, cashLevel: 'unknown' });
+    h.kiosk('kiosk-01', 'online', h.envelope(), {
+      devices: { keypad: 'fraudAttempt', display: 'noDevice', dispenser: 'deviceBusy' },
+      cashLevel: 'unknown',
+    });
     h.event('withdraw.hold', 'LIMIT_EXCEEDED', 99_999_999);
-    h.feed.message('atm/v1/events/device.report', { ...h.envelope(), kioskId: 'kiosk-01', user: '-', action: 'device.report', outcome: 'ok', amountCents: null, latencyMs: 1, devices: { keypad: 'online', display: 'online', dispenser: 'hardwareError' } });
+    h.feed.message('atm/v1/events/device.report', {
+      ...h.envelope(),
+      kioskId: 'kiosk-01',
+      user: '-',
+      action: 'device.report',
+      outcome: 'ok',
+      amountCents: null,
+      latencyMs: 1,
+      devices: { keypad: 'online', display: 'online', dispenser: 'hardwareError' },
+    });
     h.alert('security:kiosk-01:BAD_MAC', 'raised');
     const screen = [...kiosksPanel(h.state, 5).lines, ...eventsPanel(h.state, 10).lines].map(lineText).join('\n');
     assert.match(screen, /keypad tampering suspected, display missing, dispenser busy/);
@@ -384,7 +539,11 @@ describe('operator imports', () => {
     const offenders = fs
       .readdirSync(dir)
       .filter((name) => name.endsWith('.ts'))
-      .flatMap((name) => [...fs.readFileSync(path.join(dir, name), 'utf8').matchAll(/from '(\.\.\/bank\/[^']*)'/g)].map((match) => `${name}: ${match[1]}`));
+      .flatMap((name) =>
+        [...fs.readFileSync(path.join(dir, name), 'utf8').matchAll(/from '(\.\.\/bank\/[^']*)'/g)].map(
+          (match) => `${name}: ${match[1]}`,
+        ),
+      );
     assert.deepEqual(offenders, []);
   });
 });
@@ -421,11 +580,19 @@ describe('runDashboard wiring', () => {
     feed.connection('connecting', 'ENOTFOUND');
     feed.connection('offline', 'ENOTFOUND');
     feed.connection('offline', 'connack timeout');
-    const notes = visibleLog(view.rendered.at(-1) as DashboardState).map((entry) => (entry.kind === 'note' ? entry.text : ''));
+    const notes = visibleLog(view.rendered.at(-1) as DashboardState).map((entry) =>
+      entry.kind === 'note' ? entry.text : '',
+    );
     // Quit first, so that a failed assertion does not leave the dashboard's clock running.
     view.listener?.('quit');
-    assert.deepEqual(notes, ['cannot reach the broker at mqtts://broker.example:8883: host name not found (ENOTFOUND); retrying', 'cannot reach the broker at mqtts://broker.example:8883: no answer (connack timeout); retrying']);
-    assert.deepEqual(await running, { code: 0, message: 'the broker at mqtts://broker.example:8883 was never reached: no answer (connack timeout)' });
+    assert.deepEqual(notes, [
+      'cannot reach the broker at mqtts://broker.example:8883: host name not found (ENOTFOUND); retrying',
+      'cannot reach the broker at mqtts://broker.example:8883: no answer (connack timeout); retrying',
+    ]);
+    assert.deepEqual(await running, {
+      code: 0,
+      message: 'the broker at mqtts://broker.example:8883 was never reached: no answer (connack timeout)',
+    });
   });
 
   test('refused credentials end the dashboard with code 1 and the reason', async () => {

@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcrypt';
 import { addOperator, revokeKiosk } from '../bank/index.js';
-import { eventsPanel, initialState, kiosksPanel, lineText, reduce, totalsPanel, type DashboardState } from '../operator/index.js';
+import {
+  eventsPanel,
+  initialState,
+  kiosksPanel,
+  lineText,
+  reduce,
+  totalsPanel,
+  type DashboardState,
+} from '../operator/index.js';
 import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, type TestBank } from './helpers/bank.js';
 import { recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
@@ -34,7 +42,10 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
   before(async () => {
     bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0 } });
     addOperator(bank.dataDir, OPERATOR, await bcrypt.hash(OPERATOR_PASSWORD, 4));
-    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', { username: OPERATOR, password: OPERATOR_PASSWORD });
+    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', {
+      username: OPERATOR,
+      password: OPERATOR_PASSWORD,
+    });
   });
   after(async () => {
     await recorder?.client.endAsync(true);
@@ -46,10 +57,30 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     try {
       assert.ok((await connection.request({ op: 'deposit', txnId: 'op-dep-0001', amountCents: 10_000 })).ok);
       // What the kiosk does around a withdrawal: the dispenser reports busy, then online again.
-      assert.ok((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'deviceBusy', cassettes: CASSETTES })).ok);
+      assert.ok(
+        (
+          await connection.request({
+            op: 'device.report',
+            keypad: 'online',
+            display: 'online',
+            dispenser: 'deviceBusy',
+            cassettes: CASSETTES,
+          })
+        ).ok,
+      );
       assert.ok((await connection.request({ op: 'withdraw.hold', txnId: 'op-wd-0001', amountCents: 4_000 })).ok);
       assert.ok((await connection.request({ op: 'withdraw.post', txnId: 'op-wd-0001', dispensedCents: 4_000 })).ok);
-      assert.ok((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'online', cassettes: CASSETTES })).ok);
+      assert.ok(
+        (
+          await connection.request({
+            op: 'device.report',
+            keypad: 'online',
+            display: 'online',
+            dispenser: 'online',
+            cassettes: CASSETTES,
+          })
+        ).ok,
+      );
       const declined = await connection.request({ op: 'withdraw.hold', txnId: 'op-wd-0002', amountCents: 9_000 });
       assert.equal(declined.ok, false);
     } finally {
@@ -65,7 +96,10 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     assert.equal(state.totals.withdrawalsCents, 4_000);
     const totals = totalsPanel(state).lines.map(lineText);
     assert.match(totals[0] ?? '', /^requests 6 +declines 1$/);
-    assert.ok(totals.some((text) => /device reports 2/.test(text)), totals.join('\n'));
+    assert.ok(
+      totals.some((text) => /device reports 2/.test(text)),
+      totals.join('\n'),
+    );
     // The log says what the devices did, in words, and does not tone it as a decline.
     const log = eventsPanel(state, 20).lines;
     const reports = log.filter((shown) => /device report/.test(lineText(shown)));
@@ -88,7 +122,10 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     assert.ok(!watching.some((text) => /kiosk-02/.test(text)), watching.join('\n'));
     assert.match(watching.join('\n'), /kiosk-01 /);
     // A dashboard that starts now gets the retained statuses: the revoked kiosk is not among them.
-    const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/kiosk/+/status', { username: OPERATOR, password: OPERATOR_PASSWORD });
+    const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/kiosk/+/status', {
+      username: OPERATOR,
+      password: OPERATOR_PASSWORD,
+    });
     try {
       await late.waitFor((m) => m.topic === topics.kioskStatus('kiosk-02'));
       const fresh = kiosksPanel(dashboardOf(late), 10);
@@ -111,10 +148,16 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     await bank.stop();
     revokeKiosk(bank.dataDir, 'kiosk-03');
     await bank.restart({ mqtt: { mode: 'embedded', port: mqttPort ?? 0 } });
-    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', { username: OPERATOR, password: OPERATOR_PASSWORD });
+    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', {
+      username: OPERATOR,
+      password: OPERATOR_PASSWORD,
+    });
     await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-03') && m.payload.status === 'revoked');
     const shown = kiosksPanel(dashboardOf(recorder), 10).lines.map(lineText);
     assert.ok(!shown.some((text) => /kiosk-03/.test(text)), shown.join('\n'));
-    assert.ok(shown.some((text) => /^kiosk-01 /.test(text)), shown.join('\n'));
+    assert.ok(
+      shown.some((text) => /^kiosk-01 /.test(text)),
+      shown.join('\n'),
+    );
   });
 });

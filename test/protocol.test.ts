@@ -92,7 +92,12 @@ interface HandshakeOptions {
 
 /** The kiosk and host functions talking to each other directly, as the channel would. */
 function handshake(options: HandshakeOptions = {}): Handshake {
-  const { m1, state } = kioskStart({ kioskId: KIOSK_ID, psk: options.kioskPsk ?? PSK, nowMs: options.nowMs ?? T0, randomBytes: options.kioskRandom ?? crypto.randomBytes });
+  const { m1, state } = kioskStart({
+    kioskId: KIOSK_ID,
+    psk: options.kioskPsk ?? PSK,
+    nowMs: options.nowMs ?? T0,
+    randomBytes: options.kioskRandom ?? crypto.randomBytes,
+  });
   const check = hostCheckHello(m1, lookupFor(PSK), DUMMY_PSK, options.nowMs ?? T0);
   assert.ok(check.ok, `hostCheckHello: ${check.ok ? '' : check.reason}`);
   const response = hostRespond(m1, check.hello, PSK, options.hostRandom ?? crypto.randomBytes);
@@ -150,7 +155,12 @@ function header(length: number): Buffer {
   return bytes;
 }
 
-function sessionPair(keys: SessionKeys): { kioskSealer: RecordSealer; hostOpener: RecordOpener; hostSealer: RecordSealer; kioskOpener: RecordOpener } {
+function sessionPair(keys: SessionKeys): {
+  kioskSealer: RecordSealer;
+  hostOpener: RecordOpener;
+  hostSealer: RecordSealer;
+  kioskOpener: RecordOpener;
+} {
   return {
     kioskSealer: new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST),
     hostOpener: new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST),
@@ -163,13 +173,28 @@ const body = (frame: Buffer): Buffer => frame.subarray(4);
 const text = (value: string): Buffer => Buffer.from(value, 'utf8');
 
 /** A record with a MAC that verifies, built field by field per [ATM-3.2] (for version/type cases). */
-function forgeWithKeys(keys: SessionKeys['kioskToHost'], direction: number, sequence: number, version: number, type: number, plaintext: Buffer): Buffer {
+function forgeWithKeys(
+  keys: SessionKeys['kioskToHost'],
+  direction: number,
+  sequence: number,
+  version: number,
+  type: number,
+  plaintext: Buffer,
+): Buffer {
   const seq = Buffer.alloc(8);
   seq.writeBigUInt64BE(BigInt(sequence));
   const cipher = crypto.createCipheriv('aes-256-ctr', keys.encKey, Buffer.concat([seq, Buffer.alloc(8)]));
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const head = Buffer.from([version, type]);
-  const tag = hmacSha256(keys.macKey, Buffer.from('atm2 rec'), Buffer.from([direction]), seq, header(2 + ct.length + 32), head, ct);
+  const tag = hmacSha256(
+    keys.macKey,
+    Buffer.from('atm2 rec'),
+    Buffer.from([direction]),
+    seq,
+    header(2 + ct.length + 32),
+    head,
+    ct,
+  );
   return Buffer.concat([head, ct, tag]);
 }
 
@@ -235,7 +260,11 @@ test('[ATM-1.3] the boundary lengths themselves are accepted', () => {
     const next = decoder.next();
     assert.ok(next !== null && 'frame' in next && next.frame.length === length);
   }
-  assert.throws(() => encodeFrame(Buffer.alloc(FRAME_BYTES_MAX + 1)), /maximum/, 'a sender cannot build an oversize frame');
+  assert.throws(
+    () => encodeFrame(Buffer.alloc(FRAME_BYTES_MAX + 1)),
+    /maximum/,
+    'a sender cannot build an oversize frame',
+  );
 });
 
 test('[ATM-1.4] the limits are asked for again before each frame, so they follow the state', () => {
@@ -246,11 +275,20 @@ test('[ATM-1.4] the limits are asked for again before each frame, so they follow
   ];
   const build = (): { decoder: FrameDecoder; advance: () => void } => {
     let index = 0;
-    return { decoder: new FrameDecoder(() => states[Math.min(index, states.length - 1)] as FrameLimits), advance: () => (index += 1) };
+    return {
+      decoder: new FrameDecoder(() => states[Math.min(index, states.length - 1)] as FrameLimits),
+      advance: () => (index += 1),
+    };
   };
   // m1, m3 and a record in one chunk: each checked against its own limit.
   const ok = build();
-  ok.decoder.push(Buffer.concat([encodeFrame(Buffer.alloc(M1_BYTES)), encodeFrame(Buffer.alloc(M3_BYTES)), encodeFrame(Buffer.alloc(500))]));
+  ok.decoder.push(
+    Buffer.concat([
+      encodeFrame(Buffer.alloc(M1_BYTES)),
+      encodeFrame(Buffer.alloc(M3_BYTES)),
+      encodeFrame(Buffer.alloc(500)),
+    ]),
+  );
   for (const length of [M1_BYTES, M3_BYTES, 500]) {
     const next = ok.decoder.next();
     assert.ok(next !== null && 'frame' in next && next.frame.length === length, `frame of ${length}`);
@@ -280,7 +318,12 @@ test('[ATM-1.5] a frame truncated at any byte is never delivered', () => {
 test('[ATM-2.3] kiosk and host derive identical, distinct per-direction keys', () => {
   const { kioskKeys, hostKeys } = handshake();
   assert.deepEqual(kioskKeys, hostKeys);
-  const all = [kioskKeys.kioskToHost.encKey, kioskKeys.kioskToHost.macKey, kioskKeys.hostToKiosk.encKey, kioskKeys.hostToKiosk.macKey];
+  const all = [
+    kioskKeys.kioskToHost.encKey,
+    kioskKeys.kioskToHost.macKey,
+    kioskKeys.hostToKiosk.encKey,
+    kioskKeys.hostToKiosk.macKey,
+  ];
   assert.equal(new Set(all.map(toHex)).size, 4, 'four different keys');
   for (const key of all) assert.equal(key.length, 32);
   assert.equal(kioskKeys.transcriptHash.length, 32);
@@ -337,7 +380,12 @@ test('[ATM-2.6] every single-bit flip of m3 is refused by hostFinish', () => {
 });
 
 test('[ATM-2.4.2] wrong PSK, unknown kiosk and revoked kiosk all fail at m1 with the same reason', () => {
-  const wrongKey = kioskStart({ kioskId: KIOSK_ID, psk: Buffer.alloc(32, 0x77), nowMs: T0, randomBytes: crypto.randomBytes }).m1;
+  const wrongKey = kioskStart({
+    kioskId: KIOSK_ID,
+    psk: Buffer.alloc(32, 0x77),
+    nowMs: T0,
+    randomBytes: crypto.randomBytes,
+  }).m1;
   const wrong = hostCheckHello(wrongKey, lookupFor(PSK), DUMMY_PSK, T0);
   const unknownM1 = kioskStart({ kioskId: 'kiosk-99', psk: PSK, nowMs: T0, randomBytes: crypto.randomBytes }).m1;
   const unknown = hostCheckHello(unknownM1, lookupFor(PSK), DUMMY_PSK, T0);
@@ -401,7 +449,10 @@ function lowOrderPublicKeys(): Buffer[] {
 test('[ATM-2.4.6] low-order X25519 keys in m1 (from Wycheproof) pass the MAC but abort at the DH', () => {
   const keys = lowOrderPublicKeys();
   assert.ok(keys.length >= 8, `${keys.length} low-order keys`);
-  assert.ok(keys.some((key) => key.every((byte) => byte === 0)), 'the all-zero key is among them');
+  assert.ok(
+    keys.some((key) => key.every((byte) => byte === 0)),
+    'the all-zero key is among them',
+  );
   for (const key of keys) {
     const m1 = remacM1(FIXED.m1, (b) => key.copy(b, 58));
     const check = hostCheckHello(m1, lookupFor(PSK), DUMMY_PSK, T0);
@@ -416,24 +467,48 @@ test('[ATM-2.5] low-order X25519 keys in m2 (from Wycheproof) abort at the DH, b
     const m2 = Buffer.from(FIXED.m2);
     key.copy(m2, 34);
     const result = kioskFinish(freshKioskState(), m2);
-    assert.ok(!result.ok && /low order/.test(result.reason), `${toHex(key)}: ${result.ok ? 'accepted' : result.reason}`);
+    assert.ok(
+      !result.ok && /low order/.test(result.reason),
+      `${toHex(key)}: ${result.ok ? 'accepted' : result.reason}`,
+    );
   }
 });
 
 test('[ATM-2.4.1] a version byte other than 0x02 or an unknown type aborts every message, MAC or not', () => {
-  for (const [version, type] of [[0x01, 0x01], [0x03, 0x01], [0x00, 0x01], [0x02, 0x02], [0x02, 0x03], [0x02, 0x17], [0xff, 0xff]] as const) {
+  for (const [version, type] of [
+    [0x01, 0x01],
+    [0x03, 0x01],
+    [0x00, 0x01],
+    [0x02, 0x02],
+    [0x02, 0x03],
+    [0x02, 0x17],
+    [0xff, 0xff],
+  ] as const) {
     const m1 = remacM1(FIXED.m1, (b) => ((b[0] = version), (b[1] = type)));
     const check = hostCheckHello(m1, lookupFor(PSK), DUMMY_PSK, T0);
-    assert.ok(!check.ok && check.reason.includes('version/type'), `m1 ${version}/${type}: ${check.ok ? 'accepted' : check.reason}`);
+    assert.ok(
+      !check.ok && check.reason.includes('version/type'),
+      `m1 ${version}/${type}: ${check.ok ? 'accepted' : check.reason}`,
+    );
   }
-  for (const [version, type] of [[0x01, 0x02], [0x03, 0x02], [0x02, 0x01], [0x02, 0x03]] as const) {
+  for (const [version, type] of [
+    [0x01, 0x02],
+    [0x03, 0x02],
+    [0x02, 0x01],
+    [0x02, 0x03],
+  ] as const) {
     const m2 = Buffer.from(FIXED.m2);
     m2[0] = version;
     m2[1] = type;
     const result = kioskFinish(freshKioskState(), m2);
     assert.ok(!result.ok && result.reason.includes('version/type'), `m2 ${version}/${type}`);
   }
-  for (const [version, type] of [[0x01, 0x03], [0x02, 0x02], [0x02, 0x17], [0x02, 0x15]] as const) {
+  for (const [version, type] of [
+    [0x01, 0x03],
+    [0x02, 0x02],
+    [0x02, 0x17],
+    [0x02, 0x15],
+  ] as const) {
     const m3 = Buffer.from(FIXED.m3);
     m3[0] = version;
     m3[1] = type;
@@ -444,7 +519,10 @@ test('[ATM-2.4.1] a version byte other than 0x02 or an unknown type aborts every
 
 test('[ATM-2.4.1] messages of any other length are refused (no seed-protocol fallback)', () => {
   for (const length of [0, 1, 33, M1_BYTES - 1, M1_BYTES + 1, 256]) {
-    const bytes = Buffer.concat([Buffer.from([0x02, 0x01]), crypto.randomBytes(Math.max(0, length - 2))]).subarray(0, length);
+    const bytes = Buffer.concat([Buffer.from([0x02, 0x01]), crypto.randomBytes(Math.max(0, length - 2))]).subarray(
+      0,
+      length,
+    );
     assert.equal(hostCheckHello(bytes, lookupFor(PSK), DUMMY_PSK, T0).ok, false, `m1 of ${length}`);
   }
   assert.equal(kioskFinish(freshKioskState(), FIXED.m2.subarray(0, M2_BYTES - 1)).ok, false, 'short m2');
@@ -480,10 +558,19 @@ test('[ATM-2.5] kioskFinish wipes the ephemeral private key and its PSK copy, pa
   for (const m2 of [FIXED.m2, flipBit(FIXED.m2, 8 * 70)]) {
     const state = freshKioskState();
     kioskFinish(state, m2);
-    assert.ok(state.ephemeralPrivate.every((byte) => byte === 0), 'Ec_priv wiped');
-    assert.ok(state.psk.every((byte) => byte === 0), 'PSK copy wiped');
+    assert.ok(
+      state.ephemeralPrivate.every((byte) => byte === 0),
+      'Ec_priv wiped',
+    );
+    assert.ok(
+      state.psk.every((byte) => byte === 0),
+      'PSK copy wiped',
+    );
   }
-  assert.ok(PSK.some((byte) => byte !== 0), "the caller's PSK is untouched");
+  assert.ok(
+    PSK.some((byte) => byte !== 0),
+    "the caller's PSK is untouched",
+  );
 });
 
 // ---------------------------------------------------------------- [ATM-3] records
@@ -537,7 +624,9 @@ test('[ATM-3.1] a zero-length plaintext and the maximum plaintext are accepted; 
 test('[ATM-3.4] replayed, reordered and dropped records fail the MAC', () => {
   const keys = handshake().kioskKeys;
   const { kioskSealer } = sessionPair(keys);
-  const records = [0, 1, 2].map((index) => body(kioskSealer.seal(RECORD_TYPE_DATA, text(`{"id":${index},"op":"ping"}`))));
+  const records = [0, 1, 2].map((index) =>
+    body(kioskSealer.seal(RECORD_TYPE_DATA, text(`{"id":${index},"op":"ping"}`))),
+  );
   const [r0, r1, r2] = records as [Buffer, Buffer, Buffer];
   const opener = (): RecordOpener => new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST);
 
@@ -562,22 +651,42 @@ test('[ATM-3.4] a record reflected back to its sender is refused', () => {
   const { hostSealer, kioskSealer } = sessionPair(keys);
   const toKiosk = body(hostSealer.seal(RECORD_TYPE_DATA, text('{"id":1,"ok":true}')));
   const toHost = body(kioskSealer.seal(RECORD_TYPE_DATA, text('{"id":1,"op":"ping"}')));
-  assert.equal(new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).open(toKiosk).ok, false, 'host -> kiosk record sent to the host');
-  assert.equal(new RecordOpener(keys.hostToKiosk, DIRECTION_HOST_TO_KIOSK).open(toHost).ok, false, 'kiosk -> host record sent to the kiosk');
+  assert.equal(
+    new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).open(toKiosk).ok,
+    false,
+    'host -> kiosk record sent to the host',
+  );
+  assert.equal(
+    new RecordOpener(keys.hostToKiosk, DIRECTION_HOST_TO_KIOSK).open(toHost).ok,
+    false,
+    'kiosk -> host record sent to the kiosk',
+  );
   // The direction byte alone is enough, even if the keys were shared.
-  assert.equal(new RecordOpener(keys.hostToKiosk, DIRECTION_KIOSK_TO_HOST).open(toKiosk).ok, false, 'same keys, other direction byte');
+  assert.equal(
+    new RecordOpener(keys.hostToKiosk, DIRECTION_KIOSK_TO_HOST).open(toKiosk).ok,
+    false,
+    'same keys, other direction byte',
+  );
 });
 
 test('[ATM-3.4] a record spliced from another session of the same kiosk is refused', () => {
   const a = handshake();
   const b = handshake();
-  const fromA = body(new RecordSealer(a.kioskKeys.kioskToHost, DIRECTION_KIOSK_TO_HOST).seal(RECORD_TYPE_DATA, text('{"id":1,"op":"balance"}')));
+  const fromA = body(
+    new RecordSealer(a.kioskKeys.kioskToHost, DIRECTION_KIOSK_TO_HOST).seal(
+      RECORD_TYPE_DATA,
+      text('{"id":1,"op":"balance"}'),
+    ),
+  );
   assert.equal(new RecordOpener(b.hostKeys.kioskToHost, DIRECTION_KIOSK_TO_HOST).open(fromA).ok, false);
 });
 
 test('[ATM-3.3] every single-bit flip of a record frame, length prefix included, is never delivered', () => {
   const keys = handshake().kioskKeys;
-  const frame = new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).seal(RECORD_TYPE_DATA, text('{"id":1,"op":"ping"}'));
+  const frame = new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).seal(
+    RECORD_TYPE_DATA,
+    text('{"id":1,"op":"ping"}'),
+  );
   const delivered: number[] = [];
   let refusedByLength = 0;
   for (let bit = 0; bit < frame.length * 8; bit++) {
@@ -601,7 +710,9 @@ test('[ATM-3.3] every single-bit flip of a record frame, length prefix included,
 test('[ATM-3.3] a bad version byte or an unknown type is refused even under a valid MAC', () => {
   const keys = handshake().kioskKeys;
   const open = (version: number, type: number): ReturnType<RecordOpener['open']> =>
-    new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).open(forgeWithKeys(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST, 0, version, type, text('{"id":1,"op":"ping"}')));
+    new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).open(
+      forgeWithKeys(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST, 0, version, type, text('{"id":1,"op":"ping"}')),
+    );
   assert.ok(open(0x02, RECORD_TYPE_DATA).ok, 'the field-by-field construction matches the sealer');
   for (const version of [0x00, 0x01, 0x03, 0xff]) {
     const result = open(version, RECORD_TYPE_DATA);
@@ -641,7 +752,8 @@ test('[ATM-3.6] at the sequence limit the sender refuses to seal and the receive
   const limit = 3;
   const sealer = new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST, limit);
   const opener = new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST, limit);
-  for (let index = 0; index < limit; index++) assert.ok(opener.open(body(sealer.seal(RECORD_TYPE_DATA, text(`${index}`)))).ok, `record ${index}`);
+  for (let index = 0; index < limit; index++)
+    assert.ok(opener.open(body(sealer.seal(RECORD_TYPE_DATA, text(`${index}`)))).ok, `record ${index}`);
   assert.throws(() => sealer.seal(RECORD_TYPE_CLOSE, Buffer.alloc(0)), /sequence/);
   // A sender with a higher limit can produce the next record, and it still is not opened.
   const unbounded = new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST);
@@ -679,7 +791,10 @@ test('[ATM-4.2] parseRequest accepts every op with exactly its fields', () => {
 test('[ATM-4.3] parseRequest refuses an unknown field on every op, __proto__ included', () => {
   for (const request of VALID_REQUESTS) {
     const parsed = parseRequest(json({ ...request, extra: 1 }));
-    assert.ok(!parsed.ok && parsed.reason === 'unknown field extra' && parsed.id === request.id, `${String(request.op)}`);
+    assert.ok(
+      !parsed.ok && parsed.reason === 'unknown field extra' && parsed.id === request.id,
+      `${String(request.op)}`,
+    );
   }
   const proto = parseRequest(text('{"id":1,"op":"ping","__proto__":{"admin":true}}'));
   assert.ok(!proto.ok && proto.reason.includes('__proto__'));
@@ -742,7 +857,14 @@ test('[ATM-4.3] parseRequest refuses non-JSON, non-objects and oversize messages
 test('[ATM-4.4] parseResponse accepts well-formed answers and refuses unknown decline codes', () => {
   assert.deepEqual(parseResponse(text('{"id":1,"ok":true,"balanceCents":5}')), { id: 1, ok: true, balanceCents: 5 });
   assert.ok(parseResponse(text('{"id":2,"ok":false,"code":"BUSY","message":"Busy"}')) !== null);
-  for (const raw of ['{"id":2,"ok":false,"code":"NOPE","message":"x"}', '{"id":"1","ok":true}', '{"id":1}', 'null', '{', '{"id":1,"ok":"yes"}']) {
+  for (const raw of [
+    '{"id":2,"ok":false,"code":"NOPE","message":"x"}',
+    '{"id":"1","ok":true}',
+    '{"id":1}',
+    'null',
+    '{',
+    '{"id":1,"ok":"yes"}',
+  ]) {
     assert.equal(parseResponse(text(raw)), null, raw);
   }
 });
@@ -762,7 +884,27 @@ test('[ATM-4.3] parseDollars accepts plain amounts with at most two decimals', (
 });
 
 test('[ATM-4.3] parseDollars refuses signs, zero, extra decimals, exponents, separators and huge values', () => {
-  for (const input of ['-1', '+1', '0', '0.00', '1.234', '1e3', 'NaN', 'Infinity', '', ' ', 'abc', ' 1,000', '1 000', '1.', '.5', '0x10', '99999999999999999', '100000000.01', '１２']) {
+  for (const input of [
+    '-1',
+    '+1',
+    '0',
+    '0.00',
+    '1.234',
+    '1e3',
+    'NaN',
+    'Infinity',
+    '',
+    ' ',
+    'abc',
+    ' 1,000',
+    '1 000',
+    '1.',
+    '.5',
+    '0x10',
+    '99999999999999999',
+    '100000000.01',
+    '１２',
+  ]) {
     assert.equal(parseDollars(input).ok, false, JSON.stringify(input));
   }
 });
@@ -782,8 +924,15 @@ test('[ATM-4.3] formatCents and parseDollars round-trip every valid amount', () 
 // ---------------------------------------------------------------- properties (fast-check)
 
 test('property: random chunks into FrameDecoder never throw and never yield a frame outside the limits', () => {
-  const limitsArbitrary = fc.constantFrom<FrameLimits>(RECORD_LIMITS, { bodyBytesMin: M1_BYTES, bodyBytesMax: M1_BYTES }, { bodyBytesMin: M3_BYTES, bodyBytesMax: M3_BYTES });
-  const chunk = fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 0xffffffff }).map((length) => new Uint8Array(header(length))));
+  const limitsArbitrary = fc.constantFrom<FrameLimits>(
+    RECORD_LIMITS,
+    { bodyBytesMin: M1_BYTES, bodyBytesMax: M1_BYTES },
+    { bodyBytesMin: M3_BYTES, bodyBytesMax: M3_BYTES },
+  );
+  const chunk = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.integer({ min: 0, max: 0xffffffff }).map((length) => new Uint8Array(header(length))),
+  );
   fc.assert(
     fc.property(limitsArbitrary, fc.array(chunk, { maxLength: 20 }), (limits, chunks) => {
       const decoder = new FrameDecoder(() => limits);
@@ -841,8 +990,10 @@ test('property: parseRequest never throws on random bytes or random JSON, and ac
       for (const key of Object.keys(request)) assert.ok(allowed.includes(key), `field ${key} on ${String(request.op)}`);
       for (const key of allowed) assert.ok(Object.hasOwn(request, key), `missing ${key}`);
       if ('txnId' in request) assert.match(String(request.txnId), /^[A-Za-z0-9_-]{8,64}$/);
-      for (const key of ['amountCents', 'dispensedCents']) if (key in request) assert.equal(typeof request[key], 'number');
-      for (const key of ['username', 'password', 'reason']) if (key in request) assert.equal(typeof request[key], 'string');
+      for (const key of ['amountCents', 'dispensedCents'])
+        if (key in request) assert.equal(typeof request[key], 'number');
+      for (const key of ['username', 'password', 'reason'])
+        if (key in request) assert.equal(typeof request[key], 'string');
     }),
     { numRuns: 1000 },
   );
@@ -850,10 +1001,14 @@ test('property: parseRequest never throws on random bytes or random JSON, and ac
 
 test('property: RecordOpener.open never throws and never accepts random or mutated bodies', () => {
   const keys = handshake().kioskKeys;
-  const valid = body(new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).seal(RECORD_TYPE_DATA, text('{"id":1,"op":"balance"}')));
+  const valid = body(
+    new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST).seal(RECORD_TYPE_DATA, text('{"id":1,"op":"balance"}')),
+  );
   const randomBody = fc.oneof(
     fc.uint8Array({ maxLength: 300 }),
-    fc.uint8Array({ minLength: 32, maxLength: 300 }).map((bytes) => Buffer.concat([Buffer.from([0x02, RECORD_TYPE_DATA]), bytes])),
+    fc
+      .uint8Array({ minLength: 32, maxLength: 300 })
+      .map((bytes) => Buffer.concat([Buffer.from([0x02, RECORD_TYPE_DATA]), bytes])),
   );
   fc.assert(
     fc.property(randomBody, (bytes) => {
@@ -862,7 +1017,10 @@ test('property: RecordOpener.open never throws and never accepts random or mutat
     { numRuns: 500 },
   );
   // Mutations of a valid record: XOR one or more bytes with a non-zero mask.
-  const mutation = fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 });
+  const mutation = fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 1, max: 255 })), {
+    minLength: 1,
+    maxLength: 4,
+  });
   fc.assert(
     fc.property(mutation, (edits) => {
       const mutated = Buffer.from(valid);
@@ -880,7 +1038,9 @@ test('property: hostCheckHello never throws and never accepts random or mutated 
   const hello = fc.oneof(
     fc.uint8Array({ maxLength: 200 }),
     // Right length, version, type and a known kid: the MAC is what must stop it.
-    fc.uint8Array({ minLength: M1_BYTES - 18, maxLength: M1_BYTES - 18 }).map((rest) => Buffer.concat([Buffer.from([0x02, 0x01]), kid, rest])),
+    fc
+      .uint8Array({ minLength: M1_BYTES - 18, maxLength: M1_BYTES - 18 })
+      .map((rest) => Buffer.concat([Buffer.from([0x02, 0x01]), kid, rest])),
   );
   fc.assert(
     fc.property(hello, fc.integer({ min: T0 - 60_000, max: T0 + 60_000 }), (bytes, nowMs) => {
@@ -888,7 +1048,10 @@ test('property: hostCheckHello never throws and never accepts random or mutated 
     }),
     { numRuns: 500 },
   );
-  const mutation = fc.array(fc.tuple(fc.nat({ max: M1_BYTES - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 });
+  const mutation = fc.array(fc.tuple(fc.nat({ max: M1_BYTES - 1 }), fc.integer({ min: 1, max: 255 })), {
+    minLength: 1,
+    maxLength: 4,
+  });
   fc.assert(
     fc.property(mutation, (edits) => {
       const mutated = Buffer.from(FIXED.m1);
@@ -903,7 +1066,9 @@ test('property: hostCheckHello never throws and never accepts random or mutated 
 test('property: kioskFinish never throws and never accepts a random m2', () => {
   const m2 = fc.oneof(
     fc.uint8Array({ maxLength: 200 }),
-    fc.uint8Array({ minLength: M2_BYTES - 2, maxLength: M2_BYTES - 2 }).map((rest) => Buffer.concat([Buffer.from([0x02, 0x02]), rest])),
+    fc
+      .uint8Array({ minLength: M2_BYTES - 2, maxLength: M2_BYTES - 2 })
+      .map((rest) => Buffer.concat([Buffer.from([0x02, 0x02]), rest])),
   );
   fc.assert(
     fc.property(m2, (bytes) => {

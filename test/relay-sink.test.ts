@@ -6,13 +6,21 @@ import type { TelemetryStats } from '../bank/telemetry-outlet.js';
 import type { TelemetrySink } from '../bank/telemetry.js';
 
 /** A thread's sink that starts from the counts it is given and counts what it is sent as published. */
-function threadSink(countsBefore: { published: number; dropped: number }): TelemetrySink & { sent: string[]; closed: boolean } {
+function threadSink(countsBefore: {
+  published: number;
+  dropped: number;
+}): TelemetrySink & { sent: string[]; closed: boolean } {
   const sent: string[] = [];
   const sink = {
     sent,
     closed: false,
     publish: (topic: string) => void sent.push(topic),
-    stats: (): TelemetryStats => ({ published: countsBefore.published + sent.length, dropped: countsBefore.dropped, queued: 0, connected: true }),
+    stats: (): TelemetryStats => ({
+      published: countsBefore.published + sent.length,
+      dropped: countsBefore.dropped,
+      queued: 0,
+      connected: true,
+    }),
     close: async () => void (sink.closed = true),
   };
   return sink;

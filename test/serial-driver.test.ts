@@ -8,12 +8,42 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineDevice, closeSerialPort, openPtyPair, openSerialPath, startFirmwareSim, type FirmwareSim, type LineDeviceOptions } from '../firmware-sim/index.js';
-import { SerialLink, createSerialDevices, displaySizeOf, type OpenSerialConnection, type SerialDevices, type SerialDevicesOptions, type SerialTimers } from '../hardware/serial.js';
+import {
+  LineDevice,
+  closeSerialPort,
+  openPtyPair,
+  openSerialPath,
+  startFirmwareSim,
+  type FirmwareSim,
+  type LineDeviceOptions,
+} from '../firmware-sim/index.js';
+import {
+  SerialLink,
+  createSerialDevices,
+  displaySizeOf,
+  type OpenSerialConnection,
+  type SerialDevices,
+  type SerialDevicesOptions,
+  type SerialTimers,
+} from '../hardware/serial.js';
 import type { DeviceState, KeyName } from '../hardware/index.js';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_LOSS_MS, SERIAL_PROTOCOL_VERSION, encodeDeviceMessage, parseHostLine, serialLineChecksum, type DeviceMessage } from '../protocol/serial-line.js';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_LOSS_MS,
+  SERIAL_PROTOCOL_VERSION,
+  encodeDeviceMessage,
+  parseHostLine,
+  serialLineChecksum,
+  type DeviceMessage,
+} from '../protocol/serial-line.js';
 import { makeTempDir } from './helpers/bank.js';
-import { dispenserContract, displayContract, faultOf, keypadContract, recordStates } from './helpers/hardware-contracts.js';
+import {
+  dispenserContract,
+  displayContract,
+  faultOf,
+  keypadContract,
+  recordStates,
+} from './helpers/hardware-contracts.js';
 
 const POLL_MS = 10;
 const WAIT_MS = 5_000;
@@ -27,7 +57,12 @@ async function until(condition: () => boolean, what: string, timeoutMs = WAIT_MS
 }
 
 /** Driver settings for the contract runs: a shorter heartbeat loss and backoff keep them fast. */
-const FAST: SerialDevicesOptions['serial'] = { heartbeatLossMs: 1_500, reconnectDelayMsMin: 50, reconnectDelayMsMax: 300, helloTimeoutMs: 1_000 };
+const FAST: SerialDevicesOptions['serial'] = {
+  heartbeatLossMs: 1_500,
+  reconnectDelayMsMin: 50,
+  reconnectDelayMsMax: 300,
+  helloTimeoutMs: 1_000,
+};
 
 interface Rig {
   sim: FirmwareSim;
@@ -38,12 +73,22 @@ interface Rig {
   dispose(): Promise<void>;
 }
 
-async function startRig(options: { device?: Omit<LineDeviceOptions, 'send' | 'nowMs' | 'onEvent'>; serial?: SerialDevicesOptions['serial'] } = {}): Promise<Rig> {
+async function startRig(
+  options: {
+    device?: Omit<LineDeviceOptions, 'send' | 'nowMs' | 'onEvent'>;
+    serial?: SerialDevicesOptions['serial'];
+  } = {},
+): Promise<Rig> {
   let lcdWrites = 0;
-  const sim = await startFirmwareSim({ device: options.device, onEvent: (event) => void (event.kind === 'display' && (lcdWrites += 1)) });
+  const sim = await startFirmwareSim({
+    device: options.device,
+    onEvent: (event) => void (event.kind === 'display' && (lcdWrites += 1)),
+  });
   assert.ok(sim.hostPath !== null);
   const log: string[] = [];
-  const devices = await createSerialDevices(sim.hostPath, { serial: { ...FAST, ...options.serial, log: (line) => log.push(line) } });
+  const devices = await createSerialDevices(sim.hostPath, {
+    serial: { ...FAST, ...options.serial, log: (line) => log.push(line) },
+  });
   return {
     sim,
     devices,
@@ -89,7 +134,12 @@ keypadContract('serial', async () => {
 
 displayContract('serial', async () => {
   const rig = await startRig();
-  return { display: rig.devices.display, shown: async () => rig.sim.device.displayLines(), ...cable(rig), dispose: () => rig.dispose() };
+  return {
+    display: rig.devices.display,
+    shown: async () => rig.sim.device.displayLines(),
+    ...cable(rig),
+    dispose: () => rig.dispose(),
+  };
 });
 
 dispenserContract('serial', async (cassettes) => {
@@ -131,12 +181,21 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     assert.equal(started.lcdWrites(), 4, 'the first show writes every row: what the glass held was unknown');
     await display.show(['WELCOME', 'A: Log out']);
     assert.equal(started.lcdWrites(), 5, 'one row changed: one LCD line');
-    assert.deepEqual(sim.device.displayLines(), ['WELCOME'.padEnd(20), 'A: Log out'.padEnd(20), ' '.repeat(20), ' '.repeat(20)]);
+    assert.deepEqual(sim.device.displayLines(), [
+      'WELCOME'.padEnd(20),
+      'A: Log out'.padEnd(20),
+      ' '.repeat(20),
+      ' '.repeat(20),
+    ]);
     await display.show(['WELCOME', 'A: Log out']);
     assert.equal(started.lcdWrites(), 5, 'nothing sent when nothing changed');
     assert.deepEqual(devices.mirror.lines().slice(0, 2), ['WELCOME'.padEnd(20), 'A: Log out'.padEnd(20)]);
     const stats = sim.device.stats;
-    assert.deepEqual([stats.oversize, stats.corrupt, stats.unknown], [0, 0, 0], 'the device understood every line we sent');
+    assert.deepEqual(
+      [stats.oversize, stats.corrupt, stats.unknown],
+      [0, 0, 0],
+      'the device understood every line we sent',
+    );
   });
 
   test('garbage bytes and over-long lines are counted and dropped; the line stays up and keys still arrive', async () => {
@@ -152,7 +211,10 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
       sim.device.press(burst % 2 === 0 ? '1' : '2');
     }
     await until(() => keys.length === 20, 'the 20 keys between the noise');
-    assert.deepEqual(keys, Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? '1' : '2')));
+    assert.deepEqual(
+      keys,
+      Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? '1' : '2')),
+    );
     const stats = devices.stats();
     assert.equal(stats.oversize, 20, JSON.stringify(stats));
     assert.equal(stats.corrupt + stats.unknown, 20, JSON.stringify(stats));
@@ -172,7 +234,10 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     const detectedMs = performance.now() - unpluggedAt;
     // The last heartbeat came up to an interval before the unplug, the check runs every 250 ms.
     assert.ok(detectedMs <= HEARTBEAT_LOSS_MS + 300, `offline after ${detectedMs.toFixed(0)} ms`);
-    assert.ok(detectedMs >= HEARTBEAT_LOSS_MS - 1_300, `not before the heartbeat was really missed (${detectedMs.toFixed(0)} ms)`);
+    assert.ok(
+      detectedMs >= HEARTBEAT_LOSS_MS - 1_300,
+      `not before the heartbeat was really missed (${detectedMs.toFixed(0)} ms)`,
+    );
     assert.equal(keypad.state(), 'offline');
     await assert.rejects(display.show(['LOST']), /offline/);
     sim.device.reset(); // a power cycle while unplugged: blank LCD, waits for HELLO again
@@ -191,7 +256,9 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     let socat: ChildProcess | null = null;
     let sim: FirmwareSim | null = null;
     const plugIn = async (): Promise<void> => {
-      socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let log = '';
       socat.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
       await until(() => log.includes('starting data transfer loop'), 'socat to start');
@@ -236,13 +303,21 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     const dir = makeTempDir('atm-serial-absent-');
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const log: string[] = [];
-    const devices = await createSerialDevices(path.join(dir, 'nothing-here'), { serial: { ...FAST, openWaitMs: 200, log: (line) => log.push(line) } });
+    const devices = await createSerialDevices(path.join(dir, 'nothing-here'), {
+      serial: { ...FAST, openWaitMs: 200, log: (line) => log.push(line) },
+    });
     t.after(() => devices.keypad.close());
     const states: string[] = [];
     devices.keypad.onState((state) => states.push(state));
     await devices.keypad.open();
-    await until(() => devices.keypad.state() === 'noDevice', `the keypad to be noDevice; it is ${devices.keypad.state()}`);
-    assert.match(log[0] ?? '', /nothing-here: no such port: check the path \(ls \/dev\/serial\/by-id\/\) and that the device is plugged in; reconnecting/);
+    await until(
+      () => devices.keypad.state() === 'noDevice',
+      `the keypad to be noDevice; it is ${devices.keypad.state()}`,
+    );
+    assert.match(
+      log[0] ?? '',
+      /nothing-here: no such port: check the path \(ls \/dev\/serial\/by-id\/\) and that the device is plugged in; reconnecting/,
+    );
     await assert.rejects(createSerialDevices('', {}), /not a path/);
   });
 
@@ -271,7 +346,7 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     assert.equal(result.dispensedCents, 0);
   });
 
-  test('after a reconnect the device\'s fault list is the truth: a jam cleared while unplugged is gone, one still there is back', async () => {
+  test("after a reconnect the device's fault list is the truth: a jam cleared while unplugged is gone, one still there is back", async () => {
     const { devices, sim } = await rig();
     const { dispenser } = devices;
     await dispenser.open();
@@ -310,18 +385,27 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     sim.device.setLowCash();
     await until(() => dispenser.isLow(), 'cashLow');
     assert.equal(dispenser.state(), 'online');
-    assert.deepEqual(dispenser.cassettes(), [{ denominationCents: 2000, count: 10 }, { denominationCents: 1000, count: 10 }]);
+    assert.deepEqual(dispenser.cassettes(), [
+      { denominationCents: 2000, count: 10 },
+      { denominationCents: 1000, count: 10 },
+    ]);
   });
 
   /**
    * A line device wired by hand to one end of a pty pair (no runner), so a test can write raw
    * bytes to the driver and filter what the device says. Its clock moves 100 ms per 100 ms.
    */
-  const rawDevice = async (t: TestContext, filter: (line: string) => boolean = () => true): Promise<{ device: LineDevice; writeRaw: (text: string) => void; hostPath: string }> => {
+  const rawDevice = async (
+    t: TestContext,
+    filter: (line: string) => boolean = () => true,
+  ): Promise<{ device: LineDevice; writeRaw: (text: string) => void; hostPath: string }> => {
     const pair = await openPtyPair();
     const port = await openSerialPath(pair.devicePath);
     let nowMs = 0;
-    const device = new LineDevice({ send: (bytes) => void (filter(bytes.toString('latin1')) && port.write(bytes)), nowMs: () => nowMs });
+    const device = new LineDevice({
+      send: (bytes) => void (filter(bytes.toString('latin1')) && port.write(bytes)),
+      nowMs: () => nowMs,
+    });
     port.on('data', (chunk: Buffer) => device.receive(chunk));
     const beat = setInterval(() => {
       nowMs += 100;
@@ -343,7 +427,8 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     assert.equal(devices.keypad.state(), 'online');
     const keys: KeyName[] = [];
     devices.keypad.onKey((key) => keys.push(key));
-    const framed = (body: string): string => `${body}*${serialLineChecksum(body).toString(16).toUpperCase().padStart(2, '0')}\n`;
+    const framed = (body: string): string =>
+      `${body}*${serialLineChecksum(body).toString(16).toUpperCase().padStart(2, '0')}\n`;
     writeRaw(`KEY 1*00\n${framed('ZAP 1')}${framed('KEY Q')}${framed('CASH 2000:x')}\r\n\n${framed('KEY 3')}`);
     await until(() => keys.length === 1, 'the one good KEY');
     assert.deepEqual(keys, ['3']);
@@ -360,13 +445,22 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
       lost += 1;
       return false;
     });
-    const devices = await createSerialDevices(hostPath, { serial: { ...FAST, dispenser: { dispenseRepeatMs: 200, dispenseTimeoutMs: 5_000 } } });
+    const devices = await createSerialDevices(hostPath, {
+      serial: { ...FAST, dispenser: { dispenseRepeatMs: 200, dispenseTimeoutMs: 5_000 } },
+    });
     t.after(() => devices.dispenser.close());
     await devices.dispenser.open();
     const result = await devices.dispenser.dispense(6000);
     assert.equal(lost, 1, 'the first answer was lost');
     assert.deepEqual(result, { ok: true, dispensedCents: 6000 });
-    assert.deepEqual(device.cassettes(), [{ denominationCents: 2000, count: 97 }, { denominationCents: 1000, count: 100 }], 'paid once');
+    assert.deepEqual(
+      device.cassettes(),
+      [
+        { denominationCents: 2000, count: 97 },
+        { denominationCents: 1000, count: 100 },
+      ],
+      'paid once',
+    );
     assert.deepEqual(devices.dispenser.cassettes(), device.cassettes());
   });
 });
@@ -400,13 +494,18 @@ class FakeTimers implements SerialTimers {
 }
 
 /** A port whose device answers HELLO, COUNTS and PING while `answering`, and cannot be opened while not `present`. */
-function scriptedPort(version = SERIAL_PROTOCOL_VERSION): { open: OpenSerialConnection; state: { present: boolean; answering: boolean; opensAtMs: number[] }; timers: FakeTimers } {
+function scriptedPort(version = SERIAL_PROTOCOL_VERSION): {
+  open: OpenSerialConnection;
+  state: { present: boolean; answering: boolean; opensAtMs: number[] };
+  timers: FakeTimers;
+} {
   const timers = new FakeTimers();
   const state = { present: true, answering: true, opensAtMs: [] as number[] };
   const open: OpenSerialConnection = async (_path, _baudRate, events) => {
     state.opensAtMs.push(timers.ms);
     if (!state.present) throw new Error('ENOENT: no such file');
-    const say = (message: DeviceMessage): void => queueMicrotask(() => events.onData(Buffer.from(encodeDeviceMessage(message), 'latin1')));
+    const say = (message: DeviceMessage): void =>
+      queueMicrotask(() => events.onData(Buffer.from(encodeDeviceMessage(message), 'latin1')));
     return {
       write: async (data) => {
         const parsed = parseHostLine(data.replace(/\n$/, ''));
@@ -414,7 +513,8 @@ function scriptedPort(version = SERIAL_PROTOCOL_VERSION): { open: OpenSerialConn
         if (!state.answering) return;
         const message = parsed.message;
         if (message.verb === 'HELLO') say({ verb: 'HELLO', version, device: 'scripted', caps: [] });
-        if (message.verb === 'HELLO' || message.verb === 'COUNTS') say({ verb: 'CASH', cassettes: [{ denominationCents: 2000, count: 5 }] });
+        if (message.verb === 'HELLO' || message.verb === 'COUNTS')
+          say({ verb: 'CASH', cassettes: [{ denominationCents: 2000, count: 5 }] });
         if (message.verb === 'PING') say({ verb: 'PONG', seq: message.seq });
       },
       close: async () => undefined,
@@ -426,7 +526,12 @@ function scriptedPort(version = SERIAL_PROTOCOL_VERSION): { open: OpenSerialConn
 describe('serial link timing (injected clock)', () => {
   test('offline once HEARTBEAT_LOSS_MS of silence has passed, not before; reconnect backoff doubles to its cap and resets', async () => {
     const { open, state, timers } = scriptedPort();
-    const link = new SerialLink('/dev/scripted', { timers, openConnection: open, reconnectDelayMsMin: 250, reconnectDelayMsMax: 2_000 });
+    const link = new SerialLink('/dev/scripted', {
+      timers,
+      openConnection: open,
+      reconnectDelayMsMin: 250,
+      reconnectDelayMsMax: 2_000,
+    });
     const acquired = link.acquire();
     await timers.advance(0);
     await acquired;
@@ -443,7 +548,11 @@ describe('serial link timing (injected clock)', () => {
     await timers.advance(1_500);
     assert.ok(offlineAtMs !== null);
     // The last PONG came at most one PING interval before the silence began; the check runs every 250 ms.
-    assert.ok(offlineAtMs - silentFromMs >= HEARTBEAT_LOSS_MS - HEARTBEAT_INTERVAL_MS && offlineAtMs - silentFromMs <= HEARTBEAT_LOSS_MS + 250, `offline ${offlineAtMs - silentFromMs} ms into the silence`);
+    assert.ok(
+      offlineAtMs - silentFromMs >= HEARTBEAT_LOSS_MS - HEARTBEAT_INTERVAL_MS &&
+        offlineAtMs - silentFromMs <= HEARTBEAT_LOSS_MS + 250,
+      `offline ${offlineAtMs - silentFromMs} ms into the silence`,
+    );
     await timers.advance(8_000);
     const reopens = state.opensAtMs.filter((atMs) => atMs > (offlineAtMs as number));
     const gaps = reopens.map((atMs, index) => atMs - (reopens[index - 1] ?? (offlineAtMs as number)));
@@ -459,7 +568,12 @@ describe('serial link timing (injected clock)', () => {
   test('a device that answers HELLO with another protocol version is never used; the link keeps retrying', async () => {
     const { open, state, timers } = scriptedPort(2);
     const lines: string[] = [];
-    const link = new SerialLink('/dev/scripted', { timers, openConnection: open, openWaitMs: 1_000, log: (line) => lines.push(line) });
+    const link = new SerialLink('/dev/scripted', {
+      timers,
+      openConnection: open,
+      openWaitMs: 1_000,
+      log: (line) => lines.push(line),
+    });
     const acquired = link.acquire();
     await timers.advance(5_000);
     await acquired;

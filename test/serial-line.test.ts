@@ -27,7 +27,8 @@ import type { DeviceMessage, HostMessage, ParsedLine } from '../protocol/serial-
 import { repoRoot } from './helpers/paths.js';
 
 /** A body with its correct checksum, for lines the encoders would never produce. */
-const signed = (body: string): string => `${body}*${serialLineChecksum(body).toString(16).toUpperCase().padStart(2, '0')}`;
+const signed = (body: string): string =>
+  `${body}*${serialLineChecksum(body).toString(16).toUpperCase().padStart(2, '0')}`;
 const reasonOf = (parsed: ParsedLine<unknown>): string => (parsed.ok ? 'ok' : parsed.reason);
 
 const HOST_FIXTURES: [HostMessage, string][] = [
@@ -42,7 +43,10 @@ const HOST_FIXTURES: [HostMessage, string][] = [
 ];
 
 const DEVICE_FIXTURES: [DeviceMessage, string][] = [
-  [{ verb: 'HELLO', version: 1, device: 'atm-firmware-sim', caps: ['keypad4x4', 'lcd20x4', 'dispenser'] }, 'HELLO 1 atm-firmware-sim keypad4x4 lcd20x4 dispenser*54'],
+  [
+    { verb: 'HELLO', version: 1, device: 'atm-firmware-sim', caps: ['keypad4x4', 'lcd20x4', 'dispenser'] },
+    'HELLO 1 atm-firmware-sim keypad4x4 lcd20x4 dispenser*54',
+  ],
   [{ verb: 'PONG', seq: 42 }, 'PONG 42*63'],
   [{ verb: 'KEY', key: '5' }, 'KEY 5*99'],
   [{ verb: 'KEY', key: 'enter' }, 'KEY #*FB'],
@@ -52,7 +56,16 @@ const DEVICE_FIXTURES: [DeviceMessage, string][] = [
   [{ verb: 'DISPENSED', id: 7, dispensedCents: 6000, fault: null }, 'DISPENSED 7 6000 -*FE'],
   [{ verb: 'DISPENSED', id: 8, dispensedCents: 2000, fault: 'jam' }, 'DISPENSED 8 2000 jam*AC'],
   [{ verb: 'DISPENSED', id: 9, dispensedCents: 0, fault: 'cannotMake' }, 'DISPENSED 9 0 cannotMake*0B'],
-  [{ verb: 'CASH', cassettes: [{ denominationCents: 2000, count: 97 }, { denominationCents: 1000, count: 100 }] }, 'CASH 2000:97 1000:100*5B'],
+  [
+    {
+      verb: 'CASH',
+      cassettes: [
+        { denominationCents: 2000, count: 97 },
+        { denominationCents: 1000, count: 100 },
+      ],
+    },
+    'CASH 2000:97 1000:100*5B',
+  ],
   [{ verb: 'CASH', cassettes: [] }, 'CASH*80'],
   [{ verb: 'FAULT', fault: 'jam' }, 'FAULT jam*78'],
   [{ verb: 'FAULT', fault: 'cashLow' }, 'FAULT cashLow*3A'],
@@ -80,7 +93,11 @@ test('[SL-4] every device verb, key and fault encodes to its documented line and
     assert.deepEqual(parseDeviceLine(line), { ok: true, message });
   }
   assert.equal(new Set(DEVICE_FIXTURES.map(([message]) => message.verb)).size, 7, 'all seven device verbs');
-  for (const key of KEY_NAMES) assert.deepEqual(parseDeviceLine(encodeDeviceMessage({ verb: 'KEY', key }).trimEnd()), { ok: true, message: { verb: 'KEY', key } });
+  for (const key of KEY_NAMES)
+    assert.deepEqual(parseDeviceLine(encodeDeviceMessage({ verb: 'KEY', key }).trimEnd()), {
+      ok: true,
+      message: { verb: 'KEY', key },
+    });
   for (const fault of ['jam', 'cashLow', 'cannotMake', 'offline', 'hardwareError'] satisfies DispenseFault[]) {
     const message: DeviceMessage = { verb: 'DISPENSED', id: DISPENSE_ID_MAX, dispensedCents: 0, fault };
     assert.deepEqual(parseDeviceLine(encodeDeviceMessage(message).trimEnd()), { ok: true, message });
@@ -151,9 +168,15 @@ test('[SL-2.6] refusals are checked in order and each has its reason', () => {
     [signed('CASH 2000:1:2'), 'bad CASH: expects denominationCents:count pairs'],
     [signed('CASH 0:1'), 'bad CASH: expects denominationCents:count pairs'],
     [signed('CASH '), 'bad CASH: expects denominationCents:count pairs'],
-    [signed(`CASH ${Array.from({ length: 9 }, (_, index) => `${index + 1}:1`).join(' ')}`), 'bad CASH: more than 8 cassettes'],
+    [
+      signed(`CASH ${Array.from({ length: 9 }, (_, index) => `${index + 1}:1`).join(' ')}`),
+      'bad CASH: more than 8 cassettes',
+    ],
     [signed('HELLO 1'), 'bad HELLO: expects version and device name'],
-    [signed(`HELLO 1 dev ${Array.from({ length: CAPABILITIES_MAX + 1 }, () => 'x').join(' ')}`), 'bad HELLO: bad capability list'],
+    [
+      signed(`HELLO 1 dev ${Array.from({ length: CAPABILITIES_MAX + 1 }, () => 'x').join(' ')}`),
+      'bad HELLO: bad capability list',
+    ],
     [signed('HELLO 1 dev a/b'), 'bad HELLO: bad capability list'],
     [signed('DISPENSE 1 100'), UNKNOWN_VERB], // a host verb sent to the host
   ];
@@ -165,9 +188,15 @@ test('[SL-3.3] LCD text keeps spaces and stars; the encoder turns non-ASCII into
     const message: HostMessage = { verb: 'LCD', row: 3, col: 0, text };
     assert.deepEqual(parseHostLine(encodeHostMessage(message).trimEnd()), { ok: true, message });
   }
-  assert.equal(encodeHostMessage({ verb: 'LCD', row: 0, col: 0, text: 'Café 😀\t!' }), `${signed('LCD 0 0 Caf? ??!')}\n`);
+  assert.equal(
+    encodeHostMessage({ verb: 'LCD', row: 0, col: 0, text: 'Café 😀\t!' }),
+    `${signed('LCD 0 0 Caf? ??!')}\n`,
+  );
   const cut = parseHostLine(encodeHostMessage({ verb: 'LCD', row: 1, col: 30, text: 'x'.repeat(50) }).trimEnd());
-  assert.deepEqual(cut, { ok: true, message: { verb: 'LCD', row: 1, col: 30, text: 'x'.repeat(LCD_COLUMNS_MAX - 30) } });
+  assert.deepEqual(cut, {
+    ok: true,
+    message: { verb: 'LCD', row: 1, col: 30, text: 'x'.repeat(LCD_COLUMNS_MAX - 30) },
+  });
 });
 
 test('[SL-2.3] encoders assert on invalid messages; the largest valid CASH fills exactly 96 bytes', () => {
@@ -175,10 +204,23 @@ test('[SL-2.3] encoders assert on invalid messages; the largest valid CASH fills
   assert.throws(() => encodeHostMessage({ verb: 'DISPENSE', id: 0, amountCents: 100 }), /assertion failed/);
   assert.throws(() => encodeHostMessage({ verb: 'DISPENSE', id: 1, amountCents: 1.5 }), /assertion failed/);
   assert.throws(() => encodeDeviceMessage({ verb: 'KEY', key: 'E' as KeyName }), /assertion failed/);
-  assert.throws(() => encodeDeviceMessage({ verb: 'HELLO', version: 1, device: 'has space', caps: [] }), /assertion failed/);
-  const full: DeviceMessage = { verb: 'CASH', cassettes: Array.from({ length: 8 }, (_, index) => ({ denominationCents: 10_000 + index, count: 9999 })) };
+  assert.throws(
+    () => encodeDeviceMessage({ verb: 'HELLO', version: 1, device: 'has space', caps: [] }),
+    /assertion failed/,
+  );
+  const full: DeviceMessage = {
+    verb: 'CASH',
+    cassettes: Array.from({ length: 8 }, (_, index) => ({ denominationCents: 10_000 + index, count: 9999 })),
+  };
   assert.equal(encodeDeviceMessage(full).length, LINE_BYTES_MAX);
-  assert.throws(() => encodeDeviceMessage({ verb: 'CASH', cassettes: Array.from({ length: 8 }, (_, index) => ({ denominationCents: 100_000 + index, count: 9999 })) }), /exceeds 96/);
+  assert.throws(
+    () =>
+      encodeDeviceMessage({
+        verb: 'CASH',
+        cassettes: Array.from({ length: 8 }, (_, index) => ({ denominationCents: 100_000 + index, count: 9999 })),
+      }),
+    /exceeds 96/,
+  );
 });
 
 test('[SL-2.5] the splitter joins chunks, strips CR, skips empty lines and counts lines', () => {
@@ -213,7 +255,10 @@ test('[SL-2.3] a line of 96 bytes passes; 97 is dropped as oversize; a flood is 
 
 test('[SL-2.5] a byte outside printable ASCII makes the line corrupt; countRejected sorts unknown from corrupt', () => {
   const splitter = new LineSplitter();
-  assert.deepEqual(splitter.push(Buffer.from([0x4b, 0x45, 0x59, 0x20, 0xc3, 0xa9, 0x0a, 0x00, 0x0a, 0x41, 0x7f, 0x0a])), []);
+  assert.deepEqual(
+    splitter.push(Buffer.from([0x4b, 0x45, 0x59, 0x20, 0xc3, 0xa9, 0x0a, 0x00, 0x0a, 0x41, 0x7f, 0x0a])),
+    [],
+  );
   assert.deepEqual(splitter.push('KEY café\nfine*00\n'), ['fine*00']);
   assert.equal(splitter.stats.corrupt, 4);
   splitter.countRejected(UNKNOWN_VERB);
@@ -223,59 +268,114 @@ test('[SL-2.5] a byte outside printable ASCII makes the line corrupt; countRejec
 
 // ---------------------------------------------------------------- properties (fast-check)
 
-const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 40 });
+const printable = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)),
+  maxLength: 40,
+});
 const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,24}$/);
 
 const hostMessage: fc.Arbitrary<HostMessage> = fc.oneof(
   fc.integer({ min: 1, max: 65_535 }).map((version): HostMessage => ({ verb: 'HELLO', version })),
   fc.integer({ min: 0, max: SEQUENCE_MAX }).map((seq): HostMessage => ({ verb: 'PING', seq })),
-  fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 39 }), printable).map(([row, col, text]): HostMessage => ({ verb: 'LCD', row, col, text: text.slice(0, LCD_COLUMNS_MAX - col) })),
+  fc
+    .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 39 }), printable)
+    .map(([row, col, text]): HostMessage => ({ verb: 'LCD', row, col, text: text.slice(0, LCD_COLUMNS_MAX - col) })),
   fc.constant<HostMessage>({ verb: 'CLEAR' }),
   fc.boolean().map((on): HostMessage => ({ verb: 'BACKLIGHT', on })),
-  fc.tuple(fc.integer({ min: 1, max: DISPENSE_ID_MAX }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })).map(([id, amountCents]): HostMessage => ({ verb: 'DISPENSE', id, amountCents })),
+  fc
+    .tuple(fc.integer({ min: 1, max: DISPENSE_ID_MAX }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }))
+    .map(([id, amountCents]): HostMessage => ({ verb: 'DISPENSE', id, amountCents })),
   fc.constant<HostMessage>({ verb: 'COUNTS' }),
 );
 
 const deviceMessage: fc.Arbitrary<DeviceMessage> = fc.oneof(
   // Six capabilities of up to six characters with the longest name fill 86 bytes: a HELLO must fit the line [SL-2.3].
-  fc.tuple(fc.integer({ min: 1, max: 65_535 }), name, fc.array(fc.stringMatching(/^[a-z0-9]{1,6}$/), { maxLength: 6 })).map(([version, device, caps]): DeviceMessage => ({ verb: 'HELLO', version, device, caps })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 65_535 }), name, fc.array(fc.stringMatching(/^[a-z0-9]{1,6}$/), { maxLength: 6 }))
+    .map(([version, device, caps]): DeviceMessage => ({ verb: 'HELLO', version, device, caps })),
   fc.integer({ min: 0, max: SEQUENCE_MAX }).map((seq): DeviceMessage => ({ verb: 'PONG', seq })),
   fc.constantFrom(...KEY_NAMES).map((key): DeviceMessage => ({ verb: 'KEY', key })),
   fc
-    .tuple(fc.integer({ min: 1, max: DISPENSE_ID_MAX }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom<DispenseFault | null>(null, 'jam', 'cashLow', 'cannotMake', 'offline', 'hardwareError'))
+    .tuple(
+      fc.integer({ min: 1, max: DISPENSE_ID_MAX }),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      fc.constantFrom<DispenseFault | null>(null, 'jam', 'cashLow', 'cannotMake', 'offline', 'hardwareError'),
+    )
     .map(([id, dispensedCents, fault]): DeviceMessage => ({ verb: 'DISPENSED', id, dispensedCents, fault })),
-  fc.array(fc.tuple(fc.integer({ min: 1, max: 99_999 }), fc.integer({ min: 0, max: 9999 })).map(([denominationCents, count]) => ({ denominationCents, count })), { maxLength: 8 }).map((cassettes): DeviceMessage => ({ verb: 'CASH', cassettes })),
+  fc
+    .array(
+      fc
+        .tuple(fc.integer({ min: 1, max: 99_999 }), fc.integer({ min: 0, max: 9999 }))
+        .map(([denominationCents, count]) => ({ denominationCents, count })),
+      { maxLength: 8 },
+    )
+    .map((cassettes): DeviceMessage => ({ verb: 'CASH', cassettes })),
   fc.constantFrom(...DEVICE_FAULT_NAMES).map((fault): DeviceMessage => ({ verb: 'FAULT', fault })),
   fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map((uptimeMs): DeviceMessage => ({ verb: 'HB', uptimeMs })),
 );
 
 test('property: parse(encode(m)) deep-equals m for every valid message, through any chunking', () => {
   fc.assert(
-    fc.property(fc.array(hostMessage, { maxLength: 12 }), fc.array(deviceMessage, { maxLength: 12 }), fc.integer({ min: 1, max: 50 }), (hosts, devices, chunkBytes) => {
-      for (const [messages, encode, parse] of [
-        [hosts, encodeHostMessage, parseHostLine],
-        [devices, encodeDeviceMessage, parseDeviceLine],
-      ] as [unknown[], (message: unknown) => string, (line: string) => ParsedLine<unknown>][]) {
-        const wire = Buffer.from(messages.map((message) => encode(message)).join(''), 'latin1');
-        const splitter = new LineSplitter();
-        const lines: string[] = [];
-        for (let offset = 0; offset < wire.length; offset += chunkBytes) lines.push(...splitter.push(wire.subarray(offset, offset + chunkBytes)));
-        assert.deepEqual(
-          lines.map((line) => parse(line)),
-          messages.map((message) => ({ ok: true, message })),
-        );
-      }
-    }),
+    fc.property(
+      fc.array(hostMessage, { maxLength: 12 }),
+      fc.array(deviceMessage, { maxLength: 12 }),
+      fc.integer({ min: 1, max: 50 }),
+      (hosts, devices, chunkBytes) => {
+        for (const [messages, encode, parse] of [
+          [hosts, encodeHostMessage, parseHostLine],
+          [devices, encodeDeviceMessage, parseDeviceLine],
+        ] as [unknown[], (message: unknown) => string, (line: string) => ParsedLine<unknown>][]) {
+          const wire = Buffer.from(messages.map((message) => encode(message)).join(''), 'latin1');
+          const splitter = new LineSplitter();
+          const lines: string[] = [];
+          for (let offset = 0; offset < wire.length; offset += chunkBytes)
+            lines.push(...splitter.push(wire.subarray(offset, offset + chunkBytes)));
+          assert.deepEqual(
+            lines.map((line) => parse(line)),
+            messages.map((message) => ({ ok: true, message })),
+          );
+        }
+      },
+    ),
     { numRuns: 300 },
   );
 });
 
 test('property: random strings never make a parser throw; a line that parses is canonical (re-encodes to itself)', () => {
-  const verbs = fc.constantFrom('HELLO', 'PING', 'LCD', 'CLEAR', 'BACKLIGHT', 'DISPENSE', 'COUNTS', 'PONG', 'KEY', 'DISPENSED', 'CASH', 'FAULT', 'HB', 'NOPE');
-  const argument = fc.oneof(fc.stringMatching(/^[0-9]{1,4}$/), fc.stringMatching(/^[0-9A-Za-z*#:-]{0,12}$/), fc.constantFrom('-', 'jam', 'ok', 'ESC', '2000:5', '0', '01'));
-  const plausible = fc.tuple(verbs, fc.array(argument, { maxLength: 4 })).map(([verb, args]) => signed([verb, ...args].join(' ')));
-  const encoded = fc.oneof(hostMessage.map(encodeHostMessage), deviceMessage.map(encodeDeviceMessage)).map((line) => line.slice(0, -1));
-  const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 120 }), printable, printable.map(signed), plausible, encoded);
+  const verbs = fc.constantFrom(
+    'HELLO',
+    'PING',
+    'LCD',
+    'CLEAR',
+    'BACKLIGHT',
+    'DISPENSE',
+    'COUNTS',
+    'PONG',
+    'KEY',
+    'DISPENSED',
+    'CASH',
+    'FAULT',
+    'HB',
+    'NOPE',
+  );
+  const argument = fc.oneof(
+    fc.stringMatching(/^[0-9]{1,4}$/),
+    fc.stringMatching(/^[0-9A-Za-z*#:-]{0,12}$/),
+    fc.constantFrom('-', 'jam', 'ok', 'ESC', '2000:5', '0', '01'),
+  );
+  const plausible = fc
+    .tuple(verbs, fc.array(argument, { maxLength: 4 }))
+    .map(([verb, args]) => signed([verb, ...args].join(' ')));
+  const encoded = fc
+    .oneof(hostMessage.map(encodeHostMessage), deviceMessage.map(encodeDeviceMessage))
+    .map((line) => line.slice(0, -1));
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 120 }),
+    printable,
+    printable.map(signed),
+    plausible,
+    encoded,
+  );
   let parsedLines = 0;
   fc.assert(
     fc.property(anyText, (line) => {

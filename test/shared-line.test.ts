@@ -61,9 +61,13 @@ test('a user waits for the line to settle, or openWaitMs at most, and its timer 
 test('backoff doubles from its minimum to its maximum and starts again after reset', () => {
   const backoff = new Backoff(250, 2_000);
   assert.equal(backoff.first, true);
-  assert.deepEqual([1, 2, 3, 4, 5].map(() => backoff.nextDelayMs()), [250, 500, 1_000, 2_000, 2_000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map(() => backoff.nextDelayMs()),
+    [250, 500, 1_000, 2_000, 2_000],
+  );
   assert.equal(backoff.first, false);
-  for (let index = 0; index < 100; index += 1) assert.equal(backoff.nextDelayMs(), 2_000, 'no overflow after many retries');
+  for (let index = 0; index < 100; index += 1)
+    assert.equal(backoff.nextDelayMs(), 2_000, 'no overflow after many retries');
   backoff.reset();
   assert.equal(backoff.nextDelayMs(), 250);
 });

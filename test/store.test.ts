@@ -9,7 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LevelLedgerStore } from '../bank/level-store.js';
 import { MemoryLedgerStore, type LedgerStore } from '../bank/store.js';
-import { EMPTY_AUDIT_HEAD, emptyBatch, type Account, type AuditToken, type LedgerBatch, type TxnRecord } from '../bank/types.js';
+import {
+  EMPTY_AUDIT_HEAD,
+  emptyBatch,
+  type Account,
+  type AuditToken,
+  type LedgerBatch,
+  type TxnRecord,
+} from '../bank/types.js';
 import { makeTempDir } from './helpers/bank.js';
 
 const NOW_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -25,11 +32,33 @@ interface StoreHarness {
 }
 
 function account(username: string, balanceCents: number): Account {
-  return { username, passwordHash: '$2b$04$hash', balanceCents, heldCents: 0, failedLogins: 0, lockedUntilMs: 0, withdrawnDay: '2026-11-27', withdrawnTodayCents: 0, createdAtMs: NOW_MS };
+  return {
+    username,
+    passwordHash: '$2b$04$hash',
+    balanceCents,
+    heldCents: 0,
+    failedLogins: 0,
+    lockedUntilMs: 0,
+    withdrawnDay: '2026-11-27',
+    withdrawnTodayCents: 0,
+    createdAtMs: NOW_MS,
+  };
 }
 
 function txn(txnId: string, username: string, fields: Partial<TxnRecord> = {}): TxnRecord {
-  return { txnId, kind: 'withdraw', username, kioskId: 'kiosk-01', amountCents: 500, postedCents: 0, state: 'held', createdAtMs: NOW_MS, holdExpiresAtMs: NOW_MS + 60_000, response: { ok: true, txnId }, ...fields };
+  return {
+    txnId,
+    kind: 'withdraw',
+    username,
+    kioskId: 'kiosk-01',
+    amountCents: 500,
+    postedCents: 0,
+    state: 'held',
+    createdAtMs: NOW_MS,
+    holdExpiresAtMs: NOW_MS + 60_000,
+    response: { ok: true, txnId },
+    ...fields,
+  };
 }
 
 function batch(fields: Partial<LedgerBatch>): LedgerBatch {
@@ -62,7 +91,15 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
   test(`${name}: every part of a commit is visible as soon as commit resolves`, async (t) => {
     const { store } = await open(t);
     const head = { seq: 2, hash: 'ab'.repeat(32) };
-    await store.commit(batch({ accounts: [account('austin', 15000), account('bob', 7)], txns: [txn('txn-00000001', 'austin')], openHoldsAdded: ['txn-00000001'], auditTokens: tokens(1, 2), auditHead: head }));
+    await store.commit(
+      batch({
+        accounts: [account('austin', 15000), account('bob', 7)],
+        txns: [txn('txn-00000001', 'austin')],
+        openHoldsAdded: ['txn-00000001'],
+        auditTokens: tokens(1, 2),
+        auditHead: head,
+      }),
+    );
     assert.deepEqual(await store.getAccount('austin'), account('austin', 15000));
     assert.deepEqual(await store.getAccount('bob'), account('bob', 7));
     assert.deepEqual(await store.getTxn('txn-00000001'), txn('txn-00000001', 'austin'));
@@ -74,7 +111,12 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
   test(`${name}: a later commit replaces an account and a txn by key`, async (t) => {
     const { store } = await open(t);
     await store.commit(batch({ accounts: [account('austin', 15000)], txns: [txn('txn-00000001', 'austin')] }));
-    await store.commit(batch({ accounts: [account('austin', 10000)], txns: [txn('txn-00000001', 'austin', { state: 'posted', postedCents: 500 })] }));
+    await store.commit(
+      batch({
+        accounts: [account('austin', 10000)],
+        txns: [txn('txn-00000001', 'austin', { state: 'posted', postedCents: 500 })],
+      }),
+    );
     assert.equal((await store.getAccount('austin'))?.balanceCents, 10000);
     assert.equal((await store.getTxn('txn-00000001'))?.state, 'posted');
   });
@@ -95,13 +137,19 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
     await store.commit(batch({ accounts: [account('austin', 1)], auditHead: { seq: 1, hash: 'cd'.repeat(32) } }));
     await store.commit(emptyBatch());
     assert.equal((await store.getAccount('austin'))?.balanceCents, 1);
-    assert.deepEqual(await store.getAuditHead(), { seq: 1, hash: 'cd'.repeat(32) }, 'a null auditHead leaves the head unchanged');
+    assert.deepEqual(
+      await store.getAuditHead(),
+      { seq: 1, hash: 'cd'.repeat(32) },
+      'a null auditHead leaves the head unchanged',
+    );
   });
 
   test(`${name}: a failed commit writes nothing at all, and commits work again afterwards`, async (t) => {
     const harness = await open(t);
     const head1 = { seq: 1, hash: '11'.repeat(32) };
-    await harness.store.commit(batch({ accounts: [account('austin', 15000)], auditTokens: tokens(1, 1), auditHead: head1 }));
+    await harness.store.commit(
+      batch({ accounts: [account('austin', 15000)], auditTokens: tokens(1, 1), auditHead: head1 }),
+    );
     await harness.breakCommits();
     await assert.rejects(
       harness.store.commit(
@@ -150,7 +198,10 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
     await store.commit(batch({ auditTokens: [...tokens(95, 101), ...tokens(8, 12)].reverse() }));
     await store.commit(batch({ auditTokens: tokens(1, 7) }));
     const all = await store.listAuditTokensAfter(0);
-    assert.deepEqual(all.map((t) => t.seq), [...Array.from({ length: 12 }, (_, i) => i + 1), 95, 96, 97, 98, 99, 100, 101]);
+    assert.deepEqual(
+      all.map((t) => t.seq),
+      [...Array.from({ length: 12 }, (_, i) => i + 1), 95, 96, 97, 98, 99, 100, 101],
+    );
     assert.deepEqual(all[9], { seq: 10, token: 'token-10' });
     assert.deepEqual(await store.listAuditTokensAfter(9), [...tokens(10, 12), ...tokens(95, 101)]);
     assert.deepEqual(await store.listAuditTokensAfter(99), tokens(100, 101));
@@ -161,7 +212,9 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
   test(`${name}: auditTokensPrunedThrough deletes the tokens audit.log already has`, async (t) => {
     const { store } = await open(t);
     await store.commit(batch({ auditTokens: tokens(1, 5), auditHead: { seq: 5, hash: '55'.repeat(32) } }));
-    await store.commit(batch({ auditTokens: tokens(6, 7), auditHead: { seq: 7, hash: '77'.repeat(32) }, auditTokensPrunedThrough: 3 }));
+    await store.commit(
+      batch({ auditTokens: tokens(6, 7), auditHead: { seq: 7, hash: '77'.repeat(32) }, auditTokensPrunedThrough: 3 }),
+    );
     assert.deepEqual(await store.listAuditTokensAfter(0), tokens(4, 7));
     await store.commit(batch({ auditTokensPrunedThrough: 7 }));
     assert.deepEqual(await store.listAuditTokensAfter(0), []);
@@ -218,7 +271,15 @@ async function levelInTemp(t: TestContext): Promise<{ location: string; store: L
 test('LevelLedgerStore: everything committed survives close and reopen', async (t) => {
   const { location, store } = await levelInTemp(t);
   const head = { seq: 4, hash: '44'.repeat(32) };
-  await store.commit(batch({ accounts: [account('austin', 15000)], txns: [txn('txn-00000001', 'austin')], openHoldsAdded: ['txn-00000001', 'txn-00000002'], auditTokens: tokens(1, 4), auditHead: head }));
+  await store.commit(
+    batch({
+      accounts: [account('austin', 15000)],
+      txns: [txn('txn-00000001', 'austin')],
+      openHoldsAdded: ['txn-00000001', 'txn-00000002'],
+      auditTokens: tokens(1, 4),
+      auditHead: head,
+    }),
+  );
   await store.commit(batch({ openHoldsRemoved: ['txn-00000002'], auditTokensPrunedThrough: 2 }));
   await store.close();
   const reopened = await LevelLedgerStore.open(location);
@@ -233,11 +294,14 @@ test('LevelLedgerStore: everything committed survives close and reopen', async (
 test('LevelLedgerStore: a second open of the same directory in this process fails on the lock', async (t) => {
   const { location, store } = await levelInTemp(t);
   t.after(() => store.close());
-  await assert.rejects(LevelLedgerStore.open(location), (error: Error & { code?: string; cause?: { code?: string } }) => {
-    assert.equal(error.code ?? '', 'LEVEL_DATABASE_NOT_OPEN');
-    assert.equal(error.cause?.code, 'LEVEL_LOCKED');
-    return true;
-  });
+  await assert.rejects(
+    LevelLedgerStore.open(location),
+    (error: Error & { code?: string; cause?: { code?: string } }) => {
+      assert.equal(error.code ?? '', 'LEVEL_DATABASE_NOT_OPEN');
+      assert.equal(error.cause?.code, 'LEVEL_LOCKED');
+      return true;
+    },
+  );
   // The first handle is unharmed by the refused second one.
   await store.commit(batch({ accounts: [account('austin', 1)] }));
   assert.equal((await store.getAccount('austin'))?.balanceCents, 1);
@@ -249,7 +313,10 @@ test('LevelLedgerStore: a second bank process cannot open a directory that one h
   const storeModule = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bank', 'level-store.js');
   const script = `import(${JSON.stringify(storeModule)}).then(({ LevelLedgerStore }) => LevelLedgerStore.open(process.argv[1]))
     .then(() => { console.log('opened'); process.exit(0); }, (e) => { console.log(e.cause?.code ?? e.code); process.exit(3); });`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, location], { encoding: 'utf8', timeout: 20_000 });
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, location], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   assert.equal(child.status, 3, `child stdout=${child.stdout} stderr=${child.stderr}`);
   assert.equal(child.stdout.trim(), 'LEVEL_LOCKED');
 });
@@ -260,7 +327,9 @@ test('LevelLedgerStore: a batch with one unencodable value is refused whole', as
   await store.commit(batch({ accounts: [account('austin', 15000)] }));
   // JSON cannot carry a BigInt: the encoder throws on the txn op, after the account op was queued.
   const poisoned = { ...txn('txn-00000009', 'austin'), response: { big: 1n } } as unknown as TxnRecord;
-  await assert.rejects(store.commit(batch({ accounts: [account('austin', 0)], openHoldsAdded: ['txn-00000009'], txns: [poisoned] })));
+  await assert.rejects(
+    store.commit(batch({ accounts: [account('austin', 0)], openHoldsAdded: ['txn-00000009'], txns: [poisoned] })),
+  );
   assert.equal((await store.getAccount('austin'))?.balanceCents, 15000);
   assert.deepEqual(await store.listOpenHolds(), []);
   assert.equal(await store.getTxn('txn-00000009'), null);

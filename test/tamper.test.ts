@@ -86,10 +86,20 @@ async function setup(t: TestContext): Promise<Env> {
   const clock = new FakeClock();
   const observer = new RecordingObserver();
   const bank = await startTestBank({ nowMs: clock.nowMs, observer });
-  const env: Env = { clock, observer, bank, proxy: undefined as unknown as Proxy, plan: null, plans: new Map(), connecting: Promise.resolve() };
+  const env: Env = {
+    clock,
+    observer,
+    bank,
+    proxy: undefined as unknown as Proxy,
+    plan: null,
+    plans: new Map(),
+    connecting: Promise.resolve(),
+  };
   const forward: FrameHook = (frame) => [frame.bytes];
   try {
-    env.proxy = await startProxy(bank.host.port, (frame, link) => (env.plans.get(link) ?? env.plan ?? forward)(frame, link));
+    env.proxy = await startProxy(bank.host.port, (frame, link) =>
+      (env.plans.get(link) ?? env.plan ?? forward)(frame, link),
+    );
   } catch (error) {
     await bank.cleanup();
     throw error;
@@ -102,16 +112,32 @@ async function setup(t: TestContext): Promise<Env> {
 }
 
 /** A plan that rewrites one frame and passes every other frame on untouched. */
-function atFrame(direction: ProxyFrame['direction'], index: number, rewrite: (frame: ProxyFrame, link: ProxyLink) => Buffer[]): FrameHook {
-  return (frame, link) => (frame.direction === direction && frame.index === index ? rewrite(frame, link) : [frame.bytes]);
+function atFrame(
+  direction: ProxyFrame['direction'],
+  index: number,
+  rewrite: (frame: ProxyFrame, link: ProxyLink) => Buffer[],
+): FrameHook {
+  return (frame, link) =>
+    frame.direction === direction && frame.index === index ? rewrite(frame, link) : [frame.bytes];
 }
 
 function connectOptions(env: Env, overrides: Partial<ConnectOptions> = {}): ConnectOptions {
-  return { host: '127.0.0.1', port: env.proxy.port, kioskId: env.bank.kiosk.kioskId, psk: env.bank.kiosk.psk, nowMs: env.clock.nowMs, requestTimeoutMs: CLOSE_WAIT_MS, ...overrides };
+  return {
+    host: '127.0.0.1',
+    port: env.proxy.port,
+    kioskId: env.bank.kiosk.kioskId,
+    psk: env.bank.kiosk.psk,
+    nowMs: env.clock.nowMs,
+    requestTimeoutMs: CLOSE_WAIT_MS,
+    ...overrides,
+  };
 }
 
 /** A session through the proxy; links are made one at a time, so the newest link is ours. */
-async function connectViaProxy(env: Env, overrides: Partial<ConnectOptions> = {}): Promise<{ connection: BankConnection; link: ProxyLink }> {
+async function connectViaProxy(
+  env: Env,
+  overrides: Partial<ConnectOptions> = {},
+): Promise<{ connection: BankConnection; link: ProxyLink }> {
   const connected = env.connecting.then(async () => {
     const connection = await BankConnection.connect(connectOptions(env, overrides));
     const link = env.proxy.links.at(-1);
@@ -153,7 +179,9 @@ async function balanceOf(bank: TestBank, username: string): Promise<number> {
 const CLOSE_WAIT_MS = 5_000;
 function soon<T>(promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no close within ${CLOSE_WAIT_MS} ms`)), CLOSE_WAIT_MS)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no close within ${CLOSE_WAIT_MS} ms`)), CLOSE_WAIT_MS)),
+  );
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
@@ -197,14 +225,29 @@ function txnIdFor(label: string, position: number, xor: number): string {
  * the deposit request fails with SESSION_CLOSED, the bank answered nothing after the login,
  * and the bank closed the link for `reason`.
  */
-async function depositIsRefused(env: Env, username: string, txnId: string, plan: FrameHook, reason: string, label: string): Promise<void> {
+async function depositIsRefused(
+  env: Env,
+  username: string,
+  txnId: string,
+  plan: FrameHook,
+  reason: string,
+  label: string,
+): Promise<void> {
   const { connection, link } = await connectViaProxy(env);
   env.plans.set(link, plan);
   const login = await connection.request({ op: 'login', username, password: TEST_PASSWORD });
   assert.equal(login.ok, true, `${label}: login`);
-  await assert.rejects(connection.request({ op: 'deposit', txnId, amountCents: DEPOSIT_CENTS }), isClosedError, `${label}: the deposit must fail`);
+  await assert.rejects(
+    connection.request({ op: 'deposit', txnId, amountCents: DEPOSIT_CENTS }),
+    isClosedError,
+    `${label}: the deposit must fail`,
+  );
   await soon(link.bankClosed);
-  assert.equal(link.framesOf('toKiosk').length, TO_KIOSK.depositResponse, `${label}: the bank must not answer the deposit`);
+  assert.equal(
+    link.framesOf('toKiosk').length,
+    TO_KIOSK.depositResponse,
+    `${label}: the bank must not answer the deposit`,
+  );
   assert.equal(env.observer.closeReasonOf(link.bankLocalPort), reason, `${label}: close reason`);
 }
 
@@ -219,7 +262,10 @@ function sendThenEnd(rewrite: (bytes: Buffer) => Buffer): FrameHook {
 
 function readAuditRecords(dataDir: string): AuditRecord[] {
   const key = auditKeyOf(loadKeystore(dataDir));
-  const lines = fs.readFileSync(path.join(dataDir, AUDIT_LOG_FILE), 'ascii').split('\n').filter((line) => line.length > 0);
+  const lines = fs
+    .readFileSync(path.join(dataDir, AUDIT_LOG_FILE), 'ascii')
+    .split('\n')
+    .filter((line) => line.length > 0);
   return lines.map((line, index) => {
     const record = decryptAuditToken(key, line);
     assert.ok(record !== null, `audit line ${index + 1} must decrypt`);
@@ -229,78 +275,121 @@ function readAuditRecords(dataDir: string): AuditRecord[] {
 
 // Conversations run four at a time: each waits mostly on the bank's synced LevelDB writes,
 // which group commit then shares.
-test('[ATM-3.4] flipping any byte of the deposit record closes the session, moves no money and is audited', { concurrency: 4 }, async (t) => {
-  const env = await setup(t);
-  const username = 'flip-user';
-  await register(env.bank, username);
+test(
+  '[ATM-3.4] flipping any byte of the deposit record closes the session, moves no money and is audited',
+  { concurrency: 4 },
+  async (t) => {
+    const env = await setup(t);
+    const username = 'flip-user';
+    await register(env.bank, username);
 
-  // Control: the same conversation untampered deposits, and the frames sit where we tamper.
-  const control = await loginViaProxy(env, username);
-  const controlTxnId = txnIdFor('ctrl', 0, 0);
-  const deposited = await control.connection.request({ op: 'deposit', txnId: controlTxnId, amountCents: DEPOSIT_CENTS });
-  assert.equal(deposited.ok, true, 'untampered deposit through the proxy');
-  control.connection.close();
-  const sent = control.link.framesOf('toBank');
-  assert.equal(sent[TO_BANK.m1]?.bytes.length, FRAME_HEADER_BYTES + M1_BYTES, 'frame 0 is m1');
-  assert.equal(sent[TO_BANK.m3]?.bytes.length, FRAME_HEADER_BYTES + M3_BYTES, 'frame 1 is m3');
-  assert.equal(sent[TO_BANK.login]?.bytes.length, recordFrameBytes({ op: 'login', username, password: TEST_PASSWORD, id: 1 }), 'frame 2 is the login');
-  const depositFrame = sent[TO_BANK.deposit]?.bytes;
-  assert.ok(depositFrame !== undefined);
-  assert.equal(depositFrame.length, recordFrameBytes({ op: 'deposit', txnId: controlTxnId, amountCents: DEPOSIT_CENTS, id: 2 }), 'frame 3 is the deposit');
-  assert.equal(await balanceOf(env.bank, username), DEPOSIT_CENTS);
-
-  // Every position with XOR 0x01; 0x80 and 0xff at the header, both ends of ct and of the tag.
-  const frameBytes = depositFrame.length;
-  const cases: { position: number; xor: number }[] = [];
-  for (let position = 0; position < frameBytes; position++) cases.push({ position, xor: 0x01 });
-  const tagStart = frameBytes - RECORD_TAG_BYTES;
-  const subset = [0, 1, 2, 3, 4, 5, 6, Math.floor((6 + tagStart) / 2), tagStart - 1, tagStart, frameBytes - 1];
-  for (const xor of [0x80, 0xff]) for (const position of subset) cases.push({ position, xor });
-
-  const conversations = cases.map(({ position, xor }) => {
-    const reason = expectedCloseReason(depositFrame, position, xor);
-    return t.test(`byte ${position} ^ 0x${xor.toString(16).padStart(2, '0')} → ${reason}`, async () => {
-      const plan = sendThenEnd((bytes) => {
-        bytes[position] = (bytes[position] as number) ^ xor;
-        return bytes;
-      });
-      await depositIsRefused(env, username, txnIdFor('flip', position, xor), plan, reason, `byte ${position} ^ ${xor}`);
+    // Control: the same conversation untampered deposits, and the frames sit where we tamper.
+    const control = await loginViaProxy(env, username);
+    const controlTxnId = txnIdFor('ctrl', 0, 0);
+    const deposited = await control.connection.request({
+      op: 'deposit',
+      txnId: controlTxnId,
+      amountCents: DEPOSIT_CENTS,
     });
-  });
-  await Promise.all(conversations);
-  assert.equal(await balanceOf(env.bank, username), DEPOSIT_CENTS, 'no tampered deposit moved money');
+    assert.equal(deposited.ok, true, 'untampered deposit through the proxy');
+    control.connection.close();
+    const sent = control.link.framesOf('toBank');
+    assert.equal(sent[TO_BANK.m1]?.bytes.length, FRAME_HEADER_BYTES + M1_BYTES, 'frame 0 is m1');
+    assert.equal(sent[TO_BANK.m3]?.bytes.length, FRAME_HEADER_BYTES + M3_BYTES, 'frame 1 is m3');
+    assert.equal(
+      sent[TO_BANK.login]?.bytes.length,
+      recordFrameBytes({ op: 'login', username, password: TEST_PASSWORD, id: 1 }),
+      'frame 2 is the login',
+    );
+    const depositFrame = sent[TO_BANK.deposit]?.bytes;
+    assert.ok(depositFrame !== undefined);
+    assert.equal(
+      depositFrame.length,
+      recordFrameBytes({ op: 'deposit', txnId: controlTxnId, amountCents: DEPOSIT_CENTS, id: 2 }),
+      'frame 3 is the deposit',
+    );
+    assert.equal(await balanceOf(env.bank, username), DEPOSIT_CENTS);
 
-  // The bank still serves: a clean deposit through the same proxy goes through.
-  const after = await loginViaProxy(env, username);
-  const cleanDeposit = await after.connection.request({ op: 'deposit', txnId: txnIdFor('ctrl', 1, 0), amountCents: DEPOSIT_CENTS });
-  assert.equal(cleanDeposit.ok, true);
-  after.connection.close();
-  assert.equal(await balanceOf(env.bank, username), 2 * DEPOSIT_CENTS);
+    // Every position with XOR 0x01; 0x80 and 0xff at the header, both ends of ct and of the tag.
+    const frameBytes = depositFrame.length;
+    const cases: { position: number; xor: number }[] = [];
+    for (let position = 0; position < frameBytes; position++) cases.push({ position, xor: 0x01 });
+    const tagStart = frameBytes - RECORD_TAG_BYTES;
+    const subset = [0, 1, 2, 3, 4, 5, 6, Math.floor((6 + tagStart) / 2), tagStart - 1, tagStart, frameBytes - 1];
+    for (const xor of [0x80, 0xff]) for (const position of subset) cases.push({ position, xor });
 
-  // [DESIGN §4 audit] Security events reach the encrypted audit log (up to the audit rate
-  // limit; the clock is frozen, so the bucket never refills): BAD_MAC ones name the kiosk and
-  // the logged-in user, and every event is either audited or counted as suppressed.
-  await env.bank.host.committer.drain();
-  const security = readAuditRecords(env.bank.dataDir).filter((record) => record.action === 'security');
-  const badMac = security.filter((record) => record.outcome === SessionCloseReason.BAD_MAC);
-  assert.ok(badMac.length > 0, 'BAD_MAC security records in the audit log');
-  for (const record of badMac) {
-    assert.equal(record.kioskId, env.bank.kiosk.kioskId);
-    assert.equal(record.username, username);
-  }
-  assert.equal(security.length + env.bank.host.server.securityEventsSuppressed, env.observer.securityEvents, 'each security event audited or counted');
-});
+    const conversations = cases.map(({ position, xor }) => {
+      const reason = expectedCloseReason(depositFrame, position, xor);
+      return t.test(`byte ${position} ^ 0x${xor.toString(16).padStart(2, '0')} → ${reason}`, async () => {
+        const plan = sendThenEnd((bytes) => {
+          bytes[position] = (bytes[position] as number) ^ xor;
+          return bytes;
+        });
+        await depositIsRefused(
+          env,
+          username,
+          txnIdFor('flip', position, xor),
+          plan,
+          reason,
+          `byte ${position} ^ ${xor}`,
+        );
+      });
+    });
+    await Promise.all(conversations);
+    assert.equal(await balanceOf(env.bank, username), DEPOSIT_CENTS, 'no tampered deposit moved money');
+
+    // The bank still serves: a clean deposit through the same proxy goes through.
+    const after = await loginViaProxy(env, username);
+    const cleanDeposit = await after.connection.request({
+      op: 'deposit',
+      txnId: txnIdFor('ctrl', 1, 0),
+      amountCents: DEPOSIT_CENTS,
+    });
+    assert.equal(cleanDeposit.ok, true);
+    after.connection.close();
+    assert.equal(await balanceOf(env.bank, username), 2 * DEPOSIT_CENTS);
+
+    // [DESIGN §4 audit] Security events reach the encrypted audit log (up to the audit rate
+    // limit; the clock is frozen, so the bucket never refills): BAD_MAC ones name the kiosk and
+    // the logged-in user, and every event is either audited or counted as suppressed.
+    await env.bank.host.committer.drain();
+    const security = readAuditRecords(env.bank.dataDir).filter((record) => record.action === 'security');
+    const badMac = security.filter((record) => record.outcome === SessionCloseReason.BAD_MAC);
+    assert.ok(badMac.length > 0, 'BAD_MAC security records in the audit log');
+    for (const record of badMac) {
+      assert.equal(record.kioskId, env.bank.kiosk.kioskId);
+      assert.equal(record.username, username);
+    }
+    assert.equal(
+      security.length + env.bank.host.server.securityEventsSuppressed,
+      env.observer.securityEvents,
+      'each security event audited or counted',
+    );
+  },
+);
 
 test('[ATM-3.5] a deposit record cut at any point, then EOF, closes as TRUNCATED and moves no money', async (t) => {
   const env = await setup(t);
   const username = 'cut-user';
   await register(env.bank, username);
-  const frameBytes = recordFrameBytes({ op: 'deposit', txnId: txnIdFor('cut', 0, 0), amountCents: DEPOSIT_CENTS, id: 2 });
+  const frameBytes = recordFrameBytes({
+    op: 'deposit',
+    txnId: txnIdFor('cut', 0, 0),
+    amountCents: DEPOSIT_CENTS,
+    id: 2,
+  });
   const cuts = [0, 1, 3, 4, 5, 6, Math.floor(frameBytes / 2), frameBytes - RECORD_TAG_BYTES, frameBytes - 1];
   for (const keptBytes of cuts) {
     await t.test(`first ${keptBytes} of ${frameBytes} bytes, then EOF`, async () => {
       const plan = sendThenEnd((bytes) => bytes.subarray(0, keptBytes));
-      await depositIsRefused(env, username, txnIdFor('cut', keptBytes, 0), plan, SessionCloseReason.TRUNCATED, `cut at ${keptBytes}`);
+      await depositIsRefused(
+        env,
+        username,
+        txnIdFor('cut', keptBytes, 0),
+        plan,
+        SessionCloseReason.TRUNCATED,
+        `cut at ${keptBytes}`,
+      );
     });
   }
   assert.equal(await balanceOf(env.bank, username), 0);
@@ -313,9 +402,14 @@ test('[ATM-3.1] a replayed record closes the session; only the original deposit 
 
   await t.test('the deposit record sent twice: the copy fails its MAC under the next seq', async () => {
     const { connection, link } = await loginViaProxy(env, username);
-    env.plans.set(link, atFrame('toBank', TO_BANK.deposit, (frame) => [frame.bytes, frame.bytes]));
+    env.plans.set(
+      link,
+      atFrame('toBank', TO_BANK.deposit, (frame) => [frame.bytes, frame.bytes]),
+    );
     // The first copy is genuine and may be answered or not before the copy kills the session.
-    await connection.request({ op: 'deposit', txnId: 'replay-twice-01', amountCents: DEPOSIT_CENTS }).catch(() => undefined);
+    await connection
+      .request({ op: 'deposit', txnId: 'replay-twice-01', amountCents: DEPOSIT_CENTS })
+      .catch(() => undefined);
     await soon(link.bankClosed);
     assert.equal(env.observer.closeReasonOf(link.bankLocalPort), SessionCloseReason.BAD_MAC);
     assert.equal(await balanceOf(env.bank, username), DEPOSIT_CENTS, 'one deposit, not two');
@@ -346,7 +440,9 @@ test('[ATM-3.1] a replayed record closes the session; only the original deposit 
  * A kiosk that pipelines requests (BankConnection keeps one in flight), so that two records
  * are on the wire at once and the proxy can hold one back. It has the keys; the proxy does not.
  */
-async function pipeliningKiosk(env: Env): Promise<{ channel: SecureChannel; link: ProxyLink; next(): Promise<Response>; closed: Promise<string> }> {
+async function pipeliningKiosk(
+  env: Env,
+): Promise<{ channel: SecureChannel; link: ProxyLink; next(): Promise<Response>; closed: Promise<string> }> {
   const socket = net.connect({ host: '127.0.0.1', port: env.proxy.port });
   const inbox: Response[] = [];
   const waiting: ((response: Response) => void)[] = [];
@@ -391,7 +487,8 @@ test('[ATM-3.1] reordered or dropped records close the session and move no money
         heldBack = frame.bytes;
         return [];
       }
-      if (frame.direction === 'toBank' && frame.index === TO_BANK.deposit + 1 && heldBack !== null) return [frame.bytes, heldBack];
+      if (frame.direction === 'toBank' && frame.index === TO_BANK.deposit + 1 && heldBack !== null)
+        return [frame.bytes, heldBack];
       return [frame.bytes];
     },
   });
@@ -402,8 +499,12 @@ test('[ATM-3.1] reordered or dropped records close the session and move no money
       kiosk.channel.send(encodeMessage({ op: 'login', username, password: TEST_PASSWORD, id: 1 }));
       assert.equal((await soon(kiosk.next())).ok, true, 'login');
       env.plans.set(kiosk.link, plan);
-      kiosk.channel.send(encodeMessage({ op: 'deposit', txnId: `order-a-${index}-000`, amountCents: DEPOSIT_CENTS, id: 2 }));
-      kiosk.channel.send(encodeMessage({ op: 'deposit', txnId: `order-b-${index}-000`, amountCents: 2 * DEPOSIT_CENTS, id: 3 }));
+      kiosk.channel.send(
+        encodeMessage({ op: 'deposit', txnId: `order-a-${index}-000`, amountCents: DEPOSIT_CENTS, id: 2 }),
+      );
+      kiosk.channel.send(
+        encodeMessage({ op: 'deposit', txnId: `order-b-${index}-000`, amountCents: 2 * DEPOSIT_CENTS, id: 3 }),
+      );
       await soon(kiosk.link.bankClosed);
       await soon(kiosk.closed);
       assert.equal(env.observer.closeReasonOf(kiosk.link.bankLocalPort), SessionCloseReason.BAD_MAC);
@@ -424,7 +525,10 @@ test('[ATM-3.2] reflected records are refused in both directions', async (t) => 
       return [frame.bytes];
     });
     const { connection, link } = await loginViaProxy(env, username);
-    await assert.rejects(connection.request({ op: 'deposit', txnId: 'mirror-bank-01', amountCents: DEPOSIT_CENTS }), isClosedError);
+    await assert.rejects(
+      connection.request({ op: 'deposit', txnId: 'mirror-bank-01', amountCents: DEPOSIT_CENTS }),
+      isClosedError,
+    );
     await soon(link.bankClosed);
     env.plan = null;
     assert.equal(env.observer.closeReasonOf(link.bankLocalPort), SessionCloseReason.BAD_MAC);
@@ -454,7 +558,11 @@ test('[ATM-3.1] a record spliced from session A into session B of the same kiosk
   const username = 'splice-user';
   await register(env.bank, username);
   const sessionA = await loginViaProxy(env, username);
-  const depositA = await sessionA.connection.request({ op: 'deposit', txnId: 'splice-a-0001', amountCents: DEPOSIT_CENTS });
+  const depositA = await sessionA.connection.request({
+    op: 'deposit',
+    txnId: 'splice-a-0001',
+    amountCents: DEPOSIT_CENTS,
+  });
   assert.equal(depositA.ok, true);
   sessionA.connection.close();
   const recordA = sessionA.link.framesOf('toBank')[TO_BANK.deposit]?.bytes;
@@ -477,7 +585,11 @@ test('[ATM-2.4] a record-shaped frame before m3 closes the connection and no ses
   const loginRecord = earlierFrames[TO_BANK.login]?.bytes;
   const closeRecord = earlierFrames[TO_BANK.login + 1]?.bytes;
   assert.ok(loginRecord !== undefined && closeRecord !== undefined);
-  assert.equal(closeRecord.length, FRAME_HEADER_BYTES + RECORD_OVERHEAD_BYTES, 'the close record is the smallest record');
+  assert.equal(
+    closeRecord.length,
+    FRAME_HEADER_BYTES + RECORD_OVERHEAD_BYTES,
+    'the close record is the smallest record',
+  );
 
   const cases = [
     { name: 'a login record', record: loginRecord, reason: SessionCloseReason.FRAME_LENGTH },
@@ -530,7 +642,13 @@ test('[ATM-2.4] wrong PSK, unknown kiosk and revoked kiosk get the same silent c
 });
 
 /** A raw TCP peer that writes recorded bytes and collects whatever comes back. */
-async function rawPeer(port: number): Promise<{ socket: net.Socket; localPort: number; received: () => Buffer; closed: Promise<void>; data: (bytes: number) => Promise<void> }> {
+async function rawPeer(port: number): Promise<{
+  socket: net.Socket;
+  localPort: number;
+  received: () => Buffer;
+  closed: Promise<void>;
+  data: (bytes: number) => Promise<void>;
+}> {
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -549,7 +667,10 @@ async function rawPeer(port: number): Promise<{ socket: net.Socket; localPort: n
   });
   // Resolves once `bytes` have arrived or the bank closed the connection, whichever is first.
   const data = (bytes: number): Promise<void> =>
-    Promise.race([closed, new Promise<void>((resolve) => (received().length >= bytes ? resolve() : waiters.push({ bytes, resolve })))]);
+    Promise.race([
+      closed,
+      new Promise<void>((resolve) => (received().length >= bytes ? resolve() : waiters.push({ bytes, resolve }))),
+    ]);
   return { socket, localPort, received, closed, data };
 }
 
@@ -571,21 +692,27 @@ test('[ATM-2.4.4] a replayed m1 is refused, and after a restart it still cannot 
     assert.equal(env.observer.closeReasonOf(peer.localPort), SessionCloseReason.REPLAYED_HELLO);
   });
 
-  await t.test('after a bank restart (cache empty): m2 may come, but the replayed m3 and records open nothing', async () => {
-    await env.bank.restart();
-    const opensBefore = env.observer.opened.length;
-    const peer = await rawPeer(env.bank.host.port);
-    peer.socket.write(m1);
-    await peer.data(FRAME_HEADER_BYTES + M2_BYTES);
-    const m2Bytes = peer.received().length;
-    assert.ok(m2Bytes === 0 || m2Bytes === FRAME_HEADER_BYTES + M2_BYTES, `got ${m2Bytes} bytes`);
-    // The m2 is fresh (new Ns and Es): the recorded m3 answers a different transcript.
-    peer.socket.write(Buffer.concat([m3, loginRecord]));
-    await soon(peer.closed);
-    assert.equal(peer.received().length, m2Bytes, 'nothing after m2: the login record got no answer');
-    assert.equal(env.observer.opened.length, opensBefore, 'no session opened');
-    assert.equal(env.observer.closeReasonOf(peer.localPort), m2Bytes === 0 ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.HANDSHAKE);
-    // The restarted bank still serves: a clean session works.
-    assert.equal(await balanceOf(env.bank, username), 0);
-  });
+  await t.test(
+    'after a bank restart (cache empty): m2 may come, but the replayed m3 and records open nothing',
+    async () => {
+      await env.bank.restart();
+      const opensBefore = env.observer.opened.length;
+      const peer = await rawPeer(env.bank.host.port);
+      peer.socket.write(m1);
+      await peer.data(FRAME_HEADER_BYTES + M2_BYTES);
+      const m2Bytes = peer.received().length;
+      assert.ok(m2Bytes === 0 || m2Bytes === FRAME_HEADER_BYTES + M2_BYTES, `got ${m2Bytes} bytes`);
+      // The m2 is fresh (new Ns and Es): the recorded m3 answers a different transcript.
+      peer.socket.write(Buffer.concat([m3, loginRecord]));
+      await soon(peer.closed);
+      assert.equal(peer.received().length, m2Bytes, 'nothing after m2: the login record got no answer');
+      assert.equal(env.observer.opened.length, opensBefore, 'no session opened');
+      assert.equal(
+        env.observer.closeReasonOf(peer.localPort),
+        m2Bytes === 0 ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.HANDSHAKE,
+      );
+      // The restarted bank still serves: a clean session works.
+      assert.equal(await balanceOf(env.bank, username), 0);
+    },
+  );
 });

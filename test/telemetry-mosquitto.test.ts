@@ -18,7 +18,14 @@ import { topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD } from './helpers/bank.js';
 import { runAtm, startBankProcess, tempDir, type BankProcess } from './helpers/cli.js';
 import { fieldNames, parseJson, recordMqtt, type Recorder } from './helpers/mqtt-recorder.js';
-import { mosquittoExecutable, mosquittoMissingReason, spawnMosquittoSub, startMosquitto, type Mosquitto, type MqttUser } from './helpers/mosquitto.js';
+import {
+  mosquittoExecutable,
+  mosquittoMissingReason,
+  spawnMosquittoSub,
+  startMosquitto,
+  type Mosquitto,
+  type MqttUser,
+} from './helpers/mosquitto.js';
 import { waitUntil } from './helpers/wait.js';
 
 const WAIT_MS = 10_000;
@@ -34,7 +41,9 @@ const clients: MqttClientLike[] = [];
 /** An mqtt.js subscriber that records every message; reconnectPeriod > 0 rides out broker restarts. */
 /** Waits (bounded) for the telemetry thread's next stats report; the caller asserts after. */
 function statsSettle(settled: () => boolean): Promise<void> {
-  return waitUntil(settled, "the telemetry thread's stats report", 10 * TELEMETRY_STATS_REPORT_MS).catch(() => undefined);
+  return waitUntil(settled, "the telemetry thread's stats report", 10 * TELEMETRY_STATS_REPORT_MS).catch(
+    () => undefined,
+  );
 }
 
 async function record(url: string, user: MqttUser, filter: string, reconnectPeriod = 0): Promise<Recorder> {
@@ -74,7 +83,9 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
     let keyFile: string;
     const kioskId = 'kiosk-mq-01';
     const client = (args: string[]) =>
-      runAtm(['client', '--bank', `127.0.0.1:${bank.port}`, '--kiosk', kioskId, '--key', keyFile, ...args], { env: { ATM_PASSWORD: CLI_PASSWORD } });
+      runAtm(['client', '--bank', `127.0.0.1:${bank.port}`, '--kiosk', kioskId, '--key', keyFile, ...args], {
+        env: { ATM_PASSWORD: CLI_PASSWORD },
+      });
 
     before(async () => {
       root = tempDir('atm-mosq-cli-');
@@ -108,7 +119,8 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
         const second = await client(['deposit', '--user', CLI_USER, '--amount', '654.32']);
         assert.equal(second.code, 0, second.stderr);
 
-        const isFirst = (topic: string, payload: Record<string, unknown>): boolean => topic === 'atm/v1/events/deposit' && payload.amountCents === 123_456;
+        const isFirst = (topic: string, payload: Record<string, unknown>): boolean =>
+          topic === 'atm/v1/events/deposit' && payload.amountCents === 123_456;
         const viaSub = await sub.waitFor((m) => isFirst(m.topic, parseJson(m.text)), WAIT_MS);
         const viaMqttjs = await mqttjs.waitFor((m) => isFirst(m.topic, m.payload));
         for (const payload of [parseJson(viaSub.text), viaMqttjs.payload]) {
@@ -120,10 +132,16 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
           assert.equal(typeof payload.latencyMs, 'number');
           assert.equal(payload.v, 1);
           assert.equal(typeof payload.seq, 'number');
-          assert.deepEqual(fieldNames(payload).filter((key) => /balance/i.test(key)), []);
+          assert.deepEqual(
+            fieldNames(payload).filter((key) => /balance/i.test(key)),
+            [],
+          );
         }
         assert.equal(viaMqttjs.retain, false);
-        await sub.waitFor((m) => m.topic === 'atm/v1/events/deposit' && parseJson(m.text).amountCents === 65_432, WAIT_MS);
+        await sub.waitFor(
+          (m) => m.topic === 'atm/v1/events/deposit' && parseJson(m.text).amountCents === 65_432,
+          WAIT_MS,
+        );
         // The same messages reached both subscribers.
         assert.ok(sub.messages().some((m) => m.text === viaMqttjs.text));
       } finally {
@@ -140,7 +158,10 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       const balance = await client(['balance', '--user', CLI_USER]);
       assert.equal(balance.code, 0, balance.stderr);
       const online = await watcher.waitFor((m) => !m.retain && m.payload.status === 'online', from);
-      const offline = await watcher.waitFor((m) => !m.retain && m.payload.status === 'offline', watcher.received.indexOf(online) + 1);
+      const offline = await watcher.waitFor(
+        (m) => !m.retain && m.payload.status === 'offline',
+        watcher.received.indexOf(online) + 1,
+      );
       for (const message of [online, offline]) {
         assert.equal(message.topic, statusTopic);
         assert.equal(message.payload.kioskId, kioskId);
@@ -166,7 +187,9 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       assert.equal(will.payload.v, 1);
 
       // A subscriber that arrives after the crash: the real mosquitto_sub, one message, then exit.
-      const late = await spawnMosquittoSub(broker.port, broker.operator, [statusTopic], { extraArgs: ['-C', '1', '-W', '10'] });
+      const late = await spawnMosquittoSub(broker.port, broker.operator, [statusTopic], {
+        extraArgs: ['-C', '1', '-W', '10'],
+      });
       assert.equal(await late.exited, 0, late.stderr());
       const [message] = late.messages();
       assert.ok(message !== undefined, 'the retained status reached the late subscriber');
@@ -183,12 +206,37 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
     try {
       const forgery = JSON.stringify({ forged: true, kioskId: 'kiosk-evil', amountCents: 1 });
       // With the real mosquitto_pub (QoS 1: the broker acknowledges, MQTT 3.1.1 has no negative PUBACK)…
-      const pub = spawnSync(mosquittoExecutable('mosquitto_pub'), ['-h', '127.0.0.1', '-p', String(broker.port), '-V', 'mqttv311', '-u', broker.operator.username, '-P', broker.operator.password, '-q', '1', '-r', '-t', forgedTopic, '-m', forgery], { encoding: 'utf8', timeout: WAIT_MS });
+      const pub = spawnSync(
+        mosquittoExecutable('mosquitto_pub'),
+        [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(broker.port),
+          '-V',
+          'mqttv311',
+          '-u',
+          broker.operator.username,
+          '-P',
+          broker.operator.password,
+          '-q',
+          '1',
+          '-r',
+          '-t',
+          forgedTopic,
+          '-m',
+          forgery,
+        ],
+        { encoding: 'utf8', timeout: WAIT_MS },
+      );
       assert.equal(pub.status, 0, pub.stderr);
       // …and with mqtt.js, retained, on the bank's own status topic.
       const forger = await connectMqttAsync(broker.url, { protocolVersion: 4, ...broker.operator, reconnectPeriod: 0 });
       clients.push(forger);
-      await forger.publishAsync(topics.bankStatus('bank-forged'), JSON.stringify({ forged: true, status: 'online' }), { qos: 1, retain: true });
+      await forger.publishAsync(topics.bankStatus('bank-forged'), JSON.stringify({ forged: true, status: 'online' }), {
+        qos: 1,
+        retain: true,
+      });
       // A message the bank user may publish, sent after both forgeries were acknowledged:
       // once it has arrived, a delivered forgery would have arrived before it.
       const marker = await connectMqttAsync(broker.url, { protocolVersion: 4, ...broker.bank, reconnectPeriod: 0 });
@@ -196,8 +244,14 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       await marker.publishAsync('atm/v1/test/marker', JSON.stringify({ marker: 1 }), { qos: 1, retain: false });
       await watcher.waitFor((m) => m.topic === 'atm/v1/test/marker');
       await sub.waitFor((m) => m.topic === 'atm/v1/test/marker', WAIT_MS);
-      assert.deepEqual(watcher.received.filter((m) => m.text.includes('forged')), []);
-      assert.deepEqual(sub.messages().filter((m) => m.text.includes('forged')), []);
+      assert.deepEqual(
+        watcher.received.filter((m) => m.text.includes('forged')),
+        [],
+      );
+      assert.deepEqual(
+        sub.messages().filter((m) => m.text.includes('forged')),
+        [],
+      );
       assert.equal(forger.connected, true);
 
       // Nothing forged was retained either: a late subscriber gets retained messages before a
@@ -205,20 +259,44 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       const late = await record(broker.url, broker.operator, 'atm/v1/#');
       await marker.publishAsync('atm/v1/test/marker', JSON.stringify({ marker: 2 }), { qos: 1, retain: false });
       await late.waitFor((m) => m.topic === 'atm/v1/test/marker');
-      assert.deepEqual(late.received.filter((m) => m.text.includes('forged')), []);
+      assert.deepEqual(
+        late.received.filter((m) => m.text.includes('forged')),
+        [],
+      );
     } finally {
       await sub.stop();
     }
 
     const refused = /not authori[sz]ed/i;
-    await assert.rejects(connectMqttAsync(broker.url, { protocolVersion: 4, username: broker.operator.username, password: 'wrong password', reconnectPeriod: 0 }), refused);
-    await assert.rejects(connectMqttAsync(broker.url, { protocolVersion: 4, username: 'nobody', password: broker.operator.password, reconnectPeriod: 0 }), refused);
+    await assert.rejects(
+      connectMqttAsync(broker.url, {
+        protocolVersion: 4,
+        username: broker.operator.username,
+        password: 'wrong password',
+        reconnectPeriod: 0,
+      }),
+      refused,
+    );
+    await assert.rejects(
+      connectMqttAsync(broker.url, {
+        protocolVersion: 4,
+        username: 'nobody',
+        password: broker.operator.password,
+        reconnectPeriod: 0,
+      }),
+      refused,
+    );
     await assert.rejects(connectMqttAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 }), refused);
-    await assert.rejects(spawnMosquittoSub(broker.port, { username: broker.operator.username, password: 'wrong password' }, ['atm/v1/#']), /not authori[sz]ed/i);
+    await assert.rejects(
+      spawnMosquittoSub(broker.port, { username: broker.operator.username, password: 'wrong password' }, ['atm/v1/#']),
+      /not authori[sz]ed/i,
+    );
   });
 
   test('broker outage during a stream of deposits: every transaction succeeds, the queue stays bounded, drops are counted and reported on reconnect, events resume', async (t) => {
-    const bank = await startTestBank({ mqtt: { mode: 'external', url: broker.url, username: broker.bank.username, password: broker.bank.password } });
+    const bank = await startTestBank({
+      mqtt: { mode: 'external', url: broker.url, username: broker.bank.username, password: broker.bank.password },
+    });
     const sessions: BankConnection[] = [];
     try {
       const hostId = loadKeystore(bank.dataDir).hostId;
@@ -240,7 +318,11 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
           sessions.map(async (connection, index) => {
             while (!done()) {
               issued += 1;
-              const response = await connection.request({ op: 'deposit', txnId: crypto.randomUUID(), amountCents: 100 });
+              const response = await connection.request({
+                op: 'deposit',
+                txnId: crypto.randomUUID(),
+                amountCents: 100,
+              });
               if (response.ok) depositsBy[index] = (depositsBy[index] ?? 0) + 1;
               else declines.push(response.code);
               queuedMax = Math.max(queuedMax, bank.host.telemetry.stats().queued);
@@ -256,27 +338,37 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       // 2. Broker down: keep going until the bounded queue has overflowed (or the hang guard).
       await broker.stop();
       const issuedBeforeOutage = issued;
-      await stream(() => bank.host.telemetry.stats().dropped >= 50 || issued - issuedBeforeOutage >= OUTAGE_DEPOSITS_MAX);
+      await stream(
+        () => bank.host.telemetry.stats().dropped >= 50 || issued - issuedBeforeOutage >= OUTAGE_DEPOSITS_MAX,
+      );
       const down = bank.host.telemetry.stats();
       assert.ok(down.dropped > 0, `the queue overflowed and dropped (stats ${JSON.stringify(down)})`);
       // Two bounded stages: messages in transit to the telemetry thread, and the client's queue
       // there, which the outage has filled (the drops counted above happen only when it is full).
       const queueBound = TELEMETRY_QUEUE_MESSAGES_MAX + TELEMETRY_PORT_IN_FLIGHT_MAX;
       assert.ok(queuedMax <= queueBound, `queue bounded: at most ${queuedMax} queued`);
-      assert.ok(down.queued >= TELEMETRY_QUEUE_MESSAGES_MAX && down.queued <= queueBound, `the client's queue is full (stats ${JSON.stringify(down)})`);
+      assert.ok(
+        down.queued >= TELEMETRY_QUEUE_MESSAGES_MAX && down.queued <= queueBound,
+        `the client's queue is full (stats ${JSON.stringify(down)})`,
+      );
 
       // 3. Broker back on the same port; the stream never stops until the bank reports back.
       const from = watcher.received.length;
       let reported = false;
       // The bank's reconnect backoff doubles up to 30 s: wait past that (a hang guard, not a speed check).
-      const onlineAgain = watcher.waitFor((m) => m.topic === statusTopic && m.payload.status === 'online', from, RECONNECT_WAIT_MS).finally(() => (reported = true));
+      const onlineAgain = watcher
+        .waitFor((m) => m.topic === statusTopic && m.payload.status === 'online', from, RECONNECT_WAIT_MS)
+        .finally(() => (reported = true));
       onlineAgain.catch(() => undefined); // handled below, after the stream has stopped
       await Promise.all([stream(() => reported), broker.restart()]);
       const online = await onlineAgain;
 
       // 4. Every transaction succeeded, and the ledger has each one.
       assert.deepEqual(declines, []);
-      assert.equal(depositsBy.reduce((a, b) => a + b, 0), issued);
+      assert.equal(
+        depositsBy.reduce((a, b) => a + b, 0),
+        issued,
+      );
       for (const [index, connection] of sessions.entries()) {
         const balance = await connection.request({ op: 'balance' });
         assert.ok(balance.ok);
@@ -302,11 +394,16 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       const resumer = await bank.loginAs('resume-checker');
       sessions.push(resumer);
       assert.ok((await resumer.request({ op: 'deposit', txnId: crypto.randomUUID(), amountCents: 4_242 })).ok);
-      const resumed = await watcher.waitFor((m) => m.topic === 'atm/v1/events/deposit' && m.payload.user === 're***', from);
+      const resumed = await watcher.waitFor(
+        (m) => m.topic === 'atm/v1/events/deposit' && m.payload.user === 're***',
+        from,
+      );
       assert.equal(resumed.payload.amountCents, 4_242);
       await statsSettle(() => bank.host.telemetry.stats().queued === 0);
       assert.equal(bank.host.telemetry.stats().queued, 0);
-      t.diagnostic(`${issued} deposits (${issued - issuedBeforeOutage} from the broker stop on), all ok; ${after.dropped} telemetry messages dropped; online status seen ${online.retain ? 'retained' : 'live'}`);
+      t.diagnostic(
+        `${issued} deposits (${issued - issuedBeforeOutage} from the broker stop on), all ok; ${after.dropped} telemetry messages dropped; online status seen ${online.retain ? 'retained' : 'live'}`,
+      );
     } finally {
       for (const connection of sessions) connection.close();
       await bank.cleanup();
@@ -316,12 +413,20 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
   test('nothing published during this whole file carries a password, a PSK, a full username or a balance', async (t) => {
     const seen = everything.received;
     t.diagnostic(`${seen.length} messages on #, ${new Set(seen.map((m) => m.topic)).size} topics`);
-    assert.ok(seen.filter((m) => m.topic.startsWith('atm/v1/events/')).length > 100, `the # subscriber saw the events (${seen.length} messages)`);
+    assert.ok(
+      seen.filter((m) => m.topic.startsWith('atm/v1/events/')).length > 100,
+      `the # subscriber saw the events (${seen.length} messages)`,
+    );
     assert.ok(seen.some((m) => m.topic.startsWith('atm/v1/kiosk/')));
     assert.ok(seen.some((m) => m.topic.startsWith('atm/v1/bank/')));
     for (const message of seen) {
-      for (const secret of [...secrets, ...fullUsernames]) assert.ok(!message.text.includes(secret), `${message.topic} leaks ${secret}: ${message.text}`);
-      assert.deepEqual(fieldNames(message.payload).filter((key) => /balance/i.test(key)), [], `${message.topic} has a balance field: ${message.text}`);
+      for (const secret of [...secrets, ...fullUsernames])
+        assert.ok(!message.text.includes(secret), `${message.topic} leaks ${secret}: ${message.text}`);
+      assert.deepEqual(
+        fieldNames(message.payload).filter((key) => /balance/i.test(key)),
+        [],
+        `${message.topic} has a balance field: ${message.text}`,
+      );
       // 1234.56 + 654.32: the CLI user's balance after the second deposit.
       assert.ok(!message.text.includes('188888'), `${message.topic} carries a balance: ${message.text}`);
     }

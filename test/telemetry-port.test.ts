@@ -65,7 +65,10 @@ test('the envelope spliced into the payload string is the one JSON.stringify mak
     const wrapped = envelope.wrap(JSON.stringify(payload), tsMs);
     assert.equal(wrapped, JSON.stringify({ v: 1, ts: new Date(tsMs).toISOString(), seq: index + 1, ...payload }));
   }
-  assert.equal(envelope.wrapObject({ status: 'online' }, tsMs), JSON.stringify({ v: 1, ts: new Date(tsMs).toISOString(), seq: 4, status: 'online' }));
+  assert.equal(
+    envelope.wrapObject({ status: 'online' }, tsMs),
+    JSON.stringify({ v: 1, ts: new Date(tsMs).toISOString(), seq: 4, status: 'online' }),
+  );
   for (const notAnObject of ['[1,2]', '"text"', '42', 'null', '']) {
     assert.throws(() => envelope.wrap(notAnObject, tsMs), TypeError, notAnObject);
   }
@@ -118,7 +121,8 @@ test('a full batch goes at once, without waiting for its interval; close() sends
   });
   serveTelemetryPort(port2, outlet, 5);
   const sink = new PortTelemetry(port1, { handoverMs: 60_000, batchMessagesMax: 16 });
-  for (let index = 0; index < 40; index += 1) sink.publish('atm/v1/test/full', { index, text: 'with \u0000 and "quotes"' });
+  for (let index = 0; index < 40; index += 1)
+    sink.publish('atm/v1/test/full', { index, text: 'with \u0000 and "quotes"' });
   await waitUntil(() => outlet.sent.length === 32, 'two full batches');
   assert.deepEqual(batchSizes, [16, 16]);
   assert.equal(sink.stats().queued >= 8, true, 'the other 8 wait for their interval');
@@ -191,7 +195,11 @@ test("close() sends what this turn published, then waits for the outlet's close 
 
 test('BrokerTelemetry publishes into the embedded broker in order: online status first, retained before plain, offline status on close', async (t) => {
   const operator = { username: 'ops-port', password: 'operator secret 42' };
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, checkOperator: async (name, password) => name === operator.username && password === operator.password });
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    checkOperator: async (name, password) => name === operator.username && password === operator.password,
+  });
   t.after(() => broker.close());
   const watcher = await recordMqtt(`mqtt://127.0.0.1:${broker.port}`, '#', operator);
   t.after(() => watcher.client.endAsync(true));
@@ -206,14 +214,26 @@ test('BrokerTelemetry publishes into the embedded broker in order: online status
     outlet.send('atm/v1/test/plain', JSON.stringify({ index }), tsMs, false);
   }
   await watcher.waitFor((m) => m.topic === 'atm/v1/test/plain' && m.payload.index === 19);
-  const order = watcher.received.filter((m) => m.topic.startsWith('atm/v1/test/')).map((m) => `${m.topic.endsWith('plain') ? 'p' : 'r'}${m.payload.index as number}`);
+  const order = watcher.received
+    .filter((m) => m.topic.startsWith('atm/v1/test/'))
+    .map((m) => `${m.topic.endsWith('plain') ? 'p' : 'r'}${m.payload.index as number}`);
   assert.deepEqual(order, Array.from({ length: 20 }, (_, index) => [`r${index}`, `p${index}`]).flat());
   const seqs = watcher.received.filter((m) => m.topic.startsWith('atm/v1/')).map((m) => m.payload.seq);
-  assert.deepEqual(seqs, Array.from({ length: 41 }, (_, index) => index + 1), 'one sequence per outlet, status included');
-  assert.ok(watcher.received.filter((m) => m.topic.startsWith('atm/v1/test/')).every((m) => m.payload.ts === '2026-11-28T12:00:00.000Z'));
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 41 }, (_, index) => index + 1),
+    'one sequence per outlet, status included',
+  );
+  assert.ok(
+    watcher.received
+      .filter((m) => m.topic.startsWith('atm/v1/test/'))
+      .every((m) => m.payload.ts === '2026-11-28T12:00:00.000Z'),
+  );
 
   await outlet.close();
-  const offline = await watcher.waitFor((m) => m.topic === topics.bankStatus('port-host') && m.payload.status === 'offline');
+  const offline = await watcher.waitFor(
+    (m) => m.topic === topics.bankStatus('port-host') && m.payload.status === 'offline',
+  );
   assert.equal(offline.payload.reason, 'shutdown');
   outlet.send('atm/v1/test/plain', JSON.stringify({ index: 20 }), tsMs, false);
   assert.deepEqual(outlet.stats(), { published: 42, dropped: 1, queued: 0, connected: false });
@@ -241,7 +261,11 @@ test('behind a retained publish the broker has not finished, BrokerTelemetry hol
   assert.equal(published.length, 1, 'the retained online status is in the broker');
   for (let index = 0; index < 5; index += 1) outlet.send('atm/v1/test/plain', JSON.stringify({ index }), 0, false);
   assert.equal(published.length, 1, 'plain messages wait behind the retained one');
-  assert.deepEqual(outlet.stats(), { published: 0, dropped: 2, queued: 3, connected: true }, 'published counts what the broker has finished');
+  assert.deepEqual(
+    outlet.stats(),
+    { published: 0, dropped: 2, queued: 3, connected: true },
+    'published counts what the broker has finished',
+  );
   pending.shift()?.();
   assert.deepEqual(
     published.slice(1).map((p) => JSON.parse(p.payload.toString('utf8')).index),
@@ -249,7 +273,10 @@ test('behind a retained publish the broker has not finished, BrokerTelemetry hol
   );
   assert.deepEqual(outlet.stats(), { published: 4, dropped: 2, queued: 0, connected: true });
   // A publish the broker fails is dropped, not published.
-  const failing = new BrokerTelemetry({ publish: (_packet, done) => done(new Error('broker closed')) }, { hostId: 'failing' });
+  const failing = new BrokerTelemetry(
+    { publish: (_packet, done) => done(new Error('broker closed')) },
+    { hostId: 'failing' },
+  );
   failing.send('atm/v1/test/plain', '{}', 0, false);
   assert.deepEqual(failing.stats(), { published: 0, dropped: 2, queued: 0, connected: true });
 });
@@ -274,12 +301,23 @@ test('a retained publish the broker never finishes holds the rest for retainedSt
 test('a telemetry thread that dies is restarted after a backoff; its drops are counted meanwhile and reported by the new client', async (t) => {
   const operator = { username: 'ops-restart', password: 'operator secret 43' };
   const bankLogin = { username: 'atm-bank-restart', password: 'per-run-secret' };
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, bankCredentials: bankLogin, checkOperator: async (name, password) => name === operator.username && password === operator.password });
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    bankCredentials: bankLogin,
+    checkOperator: async (name, password) => name === operator.username && password === operator.password,
+  });
   t.after(() => broker.close());
   const watcher = await recordMqtt(`mqtt://127.0.0.1:${broker.port}`, 'atm/v1/#', operator);
   t.after(() => watcher.client.endAsync(true));
   const exits: string[] = [];
-  const thread = startTelemetryThread({ url: `mqtt://127.0.0.1:${broker.port}`, hostId: 'restart', ...bankLogin, restartMsMin: 200, onUnexpectedExit: (reason) => exits.push(reason) });
+  const thread = startTelemetryThread({
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    hostId: 'restart',
+    ...bankLogin,
+    restartMsMin: 200,
+    onUnexpectedExit: (reason) => exits.push(reason),
+  });
   t.after(() => thread.close());
   await waitUntil(() => thread.stats().connected, 'the first thread to connect');
   thread.publish('atm/v1/events/deposit', { index: 1 });
@@ -292,12 +330,17 @@ test('a telemetry thread that dies is restarted after a backoff; its drops are c
   assert.equal(thread.stats().connected, false);
 
   await waitUntil(() => thread.starts() === 2 && thread.stats().connected, 'the restarted thread to connect');
-  const online = await watcher.waitFor((m) => m.topic === topics.bankStatus('restart') && m.payload.status === 'online' && m.payload.dropped === 3);
+  const online = await watcher.waitFor(
+    (m) => m.topic === topics.bankStatus('restart') && m.payload.status === 'online' && m.payload.dropped === 3,
+  );
   assert.equal(online.payload.droppedTotal, 3);
   thread.publish('atm/v1/events/deposit', { index: 5 });
   await watcher.waitFor((m) => m.topic === 'atm/v1/events/deposit' && m.payload.index === 5);
   assert.deepEqual(exits.length, 1);
   // Counts continue across threads: 2 (status, event 1) + 2 (status, event 5), once reported.
-  await waitUntil(() => thread.stats().queued === 0 && thread.stats().published >= 4, `counts to continue across threads (${JSON.stringify(thread.stats())})`);
+  await waitUntil(
+    () => thread.stats().queued === 0 && thread.stats().published >= 4,
+    `counts to continue across threads (${JSON.stringify(thread.stats())})`,
+  );
   assert.equal(thread.stats().dropped, 3);
 });

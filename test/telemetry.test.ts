@@ -17,7 +17,13 @@ import { startEmbeddedBroker } from '../bank/broker.js';
 import { addOperator, auditKeyRaw, initKeystore, loadKeystore } from '../bank/key-store.js';
 import { connectMqttAsync, type MqttClientLike } from '../bank/mqtt-client.js';
 import { RetainedFile } from '../bank/retained-store.js';
-import { MqttTelemetry, TELEMETRY_FLUSH_SLICE_MESSAGES, TELEMETRY_QUEUE_MESSAGES_MAX, TELEMETRY_SOCKET_BYTES_MAX, TELEMETRY_CLOSE_MS_MAX } from '../bank/telemetry.js';
+import {
+  MqttTelemetry,
+  TELEMETRY_FLUSH_SLICE_MESSAGES,
+  TELEMETRY_QUEUE_MESSAGES_MAX,
+  TELEMETRY_SOCKET_BYTES_MAX,
+  TELEMETRY_CLOSE_MS_MAX,
+} from '../bank/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
 import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKiosk } from './helpers/bank.js';
@@ -55,7 +61,12 @@ async function watchAll(url: string, login: { username?: string; password?: stri
 function rememberSecrets(bank: TestBank, kiosks: TestKiosk[]): void {
   const keystore = loadKeystore(bank.dataDir);
   const raw = auditKeyRaw(keystore);
-  secrets.push(keystore.auditKey, raw.toString('hex'), raw.toString('base64'), ...kiosks.map((k) => k.psk.toString('hex')));
+  secrets.push(
+    keystore.auditKey,
+    raw.toString('hex'),
+    raw.toString('base64'),
+    ...kiosks.map((k) => k.psk.toString('hex')),
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -73,10 +84,22 @@ after(async () => {
 test('the sink queues up to its bound while the broker is down, drops and counts the rest, and reports the count on reconnect', async () => {
   const port = await freePort();
   const bankCredentials = { username: 'atm-bank-test', password: 'per-run-secret' };
-  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${port}`, hostId: 'test', ...bankCredentials, queueMessagesMax: 5, reconnectMsMin: 20, reconnectMsMax: 80 });
+  const sink = new MqttTelemetry({
+    url: `mqtt://127.0.0.1:${port}`,
+    hostId: 'test',
+    ...bankCredentials,
+    queueMessagesMax: 5,
+    reconnectMsMin: 20,
+    reconnectMsMax: 80,
+  });
   for (let index = 0; index < 8; index += 1) sink.publish(topics.event('test'), { index });
   assert.deepEqual(sink.stats(), { published: 0, dropped: 3, queued: 5, connected: false });
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port, bankCredentials, checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD });
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port,
+    bankCredentials,
+    checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD,
+  });
   const status = await watch(port, topics.bankStatus('test'));
   try {
     const online = await status.waitFor((m) => m.payload.status === 'online');
@@ -115,8 +138,16 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   const onWarning = (warning: Error): void => void warnings.push(warning.name);
   process.on('warning', onWarning);
   t.after(() => process.off('warning', onWarning));
-  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`, hostId: 'stalled', username: 'bank', password: 'x', reconnectMsMin: 20, reconnectMsMax: 40 });
-  const socketBytes = (): number => (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
+  const sink = new MqttTelemetry({
+    url: `mqtt://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`,
+    hostId: 'stalled',
+    username: 'bank',
+    password: 'x',
+    reconnectMsMin: 20,
+    reconnectMsMax: 40,
+  });
+  const socketBytes = (): number =>
+    (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
   const deadline = Date.now() + 5_000;
   while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(sink.stats().connected, true);
@@ -125,14 +156,19 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   let calls = 0;
   // 40 MB: far more than the loopback socket buffers take, so the socket's own buffer fills.
   for (let turn = 0; turn < 100 && sink.stats().dropped === 0; turn += 1) {
-    for (let index = 0; index < 200; index += 1, calls += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
+    for (let index = 0; index < 200; index += 1, calls += 1)
+      sink.publish('atm/v1/test/stalled', { turn, index, filler });
     socketBytesMax = Math.max(socketBytesMax, socketBytes());
     await new Promise((resolve) => setImmediate(resolve));
   }
   const stalledStats = sink.stats();
   assert.ok(stalledStats.dropped > 0, `the bank kept going and dropped (${JSON.stringify(stalledStats)})`);
   // Full but for what the socket's 'drain' events let out between two turns (at most a slice each).
-  assert.ok(stalledStats.queued >= TELEMETRY_QUEUE_MESSAGES_MAX - 2 * TELEMETRY_FLUSH_SLICE_MESSAGES && stalledStats.queued <= TELEMETRY_QUEUE_MESSAGES_MAX, `queued ${stalledStats.queued}`);
+  assert.ok(
+    stalledStats.queued >= TELEMETRY_QUEUE_MESSAGES_MAX - 2 * TELEMETRY_FLUSH_SLICE_MESSAGES &&
+      stalledStats.queued <= TELEMETRY_QUEUE_MESSAGES_MAX,
+    `queued ${stalledStats.queued}`,
+  );
   assert.ok(socketBytesMax <= TELEMETRY_SOCKET_BYTES_MAX + 4_096, `the socket held ${socketBytesMax} bytes at most`);
   assert.equal(stalledStats.connected, true, 'a slow broker is not a dead one');
 
@@ -143,7 +179,11 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   // Everything is accounted for: each message (and the online status) published or dropped.
   await waitUntil(() => sink.stats().published + sink.stats().dropped === calls + 1, 'the last writes to be taken');
   assert.ok(receivedBytes > 0);
-  assert.deepEqual(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [], 'no listener per blocked write');
+  assert.deepEqual(
+    warnings.filter((name) => name === 'MaxListenersExceededWarning'),
+    [],
+    'no listener per blocked write',
+  );
 });
 
 test('close() with a broker that has stopped reading returns within TELEMETRY_CLOSE_MS_MAX (the bank never hangs on shutdown)', async (t) => {
@@ -160,12 +200,18 @@ test('close() with a broker that has stopped reading returns within TELEMETRY_CL
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => stalled.close(() => resolve()));
   });
-  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`, hostId: 'stalled-close', username: 'bank', password: 'x' });
+  const sink = new MqttTelemetry({
+    url: `mqtt://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`,
+    hostId: 'stalled-close',
+    username: 'bank',
+    password: 'x',
+  });
   const deadline = Date.now() + 5_000;
   while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   const filler = 'x'.repeat(2_000);
   // Until the kernel's buffers are full and the socket's own holds its bound (~64 KiB leave per turn).
-  const socketBytes = (): number => (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
+  const socketBytes = (): number =>
+    (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
   for (let turn = 0; turn < 2_000 && socketBytes() < TELEMETRY_SOCKET_BYTES_MAX; turn += 1) {
     for (let index = 0; index < 50; index += 1) sink.publish('atm/v1/test/stalled', { turn, index, filler });
     await new Promise((resolve) => setImmediate(resolve));
@@ -174,24 +220,44 @@ test('close() with a broker that has stopped reading returns within TELEMETRY_CL
   const startedMs = Date.now();
   await sink.close();
   const tookMs = Date.now() - startedMs;
-  assert.ok(tookMs >= TELEMETRY_CLOSE_MS_MAX - 50 && tookMs < TELEMETRY_CLOSE_MS_MAX + 2_000, `close() took ${tookMs} ms`);
+  assert.ok(
+    tookMs >= TELEMETRY_CLOSE_MS_MAX - 50 && tookMs < TELEMETRY_CLOSE_MS_MAX + 2_000,
+    `close() took ${tookMs} ms`,
+  );
 });
 
 test('a full queue is sent after reconnect in slices, in order and complete, so requests interleave with the backlog', async () => {
   const port = await freePort();
   const bankCredentials = { username: 'atm-bank-slices', password: 'per-run-secret' };
-  const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${port}`, hostId: 'slices', ...bankCredentials, reconnectMsMin: 20, reconnectMsMax: 40 });
+  const sink = new MqttTelemetry({
+    url: `mqtt://127.0.0.1:${port}`,
+    hostId: 'slices',
+    ...bankCredentials,
+    reconnectMsMin: 20,
+    reconnectMsMax: 40,
+  });
   for (let index = 0; index < TELEMETRY_QUEUE_MESSAGES_MAX; index += 1) sink.publish('atm/v1/test/backlog', { index });
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port, bankCredentials, checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD });
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port,
+    bankCredentials,
+    checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD,
+  });
   const watcher = await watch(port, 'atm/v1/test/backlog');
   try {
     // Polled once per event-loop turn: in the turn the client connects, one slice has gone out.
     while (!sink.stats().connected) await new Promise((resolve) => setImmediate(resolve));
     const queued = sink.stats().queued;
-    assert.ok(queued > 0 && queued >= TELEMETRY_QUEUE_MESSAGES_MAX - 2 * TELEMETRY_FLUSH_SLICE_MESSAGES, `queued ${queued} in the turn after connecting`);
+    assert.ok(
+      queued > 0 && queued >= TELEMETRY_QUEUE_MESSAGES_MAX - 2 * TELEMETRY_FLUSH_SLICE_MESSAGES,
+      `queued ${queued} in the turn after connecting`,
+    );
     await watcher.waitFor((m) => m.payload.index === TELEMETRY_QUEUE_MESSAGES_MAX - 1);
     const indexes = watcher.received.map((m) => m.payload.index as number);
-    assert.deepEqual(indexes, Array.from({ length: TELEMETRY_QUEUE_MESSAGES_MAX }, (_, index) => index));
+    assert.deepEqual(
+      indexes,
+      Array.from({ length: TELEMETRY_QUEUE_MESSAGES_MAX }, (_, index) => index),
+    );
     assert.equal(sink.stats().dropped, 0);
   } finally {
     await sink.close();
@@ -209,7 +275,10 @@ test('the retained file keeps nothing and writes nothing after close', async () 
     file.set('atm/v1/bank/b/status', Buffer.from('{"status":"offline"}'), 0);
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.equal(fs.existsSync(dir), false, 'a late retained message must not recreate a removed data dir');
-    assert.deepEqual(file.list().map((m) => m.topic), ['atm/v1/kiosk/kiosk-01/status']);
+    assert.deepEqual(
+      file.list().map((m) => m.topic),
+      ['atm/v1/kiosk/kiosk-01/status'],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -217,7 +286,12 @@ test('the retained file keeps nothing and writes nothing after close', async () 
 
 test('the embedded broker delivers a retained publish followed at once by a plain one to a `#` subscriber, in order', async () => {
   const bankCredentials = { username: 'atm-bank-order', password: 'per-run-secret' };
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, bankCredentials, checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD });
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    bankCredentials,
+    checkOperator: async (name, password) => name === OPERATOR && password === OPERATOR_PASSWORD,
+  });
   const sink = new MqttTelemetry({ url: `mqtt://127.0.0.1:${broker.port}`, hostId: 'order', ...bankCredentials });
   const watcher = await watch(broker.port, '#');
   try {
@@ -229,7 +303,9 @@ test('the embedded broker delivers a retained publish followed at once by a plai
       sink.publish('atm/v1/test/plain', { index });
     }
     await watcher.waitFor((m) => m.topic === 'atm/v1/test/plain' && m.payload.index === 19);
-    const order = watcher.received.filter((m) => m.topic.startsWith('atm/v1/test/')).map((m) => `${m.topic.endsWith('plain') ? 'p' : 'r'}${m.payload.index as number}`);
+    const order = watcher.received
+      .filter((m) => m.topic.startsWith('atm/v1/test/'))
+      .map((m) => `${m.topic.endsWith('plain') ? 'p' : 'r'}${m.payload.index as number}`);
     assert.deepEqual(order, Array.from({ length: 20 }, (_, index) => [`r${index}`, `p${index}`]).flat());
   } finally {
     await sink.close();
@@ -250,8 +326,13 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     bank.host.publishMetrics();
     await all.waitFor((m) => m.topic === topics.metrics, from);
   };
-  const alertsOf = (alertId: string, from = 0): Received[] => all.received.slice(from).filter((m) => m.topic === topics.alerts && m.payload.alertId === alertId);
-  const statusFrom = (kioskId: string, from: number, match: (p: Record<string, unknown>) => boolean): Promise<Received> => all.waitFor((m) => m.topic === topics.kioskStatus(kioskId) && match(m.payload), from);
+  const alertsOf = (alertId: string, from = 0): Received[] =>
+    all.received.slice(from).filter((m) => m.topic === topics.alerts && m.payload.alertId === alertId);
+  const statusFrom = (
+    kioskId: string,
+    from: number,
+    match: (p: Record<string, unknown>) => boolean,
+  ): Promise<Received> => all.waitFor((m) => m.topic === topics.kioskStatus(kioskId) && match(m.payload), from);
 
   before(async () => {
     bank = await startTestBank({
@@ -293,7 +374,10 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     assert.equal(message.payload.kioskId, bank.kiosk.kioskId);
     assert.equal(message.payload.amountCents, 2500);
     assert.equal(message.payload.outcome, 'ok');
-    assert.deepEqual(fieldNames(message.payload).filter((key) => /balance/i.test(key)), []);
+    assert.deepEqual(
+      fieldNames(message.payload).filter((key) => /balance/i.test(key)),
+      [],
+    );
   });
 
   test('kiosk status is retained: online during a session, offline after it, with its last-seen time', async () => {
@@ -307,19 +391,43 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     assert.equal(online?.payload.status, 'online');
     const onlineHere = await during.waitFor((m) => m.payload.seq === online.payload.seq);
     connection.close();
-    const offline = await during.waitFor((m) => m.payload.status === 'offline', during.received.indexOf(onlineHere) + 1);
+    const offline = await during.waitFor(
+      (m) => m.payload.status === 'offline',
+      during.received.indexOf(onlineHere) + 1,
+    );
     assert.equal(offline.payload.lastSeen, new Date(clock.ms).toISOString());
     const late = await watch(mqttPort, topics.kioskStatus(bank.kiosk.kioskId));
     const retained = await late.waitFor((m) => m.retain);
-    const seen = JSON.stringify({ during: during.received.map((m) => [m.payload.status, m.payload.seq, m.retain]), late: late.received.map((m) => [m.payload.status, m.payload.seq, m.retain]) });
+    const seen = JSON.stringify({
+      during: during.received.map((m) => [m.payload.status, m.payload.seq, m.retain]),
+      late: late.received.map((m) => [m.payload.status, m.payload.seq, m.retain]),
+    });
     assert.equal(retained.payload.status, 'offline', seen);
     assert.equal(retained.payload.seq, offline.payload.seq, seen);
   });
 
   test('a subscriber with wrong credentials is refused; an operator cannot subscribe to $SYS', async () => {
-    await assert.rejects(connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, username: OPERATOR, password: 'wrong', reconnectPeriod: 0 }));
-    await assert.rejects(connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, username: 'nobody', password: OPERATOR_PASSWORD, reconnectPeriod: 0 }));
-    const client = await connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, ...OPERATOR_LOGIN, reconnectPeriod: 0 });
+    await assert.rejects(
+      connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+        protocolVersion: 4,
+        username: OPERATOR,
+        password: 'wrong',
+        reconnectPeriod: 0,
+      }),
+    );
+    await assert.rejects(
+      connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+        protocolVersion: 4,
+        username: 'nobody',
+        password: OPERATOR_PASSWORD,
+        reconnectPeriod: 0,
+      }),
+    );
+    const client = await connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+      protocolVersion: 4,
+      ...OPERATOR_LOGIN,
+      reconnectPeriod: 0,
+    });
     clients.push(client);
     await assert.rejects(client.subscribeAsync('$SYS/#'), /Subscribe error/);
     await assert.rejects(client.subscribeAsync('$denied/#'), /Subscribe error/);
@@ -332,14 +440,24 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     const sys = await recordMqtt(`mqtt://127.0.0.1:${mqttPort}`, '$SYS/#', admin);
     clients.push(sys.client);
     // aedes announces every new client on $SYS/<broker id>/new/clients.
-    const newcomer = await connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, ...OPERATOR_LOGIN, clientId: 'sys-newcomer', reconnectPeriod: 0 });
+    const newcomer = await connectMqttAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+      protocolVersion: 4,
+      ...OPERATOR_LOGIN,
+      clientId: 'sys-newcomer',
+      reconnectPeriod: 0,
+    });
     clients.push(newcomer);
-    const announced = await sys.waitFor((m) => m.topic.startsWith('$SYS/') && m.topic.endsWith('/new/clients') && m.text === 'sys-newcomer');
+    const announced = await sys.waitFor(
+      (m) => m.topic.startsWith('$SYS/') && m.topic.endsWith('/new/clients') && m.text === 'sys-newcomer',
+    );
     assert.ok(announced);
     const from = all.received.length;
     await sys.client.publishAsync(topics.alerts, JSON.stringify({ forged: true }), { qos: 1, retain: false });
     await barrier();
-    assert.deepEqual(all.received.slice(from).filter((m) => m.text.includes('forged')), []);
+    assert.deepEqual(
+      all.received.slice(from).filter((m) => m.text.includes('forged')),
+      [],
+    );
     assert.equal(sys.client.connected, true);
   });
 
@@ -347,9 +465,15 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     const forger = await watch(mqttPort, topics.alerts);
     let reconnects = 0;
     forger.client.on('close', () => (reconnects += 1));
-    await forger.client.publishAsync(topics.event('deposit'), JSON.stringify({ forged: true }), { qos: 1, retain: true });
+    await forger.client.publishAsync(topics.event('deposit'), JSON.stringify({ forged: true }), {
+      qos: 1,
+      retain: true,
+    });
     await barrier();
-    assert.equal(all.received.some((m) => m.payload.forged === true), false);
+    assert.equal(
+      all.received.some((m) => m.payload.forged === true),
+      false,
+    );
     assert.equal(forger.client.connected, true);
     assert.equal(reconnects, 0);
     const late = await watch(mqttPort, topics.event('deposit'));
@@ -365,32 +489,84 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
       { denominationCents: 2000, count: 5 },
       { denominationCents: 5000, count: 300 },
     ];
-    assert.equal((await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'hardwareError', cassettes })).ok, true);
-    const faulty = await statusFrom(kioskId, from, (p) => p.devices !== null && (p.devices as Record<string, unknown>).dispenser === 'hardwareError');
+    assert.equal(
+      (
+        await connection.request({
+          op: 'device.report',
+          keypad: 'online',
+          display: 'online',
+          dispenser: 'hardwareError',
+          cassettes,
+        })
+      ).ok,
+      true,
+    );
+    const faulty = await statusFrom(
+      kioskId,
+      from,
+      (p) => p.devices !== null && (p.devices as Record<string, unknown>).dispenser === 'hardwareError',
+    );
     assert.equal(faulty.retain, false);
     assert.deepEqual(faulty.payload.cassettes, cassettes);
     assert.equal(faulty.payload.cashLevel, 'low');
     assert.equal(faulty.payload.status, 'online');
-    const fault = await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === `device-fault:${kioskId}:dispenser`, from);
-    assert.deepEqual([fault.payload.state, fault.payload.kind, fault.payload.severity, fault.payload.kioskId], ['raised', 'device-fault', 'critical', kioskId]);
-    await all.waitFor((m) => m.topic === topics.alertsActive && JSON.stringify(m.payload.alerts).includes(`low-cash:${kioskId}:2000`), from);
+    const fault = await all.waitFor(
+      (m) => m.topic === topics.alerts && m.payload.alertId === `device-fault:${kioskId}:dispenser`,
+      from,
+    );
+    assert.deepEqual(
+      [fault.payload.state, fault.payload.kind, fault.payload.severity, fault.payload.kioskId],
+      ['raised', 'device-fault', 'critical', kioskId],
+    );
+    await all.waitFor(
+      (m) => m.topic === topics.alertsActive && JSON.stringify(m.payload.alerts).includes(`low-cash:${kioskId}:2000`),
+      from,
+    );
 
     // The same report again changes nothing an operator sees: no status, no alert.
     const repeatFrom = all.received.length;
-    await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'hardwareError', cassettes });
+    await connection.request({
+      op: 'device.report',
+      keypad: 'online',
+      display: 'online',
+      dispenser: 'hardwareError',
+      cassettes,
+    });
     await barrier();
-    assert.deepEqual(all.received.slice(repeatFrom).filter((m) => m.topic !== topics.metrics).map((m) => m.topic), []);
+    assert.deepEqual(
+      all.received
+        .slice(repeatFrom)
+        .filter((m) => m.topic !== topics.metrics)
+        .map((m) => m.topic),
+      [],
+    );
 
     const refilled = [
       { denominationCents: 2000, count: 400 },
       { denominationCents: 5000, count: 300 },
     ];
     const fixedFrom = all.received.length;
-    await connection.request({ op: 'device.report', keypad: 'online', display: 'online', dispenser: 'online', cassettes: refilled });
+    await connection.request({
+      op: 'device.report',
+      keypad: 'online',
+      display: 'online',
+      dispenser: 'online',
+      cassettes: refilled,
+    });
     const fixed = await statusFrom(kioskId, fixedFrom, (p) => p.cashLevel === 'ok');
     assert.deepEqual(fixed.payload.devices, { keypad: 'online', display: 'online', dispenser: 'online' });
-    await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === `low-cash:${kioskId}:2000` && m.payload.state === 'cleared', fixedFrom);
-    await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === `device-fault:${kioskId}:dispenser` && m.payload.state === 'cleared', fixedFrom);
+    await all.waitFor(
+      (m) =>
+        m.topic === topics.alerts && m.payload.alertId === `low-cash:${kioskId}:2000` && m.payload.state === 'cleared',
+      fixedFrom,
+    );
+    await all.waitFor(
+      (m) =>
+        m.topic === topics.alerts &&
+        m.payload.alertId === `device-fault:${kioskId}:dispenser` &&
+        m.payload.state === 'cleared',
+      fixedFrom,
+    );
     connection.close();
     await barrier();
     assert.equal(alertsOf(`device-fault:${kioskId}:dispenser`, from).length, 2, 'one raise, one clear');
@@ -436,7 +612,10 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     await barrier();
     const raised = alertsOf(alertId, from);
     assert.equal(raised.length, 1);
-    assert.deepEqual([raised[0]?.payload.state, raised[0]?.payload.kind, raised[0]?.payload.severity], ['raised', 'kiosk-offline', 'critical']);
+    assert.deepEqual(
+      [raised[0]?.payload.state, raised[0]?.payload.kind, raised[0]?.payload.severity],
+      ['raised', 'kiosk-offline', 'critical'],
+    );
     const snapshot = all.received.filter((m) => m.topic === topics.alertsActive).at(-1);
     assert.ok(JSON.stringify(snapshot?.payload.alerts).includes(alertId));
 
@@ -447,7 +626,10 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     bank.host.tickTelemetry();
     await barrier();
     const both = alertsOf(alertId, from);
-    assert.deepEqual(both.map((m) => m.payload.state), ['raised', 'cleared']);
+    assert.deepEqual(
+      both.map((m) => m.payload.state),
+      ['raised', 'cleared'],
+    );
     assert.equal(both[1]?.payload.since, both[0]?.payload.since);
   });
 
@@ -458,7 +640,12 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     await all.waitFor((m) => m.topic === topics.metrics, closing);
     fullUsernames.push('metrics-user');
     const connection = await bank.loginAs('metrics-user');
-    for (let index = 0; index < 10; index += 1) await connection.request({ op: 'deposit', txnId: `tm-met-${String(index).padStart(4, '0')}`, amountCents: 100 + index });
+    for (let index = 0; index < 10; index += 1)
+      await connection.request({
+        op: 'deposit',
+        txnId: `tm-met-${String(index).padStart(4, '0')}`,
+        amountCents: 100 + index,
+      });
     const from = all.received.length;
     clock.advance(5_000);
     bank.host.publishMetrics();
@@ -487,7 +674,14 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     });
     try {
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const connection = await BankConnection.connect({ host: '127.0.0.1', port: proxy.port, kioskId, psk: bank.kiosk.psk, nowMs: clock.nowMs, requestTimeoutMs: 5_000 });
+        const connection = await BankConnection.connect({
+          host: '127.0.0.1',
+          port: proxy.port,
+          kioskId,
+          psk: bank.kiosk.psk,
+          nowMs: clock.nowMs,
+          requestTimeoutMs: 5_000,
+        });
         await assert.rejects(connection.request({ op: 'ping' }));
         await proxy.links.at(-1)?.bankClosed;
       }
@@ -496,18 +690,25 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     }
     await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === alertId, from);
     bank.host.tickTelemetry(); // the count reaches the snapshot at the next tick
-    const countOf = (m: Received): unknown => (m.payload.alerts as Record<string, unknown>[]).find((alert) => alert.alertId === alertId)?.count;
+    const countOf = (m: Received): unknown =>
+      (m.payload.alerts as Record<string, unknown>[]).find((alert) => alert.alertId === alertId)?.count;
     const snapshot = await all.waitFor((m) => m.topic === topics.alertsActive && countOf(m) === 2, from);
     await barrier();
     const raised = alertsOf(alertId, from);
     assert.equal(raised.length, 1);
-    assert.deepEqual([raised[0]?.payload.state, raised[0]?.payload.severity, raised[0]?.payload.reason, raised[0]?.payload.count], ['raised', 'critical', 'BAD_MAC', 1]);
+    assert.deepEqual(
+      [raised[0]?.payload.state, raised[0]?.payload.severity, raised[0]?.payload.reason, raised[0]?.payload.count],
+      ['raised', 'critical', 'BAD_MAC', 1],
+    );
     assert.equal(snapshot.retain, false, 'a live subscriber sees the snapshot as published');
 
     // Quiet for the quiet period: one clear, carrying the final count.
     clock.advance(60_000);
     bank.host.tickTelemetry();
-    const cleared = await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === alertId && m.payload.state === 'cleared', from);
+    const cleared = await all.waitFor(
+      (m) => m.topic === topics.alerts && m.payload.alertId === alertId && m.payload.state === 'cleared',
+      from,
+    );
     assert.equal(cleared.payload.count, 2);
   });
 
@@ -518,7 +719,8 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     setup.close();
     bank.host.publishMetrics();
     const connection = await bank.connect();
-    for (let attempt = 0; attempt < 6; attempt += 1) await connection.request({ op: 'login', username: 'locked-out-user', password: 'wrong password!' });
+    for (let attempt = 0; attempt < 6; attempt += 1)
+      await connection.request({ op: 'login', username: 'locked-out-user', password: 'wrong password!' });
     connection.close();
     const alertId = `security:${bank.kiosk.kioskId}:ACCOUNT_LOCKED`;
     await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === alertId, from);
@@ -554,7 +756,11 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
   let bank: TestBank;
 
   before(async () => {
-    bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0, wsPort: 0 }, alertTickMs: 0, metricsIntervalMs: 0 });
+    bank = await startTestBank({
+      mqtt: { mode: 'embedded', port: 0, wsPort: 0 },
+      alertTickMs: 0,
+      metricsIntervalMs: 0,
+    });
     addOperator(bank.dataDir, OPERATOR, await bcrypt.hash(OPERATOR_PASSWORD, 4));
     rememberSecrets(bank, [bank.kiosk]);
   });
@@ -567,9 +773,17 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
     const first = await watchAll(`mqtt://127.0.0.1:${bank.host.mqttPort}`, OPERATOR_LOGIN);
     const connection = await bank.connect();
     const cassettes = [{ denominationCents: 2000, count: 0 }];
-    await connection.request({ op: 'device.report', keypad: 'online', display: 'noDevice', dispenser: 'online', cassettes });
+    await connection.request({
+      op: 'device.report',
+      keypad: 'online',
+      display: 'noDevice',
+      dispenser: 'online',
+      cassettes,
+    });
     connection.close();
-    const published = await first.waitFor((m) => m.topic === topics.kioskStatus(kioskId) && m.payload.status === 'offline');
+    const published = await first.waitFor(
+      (m) => m.topic === topics.kioskStatus(kioskId) && m.payload.status === 'offline',
+    );
     assert.equal(published.payload.cashLevel, 'empty');
 
     await bank.restart();
@@ -586,16 +800,28 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
     assert.equal(viaWs.text, published.text);
     const bankStatus = await overWs.waitFor((m) => m.topic.startsWith('atm/v1/bank/') && m.payload.status === 'online');
     assert.equal(bankStatus.retain, true);
-    await assert.rejects(connectMqttAsync(`ws://127.0.0.1:${bank.host.mqttWsPort}`, { protocolVersion: 4, username: OPERATOR, password: 'wrong', reconnectPeriod: 0 }));
+    await assert.rejects(
+      connectMqttAsync(`ws://127.0.0.1:${bank.host.mqttWsPort}`, {
+        protocolVersion: 4,
+        username: OPERATOR,
+        password: 'wrong',
+        reconnectPeriod: 0,
+      }),
+    );
     // The first run's device alerts are gone with it; the new snapshot says so.
-    await overTcp.waitFor((m) => m.topic === topics.alertsActive && Array.isArray(m.payload.alerts) && m.payload.alerts.length === 0);
+    await overTcp.waitFor(
+      (m) => m.topic === topics.alertsActive && Array.isArray(m.payload.alerts) && m.payload.alerts.length === 0,
+    );
   });
 
   test('a kiosk the last run left "online" (a crash) is republished offline at start, keeping its last-seen time, devices and cash', async () => {
     const kioskId = bank.kiosk.kioskId;
     await bank.stop();
     const file = path.join(bank.dataDir, 'mqtt', 'retained.json');
-    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { v: 1; messages: { topic: string; qos: number; payload: string }[] };
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      v: 1;
+      messages: { topic: string; qos: number; payload: string }[];
+    };
     const entry = stored.messages.find((message) => message.topic === topics.kioskStatus(kioskId));
     assert.ok(entry !== undefined);
     const before = JSON.parse(entry.payload) as Record<string, unknown>;
@@ -603,7 +829,9 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
     fs.writeFileSync(file, JSON.stringify(stored));
     await bank.restart();
     const watcher = await watchAll(`mqtt://127.0.0.1:${bank.host.mqttPort}`, OPERATOR_LOGIN);
-    const offline = await watcher.waitFor((m) => m.topic === topics.kioskStatus(kioskId) && m.payload.status === 'offline');
+    const offline = await watcher.waitFor(
+      (m) => m.topic === topics.kioskStatus(kioskId) && m.payload.status === 'offline',
+    );
     assert.deepEqual({ ...offline.payload, v: 0, ts: '', seq: 0 }, { ...before, v: 0, ts: '', seq: 0 });
   });
 });
@@ -617,10 +845,34 @@ describe('an external broker over TLS (mqtts://, the broker certificate verified
 
   before(async () => {
     dir = makeTempDir('atm-tls-');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     cert = fs.readFileSync(path.join(dir, 'cert.pem'));
     broker = await Aedes.createBroker();
-    server = tls.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert }, (socket) => broker.handle(socket));
+    server = tls.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert }, (socket) =>
+      broker.handle(socket),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as net.AddressInfo).port;
   });
@@ -632,12 +884,21 @@ describe('an external broker over TLS (mqtts://, the broker certificate verified
 
   test('with the CA the sink connects and publishes; without it the broker certificate is refused', async () => {
     const refused = new Promise<void>((resolve) => server.once('tlsClientError', () => resolve()));
-    const untrusting = new MqttTelemetry({ url: `mqtts://127.0.0.1:${port}`, hostId: 'tls-untrusting', reconnectMsMin: 60_000 });
+    const untrusting = new MqttTelemetry({
+      url: `mqtts://127.0.0.1:${port}`,
+      hostId: 'tls-untrusting',
+      reconnectMsMin: 60_000,
+    });
     await refused;
     assert.equal(untrusting.stats().connected, false);
     await untrusting.close();
 
-    const online = new Promise<string>((resolve) => broker.on('publish', (packet) => packet.topic === topics.bankStatus('tls-bank') && resolve(packet.payload.toString())));
+    const online = new Promise<string>((resolve) =>
+      broker.on(
+        'publish',
+        (packet) => packet.topic === topics.bankStatus('tls-bank') && resolve(packet.payload.toString()),
+      ),
+    );
     const sink = new MqttTelemetry({ url: `mqtts://127.0.0.1:${port}`, hostId: 'tls-bank', tls: { ca: cert } });
     try {
       const payload = await online;
@@ -658,12 +919,27 @@ describe('atm bank and the telemetry broker port (real processes)', () => {
     const running = await startBankProcess(path.join(root, 'one'));
     t.after(() => running.kill());
     assert.ok(running.mqttPort !== null && running.mqttPort > 0);
-    const taken = await runAtm(['bank', '--data', path.join(root, 'two'), '--port', '0', '--bcrypt-cost', '4', '--mqtt-port', String(running.mqttPort)]);
+    const taken = await runAtm([
+      'bank',
+      '--data',
+      path.join(root, 'two'),
+      '--port',
+      '0',
+      '--bcrypt-cost',
+      '4',
+      '--mqtt-port',
+      String(running.mqttPort),
+    ]);
     assert.equal(taken.code, 1, taken.stderr);
     assert.equal(taken.stdout.includes('listening on'), false, 'it refuses before serving kiosks');
     const lines = taken.stderr.trim().split('\n');
     assert.equal(lines.length, 1, taken.stderr);
-    assert.match(lines[0] as string, new RegExp(`127\\.0\\.0\\.1:${running.mqttPort} is in use: .*--mqtt mqtt://127\\.0\\.0\\.1:${running.mqttPort}.*--mqtt-port N.*--no-mqtt`));
+    assert.match(
+      lines[0] as string,
+      new RegExp(
+        `127\\.0\\.0\\.1:${running.mqttPort} is in use: .*--mqtt mqtt://127\\.0\\.0\\.1:${running.mqttPort}.*--mqtt-port N.*--no-mqtt`,
+      ),
+    );
     const misuse = await runAtm(['bank', '--data', path.join(root, 'three'), '--mqtt-ca', 'ca.pem']);
     assert.equal(misuse.code, 2);
     assert.match(misuse.stderr, /--mqtt-ca goes with --mqtt URL/);
@@ -673,11 +949,22 @@ describe('atm bank and the telemetry broker port (real processes)', () => {
 test('across this whole file: every message passes parseTelemetry and none carries a secret, a full username or a balance', () => {
   assert.ok(everything.length > 50, `only ${everything.length} messages recorded`);
   const topicsSeen = new Set(everything.map((m) => parseTelemetry(m.topic, m.text)?.topic));
-  for (const kind of ['bank-status', 'kiosk-status', 'event', 'metrics', 'alert', 'alerts-active']) assert.ok(topicsSeen.has(kind as never), `no ${kind} message seen`);
+  for (const kind of ['bank-status', 'kiosk-status', 'event', 'metrics', 'alert', 'alerts-active'])
+    assert.ok(topicsSeen.has(kind as never), `no ${kind} message seen`);
   for (const message of everything) {
-    assert.notEqual(parseTelemetry(message.topic, message.text), null, `rejected by parseTelemetry: ${message.topic} ${message.text}`);
-    for (const secret of [...secrets, ...fullUsernames]) assert.ok(!message.text.includes(secret), `${message.topic} leaks ${secret.slice(0, 4)}…: ${message.text}`);
-    assert.deepEqual(fieldNames(message.payload).filter((key) => /balance/i.test(key)), [], `${message.topic} has a balance field: ${message.text}`);
-    for (const balance of balancesCents) assert.ok(!message.text.includes(String(balance)), `${message.topic} carries a balance: ${message.text}`);
+    assert.notEqual(
+      parseTelemetry(message.topic, message.text),
+      null,
+      `rejected by parseTelemetry: ${message.topic} ${message.text}`,
+    );
+    for (const secret of [...secrets, ...fullUsernames])
+      assert.ok(!message.text.includes(secret), `${message.topic} leaks ${secret.slice(0, 4)}…: ${message.text}`);
+    assert.deepEqual(
+      fieldNames(message.payload).filter((key) => /balance/i.test(key)),
+      [],
+      `${message.topic} has a balance field: ${message.text}`,
+    );
+    for (const balance of balancesCents)
+      assert.ok(!message.text.includes(String(balance)), `${message.topic} carries a balance: ${message.text}`);
   }
 });

@@ -35,7 +35,19 @@ function countingStream(): { stream: Writable; writes: () => number; bytes: () =
 
 /** What aedes does per delivered QoS 0 packet: a setImmediate, then mqtt-packet's corked write. */
 function deliverLikeAedes(stream: Writable, index: number): void {
-  setImmediate(() => mqttPacket.writeToStream({ cmd: 'publish', topic: 'atm/v1/events/deposit', payload: Buffer.from(`{"index":${index}}`), qos: 0, retain: false, dup: false }, stream));
+  setImmediate(() =>
+    mqttPacket.writeToStream(
+      {
+        cmd: 'publish',
+        topic: 'atm/v1/events/deposit',
+        payload: Buffer.from(`{"index":${index}}`),
+        qos: 0,
+        retain: false,
+        dup: false,
+      },
+      stream,
+    ),
+  );
 }
 
 test('without the coalescer each delivery is a write of its own; with it the batch is one write, sent by the end of the turn', async () => {
@@ -83,7 +95,11 @@ test('a connection closed while held is skipped; one that joined after the cork 
 
 test('the embedded broker sends a batch of in-process publishes to a subscriber in one or two writes, in order', async (t) => {
   const operator = { username: 'ops-coalesce', password: 'operator secret 44' };
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, checkOperator: async (name, password) => name === operator.username && password === operator.password });
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    checkOperator: async (name, password) => name === operator.username && password === operator.password,
+  });
   t.after(() => broker.close());
   const watcher = await recordMqtt(`mqtt://127.0.0.1:${broker.port}`, 'atm/v1/#', operator);
   t.after(() => watcher.client.endAsync(true));
@@ -91,7 +107,10 @@ test('the embedded broker sends a batch of in-process publishes to a subscriber 
 
   // Count the writes of the broker's socket to this subscriber (its remote port is the subscriber's).
   let writes = 0;
-  const proto = net.Socket.prototype as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
+  const proto = net.Socket.prototype as unknown as {
+    _write: (...args: unknown[]) => void;
+    _writev: (...args: unknown[]) => void;
+  };
   const { _write: write, _writev: writev } = proto;
   proto._write = function (this: net.Socket, ...args: unknown[]) {
     if (this.remotePort === subscriberPort) writes += 1;
@@ -104,9 +123,16 @@ test('the embedded broker sends a batch of in-process publishes to a subscriber 
   t.after(() => Object.assign(proto, { _write: write, _writev: writev }));
 
   const count = 40;
-  for (let index = 0; index < count; index += 1) broker.publish({ topic: 'atm/v1/events/deposit', payload: Buffer.from(JSON.stringify({ index })), retain: false }, () => undefined);
+  for (let index = 0; index < count; index += 1)
+    broker.publish(
+      { topic: 'atm/v1/events/deposit', payload: Buffer.from(JSON.stringify({ index })), retain: false },
+      () => undefined,
+    );
   await watcher.waitFor((m) => m.topic === 'atm/v1/events/deposit' && m.payload.index === count - 1);
   const indexes = watcher.received.filter((m) => m.topic === 'atm/v1/events/deposit').map((m) => m.payload.index);
-  assert.deepEqual(indexes, Array.from({ length: count }, (_, index) => index));
+  assert.deepEqual(
+    indexes,
+    Array.from({ length: count }, (_, index) => index),
+  );
   assert.ok(writes >= 1 && writes <= 2, `${writes} writes for ${count} messages`);
 });

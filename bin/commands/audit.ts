@@ -1,7 +1,14 @@
 // atm audit verify | show — read-only, and never takes the bank's LevelDB lock.
 import fs from 'node:fs';
 import path from 'node:path';
-import { AUDIT_LOG_FILE, auditKeyOf, decryptAuditToken, loadKeystore, verifyAuditLog, type AuditRecord } from '../../bank/index.js';
+import {
+  AUDIT_LOG_FILE,
+  auditKeyOf,
+  decryptAuditToken,
+  loadKeystore,
+  verifyAuditLog,
+  type AuditRecord,
+} from '../../bank/index.js';
 import { formatCents } from '../../protocol/index.js';
 import { ExitCode, UsageError, parse, printJson, required } from '../cli.js';
 
@@ -16,7 +23,11 @@ export async function auditCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return ExitCode.OK;
   }
-  const { values } = parse(rest, { data: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, since: { type: 'string' } }, USAGE);
+  const { values } = parse(
+    rest,
+    { data: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, since: { type: 'string' } },
+    USAGE,
+  );
   const json = values.json === true;
   switch (sub) {
     case 'verify': {
@@ -24,7 +35,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
       const result = verifyAuditLog(dataDir, auditKeyOf(loadKeystore(dataDir)));
       if (json) printJson(result);
       else if (result.ok) process.stdout.write(`OK ${result.records} records\n`);
-      else process.stdout.write(`FAILED at record ${result.badRecord}: ${result.reason} (${result.records} records verified before it)\n`);
+      else
+        process.stdout.write(
+          `FAILED at record ${result.badRecord}: ${result.reason} (${result.records} records verified before it)\n`,
+        );
       return result.ok ? ExitCode.OK : ExitCode.FAILED;
     }
     case 'show': {
@@ -54,7 +68,8 @@ export async function auditCommand(argv: string[]): Promise<number> {
         else process.stdout.write(`${formatRecord(record)}\n`);
       }
       if (json) printJson({ ok: unreadable === 0, records: shown, unreadable });
-      if (unreadable > 0) process.stderr.write(`atm: ${unreadable} line(s) could not be decrypted; run 'atm audit verify'\n`);
+      if (unreadable > 0)
+        process.stderr.write(`atm: ${unreadable} line(s) could not be decrypted; run 'atm audit verify'\n`);
       return unreadable > 0 ? ExitCode.FAILED : ExitCode.OK;
     }
     default:

@@ -62,14 +62,19 @@ export async function bankCommand(argv: string[]): Promise<number> {
   };
   requireKeystore(hostOptions.dataDir);
   const embeddedPorts = mqtt.mode === 'embedded' ? [mqtt.port, mqtt.wsPort ?? 0] : [];
-  if (hostOptions.port !== 0 && embeddedPorts.includes(hostOptions.port)) throw new UsageError(`--port ${hostOptions.port} is also the telemetry broker's port; give each its own`);
+  if (hostOptions.port !== 0 && embeddedPorts.includes(hostOptions.port))
+    throw new UsageError(`--port ${hostOptions.port} is also the telemetry broker's port; give each its own`);
   // Before LevelDB's own lock refuses: its failed open still rotates the running bank's LOG.
   refuseHeldDataDir(hostOptions.dataDir);
   const before = snapshotDataDir(hostOptions.dataDir);
   const stopping = stopSignal();
   let host;
   try {
-    host = await startBankHost({ ...hostOptions, mqtt, observer: new LogLineObserver((line) => process.stdout.write(logLine(line))) });
+    host = await startBankHost({
+      ...hostOptions,
+      mqtt,
+      observer: new LogLineObserver((line) => process.stdout.write(logLine(line))),
+    });
   } catch (error) {
     undoFailedStart(before, error);
     throw explainStartFailure(error, {
@@ -81,7 +86,8 @@ export async function bankCommand(argv: string[]): Promise<number> {
     });
   }
   if (host.mqttPort !== null) process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.mqttPort}`));
-  if (host.mqttWsPort !== null) process.stdout.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}`));
+  if (host.mqttWsPort !== null)
+    process.stdout.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}`));
   process.stdout.write(logLine(`bank stopping (${await stopping})`));
   await host.close();
   process.stdout.write(logLine('bank stopped'));
@@ -112,17 +118,33 @@ function readPem(values: Record<string, string | boolean | undefined>, name: str
 }
 
 function mqttOptions(values: Record<string, string | boolean | undefined>): BankMqttOptions {
-  const chosen = [values['no-mqtt'] === true, values.mqtt !== undefined, values['mqtt-port'] !== undefined].filter(Boolean).length;
+  const chosen = [values['no-mqtt'] === true, values.mqtt !== undefined, values['mqtt-port'] !== undefined].filter(
+    Boolean,
+  ).length;
   if (chosen > 1) throw new UsageError('choose one of --no-mqtt, --mqtt URL and --mqtt-port N');
   const tlsFlags = ['mqtt-ca', 'mqtt-cert', 'mqtt-key'].filter((name) => values[name] !== undefined);
-  if (tlsFlags.length > 0 && typeof values.mqtt !== 'string') throw new UsageError(`--${tlsFlags[0]} goes with --mqtt URL (an external broker)`);
-  if ((values['mqtt-cert'] === undefined) !== (values['mqtt-key'] === undefined)) throw new UsageError('--mqtt-cert and --mqtt-key go together');
-  if (values['mqtt-ws-port'] !== undefined && (values['no-mqtt'] === true || values.mqtt !== undefined)) throw new UsageError('--mqtt-ws-port is for the embedded broker');
+  if (tlsFlags.length > 0 && typeof values.mqtt !== 'string')
+    throw new UsageError(`--${tlsFlags[0]} goes with --mqtt URL (an external broker)`);
+  if ((values['mqtt-cert'] === undefined) !== (values['mqtt-key'] === undefined))
+    throw new UsageError('--mqtt-cert and --mqtt-key go together');
+  if (values['mqtt-ws-port'] !== undefined && (values['no-mqtt'] === true || values.mqtt !== undefined))
+    throw new UsageError('--mqtt-ws-port is for the embedded broker');
   if (values['no-mqtt'] === true) return { mode: 'off' };
   if (typeof values.mqtt === 'string') {
-    if (!/^mqtts?:\/\//.test(values.mqtt)) throw new UsageError('--mqtt takes a URL such as mqtt://broker:1883 or mqtts://broker:8883');
-    const tls = { ca: readPem(values, 'mqtt-ca'), cert: readPem(values, 'mqtt-cert'), key: readPem(values, 'mqtt-key') };
-    return { mode: 'external', url: values.mqtt, username: process.env.ATM_MQTT_USERNAME, password: process.env.ATM_MQTT_PASSWORD, tls };
+    if (!/^mqtts?:\/\//.test(values.mqtt))
+      throw new UsageError('--mqtt takes a URL such as mqtt://broker:1883 or mqtts://broker:8883');
+    const tls = {
+      ca: readPem(values, 'mqtt-ca'),
+      cert: readPem(values, 'mqtt-cert'),
+      key: readPem(values, 'mqtt-key'),
+    };
+    return {
+      mode: 'external',
+      url: values.mqtt,
+      username: process.env.ATM_MQTT_USERNAME,
+      password: process.env.ATM_MQTT_PASSWORD,
+      tls,
+    };
   }
   const wsPort = values['mqtt-ws-port'] === undefined ? undefined : integerOption(values, 'mqtt-ws-port', 0, 0, 65535);
   return { mode: 'embedded', port: integerOption(values, 'mqtt-port', 1883, 0, 65535), wsPort };

@@ -41,12 +41,26 @@ function counted(count: number, noun: string): string {
 /** The report for a person: one measure a line, in BENCHMARKS.md's terms and order. */
 export function formatReport(report: BenchReport): string {
   const rows: [string, string][] = [
-    ['requests per second', `${report.requestsPerSecond} (${report.requests} requests in ${report.seconds} s, ${counted(report.sessions, 'session')})`],
+    [
+      'requests per second',
+      `${report.requestsPerSecond} (${report.requests} requests in ${report.seconds} s, ${counted(report.sessions, 'session')})`,
+    ],
     ['latency p50 / p99 / max', `${report.latencyMs.p50} ms / ${report.latencyMs.p99} ms / ${report.latencyMs.max} ms`],
-    ...Object.entries(report.latencyMs.byOp).map(([op, latency]): [string, string] => [`${op} p50 / p99`, `${latency.p50} ms / ${latency.p99} ms`]),
-    ['group commit', `${report.groupCommit.batchesPerWrite} requests per synced write (${report.groupCommit.batches} batches in ${report.groupCommit.syncedWrites} writes)`],
+    ...Object.entries(report.latencyMs.byOp).map(([op, latency]): [string, string] => [
+      `${op} p50 / p99`,
+      `${latency.p50} ms / ${latency.p99} ms`,
+    ]),
+    [
+      'group commit',
+      `${report.groupCommit.batchesPerWrite} requests per synced write (${report.groupCommit.batches} batches in ${report.groupCommit.syncedWrites} writes)`,
+    ],
     ['handshake, sequential', `${report.handshakeMsEach} ms each`],
-    [`${counted(report.sessions, 'login')} at bcrypt cost ${report.bcryptCost}`, report.loginsMsTotal < 1_000 ? `${report.loginsMsTotal} ms total` : `${(report.loginsMsTotal / 1000).toFixed(1)} s total`],
+    [
+      `${counted(report.sessions, 'login')} at bcrypt cost ${report.bcryptCost}`,
+      report.loginsMsTotal < 1_000
+        ? `${report.loginsMsTotal} ms total`
+        : `${(report.loginsMsTotal / 1000).toFixed(1)} s total`,
+    ],
     ['RSS before / after the load', `${report.rssMiB.before} MiB / ${report.rssMiB.after} MiB`],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -72,14 +86,27 @@ async function startBenchBank(root: string, sessions: number, bcryptCost: number
     const file = addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`));
     return { kioskId, psk: Buffer.from(file.psk, 'hex') };
   });
-  const host = await startBankHost({ dataDir, port: 0, bcryptCost, observer: silentObserver, serverLimits: { handshakesPerSecondPerKiosk: 100_000, handshakeBurstPerKiosk: 100_000 } });
+  const host = await startBankHost({
+    dataDir,
+    port: 0,
+    bcryptCost,
+    observer: silentObserver,
+    serverLimits: { handshakesPerSecondPerKiosk: 100_000, handshakeBurstPerKiosk: 100_000 },
+  });
   return { host, kiosks };
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parse(
     argv,
-    { sessions: { type: 'string' }, requests: { type: 'string' }, seconds: { type: 'string' }, handshakes: { type: 'string' }, 'bcrypt-cost': { type: 'string' }, json: { type: 'boolean' } },
+    {
+      sessions: { type: 'string' },
+      requests: { type: 'string' },
+      seconds: { type: 'string' },
+      handshakes: { type: 'string' },
+      'bcrypt-cost': { type: 'string' },
+      json: { type: 'boolean' },
+    },
     USAGE,
   );
   const sessions = integerOption(values, 'sessions', 16, 1, 64);
@@ -135,7 +162,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       connections.map(async (connection) => {
         while (issued < requestsMax && performance.now() < deadline) {
           issued += 4;
-          await timed('deposit', () => connection.request({ op: 'deposit', txnId: crypto.randomUUID(), amountCents: 500 }));
+          await timed('deposit', () =>
+            connection.request({ op: 'deposit', txnId: crypto.randomUUID(), amountCents: 500 }),
+          );
           const txnId = crypto.randomUUID();
           await timed('withdraw.hold', () => connection.request({ op: 'withdraw.hold', txnId, amountCents: 200 }));
           await timed('withdraw.post', () => connection.request({ op: 'withdraw.post', txnId, dispensedCents: 200 }));
@@ -145,7 +174,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     );
     const loadMs = performance.now() - loadStart;
     for (const connection of connections) connection.close();
-    const all = Object.values(latencies).flat().sort((a, b) => a - b);
+    const all = Object.values(latencies)
+      .flat()
+      .sort((a, b) => a - b);
     const report: BenchReport = {
       machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
       sessions,
@@ -159,14 +190,23 @@ export async function benchCommand(argv: string[]): Promise<number> {
         byOp: Object.fromEntries(
           Object.entries(latencies).map(([op, list]) => {
             const sorted = [...list].sort((a, b) => a - b);
-            return [op, { p50: Number(percentile(sorted, 0.5).toFixed(2)), p99: Number(percentile(sorted, 0.99).toFixed(2)) }];
+            return [
+              op,
+              { p50: Number(percentile(sorted, 0.5).toFixed(2)), p99: Number(percentile(sorted, 0.99).toFixed(2)) },
+            ];
           }),
         ),
       },
       handshakeMsEach: Number(handshakeMs.toFixed(2)),
       bcryptCost,
       loginsMsTotal: Math.round(loginMs),
-      groupCommit: { batches: host.committer.batchesCommitted, syncedWrites: host.committer.commitsWritten, batchesPerWrite: Number((host.committer.batchesCommitted / Math.max(1, host.committer.commitsWritten)).toFixed(2)) },
+      groupCommit: {
+        batches: host.committer.batchesCommitted,
+        syncedWrites: host.committer.commitsWritten,
+        batchesPerWrite: Number(
+          (host.committer.batchesCommitted / Math.max(1, host.committer.commitsWritten)).toFixed(2),
+        ),
+      },
       rssMiB: { before: Math.round(rssBefore / 2 ** 20), after: Math.round(process.memoryUsage().rss / 2 ** 20) },
     };
     if (values.json === true) printJson(report);

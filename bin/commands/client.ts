@@ -40,12 +40,17 @@ export async function clientCommand(argv: string[]): Promise<number> {
     USAGE,
   );
   const action = positionals[0];
-  if (action === undefined || !ACTIONS.has(action)) throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
+  if (action === undefined || !ACTIONS.has(action))
+    throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
   const json = values.json === true;
   const bank = parseBank(required(values, 'bank', USAGE));
-  const keyFile = readKioskKey(required(values, 'key', USAGE), typeof values.kiosk === 'string' ? values.kiosk : undefined);
+  const keyFile = readKioskKey(
+    required(values, 'key', USAGE),
+    typeof values.kiosk === 'string' ? values.kiosk : undefined,
+  );
   const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
-  if (kioskId !== keyFile.kioskId) throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
+  if (kioskId !== keyFile.kioskId)
+    throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
   const username = required(values, 'user', USAGE);
   const needsAmount = action === 'deposit' || action === 'withdraw';
   let amountCents = 0;
@@ -57,7 +62,8 @@ export async function clientCommand(argv: string[]): Promise<number> {
   let dispensedCents = amountCents;
   if (typeof values.dispensed === 'string') {
     const parsed = parseDollars(values.dispensed);
-    if (!parsed.ok || parsed.amountCents > amountCents) throw new UsageError('--dispensed must be an amount no larger than --amount');
+    if (!parsed.ok || parsed.amountCents > amountCents)
+      throw new UsageError('--dispensed must be an amount no larger than --amount');
     dispensedCents = parsed.amountCents;
   }
   const txnId = typeof values.txn === 'string' ? values.txn : crypto.randomUUID();
@@ -94,23 +100,49 @@ export async function clientCommand(argv: string[]): Promise<number> {
 }
 
 /** Hold → dispense (simulated: dispensedCents, 0 = jam) → post what came out, or void. */
-async function withdraw(connection: BankConnection, txnId: string, amountCents: number, dispensedCents: number): Promise<Record<string, unknown>> {
+async function withdraw(
+  connection: BankConnection,
+  txnId: string,
+  amountCents: number,
+  dispensedCents: number,
+): Promise<Record<string, unknown>> {
   const hold = await connection.request({ op: 'withdraw.hold', txnId, amountCents });
   if (!hold.ok) return summary(hold, 'withdraw', { txnId });
   if (dispensedCents === 0) {
     const voided = await connection.request({ op: 'withdraw.void', txnId, reason: 'dispenser jam: nothing dispensed' });
-    return { ...summary(voided, 'withdraw', { txnId }), ok: false, code: 'DISPENSE_FAULT', message: 'Dispenser jammed: nothing dispensed, hold voided, nothing debited', dispensed: '0.00' };
+    return {
+      ...summary(voided, 'withdraw', { txnId }),
+      ok: false,
+      code: 'DISPENSE_FAULT',
+      message: 'Dispenser jammed: nothing dispensed, hold voided, nothing debited',
+      dispensed: '0.00',
+    };
   }
   const post = await connection.request({ op: 'withdraw.post', txnId, dispensedCents });
-  return summary(post, 'withdraw', { txnId, dispensed: formatCents(dispensedCents), partial: dispensedCents < amountCents });
+  return summary(post, 'withdraw', {
+    txnId,
+    dispensed: formatCents(dispensedCents),
+    partial: dispensedCents < amountCents,
+  });
 }
 
 function summary(response: Response, action: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   if (!response.ok) {
-    const out: Record<string, unknown> = { ok: false, action, code: response.code, message: response.message, ...extra };
+    const out: Record<string, unknown> = {
+      ok: false,
+      action,
+      code: response.code,
+      message: response.message,
+      ...extra,
+    };
     if (response.lockedUntil !== undefined) out.lockedUntil = response.lockedUntil;
     if (response.attemptsLeft !== undefined) out.attemptsLeft = response.attemptsLeft;
-    if (response.limit !== undefined) out.limit = { ...response.limit, limit: formatCents(response.limit.limitCents), ...(response.limit.leftCents === undefined ? {} : { left: formatCents(response.limit.leftCents) }) };
+    if (response.limit !== undefined)
+      out.limit = {
+        ...response.limit,
+        limit: formatCents(response.limit.limitCents),
+        ...(response.limit.leftCents === undefined ? {} : { left: formatCents(response.limit.leftCents) }),
+      };
     return out;
   }
   const out: Record<string, unknown> = { ok: true, action, ...extra };
@@ -129,10 +161,14 @@ function finish(json: boolean, result: Record<string, unknown>, action: string):
     process.stdout.write(`${action} ok${balance}${partial}\n`);
   } else {
     const code = String(result.code);
-    const words = typeof result.message === 'string' ? result.message : (declineText as Record<string, string>)[code] ?? code;
+    const words =
+      typeof result.message === 'string' ? result.message : ((declineText as Record<string, string>)[code] ?? code);
     const locked = typeof result.lockedUntil === 'string' ? ` until ${result.lockedUntil}` : '';
     // What a person can do next: tries left before a lock, which limit and what is left of it.
-    const tries = typeof result.attemptsLeft === 'number' ? `; ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left before a lock` : '';
+    const tries =
+      typeof result.attemptsLeft === 'number'
+        ? `; ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left before a lock`
+        : '';
     const limit = limitWords(result.limit);
     process.stderr.write(`${action} declined: ${code} (${words}${locked}${tries}${limit})\n`);
     if (result.balance !== undefined) process.stdout.write(`balance ${String(result.balance)}\n`);
@@ -143,7 +179,14 @@ function finish(json: boolean, result: Record<string, unknown>, action: string):
 function limitWords(limit: unknown): string {
   if (typeof limit !== 'object' || limit === null) return '';
   const { kind, limit: value, left } = limit as { kind?: string; limit?: string; left?: string };
-  const name = kind === 'withdrawal' ? 'per withdrawal' : kind === 'withdrawalDaily' ? 'per day' : kind === 'deposit' ? 'per deposit' : 'balance maximum';
+  const name =
+    kind === 'withdrawal'
+      ? 'per withdrawal'
+      : kind === 'withdrawalDaily'
+        ? 'per day'
+        : kind === 'deposit'
+          ? 'per deposit'
+          : 'balance maximum';
   const today = kind === 'withdrawal' || kind === 'withdrawalDaily' ? ' today' : '';
   return `; limit ${String(value)} ${name}${left === undefined ? '' : `, ${left} left${today}`}`;
 }

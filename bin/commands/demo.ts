@@ -7,7 +7,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
-import { LogLineObserver, addKiosk, addOperator, initKeystore, loadKeystore, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
+import {
+  LogLineObserver,
+  addKiosk,
+  addOperator,
+  initKeystore,
+  loadKeystore,
+  startBankHost,
+  type BankHost,
+  type BankHostOptions,
+} from '../../bank/index.js';
 import { runKioskApp } from '../../kiosk/app.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, stopSignal } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
@@ -26,12 +35,17 @@ export const DEMO_MQTT_URL_FILE = 'demo-mqtt.url';
 const DEMO_MQTT_PORT = 1883;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { data: { type: 'string' }, port: { type: 'string' }, 'mqtt-port': { type: 'string' }, theme: { type: 'string' } }, USAGE);
+  const { values } = parse(
+    argv,
+    { data: { type: 'string' }, port: { type: 'string' }, 'mqtt-port': { type: 'string' }, theme: { type: 'string' } },
+    USAGE,
+  );
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : '.atm-data');
   const port = integerOption(values, 'port', 7400, 0, 65535);
   const mqttPort = integerOption(values, 'mqtt-port', DEMO_MQTT_PORT, 0, 65535);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
-  if (theme !== 'default' && theme !== 'high-contrast') throw new UsageError('--theme must be default or high-contrast');
+  if (theme !== 'default' && theme !== 'high-contrast')
+    throw new UsageError('--theme must be default or high-contrast');
   const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true;
   const bankLog = path.join(dataDir, 'bank.log');
   refuseHeldDataDir(dataDir);
@@ -60,11 +74,22 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
   const operatorHint = operatorLine(dataDir, host.mqttPort);
   // `npm run operator` reads this to find the demo's broker (1883 unless that was taken).
-  fs.writeFileSync(path.join(dataDir, DEMO_MQTT_URL_FILE), host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`, { mode: 0o600 });
+  fs.writeFileSync(
+    path.join(dataDir, DEMO_MQTT_URL_FILE),
+    host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`,
+    { mode: 0o600 },
+  );
   logStream.write(logLine(operatorHint));
   try {
     if (interactive) {
-      await runKioskApp({ host: '127.0.0.1', port: host.port, kioskId: DEMO_KIOSK_ID, psk, dataDir: path.join(dataDir, 'kiosk'), theme });
+      await runKioskApp({
+        host: '127.0.0.1',
+        port: host.port,
+        kioskId: DEMO_KIOSK_ID,
+        psk,
+        dataDir: path.join(dataDir, 'kiosk'),
+        theme,
+      });
       process.stdout.write(`Demo stopped. Bank log: ${path.relative(process.cwd(), bankLog)}\n`);
       return ExitCode.OK;
     }
@@ -84,7 +109,8 @@ function provisionDemoKiosk(dataDir: string): Buffer {
   initKeystore(dataDir);
   const keyFile = path.join(dataDir, `${DEMO_KIOSK_ID}.key`);
   const kiosk = loadKeystore(dataDir).kiosks[DEMO_KIOSK_ID];
-  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
+  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile))
+    addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
   return Buffer.from(JSON.parse(fs.readFileSync(keyFile, 'utf8')).psk as string, 'hex');
 }
 

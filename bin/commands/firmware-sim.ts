@@ -4,7 +4,15 @@ import fs from 'node:fs';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Cassette } from '../../hardware/index.js';
 import { AtmError, CASSETTES_MAX, LINE_BYTES_MAX, encodeDeviceMessage } from '../../protocol/index.js';
-import { CONSOLE_KEYS_HELP, applyAction, consoleCommands, describeEvent, parseScript, renderPanel, startFirmwareSim } from '../../firmware-sim/index.js';
+import {
+  CONSOLE_KEYS_HELP,
+  applyAction,
+  consoleCommands,
+  describeEvent,
+  parseScript,
+  renderPanel,
+  startFirmwareSim,
+} from '../../firmware-sim/index.js';
 import type { FirmwareSim, ScriptStep } from '../../firmware-sim/index.js';
 import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
 
@@ -27,15 +35,21 @@ const EXIT_LINGER_MS = 250;
 function parseNotes(text: string): Cassette[] {
   const cassettes = text.split(',').map((pair) => {
     const match = /^([1-9][0-9]{0,8}):([0-9]{1,6})$/.exec(pair.trim());
-    if (match === null) throw new UsageError(`--notes must be DENOMINATION_CENTS:COUNT,… (e.g. 2000:100,1000:100), got ${JSON.stringify(pair)}`);
+    if (match === null)
+      throw new UsageError(
+        `--notes must be DENOMINATION_CENTS:COUNT,… (e.g. 2000:100,1000:100), got ${JSON.stringify(pair)}`,
+      );
     return { denominationCents: Number(match[1]), count: Number(match[2]) };
   });
   if (cassettes.length > CASSETTES_MAX) throw new UsageError(`--notes: at most ${CASSETTES_MAX} cassettes`);
-  if (new Set(cassettes.map((cassette) => cassette.denominationCents)).size !== cassettes.length) throw new UsageError('--notes: one cassette per denomination');
+  if (new Set(cassettes.map((cassette) => cassette.denominationCents)).size !== cassettes.length)
+    throw new UsageError('--notes: one cassette per denomination');
   try {
     encodeDeviceMessage({ verb: 'CASH', cassettes }); // asserts that the line fits
   } catch {
-    throw new UsageError(`--notes: the cassettes do not fit one ${LINE_BYTES_MAX}-byte CASH line (hardware/PROTOCOL.md [SL-2.3])`);
+    throw new UsageError(
+      `--notes: the cassettes do not fit one ${LINE_BYTES_MAX}-byte CASH line (hardware/PROTOCOL.md [SL-2.3])`,
+    );
   }
   return cassettes;
 }
@@ -71,12 +85,17 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
     USAGE,
   );
   const portPath = typeof values.port === 'string' ? values.port : undefined;
-  if (portPath !== undefined && values.pty === true) throw new UsageError(`--pty and --port are alternatives\n${USAGE}`);
+  if (portPath !== undefined && values.pty === true)
+    throw new UsageError(`--pty and --port are alternatives\n${USAGE}`);
   const script = typeof values.script === 'string' ? readScript(values.script) : undefined;
-  if (values['exit-after-script'] === true && script === undefined) throw new UsageError('--exit-after-script needs --script FILE');
+  if (values['exit-after-script'] === true && script === undefined)
+    throw new UsageError('--exit-after-script needs --script FILE');
   const jamAfter = values['jam-after'] === undefined ? undefined : integerOption(values, 'jam-after', 0, 0, 1_000_000);
   const lcd = typeof values.lcd === 'string' ? /^(\d{1,2})x([1-4])$/.exec(values.lcd) : null;
-  if (typeof values.lcd === 'string' && (lcd === null || Number(lcd[1]) < 8 || Number(lcd[1]) > 40)) throw new UsageError(`--lcd must be COLUMNSxROWS such as 20x4 or 16x2 (8-40 columns, 1-4 rows), got ${JSON.stringify(values.lcd)}`);
+  if (typeof values.lcd === 'string' && (lcd === null || Number(lcd[1]) < 8 || Number(lcd[1]) > 40))
+    throw new UsageError(
+      `--lcd must be COLUMNSxROWS such as 20x4 or 16x2 (8-40 columns, 1-4 rows), got ${JSON.stringify(values.lcd)}`,
+    );
   const device = {
     ...(lcd === null ? {} : { columns: Number(lcd[1]), rows: Number(lcd[2]) }),
     cassettes: typeof values.notes === 'string' ? parseNotes(values.notes) : undefined,
@@ -109,7 +128,10 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
     log: (line) => say(line),
   }).catch((error: unknown) => {
     // socat missing, or a --port that does not open: an operating error, one line.
-    throw new AtmError(FirmwareSimError.START_FAILED, `cannot start the firmware simulator: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw new AtmError(
+      FirmwareSimError.START_FAILED,
+      `cannot start the firmware simulator: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+    );
   });
   const running = sim;
   headline = `device ready: ${running.hostPath ?? `other end of ${running.devicePath}`}`;
@@ -119,7 +141,11 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
 }
 
 /** Keyboard, signals, script end and a vanished port all end here; the terminal is always restored. */
-async function runUntilStopped(sim: FirmwareSim, exitAfterScript: boolean, say: (line: string) => void): Promise<number> {
+async function runUntilStopped(
+  sim: FirmwareSim,
+  exitAfterScript: boolean,
+  say: (line: string) => void,
+): Promise<number> {
   const stdin = process.stdin;
   const keyboard = stdin.isTTY === true;
   let stop: (code: number) => void = () => undefined;
@@ -131,8 +157,7 @@ async function runUntilStopped(sim: FirmwareSim, exitAfterScript: boolean, say: 
       else if (command.kind === 'togglePlug') {
         if (sim.device.isPlugged) sim.device.unplug();
         else sim.device.replug();
-      }
-      else if (command.kind === 'toggleTamper') sim.device.setTamper(!sim.device.faults().includes('tamper'));
+      } else if (command.kind === 'toggleTamper') sim.device.setTamper(!sim.device.faults().includes('tamper'));
       else applyAction(sim.device, command.action);
     }
   };

@@ -18,7 +18,19 @@ export async function firmwareCommand(argv: string[]): Promise<number> {
     return ExitCode.OK;
   }
   if (sub !== 'flash') throw new UsageError(sub === undefined ? USAGE : `unknown firmware command ${sub}\n${USAGE}`);
-  const { values } = parse(rest, { port: { type: 'string' }, hex: { type: 'string' }, board: { type: 'string' }, 'no-write': { type: 'boolean' }, 'any-hex': { type: 'boolean' }, avrdude: { type: 'string' }, json: { type: 'boolean' } }, USAGE);
+  const { values } = parse(
+    rest,
+    {
+      port: { type: 'string' },
+      hex: { type: 'string' },
+      board: { type: 'string' },
+      'no-write': { type: 'boolean' },
+      'any-hex': { type: 'boolean' },
+      avrdude: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    USAGE,
+  );
   const hexFile = typeof values.hex === 'string' ? values.hex : DEFAULT_HEX;
   checkHex(hexFile, values['any-hex'] === true ? null : undefined);
   const plan = flashPlan({
@@ -30,12 +42,27 @@ export async function firmwareCommand(argv: string[]): Promise<number> {
   });
   const result = await runFlash(plan);
   const ok = result.exitCode === 0;
-  if (values.json === true) printJson({ ok, command: [plan.command, ...plan.args].join(' '), exitCode: result.exitCode, output: result.output });
+  if (values.json === true)
+    printJson({
+      ok,
+      command: [plan.command, ...plan.args].join(' '),
+      exitCode: result.exitCode,
+      output: result.output,
+    });
   else {
     process.stdout.write(`${[plan.command, ...plan.args].join(' ')}\n`);
     process.stdout.write(result.output);
-    if (ok) process.stdout.write(values['no-write'] === true ? 'avrdude talked to the board; nothing was written (--no-write)\n' : 'StandardFirmata flashed: run the kiosk with --device firmata:PORT\n');
+    if (ok)
+      process.stdout.write(
+        values['no-write'] === true
+          ? 'avrdude talked to the board; nothing was written (--no-write)\n'
+          : 'StandardFirmata flashed: run the kiosk with --device firmata:PORT\n',
+      );
   }
-  if (!ok) throw new AtmError(FlashError.FLASH_FAILED, `avrdude failed with exit code ${result.exitCode} (is the board on ${plan.args[plan.args.indexOf('-P') + 1]} and the right --board given?)`);
+  if (!ok)
+    throw new AtmError(
+      FlashError.FLASH_FAILED,
+      `avrdude failed with exit code ${result.exitCode} (is the board on ${plan.args[plan.args.indexOf('-P') + 1]} and the right --board given?)`,
+    );
   return ExitCode.OK;
 }

@@ -21,9 +21,20 @@ export async function keysCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return ExitCode.OK;
   }
-  const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, admin: { type: 'boolean' }, json: { type: 'boolean' } }, USAGE);
+  const { values, positionals } = parse(
+    rest,
+    {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      force: { type: 'boolean' },
+      admin: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    USAGE,
+  );
   const json = values.json === true;
-  const say = (text: string, object: Record<string, unknown>): void => (json ? printJson(object) : void process.stdout.write(`${text}\n`));
+  const say = (text: string, object: Record<string, unknown>): void =>
+    json ? printJson(object) : void process.stdout.write(`${text}\n`);
   const dataDir = (): string => required(values, 'data', USAGE);
   const id = (): string => {
     const value = positionals[0];
@@ -33,13 +44,22 @@ export async function keysCommand(argv: string[]): Promise<number> {
   switch (sub) {
     case 'init': {
       const { created, keystore } = initKeystore(dataDir());
-      say(created ? `keystore created in ${dataDir()} (host ${keystore.hostId})` : `keystore already present in ${dataDir()} (host ${keystore.hostId})`, { ok: true, created, hostId: keystore.hostId });
+      say(
+        created
+          ? `keystore created in ${dataDir()} (host ${keystore.hostId})`
+          : `keystore already present in ${dataDir()} (host ${keystore.hostId})`,
+        { ok: true, created, hostId: keystore.hostId },
+      );
       return ExitCode.OK;
     }
     case 'add-kiosk': {
       const out = required(values, 'out', USAGE);
       const keyFile = addKiosk(dataDir(), id(), out, { force: values.force === true });
-      say(`kiosk ${keyFile.kioskId} provisioned; key written to ${out} (mode 0600)`, { ok: true, kioskId: keyFile.kioskId, keyFile: out });
+      say(`kiosk ${keyFile.kioskId} provisioned; key written to ${out} (mode 0600)`, {
+        ok: true,
+        kioskId: keyFile.kioskId,
+        keyFile: out,
+      });
       return ExitCode.OK;
     }
     case 'revoke-kiosk': {
@@ -56,8 +76,14 @@ export async function keysCommand(argv: string[]): Promise<number> {
       const admin = values.admin === true;
       addOperator(dataDir(), name, await bcrypt.hash(password, 10), Date.now(), { admin });
       const what = admin ? `admin operator ${name}` : `operator ${name}`;
-      if (json) printJson(given === undefined ? { ok: true, operator: name, admin, password } : { ok: true, operator: name, admin });
-      else process.stdout.write(given === undefined ? `${what} added; password (shown once):\n${password}\n` : `${what} added\n`);
+      if (json)
+        printJson(
+          given === undefined ? { ok: true, operator: name, admin, password } : { ok: true, operator: name, admin },
+        );
+      else
+        process.stdout.write(
+          given === undefined ? `${what} added; password (shown once):\n${password}\n` : `${what} added\n`,
+        );
       return ExitCode.OK;
     }
     case 'export-audit-key': {

@@ -29,12 +29,18 @@ export async function kioskCommand(argv: string[]): Promise<number> {
   const bank = parseBank(required(values, 'bank', USAGE));
   const device = typeof values.device === 'string' ? values.device : 'sim';
   // Checked before anything is opened or made (runKioskApp creates the kiosk's folder first).
-  if (!DEVICE_SPEC.test(device)) throw new UsageError(`--device must be sim, serial:PATH or firmata:PATH, got ${JSON.stringify(device)}`);
-  const keyFile = readKioskKey(required(values, 'key', USAGE), typeof values.kiosk === 'string' ? values.kiosk : undefined);
+  if (!DEVICE_SPEC.test(device))
+    throw new UsageError(`--device must be sim, serial:PATH or firmata:PATH, got ${JSON.stringify(device)}`);
+  const keyFile = readKioskKey(
+    required(values, 'key', USAGE),
+    typeof values.kiosk === 'string' ? values.kiosk : undefined,
+  );
   const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
-  if (kioskId !== keyFile.kioskId) throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
+  if (kioskId !== keyFile.kioskId)
+    throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
-  if (theme !== 'default' && theme !== 'high-contrast') throw new UsageError('--theme must be default or high-contrast');
+  if (theme !== 'default' && theme !== 'high-contrast')
+    throw new UsageError('--theme must be default or high-contrast');
   if (!process.stdout.isTTY) throw new UsageError('atm kiosk needs a terminal (a TTY on stdout)');
   const idleWarnMs = integerOption(values, 'idle-warn-ms', 20_000, 1_000, 3_600_000);
   await runKioskApp({
@@ -45,7 +51,13 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     dataDir: path.resolve(typeof values.data === 'string' ? values.data : `.atm-kiosk-${kioskId}`),
     theme,
     idleWarnMs,
-    idleLogoutMs: integerOption(values, 'idle-logout-ms', Math.max(30_000, idleWarnMs + 1_000), idleWarnMs + 1, 3_600_000),
+    idleLogoutMs: integerOption(
+      values,
+      'idle-logout-ms',
+      Math.max(30_000, idleWarnMs + 1_000),
+      idleWarnMs + 1,
+      3_600_000,
+    ),
     dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 800, 0, 60_000),
     device,
   });

@@ -20,7 +20,8 @@ p pause the log, q quit. An unreachable broker is retried with backoff while the
 says so; refused credentials end the dashboard with exit code 1.`;
 
 const DEFAULT_URL = 'mqtt://127.0.0.1:1883';
-const LOGIN_HINT = "give the operator's name with --user NAME (or ATM_OPERATOR) and its password in ATM_PASSWORD or typed after --password-stdin (operators are created with `atm keys add-operator NAME`)";
+const LOGIN_HINT =
+  "give the operator's name with --user NAME (or ATM_OPERATOR) and its password in ATM_PASSWORD or typed after --password-stdin (operators are created with `atm keys add-operator NAME`)";
 const URL_PROTOCOLS = ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'];
 /** A password longer than this is not a password; stop reading rather than buffer a file. */
 const PASSWORD_BYTES_MAX = 1_024;
@@ -38,7 +39,8 @@ async function readPipedLine(): Promise<string> {
   for await (const chunk of process.stdin) {
     text += (chunk as Buffer).toString('utf8');
     if (text.includes('\n')) break;
-    if (text.length > PASSWORD_BYTES_MAX) throw new UsageError('--password-stdin: the first line of stdin is too long for a password');
+    if (text.length > PASSWORD_BYTES_MAX)
+      throw new UsageError('--password-stdin: the first line of stdin is too long for a password');
   }
   return text.split(/\r?\n/)[0] ?? '';
 }
@@ -70,7 +72,10 @@ function promptHidden(prompt: string): Promise<string> {
 }
 
 /** The password, and where the dashboard's keys come from when stdin carried the password. */
-async function readPassword(fromStdin: boolean, user: string): Promise<{ password: string | undefined; keys?: tty.ReadStream }> {
+async function readPassword(
+  fromStdin: boolean,
+  user: string,
+): Promise<{ password: string | undefined; keys?: tty.ReadStream }> {
   if (!fromStdin) return { password: process.env.ATM_PASSWORD ?? process.env.ATM_MQTT_PASSWORD };
   if (process.stdin.isTTY) return { password: await promptHidden(`password for operator ${user}: `) };
   const password = await readPipedLine();
@@ -82,7 +87,17 @@ async function readPassword(fromStdin: boolean, user: string): Promise<{ passwor
 }
 
 export async function operatorCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { mqtt: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, 'mqtt-protocol': { type: 'string' }, 'mqtt-ca': { type: 'string' } }, USAGE);
+  const { values } = parse(
+    argv,
+    {
+      mqtt: { type: 'string' },
+      user: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      'mqtt-protocol': { type: 'string' },
+      'mqtt-ca': { type: 'string' },
+    },
+    USAGE,
+  );
   const text = (name: string, ...envs: string[]): string | undefined => {
     const value = values[name];
     if (typeof value === 'string' && value.length > 0) return value;
@@ -94,7 +109,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   } catch {
     throw new UsageError(`--mqtt must be a URL such as ${DEFAULT_URL}\n${USAGE}`);
   }
-  if (!URL_PROTOCOLS.includes(url.protocol)) throw new UsageError(`--mqtt must be one of ${URL_PROTOCOLS.map((p) => `${p}//`).join(' ')}`);
+  if (!URL_PROTOCOLS.includes(url.protocol))
+    throw new UsageError(`--mqtt must be one of ${URL_PROTOCOLS.map((p) => `${p}//`).join(' ')}`);
   const protocol = text('mqtt-protocol') ?? '4';
   if (protocol !== '4' && protocol !== '5') throw new UsageError('--mqtt-protocol must be 4 (MQTT 3.1.1) or 5');
   const caFile = text('mqtt-ca');
@@ -110,15 +126,24 @@ export async function operatorCommand(argv: string[]): Promise<number> {
   // Without a name the broker can only answer "bad username or password", which sends the
   // user looking for a typo; say what is missing and how to give it instead.
   if (user === undefined) {
-    const passwordSet = values['password-stdin'] === true || (process.env.ATM_PASSWORD ?? process.env.ATM_MQTT_PASSWORD ?? '') !== '';
+    const passwordSet =
+      values['password-stdin'] === true || (process.env.ATM_PASSWORD ?? process.env.ATM_MQTT_PASSWORD ?? '') !== '';
     throw new UsageError(`${passwordSet ? 'no operator name' : 'no operator name and no password'}: ${LOGIN_HINT}`);
   }
   if (!process.stdout.isTTY) throw new UsageError('atm operator needs a terminal (a TTY on stdout)');
   const { password, keys } = await readPassword(values['password-stdin'] === true, user);
-  if (password === undefined || password.length === 0) throw new UsageError(`no password for operator ${user}: ${LOGIN_HINT}`);
+  if (password === undefined || password.length === 0)
+    throw new UsageError(`no password for operator ${user}: ${LOGIN_HINT}`);
   const code = await runOperatorApp({
     brokerUrl: displayUrl(url),
-    feed: { url: url.href, username: user, password, protocolVersion: protocol === '5' ? 5 : 4, ca, clientId: `atm-op-${crypto.randomBytes(6).toString('hex')}` },
+    feed: {
+      url: url.href,
+      username: user,
+      password,
+      protocolVersion: protocol === '5' ? 5 : 4,
+      ca,
+      clientId: `atm-op-${crypto.randomBytes(6).toString('hex')}`,
+    },
     view: keys === undefined ? {} : { input: keys },
   });
   keys?.destroy();

@@ -3,7 +3,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addKiosk, initKeystore, silentObserver, startBankHost, type BankHost, type BankHostOptions } from '../../bank/index.js';
+import {
+  addKiosk,
+  initKeystore,
+  silentObserver,
+  startBankHost,
+  type BankHost,
+  type BankHostOptions,
+} from '../../bank/index.js';
 import { BankConnection, type ConnectOptions } from '../../protocol/index.js';
 
 export interface TestKiosk {
@@ -62,11 +69,19 @@ export async function startTestBank(options: Partial<BankHostOptions> = {}): Pro
     kiosk,
     addKiosk: provision,
     connect: (overrides = {}) =>
-      BankConnection.connect({ host: '127.0.0.1', port: host.port, kioskId: kiosk.kioskId, psk: kiosk.psk, nowMs: baseOptions.nowMs, ...overrides }),
+      BankConnection.connect({
+        host: '127.0.0.1',
+        port: host.port,
+        kioskId: kiosk.kioskId,
+        psk: kiosk.psk,
+        nowMs: baseOptions.nowMs,
+        ...overrides,
+      }),
     async loginAs(username, password = TEST_PASSWORD, overrides = {}) {
       const connection = await bank.connect(overrides);
       const registered = await connection.request({ op: 'register', username, password });
-      if (!registered.ok && registered.code !== 'USERNAME_TAKEN') throw new Error(`register ${username}: ${registered.code}`);
+      if (!registered.ok && registered.code !== 'USERNAME_TAKEN')
+        throw new Error(`register ${username}: ${registered.code}`);
       const login = await connection.request({ op: 'login', username, password });
       if (!login.ok) throw new Error(`login ${username}: ${login.code}`);
       return connection;

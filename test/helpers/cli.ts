@@ -45,7 +45,11 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 }
 
 function spawnAtm(args: string[], options: RunOptions): ChildProcess {
-  const child = spawn(process.execPath, [atmBin, ...args], { cwd: options.cwd, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [atmBin, ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -74,7 +78,10 @@ export function runAtm(args: string[], options: RunOptions = {}): Promise<CliRes
 }
 
 /** Runs commands at most `parallel` at a time (the machine has 2 cores); results in order. */
-export async function runAtmAll(commands: { args: string[]; options?: RunOptions }[], parallel = 3): Promise<CliResult[]> {
+export async function runAtmAll(
+  commands: { args: string[]; options?: RunOptions }[],
+  parallel = 3,
+): Promise<CliResult[]> {
   const results: CliResult[] = new Array<CliResult>(commands.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -125,11 +132,18 @@ const MQTT_FLAGS = ['--no-mqtt', '--mqtt', '--mqtt-port'];
  * a free port (`--mqtt-port 0`), so no test depends on 1883 being free; its port is read from
  * the `telemetry broker listening on` line.
  */
-export function startBankProcess(dataDir: string, args: string[] = ['--bcrypt-cost', '4'], options: RunOptions = {}): Promise<BankProcess> {
+export function startBankProcess(
+  dataDir: string,
+  args: string[] = ['--bcrypt-cost', '4'],
+  options: RunOptions = {},
+): Promise<BankProcess> {
   const choosesMqtt = args.some((arg) => MQTT_FLAGS.includes(arg.split('=')[0] as string));
   const mqttArgs = choosesMqtt ? [] : ['--mqtt-port', '0'];
   const embedded = !args.some((arg) => arg === '--no-mqtt' || arg.split('=')[0] === '--mqtt');
-  const child = spawnAtm(['bank', '--data', dataDir, '--port', '0', '--host', '127.0.0.1', ...mqttArgs, ...args], options);
+  const child = spawnAtm(
+    ['bank', '--data', dataDir, '--port', '0', '--host', '127.0.0.1', ...mqttArgs, ...args],
+    options,
+  );
   child.stdin?.end();
   let stdout = '';
   let stderr = '';
@@ -190,7 +204,9 @@ export function startBankProcess(dataDir: string, args: string[] = ['--bcrypt-co
     void exited.then((info) => {
       if (started) return;
       clearTimeout(timer);
-      reject(new Error(`atm bank exited before listening (code ${info.code}, signal ${info.signal}); stderr: ${stderr}`));
+      reject(
+        new Error(`atm bank exited before listening (code ${info.code}, signal ${info.signal}); stderr: ${stderr}`),
+      );
     });
   });
 }

@@ -48,7 +48,10 @@ const INSTALL_HINT = 'install the Debian packages `mosquitto mosquitto-clients` 
 
 /** The absolute path of an executable on PATH (or in the sbin dirs), or null. */
 export function findExecutable(name: string): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter((dir) => dir.length > 0), ...SEARCH_DIRS_EXTRA];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(path.delimiter).filter((dir) => dir.length > 0),
+    ...SEARCH_DIRS_EXTRA,
+  ];
   for (const dir of dirs) {
     const candidate = path.join(dir, name);
     try {
@@ -63,12 +66,16 @@ export function findExecutable(name: string): string | null {
 
 /** Why a real Mosquitto cannot run here (a sentence naming what to install), or null. */
 export function mosquittoMissingReason(): string | null {
-  const missing = ['mosquitto', 'mosquitto_passwd', 'mosquitto_sub', 'mosquitto_pub'].filter((name) => findExecutable(name) === null);
+  const missing = ['mosquitto', 'mosquitto_passwd', 'mosquitto_sub', 'mosquitto_pub'].filter(
+    (name) => findExecutable(name) === null,
+  );
   return missing.length === 0 ? null : `${missing.join(', ')} not found: ${INSTALL_HINT}`;
 }
 
 /** The path of a mosquitto executable; throws with the install hint when it is missing. */
-export function mosquittoExecutable(name: 'mosquitto' | 'mosquitto_passwd' | 'mosquitto_sub' | 'mosquitto_pub'): string {
+export function mosquittoExecutable(
+  name: 'mosquitto' | 'mosquitto_passwd' | 'mosquitto_sub' | 'mosquitto_pub',
+): string {
   const found = findExecutable(name);
   if (found === null) throw new Error(`${name} not found: ${INSTALL_HINT}`);
   return found;
@@ -81,19 +88,34 @@ process.once('exit', () => {
   for (const dir of dirsToRemove) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function writeConfig(dir: string, port: number, users: { bank: MqttUser; operator: MqttUser; auditor: MqttUser }): string {
+function writeConfig(
+  dir: string,
+  port: number,
+  users: { bank: MqttUser; operator: MqttUser; auditor: MqttUser },
+): string {
   const passwordFile = path.join(dir, 'passwd');
   const passwd = mosquittoExecutable('mosquitto_passwd');
   const entries = [users.bank, users.operator, users.auditor];
   entries.forEach((user, index) => {
-    const args = index === 0 ? ['-b', '-c', passwordFile, user.username, user.password] : ['-b', passwordFile, user.username, user.password];
+    const args =
+      index === 0
+        ? ['-b', '-c', passwordFile, user.username, user.password]
+        : ['-b', passwordFile, user.username, user.password];
     const result = spawnSync(passwd, args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`mosquitto_passwd failed (${result.status}): ${result.stderr}`);
   });
   const aclFile = path.join(dir, 'acl');
   fs.writeFileSync(
     aclFile,
-    [`user ${users.bank.username}`, 'topic readwrite atm/v1/#', `user ${users.operator.username}`, 'topic read atm/v1/#', `user ${users.auditor.username}`, 'topic read #', ''].join('\n'),
+    [
+      `user ${users.bank.username}`,
+      'topic readwrite atm/v1/#',
+      `user ${users.operator.username}`,
+      'topic read atm/v1/#',
+      `user ${users.auditor.username}`,
+      'topic read #',
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   const lines = [
@@ -121,13 +143,23 @@ function writeConfig(dir: string, port: number, users: { bank: MqttUser; operato
 }
 
 /** Resolves once `user` can complete an MQTT CONNECT; rejects at the deadline or if the broker exits. */
-async function waitUntilAccepting(url: string, user: MqttUser, exited: () => boolean, log: () => string): Promise<void> {
+async function waitUntilAccepting(
+  url: string,
+  user: MqttUser,
+  exited: () => boolean,
+  log: () => string,
+): Promise<void> {
   const deadline = performance.now() + MOSQUITTO_START_MS_MAX;
   let lastError = '';
   while (performance.now() < deadline) {
     if (exited()) throw new Error(`mosquitto exited during start-up; log:\n${log()}`);
     try {
-      const client = await connectMqttAsync(url, { protocolVersion: 4, ...user, reconnectPeriod: 0, connectTimeout: 2_000 });
+      const client = await connectMqttAsync(url, {
+        protocolVersion: 4,
+        ...user,
+        reconnectPeriod: 0,
+        connectTimeout: 2_000,
+      });
       await client.endAsync(true);
       return;
     } catch (error) {
@@ -135,7 +167,9 @@ async function waitUntilAccepting(url: string, user: MqttUser, exited: () => boo
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  throw new Error(`mosquitto did not accept an MQTT connection within ${MOSQUITTO_START_MS_MAX} ms (${lastError}); log:\n${log()}`);
+  throw new Error(
+    `mosquitto did not accept an MQTT connection within ${MOSQUITTO_START_MS_MAX} ms (${lastError}); log:\n${log()}`,
+  );
 }
 
 export async function startMosquitto(options: { port?: number } = {}): Promise<Mosquitto> {
@@ -160,7 +194,10 @@ export async function startMosquitto(options: { port?: number } = {}): Promise<M
   let exited: Promise<void> = Promise.resolve();
 
   const launch = async (): Promise<void> => {
-    const current = spawn(mosquittoExecutable('mosquitto'), ['-c', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const current = spawn(mosquittoExecutable('mosquitto'), ['-c', configFile], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = current;
     live.add(current);
     let hasExited = false;
@@ -175,7 +212,12 @@ export async function startMosquitto(options: { port?: number } = {}): Promise<M
     current.stdout?.setEncoding('utf8').on('data', append);
     current.stderr?.setEncoding('utf8').on('data', append);
     try {
-      await waitUntilAccepting(url, users.auditor, () => hasExited, () => logText);
+      await waitUntilAccepting(
+        url,
+        users.auditor,
+        () => hasExited,
+        () => logText,
+      );
     } catch (error) {
       current.kill('SIGKILL');
       throw error;
@@ -262,8 +304,26 @@ function parseSubLines(text: string): SubMessage[] {
  * outputFile it also passes -d and resolves once the SUBACK has arrived (rejects if the broker
  * refused the connection or the subscription).
  */
-export async function spawnMosquittoSub(port: number, user: MqttUser, topics: string[], options: MosquittoSubOptions = {}): Promise<MosquittoSub> {
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311', '-u', user.username, '-P', user.password, '-v', ...topics.flatMap((topic) => ['-t', topic])];
+export async function spawnMosquittoSub(
+  port: number,
+  user: MqttUser,
+  topics: string[],
+  options: MosquittoSubOptions = {},
+): Promise<MosquittoSub> {
+  const args = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-V',
+    'mqttv311',
+    '-u',
+    user.username,
+    '-P',
+    user.password,
+    '-v',
+    ...topics.flatMap((topic) => ['-t', topic]),
+  ];
   const fd = options.outputFile === undefined ? null : fs.openSync(options.outputFile, 'w');
   if (fd === null) args.push('-d');
   // On a pipe mosquitto_sub's stdout is block-buffered: it flushes after each message but not
@@ -271,7 +331,8 @@ export async function spawnMosquittoSub(port: number, user: MqttUser, topics: st
   // (coreutils, Essential in Debian) makes it line-buffered.
   const command = [mosquittoExecutable('mosquitto_sub'), ...args, ...(options.extraArgs ?? [])];
   const stdbuf = fd === null ? findExecutable('stdbuf') : null;
-  if (fd === null && stdbuf === null) throw new Error('stdbuf (coreutils) not found: needed to read mosquitto_sub -d output as it comes');
+  if (fd === null && stdbuf === null)
+    throw new Error('stdbuf (coreutils) not found: needed to read mosquitto_sub -d output as it comes');
   const [file, ...fileArgs] = stdbuf === null ? command : [stdbuf, '-oL', ...command];
   const child = spawn(file as string, fileArgs, { stdio: ['ignore', fd ?? 'pipe', 'pipe'] });
   if (fd !== null) fs.closeSync(fd);
@@ -288,7 +349,8 @@ export async function spawnMosquittoSub(port: number, user: MqttUser, topics: st
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const outputFile = options.outputFile;
-  const messages = (): SubMessage[] => parseSubLines(outputFile === undefined ? stdout : fs.readFileSync(outputFile, 'utf8'));
+  const messages = (): SubMessage[] =>
+    parseSubLines(outputFile === undefined ? stdout : fs.readFileSync(outputFile, 'utf8'));
   let running = true;
   void exited.then(() => (running = false));
   const waitFor = async (match: (message: SubMessage) => boolean, timeoutMs = 5_000): Promise<SubMessage> => {
@@ -297,7 +359,8 @@ export async function spawnMosquittoSub(port: number, user: MqttUser, topics: st
       const found = messages().find(match);
       if (found !== undefined) return found;
       if (!running) throw new Error(`mosquitto_sub exited before a matching message; stderr: ${stderr}`);
-      if (performance.now() > deadline) throw new Error(`mosquitto_sub ${topics.join(' ')}: no matching message within ${timeoutMs} ms`);
+      if (performance.now() > deadline)
+        throw new Error(`mosquitto_sub ${topics.join(' ')}: no matching message within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };

@@ -21,7 +21,9 @@ export interface Recorder {
 export function parseJson(text: string): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
   } catch {
     return {};
   }
@@ -35,8 +37,18 @@ export interface RecordOptions {
   waitMs?: number;
 }
 
-export async function recordMqtt(url: string, filters: string | string[], credentials: { username?: string; password?: string }, options: RecordOptions = {}): Promise<Recorder> {
-  const client = await connectMqttAsync(url, { protocolVersion: 4, ...credentials, reconnectPeriod: options.reconnectPeriod ?? 0, ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }) });
+export async function recordMqtt(
+  url: string,
+  filters: string | string[],
+  credentials: { username?: string; password?: string },
+  options: RecordOptions = {},
+): Promise<Recorder> {
+  const client = await connectMqttAsync(url, {
+    protocolVersion: 4,
+    ...credentials,
+    reconnectPeriod: options.reconnectPeriod ?? 0,
+    ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }),
+  });
   client.on('error', () => undefined);
   const received: Received[] = [];
   const wakers = new Set<() => void>();
@@ -46,7 +58,11 @@ export async function recordMqtt(url: string, filters: string | string[], creden
     for (const wake of [...wakers]) wake();
   });
   for (const filter of Array.isArray(filters) ? filters : [filters]) await client.subscribeAsync(filter, { qos: 0 });
-  const waitFor = (match: (m: Received) => boolean, from = 0, timeoutMs = options.waitMs ?? MQTT_WAIT_MS): Promise<Received> =>
+  const waitFor = (
+    match: (m: Received) => boolean,
+    from = 0,
+    timeoutMs = options.waitMs ?? MQTT_WAIT_MS,
+  ): Promise<Received> =>
     new Promise((resolve, reject) => {
       const wake = (): void => {
         const found = received.slice(from).find(match);

@@ -10,7 +10,8 @@ import type { Terminal as XtermTerminal } from '@xterm/headless';
 // Both packages are CommonJS: their named exports live on the default export under ESM.
 const { Terminal } = xterm;
 
-export type NamedKey = 'enter' | 'escape' | 'backspace' | 'tab' | 'f1' | 'f2' | 'f3' | 'f4' | 'ctrl-c' | 'up' | 'down' | 'left' | 'right';
+export type NamedKey =
+  'enter' | 'escape' | 'backspace' | 'tab' | 'f1' | 'f2' | 'f3' | 'f4' | 'ctrl-c' | 'up' | 'down' | 'left' | 'right';
 
 /** What xterm sends for each key (normal cursor mode; F1–F4 are SS3 sequences). */
 export const KEY_SEQUENCES: Record<NamedKey, string> = {
@@ -83,7 +84,8 @@ function matches(text: string, pattern: string | RegExp): boolean {
 function readScreen(terminal: XtermTerminal): string {
   const buffer = terminal.buffer.active;
   const lines: string[] = [];
-  for (let row = 0; row < terminal.rows; row++) lines.push(buffer.getLine(buffer.viewportY + row)?.translateToString(true) ?? '');
+  for (let row = 0; row < terminal.rows; row++)
+    lines.push(buffer.getLine(buffer.viewportY + row)?.translateToString(true) ?? '');
   return lines.join('\n');
 }
 
@@ -124,7 +126,9 @@ export function spawnPty(file: string, args: string[], options: PtyOptions = {})
     for (;;) {
       if (matches(read(), pattern)) return;
       if (Date.now() >= deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} ${String(pattern)}${exitInfo !== null ? ` (process exited: ${JSON.stringify(exitInfo)})` : ''}; the screen:\n${readScreen(terminal)}`);
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what} ${String(pattern)}${exitInfo !== null ? ` (process exited: ${JSON.stringify(exitInfo)})` : ''}; the screen:\n${readScreen(terminal)}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
     }
