@@ -2,6 +2,7 @@
 // Prettier's (eslint-config-prettier turns off the rules it owns).
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import { boundaries } from './eslint.boundaries.js';
 
 export default tseslint.config(
   { ignores: ['dist/', '.build-*/', 'node_modules/'] },
@@ -20,4 +21,5 @@ export default tseslint.config(
       ],
     },
   },
+  ...boundaries,
 );

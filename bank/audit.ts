@@ -6,82 +6,25 @@
 // can detect a truncated log without opening the bank's locked LevelDB.
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256, systemRandomBytes, type RandomBytes } from '../protocol/crypto.js';
-import { fernetDecrypt, fernetEncrypt, type FernetKey } from '../protocol/fernet.js';
-import { AUDIT_GENESIS_HASH, EMPTY_AUDIT_HEAD, type AuditHead, type AuditToken } from './types.js';
+import {
+  AUDIT_GENESIS_HASH,
+  EMPTY_AUDIT_HEAD,
+  decryptAuditToken,
+  fernetDecrypt,
+  fernetEncrypt,
+  hashTokenLine,
+  systemRandomBytes,
+  type AuditHead,
+  type AuditToken,
+  type FernetKey,
+  type RandomBytes,
+} from '../protocol/index.js';
+
+export { AuditChain, decryptAuditToken, hashTokenLine, type AuditEntry, type AuditRecord } from '../protocol/index.js';
 
 export const AUDIT_LOG_FILE = 'audit.log';
 export const AUDIT_HEAD_FILE = 'audit.head';
-export const AUDIT_RECORD_VERSION = 1;
 export const AUDIT_SYNC_INTERVAL_MS = 1_000;
-
-/** What a caller says happened; the chain adds seq, time and the previous hash. */
-export interface AuditEntry {
-  kioskId: string;
-  username: string | null;
-  action: string; // register, login, logout, balance, deposit, withdraw.hold, withdraw.post, withdraw.void, security, …
-  outcome: string; // 'ok' or a decline / close code
-  amountCents?: number;
-  txnId?: string;
-  detail?: string;
-}
-
-export interface AuditRecord extends AuditEntry {
-  v: number;
-  seq: number;
-  ts: string; // ISO-8601 UTC
-  prevHash: string;
-}
-
-export function hashTokenLine(token: string): string {
-  return sha256(Buffer.from(token, 'latin1')).toString('hex');
-}
-
-/** Assigns sequence numbers and links records; pure apart from the injected randomness. */
-export class AuditChain {
-  constructor(
-    private readonly key: FernetKey,
-    private head: AuditHead,
-    private readonly randomBytes: RandomBytes = systemRandomBytes,
-  ) {}
-
-  get currentHead(): AuditHead {
-    return { ...this.head };
-  }
-
-  /** Resets to a durable head after a failed commit dropped the records sealed since. */
-  resetTo(head: AuditHead): void {
-    this.head = { ...head };
-  }
-
-  seal(entry: AuditEntry, nowMs: number): { token: AuditToken; head: AuditHead; record: AuditRecord } {
-    const record: AuditRecord = {
-      v: AUDIT_RECORD_VERSION,
-      seq: this.head.seq + 1,
-      ts: new Date(nowMs).toISOString(),
-      ...entry,
-      prevHash: this.head.hash,
-    };
-    const token = fernetEncrypt(
-      this.key,
-      Buffer.from(JSON.stringify(record)),
-      Math.floor(nowMs / 1000),
-      this.randomBytes(16),
-    );
-    this.head = { seq: record.seq, hash: hashTokenLine(token) };
-    return { token: { seq: record.seq, token }, head: { ...this.head }, record };
-  }
-}
-
-export function decryptAuditToken(key: FernetKey, token: string): AuditRecord | null {
-  const result = fernetDecrypt(key, token);
-  if (!result.ok) return null;
-  try {
-    return JSON.parse(result.plaintext.toString('utf8')) as AuditRecord;
-  } catch {
-    return null;
-  }
-}
 
 function readHeadFile(dir: string, key: FernetKey): AuditHead | null | 'unreadable' {
   let text: string;

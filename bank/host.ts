@@ -1,11 +1,11 @@
-// Wiring of one bank host: keystore view, LevelDB ledger, telemetry (telemetry-runtime.ts),
-// audit log (repaired on start), group committer, service, TCP server and the hold-expiry
-// sweeper. Used by `atm bank`, `atm demo` and the integration tests (which inject a clock
+// Wiring of one bank host: keystore view, LevelDB ledger, whatever reports what the bank does
+// (the HostTelemetry seam; telemetry/ provides the MQTT one), audit log (repaired on start),
+// group committer, service, TCP server and the hold-expiry sweeper. Used by `atm bank`, `atm demo` and the integration tests (which inject a clock
 // and low bcrypt cost).
 import fs from 'node:fs';
 import path from 'node:path';
-import { systemRandomBytes, type RandomBytes } from '../protocol/crypto.js';
-import type { ChannelTimeouts } from '../protocol/channel.js';
+import { systemRandomBytes, type RandomBytes } from '../protocol/index.js';
+import type { ChannelTimeouts } from '../protocol/index.js';
 import { AuditChain, AuditLogFile } from './audit.js';
 import { GroupCommitter } from './commit.js';
 import { KeystoreView, auditKeyOf, initKeystore } from './key-store.js';
@@ -15,13 +15,33 @@ import { LogLineObserver, fanOut, type BankObserver } from './observer.js';
 import { BankServer, type ServerLimits } from './server.js';
 import { BankService } from './service.js';
 import type { LedgerStore } from './store.js';
-import type { BrokerThread } from './broker-thread.js';
-import type { TelemetrySink } from './telemetry.js';
-import { startTelemetryRuntime, type BankMqttOptions, type TelemetryRuntime } from './telemetry-runtime.js';
 
-export type { BankMqttOptions } from './telemetry-runtime.js';
+/**
+ * [Seam] What runs beside the bank to report what it does; telemetry/ provides the MQTT one.
+ * The host starts it after the ledger is open (the ledger's lock is what stops a second bank
+ * on the same folder, before it can touch anything else) and closes it last. It sees the bank
+ * only through its observer: it must never throw into the bank, and its failures are its own.
+ */
+export interface HostTelemetry {
+  /** Gets every bank event, or null when nothing is reported. */
+  readonly observer: BankObserver | null;
+  close(): Promise<void>;
+}
 
-export interface BankHostOptions {
+export interface HostTelemetryContext {
+  /** The keystore as it is now and after `atm keys` changes it (the fleet, operators). */
+  keystore: KeystoreView;
+  dataDir: string;
+  nowMs: () => number;
+  /** The bank's log line. */
+  info(message: string): void;
+}
+
+export type HostTelemetryStarter<T extends HostTelemetry> = (context: HostTelemetryContext) => Promise<T>;
+
+const NO_TELEMETRY: HostTelemetry = { observer: null, close: () => Promise.resolve() };
+
+export interface BankHostOptions<T extends HostTelemetry = HostTelemetry> {
   dataDir: string;
   host?: string;
   port?: number;
@@ -41,45 +61,28 @@ export interface BankHostOptions {
   sweepIntervalMs?: number;
   /** Test seam: use this store instead of LevelDB in DIR/ledger. */
   store?: LedgerStore;
-  /** Telemetry: an embedded aedes broker, an external broker, or none (the default). */
-  mqtt?: BankMqttOptions;
-  /** Metrics are published this often (default 5 000); 0: no timer (tests call publishMetrics()). */
-  metricsIntervalMs?: number;
-  /** The alert time rules run this often (default 1 000); 0: no timer (tests call tickTelemetry()). */
-  alertTickMs?: number;
-  /** A kiosk with no session this long raises kiosk-offline (default 60 000). */
-  kioskOfflineAlertMs?: number;
-  /** A cassette with fewer notes raises low-cash (default 20). */
-  lowCashCount?: number;
-  /** A security alert clears after this long without a repeat (default 300 000). */
-  securityQuietMs?: number;
+  /** Starts what reports the bank's events (telemetry/'s bankTelemetry); none by default. */
+  telemetry?: HostTelemetryStarter<T>;
 }
 
-export interface BankHost {
+export interface BankHost<T extends HostTelemetry = HostTelemetry> {
   port: number;
   host: string;
   service: BankService;
   server: BankServer;
   committer: GroupCommitter;
   store: LedgerStore;
-  telemetry: TelemetrySink;
-  /** The embedded broker's port, or null when there is none. */
-  mqttPort: number | null;
-  /** The embedded broker's WebSocket port, or null when there is none. */
-  mqttWsPort: number | null;
-  /** The embedded broker's worker thread (its id; a test seam that kills it), or null. */
-  mqttBrokerThread: Pick<BrokerThread, 'threadId' | 'running' | 'starts' | 'terminate'> | null;
-  /** Runs the alert time rules now (what the alert timer does). */
-  tickTelemetry(): void;
-  /** Publishes the metrics of the interval since the last call (what the metrics timer does). */
-  publishMetrics(): void;
+  /** What the telemetry starter returned (a null-observer placeholder when there is none). */
+  telemetry: T;
   sweep(): Promise<number>;
   close(): Promise<void>;
 }
 
 export const LEDGER_DIR = 'ledger';
 
-export async function startBankHost(options: BankHostOptions): Promise<BankHost> {
+export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
+  options: BankHostOptions<T>,
+): Promise<BankHost<T>> {
   const nowMs = options.nowMs ?? (() => Date.now());
   const randomBytes = options.randomBytes ?? systemRandomBytes;
   const baseObserver = options.observer ?? new LogLineObserver();
@@ -90,28 +93,21 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
   // The ledger first: its LevelDB lock is what stops a second bank on the same folder, which
   // must not get as far as starting a broker and rewriting this bank's retained file.
   const store = options.store ?? (await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR)));
-  let telemetry: TelemetryRuntime;
+  let telemetry: T;
   try {
-    telemetry = await startTelemetryRuntime({
-      mqtt: options.mqtt ?? { mode: 'off' },
+    const context: HostTelemetryContext = {
       keystore,
       dataDir: options.dataDir,
       nowMs,
-      timings: { metricsIntervalMs: options.metricsIntervalMs ?? 5_000, alertTickMs: options.alertTickMs ?? 1_000 },
-      alerts: {
-        kioskOfflineAlertMs: options.kioskOfflineAlertMs,
-        lowCashCount: options.lowCashCount,
-        securityQuietMs: options.securityQuietMs,
-      },
       info: (message) => baseObserver.info(message),
-    });
+    };
+    // Without a starter T is HostTelemetry (the type parameter's default), so this is sound.
+    telemetry = options.telemetry === undefined ? (NO_TELEMETRY as T) : await options.telemetry(context);
   } catch (error) {
     await store.close();
     throw error;
   }
   const observer = telemetry.observer === null ? baseObserver : fanOut([baseObserver, telemetry.observer]);
-  if (telemetry.retainedLoadError !== null)
-    observer.info(`telemetry: retained messages not restored (${telemetry.retainedLoadError})`);
   const closeTelemetry = (): Promise<void> => telemetry.close();
   try {
     const auditLog = new AuditLogFile(options.dataDir, auditKey, nowMs, randomBytes);
@@ -161,12 +157,7 @@ export async function startBankHost(options: BankHostOptions): Promise<BankHost>
       server,
       committer,
       store,
-      telemetry: telemetry.sink,
-      mqttPort: telemetry.broker?.port ?? null,
-      mqttWsPort: telemetry.broker?.wsPort ?? null,
-      mqttBrokerThread: telemetry.broker,
-      tickTelemetry: () => telemetry.tick(),
-      publishMetrics: () => telemetry.publishMetrics(),
+      telemetry,
       sweep: () => service.sweepExpiredHolds(),
       close: async () => {
         if (closed) return;

@@ -1,5 +1,13 @@
 // The bank component's public face.
-export { startBankHost, LEDGER_DIR, type BankHost, type BankHostOptions, type BankMqttOptions } from './host.js';
+export {
+  startBankHost,
+  LEDGER_DIR,
+  type BankHost,
+  type BankHostOptions,
+  type HostTelemetry,
+  type HostTelemetryContext,
+  type HostTelemetryStarter,
+} from './host.js';
 export {
   addKiosk,
   addOperator,
@@ -10,6 +18,8 @@ export {
   loadKioskKeyFile,
   revokeKiosk,
   KeystoreError,
+  KeystoreView,
+  keystorePath,
   type Keystore,
 } from './key-store.js';
 export {
@@ -33,10 +43,6 @@ export {
   type SecurityEvent,
   type DeviceEvent,
 } from './observer.js';
-export { AlertEngine, DEFAULT_ALERT_OPTIONS, type AlertEngineOptions } from './alerts.js';
-export { MetricsAccumulator, LATENCY_SAMPLES_MAX } from './metrics.js';
-export { RETAINED_FILE_NAME } from './retained-store.js';
-export type { MqttTlsOptions, TelemetrySink, TelemetryStats } from './telemetry.js';
 export { DEFAULT_LIMITS, type LedgerLimits } from './ledger.js';
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 export { MemoryLedgerStore, type LedgerStore } from './store.js';

@@ -5,9 +5,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AtmError } from '../protocol/errors.js';
-import { fernetKeyFormat, fernetKeyParse, type FernetKey } from '../protocol/fernet.js';
-import { PSK_BYTES, isValidKioskId } from '../protocol/handshake.js';
+import { AtmError } from '../protocol/index.js';
+import { fernetKeyFormat, fernetKeyParse, type FernetKey } from '../protocol/index.js';
+import { PSK_BYTES, isValidKioskId } from '../protocol/index.js';
 
 export const KEYSTORE_FILE = 'keystore.json';
 export const KEYSTORE_VERSION = 1;

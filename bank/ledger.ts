@@ -1,9 +1,9 @@
 // Pure ledger decisions: an account and a request in, a new account or a decline out.
 // No I/O and no clock reads here (time is a parameter), so every rule is unit-testable and
 // the service can hold a lock only around the read-decide-write sequence.
-import { AMOUNT_CENTS_MAX, isValidAmountCents } from '../protocol/amount.js';
-import { DeclineCode } from '../protocol/errors.js';
-import { PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_PATTERN, type LimitDetail } from '../protocol/messages.js';
+import { AMOUNT_CENTS_MAX, isValidAmountCents } from '../protocol/index.js';
+import { DeclineCode } from '../protocol/index.js';
+import { PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_PATTERN, type LimitDetail } from '../protocol/index.js';
 import type { Account, TxnRecord } from './types.js';
 
 export interface LedgerLimits {

@@ -1,8 +1,8 @@
 // [Seam] What the bank tells the outside world about what it does: the stdout log line and
 // MQTT telemetry. Observers must never throw into the bank and never see secrets: usernames
 // arrive in full and each observer masks them itself.
-import { formatCents } from '../protocol/amount.js';
-import type { CassetteReport, DeviceState } from '../protocol/messages.js';
+import { formatCents } from '../protocol/index.js';
+import type { CassetteReport, DeviceState } from '../protocol/index.js';
 
 export interface ActionEvent {
   kioskId: string;

@@ -3,10 +3,10 @@
 // at a time per session. Every limit here is named and configurable (DESIGN §3, §4).
 import crypto from 'node:crypto';
 import net from 'node:net';
-import type { RandomBytes } from '../protocol/crypto.js';
-import { DEFAULT_TIMEOUTS, SecureChannel, type ChannelTimeouts } from '../protocol/channel.js';
-import { DeclineCode, SessionCloseReason, declineText } from '../protocol/errors.js';
-import { encodeMessage, parseRequest, type Request, type Response } from '../protocol/messages.js';
+import type { RandomBytes } from '../protocol/index.js';
+import { DEFAULT_TIMEOUTS, SecureChannel, type ChannelTimeouts } from '../protocol/index.js';
+import { DeclineCode, SessionCloseReason, declineText } from '../protocol/index.js';
+import { encodeMessage, parseRequest, type Request, type Response } from '../protocol/index.js';
 import type { KeystoreView } from './key-store.js';
 import { RateLimiter } from './mutex.js';
 import type { BankObserver } from './observer.js';

@@ -4,9 +4,9 @@
 // committer; the reply is built only after that batch is durable.
 import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
-import { formatCents } from '../protocol/amount.js';
-import { DeclineCode, declineText } from '../protocol/errors.js';
-import type { CassetteReport, DeviceState, LimitDetail, Request, Response } from '../protocol/messages.js';
+import { formatCents } from '../protocol/index.js';
+import { DeclineCode, declineText } from '../protocol/index.js';
+import type { CassetteReport, DeviceState, LimitDetail, Request, Response } from '../protocol/index.js';
 import type { AuditEntry } from './audit.js';
 import type { GroupCommitter } from './commit.js';
 import {

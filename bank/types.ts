@@ -33,18 +33,9 @@ export interface TxnRecord {
   settleResponse?: object;
 }
 
-export interface AuditHead {
-  seq: number; // sequence of the last record; 0 = empty log
-  hash: string; // hex SHA-256 of the last record's token line; zeros for the empty log
-}
+import type { AuditHead, AuditToken } from '../protocol/index.js';
 
-export const AUDIT_GENESIS_HASH = '0'.repeat(64);
-export const EMPTY_AUDIT_HEAD: AuditHead = { seq: 0, hash: AUDIT_GENESIS_HASH };
-
-export interface AuditToken {
-  seq: number;
-  token: string;
-}
+export { AUDIT_GENESIS_HASH, EMPTY_AUDIT_HEAD, type AuditHead, type AuditToken } from '../protocol/index.js';
 
 /** Everything one request (or one group commit) changes, written as one atomic synced batch. */
 export interface LedgerBatch {

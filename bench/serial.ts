@@ -10,7 +10,7 @@ import { createSerialDevices } from '../hardware/serial.js';
 import { KioskController, KioskJournal, KioskLink, deriveJournalKey } from '../kiosk/index.js';
 import { addKiosk, initKeystore, silentObserver, startBankHost } from '../bank/index.js';
 import { BankConnection } from '../protocol/index.js';
-import type { KeyName } from '../hardware/types.js';
+import type { KeyName } from '../hardware/index.js';
 
 const KEYS = 400;
 

@@ -21,19 +21,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import bcrypt from 'bcrypt';
-import {
-  addKiosk,
-  addOperator,
-  initKeystore,
-  silentObserver,
-  startBankHost,
-  type BankHost,
-  type BankHostOptions,
-} from '../bank/index.js';
-import { connectMqttAsync } from '../bank/mqtt-client.js';
-import { TELEMETRY_BATCH_MESSAGES_MAX } from '../bank/telemetry-port.js';
-import { startTelemetryThread } from '../bank/telemetry-thread.js';
-import { MqttTelemetry, type TelemetrySink } from '../bank/telemetry.js';
+import { addKiosk, addOperator, initKeystore, silentObserver, startBankHost, type BankHost } from '../bank/index.js';
+import { connectMqttAsync } from '../protocol/index.js';
+import { TELEMETRY_BATCH_MESSAGES_MAX } from '../telemetry/telemetry-port.js';
+import { bankTelemetry, type BankMqttOptions, type TelemetryRuntime } from '../telemetry/index.js';
+import { startTelemetryThread } from '../telemetry/telemetry-thread.js';
+import { MqttTelemetry, type TelemetrySink } from '../telemetry/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
 import { waitUntil } from '../test/helpers/wait.js';
 import {
@@ -233,7 +226,7 @@ class BenchBank {
 
   private constructor(
     readonly root: string,
-    readonly host: BankHost,
+    readonly host: BankHost<TelemetryRuntime>,
     readonly connections: BankConnection[],
     readonly subscriber: Subscriber | null,
     /** The external mosquitto's pid (its CPU is measured per slice), or null. */
@@ -255,7 +248,7 @@ class BenchBank {
       const kioskId = `bench-${index}`;
       return { kioskId, psk: Buffer.from(addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`)).psk, 'hex') };
     });
-    let mqtt: BankHostOptions['mqtt'] = { mode: 'off' };
+    let mqtt: BankMqttOptions = { mode: 'off' };
     if (mode === 'embedded') mqtt = { mode: 'embedded', port: 0 };
     if (mode === 'mosquitto' && broker !== null) mqtt = { mode: 'external', url: broker.url, ...broker.bank };
     const host = await startBankHost({
@@ -267,11 +260,11 @@ class BenchBank {
       serverLimits: { sessionsPerKioskMax: 64, handshakesPerSecondPerKiosk: 100_000, handshakeBurstPerKiosk: 100_000 },
       loginsPerSecondPerKiosk: 100_000,
       loginBurstPerKiosk: 100_000,
-      mqtt,
+      telemetry: bankTelemetry({ mqtt }),
     });
     let subscriber: Subscriber | null = null;
     if (mode !== 'off' && withSubscriber) {
-      const port = mode === 'embedded' ? host.mqttPort : broker?.port;
+      const port = mode === 'embedded' ? host.telemetry.mqttPort : broker?.port;
       const user = mode === 'embedded' ? OPERATOR : broker?.operator;
       if (port == null || user === undefined) throw new Error(`no broker for ${mode}`);
       subscriber =

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The one `atm` command. Wiring only: each sub-command lives in bin/commands/.
-import { AtmError } from '../protocol/errors.js';
+import { AtmError } from '../protocol/index.js';
 import { ExitCode, UsageError, exitCodeOf } from './cli.js';
 import { auditCommand } from './commands/audit.js';
 import { bankCommand } from './commands/bank.js';

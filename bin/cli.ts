@@ -2,10 +2,10 @@
 // flags (flags win), exit codes, and one-line errors. Commands only wire components.
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KeystoreError, loadKioskKeyFile } from '../bank/key-store.js';
-import { DeviceError } from '../hardware/factory.js';
-import { FlashError } from '../hardware/flash.js';
-import { AtmError } from '../protocol/errors.js';
+import { KeystoreError, loadKioskKeyFile } from '../bank/index.js';
+import { DeviceError } from '../hardware/index.js';
+import { FlashError } from '../hardware/index.js';
+import { AtmError } from '../protocol/index.js';
 
 export const ExitCode = {
   OK: 0,

@@ -5,8 +5,8 @@
 // tells us. A start that fails must not leave a half-made data folder behind.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LEDGER_DIR } from '../bank/host.js';
-import { AtmError } from '../protocol/errors.js';
+import { LEDGER_DIR } from '../bank/index.js';
+import { AtmError } from '../protocol/index.js';
 import { UsageError } from './cli.js';
 
 export const StartError = {

@@ -1,6 +1,6 @@
 // Cash arithmetic every dispenser driver shares: the default cassettes, their checks, and which
 // notes make an amount exactly. Pure; money in integer cents.
-import { CASSETTES_MAX } from '../protocol/messages.js';
+import { CASSETTES_MAX } from '../protocol/index.js';
 import type { Cassette } from './types.js';
 
 function assert(condition: unknown, message: string): asserts condition {

@@ -1,7 +1,7 @@
 // Chooses the device drivers from a --device spec: `sim`, `serial:PATH`, `firmata:PATH`.
 // Each driver returns the three devices (closing all three releases the shared port); the kiosk
 // sees only the interfaces.
-import { AtmError } from '../protocol/errors.js';
+import { AtmError } from '../protocol/index.js';
 import { createSimDevices, type SimDevicesOptions } from './sim.js';
 import type { CashDispenser, Display, Keypad } from './types.js';
 

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { AtmError } from '../protocol/errors.js';
+import { AtmError } from '../protocol/index.js';
 
 export const STANDARD_FIRMATA_HEX_SHA256 = '6d57ea7cf30e26c9c2f3a01ee37907d2c951f8bc9c27f84dddad12fa9c8b8f36';
 

@@ -11,3 +11,4 @@ export {
   type DriverFactory,
   type DriverOptions,
 } from './factory.js';
+export { FlashError, checkHex, flashPlan, runFlash, type FlashPlan, type FlashResult } from './flash.js';

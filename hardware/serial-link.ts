@@ -17,7 +17,7 @@ import {
   parseDeviceLine,
   type DeviceMessage,
   type HostMessage,
-} from '../protocol/serial-line.js';
+} from '../protocol/index.js';
 import { Listeners } from './listeners.js';
 import {
   openSerialPort,

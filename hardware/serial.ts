@@ -24,8 +24,8 @@
 //   cashLow → still 'online', isLow() is true; tamper → keypad and dispenser 'fraudAttempt' (no
 //   PIN entry, no cash) until FAULT ok; the display stays usable so the screen can say so.
 //   Faults are forgotten when the line drops: the device announces the active ones after HELLO.
-import { AtmError } from '../protocol/errors.js';
-import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/serial-line.js';
+import { AtmError } from '../protocol/index.js';
+import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/index.js';
 import type { DeviceBundle, DriverOptions } from './factory.js';
 import {
   DISPLAY_COLUMNS_DEFAULT,

@@ -1,55 +1,11 @@
 // [Seam] The kiosk's devices. Each interface is the contract for every driver (sim now;
 // serial and firmata later): the kiosk never imports a driver, only these types.
 
-import type { DeviceState } from '../protocol/messages.js';
+import type { Cassette, DeviceState, DispenseFault, KeyName } from '../protocol/index.js';
 
-/** CEN/XFS4IoT device status vocabulary (shared with the protocol), so operators recognise the states. */
-export type { DeviceState };
-
-/**
- * The 4×4 keypad's keys: digits, Enter (#), Clear (*), Cancel, and the four side keys
- * A–D (function keys F1–F4 on a keyboard). 'backspace' exists for keyboards and USB keypads.
- */
-export type KeyName =
-  | '0'
-  | '1'
-  | '2'
-  | '3'
-  | '4'
-  | '5'
-  | '6'
-  | '7'
-  | '8'
-  | '9'
-  | 'enter'
-  | 'clear'
-  | 'cancel'
-  | 'backspace'
-  | 'A'
-  | 'B'
-  | 'C'
-  | 'D';
-
-export const KEY_NAMES: readonly KeyName[] = [
-  '0',
-  '1',
-  '2',
-  '3',
-  '4',
-  '5',
-  '6',
-  '7',
-  '8',
-  '9',
-  'enter',
-  'clear',
-  'cancel',
-  'backspace',
-  'A',
-  'B',
-  'C',
-  'D',
-];
+/** The device vocabulary lives in protocol/devices.ts: the serial line codec speaks it too. */
+export type { Cassette, DeviceState, DispenseFault, KeyName };
+export { KEY_NAMES } from '../protocol/index.js';
 
 export type Unsubscribe = () => void;
 
@@ -88,13 +44,6 @@ export interface Display {
   show(lines: string[]): Promise<void>;
   onState(listener: (state: DeviceState) => void): Unsubscribe;
 }
-
-export interface Cassette {
-  denominationCents: number;
-  count: number;
-}
-
-export type DispenseFault = 'jam' | 'cashLow' | 'cannotMake' | 'offline' | 'hardwareError';
 
 /** dispensedCents is what physically left the machine: it may be less than asked (partial). */
 export type DispenseResult =

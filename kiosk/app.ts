@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createDevices } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
-import { deviceStateWords, type DeviceState } from '../protocol/messages.js';
+import { deviceStateWords, type DeviceState } from '../protocol/index.js';
 import { KioskLink, type LinkCause } from './link.js';
 import { startKioskUi, type ThemeName } from './ui.js';
 

@@ -4,9 +4,9 @@
 // No terminal here: the blessed UI (ui.ts) and the tests both drive this class.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/types.js';
-import { AtmError } from '../protocol/errors.js';
-import type { DeclineResponse, Response } from '../protocol/messages.js';
+import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/index.js';
+import { AtmError } from '../protocol/index.js';
+import type { DeclineResponse, Response } from '../protocol/index.js';
 import {
   initialState,
   step,

@@ -2,11 +2,11 @@
 // Key presses, time, link and device changes and the results of effects come in; the screen
 // to show and the work to do (bank calls, dispensing, receipts) go out. No I/O, no clock
 // reads: the controller (controller.ts) runs the effects and feeds their results back.
-import { notesForAmount } from '../hardware/cash.js';
-import type { Cassette, KeyName } from '../hardware/types.js';
-import type { DeviceState, LimitDetail } from '../protocol/messages.js';
-import { declineText, isDeclineCode } from '../protocol/errors.js';
-import { formatCents } from '../protocol/amount.js';
+import { notesForAmount } from '../hardware/index.js';
+import type { Cassette, KeyName } from '../hardware/index.js';
+import type { DeviceState, LimitDetail } from '../protocol/index.js';
+import { declineText, isDeclineCode } from '../protocol/index.js';
+import { formatCents } from '../protocol/index.js';
 import { amount, text, type LcdLine } from './lcd.js';
 import type { LinkCause } from './link.js';
 

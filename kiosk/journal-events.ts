@@ -1,6 +1,6 @@
 // The kiosk journal's records: what each event holds, its checks, and its encoding as an
 // AuditRecord (journal.ts writes and reads them; the chain and the file live there).
-import type { AuditEntry, AuditRecord } from '../bank/audit.js';
+import type { AuditEntry, AuditRecord } from '../protocol/index.js';
 export type JournalEvent =
   | { type: 'deposit.sent'; txnId: string; username: string; amountCents: number }
   | { type: 'deposit.result'; txnId: string; outcome: string } // 'ok' or a decline/error code

@@ -12,11 +12,10 @@
 // records every hold/post/void, is the cross-check. Only one KioskJournal may write a dir.
 import fs from 'node:fs';
 import path from 'node:path';
-import { AuditChain, decryptAuditToken, hashTokenLine } from '../bank/audit.js';
-import { EMPTY_AUDIT_HEAD, type AuditHead } from '../bank/types.js';
-import { hkdf, systemRandomBytes, wipe, type RandomBytes } from '../protocol/crypto.js';
-import { AtmError, assert } from '../protocol/errors.js';
-import { fernetKeyFromRaw, type FernetKey } from '../protocol/fernet.js';
+import { AuditChain, EMPTY_AUDIT_HEAD, decryptAuditToken, hashTokenLine, type AuditHead } from '../protocol/index.js';
+import { hkdf, systemRandomBytes, wipe, type RandomBytes } from '../protocol/index.js';
+import { AtmError, assert } from '../protocol/index.js';
+import { fernetKeyFromRaw, type FernetKey } from '../protocol/index.js';
 
 import { decodeEvent, invalidEventReason, toAuditEntry, type JournalEvent } from './journal-events.js';
 import type { UnfinishedWithdrawal } from './recovery.js';

@@ -4,7 +4,7 @@
 // always has a last form that is the amount alone, so an amount is never cut. On a display
 // with fewer rows the lines of lowest rank go first. Only characters the HD44780's A00 ROM
 // shows as themselves: printable ASCII without '\' (¥ there) and '~' (→ there).
-import { formatCents } from '../protocol/amount.js';
+import { formatCents } from '../protocol/index.js';
 
 /** The smallest display the kiosk writes for: every line has a form this wide or narrower. */
 export const LCD_COLUMNS_MIN = 16;

@@ -7,10 +7,10 @@
 // two requests, and carries a logged-in customer's login over with a one-time hand-over token
 // ([ATM-4.9]): the customer never notices. A renewal that fails keeps the old session and is
 // tried again; only a session that really dies is reported as lost.
-import { DEFAULT_TIMEOUTS } from '../protocol/channel.js';
-import { BankConnection, ClientError, type ConnectOptions } from '../protocol/client.js';
-import { AtmError } from '../protocol/errors.js';
-import type { Request, Response } from '../protocol/messages.js';
+import { DEFAULT_TIMEOUTS } from '../protocol/index.js';
+import { BankConnection, ClientError, type ConnectOptions } from '../protocol/index.js';
+import { AtmError } from '../protocol/index.js';
+import type { Request, Response } from '../protocol/index.js';
 
 export type LinkState = 'connecting' | 'online' | 'offline';
 export type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;

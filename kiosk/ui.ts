@@ -3,8 +3,8 @@
 // re-lays itself out on resize. No stack trace ever reaches the screen: errors are caught at
 // the controller, and uncaught ones end the UI with a one-line message after restoring the tty.
 import blessed from 'blessed';
-import { applicationKeypadKeys, keyFromTerminal } from '../hardware/keymap.js';
-import { deviceStateWords } from '../protocol/messages.js';
+import { applicationKeypadKeys, keyFromTerminal } from '../hardware/index.js';
+import { deviceStateWords } from '../protocol/index.js';
 import type { KioskState } from './flow.js';
 import type { KioskController } from './controller.js';
 import { lcdLines, view } from './view.js';

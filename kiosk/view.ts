@@ -1,7 +1,7 @@
 // What each screen shows, as plain text: the blessed UI renders it, the character display
 // mirrors its first lines, and tests read it. Pure: state in, text out.
-import { formatCents } from '../protocol/amount.js';
-import type { Cassette } from '../hardware/types.js';
+import { formatCents } from '../protocol/index.js';
+import type { Cassette } from '../hardware/index.js';
 import { FAST_CASH_CENTS, deviceStop, fastCashOffered, notesText, withdrawAvailable, type KioskState } from './flow.js';
 import { amount, fitLcd, text, type LcdLine, type LcdSize } from './lcd.js';
 

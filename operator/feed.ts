@@ -1,8 +1,7 @@
 // [Seam] Where the dashboard's telemetry comes from: MQTT (the only file here that touches it),
 // or a ManualFeed in tests. The feed turns the broker into reducer inputs: connection state
 // changes, parsed telemetry, and a count of what did not parse.
-import { connectSubscriber, type SubscriberClient } from './mqtt-client.js';
-import { parseTelemetry } from '../protocol/index.js';
+import { connectMqtt, parseTelemetry, type MqttClientLike } from '../protocol/index.js';
 import type { DashboardInput } from './model.js';
 import type { BrokerState } from './state.js';
 
@@ -62,7 +61,7 @@ export function describeError(error: ClientError): { reason: string; final: bool
 }
 
 export class MqttFeed implements TelemetryFeed {
-  private client: SubscriberClient | null = null;
+  private client: MqttClientLike | null = null;
   private listener: FeedListener | null = null;
   private lastReason: string | null = null;
   private state: BrokerState = 'connecting';
@@ -94,7 +93,7 @@ export class MqttFeed implements TelemetryFeed {
     const reconnectMsMax = this.options.reconnectMsMax ?? 10_000;
     let reconnectMs = reconnectMsMin;
     this.report('connecting', null);
-    const client = connectSubscriber(this.options.url, {
+    const client = connectMqtt(this.options.url, {
       protocolVersion: this.options.protocolVersion ?? 4,
       username: this.options.username,
       password: this.options.password,

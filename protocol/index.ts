@@ -1,10 +1,19 @@
-// The protocol component's public face: everything two parts of the system share on the wire.
+// The protocol component's public face: everything two parts of the system share — the
+// session protocol (frames, handshake, records, channel, client), the messages, the device
+// vocabulary, the serial line codec, the telemetry topics, the chained Fernet log and the
+// MQTT client handle. It imports nothing of ours.
 export * from './amount.js';
+export * from './chain-log.js';
+export * from './channel.js';
+export * from './client.js';
+export * from './crypto.js';
+export * from './devices.js';
 export * from './errors.js';
+export * from './fernet.js';
+export * from './frame.js';
+export * from './handshake.js';
 export * from './messages.js';
-export { BankConnection, ClientError, type ConnectOptions } from './client.js';
-export { SecureChannel, DEFAULT_TIMEOUTS, type ChannelTimeouts } from './channel.js';
-export { fernetKeyFormat, fernetKeyParse, fernetEncrypt, fernetDecrypt, type FernetKey } from './fernet.js';
-export { isValidKioskId, PSK_BYTES } from './handshake.js';
+export * from './mqtt-client.js';
+export * from './record.js';
 export * from './serial-line.js';
 export * from './telemetry.js';

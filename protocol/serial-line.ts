@@ -5,7 +5,7 @@
 //
 // This file is longer than the house's 150 lines because the codec's two directions, its
 // limits and the line splitter must change together; each function is still short.
-import type { Cassette, DispenseFault, KeyName } from '../hardware/types.js';
+import type { Cassette, DispenseFault, KeyName } from './devices.js';
 import { CASSETTES_MAX } from './messages.js';
 
 export const SERIAL_PROTOCOL_VERSION = 1;

@@ -2,7 +2,7 @@
 // no sockets, no timers, no sleeps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AlertEngine } from '../bank/alerts.js';
+import { AlertEngine } from '../telemetry/alerts.js';
 import type { AlertPayload } from '../protocol/telemetry.js';
 import { ACTIVE_ALERTS_MAX, parseTelemetry } from '../protocol/telemetry.js';
 

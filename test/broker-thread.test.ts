@@ -13,7 +13,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import bcrypt from 'bcrypt';
-import { startBrokerWorker } from '../bank/broker-thread.js';
+import { startBrokerWorker } from '../telemetry/broker-thread.js';
 import { addOperator, initKeystore, silentObserver, type BankObserver } from '../bank/index.js';
 import { topics } from '../protocol/telemetry.js';
 import { startTestBank, makeTempDir } from './helpers/bank.js';
@@ -35,14 +35,14 @@ test('a bank runs its embedded broker off the main thread, and keeps serving dep
     metricsIntervalMs: 0,
   });
   t.after(() => bank.cleanup());
-  const thread = bank.host.mqttBrokerThread;
-  assert.ok(thread !== null && bank.host.mqttPort !== null);
+  const thread = bank.host.telemetry.broker;
+  assert.ok(thread !== null && bank.host.telemetry.mqttPort !== null);
   assert.notEqual(thread.threadId, threadId, 'the broker reports a thread other than this (main) one');
   assert.equal(thread.running(), true);
 
   // Added after the start: the thread's own keystore view must see it.
   addOperator(bank.dataDir, OPERATOR.username, await bcrypt.hash(OPERATOR.password, 4));
-  const events = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/events/#', OPERATOR);
+  const events = await recordMqtt(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, 'atm/v1/events/#', OPERATOR);
   t.after(() => events.client.endAsync(true));
   const connection = await bank.loginAs('thread-user');
   t.after(() => connection.close());
@@ -142,17 +142,17 @@ test('a bank republishes its kiosk statuses into a restarted broker and logs the
   addOperator(bank.dataDir, OPERATOR.username, await bcrypt.hash(OPERATOR.password, 4));
   const connection = await bank.loginAs('restart-user');
   t.after(() => connection.close());
-  const thread = bank.host.mqttBrokerThread;
+  const thread = bank.host.telemetry.broker;
   assert.ok(thread !== null);
   await thread.terminate(); // as a crash would
   // What the dead thread had not flushed yet is lost; here, all of it.
   fs.rmSync(path.join(bank.dataDir, 'mqtt', 'retained.json'), { force: true });
   await waitUntil(() => thread.running() && thread.starts() === 2, 'the restart', 10_000);
-  const watcher = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', OPERATOR);
+  const watcher = await recordMqtt(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, 'atm/v1/#', OPERATOR);
   t.after(() => watcher.client.endAsync(true));
   await watcher.waitFor((m) => m.topic === topics.kioskStatus(bank.kiosk.kioskId) && m.payload.status === 'online');
   // Republished retained: a dashboard that connects now gets it from the broker.
-  const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', OPERATOR);
+  const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, 'atm/v1/#', OPERATOR);
   t.after(() => late.client.endAsync(true));
   const status = await late.waitFor((m) => m.topic === topics.kioskStatus(bank.kiosk.kioskId));
   assert.deepEqual([status.retain, status.payload.status], [true, 'online']);

@@ -61,11 +61,11 @@ test('npm run operator with a demo running: the dashboard opens on its broker as
   t.after(() => bank.cleanup());
   const password = 'demo operator secret';
   addOperator(bank.dataDir, 'demo-operator', await bcrypt.hash(password, 4));
-  fs.writeFileSync(path.join(bank.dataDir, 'demo-mqtt.url'), `mqtt://127.0.0.1:${bank.host.mqttPort}\n`);
+  fs.writeFileSync(path.join(bank.dataDir, 'demo-mqtt.url'), `mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}\n`);
   fs.writeFileSync(path.join(bank.dataDir, 'demo-operator.password'), `${password}\n`);
   const pty = spawnPty(process.execPath, [script], { env: cleanEnv({ ATM_DATA: bank.dataDir }) });
   t.after(() => pty.kill());
-  await pty.waitFor(`127.0.0.1:${bank.host.mqttPort} online`, 10_000);
+  await pty.waitFor(`127.0.0.1:${bank.host.telemetry.mqttPort} online`, 10_000);
   pty.type('q');
   assert.equal((await pty.exited).exitCode, 0);
 });

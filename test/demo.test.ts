@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { loadKeystore } from '../bank/index.js';
-import { connectMqttAsync } from '../bank/mqtt-client.js';
+import { connectMqttAsync } from '../protocol/index.js';
 import { cleanEnv, runAtm, tempDir } from './helpers/cli.js';
 import { atmBin } from './helpers/paths.js';
 import { spawnPty } from './helpers/pty.js';

@@ -4,8 +4,8 @@
 // back; provisioning it again lists it again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TelemetryObserver } from '../bank/telemetry-observer.js';
-import type { TelemetrySink } from '../bank/telemetry.js';
+import { TelemetryObserver } from '../telemetry/telemetry-observer.js';
+import type { TelemetrySink } from '../telemetry/telemetry.js';
 import type { KioskStatus } from '../protocol/telemetry.js';
 
 const T0 = Date.parse('2026-11-28T10:00:00.000Z');

@@ -1,7 +1,7 @@
 // Metrics accumulator: rates, percentiles and counts per interval, injected times, no timers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MetricsAccumulator, percentile, xorshift } from '../bank/metrics.js';
+import { MetricsAccumulator, percentile, xorshift } from '../telemetry/metrics.js';
 import { parseTelemetry } from '../protocol/telemetry.js';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);

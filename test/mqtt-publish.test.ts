@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
-import { encodeQos0Publish, MQTT_ENCODE_ERROR, MQTT_REMAINING_LENGTH_MAX } from '../bank/mqtt-publish.js';
+import { encodeQos0Publish, MQTT_ENCODE_ERROR, MQTT_REMAINING_LENGTH_MAX } from '../telemetry/mqtt-publish.js';
 
 function reference(topic: string, payload: string, retain: boolean, protocolVersion: 4 | 5): Buffer {
   return mqttPacket.generate(

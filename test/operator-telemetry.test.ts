@@ -42,7 +42,7 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
   before(async () => {
     bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0 } });
     addOperator(bank.dataDir, OPERATOR, await bcrypt.hash(OPERATOR_PASSWORD, 4));
-    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', {
+    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, 'atm/v1/#', {
       username: OPERATOR,
       password: OPERATOR_PASSWORD,
     });
@@ -122,7 +122,7 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     assert.ok(!watching.some((text) => /kiosk-02/.test(text)), watching.join('\n'));
     assert.match(watching.join('\n'), /kiosk-01 /);
     // A dashboard that starts now gets the retained statuses: the revoked kiosk is not among them.
-    const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/kiosk/+/status', {
+    const late = await recordMqtt(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, 'atm/v1/kiosk/+/status', {
       username: OPERATOR,
       password: OPERATOR_PASSWORD,
     });
@@ -143,12 +143,12 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-03') && m.payload.status === 'online', from);
     connection.close();
     await recorder.waitFor((m) => m.topic === topics.kioskStatus('kiosk-03') && m.payload.status === 'offline', from);
-    const mqttPort = bank.host.mqttPort;
+    const mqttPort = bank.host.telemetry.mqttPort;
     await recorder.client.endAsync(true);
     await bank.stop();
     revokeKiosk(bank.dataDir, 'kiosk-03');
     await bank.restart({ mqtt: { mode: 'embedded', port: mqttPort ?? 0 } });
-    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.mqttPort}`, 'atm/v1/#', {
+    recorder = await recordMqtt(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, 'atm/v1/#', {
       username: OPERATOR,
       password: OPERATOR_PASSWORD,
     });

@@ -83,8 +83,8 @@ describe(
     before(async () => {
       bank = await startTestBank({ mqtt: { mode: 'embedded', port: 0 } });
       addOperator(bank.dataDir, OPERATOR, await bcrypt.hash(OPERATOR_PASSWORD, 4));
-      assert.ok(bank.host.mqttPort !== null);
-      mqttPort = bank.host.mqttPort;
+      assert.ok(bank.host.telemetry.mqttPort !== null);
+      mqttPort = bank.host.telemetry.mqttPort;
     });
     after(async () => {
       await bank?.cleanup();

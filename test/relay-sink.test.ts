@@ -1,9 +1,9 @@
 // bank/relay-sink.ts: the bank's sink across telemetry-thread restarts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RelaySink } from '../bank/relay-sink.js';
-import type { TelemetryStats } from '../bank/telemetry-outlet.js';
-import type { TelemetrySink } from '../bank/telemetry.js';
+import { RelaySink } from '../telemetry/relay-sink.js';
+import type { TelemetryStats } from '../telemetry/telemetry-outlet.js';
+import type { TelemetrySink } from '../telemetry/telemetry.js';
 
 /** A thread's sink that starts from the counts it is given and counts what it is sent as published. */
 function threadSink(countsBefore: {

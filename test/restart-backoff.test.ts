@@ -1,7 +1,7 @@
 // bank/restart-backoff.ts: the wait before a crashed telemetry thread starts again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RestartBackoff } from '../bank/restart-backoff.js';
+import { RestartBackoff } from '../telemetry/restart-backoff.js';
 
 test('doubles from min to max while threads die young, and starts from min again after a stable run', () => {
   const backoff = new RestartBackoff(1_000, 30_000, 60_000);

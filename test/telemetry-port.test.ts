@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
-import { startEmbeddedBroker, type LocalPacket } from '../bank/broker.js';
-import { BrokerTelemetry } from '../bank/broker-telemetry.js';
-import { Envelope, type TelemetryOutlet, type TelemetryStats } from '../bank/telemetry-outlet.js';
-import { PortTelemetry, serveTelemetryPort, TELEMETRY_STATS_REPORT_MS } from '../bank/telemetry-port.js';
-import { startTelemetryThread } from '../bank/telemetry-thread.js';
+import { startEmbeddedBroker, type LocalPacket } from '../telemetry/broker.js';
+import { BrokerTelemetry } from '../telemetry/broker-telemetry.js';
+import { Envelope, type TelemetryOutlet, type TelemetryStats } from '../telemetry/telemetry-outlet.js';
+import { PortTelemetry, serveTelemetryPort, TELEMETRY_STATS_REPORT_MS } from '../telemetry/telemetry-port.js';
+import { startTelemetryThread } from '../telemetry/telemetry-thread.js';
 import { topics } from '../protocol/telemetry.js';
 import { recordMqtt } from './helpers/mqtt-recorder.js';
 import { waitUntil } from './helpers/wait.js';

@@ -13,17 +13,17 @@ import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { Aedes } from 'aedes';
 import bcrypt from 'bcrypt';
-import { startEmbeddedBroker } from '../bank/broker.js';
+import { startEmbeddedBroker } from '../telemetry/broker.js';
 import { addOperator, auditKeyRaw, initKeystore, loadKeystore } from '../bank/key-store.js';
-import { connectMqttAsync, type MqttClientLike } from '../bank/mqtt-client.js';
-import { RetainedFile } from '../bank/retained-store.js';
+import { connectMqttAsync, type MqttClientLike } from '../protocol/index.js';
+import { RetainedFile } from '../telemetry/retained-store.js';
 import {
   MqttTelemetry,
   TELEMETRY_FLUSH_SLICE_MESSAGES,
   TELEMETRY_QUEUE_MESSAGES_MAX,
   TELEMETRY_SOCKET_BYTES_MAX,
   TELEMETRY_CLOSE_MS_MAX,
-} from '../bank/telemetry.js';
+} from '../telemetry/telemetry.js';
 import { BankConnection } from '../protocol/index.js';
 import { parseTelemetry, topics } from '../protocol/telemetry.js';
 import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKiosk } from './helpers/bank.js';
@@ -323,7 +323,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
   /** Published after everything before it, by the same client: once it arrives, they have. */
   const barrier = async (): Promise<void> => {
     const from = all.received.length;
-    bank.host.publishMetrics();
+    bank.host.telemetry.publishMetrics();
     await all.waitFor((m) => m.topic === topics.metrics, from);
   };
   const alertsOf = (alertId: string, from = 0): Received[] =>
@@ -345,8 +345,8 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
       lowCashCount: 20,
     });
     addOperator(bank.dataDir, OPERATOR, await bcrypt.hash(OPERATOR_PASSWORD, 4));
-    assert.ok(bank.host.mqttPort !== null);
-    mqttPort = bank.host.mqttPort;
+    assert.ok(bank.host.telemetry.mqttPort !== null);
+    mqttPort = bank.host.telemetry.mqttPort;
     rememberSecrets(bank, [bank.kiosk]);
     all = await watchAll(`mqtt://127.0.0.1:${mqttPort}`, OPERATOR_LOGIN);
   });
@@ -578,7 +578,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     rememberSecrets(bank, [flapper]);
     const alertId = 'kiosk-offline:kiosk-flap';
     const from = all.received.length;
-    bank.host.tickTelemetry(); // picks up the new kiosk from the keystore: its offline clock starts now
+    bank.host.telemetry.tick(); // picks up the new kiosk from the keystore: its offline clock starts now
     const session = async (): Promise<BankConnection> => {
       const mark = all.received.length;
       const connection = await bank.connect({ kioskId: flapper.kioskId, psk: flapper.psk });
@@ -596,9 +596,9 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     for (let flap = 0; flap < 3; flap += 1) {
       await end(connection);
       clock.advance(5_000);
-      bank.host.tickTelemetry();
+      bank.host.telemetry.tick();
       connection = await session();
-      bank.host.tickTelemetry();
+      bank.host.telemetry.tick();
     }
     await barrier();
     assert.deepEqual(alertsOf(alertId, from), [], 'a flapping link raises nothing');
@@ -607,7 +607,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     await end(connection);
     for (let second = 1; second <= 15; second += 1) {
       clock.advance(1_000);
-      bank.host.tickTelemetry();
+      bank.host.telemetry.tick();
     }
     await barrier();
     const raised = alertsOf(alertId, from);
@@ -621,9 +621,9 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
 
     // Back: one clear, with the raise's alertId and since.
     connection = await session();
-    bank.host.tickTelemetry();
+    bank.host.telemetry.tick();
     await end(connection);
-    bank.host.tickTelemetry();
+    bank.host.telemetry.tick();
     await barrier();
     const both = alertsOf(alertId, from);
     assert.deepEqual(
@@ -635,7 +635,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
 
   test('metrics: after deposits, the interval carries tps for deposit, request counts and latency percentiles', async () => {
     const closing = all.received.length;
-    bank.host.publishMetrics(); // closes the interval so far
+    bank.host.telemetry.publishMetrics(); // closes the interval so far
     // Its message must have arrived before `from` is taken: telemetry crosses threads in batches.
     await all.waitFor((m) => m.topic === topics.metrics, closing);
     fullUsernames.push('metrics-user');
@@ -648,7 +648,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
       });
     const from = all.received.length;
     clock.advance(5_000);
-    bank.host.publishMetrics();
+    bank.host.telemetry.publishMetrics();
     const metrics = await all.waitFor((m) => m.topic === topics.metrics, from);
     connection.close();
     assert.equal(metrics.payload.intervalMs, 5_000);
@@ -689,7 +689,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
       await proxy.close();
     }
     await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === alertId, from);
-    bank.host.tickTelemetry(); // the count reaches the snapshot at the next tick
+    bank.host.telemetry.tick(); // the count reaches the snapshot at the next tick
     const countOf = (m: Received): unknown =>
       (m.payload.alerts as Record<string, unknown>[]).find((alert) => alert.alertId === alertId)?.count;
     const snapshot = await all.waitFor((m) => m.topic === topics.alertsActive && countOf(m) === 2, from);
@@ -704,7 +704,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
 
     // Quiet for the quiet period: one clear, carrying the final count.
     clock.advance(60_000);
-    bank.host.tickTelemetry();
+    bank.host.telemetry.tick();
     const cleared = await all.waitFor(
       (m) => m.topic === topics.alerts && m.payload.alertId === alertId && m.payload.state === 'cleared',
       from,
@@ -717,7 +717,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     const from = all.received.length;
     const setup = await bank.loginAs('locked-out-user');
     setup.close();
-    bank.host.publishMetrics();
+    bank.host.telemetry.publishMetrics();
     const connection = await bank.connect();
     for (let attempt = 0; attempt < 6; attempt += 1)
       await connection.request({ op: 'login', username: 'locked-out-user', password: 'wrong password!' });
@@ -726,7 +726,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
     await all.waitFor((m) => m.topic === topics.alerts && m.payload.alertId === alertId, from);
     clock.advance(1_000);
     const metricsFrom = all.received.length;
-    bank.host.publishMetrics();
+    bank.host.telemetry.publishMetrics();
     const metrics = await all.waitFor((m) => m.topic === topics.metrics, metricsFrom);
     assert.equal(metrics.payload.loginsFailed, 6);
     assert.equal(alertsOf(alertId, from).length, 1, 'the lockout and the try on the locked account: one alert');
@@ -770,7 +770,7 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
 
   test('a kiosk status published before a restart reaches a new subscriber after it, over TCP and over ws://', async () => {
     const kioskId = bank.kiosk.kioskId;
-    const first = await watchAll(`mqtt://127.0.0.1:${bank.host.mqttPort}`, OPERATOR_LOGIN);
+    const first = await watchAll(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, OPERATOR_LOGIN);
     const connection = await bank.connect();
     const cassettes = [{ denominationCents: 2000, count: 0 }];
     await connection.request({
@@ -787,21 +787,21 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
     assert.equal(published.payload.cashLevel, 'empty');
 
     await bank.restart();
-    assert.ok(bank.host.mqttPort !== null && bank.host.mqttWsPort !== null);
+    assert.ok(bank.host.telemetry.mqttPort !== null && bank.host.telemetry.mqttWsPort !== null);
     assert.ok(fs.existsSync(path.join(bank.dataDir, 'mqtt', 'retained.json')));
-    const overTcp = await watchAll(`mqtt://127.0.0.1:${bank.host.mqttPort}`, OPERATOR_LOGIN);
+    const overTcp = await watchAll(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, OPERATOR_LOGIN);
     const restored = await overTcp.waitFor((m) => m.topic === topics.kioskStatus(kioskId));
     assert.equal(restored.retain, true);
     assert.equal(restored.text, published.text, 'the very message of the first run, not a new one');
 
-    const overWs = await recordMqtt(`ws://127.0.0.1:${bank.host.mqttWsPort}`, 'atm/v1/#', OPERATOR_LOGIN);
+    const overWs = await recordMqtt(`ws://127.0.0.1:${bank.host.telemetry.mqttWsPort}`, 'atm/v1/#', OPERATOR_LOGIN);
     clients.push(overWs.client);
     const viaWs = await overWs.waitFor((m) => m.topic === topics.kioskStatus(kioskId));
     assert.equal(viaWs.text, published.text);
     const bankStatus = await overWs.waitFor((m) => m.topic.startsWith('atm/v1/bank/') && m.payload.status === 'online');
     assert.equal(bankStatus.retain, true);
     await assert.rejects(
-      connectMqttAsync(`ws://127.0.0.1:${bank.host.mqttWsPort}`, {
+      connectMqttAsync(`ws://127.0.0.1:${bank.host.telemetry.mqttWsPort}`, {
         protocolVersion: 4,
         username: OPERATOR,
         password: 'wrong',
@@ -828,7 +828,7 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
     entry.payload = JSON.stringify({ ...before, status: 'online' });
     fs.writeFileSync(file, JSON.stringify(stored));
     await bank.restart();
-    const watcher = await watchAll(`mqtt://127.0.0.1:${bank.host.mqttPort}`, OPERATOR_LOGIN);
+    const watcher = await watchAll(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, OPERATOR_LOGIN);
     const offline = await watcher.waitFor(
       (m) => m.topic === topics.kioskStatus(kioskId) && m.payload.status === 'offline',
     );

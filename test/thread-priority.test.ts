@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { lowerThisThreadPriority, TELEMETRY_THREAD_NICE } from '../bank/thread-priority.js';
+import { lowerThisThreadPriority, TELEMETRY_THREAD_NICE } from '../telemetry/thread-priority.js';
 
 const linux = fs.existsSync('/proc/thread-self');
 
@@ -15,7 +15,7 @@ test(
   { skip: linux ? false : 'needs Linux /proc/thread-self' },
   async () => {
     const mainBefore = os.getPriority(process.pid);
-    const moduleUrl = new URL('../bank/thread-priority.js', import.meta.url).href;
+    const moduleUrl = new URL('../telemetry/thread-priority.js', import.meta.url).href;
     const worker = new Worker(
       `const { parentPort } = require('node:worker_threads');
      const fs = require('node:fs');

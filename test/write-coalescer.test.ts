@@ -8,8 +8,8 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
-import { startEmbeddedBroker } from '../bank/broker.js';
-import { WriteCoalescer } from '../bank/write-coalescer.js';
+import { startEmbeddedBroker } from '../telemetry/broker.js';
+import { WriteCoalescer } from '../telemetry/write-coalescer.js';
 import { recordMqtt } from './helpers/mqtt-recorder.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

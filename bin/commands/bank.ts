@@ -1,9 +1,8 @@
 // atm bank — run the bank host until SIGTERM/SIGINT.
 import fs from 'node:fs';
-import { startBankHost, type BankMqttOptions } from '../../bank/host.js';
-import { LogLineObserver } from '../../bank/observer.js';
-import { KeystoreError, keystorePath } from '../../bank/key-store.js';
-import { AtmError } from '../../protocol/errors.js';
+import { KeystoreError, LogLineObserver, keystorePath, startBankHost } from '../../bank/index.js';
+import { AtmError } from '../../protocol/index.js';
+import { bankTelemetry, type BankMqttOptions } from '../../telemetry/index.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
@@ -55,6 +54,9 @@ export async function bankCommand(argv: string[]): Promise<number> {
     port: integerOption(values, 'port', 7400, 0, 65535),
     bcryptCost: integerOption(values, 'bcrypt-cost', 12, 4, 15),
     holdTimeoutMs: integerOption(values, 'hold-timeout-ms', 5 * 60_000, 1_000, 24 * 3600_000),
+  };
+  const telemetryOptions = {
+    mqtt,
     metricsIntervalMs: integerOption(values, 'metrics-interval-ms', 5_000, 1_000, 3600_000),
     kioskOfflineAlertMs: integerOption(values, 'kiosk-offline-alert-ms', 60_000, 1_000, 24 * 3600_000),
     lowCashCount: integerOption(values, 'low-cash-count', 20, 0, 100_000),
@@ -72,7 +74,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
   try {
     host = await startBankHost({
       ...hostOptions,
-      mqtt,
+      telemetry: bankTelemetry(telemetryOptions),
       observer: new LogLineObserver((line) => process.stdout.write(logLine(line))),
     });
   } catch (error) {
@@ -85,9 +87,12 @@ export async function bankCommand(argv: string[]): Promise<number> {
       mqttWsPort: mqtt.mode === 'embedded' ? (mqtt.wsPort ?? null) : null,
     });
   }
-  if (host.mqttPort !== null) process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.mqttPort}`));
-  if (host.mqttWsPort !== null)
-    process.stdout.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.mqttWsPort}`));
+  if (host.telemetry.mqttPort !== null)
+    process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.telemetry.mqttPort}`));
+  if (host.telemetry.mqttWsPort !== null)
+    process.stdout.write(
+      logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.telemetry.mqttWsPort}`),
+    );
   process.stdout.write(logLine(`bank stopping (${await stopping})`));
   await host.close();
   process.stdout.write(logLine('bank stopped'));

@@ -17,7 +17,8 @@ import {
   type BankHost,
   type BankHostOptions,
 } from '../../bank/index.js';
-import { runKioskApp } from '../../kiosk/app.js';
+import { runKioskApp } from '../../kiosk/index.js';
+import { bankTelemetry, type TelemetryRuntime } from '../../telemetry/index.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, stopSignal } from '../cli.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
@@ -52,7 +53,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const before = snapshotDataDir(dataDir);
   let logStream: fs.WriteStream | null = null;
   let psk: Buffer;
-  let host: BankHost;
+  let host: BankHost<TelemetryRuntime>;
   try {
     psk = provisionDemoKiosk(dataDir);
     await ensureDemoOperator(dataDir);
@@ -72,11 +73,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     // The broker falls back to a free port by itself, so a port in use here is the bank's.
     throw explainStartFailure(error, { dataDir, host: '127.0.0.1', port, mqttPort: null });
   }
-  const operatorHint = operatorLine(dataDir, host.mqttPort);
+  const operatorHint = operatorLine(dataDir, host.telemetry.mqttPort);
   // `npm run operator` reads this to find the demo's broker (1883 unless that was taken).
   fs.writeFileSync(
     path.join(dataDir, DEMO_MQTT_URL_FILE),
-    host.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.mqttPort}\n`,
+    host.telemetry.mqttPort === null ? '' : `mqtt://127.0.0.1:${host.telemetry.mqttPort}\n`,
     { mode: 0o600 },
   );
   logStream.write(logLine(operatorHint));
@@ -141,14 +142,18 @@ Ctrl-C stops the bank.
 }
 
 /** The demo prefers the standard MQTT port; a demo should still start when another broker holds it. */
-async function startDemoBank(options: BankHostOptions, mqttPort: number): Promise<BankHost> {
+async function startDemoBank(options: BankHostOptions, mqttPort: number): Promise<BankHost<TelemetryRuntime>> {
+  const withBroker = (port: number): BankHostOptions<TelemetryRuntime> => ({
+    ...options,
+    telemetry: bankTelemetry({ mqtt: { mode: 'embedded', port } }),
+  });
   try {
-    return await startBankHost({ ...options, mqtt: { mode: 'embedded', port: mqttPort } });
+    return await startBankHost(withBroker(mqttPort));
   } catch (error) {
     // Only the broker's port falls back; the bank's own port being taken is the user's to solve.
     const taken = error as NodeJS.ErrnoException & { port?: number };
     if (taken.code !== 'EADDRINUSE' || mqttPort === 0 || taken.port !== mqttPort) throw error;
-    return startBankHost({ ...options, mqtt: { mode: 'embedded', port: 0 } });
+    return startBankHost(withBroker(0));
   }
 }
 

@@ -1,7 +1,7 @@
 // atm firmware flash — StandardFirmata onto an Arduino with avrdude.
 import path from 'node:path';
-import { FlashError, checkHex, flashPlan, runFlash } from '../../hardware/flash.js';
-import { AtmError } from '../../protocol/errors.js';
+import { FlashError, checkHex, flashPlan, runFlash } from '../../hardware/index.js';
+import { AtmError } from '../../protocol/index.js';
 import { ExitCode, UsageError, parse, printJson, required } from '../cli.js';
 
 const USAGE = `usage: atm firmware flash --port PATH [--hex FILE] [--board uno|nano|nano-old] [--no-write] [--any-hex] [--json]

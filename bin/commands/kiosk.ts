@@ -1,6 +1,6 @@
 // atm kiosk — the full-screen kiosk against a bank host.
 import path from 'node:path';
-import { runKioskApp } from '../../kiosk/app.js';
+import { runKioskApp } from '../../kiosk/index.js';
 import { ExitCode, UsageError, integerOption, parse, parseBank, readKioskKey, required } from '../cli.js';
 
 const USAGE = `usage: atm kiosk --bank HOST:PORT --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]

@@ -12,6 +12,10 @@ import {
   type BankHostOptions,
 } from '../../bank/index.js';
 import { BankConnection, type ConnectOptions } from '../../protocol/index.js';
+import { bankTelemetry, type BankTelemetryOptions, type TelemetryRuntime } from '../../telemetry/index.js';
+
+/** The host's options and the telemetry's, side by side, as a test states them. */
+export type TestBankOptions = Omit<BankHostOptions, 'telemetry'> & BankTelemetryOptions;
 
 export interface TestKiosk {
   kioskId: string;
@@ -21,13 +25,13 @@ export interface TestKiosk {
 
 export interface TestBank {
   dataDir: string;
-  host: BankHost;
+  host: BankHost<TelemetryRuntime>;
   kiosk: TestKiosk;
   addKiosk(kioskId: string): TestKiosk;
   connect(overrides?: Partial<ConnectOptions>): Promise<BankConnection>;
   /** A logged-in session for a (possibly new) user. */
   loginAs(username: string, password?: string, overrides?: Partial<ConnectOptions>): Promise<BankConnection>;
-  restart(extra?: Partial<BankHostOptions>): Promise<void>;
+  restart(extra?: Partial<TestBankOptions>): Promise<void>;
   stop(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -38,7 +42,14 @@ export function makeTempDir(prefix = 'atm-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startTestBank(options: Partial<BankHostOptions> = {}): Promise<TestBank> {
+/** Splits a test's options into the host's and bankTelemetry's. */
+export function hostOptions(options: TestBankOptions): BankHostOptions<TelemetryRuntime> {
+  const { mqtt, metricsIntervalMs, alertTickMs, kioskOfflineAlertMs, lowCashCount, securityQuietMs, ...host } = options;
+  const telemetry = { mqtt, metricsIntervalMs, alertTickMs, kioskOfflineAlertMs, lowCashCount, securityQuietMs };
+  return { ...host, telemetry: bankTelemetry(telemetry) };
+}
+
+export async function startTestBank(options: Partial<TestBankOptions> = {}): Promise<TestBank> {
   const root = makeTempDir();
   const dataDir = options.dataDir ?? path.join(root, 'data');
   initKeystore(dataDir);
@@ -48,7 +59,7 @@ export async function startTestBank(options: Partial<BankHostOptions> = {}): Pro
     return { kioskId, psk: Buffer.from(file.psk, 'hex'), keyFile };
   };
   const kiosk = provision('kiosk-01');
-  const baseOptions: BankHostOptions = {
+  const baseOptions: TestBankOptions = {
     dataDir,
     port: 0,
     bcryptCost: 4,
@@ -59,7 +70,7 @@ export async function startTestBank(options: Partial<BankHostOptions> = {}): Pro
     loginBurstPerKiosk: 10_000,
     ...options,
   };
-  let host = await startBankHost(baseOptions);
+  let host = await startBankHost(hostOptions(baseOptions));
   let running = true;
   const bank: TestBank = {
     dataDir,
@@ -88,7 +99,7 @@ export async function startTestBank(options: Partial<BankHostOptions> = {}): Pro
     },
     async restart(extra = {}) {
       if (running) await host.close();
-      host = await startBankHost({ ...baseOptions, ...extra });
+      host = await startBankHost(hostOptions({ ...baseOptions, ...extra }));
       running = true;
     },
     async stop() {

@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectMqttAsync } from '../../bank/mqtt-client.js';
+import { connectMqttAsync } from '../../protocol/index.js';
 import { freePort } from './cli.js';
 
 export interface MqttUser {

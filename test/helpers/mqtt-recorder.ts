@@ -1,6 +1,6 @@
 // An mqtt.js subscriber for tests: records every message it receives (topic, text, parsed
 // JSON, retain flag) and waits for one matching a predicate, with a deadline instead of sleeps.
-import { connectMqttAsync, type MqttClientLike } from '../../bank/mqtt-client.js';
+import { connectMqttAsync, type MqttClientLike } from '../../protocol/index.js';
 
 export const MQTT_WAIT_MS = 5_000;
 

@@ -3,8 +3,8 @@
 // and metrics when the host asks. Only what an operator needs: never balances, passwords,
 // keys or full usernames (usernames are masked here). The host drives time: tick() every
 // second for the alert time rules, publishMetrics() every metrics interval.
-import type { AlertPayload, KioskStatus } from '../protocol/telemetry.js';
-import { topics } from '../protocol/telemetry.js';
+import type { AlertPayload, KioskStatus } from '../protocol/index.js';
+import { topics } from '../protocol/index.js';
 import { AlertEngine, type AlertEngineOptions } from './alerts.js';
 import { KioskStatusBoard } from './kiosk-status.js';
 import { MetricsAccumulator } from './metrics.js';
@@ -15,7 +15,7 @@ import {
   type DeviceEvent,
   type SecurityEvent,
   type SessionEvent,
-} from './observer.js';
+} from '../bank/index.js';
 import type { TelemetrySink } from './telemetry.js';
 
 export interface TelemetryObserverOptions {

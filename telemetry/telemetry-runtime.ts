@@ -2,11 +2,11 @@
 // broker or none), the TelemetryObserver, and the two unref'd timers that drive it (the alert tick every
 // second, metrics every metrics interval). Tests pass 0 for both intervals and call tick()
 // and publishMetrics() themselves with a FakeClock.
-import { parseTelemetry, type KioskStatus } from '../protocol/telemetry.js';
+import { parseTelemetry, type KioskStatus } from '../protocol/index.js';
 import type { AlertEngineOptions } from './alerts.js';
 import { startBrokerWorker, type BrokerThread } from './broker-thread.js';
-import type { Keystore, KeystoreView } from './key-store.js';
-import { NoopTelemetry, type MqttTlsOptions, type TelemetrySink } from './telemetry.js';
+import type { Keystore, KeystoreView } from '../bank/index.js';
+import { NoopTelemetry, type MqttTlsOptions, type TelemetrySink, type TelemetryStats } from './telemetry.js';
 import { startTelemetryThread } from './telemetry-thread.js';
 import { TelemetryObserver } from './telemetry-observer.js';
 
@@ -37,14 +37,22 @@ export interface TelemetryTimings {
   alertTickMs: number;
 }
 
+/** The HostTelemetry that bank/host.ts runs: what tests and the CLI reach through host.telemetry. */
 export interface TelemetryRuntime {
   sink: TelemetrySink;
+  /** The embedded broker's port, or null when there is none. */
+  readonly mqttPort: number | null;
+  /** The embedded broker's WebSocket port, or null when there is none. */
+  readonly mqttWsPort: number | null;
+  stats(): TelemetryStats;
   /** The embedded broker's thread, or null (external broker, or telemetry off). */
   broker: BrokerThread | null;
   observer: TelemetryObserver | null;
   /** Why the embedded broker's retained file could not be read at start, or null. */
   retainedLoadError: string | null;
+  /** Runs the alert time rules now (what the alert timer does). */
   tick(): void;
+  /** Publishes the metrics of the interval since the last call (what the metrics timer does). */
   publishMetrics(): void;
   close(): Promise<void>;
 }
@@ -140,8 +148,12 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
   let republish = (): void => undefined;
   const { sink, broker } = await startSink(options, () => republish());
   const retainedLoadError = broker?.retainedLoadError ?? null;
+  if (retainedLoadError !== null) options.info?.(`telemetry: retained messages not restored (${retainedLoadError})`);
+  // A restarted broker thread listens on the ports the first one got, so these stay true.
+  const ports = { mqttPort: broker?.port ?? null, mqttWsPort: broker?.wsPort ?? null, stats: () => sink.stats() };
   if (options.mqtt.mode === 'off') {
     return {
+      ...ports,
       sink,
       broker,
       observer: null,
@@ -185,6 +197,7 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
   for (const timer of timers) timer?.unref();
   let closed = false;
   return {
+    ...ports,
     sink,
     broker,
     observer,

@@ -8,7 +8,7 @@
 // subscriber then drops the older packet of the two (moscajs/aedes#994, see RetainedFirst in
 // broker.ts). So while a retained publish is in the broker the messages after it wait here,
 // at most queueMessagesMax of them (beyond: dropped and counted), and go once it is done.
-import { topics } from '../protocol/telemetry.js';
+import { topics } from '../protocol/index.js';
 import type { LocalBroker, LocalPacket } from './broker.js';
 import { Envelope, type TelemetryOutlet, type TelemetryStats } from './telemetry-outlet.js';
 import { TELEMETRY_QUEUE_MESSAGES_MAX } from './telemetry.js';

@@ -2,8 +2,8 @@
 // while it has an open session, when it was last heard from, its last device report and
 // cash level. Pure; each input returns the status to publish, or null when nothing an
 // operator sees has changed (so a busy kiosk does not republish on every request).
-import type { CassetteReport } from '../protocol/messages.js';
-import type { CashLevel, CassetteLevel, KioskStatus } from '../protocol/telemetry.js';
+import type { CassetteReport } from '../protocol/index.js';
+import type { CashLevel, CassetteLevel, KioskStatus } from '../protocol/index.js';
 import type { DeviceStates } from './alerts.js';
 
 interface KioskRecord {

@@ -1,7 +1,7 @@
 // Metrics: a pure accumulator of what the bank answered in one interval. The host calls
 // snapshot(nowMs) every metrics interval; it returns the MetricsPayload of the interval
 // (rates, latency percentiles, counts) and starts the next one. No timers, no I/O.
-import type { MetricsPayload } from '../protocol/telemetry.js';
+import type { MetricsPayload } from '../protocol/index.js';
 
 /** Latencies kept per interval; past this, reservoir sampling keeps a uniform sample. */
 export const LATENCY_SAMPLES_MAX = 10_000;

@@ -3,8 +3,8 @@
 // other end, on a thread of its own, is an outlet: MqttTelemetry below (an external broker:
 // a bounded queue, and when the broker is down and the queue is full it drops and counts, then
 // reports the count on reconnect) or BrokerTelemetry (the embedded broker, in-process).
-import { topics } from '../protocol/telemetry.js';
-import { connectMqtt, type MqttClientLike, type MqttConnectOptions } from './mqtt-client.js';
+import { topics } from '../protocol/index.js';
+import { connectMqtt, type MqttClientLike, type MqttConnectOptions } from '../protocol/index.js';
 import { encodeQos0Publish } from './mqtt-publish.js';
 import { Envelope, type TelemetryOutlet, type TelemetryStats } from './telemetry-outlet.js';
 

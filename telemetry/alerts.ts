@@ -4,14 +4,14 @@
 // it ends. Operators of kiosk fleets complain of "machine down" floods, so a kiosk is only
 // reported offline after it has had no session for `kioskOfflineAlertMs`, and a repeated
 // security event only counts up the alert it already raised.
-import type { CassetteReport, DeviceState } from '../protocol/messages.js';
+import type { CassetteReport, DeviceState } from '../protocol/index.js';
 import {
   ACTIVE_ALERTS_MAX,
   type ActiveAlertsPayload,
   type AlertKind,
   type AlertPayload,
   type AlertSeverity,
-} from '../protocol/telemetry.js';
+} from '../protocol/index.js';
 
 export interface AlertEngineOptions {
   /** A kiosk with no open session for this long is offline (a shorter flap raises nothing). */

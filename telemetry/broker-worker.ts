@@ -16,7 +16,7 @@ import {
   type BrokerWorkerReply,
   type BrokerWorkerRequest,
 } from './broker-thread.js';
-import { KeystoreView } from './key-store.js';
+import { KeystoreView } from '../bank/index.js';
 import { RETAINED_FILE_NAME, RetainedFile } from './retained-store.js';
 import { serveTelemetryPort } from './telemetry-port.js';
 import { lowerThisThreadPriority } from './thread-priority.js';
