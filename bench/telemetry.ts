@@ -94,7 +94,7 @@ function processCpuUs(pid: number | null, statPath = `/proc/${pid}/stat`): numbe
 }
 /**
  * CPU time (µs) of this process's threads that run at a raised nice value: the telemetry
- * threads (bank/thread-priority.ts), by task id; empty where /proc cannot be read.
+ * threads (telemetry/thread-priority.ts), by task id; empty where /proc cannot be read.
  */
 function telemetryThreadsCpuUs(): Map<string, number> {
   const threads = new Map<string, number>();

@@ -32,7 +32,7 @@ export interface MqttClientLike {
   connected: boolean;
   /**
    * The transport under the client (a socket once connected). The telemetry client writes its
-   * own encoded QoS 0 PUBLISH packets onto it (bank/mqtt-publish.ts).
+   * own encoded QoS 0 PUBLISH packets onto it (telemetry/mqtt-publish.ts).
    */
   stream?: {
     write?: (chunk: Buffer, callback: (error?: Error | null) => void) => boolean;

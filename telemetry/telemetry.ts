@@ -163,7 +163,7 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   }
 
   /**
-   * Encodes the message as a QoS 0 PUBLISH (bank/mqtt-publish.ts: about a third of mqtt.js's cost
+   * Encodes the message as a QoS 0 PUBLISH (telemetry/mqtt-publish.ts: about a third of mqtt.js's cost
    * per message) and holds it until the end of this event-loop turn: the events of every
    * request answered in this turn leave in one write (one syscall here, one wake-up for the
    * broker). Telemetry is delayed by at most one turn. Counted as published once the socket

@@ -1,4 +1,4 @@
-// The embedded broker on its own thread (bank/broker-thread.ts, ARCHITECTURE.md decision 20):
+// The embedded broker on its own thread (telemetry/broker-thread.ts, ARCHITECTURE.md decision 20):
 // a started bank's broker runs off the main thread and still routes the bank's telemetry to an
 // operator who was added after the start (the thread reads the keystore itself); a thread that
 // dies leaves the bank serving, says so once, and the sink drops and counts what it cannot hand over;

@@ -1,4 +1,4 @@
-// bank/mqtt-publish.ts against mqtt-packet (the encoder and parser mqtt.js and aedes use) as the
+// telemetry/mqtt-publish.ts against mqtt-packet (the encoder and parser mqtt.js and aedes use) as the
 // reference: byte-for-byte the same packet for MQTT 3.1.1 and 5.0, retain on and off, UTF-8
 // topics and payloads, and payload sizes at each boundary of the remaining-length varint; then
 // a round trip through the reference parser, and the refusals.

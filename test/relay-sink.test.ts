@@ -1,4 +1,4 @@
-// bank/relay-sink.ts: the bank's sink across telemetry-thread restarts.
+// telemetry/relay-sink.ts: the bank's sink across telemetry-thread restarts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RelaySink } from '../telemetry/relay-sink.js';

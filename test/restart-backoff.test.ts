@@ -1,4 +1,4 @@
-// bank/restart-backoff.ts: the wait before a crashed telemetry thread starts again.
+// telemetry/restart-backoff.ts: the wait before a crashed telemetry thread starts again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RestartBackoff } from '../telemetry/restart-backoff.js';

@@ -1,5 +1,5 @@
 // The telemetry hand-over between the bank's transaction thread and the telemetry thread
-// (bank/telemetry-port.ts, telemetry-outlet.ts, broker-telemetry.ts; ARCHITECTURE.md
+// (telemetry/telemetry-port.ts, telemetry-outlet.ts, broker-telemetry.ts; ARCHITECTURE.md
 // decision 22): the envelope spliced from a string is the one JSON.stringify makes; a
 // PortTelemetry over a real MessageChannel delivers in order with the bank's timestamps, in
 // one postMessage per event-loop turn, drops and counts past its in-flight bound and once the

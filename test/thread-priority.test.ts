@@ -1,4 +1,4 @@
-// Telemetry threads lower their own priority (bank/thread-priority.ts): the thread that calls
+// Telemetry threads lower their own priority (telemetry/thread-priority.ts): the thread that calls
 // it gets nice +10 and the rest of the process, the bank's transaction thread included, keeps
 // its own; where it cannot (no /proc), it answers null instead of throwing.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// bank/write-coalescer.ts: a batch of the bank's publishes leaves the embedded broker in one
+// telemetry/write-coalescer.ts: a batch of the bank's publishes leaves the embedded broker in one
 // write per subscriber instead of one per message. First the mechanism against real
 // mqtt-packet encoding delivered the way aedes delivers (a setImmediate per packet), then the
 // real embedded broker with a real subscriber over loopback, counting the writes its socket
