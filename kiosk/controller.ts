@@ -16,15 +16,15 @@ import {
   type KioskEvent,
   type KioskState,
 } from './flow.js';
-import { planRecovery, type KioskJournal } from './journal.js';
-import type { KioskLink } from './link.js';
+import { planRecovery } from './recovery.js';
+import type { BankLink, Journal } from './seams.js';
 import { lcdLines } from './view.js';
 
 export interface KioskControllerOptions {
   kioskId: string;
-  link: KioskLink;
+  link: BankLink;
   devices: HardwareDevices;
-  journal: KioskJournal;
+  journal: Journal;
   receiptsFile: string;
   nowMs?: () => number;
   tickMs?: number; // 0: no timer (tests send tick events themselves)
