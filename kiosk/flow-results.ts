@@ -1,12 +1,20 @@
 // What the customer sees once the bank (and the dispenser) answered: the result screens, their
 // display lines and the receipt text.
 import { formatCents } from '../protocol/index.js';
-import { go, stay } from './flow-state.js';
+import { OUTCOME_UNKNOWN_CODES, go, stay } from './flow-state.js';
 import type { EffectResult, KioskState, Step } from './flow-state.js';
 import { declineWords, say, sayLine } from './flow-words.js';
 import { amount, text, type LcdLine } from './lcd.js';
 
 export function onResult(state: KioskState, result: EffectResult, nowMs: number): Step {
+  // An answer ends the pending transaction; when none came, it stays, so a retry reuses its id.
+  const answered =
+    (result.effect === 'deposit' || result.effect === 'withdraw') &&
+    (result.ok || !OUTCOME_UNKNOWN_CODES.includes(result.code));
+  return resultScreen(answered ? { ...state, txn: null } : state, result, nowMs);
+}
+
+function resultScreen(state: KioskState, result: EffectResult, nowMs: number): Step {
   switch (result.effect) {
     case 'login':
     case 'register':

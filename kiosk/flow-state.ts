@@ -1,7 +1,7 @@
 // The kiosk flow's vocabulary: limits, screens, state, events, effects and their results, the
 // initial state, and the small helpers every part of the flow builds its steps with.
 import type { Cassette, KeyName } from '../hardware/index.js';
-import type { DeviceState, LimitDetail } from '../protocol/index.js';
+import { ClientError, type DeviceState, type LimitDetail } from '../protocol/index.js';
 import { text, type LcdLine } from './lcd.js';
 import type { LinkCause, LinkState } from './seams.js';
 import type { Say } from './flow-words.js';
@@ -67,7 +67,37 @@ export interface KioskState {
   multitap: { key: string; atMs: number } | null;
   idleWarnMs: number;
   idleLogoutMs: number;
+  /** The deposit or withdrawal under way, or whose answer never came; null once its outcome is known. */
+  txn: PendingTxn | null;
 }
+
+/**
+ * A deposit or withdrawal the customer confirmed. Its id is created once, when it starts (the
+ * controller's newTxnId, through StepContext), and kept here until the bank's answer is known,
+ * so a retry of the same transaction carries the same id and the bank answers it with its first
+ * answer instead of moving money twice ([ATM-4.2]): cash comes out at most once.
+ */
+export interface PendingTxn {
+  kind: TxnKind;
+  amountCents: number;
+  txnId: string;
+}
+
+/** What step() may need besides state and event: randomness is injected, as time is (atMs). */
+export interface StepContext {
+  /** A new, globally unique transaction id; needed only when a transaction starts. */
+  newTxnId?: () => string;
+}
+
+/**
+ * Codes that mean no answer came (the link's, see BankLink): the bank may or may not have acted,
+ * so the transaction stays pending and a retry reuses its id. Every other result is an answer.
+ */
+export const OUTCOME_UNKNOWN_CODES: readonly string[] = [
+  ClientError.UNREACHABLE,
+  ClientError.CLOSED,
+  ClientError.TIMEOUT,
+];
 
 /** What a decline says beyond its code ([ATM-4.10], [ATM-4.11]). */
 export interface DeclineDetail {
@@ -118,8 +148,8 @@ export type Effect =
   | { kind: 'register'; username: string; password: string }
   | { kind: 'checkUsername'; username: string }
   | { kind: 'balance' }
-  | { kind: 'deposit'; amountCents: number }
-  | { kind: 'withdraw'; amountCents: number }
+  | { kind: 'deposit'; amountCents: number; txnId: string }
+  | { kind: 'withdraw'; amountCents: number; txnId: string }
   | { kind: 'logout' }
   | { kind: 'receipt'; text: string };
 
@@ -150,6 +180,7 @@ export function initialState(
     multitap: null,
     idleWarnMs: options.idleWarnMs ?? 20_000,
     idleLogoutMs: options.idleLogoutMs ?? 30_000,
+    txn: null,
   };
 }
 

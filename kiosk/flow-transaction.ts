@@ -2,9 +2,9 @@
 // which a deposit or a withdrawal starts; plus what the cassettes allow.
 import { notesForAmount } from '../hardware/index.js';
 import type { Cassette, KeyName } from '../hardware/index.js';
-import { formatCents } from '../protocol/index.js';
+import { assert, formatCents } from '../protocol/index.js';
 import { FAST_CASH_CENTS, AMOUNT_DIGITS_MAX, busy, go, stay, tell } from './flow-state.js';
-import type { FastCashKey, KioskState, Screen, Step } from './flow-state.js';
+import type { FastCashKey, KioskState, PendingTxn, Screen, Step, StepContext, TxnKind } from './flow-state.js';
 import { say } from './flow-words.js';
 import { amount, text } from './lcd.js';
 
@@ -92,21 +92,40 @@ function submitAmount(state: KioskState, screen: Extract<Screen, { name: 'amount
   return go(state, { name: 'confirm', kind: 'withdraw', amountCents, notes, digits: screen.digits });
 }
 
-export function onConfirmKey(state: KioskState, screen: Extract<Screen, { name: 'confirm' }>, key: KeyName): Step {
+export function onConfirmKey(
+  state: KioskState,
+  screen: Extract<Screen, { name: 'confirm' }>,
+  key: KeyName,
+  context: StepContext,
+): Step {
   // Enter only: a second press of the fast-cash key (C, C) must not pay out by itself.
   if (key === 'enter') {
+    const txn = startTxn(state, screen.kind, screen.amountCents, context);
     const shown = formatCents(screen.amountCents);
+    const started = { ...state, txn };
     if (screen.kind === 'withdraw')
-      return go(state, busy(`Withdrawing ${shown}…`, text(1, 'Withdrawing'), amount(0, [], screen.amountCents)), [
-        { kind: 'withdraw', amountCents: screen.amountCents },
+      return go(started, busy(`Withdrawing ${shown}…`, text(1, 'Withdrawing'), amount(0, [], screen.amountCents)), [
+        { kind: 'withdraw', amountCents: screen.amountCents, txnId: txn.txnId },
       ]);
-    return go(state, busy(`Depositing ${shown}…`, text(1, 'Depositing'), amount(0, [], screen.amountCents)), [
-      { kind: 'deposit', amountCents: screen.amountCents },
+    return go(started, busy(`Depositing ${shown}…`, text(1, 'Depositing'), amount(0, [], screen.amountCents)), [
+      { kind: 'deposit', amountCents: screen.amountCents, txnId: txn.txnId },
     ]);
   }
   if (key === 'cancel' || key === 'D' || key === '4' || key === 'clear')
     return go(state, { name: 'amount', kind: screen.kind, digits: screen.digits });
   return stay(state);
+}
+
+/**
+ * The transaction this confirmation starts: the pending one again when it is the same kind and
+ * amount (a retry after no answer came: same id, so the bank cannot apply it twice), else a new
+ * one with a new id. A pending one that is replaced is left to the journal's recovery.
+ */
+function startTxn(state: KioskState, kind: TxnKind, amountCents: number, context: StepContext): PendingTxn {
+  const pending = state.txn;
+  if (pending !== null && pending.kind === kind && pending.amountCents === amountCents) return pending;
+  assert(context.newTxnId !== undefined, 'step() starts a transaction only with a newTxnId in its context');
+  return { kind, amountCents, txnId: context.newTxnId() };
 }
 
 /** "5 x 20.00 + 1 x 10.00": what the customer will take from the slot. */

@@ -4,7 +4,7 @@ import type { LimitDetail } from '../protocol/index.js';
 import { declineText, isDeclineCode } from '../protocol/index.js';
 import { formatCents } from '../protocol/index.js';
 import { text, type LcdLine } from './lcd.js';
-import type { DeclineDetail } from './flow-state.js';
+import { OUTCOME_UNKNOWN_CODES, type DeclineDetail } from './flow-state.js';
 import type { LinkCause, LinkState } from './seams.js';
 
 /** A feedback line: the sentence for the screen, and its short form for the display. */
@@ -49,8 +49,7 @@ export function declineWords(code: string, nowMs: number, detail: DeclineDetail 
   }
   if (code === 'LIMIT_EXCEEDED' && detail.limit !== undefined) return limitWords(detail.limit);
   if (isDeclineCode(code)) return say(declineText[code], DECLINE_LCD[code]);
-  if (code === 'BANK_UNREACHABLE' || code === 'SESSION_CLOSED' || code === 'REQUEST_TIMEOUT')
-    return say('The bank did not answer. Please try again.', 'No bank answer');
+  if (OUTCOME_UNKNOWN_CODES.includes(code)) return say('The bank did not answer. Please try again.', 'No bank answer');
   return say('The transaction could not be completed', 'Not completed');
 }
 

@@ -8,7 +8,7 @@
 // flow-words.ts (plain words for declines and the link). This file is the entry point.
 import type { KeyName } from '../hardware/index.js';
 import { go, smallestNoteCents, stay, tell } from './flow-state.js';
-import type { Effect, KioskEvent, KioskState, Step } from './flow-state.js';
+import type { Effect, KioskEvent, KioskState, Step, StepContext } from './flow-state.js';
 import { onChar, onTextKey } from './flow-fields.js';
 import { logout, onAmountKey, onConfirmKey, onMenuKey } from './flow-transaction.js';
 import { onResult } from './flow-results.js';
@@ -21,7 +21,10 @@ export {
   MULTITAP_MS,
   FAST_CASH_CENTS,
   MULTITAP,
+  OUTCOME_UNKNOWN_CODES,
   initialState,
+  type PendingTxn,
+  type StepContext,
   type LinkState,
   type TxnKind,
   type FastCashKey,
@@ -38,7 +41,16 @@ export { withdrawAvailable, canDispense, fastCashOffered, notesText } from './fl
 export { declineWords, linkReason, type Say } from './flow-words.js';
 
 /** The one entry point: every event goes through here. */
-export function step(state: KioskState, event: KioskEvent): Step {
+export function step(state: KioskState, event: KioskEvent, context: StepContext = {}): Step {
+  const next = dispatch(state, event, context);
+  // A transaction belongs to its customer's session. When the customer is logged out the
+  // controller settles what the journal left open (an unanswered hold is voided), so its id
+  // must never be reused: the bank would replay its first answer for a hold that is gone.
+  if (next.state.username === null && next.state.txn !== null) return { ...next, state: { ...next.state, txn: null } };
+  return next;
+}
+
+function dispatch(state: KioskState, event: KioskEvent, context: StepContext): Step {
   switch (event.type) {
     case 'link':
       return onLink(state, event.state, event.cause);
@@ -65,7 +77,7 @@ export function step(state: KioskState, event: KioskEvent): Step {
       // A key that only dismisses the idle warning does nothing else.
       if (state.idleWarned) return stay(tell(touched, null));
       return event.type === 'key'
-        ? onKey(touched, event.key, event.source, event.atMs)
+        ? onKey(touched, event.key, event.source, event.atMs, context)
         : onChar(touched, event.ch, event.atMs);
     }
     default: {
@@ -133,7 +145,13 @@ function onTick(state: KioskState, nowMs: number): Step {
   return stay(state);
 }
 
-function onKey(state: KioskState, key: KeyName, source: 'keypad' | 'keyboard', atMs: number): Step {
+function onKey(
+  state: KioskState,
+  key: KeyName,
+  source: 'keypad' | 'keyboard',
+  atMs: number,
+  context: StepContext,
+): Step {
   const screen = state.screen;
   switch (screen.name) {
     case 'outOfService':
@@ -154,7 +172,7 @@ function onKey(state: KioskState, key: KeyName, source: 'keypad' | 'keyboard', a
     case 'amount':
       return onAmountKey(state, screen, key);
     case 'confirm':
-      return onConfirmKey(state, screen, key);
+      return onConfirmKey(state, screen, key, context);
     case 'result':
       // Digits 1/2/4 mirror A/B/D so a plain numeric keypad reaches every choice.
       if ((key === 'A' || key === '1') && screen.receipt !== null)
