@@ -7,6 +7,7 @@
 //   "reopened" (a new journal holding what the old one made durable, as after a power cut).
 import { AtmError, ClientError, DeclineCode, declineText, type Response } from '../../protocol/index.js';
 import { unfinishedOf, type JournalEvent, type UnfinishedWithdrawal } from '../../kiosk/journal.js';
+import { invalidEventReason } from '../../kiosk/journal-events.js';
 import type { BankLink, Journal, LinkCause, LinkState, RequestBody } from '../../kiosk/seams.js';
 
 /** A response before the link numbers it (distributed over ok and decline). */
@@ -200,6 +201,9 @@ export class MemoryJournal implements Journal {
       this.failNextAppend = false;
       throw new Error('memory journal: disk full');
     }
+    // The same check as KioskJournal's: a malformed event is a programmer error (Journal contract).
+    const reason = invalidEventReason(event);
+    if (reason !== null) throw new Error(`invalid journal event: ${reason}`);
     this.events.push({ ...event });
   }
 
