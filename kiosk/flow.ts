@@ -1,7 +1,8 @@
 // The kiosk's screen flow as a pure state machine: (state, event) → (state, effects).
 // Key presses, time, link and device changes and the results of effects come in; the screen
 // to show and the work to do (bank calls, dispensing, receipts) go out. No I/O, no clock
-// reads: the controller (controller.ts) runs the effects and feeds their results back.
+// reads: the controller (controller.ts) runs the effects and feeds their results back. Time
+// comes in the events (atMs); a new transaction id comes from step's context (newTxnId).
 //
 // The parts: flow-state.ts (state, events, effects), flow-fields.ts (text fields),
 // flow-transaction.ts (menu, amounts, confirmation), flow-results.ts (result screens, receipts),
