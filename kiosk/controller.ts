@@ -4,27 +4,18 @@
 // No terminal here: the blessed UI (ui.ts) and the tests both drive this class.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/index.js';
+import type { Devices as HardwareDevices, KeyName } from '../hardware/index.js';
 import { AtmError } from '../protocol/index.js';
-import type { DeclineResponse, Response } from '../protocol/index.js';
-import {
-  initialState,
-  step,
-  type DeclineDetail,
-  type Effect,
-  type EffectResult,
-  type KioskEvent,
-  type KioskState,
-} from './flow.js';
-import { planRecovery, type KioskJournal } from './journal.js';
-import type { KioskLink } from './link.js';
+import { initialState, step, type Effect, type EffectResult, type KioskEvent, type KioskState } from './flow.js';
+import type { BankLink, Journal } from './seams.js';
+import { declineDetail, deposit, settleUnfinished, withdraw, type TellerOptions } from './teller.js';
 import { lcdLines } from './view.js';
 
 export interface KioskControllerOptions {
   kioskId: string;
-  link: KioskLink;
+  link: BankLink;
   devices: HardwareDevices;
-  journal: KioskJournal;
+  journal: Journal;
   receiptsFile: string;
   nowMs?: () => number;
   tickMs?: number; // 0: no timer (tests send tick events themselves)
@@ -42,11 +33,22 @@ export class KioskController {
   private ticker: NodeJS.Timeout | null = null;
   private settling: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
+  private readonly teller: TellerOptions;
 
   constructor(private readonly options: KioskControllerOptions) {
     this.nowMs = options.nowMs ?? (() => Date.now());
     this.newTxnId = options.newTxnId ?? (() => crypto.randomUUID());
     this.log = options.log ?? (() => undefined);
+    this.teller = {
+      link: options.link,
+      journal: options.journal,
+      dispenser: options.devices.dispenser,
+      onDispensed: () => {
+        this.updateCash();
+        this.reportDevices();
+      },
+      log: this.log,
+    };
     this.current = initialState(options.kioskId, this.nowMs(), {
       cassettes: options.devices.dispenser.cassettes(),
       idleWarnMs: options.idleWarnMs,
@@ -82,7 +84,7 @@ export class KioskController {
     this.options.link.onState((state, detail, cause) => {
       if (state === 'online') {
         // [DESIGN §5] settle what a power cut left unfinished before serving anyone.
-        this.settling = this.settleUnfinished().finally(() => {
+        this.settling = settleUnfinished(this.teller).finally(() => {
           this.reportDevices();
           this.input({ type: 'link', state: this.options.link.state, detail, cause: this.options.link.cause });
         });
@@ -109,7 +111,7 @@ export class KioskController {
 
   /** Keyboard input from the UI, keypad presses, ticks: everything enters here. */
   input(event: KioskEvent): void {
-    const { state, effects } = step(this.current, event);
+    const { state, effects } = step(this.current, event, { newTxnId: this.newTxnId });
     const changed = state !== this.current;
     this.current = state;
     if (changed) this.render();
@@ -154,12 +156,13 @@ export class KioskController {
           return this.finish({ effect: 'balance', ok: true, balanceCents: response.balanceCents });
         }
         case 'deposit':
-          return this.finish(await this.deposit(effect.amountCents));
-        case 'withdraw':
-          return this.finish(await this.withdraw(effect.amountCents));
+        case 'withdraw': {
+          const txn = { txnId: effect.txnId, username: this.current.username ?? '', amountCents: effect.amountCents };
+          return this.finish(await (effect.kind === 'deposit' ? deposit : withdraw)(this.teller, txn));
+        }
         case 'logout':
           await this.options.link.request({ op: 'logout' }).catch(() => undefined);
-          this.settling = this.settleUnfinished();
+          this.settling = settleUnfinished(this.teller);
           return;
         case 'receipt':
           fs.appendFileSync(this.options.receiptsFile, `${effect.text}\n${'-'.repeat(32)}\n`, { mode: 0o600 });
@@ -193,112 +196,6 @@ export class KioskController {
     return { effect: kind, ok: true, username: login.username ?? username };
   }
 
-  private async deposit(amountCents: number): Promise<EffectResult> {
-    const txnId = this.newTxnId();
-    const journal = this.options.journal;
-    journal.append({ type: 'deposit.sent', txnId, username: this.current.username ?? '', amountCents });
-    const response = await this.options.link.request({ op: 'deposit', txnId, amountCents });
-    journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code });
-    if (!response.ok) return { effect: 'deposit', ok: false, code: response.code, ...declineDetail(response) };
-    if (typeof response.balanceCents !== 'number') return { effect: 'deposit', ok: false, code: 'BAD_RESPONSE' };
-    return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents, txnId };
-  }
-
-  /** hold → dispense → post what came out (partial included) or void; each step journaled first. */
-  private async withdraw(amountCents: number): Promise<EffectResult> {
-    const dispenser: CashDispenser = this.options.devices.dispenser;
-    const failed = (
-      code: string,
-      extra: Partial<Extract<EffectResult, { effect: 'withdraw'; ok: false }>> = {},
-    ): EffectResult => ({
-      effect: 'withdraw',
-      ok: false,
-      code,
-      requestedCents: amountCents,
-      dispensedCents: 0,
-      ...extra,
-    });
-    if (dispenser.notesFor(amountCents) === null) return failed('CANNOT_DISPENSE');
-    const txnId = this.newTxnId();
-    const journal = this.options.journal;
-    journal.append({ type: 'hold.sent', txnId, username: this.current.username ?? '', amountCents });
-    const hold = await this.options.link.request({ op: 'withdraw.hold', txnId, amountCents });
-    journal.append({ type: 'hold.result', txnId, outcome: hold.ok ? 'ok' : hold.code });
-    if (!hold.ok) return failed(hold.code, { txnId, ...declineDetail(hold) });
-    journal.append({ type: 'dispense.started', txnId, amountCents });
-    const dispensed = await dispenser.dispense(amountCents);
-    journal.append({
-      type: 'dispense.result',
-      txnId,
-      dispensedCents: dispensed.dispensedCents,
-      fault: dispensed.ok ? null : dispensed.fault,
-    });
-    this.updateCash();
-    this.reportDevices();
-    if (dispensed.dispensedCents === 0) {
-      const voided = await this.settle(txnId, {
-        action: 'void',
-        reason: `dispenser fault: ${dispensed.ok ? 'none' : dispensed.fault}`,
-      });
-      return failed('DISPENSE_FAULT', {
-        txnId,
-        ...(voided?.ok === true && voided.balanceCents !== undefined ? { balanceCents: voided.balanceCents } : {}),
-      });
-    }
-    const posted = await this.settle(txnId, { action: 'post', dispensedCents: dispensed.dispensedCents });
-    if (posted === null || !posted.ok)
-      return failed('SETTLE_PENDING', { txnId, dispensedCents: dispensed.dispensedCents });
-    return {
-      effect: 'withdraw',
-      ok: true,
-      requestedCents: amountCents,
-      dispensedCents: dispensed.dispensedCents,
-      balanceCents: posted.balanceCents ?? 0,
-      txnId,
-    };
-  }
-
-  /** Posts or voids one hold and journals the outcome; null when the bank could not be asked. */
-  private async settle(
-    txnId: string,
-    action: { action: 'post'; dispensedCents: number } | { action: 'void'; reason: string },
-  ): Promise<Response | null> {
-    let response: Response;
-    try {
-      response =
-        action.action === 'post'
-          ? await this.options.link.request({ op: 'withdraw.post', txnId, dispensedCents: action.dispensedCents })
-          : await this.options.link.request({ op: 'withdraw.void', txnId, reason: action.reason });
-    } catch {
-      return null; // stays unfinished in the journal: settled on the next start or reconnect
-    }
-    const outcome = response.ok ? (action.action === 'post' ? 'posted' : 'voided') : 'refused';
-    this.options.journal.append({
-      type: 'settled',
-      txnId,
-      outcome,
-      postedCents: response.ok && action.action === 'post' ? action.dispensedCents : 0,
-      ...(response.ok ? {} : { detail: response.code }),
-    });
-    return response;
-  }
-
-  /** Recovery from the journal: post what was dispensed, void what was not. */
-  private async settleUnfinished(): Promise<void> {
-    for (const action of planRecovery(this.options.journal.unfinished())) {
-      if (action.action === 'none') continue;
-      const response = await this.settle(
-        action.txnId,
-        action.action === 'post'
-          ? { action: 'post', dispensedCents: action.dispensedCents }
-          : { action: 'void', reason: action.reason },
-      );
-      this.log(
-        `recovery ${action.action} ${action.txnId}: ${response === null ? 'bank unreachable, will retry' : response.ok ? 'ok' : response.code}`,
-      );
-    }
-  }
-
   /** The flow offers only what the cassettes can pay: it hears of every change in them. */
   private updateCash(): void {
     this.input({ type: 'cash', cassettes: this.options.devices.dispenser.cassettes() });
@@ -317,13 +214,4 @@ export class KioskController {
       })
       .catch(() => undefined);
   }
-}
-
-/** What a decline says beyond its code, for the customer's screen. */
-function declineDetail(response: DeclineResponse): DeclineDetail {
-  const detail: DeclineDetail = {};
-  if (response.lockedUntil !== undefined) detail.lockedUntil = response.lockedUntil;
-  if (typeof response.attemptsLeft === 'number') detail.attemptsLeft = response.attemptsLeft;
-  if (response.limit !== undefined) detail.limit = response.limit;
-  return detail;
 }

@@ -18,10 +18,17 @@ import { AtmError, assert } from '../protocol/index.js';
 import { fernetKeyFromRaw, type FernetKey } from '../protocol/index.js';
 
 import { decodeEvent, invalidEventReason, toAuditEntry, type JournalEvent } from './journal-events.js';
-import type { UnfinishedWithdrawal } from './recovery.js';
+import { unfinishedOf, type UnfinishedWithdrawal } from './recovery.js';
+import type { Journal } from './seams.js';
 
 export { type JournalEvent } from './journal-events.js';
-export { planRecovery, RECOVERY_REASON, type RecoveryAction, type UnfinishedWithdrawal } from './recovery.js';
+export {
+  planRecovery,
+  unfinishedOf,
+  RECOVERY_REASON,
+  type RecoveryAction,
+  type UnfinishedWithdrawal,
+} from './recovery.js';
 
 export const JOURNAL_FILE = 'journal.log';
 export const JournalError = { CORRUPT: 'JOURNAL_CORRUPT' } as const;
@@ -53,7 +60,7 @@ function fsyncPath(target: string): void {
   }
 }
 
-export class KioskJournal {
+export class KioskJournal implements Journal {
   private readonly events: JournalEvent[];
   private readonly usernames = new Map<string, string>(); // txnId → username, to label result records
 
@@ -161,50 +168,7 @@ export class KioskJournal {
 
   /** Withdrawals whose hold was sent and that are not settled, and deposits sent without a result, in first-sent order. */
   unfinished(): UnfinishedWithdrawal[] {
-    const open = new Map<string, UnfinishedWithdrawal>();
-    const finished = new Set<string>();
-    for (const event of this.events) {
-      const current = open.get(event.txnId);
-      switch (event.type) {
-        case 'deposit.sent':
-        case 'hold.sent': {
-          const kind = event.type === 'hold.sent' ? 'withdrawal' : 'deposit';
-          if (current === undefined) {
-            open.set(event.txnId, {
-              kind,
-              txnId: event.txnId,
-              username: event.username,
-              amountCents: event.amountCents,
-              holdOutcome: null,
-              dispenseStarted: false,
-              dispensedCents: null,
-              fault: null,
-            });
-          }
-          break;
-        }
-        case 'deposit.result':
-          if (current?.kind === 'deposit') finished.add(event.txnId);
-          break;
-        case 'hold.result':
-          if (current !== undefined) current.holdOutcome = event.outcome;
-          break;
-        case 'dispense.started':
-          if (current !== undefined) current.dispenseStarted = true;
-          break;
-        case 'dispense.result':
-          if (current !== undefined) {
-            current.dispenseStarted = true;
-            current.dispensedCents = event.dispensedCents;
-            current.fault = event.fault;
-          }
-          break;
-        case 'settled':
-          finished.add(event.txnId);
-          break;
-      }
-    }
-    return [...open.values()].filter((item) => !finished.has(item.txnId));
+    return unfinishedOf(this.events);
   }
 
   private remember(event: JournalEvent): void {

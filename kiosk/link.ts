@@ -10,13 +10,10 @@
 import { DEFAULT_TIMEOUTS } from '../protocol/index.js';
 import { BankConnection, ClientError, type ConnectOptions } from '../protocol/index.js';
 import { AtmError } from '../protocol/index.js';
-import type { Request, Response } from '../protocol/index.js';
+import type { Response } from '../protocol/index.js';
+import type { BankLink, LinkCause, LinkState, RequestBody } from './seams.js';
 
-export type LinkState = 'connecting' | 'online' | 'offline';
-export type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
-
-/** Why the link is not online, in terms a person can act on (the out-of-service screen). */
-export type LinkCause = 'connected' | 'unreachable' | 'refused' | 'lost';
+export type { LinkCause, LinkState, RequestBody } from './seams.js';
 
 /** Renew this long before the session's end at most; a quarter of the lifetime when shorter. */
 export const RENEW_MARGIN_MS_MAX = 60_000;
@@ -32,7 +29,7 @@ export interface KioskLinkOptions extends ConnectOptions {
   log?: (line: string) => void;
 }
 
-export class KioskLink {
+export class KioskLink implements BankLink {
   private connection: BankConnection | null = null;
   private linkState: LinkState = 'connecting';
   private linkCause: LinkCause = 'unreachable';

@@ -1,5 +1,7 @@
 // [DESIGN §5] Start-up recovery: from the journal's unfinished transactions, what the kiosk
 // must tell the bank before serving anyone (post what was dispensed, void what was not).
+import type { JournalEvent } from './journal-events.js';
+
 export interface UnfinishedWithdrawal {
   /** Absent or 'withdrawal' for a hold; 'deposit' for a deposit sent without a result (only txnId, username, amountCents matter then). */
   kind?: 'withdrawal' | 'deposit';
@@ -57,4 +59,52 @@ export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction
       return { txnId, action: 'none', reason: `${RECOVERY_REASON.HOLD_REFUSED} (${item.holdOutcome})` };
     return { txnId, action: 'void', reason: RECOVERY_REASON.NOT_DISPENSED };
   });
+}
+
+/** Withdrawals whose hold was sent and that are not settled, and deposits sent without a result, in first-sent order. */
+export function unfinishedOf(events: readonly JournalEvent[]): UnfinishedWithdrawal[] {
+  const open = new Map<string, UnfinishedWithdrawal>();
+  const finished = new Set<string>();
+  for (const event of events) {
+    const current = open.get(event.txnId);
+    switch (event.type) {
+      case 'deposit.sent':
+      case 'hold.sent': {
+        const kind = event.type === 'hold.sent' ? 'withdrawal' : 'deposit';
+        if (current === undefined) {
+          open.set(event.txnId, {
+            kind,
+            txnId: event.txnId,
+            username: event.username,
+            amountCents: event.amountCents,
+            holdOutcome: null,
+            dispenseStarted: false,
+            dispensedCents: null,
+            fault: null,
+          });
+        }
+        break;
+      }
+      case 'deposit.result':
+        if (current?.kind === 'deposit') finished.add(event.txnId);
+        break;
+      case 'hold.result':
+        if (current !== undefined) current.holdOutcome = event.outcome;
+        break;
+      case 'dispense.started':
+        if (current !== undefined) current.dispenseStarted = true;
+        break;
+      case 'dispense.result':
+        if (current !== undefined) {
+          current.dispenseStarted = true;
+          current.dispensedCents = event.dispensedCents;
+          current.fault = event.fault;
+        }
+        break;
+      case 'settled':
+        finished.add(event.txnId);
+        break;
+    }
+  }
+  return [...open.values()].filter((item) => !finished.has(item.txnId));
 }

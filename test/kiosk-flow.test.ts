@@ -31,6 +31,7 @@ class Flow {
   state: KioskState;
   effects: Effect[] = [];
   nowMs = T0;
+  txnIds = 0; // transaction ids handed out, as the controller's newTxnId would
 
   constructor(options: Parameters<typeof initialState>[2] = {}) {
     this.state = initialState('kiosk-01', this.nowMs, {
@@ -40,7 +41,7 @@ class Flow {
   }
 
   send(event: KioskEvent): Effect[] {
-    const next = step(this.state, event);
+    const next = step(this.state, event, { newTxnId: () => txnIdOf(++this.txnIds) });
     this.state = next.state;
     this.effects.push(...next.effects);
     return next.effects;
@@ -112,6 +113,10 @@ class Flow {
     assert.equal(this.screenName(), 'amount');
     return this;
   }
+}
+
+function txnIdOf(count: number): string {
+  return `flow-txn-${String(count).padStart(4, '0')}`;
 }
 
 const digitsOf = (amount: string): KeyName[] => [...amount] as KeyName[];
@@ -458,7 +463,7 @@ test('amount entry fills from the right: 1 → 0.01, 15 → 0.15, 1500 → 15.00
   assert.deepEqual(flow.key('enter'), [], 'nothing moves before the confirmation');
   assert.equal(flow.screenName(), 'confirm');
   assert.match(flow.text(), /Deposit 15\.00\?/);
-  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500 }]);
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500, txnId: txnIdOf(1) }]);
   assert.equal(flow.screenName(), 'busy');
   assert.match(flow.text(), /Depositing 15\.00/);
 });
@@ -480,7 +485,7 @@ test('amount entry: backspace drops the last digit, clear empties, a leading zer
   assert.equal(AMOUNT_DIGITS_MAX, 7);
   assert.match(flow.text(), /Amount: 99999\.99/);
   flow.key('enter');
-  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 9_999_999 }]);
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 9_999_999, txnId: txnIdOf(1) }]);
 });
 
 test('amount entry: Enter with no amount asks for one; cancel goes back to the menu; A-D do nothing on a deposit', () => {
@@ -505,7 +510,7 @@ test('withdraw fast cash A-D asks to confirm 20.00, 60.00, 100.00, 200.00 with t
     assert.match(flow.text(), new RegExp(`You will receive: ${expected[key] / 2000} x 20\\.00`));
     if (key !== 'D') assert.deepEqual(flow.key(key), [], 'the same key again does not confirm'); // D means "change"
     assert.equal(flow.screenName(), 'confirm');
-    assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: expected[key] }], key);
+    assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: expected[key], txnId: txnIdOf(1) }], key);
     assert.equal(flow.screenName(), 'busy');
   }
   assert.match(new Flow().loggedIn().amount('withdraw').text(), /A20 B60 C100 D200/);
@@ -553,7 +558,7 @@ test('a withdrawal that is not a multiple of the smallest note is refused with a
   tens.keys(digitsOf('5000'));
   tens.key('enter');
   assert.match(tens.text(), /You will receive: 2 x 20\.00 \+ 1 x 10\.00/);
-  assert.deepEqual(tens.key('enter'), [{ kind: 'withdraw', amountCents: 5000 }]);
+  assert.deepEqual(tens.key('enter'), [{ kind: 'withdraw', amountCents: 5000, txnId: txnIdOf(1) }]);
   const odd = new Flow().loggedIn().amount('withdraw');
   odd.keys(digitsOf('5050'));
   assert.deepEqual(odd.key('enter'), []);
@@ -1146,4 +1151,79 @@ test('every result screen has display forms for a 16-column display, whatever th
         `${JSON.stringify(result)}: ${JSON.stringify(line.forms)}`,
       );
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Transaction ids: created once, kept in state, reused by a retry ([ATM-4.2], STYLE: sessions)
+
+/** A call, so that asserting the pending transaction is null does not narrow the next read. */
+const pendingTxnId = (flow: Flow): string | undefined => flow.state.txn?.txnId;
+
+test('a transaction id is created once at the confirmation and kept in state; a retry after no answer reuses it; an answer ends it', () => {
+  const flow = new Flow().loggedIn().amount('withdraw');
+  flow.key('B'); // fast cash 60.00
+  assert.equal(flow.state.txn, null, 'no id before the customer confirms');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: 6000, txnId: txnIdOf(1) }]);
+  assert.deepEqual(flow.state.txn, { kind: 'withdraw', amountCents: 6000, txnId: txnIdOf(1) });
+  // No answer came: the customer is told to try again and the transaction stays pending.
+  flow.result({ effect: 'withdraw', ok: false, code: 'REQUEST_TIMEOUT', requestedCents: 6000, dispensedCents: 0 });
+  assert.match(flow.text(), /The bank did not answer\. Please try again\./);
+  assert.equal(pendingTxnId(flow), txnIdOf(1));
+  // The retry (same kind, same amount) carries the same id; no new id is drawn.
+  flow.key('enter');
+  flow.amount('withdraw');
+  flow.keys(digitsOf('6000'));
+  flow.key('enter');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: 6000, txnId: txnIdOf(1) }]);
+  assert.equal(flow.txnIds, 1);
+  // The bank answered: the transaction is over, and the next one has a new id.
+  flow.result({
+    effect: 'withdraw',
+    ok: true,
+    requestedCents: 6000,
+    dispensedCents: 6000,
+    balanceCents: 4000,
+    txnId: txnIdOf(1),
+  });
+  assert.equal(flow.state.txn, null);
+  flow.key('enter');
+  flow.amount('withdraw');
+  flow.key('B');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: 6000, txnId: txnIdOf(2) }]);
+});
+
+test('a pending transaction is not reused for another amount, after a decline, or once the customer is logged out', () => {
+  const flow = new Flow().loggedIn().amount('deposit');
+  flow.keys(digitsOf('1500'));
+  flow.key('enter');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500, txnId: txnIdOf(1) }]);
+  flow.result({ effect: 'deposit', ok: false, code: 'SESSION_CLOSED' });
+  assert.equal(pendingTxnId(flow), txnIdOf(1), 'no answer: still pending');
+  // Another amount is another transaction.
+  flow.key('enter');
+  flow.amount('deposit');
+  flow.keys(digitsOf('2500'));
+  flow.key('enter');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 2500, txnId: txnIdOf(2) }]);
+  // A decline is an answer: nothing is pending after it.
+  flow.result({ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED' });
+  assert.equal(flow.state.txn, null);
+  // A withdrawal left unanswered, then the customer logs out: the id is dropped with the session
+  // (the controller voids an unanswered hold at logout; the bank would replay its first answer).
+  flow.key('enter');
+  flow.amount('withdraw');
+  flow.key('A');
+  assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: 2000, txnId: txnIdOf(3) }]);
+  flow.result({ effect: 'withdraw', ok: false, code: 'BANK_UNREACHABLE', requestedCents: 2000, dispensedCents: 0 });
+  assert.equal(pendingTxnId(flow), txnIdOf(3));
+  assert.deepEqual(flow.key('D'), [{ kind: 'logout' }]);
+  assert.equal(flow.state.txn, null);
+  // The same when the link drops (the bank session, and its login, are gone).
+  flow.loggedIn().amount('withdraw');
+  flow.key('A');
+  flow.key('enter');
+  flow.result({ effect: 'withdraw', ok: false, code: 'REQUEST_TIMEOUT', requestedCents: 2000, dispensedCents: 0 });
+  assert.equal(pendingTxnId(flow), txnIdOf(4));
+  flow.send({ type: 'link', state: 'offline', detail: 'lost' });
+  assert.equal(flow.state.txn, null);
 });

@@ -1,0 +1,199 @@
+// What the customer sees once the bank (and the dispenser) answered: the result screens, their
+// display lines and the receipt text.
+import { formatCents } from '../protocol/index.js';
+import { OUTCOME_UNKNOWN_CODES, go, stay } from './flow-state.js';
+import type { EffectResult, KioskState, Step } from './flow-state.js';
+import { declineWords, say, sayLine } from './flow-words.js';
+import { amount, text, type LcdLine } from './lcd.js';
+
+export function onResult(state: KioskState, result: EffectResult, nowMs: number): Step {
+  // An answer ends the pending transaction; when none came, it stays, so a retry reuses its id.
+  const answered =
+    (result.effect === 'deposit' || result.effect === 'withdraw') &&
+    (result.ok || !OUTCOME_UNKNOWN_CODES.includes(result.code));
+  return resultScreen(answered ? { ...state, txn: null } : state, result, nowMs);
+}
+
+function resultScreen(state: KioskState, result: EffectResult, nowMs: number): Step {
+  switch (result.effect) {
+    case 'login':
+    case 'register':
+      if (result.ok)
+        return go(
+          { ...state, username: result.username },
+          { name: 'menu' },
+          [],
+          result.effect === 'register' ? say('Account created. Welcome!', 'Welcome!') : null,
+        );
+      return authRefused(state, result, nowMs);
+    case 'checkUsername': {
+      if (result.ok) return go(state, { name: 'signupPassword', username: result.username, text: '' });
+      const words =
+        result.code === 'USERNAME_TAKEN'
+          ? say('That username is taken: choose another', 'Name is taken')
+          : declineWords(result.code, nowMs);
+      return go(state, { name: 'signupUser', text: result.username }, [], words);
+    }
+    case 'logout':
+      return stay(state);
+    case 'balance':
+      if (!result.ok) return go(state, { name: 'menu' }, [], declineWords(result.code, nowMs, result));
+      return result_(
+        state,
+        'Balance',
+        [`Available balance: ${formatCents(result.balanceCents)}`],
+        receipt(state, nowMs, ['BALANCE INQUIRY', `Available: ${formatCents(result.balanceCents)}`]),
+        [text(0, 'BALANCE'), amount(0, ['Available:', 'Balance:', 'Bal:'], result.balanceCents)],
+      );
+    case 'deposit': {
+      if (!result.ok) {
+        const words = declineWords(result.code, nowMs, result);
+        return result_(state, 'Deposit declined', [words.text], null, [
+          text(0, 'DEPOSIT DECLINED', 'DECLINED'),
+          sayLine(words),
+        ]);
+      }
+      return result_(
+        state,
+        'Deposit accepted',
+        [`Amount: ${formatCents(result.amountCents)}`, `New balance: ${formatCents(result.balanceCents)}`],
+        receipt(state, nowMs, [
+          'DEPOSIT',
+          `Amount: ${formatCents(result.amountCents)}`,
+          `Balance: ${formatCents(result.balanceCents)}`,
+          `Ref: ${result.txnId}`,
+        ]),
+        [
+          text(1, 'DEPOSIT ACCEPTED', 'DEPOSITED'),
+          amount(0, ['Amount:', 'Paid in:', 'In:'], result.amountCents),
+          amount(0, ['New balance:', 'Balance:', 'Bal:'], result.balanceCents),
+        ],
+      );
+    }
+    case 'withdraw':
+      return withdrawResult(state, result, nowMs);
+    default: {
+      const exhaustive: never = result;
+      return exhaustive;
+    }
+  }
+}
+
+/** [item 7] A wrong password keeps the username: only the password is typed again. */
+function authRefused(
+  state: KioskState,
+  result: Extract<EffectResult, { effect: 'login' | 'register'; ok: false }>,
+  nowMs: number,
+): Step {
+  const words = declineWords(result.code, nowMs, result);
+  if (result.effect === 'login' && result.code === 'AUTH_FAILED' && result.username !== undefined)
+    return go(state, { name: 'loginPassword', username: result.username, text: '' }, [], words);
+  return go(state, { name: result.effect === 'login' ? 'loginUser' : 'signupUser', text: '' }, [], words);
+}
+
+function withdrawResult(state: KioskState, result: Extract<EffectResult, { effect: 'withdraw' }>, nowMs: number): Step {
+  if (result.ok) {
+    const partial = result.dispensedCents < result.requestedCents;
+    const lines = partial
+      ? [
+          `Only ${formatCents(result.dispensedCents)} of ${formatCents(result.requestedCents)} could be dispensed.`,
+          `You were charged ${formatCents(result.dispensedCents)} only.`,
+          `New balance: ${formatCents(result.balanceCents)}`,
+        ]
+      : [
+          'Please take your cash.',
+          `Amount: ${formatCents(result.dispensedCents)}`,
+          `New balance: ${formatCents(result.balanceCents)}`,
+        ];
+    const lcd = partial
+      ? [
+          text(0, 'PARTIAL: TAKE CASH', 'PARTIAL PAYOUT'),
+          amount(0, ['Charged only', 'Charged:', 'Paid:'], result.dispensedCents),
+          amount(1, ['Requested:', 'Asked:'], result.requestedCents),
+          amount(2, ['New balance:', 'Balance:', 'Bal:'], result.balanceCents),
+        ]
+      : [
+          text(0, 'TAKE YOUR CASH', 'TAKE CASH'),
+          amount(0, ['Amount:', 'Cash:'], result.dispensedCents),
+          amount(1, ['New balance:', 'Balance:', 'Bal:'], result.balanceCents),
+        ];
+    return result_(
+      state,
+      partial ? 'Partial withdrawal' : 'Cash dispensed',
+      lines,
+      receipt(state, nowMs, [
+        'WITHDRAWAL',
+        `Requested: ${formatCents(result.requestedCents)}`,
+        `Dispensed: ${formatCents(result.dispensedCents)}`,
+        `Balance: ${formatCents(result.balanceCents)}`,
+        `Ref: ${result.txnId}`,
+      ]),
+      lcd,
+    );
+  }
+  if (result.code === 'DISPENSE_FAULT') {
+    return result_(
+      state,
+      'Withdrawal failed',
+      [
+        'The cash dispenser failed: no cash was dispensed.',
+        'Nothing was taken from your account.',
+        ...(result.balanceCents === undefined ? [] : [`Balance: ${formatCents(result.balanceCents)}`]),
+      ],
+      null,
+      [
+        text(0, 'DISPENSER FAULT', 'DISPENSE FAULT'),
+        text(0, 'Nothing charged'),
+        ...(result.balanceCents === undefined ? [] : [amount(1, ['Balance:', 'Bal:'], result.balanceCents)]),
+      ],
+    );
+  }
+  if (result.code === 'SETTLE_PENDING') {
+    return result_(
+      state,
+      'Please take your cash',
+      [
+        `Dispensed: ${formatCents(result.dispensedCents)}`,
+        'The bank did not confirm yet: your account will be',
+        'updated with exactly this amount shortly.',
+      ],
+      null,
+      [
+        text(0, 'TAKE YOUR CASH', 'TAKE CASH'),
+        amount(0, ['Dispensed:', 'Cash:'], result.dispensedCents),
+        text(1, 'Bank confirms soon', 'Confirming...'),
+      ],
+    );
+  }
+  if (result.code === 'CANNOT_DISPENSE') {
+    return result_(
+      state,
+      'Withdrawal not possible',
+      ['This machine cannot dispense that amount.', 'Try a different amount.'],
+      null,
+      [text(0, 'CANNOT PAY THAT', 'CANNOT PAY'), text(1, 'Try other amount', 'Other amount')],
+    );
+  }
+  const words = declineWords(result.code, nowMs, result);
+  return result_(state, 'Withdrawal declined', [words.text], null, [text(0, 'DECLINED'), sayLine(words)]);
+}
+
+function result_(state: KioskState, title: string, lines: string[], receiptText: string | null, lcd: LcdLine[]): Step {
+  return go(state, { name: 'result', title, lines, receipt: receiptText, lcd });
+}
+
+function receipt(state: KioskState, nowMs: number, lines: string[]): string {
+  const when = new Date(nowMs).toISOString().replace('T', ' ').slice(0, 19);
+  return [
+    'SECURE ATM',
+    `Kiosk ${state.kioskId}`,
+    `${when} UTC`,
+    `Customer ${maskName(state.username)}`,
+    ...lines,
+    'Thank you',
+  ].join('\n');
+}
+
+function maskName(username: string | null): string {
+  return username === null ? '-' : `${username.slice(0, 2)}***`;
+}
