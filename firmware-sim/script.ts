@@ -111,22 +111,38 @@ export function applyAction(device: LineDevice, action: ScriptAction): void {
     case 'key':
       device.press(action.key);
       return;
-    case 'jam':
-      return device.jamNext(action.afterNotes);
-    case 'clearJam':
-      return device.clearJam();
-    case 'lowCash':
-      return device.setLowCash();
-    case 'tamper':
-      return device.setTamper(action.open);
-    case 'unplug':
-      return device.unplug();
-    case 'replug':
-      return device.replug();
-    case 'garbage':
-      return device.garbage(action.bytes);
-    case 'reset':
-      return device.reset();
+    case 'jam': {
+      device.jamNext(action.afterNotes);
+      return;
+    }
+    case 'clearJam': {
+      device.clearJam();
+      return;
+    }
+    case 'lowCash': {
+      device.setLowCash();
+      return;
+    }
+    case 'tamper': {
+      device.setTamper(action.open);
+      return;
+    }
+    case 'unplug': {
+      device.unplug();
+      return;
+    }
+    case 'replug': {
+      device.replug();
+      return;
+    }
+    case 'garbage': {
+      device.garbage(action.bytes);
+      return;
+    }
+    case 'reset': {
+      device.reset();
+      return;
+    }
     default: {
       const exhaustive: never = action;
       return exhaustive;

@@ -381,7 +381,7 @@ async function startPipedDemo(
   demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => demo.once('close', resolve));
   await waitUntil(
-    () => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null,
+    () => stdout.includes('Ctrl-C stops the bank') || demo.exitCode !== null,
     'the demo to start',
     WAIT_MS,
     20,

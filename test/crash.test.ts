@@ -171,7 +171,7 @@ describe('atm bank crash safety', { concurrency: 1, timeout: 60_000 }, () => {
     let committedTxnId = '';
     // The bank logs an action only after its batch is durable, and before it answers.
     bank.onLine((line) => {
-      if (!/\] deposit ok user=/.test(line)) return;
+      if (!line.includes('] deposit ok user=')) return;
       depositsLogged += 1;
       if (depositsLogged === target) void bank.kill();
     });

@@ -20,8 +20,14 @@ function waitForText(read: () => string, pattern: RegExp, what: string): Promise
   return new Promise((resolve, reject) => {
     const poll = (): void => {
       const match = read().match(pattern);
-      if (match !== null) return resolve(match);
-      if (Date.now() > deadline) return reject(new Error(`no ${what} within ${WAIT_MS} ms; output so far:\n${read()}`));
+      if (match !== null) {
+        resolve(match);
+        return;
+      }
+      if (Date.now() > deadline) {
+        reject(new Error(`no ${what} within ${WAIT_MS} ms; output so far:\n${read()}`));
+        return;
+      }
       setTimeout(poll, 25);
     };
     poll();
@@ -55,7 +61,7 @@ test('piped, the demo runs the bank with its broker, provisions a kiosk and an o
   t.after(root.remove);
   const dataDir = path.join(root.dir, 'data');
   const { stdout, stop } = await startPipedDemo(t, dataDir);
-  const bankPort = Number((stdout.match(/--bank 127\.0\.0\.1:(\d+)/) ?? [])[1]);
+  const bankPort = Number((/--bank 127\.0\.0\.1:(\d+)/.exec(stdout) ?? [])[1]);
   assert.ok(bankPort > 0, stdout);
 
   // The kiosk and the operator are provisioned with owner-only files; no secret is printed.

@@ -766,7 +766,7 @@ test(
         const screen =
           update % 10 === 9
             ? [
-                `${String.fromCharCode(65 + update)}`.repeat(20),
+                String.fromCharCode(65 + update).repeat(20),
                 `Screen ${update} of 20`.padStart(20, '.'),
                 '0123456789!"#$%&()+,',
                 `${update}`.repeat(20).slice(0, 20),

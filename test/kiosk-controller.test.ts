@@ -119,7 +119,10 @@ async function startKiosk(
   });
   const until = (predicate: (state: KioskState) => boolean, what: string): Promise<KioskState> =>
     new Promise((resolve, reject) => {
-      if (predicate(controller.state)) return resolve(controller.state);
+      if (predicate(controller.state)) {
+        resolve(controller.state);
+        return;
+      }
       const timer = setTimeout(() => {
         waiters.delete(check);
         reject(

@@ -145,7 +145,7 @@ async function auditOf(
       records.every((record) => record !== null),
       'every audit line decrypts with the audit key',
     );
-    const mine = (records as AuditRecord[]).filter((record) => record.username === username);
+    const mine = records.filter((record) => record.username === username);
     if (done(mine) || Date.now() >= deadline) return mine;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -23,7 +23,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /** An outlet that records what it is sent; close() resolves when the test says so. */
 class RecordingOutlet implements TelemetryOutlet {
-  readonly sent: Array<{ topic: string; payloadJson: string; tsMs: number; retain: boolean }> = [];
+  readonly sent: { topic: string; payloadJson: string; tsMs: number; retain: boolean }[] = [];
   closeCalls = 0;
   sentAtClose = -1;
   private finishClose: (() => void) | null = null;
@@ -249,7 +249,7 @@ test('BrokerTelemetry publishes into the embedded broker in order: online status
 
 test('behind a retained publish the broker has not finished, BrokerTelemetry holds at most its bound, drops the rest, and goes on when it finishes', () => {
   const published: LocalPacket[] = [];
-  const pending: Array<(error?: Error) => void> = [];
+  const pending: ((error?: Error) => void)[] = [];
   const broker = {
     publish(packet: LocalPacket, done: (error?: Error) => void): void {
       published.push(packet);

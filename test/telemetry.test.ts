@@ -131,7 +131,7 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
   t.after(async () => {
     await sink.close();
-    (brokerSocket as net.Socket | null)?.destroy();
+    brokerSocket?.destroy();
     await new Promise<void>((resolve) => stalled.close(() => resolve()));
   });
   const warnings: string[] = [];
