@@ -42,7 +42,9 @@ async function startPipedDemo(
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.after(() => void (child.exitCode === null && child.kill('SIGKILL')));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -399,7 +399,7 @@ test('a jam after 3 notes of a 100.00 withdrawal: exactly 60.00 is posted and th
   ]);
   const post = auditRecords(bank.dataDir).find((record) => record.txnId === txnId && record.action === 'withdraw.post');
   assert.equal(post?.outcome, 'ok');
-  assert.equal(post?.amountCents, 6000);
+  assert.equal(post.amountCents, 6000);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -238,7 +238,9 @@ describe(
       root = makeTempDir('atm-kiosk-serial-');
     });
     after(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       await bank?.cleanup();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
       for (const pty of kiosks) {
         const plain = pty.screens().filter((screen) => STACK_TRACE.test(screen));

@@ -48,7 +48,9 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     });
   });
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     await recorder?.client.endAsync(true);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     await bank?.cleanup();
   });
 

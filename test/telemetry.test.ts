@@ -903,7 +903,7 @@ describe('an external broker over TLS (mqtts://, the broker certificate verified
     try {
       const payload = await online;
       assert.notEqual(parseTelemetry(topics.bankStatus('tls-bank'), payload), null);
-      assert.equal(JSON.parse(payload).status, 'online');
+      assert.equal((JSON.parse(payload) as { status: string }).status, 'online');
     } finally {
       await sink.close();
     }
