@@ -111,38 +111,30 @@ export function applyAction(device: LineDevice, action: ScriptAction): void {
     case 'key':
       device.press(action.key);
       return;
-    case 'jam': {
+    case 'jam':
       device.jamNext(action.afterNotes);
       return;
-    }
-    case 'clearJam': {
+    case 'clearJam':
       device.clearJam();
       return;
-    }
-    case 'lowCash': {
+    case 'lowCash':
       device.setLowCash();
       return;
-    }
-    case 'tamper': {
+    case 'tamper':
       device.setTamper(action.open);
       return;
-    }
-    case 'unplug': {
+    case 'unplug':
       device.unplug();
       return;
-    }
-    case 'replug': {
+    case 'replug':
       device.replug();
       return;
-    }
-    case 'garbage': {
+    case 'garbage':
       device.garbage(action.bytes);
       return;
-    }
-    case 'reset': {
+    case 'reset':
       device.reset();
       return;
-    }
     default: {
       const exhaustive: never = action;
       return exhaustive;
