@@ -70,11 +70,12 @@ export function loadKeystore(dir: string): Keystore {
     throw new AtmError(KeystoreError.MISSING, `no keystore in ${dir}: run 'atm keys init --data ${dir}'`);
   }
   try {
-    const keystore = JSON.parse(text) as Keystore;
+    // A keystore written before operators existed has no `operators`.
+    const keystore = JSON.parse(text) as Omit<Keystore, 'operators'> & Partial<Pick<Keystore, 'operators'>>;
     if (keystore.version !== KEYSTORE_VERSION || fernetKeyParse(keystore.auditKey) === null)
       throw new Error('bad fields');
     keystore.operators ??= {};
-    return keystore;
+    return keystore as Keystore;
   } catch {
     throw new AtmError(KeystoreError.CORRUPT, `keystore ${keystorePath(dir)} is not a valid keystore`);
   }
@@ -124,7 +125,7 @@ export function addKiosk(
   }
   const keystore = loadKeystore(dir);
   const existing = keystore.kiosks[kioskId];
-  if (existing !== undefined && existing.revokedAt === null && options.force !== true) {
+  if (existing?.revokedAt === null && options.force !== true) {
     throw new AtmError(KeystoreError.KIOSK_EXISTS, `kiosk ${kioskId} is already provisioned; --force rotates its key`);
   }
   if (fs.existsSync(outFile) && options.force !== true) {
@@ -231,7 +232,7 @@ export class KeystoreView {
 
   lookupPsk(kioskId: string): Buffer | null {
     const entry = this.current().kiosks[kioskId];
-    if (entry === undefined || entry.revokedAt !== null) return null;
+    if (entry?.revokedAt !== null) return null;
     return Buffer.from(entry.psk, 'hex');
   }
 

@@ -94,14 +94,23 @@ export class LogLineObserver implements BankObserver {
 
   // The `device.report` action line already says when a device state changed; cassette
   // counts change with every dispense and would only add noise to the log.
-  device(): void {}
+  device(): void {
+    // nothing to log: see above
+  }
 
   info(message: string): void {
     this.write(message);
   }
 }
 
-export const silentObserver: BankObserver = { action() {}, session() {}, security() {}, device() {}, info() {} };
+const ignore = (): void => undefined;
+export const silentObserver: BankObserver = {
+  action: ignore,
+  session: ignore,
+  security: ignore,
+  device: ignore,
+  info: ignore,
+};
 
 /** Fans one event out to several observers; one failing observer never affects the others. */
 export function fanOut(observers: BankObserver[]): BankObserver {

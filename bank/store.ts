@@ -34,28 +34,29 @@ export class MemoryLedgerStore implements LedgerStore {
   failCommits = false;
   commits = 0;
 
-  async getAccount(username: string): Promise<Account | null> {
+  getAccount(username: string): Promise<Account | null> {
     const account = this.accounts.get(username);
-    return account === undefined ? null : structuredClone(account);
+    return Promise.resolve(account === undefined ? null : structuredClone(account));
   }
-  async getTxn(txnId: string): Promise<TxnRecord | null> {
+  getTxn(txnId: string): Promise<TxnRecord | null> {
     const txn = this.txns.get(txnId);
-    return txn === undefined ? null : structuredClone(txn);
+    return Promise.resolve(txn === undefined ? null : structuredClone(txn));
   }
-  async listOpenHolds(): Promise<string[]> {
-    return [...this.openHolds];
+  listOpenHolds(): Promise<string[]> {
+    return Promise.resolve([...this.openHolds]);
   }
-  async getAuditHead(): Promise<AuditHead> {
-    return { ...this.auditHead };
+  getAuditHead(): Promise<AuditHead> {
+    return Promise.resolve({ ...this.auditHead });
   }
-  async listAuditTokensAfter(seq: number): Promise<AuditToken[]> {
-    return [...this.auditTokens.entries()]
+  listAuditTokensAfter(seq: number): Promise<AuditToken[]> {
+    const after = [...this.auditTokens.entries()]
       .filter(([s]) => s > seq)
       .sort((a, b) => a[0] - b[0])
       .map(([s, token]) => ({ seq: s, token }));
+    return Promise.resolve(after);
   }
-  async commit(batch: LedgerBatch): Promise<void> {
-    if (this.failCommits) throw new Error('ENOSPC: no space left on device (simulated)');
+  commit(batch: LedgerBatch): Promise<void> {
+    if (this.failCommits) return Promise.reject(new Error('ENOSPC: no space left on device (simulated)'));
     this.commits += 1;
     for (const account of batch.accounts) this.accounts.set(account.username, structuredClone(account));
     for (const txn of batch.txns) this.txns.set(txn.txnId, structuredClone(txn));
@@ -64,6 +65,9 @@ export class MemoryLedgerStore implements LedgerStore {
     for (const { seq, token } of batch.auditTokens) this.auditTokens.set(seq, token);
     for (const seq of this.auditTokens.keys()) if (seq <= batch.auditTokensPrunedThrough) this.auditTokens.delete(seq);
     if (batch.auditHead !== null) this.auditHead = { ...batch.auditHead };
+    return Promise.resolve();
   }
-  async close(): Promise<void> {}
+  close(): Promise<void> {
+    return Promise.resolve(); // nothing to release
+  }
 }

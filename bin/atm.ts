@@ -25,7 +25,8 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   demo      bank host with a demo kiosk on a local data folder (npm start)
   bench     load generator and benchmark report (npm run bench)`;
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = {
+/** A command's exit code; the audit command is synchronous, the others are not. */
+const commands: Record<string, (argv: string[]) => number | Promise<number>> = {
   keys: keysCommand,
   bank: bankCommand,
   client: clientCommand,

@@ -80,6 +80,13 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
   return joined;
 }
 
+/** A config file's value as an option's text: a JSON scalar as written, anything else as JSON. */
+function configText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null
+    ? String(value)
+    : JSON.stringify(value);
+}
+
 export function parse(argv: string[], options: Options, usage: string): Parsed {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
@@ -88,7 +95,7 @@ export function parse(argv: string[], options: Options, usage: string): Parsed {
       options: { ...options, help: { type: 'boolean' }, config: { type: 'string' } },
       allowPositionals: true,
       strict: true,
-    }) as typeof parsed;
+    });
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }
@@ -118,7 +125,7 @@ export function parse(argv: string[], options: Options, usage: string): Parsed {
       continue;
     }
     const fromConfig = config[name];
-    if (fromConfig !== undefined) values[name] = spec.type === 'boolean' ? fromConfig === true : String(fromConfig);
+    if (fromConfig !== undefined) values[name] = spec.type === 'boolean' ? fromConfig === true : configText(fromConfig);
   }
   return { values, positionals: parsed.positionals };
 }

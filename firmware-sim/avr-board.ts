@@ -242,7 +242,8 @@ export class AvrBoard extends EventEmitter<{ serialData: [Buffer]; stopped: [] }
       }
     }
     this.runCycles(this.sliceCycles);
-    if (this.isRunning) this.immediate = setImmediate(() => this.slice());
+    // The firmware may have stopped the board during the slice; `running` reads it afresh.
+    if (this.running) this.immediate = setImmediate(() => this.slice());
   }
 
   stop(): void {

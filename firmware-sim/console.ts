@@ -27,10 +27,13 @@ const RESET = action({ kind: 'reset' });
 
 /** One terminal key (a character or an escape sequence) → its command. xterm and Linux console F-keys. */
 const COMMANDS = new Map<string, ConsoleCommand>([
-  ...[...'0123456789'].map((digit): [string, ConsoleCommand] => [digit, key(digit as KeyName)]),
-  ...[...'ABCD'].flatMap((letter): [string, ConsoleCommand][] => [
-    [letter, key(letter as KeyName)],
-    [letter.toLowerCase(), key(letter as KeyName)],
+  ...(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] satisfies KeyName[]).map((digit): [string, ConsoleCommand] => [
+    digit,
+    key(digit),
+  ]),
+  ...(['A', 'B', 'C', 'D'] satisfies KeyName[]).flatMap((letter): [string, ConsoleCommand][] => [
+    [letter, key(letter)],
+    [letter.toLowerCase(), key(letter)],
   ]),
   ['#', key('enter')],
   ['\r', key('enter')],

@@ -72,7 +72,7 @@ export function startEmulatedArduino(options: EmulatedArduinoOptions = {}): Emul
     keypad,
     keypadBackpack,
     stop() {
-      transport.close(() => {}); // also cancels an open still pending
+      transport.close(() => undefined); // also cancels an open still pending
       board.stop();
     },
   };

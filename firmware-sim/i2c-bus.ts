@@ -70,7 +70,7 @@ export class I2cBus implements TWIEventHandler {
 
   connectToSlave(address: number, write: boolean): void {
     const device = this.devices.get(address) ?? null;
-    const ack = device !== null && device.connect(write);
+    const ack = device?.connect(write) === true;
     this.current = ack ? device : null;
     if (ack) this.transfers += 1;
     else this.addressNacks += 1;
@@ -78,7 +78,7 @@ export class I2cBus implements TWIEventHandler {
   }
 
   writeByte(value: number): void {
-    const ack = this.current !== null && this.current.writeByte(value);
+    const ack = this.current?.writeByte(value) === true;
     this.later(CLOCKS_PER_BYTE, () => this.twi.completeWrite(ack));
   }
 

@@ -34,7 +34,7 @@ export const KEYPAD_COLUMN_PINS_DEFAULT = [6, 7, 8, 9] as const;
 
 export function keyPosition(key: KeypadKey): { row: number; column: number } {
   const index = KEYPAD_KEYS.indexOf(key);
-  if (index < 0) throw new Error(`no key ${String(key)} on the 4×4 keypad`);
+  if (index < 0) throw new Error(`no key ${key} on the 4×4 keypad`);
   return { row: Math.floor(index / 4), column: index % 4 };
 }
 

@@ -68,5 +68,7 @@ export class Pcf8574Lcd implements I2cDevice {
     return this.pins;
   }
 
-  stop(): void {}
+  stop(): void {
+    // no timers or I/O of its own to stop
+  }
 }

@@ -56,7 +56,7 @@ export async function openPtyPair(options: { socat?: string; timeoutMs?: number 
     });
   });
   const close = async (): Promise<void> => {
-    child.stdin?.end(); // the watchdog stops socat (SIGTERM: it removes its links)
+    child.stdin.end(); // the watchdog stops socat (SIGTERM: it removes its links)
     await exited;
     fs.rmSync(folder, { recursive: true, force: true });
   };
@@ -114,7 +114,10 @@ export function openSerialPath(portPath: string, baudRate = 115_200): Promise<Se
 /** Closes a port if it is open; never rejects. */
 export function closeSerialPort(port: SerialPort): Promise<void> {
   return new Promise((resolve) => {
-    if (!port.isOpen) return resolve();
+    if (!port.isOpen) {
+      resolve();
+      return;
+    }
     port.close(() => resolve());
   });
 }

@@ -82,8 +82,12 @@ export async function startFirmwareSim(options: FirmwareSimOptions = {}): Promis
     },
   });
 
-  const pair: PtyPair | null = options.portPath === undefined ? await openPtyPair() : null;
-  const devicePath = pair?.devicePath ?? (options.portPath as string);
+  let pair: PtyPair | null = null;
+  let devicePath = options.portPath;
+  if (devicePath === undefined) {
+    pair = await openPtyPair();
+    devicePath = pair.devicePath;
+  }
   try {
     port = await openSerialPath(devicePath, options.baudRate);
   } catch (error) {
@@ -116,6 +120,9 @@ export async function startFirmwareSim(options: FirmwareSimOptions = {}): Promis
         },
       );
     } catch (error) {
+      // close() may have aborted it while runScript was awaited; TypeScript keeps the narrowing
+      // from the check above across the await (microsoft/TypeScript#9998).
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (!stopScript.signal.aborted) throw error;
     }
   })();

@@ -112,21 +112,29 @@ export function applyAction(device: LineDevice, action: ScriptAction): void {
       device.press(action.key);
       return;
     case 'jam':
-      return device.jamNext(action.afterNotes);
+      device.jamNext(action.afterNotes);
+      return;
     case 'clearJam':
-      return device.clearJam();
+      device.clearJam();
+      return;
     case 'lowCash':
-      return device.setLowCash();
+      device.setLowCash();
+      return;
     case 'tamper':
-      return device.setTamper(action.open);
+      device.setTamper(action.open);
+      return;
     case 'unplug':
-      return device.unplug();
+      device.unplug();
+      return;
     case 'replug':
-      return device.replug();
+      device.replug();
+      return;
     case 'garbage':
-      return device.garbage(action.bytes);
+      device.garbage(action.bytes);
+      return;
     case 'reset':
-      return device.reset();
+      device.reset();
+      return;
     default: {
       const exhaustive: never = action;
       return exhaustive;

@@ -30,8 +30,7 @@ export function invalidEventReason(event: JournalEvent): string | null {
       if (!isCents(event.dispensedCents)) return 'dispensedCents must be a non-negative safe integer';
       return event.fault === null || isText(event.fault) ? null : 'fault must be null or a non-empty string';
     case 'settled':
-      if (!['posted', 'voided', 'refused'].includes(event.outcome))
-        return `unknown settled outcome ${String(event.outcome)}`;
+      if (!['posted', 'voided', 'refused'].includes(event.outcome)) return `unknown settled outcome ${event.outcome}`;
       if (!isCents(event.postedCents)) return 'postedCents must be a non-negative safe integer';
       return event.detail === undefined || typeof event.detail === 'string' ? null : 'detail must be a string';
     default: {

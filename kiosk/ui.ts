@@ -198,15 +198,7 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
       const state = options.controller.state;
       const textScreen = 'text' in state.screen;
       // In a text field a printable key is a character (letters, digits, * and # alike).
-      if (
-        textScreen &&
-        ch !== undefined &&
-        ch.length === 1 &&
-        ch >= ' ' &&
-        ch <= '~' &&
-        key?.name !== 'return' &&
-        key?.name !== 'enter'
-      ) {
+      if (textScreen && ch?.length === 1 && ch >= ' ' && ch <= '~' && key?.name !== 'return' && key?.name !== 'enter') {
         options.controller.input({ type: 'char', ch, atMs: Date.now() });
         return;
       }

@@ -115,8 +115,8 @@ export class MqttFeed implements TelemetryFeed {
       client.subscribeAsync(TELEMETRY_FILTER, { qos: 0 }).then(
         () => this.report('online', null),
         // A SUBACK refusal is final; a connection lost mid-subscribe is left to 'close'.
-        (error: Error) =>
-          /Subscribe error/.test(error.message)
+        (error: unknown) =>
+          error instanceof Error && error.message.includes('Subscribe error')
             ? this.refuse(`not allowed to subscribe to ${TELEMETRY_FILTER}`)
             : undefined,
       );

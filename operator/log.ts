@@ -6,7 +6,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export function appendLog(state: DashboardState, line: WithoutId<LogEntry>): DashboardState {
   const { log, limits } = state;
-  const entry = { ...line, id: log.nextId } as LogEntry;
+  const entry = { ...line, id: log.nextId };
   const kept =
     log.entries.length >= limits.eventsMax
       ? log.entries.slice(log.entries.length - limits.eventsMax + 1)

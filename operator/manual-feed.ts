@@ -13,9 +13,10 @@ export class ManualFeed implements TelemetryFeed {
     this.listener = listener;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
     this.listener = null;
+    return Promise.resolve();
   }
 
   /** Test power: the connection changes state. */

@@ -45,7 +45,7 @@ export interface MqttClientLike {
   on(event: 'message', listener: (topic: string, payload: Buffer, packet: { retain: boolean }) => void): this;
   publish(topic: string, message: string, options: MqttPublishOptions, callback: (error?: Error) => void): this;
   publishAsync(topic: string, message: string, options: MqttPublishOptions): Promise<unknown>;
-  subscribeAsync(topic: string, options?: { qos: 0 | 1 | 2 }): Promise<Array<{ topic: string; qos: number }>>;
+  subscribeAsync(topic: string, options?: { qos: 0 | 1 | 2 }): Promise<{ topic: string; qos: number }[]>;
   endAsync(force?: boolean): Promise<void>;
 }
 

@@ -83,7 +83,7 @@ export class AlertEngine {
 
   constructor(options: Partial<AlertEngineOptions> = {}) {
     // An option passed as undefined (an unset CLI flag) keeps its default.
-    const given = Object.entries(options).filter(([, value]) => value !== undefined);
+    const given = Object.entries<unknown>(options).filter(([, value]) => value !== undefined);
     this.options = { ...DEFAULT_ALERT_OPTIONS, ...(Object.fromEntries(given) as Partial<AlertEngineOptions>) };
   }
 

@@ -80,7 +80,10 @@ export class BrokerTelemetry implements TelemetryOutlet {
   }
 
   private enqueue(packet: LocalPacket): void {
-    if (!this.retainedInFlight) return this.emit(packet);
+    if (!this.retainedInFlight) {
+      this.emit(packet);
+      return;
+    }
     if (this.waiting.length >= this.queueMessagesMax) {
       this.dropped += 1;
       return;
@@ -93,7 +96,10 @@ export class BrokerTelemetry implements TelemetryOutlet {
       if (error === undefined) this.published += 1;
       else this.dropped += 1; // the broker is closing
     };
-    if (!packet.retain) return this.broker.publish(packet, count);
+    if (!packet.retain) {
+      this.broker.publish(packet, count);
+      return;
+    }
     this.retainedInFlight = true;
     let released = false;
     const release = (): void => {

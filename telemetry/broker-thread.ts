@@ -61,7 +61,9 @@ export type BrokerWorkerReply =
   | { type: 'error'; code: string | null; port: number | null; message: string }
   | { type: 'closed' };
 
-export type BrokerWorkerRequest = { type: 'close' };
+export interface BrokerWorkerRequest {
+  type: 'close';
+}
 
 export interface BrokerThreadOptions extends Omit<BrokerWorkerData, 'countsBefore'> {
   /** Called each time a thread stops without close() (a crash), or a restart fails; never with close(). */
@@ -255,7 +257,10 @@ export async function startBrokerWorker(options: BrokerThreadOptions): Promise<B
     started += 1;
     try {
       const next = await spawnWorker({ ...again, countsBefore: telemetry.countsForNext() }, nowMs);
-      if (closing !== null) return await closeSpawned(next);
+      if (closing !== null) {
+        await closeSpawned(next);
+        return;
+      }
       telemetry.attach(next.telemetry);
       live = next;
       lastThreadId = next.ready.threadId;

@@ -6,7 +6,7 @@
 // RetainedFile; an optional WebSocket listener serves browser dashboards (ws://host:port).
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, AuthErrorCode, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { RetainedFile, RetainedMessage } from './retained-store.js';
 import { WriteCoalescer } from './write-coalescer.js';
@@ -129,7 +129,10 @@ class RetainedFirst {
         if (this.inFlight.get(client) === turn) this.inFlight.delete(client);
       });
     }
-    if (before === undefined) return done();
+    if (before === undefined) {
+      done();
+      return;
+    }
     // A publish that failed inside aedes is never `published`; it must not stall the rest.
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<void>((resolve) => (timer = setTimeout(resolve, PUBLISH_STALL_MS)));
@@ -147,7 +150,8 @@ class RetainedFirst {
 }
 
 function authError(): AuthenticateError {
-  return Object.assign(new Error('bad username or password'), { returnCode: 4 as const });
+  // AuthErrorCode is a const enum: it compiles to the number 4, with no import at run time.
+  return Object.assign(new Error('bad username or password'), { returnCode: AuthErrorCode.BAD_USERNAME_OR_PASSWORD });
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -174,14 +178,21 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       const user = username ?? '';
       const secret = password?.toString('utf8') ?? '';
       const bank = options.bankCredentials;
-      if (bank !== undefined && user === bank.username) {
-        if (!sameSecret(secret, bank.password)) return done(authError(), false);
+      if (bank?.username === user) {
+        if (!sameSecret(secret, bank.password)) {
+          done(authError(), false);
+          return;
+        }
         roles.set(client, 'bank');
-        return done(null, true);
+        done(null, true);
+        return;
       }
       options.checkOperator(user, secret).then(
         (ok) => {
-          if (ok === false) return done(authError(), false);
+          if (ok === false) {
+            done(authError(), false);
+            return;
+          }
           roles.set(client, ok === 'admin' ? 'admin' : 'operator');
           done(null, true);
         },
@@ -189,7 +200,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       );
     },
     authorizePublish: (client, packet, done) => {
-      if (client === null) return done(null); // the broker's own will delivery
+      if (client === null) {
+        done(null);
+        return;
+      } // the broker's own will delivery
       const allowed = roles.get(client) === 'bank' && !packet.topic.startsWith('$');
       if (!allowed) {
         // MQTT 3.1.1 has no negative PUBACK; refusing with an error would disconnect the
@@ -197,7 +211,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         // acknowledged and rerouted to a `$` topic nobody may subscribe to, and not retained.
         packet.topic = `${DENIED_TOPIC_PREFIX}${client.id}`;
         packet.retain = false;
-        return done(null);
+        done(null);
+        return;
       }
       ordered.admit(client, packet, () => done(null));
     },
@@ -207,12 +222,18 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     authorizeSubscribe: (client, subscription, done) => {
       const role = roles.get(client);
-      if (subscription.topic.startsWith(DENIED_TOPIC_PREFIX)) return done(null, null);
+      if (subscription.topic.startsWith(DENIED_TOPIC_PREFIX)) {
+        done(null, null);
+        return;
+      }
       const allowed =
         role === 'bank' ||
         ((role === 'operator' || role === 'admin') && operatorMaySubscribe(subscription.topic)) ||
         (role === 'admin' && adminMaySubscribe(subscription.topic));
-      if (allowed) return done(null, subscription);
+      if (allowed) {
+        done(null, subscription);
+        return;
+      }
       done(null, null); // a failure return code (0x80) in the SUBACK, without disconnecting
     },
   });
@@ -249,7 +270,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       wss = new WebSocketServer({ host: options.host, port: options.wsPort, maxPayload: WS_PAYLOAD_BYTES_MAX });
       const sockets = wss.clients;
       wss.on('connection', (socket, request) => {
-        if (sockets.size > BROKER_CONNECTIONS_MAX) return socket.terminate();
+        if (sockets.size > BROKER_CONNECTIONS_MAX) {
+          socket.terminate();
+          return;
+        }
         const stream = createWebSocketStream(socket);
         stream.on('error', () => undefined); // a dropped browser tab is not the bank's error
         broker.handle(stream, request);
@@ -267,7 +291,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     wsPort,
     loaded,
     publish: (packet, done) => {
-      if (closed) return done(new Error('the broker is closed'));
+      if (closed) {
+        done(new Error('the broker is closed'));
+        return;
+      }
       coalescer.hold();
       broker.publish(
         { cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain, dup: false },

@@ -128,7 +128,9 @@ export class TelemetryObserver implements BankObserver {
     this.publishAlerts(this.alerts.deviceReport(event.kioskId, devices, event.cassettes, nowMs));
   }
 
-  info(): void {}
+  info(): void {
+    // info lines are for the bank's log, not the telemetry stream
+  }
 
   /** Every kiosk's status and the alert snapshot again, retained (a restarted broker lost the latest). */
   republishRetained(): void {

@@ -98,8 +98,14 @@ export class PortTelemetry implements TelemetrySink {
       },
     };
     port.on('message', (reply: TelemetryPortReply) => {
-      if (reply.type === 'stats') this.remote = { received: reply.received, stats: reply.stats };
-      else if (reply.type === 'closed') this.closedReply?.();
+      switch (reply.type) {
+        case 'stats':
+          this.remote = { received: reply.received, stats: reply.stats };
+          break;
+        case 'closed':
+          this.closedReply?.();
+          break;
+      }
     });
     // The other side's thread ended (close, or a crash): nothing more can leave.
     this.gone = new Promise((resolve) => port.once('close', () => resolve()));
@@ -122,7 +128,10 @@ export class PortTelemetry implements TelemetrySink {
       if (json === undefined) throw new TypeError('not JSON');
       this.batch += `${topic}${FIELD_END}${json}${FIELD_END}${this.nowMs()}${FIELD_END}${options.retain === true ? '1' : '0'}${FIELD_END}`;
       this.pendingMessages += 1;
-      if (this.pendingMessages >= this.batchMessagesMax) return this.flush();
+      if (this.pendingMessages >= this.batchMessagesMax) {
+        this.flush();
+        return;
+      }
       if (this.flushTimer !== null) return;
       // unref'd: a batch still waiting must not keep a stopped bank alive; close() flushes it.
       this.flushTimer = setTimeout(() => this.flush(), this.handoverMs).unref();
@@ -215,21 +224,28 @@ export function serveTelemetryPort(
     port.close();
   };
   port.on('message', (request: TelemetryPortRequest) => {
-    if (request.type === 'batch') {
-      const fields = request.text.split(FIELD_END);
-      for (let index = 0; index + FIELDS_PER_MESSAGE <= fields.length; index += FIELDS_PER_MESSAGE) {
-        outlet.send(fields[index] ?? '', fields[index + 1] ?? '', Number(fields[index + 2]), fields[index + 3] === '1');
+    switch (request.type) {
+      case 'batch': {
+        const fields = request.text.split(FIELD_END);
+        for (let index = 0; index + FIELDS_PER_MESSAGE <= fields.length; index += FIELDS_PER_MESSAGE) {
+          outlet.send(
+            fields[index] ?? '',
+            fields[index + 1] ?? '',
+            Number(fields[index + 2]),
+            fields[index + 3] === '1',
+          );
+        }
+        received += request.count;
+        break;
       }
-      received += request.count;
-      return;
-    }
-    if (request.type === 'close') {
-      clearInterval(timer);
-      void outlet.close().finally(() => {
-        report();
-        port.postMessage({ type: 'closed' } satisfies TelemetryPortReply);
-        stop();
-      });
+      case 'close':
+        clearInterval(timer);
+        void outlet.close().finally(() => {
+          report();
+          port.postMessage({ type: 'closed' } satisfies TelemetryPortReply);
+          stop();
+        });
+        break;
     }
   });
   return stop;

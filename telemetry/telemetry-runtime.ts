@@ -158,8 +158,8 @@ export async function startTelemetryRuntime(options: TelemetryRuntimeOptions): P
       broker,
       observer: null,
       retainedLoadError,
-      tick() {},
-      publishMetrics() {},
+      tick: () => undefined,
+      publishMetrics: () => undefined,
       close: () => sink.close(),
     };
   }

@@ -8,10 +8,7 @@ import type { TelemetryWorkerInit } from './telemetry-thread.js';
 import { MqttTelemetry, type MqttTlsOptions } from './telemetry.js';
 
 const init = workerData as TelemetryWorkerInit | null;
-assert.ok(
-  init !== null && init.port !== undefined,
-  'telemetry-worker.js runs only as a worker thread (see telemetry-thread.ts)',
-);
+assert.ok(init?.port !== undefined, 'telemetry-worker.js runs only as a worker thread (see telemetry-thread.ts)');
 
 const asBuffer = (bytes: Uint8Array | undefined): Buffer | undefined =>
   bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -22,8 +22,12 @@ export interface TelemetrySink {
 }
 
 export class NoopTelemetry implements TelemetrySink {
-  publish(): void {}
-  async close(): Promise<void> {}
+  publish(): void {
+    // telemetry is off: drop it
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
   stats(): TelemetryStats {
     return { published: 0, dropped: 0, queued: 0, connected: false };
   }
@@ -249,7 +253,10 @@ export class MqttTelemetry implements TelemetrySink, TelemetryOutlet {
   send(topic: string, payloadJson: string, tsMs: number, retain: boolean): void {
     try {
       const message = { topic, body: this.envelope.wrap(payloadJson, tsMs), retain };
-      if (this.client.connected && this.queue.length === 0 && !this.backpressured()) return this.write(message);
+      if (this.client.connected && this.queue.length === 0 && !this.backpressured()) {
+        this.write(message);
+        return;
+      }
       if (this.queue.length >= this.queueMessagesMax) {
         this.dropped += 1;
         return;

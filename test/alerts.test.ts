@@ -96,7 +96,7 @@ test('repeated MAC failures raise one alert whose count grows, cleared after the
   const raised = checked(engine.security('kiosk-01', 'BAD_MAC', T0));
   assert.equal(raised.length, 1);
   assert.equal(raised[0]?.alertId, 'security:kiosk-01:BAD_MAC');
-  assert.equal(raised[0]?.severity, 'critical');
+  assert.equal(raised[0].severity, 'critical');
   for (let n = 1; n < 7; n += 1) assert.deepEqual(engine.security('kiosk-01', 'BAD_MAC', T0 + n * 10_000), []);
   assert.equal(engine.takeChanged(), true);
   assert.equal(engine.takeChanged(), false);

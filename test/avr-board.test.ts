@@ -339,7 +339,7 @@ test(
     const connection = await connect((fn) => t.after(fn));
     const { firmata, arduino } = connection;
     firmata.i2cConfig({ delay: 0 });
-    firmata.i2cRead(KEYPAD, 2, () => {});
+    firmata.i2cRead(KEYPAD, 2, () => undefined);
     for (const writes of LCD_INIT_WRITES) firmata.i2cWrite(PCF8574, writes);
     await settled(connection);
     const writesBefore = arduino.lcd.byteWrites;

@@ -68,7 +68,9 @@ function runUntilReaderGoes(
   afterClose: (stdout: string) => Promise<void> = async () => undefined,
 ): Promise<ReaderGoneRun> {
   const child = spawn(process.execPath, [atmBin, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS);
   let stdout = '';
   let stderr = '';
@@ -149,7 +151,9 @@ test('atm bank | head -1: the reader closing the pipe stops the bank as SIGTERM 
   assert.deepEqual([run.code, run.signal], [0, null]);
   // Stopped, not crashed: LevelDB's lock is released, so the next bank opens the folder at once.
   const again = spawn(process.execPath, [atmBin, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => void (again.exitCode === null && again.kill('SIGKILL')));
+  t.after(() => {
+    if (again.exitCode === null) again.kill('SIGKILL');
+  });
   let output = '';
   again.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   again.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -376,12 +380,14 @@ async function startPipedDemo(
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.after(() => void (demo.exitCode === null && demo.kill('SIGKILL')));
+  t.after(() => {
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  });
   let stdout = '';
   demo.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => demo.once('close', resolve));
   await waitUntil(
-    () => /Ctrl-C stops the bank/.test(stdout) || demo.exitCode !== null,
+    () => stdout.includes('Ctrl-C stops the bank') || demo.exitCode !== null,
     'the demo to start',
     WAIT_MS,
     20,
@@ -453,8 +459,8 @@ test('atm bench prints a table for a person by default, and its report as one JS
   ];
   const [table, json] = await runAtmAll([{ args: small }, { args: [...small, '--json'] }], 1);
   assert.equal(table?.code, 0, table?.stderr);
-  assert.throws(() => JSON.parse(table?.stdout ?? ''), SyntaxError, 'the default output is not JSON');
-  const lines = (table?.stdout ?? '').trimEnd().split('\n');
+  assert.throws(() => JSON.parse(table.stdout), SyntaxError, 'the default output is not JSON');
+  const lines = table.stdout.trimEnd().split('\n');
   assert.match(lines[0] ?? '', /^atm bench on \d+ cores, /);
   for (const measure of [
     /^ {2}requests per second +\d+ \(\d+ requests in [\d.]+ s, 1 session\)$/,
@@ -465,12 +471,12 @@ test('atm bench prints a table for a person by default, and its report as one JS
   ]) {
     assert.ok(
       lines.some((line) => measure.test(line)),
-      `no line like ${String(measure)} in:\n${table?.stdout}`,
+      `no line like ${String(measure)} in:\n${table.stdout}`,
     );
   }
   assert.equal(json?.code, 0, json?.stderr);
-  assert.equal(json?.stdout.trim().split('\n').length, 1, '--json prints one line');
-  const report = JSON.parse(json?.stdout ?? '') as { sessions: number; bcryptCost: number; requestsPerSecond: number };
+  assert.equal(json.stdout.trim().split('\n').length, 1, '--json prints one line');
+  const report = JSON.parse(json.stdout) as { sessions: number; bcryptCost: number; requestsPerSecond: number };
   assert.deepEqual([report.sessions, report.bcryptCost, typeof report.requestsPerSecond], [1, 4, 'number']);
 });
 
@@ -568,9 +574,9 @@ test('atm firmware-sim --lcd takes COLUMNSxROWS; anything else is a usage error 
     { args: ['firmware-sim', '--help'] },
   ]);
   for (const result of results.slice(0, 2)) {
-    assert.equal(result?.code, 2, result?.stderr);
-    assert.match(result?.stderr ?? '', /^atm: --lcd must be COLUMNSxROWS such as 20x4 or 16x2/);
-    assert.equal((result?.stderr ?? '').trim().split('\n').length, 1);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^atm: --lcd must be COLUMNSxROWS such as 20x4 or 16x2/);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
   }
   assert.match(results[2]?.stdout ?? '', /--lcd 20x4/);
 });

@@ -91,7 +91,7 @@ test('Wycheproof hkdf_sha256_test.json: valid -> okm, invalid (size too large) -
       }
       if (t.result === 'invalid') {
         if (okm !== null) failures.push(`tcId ${t.tcId}: invalid accepted`);
-      } else if (okm === null || okm.toString('hex') !== t.okm) {
+      } else if (okm?.toString('hex') !== t.okm) {
         failures.push(`tcId ${t.tcId}: okm mismatch`);
       }
     }
@@ -105,7 +105,7 @@ test('Wycheproof hmac_sha256_test.json: first tagSize/8 bytes; valid match, inva
   const failures: string[] = [];
   let checked = 0;
   for (const group of file.testGroups) {
-    const tagSize = group['tagSize'];
+    const tagSize = group.tagSize;
     assert.ok(typeof tagSize === 'number' && tagSize % 8 === 0 && tagSize <= 256, 'group tagSize');
     for (const t of group.tests) {
       checked++;
@@ -124,7 +124,7 @@ test('Wycheproof x25519_test.json: shared secrets match, all-zero shared -> null
   let checked = 0;
   let zeroShared = 0;
   for (const group of file.testGroups) {
-    assert.equal(group['curve'], 'curve25519');
+    assert.equal(group.curve, 'curve25519');
     for (const t of group.tests) {
       checked++;
       const privateRaw = hex(t.private);
@@ -135,7 +135,7 @@ test('Wycheproof x25519_test.json: shared secrets match, all-zero shared -> null
       if (t.result === 'invalid' || shared.every((byte) => byte === 0)) {
         if (shared.every((byte) => byte === 0)) zeroShared++;
         if (result !== null) failures.push(`tcId ${t.tcId}: expected null (${t.flags.join(',')})`);
-      } else if (result === null || !result.equals(shared)) {
+      } else if (!result?.equals(shared)) {
         failures.push(`tcId ${t.tcId}: shared mismatch (${t.flags.join(',')})`);
       }
     }
@@ -168,7 +168,7 @@ test('Wycheproof aes_cbc_pkcs5_test.json: node AES-CBC decrypts valid, refuses i
         if (plaintext !== null) failures.push(`tcId ${t.tcId}: invalid decrypted (${t.comment})`);
         continue;
       }
-      if (plaintext === null || plaintext.toString('hex') !== t.msg) failures.push(`tcId ${t.tcId}: decrypt mismatch`);
+      if (plaintext?.toString('hex') !== t.msg) failures.push(`tcId ${t.tcId}: decrypt mismatch`);
       const cipher = crypto.createCipheriv(algorithm, key, iv);
       const encrypted = Buffer.concat([cipher.update(hex(t.msg)), cipher.final()]);
       if (!encrypted.equals(ct)) failures.push(`tcId ${t.tcId}: encrypt mismatch`);

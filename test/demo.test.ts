@@ -20,8 +20,14 @@ function waitForText(read: () => string, pattern: RegExp, what: string): Promise
   return new Promise((resolve, reject) => {
     const poll = (): void => {
       const match = read().match(pattern);
-      if (match !== null) return resolve(match);
-      if (Date.now() > deadline) return reject(new Error(`no ${what} within ${WAIT_MS} ms; output so far:\n${read()}`));
+      if (match !== null) {
+        resolve(match);
+        return;
+      }
+      if (Date.now() > deadline) {
+        reject(new Error(`no ${what} within ${WAIT_MS} ms; output so far:\n${read()}`));
+        return;
+      }
       setTimeout(poll, 25);
     };
     poll();
@@ -36,7 +42,9 @@ async function startPipedDemo(
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.after(() => void (child.exitCode === null && child.kill('SIGKILL')));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -55,7 +63,7 @@ test('piped, the demo runs the bank with its broker, provisions a kiosk and an o
   t.after(root.remove);
   const dataDir = path.join(root.dir, 'data');
   const { stdout, stop } = await startPipedDemo(t, dataDir);
-  const bankPort = Number((stdout.match(/--bank 127\.0\.0\.1:(\d+)/) ?? [])[1]);
+  const bankPort = Number((/--bank 127\.0\.0\.1:(\d+)/.exec(stdout) ?? [])[1]);
   assert.ok(bankPort > 0, stdout);
 
   // The kiosk and the operator are provisioned with owner-only files; no secret is printed.

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { inspect } from 'node:util';
 import path from 'node:path';
 import { repoRoot } from './helpers/paths.js';
 import { AtmError, DeclineCode, SessionCloseReason, declineText, isDeclineCode } from '../protocol/errors.js';
@@ -94,7 +95,7 @@ test('isDeclineCode accepts exactly the catalogue, not inherited or look-alike n
     42,
     {},
   ]) {
-    assert.equal(isDeclineCode(value), false, String(value));
+    assert.equal(isDeclineCode(value), false, inspect(value));
   }
 });
 

@@ -184,6 +184,7 @@ test("paced line: a budget that could fill StandardFirmata's 64-byte receive buf
     () => createFirmataDevicesOverTransport(new FakeTransport(), { firmata: { pacing: { bytesPerInterval: 80 } } }),
     /bytesPerInterval/,
   );
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- guards the constant against a later edit
   assert.ok(PACING_BYTES_PER_INTERVAL_DEFAULT < 64);
 });
 
@@ -766,7 +767,7 @@ test(
         const screen =
           update % 10 === 9
             ? [
-                `${String.fromCharCode(65 + update)}`.repeat(20),
+                String.fromCharCode(65 + update).repeat(20),
                 `Screen ${update} of 20`.padStart(20, '.'),
                 '0123456789!"#$%&()+,',
                 `${update}`.repeat(20).slice(0, 20),

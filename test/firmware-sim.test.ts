@@ -44,9 +44,9 @@ interface Rig {
   /** Raw bytes the device sent. */
   bytes: Buffer[];
   /** The messages sent since the last call. */
-  take(): DeviceMessage[];
-  host(...messages: HostMessage[]): void;
-  advance(ms: number): void;
+  readonly take: () => DeviceMessage[];
+  readonly host: (...messages: HostMessage[]) => void;
+  readonly advance: (ms: number) => void;
 }
 
 function rig(options: Partial<LineDeviceOptions> = {}): Rig {

@@ -26,7 +26,6 @@ import {
   RECORD_TYPE_DATA,
   RecordOpener,
   RecordSealer,
-  type RecordType,
 } from '../protocol/record.js';
 
 interface VectorRecord {
@@ -254,7 +253,7 @@ test('[ATM-5.8] RecordSealer reproduces the first records and RecordOpener opens
     const opener = fromKiosk ? hostOpener : kioskOpener;
     assert.equal(sealer.recordsSealed, record.sequence, `${record.name}: sequence`);
     assert.ok(record.type === RECORD_TYPE_DATA || record.type === RECORD_TYPE_CLOSE, `${record.name}: type`);
-    const frame = sealer.seal(record.type as RecordType, Buffer.from(record.plaintextUtf8, 'utf8'));
+    const frame = sealer.seal(record.type, Buffer.from(record.plaintextUtf8, 'utf8'));
     assert.equal(toHex(frame), record.frame, `${record.name}: frame`);
     const opened = opener.open(frame.subarray(4));
     assert.ok(opened.ok, `${record.name}: opens`);

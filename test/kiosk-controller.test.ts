@@ -119,7 +119,10 @@ async function startKiosk(
   });
   const until = (predicate: (state: KioskState) => boolean, what: string): Promise<KioskState> =>
     new Promise((resolve, reject) => {
-      if (predicate(controller.state)) return resolve(controller.state);
+      if (predicate(controller.state)) {
+        resolve(controller.state);
+        return;
+      }
       const timer = setTimeout(() => {
         waiters.delete(check);
         reject(
@@ -396,7 +399,7 @@ test('a jam after 3 notes of a 100.00 withdrawal: exactly 60.00 is posted and th
   ]);
   const post = auditRecords(bank.dataDir).find((record) => record.txnId === txnId && record.action === 'withdraw.post');
   assert.equal(post?.outcome, 'ok');
-  assert.equal(post?.amountCents, 6000);
+  assert.equal(post.amountCents, 6000);
 });
 
 // ---------------------------------------------------------------------------------------------

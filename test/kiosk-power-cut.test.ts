@@ -87,6 +87,7 @@ before(async () => {
 });
 
 after(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
   if (world === undefined) return;
   for (const kiosk of world.kiosks) await kiosk.kill();
   await world.proxy?.close();
@@ -352,7 +353,7 @@ test('afterwards the ledger, the bank audit log and the kiosk journal agree, and
   try {
     const account = await store.getAccount(USERNAME);
     assert.equal(account?.balanceCents, DEPOSIT_CENTS - postedCents);
-    assert.equal(account?.heldCents, 0);
+    assert.equal(account.heldCents, 0);
     assert.deepEqual(await store.listOpenHolds(), []);
   } finally {
     await store.close();

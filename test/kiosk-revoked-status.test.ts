@@ -10,8 +10,8 @@ import type { KioskStatus } from '../protocol/telemetry.js';
 
 const T0 = Date.parse('2026-11-28T10:00:00.000Z');
 
-function observed(): { observer: TelemetryObserver; statuses: () => Array<[string, string]> } {
-  const published: Array<{ topic: string; payload: Record<string, unknown>; retain: boolean }> = [];
+function observed(): { observer: TelemetryObserver; statuses: () => [string, string][] } {
+  const published: { topic: string; payload: Record<string, unknown>; retain: boolean }[] = [];
   const sink: TelemetrySink = {
     publish: (topic, payload, options) =>
       void published.push({ topic, payload: payload as Record<string, unknown>, retain: options?.retain === true }),
@@ -19,7 +19,7 @@ function observed(): { observer: TelemetryObserver; statuses: () => Array<[strin
     stats: () => ({ published: published.length, dropped: 0, queued: 0, connected: true }),
   };
   const observer = new TelemetryObserver({ sink, nowMs: () => T0 });
-  const statuses = (): Array<[string, string]> => {
+  const statuses = (): [string, string][] => {
     const taken = published.splice(0).filter((m) => /\/kiosk\/[^/]+\/status$/.test(m.topic));
     assert.ok(
       taken.every((m) => m.retain),

@@ -238,7 +238,9 @@ describe(
       root = makeTempDir('atm-kiosk-serial-');
     });
     after(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       await bank?.cleanup();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
       for (const pty of kiosks) {
         const plain = pty.screens().filter((screen) => STACK_TRACE.test(screen));
@@ -375,7 +377,7 @@ describe(
         mine.some((record) => record.action === 'withdraw.post'),
       );
       assert.deepEqual(
-        summary(records).filter((line) => /^withdraw/.test(line)),
+        summary(records).filter((line) => line.startsWith('withdraw')),
         ['withdraw.hold ok 6000', 'withdraw.post ok 6000'],
       );
       assert.equal(await balanceOf('gail'), 4_000);
@@ -406,7 +408,7 @@ describe(
       const records = await auditOf(bank.dataDir, 'jade', (mine) =>
         mine.some((record) => record.action === 'withdraw.void'),
       );
-      const money = summary(records).filter((line) => /^withdraw/.test(line));
+      const money = summary(records).filter((line) => line.startsWith('withdraw'));
       assert.equal(money.length, 2, money.join(', '));
       assert.equal(money[0], 'withdraw.hold ok 2000');
       assert.match(money[1] as string, /^withdraw\.void ok/);

@@ -145,7 +145,7 @@ async function auditOf(
       records.every((record) => record !== null),
       'every audit line decrypts with the audit key',
     );
-    const mine = (records as AuditRecord[]).filter((record) => record.username === username);
+    const mine = records.filter((record) => record.username === username);
     if (done(mine) || Date.now() >= deadline) return mine;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -180,7 +180,9 @@ describe('atm kiosk in a pseudo-terminal across bank session lifetimes', { concu
     root = makeTempDir('atm-kiosk-lifetime-');
   });
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     await bank?.cleanup();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -250,7 +252,9 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     root = makeTempDir('atm-kiosk-ui-');
   });
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     await bank?.cleanup();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -622,6 +626,7 @@ describe('atm kiosk in a pseudo-terminal when the bank process stops and comes b
   });
   after(async () => {
     for (const bank of banks) await bank.kill();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     root?.remove();
   });
 

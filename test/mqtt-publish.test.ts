@@ -26,7 +26,7 @@ function parse(packet: Buffer, protocolVersion: 4 | 5): mqttPacket.IPublishPacke
   const parser = mqttPacket.parser({ protocolVersion });
   const parsed: mqttPacket.Packet[] = [];
   parser.on('packet', (p) => parsed.push(p));
-  parser.on('error', (error) => assert.fail(error));
+  parser.on('error', (error: Error) => assert.fail(error));
   parser.parse(packet);
   assert.equal(parsed.length, 1);
   return parsed[0] as mqttPacket.IPublishPacket;

@@ -558,7 +558,9 @@ describe('runDashboard wiring', () => {
     onKey(listener: (key: ViewKey) => void): void {
       this.listener = listener;
     }
-    destroy(): void {}
+    destroy(): void {
+      // nothing to free
+    }
   }
 
   test('q quits with code 0 and stops the feed', async () => {

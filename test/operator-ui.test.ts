@@ -36,6 +36,7 @@ function startLoad(bank: TestBank, username: string): { stop: () => Promise<numb
     const connection = await bank.loginAs(username);
     let deposits = 0;
     try {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() clears it; set by a callback while awaiting; TypeScript keeps the narrowing (microsoft/TypeScript#9998)
       while (running) {
         const reply = await connection.request({
           op: 'deposit',
@@ -87,6 +88,7 @@ describe(
       mqttPort = bank.host.telemetry.mqttPort;
     });
     after(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       await bank?.cleanup();
       for (const pty of dashboards) {
         const traces = pty.screens().filter((screen) => STACK_TRACE.test(screen));

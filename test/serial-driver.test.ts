@@ -82,7 +82,9 @@ async function startRig(
   let lcdWrites = 0;
   const sim = await startFirmwareSim({
     device: options.device,
-    onEvent: (event) => void (event.kind === 'display' && (lcdWrites += 1)),
+    onEvent: (event) => {
+      if (event.kind === 'display') lcdWrites += 1;
+    },
   });
   assert.ok(sim.hostPath !== null);
   const log: string[] = [];
@@ -403,7 +405,9 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     const port = await openSerialPath(pair.devicePath);
     let nowMs = 0;
     const device = new LineDevice({
-      send: (bytes) => void (filter(bytes.toString('latin1')) && port.write(bytes)),
+      send: (bytes) => {
+        if (filter(bytes.toString('latin1'))) port.write(bytes);
+      },
       nowMs: () => nowMs,
     });
     port.on('data', (chunk: Buffer) => device.receive(chunk));
@@ -543,9 +547,12 @@ describe('serial link timing (injected clock)', () => {
     await timers.advance(HEARTBEAT_LOSS_MS - 1_000);
     assert.equal(link.online, true, 'not before the loss time');
     let offlineAtMs: number | null = null;
-    link.onOnline((online) => void (online ? undefined : (offlineAtMs = timers.ms)));
+    link.onOnline((online) => {
+      if (!online) offlineAtMs = timers.ms;
+    });
     state.present = false;
     await timers.advance(1_500);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the onOnline listener sets it; set by a callback while awaiting; TypeScript keeps the narrowing (microsoft/TypeScript#9998)
     assert.ok(offlineAtMs !== null);
     // The last PONG came at most one PING interval before the silence began; the check runs every 250 ms.
     assert.ok(

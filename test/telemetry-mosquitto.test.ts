@@ -73,6 +73,7 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
   });
   after(async () => {
     await Promise.all(clients.map((client) => client.endAsync(true).catch(() => undefined)));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     await broker?.cleanup();
   });
 
@@ -104,7 +105,9 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
       assert.equal(bank.hostId, hostId, 'the bank runs as the keystore host id');
     });
     after(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       await bank?.kill();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
       root?.remove();
     });
 

@@ -23,7 +23,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /** An outlet that records what it is sent; close() resolves when the test says so. */
 class RecordingOutlet implements TelemetryOutlet {
-  readonly sent: Array<{ topic: string; payloadJson: string; tsMs: number; retain: boolean }> = [];
+  readonly sent: { topic: string; payloadJson: string; tsMs: number; retain: boolean }[] = [];
   closeCalls = 0;
   sentAtClose = -1;
   private finishClose: (() => void) | null = null;
@@ -72,7 +72,11 @@ test('the envelope spliced into the payload string is the one JSON.stringify mak
   for (const notAnObject of ['[1,2]', '"text"', '42', 'null', '']) {
     assert.throws(() => envelope.wrap(notAnObject, tsMs), TypeError, notAnObject);
   }
-  assert.equal(JSON.parse(envelope.wrap('{"a":1}', tsMs)).seq, 5, 'a refused payload takes no sequence number');
+  assert.equal(
+    (JSON.parse(envelope.wrap('{"a":1}', tsMs)) as { seq: number }).seq,
+    5,
+    'a refused payload takes no sequence number',
+  );
 });
 
 test('a PortTelemetry hands every message over in order with the bank-side timestamp, the messages of a hand-over interval in one postMessage', async (t) => {
@@ -96,7 +100,7 @@ test('a PortTelemetry hands every message over in order with the bank-side times
   await waitUntil(() => outlet.sent.length === 60, 'all 60 messages at the outlet');
   assert.equal(batches, 1, 'two turns within one interval, one batch');
   assert.deepEqual(
-    outlet.sent.map((m) => JSON.parse(m.payloadJson).index),
+    outlet.sent.map((m) => (JSON.parse(m.payloadJson) as { index: number }).index),
     Array.from({ length: 60 }, (_, index) => index),
   );
   assert.equal(outlet.sent[0]?.tsMs, 1_001);
@@ -129,7 +133,7 @@ test('a full batch goes at once, without waiting for its interval; close() sends
   await sink.close();
   assert.deepEqual(batchSizes, [16, 16, 8]);
   assert.deepEqual(
-    outlet.sent.map((m) => JSON.parse(m.payloadJson)),
+    outlet.sent.map((m) => JSON.parse(m.payloadJson) as unknown),
     Array.from({ length: 40 }, (_, index) => ({ index, text: 'with \u0000 and "quotes"' })),
     'a NUL inside a payload survives the NUL-separated batch (JSON escapes it)',
   );
@@ -249,7 +253,7 @@ test('BrokerTelemetry publishes into the embedded broker in order: online status
 
 test('behind a retained publish the broker has not finished, BrokerTelemetry holds at most its bound, drops the rest, and goes on when it finishes', () => {
   const published: LocalPacket[] = [];
-  const pending: Array<(error?: Error) => void> = [];
+  const pending: ((error?: Error) => void)[] = [];
   const broker = {
     publish(packet: LocalPacket, done: (error?: Error) => void): void {
       published.push(packet);
@@ -268,7 +272,7 @@ test('behind a retained publish the broker has not finished, BrokerTelemetry hol
   );
   pending.shift()?.();
   assert.deepEqual(
-    published.slice(1).map((p) => JSON.parse(p.payload.toString('utf8')).index),
+    published.slice(1).map((p) => (JSON.parse(p.payload.toString('utf8')) as { index: number }).index),
     [0, 1, 2],
   );
   assert.deepEqual(outlet.stats(), { published: 4, dropped: 2, queued: 0, connected: true });

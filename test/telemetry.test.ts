@@ -131,7 +131,7 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
   t.after(async () => {
     await sink.close();
-    (brokerSocket as net.Socket | null)?.destroy();
+    brokerSocket?.destroy();
     await new Promise<void>((resolve) => stalled.close(() => resolve()));
   });
   const warnings: string[] = [];
@@ -903,7 +903,7 @@ describe('an external broker over TLS (mqtts://, the broker certificate verified
     try {
       const payload = await online;
       assert.notEqual(parseTelemetry(topics.bankStatus('tls-bank'), payload), null);
-      assert.equal(JSON.parse(payload).status, 'online');
+      assert.equal((JSON.parse(payload) as { status: string }).status, 'online');
     } finally {
       await sink.close();
     }

@@ -114,11 +114,11 @@ test('the embedded broker sends a batch of in-process publishes to a subscriber 
   const { _write: write, _writev: writev } = proto;
   proto._write = function (this: net.Socket, ...args: unknown[]) {
     if (this.remotePort === subscriberPort) writes += 1;
-    return write.apply(this, args);
+    write.apply(this, args);
   };
   proto._writev = function (this: net.Socket, ...args: unknown[]) {
     if (this.remotePort === subscriberPort) writes += 1;
-    return writev.apply(this, args);
+    writev.apply(this, args);
   };
   t.after(() => Object.assign(proto, { _write: write, _writev: writev }));
 

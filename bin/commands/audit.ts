@@ -16,7 +16,7 @@ const USAGE = `usage:
   atm audit verify --data DIR [--json]
   atm audit show --data DIR [--json] [--user U] [--since ISO]`;
 
-export async function auditCommand(argv: string[]): Promise<number> {
+export function auditCommand(argv: string[]): number {
   const [sub, ...rest] = argv;
   if (sub === '--help' || sub === '-h') {
     // [DESIGN §2] every command takes --help, including the bare command group.

@@ -156,7 +156,7 @@ function summary(response: Response, action: string, extra: Record<string, unkno
 function finish(json: boolean, result: Record<string, unknown>, action: string): number {
   if (json) printJson(result);
   else if (result.ok === true) {
-    const balance = result.balance === undefined ? '' : `: balance ${String(result.balance)}`;
+    const balance = typeof result.balance === 'string' ? `: balance ${result.balance}` : '';
     const partial = result.partial === true ? ` (partial dispense: ${String(result.dispensed)})` : '';
     process.stdout.write(`${action} ok${balance}${partial}\n`);
   } else {
@@ -171,7 +171,7 @@ function finish(json: boolean, result: Record<string, unknown>, action: string):
         : '';
     const limit = limitWords(result.limit);
     process.stderr.write(`${action} declined: ${code} (${words}${locked}${tries}${limit})\n`);
-    if (result.balance !== undefined) process.stdout.write(`balance ${String(result.balance)}\n`);
+    if (typeof result.balance === 'string') process.stdout.write(`balance ${result.balance}\n`);
   }
   return result.ok === true ? ExitCode.OK : result.code === 'INTERNAL' ? ExitCode.INTERNAL : ExitCode.FAILED;
 }

@@ -47,7 +47,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast')
     throw new UsageError('--theme must be default or high-contrast');
-  const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true;
+  const interactive = process.stdout.isTTY && process.stdin.isTTY;
   const bankLog = path.join(dataDir, 'bank.log');
   refuseHeldDataDir(dataDir);
   const before = snapshotDataDir(dataDir);
@@ -110,9 +110,8 @@ function provisionDemoKiosk(dataDir: string): Buffer {
   initKeystore(dataDir);
   const keyFile = path.join(dataDir, `${DEMO_KIOSK_ID}.key`);
   const kiosk = loadKeystore(dataDir).kiosks[DEMO_KIOSK_ID];
-  if (kiosk === undefined || kiosk.revokedAt !== null || !fs.existsSync(keyFile))
-    addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
-  return Buffer.from(JSON.parse(fs.readFileSync(keyFile, 'utf8')).psk as string, 'hex');
+  if (kiosk?.revokedAt !== null || !fs.existsSync(keyFile)) addKiosk(dataDir, DEMO_KIOSK_ID, keyFile, { force: true });
+  return Buffer.from((JSON.parse(fs.readFileSync(keyFile, 'utf8')) as { psk: string }).psk, 'hex');
 }
 
 function printClientLines(dataDir: string, port: number): void {

@@ -104,7 +104,7 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
     lowCashCount: integerOption(values, 'low-cash', 10, 0, 1_000_000),
   };
 
-  const panel = process.stdout.isTTY === true;
+  const panel = process.stdout.isTTY;
   let sim: FirmwareSim | null = null;
   let headline = '';
   let lastEvent = 'waiting for the kiosk to say HELLO';
@@ -147,7 +147,7 @@ async function runUntilStopped(
   say: (line: string) => void,
 ): Promise<number> {
   const stdin = process.stdin;
-  const keyboard = stdin.isTTY === true;
+  const keyboard = stdin.isTTY;
   let stop: (code: number) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => (stop = resolve));
   const onSignal = (): void => stop(ExitCode.OK);

@@ -61,8 +61,16 @@ function promptHidden(prompt: string): Promise<string> {
     };
     const onData = (chunk: Buffer): void => {
       for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return (done(), resolve(text));
-        if (ch === '\u0003') return (done(), reject(new UsageError('cancelled')));
+        if (ch === '\r' || ch === '\n') {
+          done();
+          resolve(text);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(new UsageError('cancelled'));
+          return;
+        }
         if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
         else if (text.length < PASSWORD_BYTES_MAX) text += ch;
       }

@@ -35,12 +35,10 @@ process.once('exit', () => {
 
 /** process.env without any ATM_* variable, plus the given ones. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('ATM_'));
+  const given = { ...Object.fromEntries(inherited), ...extra };
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('ATM_')) env[name] = value;
-  for (const [name, value] of Object.entries(extra)) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
-  }
+  for (const [name, value] of Object.entries(given)) if (value !== undefined) env[name] = value; // undefined unsets
   return env;
 }
 

@@ -25,29 +25,29 @@ export const faultOf = (result: DispenseResult): DispenseFault | null => (result
 
 export interface KeypadHarness {
   readonly keypad: Keypad;
-  press(key: KeyName): Promise<void>;
-  unplug(): Promise<void>;
-  replug(): Promise<void>;
-  dispose(): Promise<void>;
+  readonly press: (key: KeyName) => Promise<void>;
+  readonly unplug: () => Promise<void>;
+  readonly replug: () => Promise<void>;
+  readonly dispose: () => Promise<void>;
 }
 
 export interface DisplayHarness {
   readonly display: Display;
   /** The text the physical device holds now, one string per row. */
-  shown(): Promise<string[]>;
-  unplug(): Promise<void>;
-  replug(): Promise<void>;
-  dispose(): Promise<void>;
+  readonly shown: () => Promise<string[]>;
+  readonly unplug: () => Promise<void>;
+  readonly replug: () => Promise<void>;
+  readonly dispose: () => Promise<void>;
 }
 
 export interface DispenserHarness {
   readonly dispenser: CashDispenser;
   /** The next dispense presents only afterNotes notes, then jams. */
-  jamNext(afterNotes: number): Promise<void>;
-  clearJam(): Promise<void>;
-  unplug(): Promise<void>;
-  replug(): Promise<void>;
-  dispose(): Promise<void>;
+  readonly jamNext: (afterNotes: number) => Promise<void>;
+  readonly clearJam: () => Promise<void>;
+  readonly unplug: () => Promise<void>;
+  readonly replug: () => Promise<void>;
+  readonly dispose: () => Promise<void>;
 }
 
 export function recordStates(device: { onState(listener: (state: DeviceState) => void): unknown }): DeviceState[] {

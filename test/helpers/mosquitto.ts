@@ -209,8 +209,8 @@ export async function startMosquitto(options: { port?: number } = {}): Promise<M
       }),
     );
     current.once('error', (error) => append(`spawn error: ${error.message}\n`));
-    current.stdout?.setEncoding('utf8').on('data', append);
-    current.stderr?.setEncoding('utf8').on('data', append);
+    current.stdout.setEncoding('utf8').on('data', append);
+    current.stderr.setEncoding('utf8').on('data', append);
     try {
       await waitUntilAccepting(
         url,
@@ -226,7 +226,7 @@ export async function startMosquitto(options: { port?: number } = {}): Promise<M
 
   const stop = async (timeoutMs = 5_000): Promise<void> => {
     const current = child;
-    if (current === null || current.exitCode !== null || current.signalCode !== null) return;
+    if (current?.exitCode !== null || current.signalCode !== null) return;
     child = null;
     current.kill('SIGTERM');
     const timer = setTimeout(() => current.kill('SIGKILL'), timeoutMs);
@@ -382,6 +382,7 @@ export async function spawnMosquittoSub(
         }
         break;
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by a callback while awaiting; TypeScript keeps the narrowing (microsoft/TypeScript#9998)
       if (!running || performance.now() > deadline) {
         await stop();
         throw new Error(`mosquitto_sub did not subscribe (exit ${String(child.exitCode)}): ${stderr.trim()}`);
