@@ -58,8 +58,14 @@ export interface ChannelEvents {
 export interface HostPolicy {
   lookupPsk: (kioskId: string) => Buffer | null;
   dummyPsk: Buffer;
-  /** After m1's MAC and timestamp verify: replay cache, rate limits. A string refuses. */
-  admitHello: (hello: ParsedHello & { kioskId: string }) => string | null;
+  /** After m1's MAC and timestamp verify: replay cache, rate limits. A refusal names its reason. */
+  admitHello: (hello: ParsedHello & { kioskId: string }) => HelloRefusal | null;
+}
+
+/** [ATM-2.4.4-5] Why the host's policy refused an m1 that verified. */
+export interface HelloRefusal {
+  reason: Extract<SessionCloseReason, 'REPLAYED_HELLO' | 'RATE_LIMITED'>;
+  detail: string;
 }
 
 export interface ChannelOptions {
@@ -200,7 +206,7 @@ export class SecureChannel {
     let framesTaken = 0;
     for (let next = this.decoder.next(); next !== null; next = this.decoder.next()) {
       if ('error' in next) {
-        this.fail(SessionCloseReason.FRAME_LENGTH, next.error);
+        this.fail(next.error.reason, next.error.detail);
         return;
       }
       framesTaken += 1;
@@ -242,21 +248,11 @@ export class SecureChannel {
     if (policy === null) return this.fail(SessionCloseReason.HANDSHAKE, 'unexpected m1');
     const check = hostCheckHello(m1, policy.lookupPsk, policy.dummyPsk, this.nowMs());
     this.kioskId = check.ok ? check.hello.kioskId : check.kioskId;
-    if (!check.ok) {
-      const reason = check.reason.includes('timestamp')
-        ? SessionCloseReason.STALE_TIMESTAMP
-        : SessionCloseReason.HANDSHAKE;
-      return this.fail(reason, check.reason);
-    }
+    if (!check.ok) return this.fail(check.closeReason, check.reason);
     const kioskId = check.hello.kioskId;
     if (kioskId === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
     const refused = policy.admitHello({ ...check.hello, kioskId });
-    if (refused !== null) {
-      return this.fail(
-        refused === 'replay' ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.RATE_LIMITED,
-        refused,
-      );
-    }
+    if (refused !== null) return this.fail(refused.reason, refused.detail);
     const psk = policy.lookupPsk(kioskId);
     if (psk === null) return this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
     const response = hostRespond(m1, check.hello, psk, this.randomBytes);
@@ -298,14 +294,7 @@ export class SecureChannel {
   private onRecord(body: Buffer): void {
     if (this.opener === null) return this.fail(SessionCloseReason.HANDSHAKE, 'record before keys');
     const result = this.opener.open(body);
-    if (!result.ok) {
-      const reason = result.reason.startsWith('record MAC')
-        ? SessionCloseReason.BAD_MAC
-        : result.reason.includes('sequence')
-          ? SessionCloseReason.SEQUENCE_LIMIT
-          : SessionCloseReason.VERSION;
-      return this.fail(reason, result.reason);
-    }
+    if (!result.ok) return this.fail(result.closeReason, result.reason);
     if (result.type === RECORD_TYPE_CLOSE) {
       this.finish(SessionCloseReason.PEER_CLOSED, 'peer sent close record', true);
       this.stream.end();

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { SecureChannel, type ChannelTimeouts } from './channel.js';
 import type { RandomBytes } from './crypto.js';
-import { AtmError } from './errors.js';
+import { AtmError, type CodeOf } from './errors.js';
 import { encodeMessage, parseResponse, type Request, type Response } from './messages.js';
 
 export const ClientError = {
@@ -13,7 +13,7 @@ export const ClientError = {
   CLOSED: 'SESSION_CLOSED',
   TIMEOUT: 'REQUEST_TIMEOUT',
   BAD_RESPONSE: 'BAD_RESPONSE',
-} as const;
+} as const satisfies Record<string, CodeOf<'client'>>;
 
 export interface ConnectOptions {
   host: string;
