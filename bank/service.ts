@@ -6,7 +6,15 @@ import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { formatCents } from '../protocol/index.js';
 import { DeclineCode, declineText } from '../protocol/index.js';
-import type { CassetteReport, DeviceState, LimitDetail, Request, Response } from '../protocol/index.js';
+import type {
+  ApprovalOf,
+  ResponseOf,
+  CassetteReport,
+  DeviceState,
+  LimitDetail,
+  Request,
+  Response,
+} from '../protocol/index.js';
 import type { AuditEntry } from './audit.js';
 import type { GroupCommitter } from './commit.js';
 import {
@@ -155,7 +163,7 @@ export class BankService {
       case 'withdraw.void':
         return this.onVoid(session, request);
       case 'ping': {
-        const response: Response = { id: request.id, ok: true };
+        const response: ApprovalOf<'ping'> = { id: request.id, ok: true };
         if (session.expiresAtMs !== undefined) response.sessionLeftMs = Math.max(0, session.expiresAtMs - this.now());
         return Promise.resolve({ response, outcome: { action: 'ping', outcome: 'ok', username: session.username } });
       }
@@ -400,7 +408,7 @@ export class BankService {
           undefined,
           decision.limit,
         );
-      const response: Response = {
+      const response: ApprovalOf<'deposit'> = {
         id: request.id,
         ok: true,
         txnId: request.txnId,
@@ -463,7 +471,7 @@ export class BankService {
         return { response, outcome: { ...base, outcome: decision.code } };
       }
       const holdExpiresAtMs = nowMs + this.holdTimeoutMs;
-      const response: Response = {
+      const response: ApprovalOf<'withdraw.hold'> = {
         id: request.id,
         ok: true,
         txnId: request.txnId,
@@ -513,7 +521,7 @@ export class BankService {
         const nowMs = this.now();
         const decision = decidePost(account, hold, request.dispensedCents, nowMs);
         if (!decision.ok) return this.declined(session, request.id, base, decision.code, undefined, request.txnId);
-        const response: Response = {
+        const response: ApprovalOf<'withdraw.post'> = {
           id: request.id,
           ok: true,
           txnId: request.txnId,
@@ -593,12 +601,12 @@ export class BankService {
     hold: TxnRecord,
     reason: string,
     requestId: number,
-  ): Promise<Response> {
+  ): Promise<ApprovalOf<'withdraw.void'>> {
     const account = await this.readAccount(hold.username);
     if (account === null) throw new Error(`hold ${hold.txnId} names a missing account`);
     const nowMs = this.now();
     const updated = decideVoid(account, hold, nowMs);
-    const response: Response = {
+    const response: ApprovalOf<'withdraw.void'> = {
       id: requestId,
       ok: true,
       txnId: hold.txnId,
@@ -665,7 +673,7 @@ export class BankService {
     amountCents: number,
     state: TxnRecord['state'],
     postedCents: number,
-    response: Response,
+    response: ResponseOf<'deposit'> | ResponseOf<'withdraw.hold'>,
   ): TxnRecord {
     return {
       txnId,
@@ -712,7 +720,7 @@ export class BankService {
     await this.audit(
       this.entry(session, base, 'replayed', { txnId: txn.txnId, detail: 'repeat of a transaction id; nothing moved' }),
     );
-    const response = { ...(stored as Omit<Response, 'id'>), id } as Response;
+    const response: Response = { ...stored, id };
     return { response, outcome: { ...base, outcome: response.ok ? 'ok' : response.code } };
   }
 }
@@ -725,9 +733,12 @@ function tokenKey(token: string): string {
   return crypto.createHash('sha256').update(token).digest('base64url');
 }
 
-function stripId(response: Response): Omit<Response, 'id'> {
+/** The response without its id, member by member of a union (Omit alone would merge them). */
+type WithoutId<R> = R extends { id: number } ? Omit<R, 'id'> : never;
+
+function stripId<R extends Response>(response: R): WithoutId<R> {
   const { id: _id, ...rest } = response;
-  return rest;
+  return rest as WithoutId<R>;
 }
 
 function safeAmount(value: number): number | undefined {

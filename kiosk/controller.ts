@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { CashDispenser, Devices as HardwareDevices, KeyName } from '../hardware/index.js';
 import { AtmError } from '../protocol/index.js';
-import type { DeclineResponse, Response } from '../protocol/index.js';
+import type { DeclineResponse, ResponseOf } from '../protocol/index.js';
 import {
   initialState,
   step,
@@ -253,7 +253,7 @@ export class KioskController {
       ok: true,
       requestedCents: amountCents,
       dispensedCents: dispensed.dispensedCents,
-      balanceCents: posted.balanceCents ?? 0,
+      balanceCents: posted.balanceCents,
       txnId,
     };
   }
@@ -262,8 +262,8 @@ export class KioskController {
   private async settle(
     txnId: string,
     action: { action: 'post'; dispensedCents: number } | { action: 'void'; reason: string },
-  ): Promise<Response | null> {
-    let response: Response;
+  ): Promise<ResponseOf<'withdraw.post' | 'withdraw.void'> | null> {
+    let response: ResponseOf<'withdraw.post' | 'withdraw.void'>;
     try {
       response =
         action.action === 'post'

@@ -10,7 +10,7 @@
 import { DEFAULT_TIMEOUTS } from '../protocol/index.js';
 import { BankConnection, ClientError, type ConnectOptions } from '../protocol/index.js';
 import { AtmError } from '../protocol/index.js';
-import type { Request, Response } from '../protocol/index.js';
+import type { Request, ResponseOf } from '../protocol/index.js';
 
 export type LinkState = 'connecting' | 'online' | 'offline';
 export type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -86,7 +86,7 @@ export class KioskLink {
   }
 
   /** Queued behind any request in flight; rejects with an AtmError when the bank is unreachable. */
-  request(body: RequestBody): Promise<Response> {
+  request<Body extends RequestBody>(body: Body): Promise<ResponseOf<Body['op']>> {
     return this.enqueue(async () => {
       const connection = this.connection;
       if (connection === null || !connection.isOpen)

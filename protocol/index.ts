@@ -15,5 +15,6 @@ export * from './handshake.js';
 export * from './messages.js';
 export * from './mqtt-client.js';
 export * from './record.js';
+export * from './responses.js';
 export * from './serial-line.js';
 export * from './telemetry.js';
