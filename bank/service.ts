@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { formatCents } from '../protocol/index.js';
 import { DeclineCode, declineText } from '../protocol/index.js';
+import type { ActionOutcome, ActionRecord, BankAction } from '../protocol/index.js';
 import type {
   ApprovalOf,
   ResponseOf,
@@ -61,15 +62,14 @@ export interface ServiceOptions {
   randomBytes?: (size: number) => Buffer;
 }
 
-/** What one handled request amounts to, for the log line and telemetry. */
-export interface Outcome {
-  action: string;
-  outcome: string; // 'ok' or a decline code
-  username: string | null;
-  amountCents?: number;
+/** What one handled request amounts to, for the log line and telemetry: the action record's fields. */
+export interface Outcome extends Pick<ActionRecord<BankAction>, 'action' | 'outcome' | 'username' | 'amountCents'> {
   /** device.report only: the states reported, present only when they changed since the last report. */
   devices?: { keypad: DeviceState; display: DeviceState; dispenser: DeviceState };
 }
+
+/** The fields every handler knows before it decides: which action, whose, how much. */
+type ActionBase = Pick<ActionRecord<BankAction>, 'action' | 'username'> & { amountCents?: number | undefined };
 
 export interface DeviceReport {
   keypad: DeviceState;
@@ -207,7 +207,7 @@ export class BankService {
 
   private async onRegister(session: SessionContext, request: Extract<Request, { op: 'register' }>): Promise<Handled> {
     const username = normalizeUsername(request.username);
-    const base = { action: 'register', username };
+    const base: ActionBase = { action: 'register', username };
     if (username === null) return this.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
     if (passwordInvalid(request.password) !== null)
       return this.declined(session, request.id, base, DeclineCode.WEAK_PASSWORD);
@@ -225,7 +225,7 @@ export class BankService {
 
   private async onLogin(session: SessionContext, request: Extract<Request, { op: 'login' }>): Promise<Handled> {
     const username = normalizeUsername(request.username);
-    const base = { action: 'login', username };
+    const base: ActionBase = { action: 'login', username };
     if (!this.loginLimiter.take(session.kioskId, this.now()))
       return this.declined(session, request.id, base, DeclineCode.BUSY);
     if (username === null || passwordInvalid(request.password) !== null) {
@@ -285,7 +285,7 @@ export class BankService {
     request: Extract<Request, { op: 'username.check' }>,
   ): Promise<Handled> {
     const username = normalizeUsername(request.username);
-    const base = { action: 'username.check', username };
+    const base: ActionBase = { action: 'username.check', username };
     // The same budget as logins: a name check is as good a probe as a failed login.
     if (!this.loginLimiter.take(session.kioskId, this.now()))
       return this.declined(session, request.id, base, DeclineCode.BUSY);
@@ -307,7 +307,7 @@ export class BankService {
     request: Extract<Request, { op: 'session.handover' }>,
   ): Promise<Handled> {
     const username = session.username;
-    const base = { action: 'session.handover', username };
+    const base: ActionBase = { action: 'session.handover', username };
     // Nobody logged in: nothing to carry over, and no decline (a renewal between customers).
     if (username === null) return { response: { id: request.id, ok: true }, outcome: { ...base, outcome: 'ok' } };
     const nowMs = this.now();
@@ -349,7 +349,7 @@ export class BankService {
         undefined,
         "hand-over token unknown, expired or not this kiosk's",
       );
-    const base = { action: 'session.resume', username: handover.username };
+    const base: ActionBase = { action: 'session.resume', username: handover.username };
     if ((await this.readAccount(handover.username)) === null)
       return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
     await this.audit(this.entry(session, base, 'ok'));
@@ -359,7 +359,7 @@ export class BankService {
 
   private async onLogout(session: SessionContext, request: Extract<Request, { op: 'logout' }>): Promise<Handled> {
     const username = session.username;
-    const base = { action: 'logout', username };
+    const base: ActionBase = { action: 'logout', username };
     if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
     await this.audit(this.entry(session, base, 'ok'));
     session.username = null;
@@ -368,7 +368,7 @@ export class BankService {
 
   private async onBalance(session: SessionContext, request: Extract<Request, { op: 'balance' }>): Promise<Handled> {
     const username = session.username;
-    const base = { action: 'balance', username };
+    const base: ActionBase = { action: 'balance', username };
     if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
     return this.mutex.withKeys([`user:${username}`], async () => {
       const account = await this.readAccount(username);
@@ -383,7 +383,7 @@ export class BankService {
 
   private async onDeposit(session: SessionContext, request: Extract<Request, { op: 'deposit' }>): Promise<Handled> {
     const username = session.username;
-    const base = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
+    const base: ActionBase = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
     if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
     return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
       const existing = await this.options.store.getTxn(request.txnId);
@@ -434,7 +434,7 @@ export class BankService {
 
   private async onHold(session: SessionContext, request: Extract<Request, { op: 'withdraw.hold' }>): Promise<Handled> {
     const username = session.username;
-    const base = { action: 'withdraw.hold', username, amountCents: safeAmount(request.amountCents) };
+    const base: ActionBase = { action: 'withdraw.hold', username, amountCents: safeAmount(request.amountCents) };
     if (username === null) return this.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
     return this.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
       const existing = await this.options.store.getTxn(request.txnId);
@@ -569,12 +569,9 @@ export class BankService {
   private async withHold(
     session: SessionContext,
     txnId: string,
-    action: { action: string; amountCents?: number | undefined },
+    action: Omit<ActionBase, 'username'>,
     requestId: number,
-    fn: (
-      hold: TxnRecord,
-      base: { action: string; username: string | null; amountCents?: number | undefined },
-    ) => Promise<Handled>,
+    fn: (hold: TxnRecord, base: ActionBase) => Promise<Handled>,
   ): Promise<Handled> {
     return this.mutex.withKeys([`txn:${txnId}`], async () => {
       const peek = await this.options.store.getTxn(txnId);
@@ -650,8 +647,8 @@ export class BankService {
 
   private entry(
     session: SessionContext,
-    base: { action: string; username: string | null; amountCents?: number | undefined },
-    outcome: string,
+    base: ActionBase,
+    outcome: ActionOutcome,
     extra: Partial<AuditEntry> = {},
   ): AuditEntry {
     const entry: AuditEntry = {
@@ -691,7 +688,7 @@ export class BankService {
   private async declined(
     session: SessionContext,
     id: number,
-    base: { action: string; username: string | null; amountCents?: number | undefined },
+    base: ActionBase,
     code: DeclineCode,
     lockedUntil?: string,
     txnId?: string,
@@ -712,7 +709,7 @@ export class BankService {
   private async replayed(
     session: SessionContext,
     id: number,
-    base: { action: string; username: string | null; amountCents?: number | undefined },
+    base: ActionBase,
     txn: TxnRecord,
     stored = txn.response,
   ): Promise<Handled> {
