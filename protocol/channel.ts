@@ -3,7 +3,15 @@
 // turns their verdicts into writes, timers and a single close. Works over any Duplex (a
 // net.Socket in production, a proxy or a pair of PassThroughs in tests).
 import type { Duplex } from 'node:stream';
+import {
+  DEFAULT_TIMEOUTS,
+  type ChannelEvents,
+  type ChannelOptions,
+  type ChannelTimeouts,
+  type HostPolicy,
+} from './channel-options.js';
 import { systemRandomBytes, wipe, type RandomBytes } from './crypto.js';
+import { Deadlines } from './deadlines.js';
 import { SessionCloseReason } from './errors.js';
 import { FRAME_BYTES_MAX, FrameDecoder, encodeFrame, type FrameLimits } from './frame.js';
 import {
@@ -17,7 +25,6 @@ import {
   kioskStart,
   type HostPendingState,
   type KioskHelloState,
-  type ParsedHello,
   type SessionKeys,
 } from './handshake.js';
 import {
@@ -30,51 +37,16 @@ import {
   RecordSealer,
 } from './record.js';
 
-export interface ChannelTimeouts {
-  handshakeTimeoutMs: number; // [ATM-2.4.6] whole handshake deadline
-  recordReadTimeoutMs: number; // a started frame must complete within this
-  idleTimeoutMs: number; // no record at all for this long closes the session
-  lifetimeMs: number; // [ATM-3.6] sessions are renewed, never immortal
-}
-
-export const DEFAULT_TIMEOUTS: ChannelTimeouts = {
-  handshakeTimeoutMs: 10_000,
-  recordReadTimeoutMs: 5_000,
-  idleTimeoutMs: 60_000,
-  lifetimeMs: 10 * 60_000,
-};
+export {
+  DEFAULT_TIMEOUTS,
+  type ChannelEvents,
+  type ChannelOptions,
+  type ChannelTimeouts,
+  type HelloRefusal,
+  type HostPolicy,
+} from './channel-options.js';
 
 type State = 'awaitingHello' | 'awaitingServerHello' | 'awaitingFinished' | 'open' | 'closed';
-
-export interface ChannelEvents {
-  /** A verified, decrypted data record. */
-  onMessage?: (plaintext: Buffer) => void;
-  /** Exactly once. `clean` is true only after the peer's authenticated close record. */
-  onClose?: (reason: SessionCloseReason, detail: string, clean: boolean) => void;
-  /** Host side: the handshake completed and the session is open. */
-  onOpen?: (kioskId: string, keys: SessionKeys) => void;
-}
-
-export interface HostPolicy {
-  lookupPsk: (kioskId: string) => Buffer | null;
-  dummyPsk: Buffer;
-  /** After m1's MAC and timestamp verify: replay cache, rate limits. A refusal names its reason. */
-  admitHello: (hello: ParsedHello & { kioskId: string }) => HelloRefusal | null;
-}
-
-/** [ATM-2.4.4-5] Why the host's policy refused an m1 that verified. */
-export interface HelloRefusal {
-  reason: Extract<SessionCloseReason, 'REPLAYED_HELLO' | 'RATE_LIMITED'>;
-  detail: string;
-}
-
-export interface ChannelOptions {
-  stream: Duplex;
-  nowMs: () => number;
-  randomBytes?: RandomBytes;
-  timeouts?: Partial<ChannelTimeouts>;
-  events?: ChannelEvents;
-}
 
 export class SecureChannel {
   private state: State;
@@ -87,7 +59,7 @@ export class SecureChannel {
   private opener: RecordOpener | null = null;
   private kioskHello: KioskHelloState | null = null;
   private hostPending: HostPendingState | null = null;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly deadlines = new Deadlines((reason, detail) => this.fail(reason, detail));
   private openResolvers: { resolve: () => void; reject: (error: Error) => void } | null = null;
   kioskId: string | null = null;
   events: ChannelEvents;
@@ -118,8 +90,8 @@ export class SecureChannel {
     );
     this.stream.on('close', () => this.fail(SessionCloseReason.SOCKET, 'stream closed'));
     this.stream.on('error', (error: Error) => this.fail(SessionCloseReason.SOCKET, error.message));
-    this.arm('handshake', this.timeouts.handshakeTimeoutMs, SessionCloseReason.TIMEOUT, 'handshake deadline');
-    this.arm('lifetime', this.timeouts.lifetimeMs, SessionCloseReason.LIFETIME, 'session lifetime reached');
+    this.deadlines.arm('handshake', this.timeouts.handshakeTimeoutMs, SessionCloseReason.TIMEOUT, 'handshake deadline');
+    this.deadlines.arm('lifetime', this.timeouts.lifetimeMs, SessionCloseReason.LIFETIME, 'session lifetime reached');
   }
 
   /** Host side: waits for m1 on an accepted stream. */
@@ -174,8 +146,7 @@ export class SecureChannel {
   private finish(reason: SessionCloseReason, detail: string, clean: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.deadlines.clear();
     if (this.kioskHello !== null) wipe(this.kioskHello.ephemeralPrivate, this.kioskHello.psk);
     this.openResolvers?.reject(new Error(`${reason}: ${detail}`));
     this.openResolvers = null;
@@ -217,11 +188,12 @@ export class SecureChannel {
     // restarts only when a new frame starts, never for more bytes of the same frame, or a
     // slowloris peer trickling one byte at a time would hold the session open forever.
     if (this.decoder.pendingBytes === 0) {
-      this.disarm('read');
-    } else if (framesTaken > 0 || !this.timers.has('read')) {
-      this.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
+      this.deadlines.disarm('read');
+    } else if (framesTaken > 0 || !this.deadlines.has('read')) {
+      this.deadlines.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
     }
-    if (this.state === 'open') this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
+    if (this.state === 'open')
+      this.deadlines.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
   }
 
   private onFrame(frame: Buffer): void {
@@ -285,8 +257,8 @@ export class SecureChannel {
     this.sealer = new RecordSealer(isHost ? keys.hostToKiosk : keys.kioskToHost, sendDirection);
     this.opener = new RecordOpener(isHost ? keys.kioskToHost : keys.hostToKiosk, receiveDirection);
     this.state = 'open';
-    this.disarm('handshake');
-    this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
+    this.deadlines.disarm('handshake');
+    this.deadlines.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
     this.openResolvers?.resolve();
     this.openResolvers = null;
   }
@@ -310,18 +282,5 @@ export class SecureChannel {
   /** A method, not a field read, because handlers called in between may change the state. */
   private isClosed(): boolean {
     return this.state === 'closed';
-  }
-
-  private arm(name: string, delayMs: number, reason: SessionCloseReason, detail: string): void {
-    this.disarm(name);
-    const timer = setTimeout(() => this.fail(reason, detail), delayMs);
-    timer.unref();
-    this.timers.set(name, timer);
-  }
-
-  private disarm(name: string): void {
-    const timer = this.timers.get(name);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(name);
   }
 }
