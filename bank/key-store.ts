@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AtmError } from '../protocol/index.js';
+import { AtmError, type CodeOf } from '../protocol/index.js';
 import { fernetKeyFormat, fernetKeyParse, type FernetKey } from '../protocol/index.js';
 import { PSK_BYTES, isValidKioskId } from '../protocol/index.js';
 
@@ -48,7 +48,7 @@ export const KeystoreError = {
   FILE_EXISTS: 'FILE_EXISTS',
   KEY_FILE_INVALID: 'KEY_FILE_INVALID',
   KEY_FILE_MODE: 'KEY_FILE_MODE',
-} as const;
+} as const satisfies Record<string, CodeOf<'keystore'>>;
 
 export function keystorePath(dir: string): string {
   return path.join(dir, KEYSTORE_FILE);

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { RandomBytes } from '../protocol/index.js';
-import { DEFAULT_TIMEOUTS, SecureChannel, type ChannelTimeouts } from '../protocol/index.js';
+import { DEFAULT_TIMEOUTS, SecureChannel, type ChannelTimeouts, type HelloRefusal } from '../protocol/index.js';
 import { DeclineCode, SessionCloseReason, declineText } from '../protocol/index.js';
 import { encodeMessage, parseRequest, type Request, type Response } from '../protocol/index.js';
 import type { KeystoreView } from './key-store.js';
@@ -41,6 +41,7 @@ const SECURITY_REASONS = new Set<string>([
   SessionCloseReason.STALE_TIMESTAMP,
   SessionCloseReason.FRAME_LENGTH,
   SessionCloseReason.VERSION,
+  SessionCloseReason.RECORD_TYPE,
   SessionCloseReason.RATE_LIMITED,
   SessionCloseReason.BAD_MESSAGE,
 ]);
@@ -160,14 +161,15 @@ export class BankServer {
   }
 
   /** [ATM-2.4.4-5] After m1 verified: replay cache, per-kiosk rate and session caps. */
-  private admitHello(connection: Connection, kioskId: string, nonce: Buffer): string | null {
+  private admitHello(connection: Connection, kioskId: string, nonce: Buffer): HelloRefusal | null {
     const nowMs = this.options.nowMs();
     const cacheKey = `${kioskId}:${nonce.toString('hex')}`;
     const seenUntil = this.helloCache.get(cacheKey);
-    if (seenUntil !== undefined && seenUntil > nowMs) return 'replay';
-    if (!this.handshakeLimiter.take(kioskId, nowMs)) return 'handshake rate limit';
+    if (seenUntil !== undefined && seenUntil > nowMs) return { reason: 'REPLAYED_HELLO', detail: 'replay' };
+    if (!this.handshakeLimiter.take(kioskId, nowMs)) return { reason: 'RATE_LIMITED', detail: 'handshake rate limit' };
     const sessions = this.sessionsPerKiosk.get(kioskId) ?? 0;
-    if (sessions >= this.limits.sessionsPerKioskMax) return 'session limit for this kiosk';
+    if (sessions >= this.limits.sessionsPerKioskMax)
+      return { reason: 'RATE_LIMITED', detail: 'session limit for this kiosk' };
     if (this.helloCache.size >= this.limits.helloCacheMax) this.pruneHelloCache(nowMs);
     this.helloCache.set(cacheKey, nowMs + 2 * 30_000);
     this.sessionsPerKiosk.set(kioskId, sessions + 1);

@@ -1,4 +1,5 @@
 // The bank's durable records. Amounts are integer cents; times are epoch milliseconds.
+import type { StoredResponse } from '../protocol/index.js';
 
 export interface Account {
   username: string;
@@ -28,9 +29,9 @@ export interface TxnRecord {
   holdExpiresAtMs?: number;
   settledAtMs?: number;
   /** The first answer, returned again (with the new request id) to a repeat of this id. */
-  response: object;
+  response: StoredResponse<'deposit' | 'withdraw.hold'>;
   /** The answer to the post or void that settled a hold. */
-  settleResponse?: object;
+  settleResponse?: StoredResponse<'withdraw.post' | 'withdraw.void'>;
 }
 
 import type { AuditHead, AuditToken } from '../protocol/index.js';

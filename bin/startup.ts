@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LEDGER_DIR } from '../bank/index.js';
-import { AtmError } from '../protocol/index.js';
+import { AtmError, type CodeOf } from '../protocol/index.js';
 import { UsageError } from './cli.js';
 
 export const StartError = {
   PORT_IN_USE: 'PORT_IN_USE',
   MQTT_PORT_IN_USE: 'MQTT_PORT_IN_USE',
   DATA_DIR_IN_USE: 'DATA_DIR_IN_USE',
-} as const;
+} as const satisfies Record<string, CodeOf<'command'>>;
 
 /** A command line is cut to this many characters in a message: enough to recognise it. */
 const COMMAND_CHARS_MAX = 120;

@@ -1,7 +1,7 @@
 // Chooses the device drivers from a --device spec: `sim`, `serial:PATH`, `firmata:PATH`.
 // Each driver returns the three devices (closing all three releases the shared port); the kiosk
 // sees only the interfaces.
-import { AtmError } from '../protocol/index.js';
+import { AtmError, type CodeOf } from '../protocol/index.js';
 import { createSimDevices, type SimDevicesOptions } from './sim.js';
 import type { CashDispenser, Display, Keypad } from './types.js';
 
@@ -34,7 +34,10 @@ export function registerDriver(name: string, factory: DriverFactory): void {
   drivers.set(name, factory);
 }
 
-export const DeviceError = { UNKNOWN_DRIVER: 'UNKNOWN_DEVICE_DRIVER', BAD_SPEC: 'BAD_DEVICE_SPEC' } as const;
+export const DeviceError = {
+  UNKNOWN_DRIVER: 'UNKNOWN_DEVICE_DRIVER',
+  BAD_SPEC: 'BAD_DEVICE_SPEC',
+} as const satisfies Record<string, CodeOf<'device'>>;
 
 export async function createDevices(spec: string, options: DriverOptions = {}): Promise<DeviceBundle> {
   if (spec === 'sim') {

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { AtmError } from '../protocol/index.js';
+import { AtmError, type CodeOf } from '../protocol/index.js';
 
 export const STANDARD_FIRMATA_HEX_SHA256 = '6d57ea7cf30e26c9c2f3a01ee37907d2c951f8bc9c27f84dddad12fa9c8b8f36';
 
@@ -14,7 +14,7 @@ export const FlashError = {
   HEX_HASH: 'HEX_HASH_MISMATCH',
   FLASH_FAILED: 'FLASH_FAILED',
   BAD_BOARD: 'BAD_BOARD',
-} as const;
+} as const satisfies Record<string, CodeOf<'flash'>>;
 
 /** Bootloader baud rates: the Uno's Optiboot runs at 115200, older Nano bootloaders at 57600. */
 export const BOARDS: Record<string, { part: string; programmer: string; baud: number }> = {

@@ -24,7 +24,7 @@
 //   cashLow → still 'online', isLow() is true; tamper → keypad and dispenser 'fraudAttempt' (no
 //   PIN entry, no cash) until FAULT ok; the display stays usable so the screen can say so.
 //   Faults are forgotten when the line drops: the device announces the active ones after HELLO.
-import { AtmError } from '../protocol/index.js';
+import { AtmError, type CodeOf } from '../protocol/index.js';
 import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/index.js';
 import type { DeviceBundle, DriverOptions } from './factory.js';
 import {
@@ -448,7 +448,7 @@ export interface SerialDevices extends DeviceBundle {
   stats(): SerialLinkStats;
 }
 
-export const SerialError = { BAD_PATH: 'BAD_SERIAL_PATH' } as const;
+export const SerialError = { BAD_PATH: 'BAD_SERIAL_PATH' } as const satisfies Record<string, CodeOf<'device'>>;
 
 export async function createSerialDevices(path: string, options: SerialDevicesOptions = {}): Promise<SerialDevices> {
   if (path.trim() === '' || path.includes('\0'))

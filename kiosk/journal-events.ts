@@ -1,13 +1,19 @@
 // The kiosk journal's records: what each event holds, its checks, and its encoding as an
 // AuditRecord (journal.ts writes and reads them; the chain and the file live there).
-import type { AuditEntry, AuditRecord } from '../protocol/index.js';
+import {
+  isCodeOf,
+  type ActionOutcome,
+  type AuditEntry,
+  type AuditRecord,
+  type DispenseFault,
+} from '../protocol/index.js';
 export type JournalEvent =
   | { type: 'deposit.sent'; txnId: string; username: string; amountCents: number }
-  | { type: 'deposit.result'; txnId: string; outcome: string } // 'ok' or a decline/error code
+  | { type: 'deposit.result'; txnId: string; outcome: ActionOutcome } // 'ok' or a decline/error code
   | { type: 'hold.sent'; txnId: string; username: string; amountCents: number }
-  | { type: 'hold.result'; txnId: string; outcome: string }
+  | { type: 'hold.result'; txnId: string; outcome: ActionOutcome }
   | { type: 'dispense.started'; txnId: string; amountCents: number }
-  | { type: 'dispense.result'; txnId: string; dispensedCents: number; fault: string | null }
+  | { type: 'dispense.result'; txnId: string; dispensedCents: number; fault: DispenseFault | null }
   | { type: 'settled'; txnId: string; outcome: 'posted' | 'voided' | 'refused'; postedCents: number; detail?: string };
 
 const isCents = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -28,7 +34,9 @@ export function invalidEventReason(event: JournalEvent): string | null {
       return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
     case 'dispense.result':
       if (!isCents(event.dispensedCents)) return 'dispensedCents must be a non-negative safe integer';
-      return event.fault === null || isText(event.fault) ? null : 'fault must be null or a non-empty string';
+      return event.fault === null || isCodeOf('dispenseFault', event.fault)
+        ? null
+        : 'fault must be null or a dispense fault';
     case 'settled':
       if (!['posted', 'voided', 'refused'].includes(event.outcome)) return `unknown settled outcome ${event.outcome}`;
       if (!isCents(event.postedCents)) return 'postedCents must be a non-negative safe integer';
@@ -97,7 +105,10 @@ export function decodeEvent(record: AuditRecord): JournalEvent | string {
       break;
     case 'deposit.result':
     case 'hold.result':
-      event = { type: record.action, txnId, outcome: record.outcome };
+      event =
+        record.action === 'deposit.result'
+          ? { type: 'deposit.result', txnId, outcome: record.outcome }
+          : { type: 'hold.result', txnId, outcome: record.outcome };
       break;
     case 'dispense.started':
       event = { type: 'dispense.started', txnId, amountCents: record.amountCents as number };
@@ -107,7 +118,7 @@ export function decodeEvent(record: AuditRecord): JournalEvent | string {
         type: 'dispense.result',
         txnId,
         dispensedCents: record.amountCents as number,
-        fault: extra.fault as string | null,
+        fault: extra.fault as DispenseFault | null,
       };
       if ((event.fault ?? 'ok') !== record.outcome) return 'fault and outcome disagree';
       break;

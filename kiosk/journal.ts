@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AuditChain, EMPTY_AUDIT_HEAD, decryptAuditToken, hashTokenLine, type AuditHead } from '../protocol/index.js';
 import { hkdf, systemRandomBytes, wipe, type RandomBytes } from '../protocol/index.js';
-import { AtmError, assert } from '../protocol/index.js';
+import { AtmError, assert, type CodeOf } from '../protocol/index.js';
 import { fernetKeyFromRaw, type FernetKey } from '../protocol/index.js';
 
 import { decodeEvent, invalidEventReason, toAuditEntry, type JournalEvent } from './journal-events.js';
@@ -31,7 +31,7 @@ export {
 } from './recovery.js';
 
 export const JOURNAL_FILE = 'journal.log';
-export const JournalError = { CORRUPT: 'JOURNAL_CORRUPT' } as const;
+export const JournalError = { CORRUPT: 'JOURNAL_CORRUPT' } as const satisfies Record<string, CodeOf<'journal'>>;
 
 const JOURNAL_KEY_SALT = 'atm kiosk journal v1';
 const JOURNAL_KEY_INFO = 'fernet';

@@ -10,7 +10,7 @@
 import { DEFAULT_TIMEOUTS } from '../protocol/index.js';
 import { BankConnection, ClientError, type ConnectOptions } from '../protocol/index.js';
 import { AtmError } from '../protocol/index.js';
-import type { Response } from '../protocol/index.js';
+import type { ResponseOf } from '../protocol/index.js';
 import type { BankLink, LinkCause, LinkState, RequestBody } from './seams.js';
 
 export type { LinkCause, LinkState, RequestBody } from './seams.js';
@@ -83,7 +83,7 @@ export class KioskLink implements BankLink {
   }
 
   /** Queued behind any request in flight; rejects with an AtmError when the bank is unreachable. */
-  request(body: RequestBody): Promise<Response> {
+  request<Body extends RequestBody>(body: Body): Promise<ResponseOf<Body['op']>> {
     return this.enqueue(async () => {
       const connection = this.connection;
       if (connection === null || !connection.isOpen)

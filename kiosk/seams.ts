@@ -2,15 +2,15 @@
 // journal. The real ones are KioskLink (link.ts, a secure session over TCP) and KioskJournal
 // (journal.ts, a Fernet file); test/helpers/kiosk-fakes.ts has in-memory ones with test powers,
 // so the controller's transaction lifecycle is tested without sockets or files.
-import type { Request, Response } from '../protocol/index.js';
+import type { RequestBody, ResponseOf } from '../protocol/index.js';
 import type { JournalEvent } from './journal-events.js';
 import type { UnfinishedWithdrawal } from './recovery.js';
 
 export type LinkState = 'connecting' | 'online' | 'offline';
 /** Why the link is not online, in terms a person can act on (the out-of-service screen). */
 export type LinkCause = 'connected' | 'unreachable' | 'refused' | 'lost';
-/** A request as the kiosk writes it: the link numbers it (`id`). */
-export type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+/** A request as the kiosk writes it (the link numbers it: `id`); defined in protocol/responses.ts. */
+export type { RequestBody };
 
 /**
  * The kiosk's link to the bank. Contract for implementers:
@@ -33,7 +33,8 @@ export interface BankLink {
   onState(listener: (state: LinkState, detail: string, cause: LinkCause) => void): void;
   start(): void;
   stop(): Promise<void>;
-  request(body: RequestBody): Promise<Response>;
+  /** The answer is typed by the op: an approval carries every field its operation promises. */
+  request<Body extends RequestBody>(body: Body): Promise<ResponseOf<Body['op']>>;
 }
 
 /**

@@ -3,7 +3,7 @@
 // lost answer left open. Each step is journaled before the kiosk acts on it ([DESIGN §5]).
 // The transaction id comes from the flow's state (created once, reused on a retry).
 import type { CashDispenser } from '../hardware/index.js';
-import type { DeclineResponse, Response } from '../protocol/index.js';
+import type { DeclineResponse, ResponseOf } from '../protocol/index.js';
 import type { DeclineDetail, EffectResult } from './flow.js';
 import { planRecovery } from './recovery.js';
 import type { BankLink, Journal } from './seams.js';
@@ -80,7 +80,7 @@ export async function withdraw(
     ok: true,
     requestedCents: amountCents,
     dispensedCents: dispensed.dispensedCents,
-    balanceCents: posted.balanceCents ?? 0,
+    balanceCents: posted.balanceCents,
     txnId,
   };
 }
@@ -90,8 +90,8 @@ async function settle(
   options: Pick<TellerOptions, 'link' | 'journal'>,
   txnId: string,
   action: { action: 'post'; dispensedCents: number } | { action: 'void'; reason: string },
-): Promise<Response | null> {
-  let response: Response;
+): Promise<ResponseOf<'withdraw.post' | 'withdraw.void'> | null> {
+  let response: ResponseOf<'withdraw.post' | 'withdraw.void'>;
   try {
     response =
       action.action === 'post'

@@ -42,6 +42,7 @@ const SECURITY_REASON_WORDS: Record<string, string> = {
   STALE_TIMESTAMP: 'stale timestamp',
   FRAME_LENGTH: 'oversized frame',
   VERSION: 'wrong protocol version',
+  RECORD_TYPE: 'unknown record type',
   RATE_LIMITED: 'handshake flood',
   BAD_MESSAGE: 'malformed message',
   ACCOUNT_LOCKED: 'account locked',

@@ -3,6 +3,7 @@
 // carrying the SHA-256 of the previous token line, so any Fernet implementation holding the key
 // can read it and a removed, reordered or altered line breaks the chain. It lives here, below
 // both, because it is a format they share; the files and their syncing stay with each owner.
+import type { ActionRecord } from './action.js';
 import { sha256, systemRandomBytes, type RandomBytes } from './crypto.js';
 import { fernetDecrypt, fernetEncrypt, type FernetKey } from './fernet.js';
 
@@ -21,16 +22,8 @@ export interface AuditToken {
   token: string;
 }
 
-/** What a caller says happened; the chain adds seq, time and the previous hash. */
-export interface AuditEntry {
-  kioskId: string;
-  username: string | null;
-  action: string; // register, login, logout, balance, deposit, withdraw.hold, withdraw.post, withdraw.void, security, …
-  outcome: string; // 'ok' or a decline / close code
-  amountCents?: number;
-  txnId?: string;
-  detail?: string;
-}
+/** What a caller says happened (the one action record); the chain adds seq, time and the previous hash. */
+export type AuditEntry = ActionRecord;
 
 export interface AuditRecord extends AuditEntry {
   v: number;

@@ -3,7 +3,15 @@
 // turns their verdicts into writes, timers and a single close. Works over any Duplex (a
 // net.Socket in production, a proxy or a pair of PassThroughs in tests).
 import type { Duplex } from 'node:stream';
+import {
+  DEFAULT_TIMEOUTS,
+  type ChannelEvents,
+  type ChannelOptions,
+  type ChannelTimeouts,
+  type HostPolicy,
+} from './channel-options.js';
 import { systemRandomBytes, wipe, type RandomBytes } from './crypto.js';
+import { Deadlines } from './deadlines.js';
 import { SessionCloseReason } from './errors.js';
 import { FRAME_BYTES_MAX, FrameDecoder, encodeFrame, type FrameLimits } from './frame.js';
 import {
@@ -17,7 +25,6 @@ import {
   kioskStart,
   type HostPendingState,
   type KioskHelloState,
-  type ParsedHello,
   type SessionKeys,
 } from './handshake.js';
 import {
@@ -30,45 +37,16 @@ import {
   RecordSealer,
 } from './record.js';
 
-export interface ChannelTimeouts {
-  handshakeTimeoutMs: number; // [ATM-2.4.6] whole handshake deadline
-  recordReadTimeoutMs: number; // a started frame must complete within this
-  idleTimeoutMs: number; // no record at all for this long closes the session
-  lifetimeMs: number; // [ATM-3.6] sessions are renewed, never immortal
-}
-
-export const DEFAULT_TIMEOUTS: ChannelTimeouts = {
-  handshakeTimeoutMs: 10_000,
-  recordReadTimeoutMs: 5_000,
-  idleTimeoutMs: 60_000,
-  lifetimeMs: 10 * 60_000,
-};
+export {
+  DEFAULT_TIMEOUTS,
+  type ChannelEvents,
+  type ChannelOptions,
+  type ChannelTimeouts,
+  type HelloRefusal,
+  type HostPolicy,
+} from './channel-options.js';
 
 type State = 'awaitingHello' | 'awaitingServerHello' | 'awaitingFinished' | 'open' | 'closed';
-
-export interface ChannelEvents {
-  /** A verified, decrypted data record. */
-  onMessage?: (plaintext: Buffer) => void;
-  /** Exactly once. `clean` is true only after the peer's authenticated close record. */
-  onClose?: (reason: SessionCloseReason, detail: string, clean: boolean) => void;
-  /** Host side: the handshake completed and the session is open. */
-  onOpen?: (kioskId: string, keys: SessionKeys) => void;
-}
-
-export interface HostPolicy {
-  lookupPsk: (kioskId: string) => Buffer | null;
-  dummyPsk: Buffer;
-  /** After m1's MAC and timestamp verify: replay cache, rate limits. A string refuses. */
-  admitHello: (hello: ParsedHello & { kioskId: string }) => string | null;
-}
-
-export interface ChannelOptions {
-  stream: Duplex;
-  nowMs: () => number;
-  randomBytes?: RandomBytes;
-  timeouts?: Partial<ChannelTimeouts>;
-  events?: ChannelEvents;
-}
 
 export class SecureChannel {
   private state: State;
@@ -81,7 +59,7 @@ export class SecureChannel {
   private opener: RecordOpener | null = null;
   private kioskHello: KioskHelloState | null = null;
   private hostPending: HostPendingState | null = null;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly deadlines = new Deadlines((reason, detail) => this.fail(reason, detail));
   private openResolvers: { resolve: () => void; reject: (error: Error) => void } | null = null;
   kioskId: string | null = null;
   events: ChannelEvents;
@@ -112,8 +90,8 @@ export class SecureChannel {
     );
     this.stream.on('close', () => this.fail(SessionCloseReason.SOCKET, 'stream closed'));
     this.stream.on('error', (error: Error) => this.fail(SessionCloseReason.SOCKET, error.message));
-    this.arm('handshake', this.timeouts.handshakeTimeoutMs, SessionCloseReason.TIMEOUT, 'handshake deadline');
-    this.arm('lifetime', this.timeouts.lifetimeMs, SessionCloseReason.LIFETIME, 'session lifetime reached');
+    this.deadlines.arm('handshake', this.timeouts.handshakeTimeoutMs, SessionCloseReason.TIMEOUT, 'handshake deadline');
+    this.deadlines.arm('lifetime', this.timeouts.lifetimeMs, SessionCloseReason.LIFETIME, 'session lifetime reached');
   }
 
   /** Host side: waits for m1 on an accepted stream. */
@@ -168,8 +146,7 @@ export class SecureChannel {
   private finish(reason: SessionCloseReason, detail: string, clean: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.deadlines.clear();
     if (this.kioskHello !== null) wipe(this.kioskHello.ephemeralPrivate, this.kioskHello.psk);
     this.openResolvers?.reject(new Error(`${reason}: ${detail}`));
     this.openResolvers = null;
@@ -200,7 +177,7 @@ export class SecureChannel {
     let framesTaken = 0;
     for (let next = this.decoder.next(); next !== null; next = this.decoder.next()) {
       if ('error' in next) {
-        this.fail(SessionCloseReason.FRAME_LENGTH, next.error);
+        this.fail(next.error.reason, next.error.detail);
         return;
       }
       framesTaken += 1;
@@ -211,11 +188,12 @@ export class SecureChannel {
     // restarts only when a new frame starts, never for more bytes of the same frame, or a
     // slowloris peer trickling one byte at a time would hold the session open forever.
     if (this.decoder.pendingBytes === 0) {
-      this.disarm('read');
-    } else if (framesTaken > 0 || !this.timers.has('read')) {
-      this.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
+      this.deadlines.disarm('read');
+    } else if (framesTaken > 0 || !this.deadlines.has('read')) {
+      this.deadlines.arm('read', this.timeouts.recordReadTimeoutMs, SessionCloseReason.TIMEOUT, 'record read deadline');
     }
-    if (this.state === 'open') this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
+    if (this.state === 'open')
+      this.deadlines.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
   }
 
   private onFrame(frame: Buffer): void {
@@ -242,21 +220,11 @@ export class SecureChannel {
     if (policy === null) return this.fail(SessionCloseReason.HANDSHAKE, 'unexpected m1');
     const check = hostCheckHello(m1, policy.lookupPsk, policy.dummyPsk, this.nowMs());
     this.kioskId = check.ok ? check.hello.kioskId : check.kioskId;
-    if (!check.ok) {
-      const reason = check.reason.includes('timestamp')
-        ? SessionCloseReason.STALE_TIMESTAMP
-        : SessionCloseReason.HANDSHAKE;
-      return this.fail(reason, check.reason);
-    }
+    if (!check.ok) return this.fail(check.closeReason, check.reason);
     const kioskId = check.hello.kioskId;
     if (kioskId === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
     const refused = policy.admitHello({ ...check.hello, kioskId });
-    if (refused !== null) {
-      return this.fail(
-        refused === 'replay' ? SessionCloseReason.REPLAYED_HELLO : SessionCloseReason.RATE_LIMITED,
-        refused,
-      );
-    }
+    if (refused !== null) return this.fail(refused.reason, refused.detail);
     const psk = policy.lookupPsk(kioskId);
     if (psk === null) return this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
     const response = hostRespond(m1, check.hello, psk, this.randomBytes);
@@ -289,8 +257,8 @@ export class SecureChannel {
     this.sealer = new RecordSealer(isHost ? keys.hostToKiosk : keys.kioskToHost, sendDirection);
     this.opener = new RecordOpener(isHost ? keys.kioskToHost : keys.hostToKiosk, receiveDirection);
     this.state = 'open';
-    this.disarm('handshake');
-    this.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
+    this.deadlines.disarm('handshake');
+    this.deadlines.arm('idle', this.timeouts.idleTimeoutMs, SessionCloseReason.TIMEOUT, 'idle');
     this.openResolvers?.resolve();
     this.openResolvers = null;
   }
@@ -298,14 +266,7 @@ export class SecureChannel {
   private onRecord(body: Buffer): void {
     if (this.opener === null) return this.fail(SessionCloseReason.HANDSHAKE, 'record before keys');
     const result = this.opener.open(body);
-    if (!result.ok) {
-      const reason = result.reason.startsWith('record MAC')
-        ? SessionCloseReason.BAD_MAC
-        : result.reason.includes('sequence')
-          ? SessionCloseReason.SEQUENCE_LIMIT
-          : SessionCloseReason.VERSION;
-      return this.fail(reason, result.reason);
-    }
+    if (!result.ok) return this.fail(result.closeReason, result.reason);
     if (result.type === RECORD_TYPE_CLOSE) {
       this.finish(SessionCloseReason.PEER_CLOSED, 'peer sent close record', true);
       this.stream.end();
@@ -321,18 +282,5 @@ export class SecureChannel {
   /** A method, not a field read, because handlers called in between may change the state. */
   private isClosed(): boolean {
     return this.state === 'closed';
-  }
-
-  private arm(name: string, delayMs: number, reason: SessionCloseReason, detail: string): void {
-    this.disarm(name);
-    const timer = setTimeout(() => this.fail(reason, detail), delayMs);
-    timer.unref();
-    this.timers.set(name, timer);
-  }
-
-  private disarm(name: string): void {
-    const timer = this.timers.get(name);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(name);
   }
 }

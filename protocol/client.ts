@@ -4,8 +4,9 @@
 import net from 'node:net';
 import { SecureChannel, type ChannelTimeouts } from './channel.js';
 import type { RandomBytes } from './crypto.js';
-import { AtmError } from './errors.js';
-import { encodeMessage, parseResponse, type Request, type Response } from './messages.js';
+import { AtmError, type CodeOf } from './errors.js';
+import { encodeMessage, parseResponse, type Request, type RequestOp, type Response } from './messages.js';
+import { parseResponseTo, type RequestBody, type ResponseOf } from './responses.js';
 
 export const ClientError = {
   UNREACHABLE: 'BANK_UNREACHABLE',
@@ -13,7 +14,7 @@ export const ClientError = {
   CLOSED: 'SESSION_CLOSED',
   TIMEOUT: 'REQUEST_TIMEOUT',
   BAD_RESPONSE: 'BAD_RESPONSE',
-} as const;
+} as const satisfies Record<string, CodeOf<'client'>>;
 
 export interface ConnectOptions {
   host: string;
@@ -27,10 +28,10 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
 }
 
-type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
-
 interface InFlight {
   id: number;
+  /** The op asked, so its response is held to what that op promises; null for raw test bytes. */
+  op: RequestOp | null;
   resolve: (response: Response) => void;
   reject: (error: AtmError) => void;
   timer: NodeJS.Timeout;
@@ -84,19 +85,21 @@ export class BankConnection {
     this.closeListeners.push(listener);
   }
 
-  request(body: RequestBody): Promise<Response> {
+  /** [ATM-4.4] Resolves with the response to this op, checked for every field it promises. */
+  request<Body extends RequestBody>(body: Body): Promise<ResponseOf<Body['op']>> {
     if (!this.isOpen)
       return Promise.reject(new AtmError(ClientError.CLOSED, `session closed (${this.closedReason ?? 'not open'})`));
     if (this.inFlight !== null)
       return Promise.reject(new AtmError(ClientError.CLOSED, 'a request is already in flight on this session'));
     const id = this.nextId++;
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<ResponseOf<Body['op']>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.inFlight = null;
         reject(new AtmError(ClientError.TIMEOUT, `no answer from the bank within ${this.requestTimeoutMs} ms`));
         this.channel.fail('TIMEOUT', 'request timeout');
       }, this.requestTimeoutMs);
-      this.inFlight = { id, resolve, reject, timer };
+      // The parser checked the response against body.op, so it is that op's response.
+      this.inFlight = { id, op: body.op, resolve: resolve as (response: Response) => void, reject, timer };
       this.channel.send(encodeMessage({ ...body, id } as Request));
     });
   }
@@ -105,7 +108,7 @@ export class BankConnection {
   requestRaw(plaintext: Buffer, id: number): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const timer = setTimeout(() => reject(new AtmError(ClientError.TIMEOUT, 'timeout')), this.requestTimeoutMs);
-      this.inFlight = { id, resolve, reject, timer };
+      this.inFlight = { id, op: null, resolve, reject, timer };
       this.channel.send(plaintext);
     });
   }
@@ -115,12 +118,22 @@ export class BankConnection {
   }
 
   private onMessage(plaintext: Buffer): void {
-    const response = parseResponse(plaintext);
     const inFlight = this.inFlight;
-    if (inFlight === null || response === null || response.id !== inFlight.id) {
-      this.channel.fail('BAD_MESSAGE', 'unexpected or malformed response');
-      return;
+    if (inFlight === null) return this.channel.fail('BAD_MESSAGE', 'response with no request in flight');
+    const parsed =
+      inFlight.op === null
+        ? { ok: true as const, response: parseResponse(plaintext) }
+        : parseResponseTo(inFlight.op, plaintext);
+    if (!parsed.ok || parsed.response === null || parsed.response.id !== inFlight.id) {
+      const reason = !parsed.ok ? parsed.reason : parsed.response === null ? 'malformed response' : 'wrong id';
+      // The request fails with its own code, not as a closed session: a response the bank
+      // should never send is a fault to report, and no field is ever filled in for it.
+      clearTimeout(inFlight.timer);
+      this.inFlight = null;
+      inFlight.reject(new AtmError(ClientError.BAD_RESPONSE, `bad response from the bank: ${reason}`));
+      return this.channel.fail('BAD_MESSAGE', reason);
     }
+    const response = parsed.response;
     clearTimeout(inFlight.timer);
     this.inFlight = null;
     inFlight.resolve(response);

@@ -53,4 +53,5 @@ export interface Cassette {
   count: number;
 }
 
-export type DispenseFault = 'jam' | 'cashLow' | 'cannotMake' | 'offline' | 'hardwareError';
+/** Why a dispense gave out less than asked: one group of the code catalogue (protocol/codes.ts). */
+export type { DispenseFault } from './codes.js';

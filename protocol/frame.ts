@@ -2,7 +2,7 @@
 // The decoder is pure: bytes in, whole frames or a reason out. It checks the declared length
 // against the allowed range before buffering a single body byte, so a hostile length can
 // never make us allocate.
-import { assert } from './errors.js';
+import { assert, type CodeOf } from './errors.js';
 
 export const FRAME_HEADER_BYTES = 4;
 export const FRAME_BYTES_MAX = 16 * 1024; // [ATM-1.2] body bytes, records and handshakes alike
@@ -12,7 +12,9 @@ export interface FrameLimits {
   bodyBytesMax: number;
 }
 
-export type NextFrame = { frame: Buffer } | { error: string } | null;
+/** A stream the decoder refuses: the close reason, typed, and a detail for the log. */
+export type FrameFailure = { reason: Extract<CodeOf<'sessionClose'>, 'FRAME_LENGTH'>; detail: string };
+export type NextFrame = { frame: Buffer } | { error: FrameFailure } | null;
 
 export function encodeFrame(body: Uint8Array): Buffer {
   assert(body.length <= FRAME_BYTES_MAX, 'frame body over the maximum');
@@ -44,14 +46,19 @@ export class FrameDecoder {
    * One frame at a time, so the limits can change after each frame (handshake → records).
    */
   next(): NextFrame {
-    if (this.failed) return { error: 'decoder already failed' };
+    if (this.failed) return { error: { reason: 'FRAME_LENGTH', detail: 'decoder already failed' } };
     if (this.bufferedBytes < FRAME_HEADER_BYTES) return null;
     const bodyBytes = this.peekHeader().readUInt32BE(0);
     const limits = this.limitsFor();
     // [ATM-1.3] reject before reading the body: too short or too long closes the session.
     if (bodyBytes < limits.bodyBytesMin || bodyBytes > limits.bodyBytesMax) {
       this.failed = true;
-      return { error: `frame length ${bodyBytes} outside ${limits.bodyBytesMin}..${limits.bodyBytesMax}` };
+      return {
+        error: {
+          reason: 'FRAME_LENGTH',
+          detail: `frame length ${bodyBytes} outside ${limits.bodyBytesMin}..${limits.bodyBytesMax}`,
+        },
+      };
     }
     if (this.bufferedBytes < FRAME_HEADER_BYTES + bodyBytes) return null;
     return { frame: this.take(FRAME_HEADER_BYTES + bodyBytes).subarray(FRAME_HEADER_BYTES) };

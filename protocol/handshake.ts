@@ -1,7 +1,7 @@
 // [ATM-2] The ATMv2 handshake (HANDSHAKE.md §2, TLS 1.3 psk_dhe_ke reduced to three fixed-size
 // messages) as pure functions: bytes, time and randomness in; bytes, keys or a reason out.
 // No sockets, clocks or Math.random here: the adapter in channel.ts owns those.
-import { assert } from './errors.js';
+import { assert, type SessionCloseReason } from './errors.js';
 import {
   constantTimeEqual,
   hkdfExpand,
@@ -175,7 +175,11 @@ export interface ParsedHello {
   kioskPublic: Buffer;
 }
 
-export type HelloCheck = { ok: true; hello: ParsedHello } | { ok: false; reason: string; kioskId: string | null };
+/** [ATM-2.4.4] A valid MAC with a stale clock is told apart from every other m1 failure. */
+export type HelloFailureReason = Extract<SessionCloseReason, 'HANDSHAKE' | 'STALE_TIMESTAMP'>;
+export type HelloCheck =
+  | { ok: true; hello: ParsedHello }
+  | { ok: false; closeReason: HelloFailureReason; reason: string; kioskId: string | null };
 
 /**
  * [ATM-2.4 host, steps 1-4] Cheapest checks first. lookupPsk returns null for an unknown or
@@ -187,17 +191,24 @@ export function hostCheckHello(
   dummyPsk: Uint8Array,
   nowMs: number,
 ): HelloCheck {
-  if (m1.length !== M1_BYTES) return { ok: false, reason: `m1 length ${m1.length}`, kioskId: null };
+  if (m1.length !== M1_BYTES)
+    return { ok: false, closeReason: 'HANDSHAKE', reason: `m1 length ${m1.length}`, kioskId: null };
   if (m1[0] !== PROTOCOL_VERSION || m1[1] !== MSG_TYPE_M1)
-    return { ok: false, reason: 'm1 version/type', kioskId: null };
+    return { ok: false, closeReason: 'HANDSHAKE', reason: 'm1 version/type', kioskId: null };
   const kioskId = decodeKioskId(m1.subarray(2, 2 + KID_BYTES));
   const psk = (kioskId === null ? null : lookupPsk(kioskId)) ?? dummyPsk;
   const body = m1.subarray(0, M1_BYTES - 32);
   const macOk = constantTimeEqual(hmacSha256(helloKey(psk), LABEL, body), m1.subarray(M1_BYTES - 32));
-  if (!macOk || psk === dummyPsk) return { ok: false, reason: 'm1 MAC or unknown kiosk', kioskId };
+  if (!macOk || psk === dummyPsk)
+    return { ok: false, closeReason: 'HANDSHAKE', reason: 'm1 MAC or unknown kiosk', kioskId };
   const timestampMs = Number(Buffer.from(m1.subarray(2 + KID_BYTES, 2 + KID_BYTES + 8)).readBigUInt64BE(0));
   if (Math.abs(nowMs - timestampMs) > HELLO_TIMESTAMP_SKEW_MS) {
-    return { ok: false, reason: `m1 timestamp off by ${nowMs - timestampMs} ms`, kioskId };
+    return {
+      ok: false,
+      closeReason: 'STALE_TIMESTAMP',
+      reason: `m1 timestamp off by ${nowMs - timestampMs} ms`,
+      kioskId,
+    };
   }
   const nonceStart = 2 + KID_BYTES + 8;
   return {

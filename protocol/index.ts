@@ -2,6 +2,7 @@
 // session protocol (frames, handshake, records, channel, client), the messages, the device
 // vocabulary, the serial line codec, the telemetry topics, the chained Fernet log and the
 // MQTT client handle. It imports nothing of ours.
+export * from './action.js';
 export * from './amount.js';
 export * from './chain-log.js';
 export * from './channel.js';
@@ -15,5 +16,6 @@ export * from './handshake.js';
 export * from './messages.js';
 export * from './mqtt-client.js';
 export * from './record.js';
+export * from './responses.js';
 export * from './serial-line.js';
 export * from './telemetry.js';

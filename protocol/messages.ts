@@ -3,6 +3,7 @@
 // refused) and answered with a response that echoes its id. One request is in flight per
 // session at a time.
 import { isDeclineCode, type DeclineCode } from './errors.js';
+import type { OkResponse } from './responses.js';
 
 export const USERNAME_PATTERN = /^[a-z0-9._-]{3,32}$/;
 export const PASSWORD_BYTES_MIN = 8;
@@ -67,21 +68,6 @@ export type Request =
     };
 
 export type RequestOp = Request['op'];
-
-export type OkResponse = {
-  id: number;
-  ok: true;
-  username?: string;
-  balanceCents?: number;
-  txnId?: string;
-  heldCents?: number;
-  postedCents?: number;
-  holdExpiresAt?: string;
-  /** [ATM-4.9] ping: what is left of this session's lifetime, so the kiosk renews it in time. */
-  sessionLeftMs?: number;
-  /** [ATM-4.9] session.handover: the one-time token that carries the login to a new session. */
-  resumeToken?: string;
-};
 
 /** [ATM-4.10] Which limit a LIMIT_EXCEEDED decline hit, so a person is told what they can do. */
 export type LimitKind = 'withdrawal' | 'withdrawalDaily' | 'deposit' | 'balance';

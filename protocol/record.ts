@@ -8,7 +8,7 @@
 // type, then decryption; the first failure is final (the opener refuses everything after it).
 import crypto from 'node:crypto';
 import { constantTimeEqual, hmacSha256 } from './crypto.js';
-import { assert } from './errors.js';
+import { assert, type SessionCloseReason } from './errors.js';
 import { FRAME_BYTES_MAX, encodeFrame } from './frame.js';
 import { PROTOCOL_VERSION, type DirectionKeys } from './handshake.js';
 
@@ -69,7 +69,13 @@ export class RecordSealer {
   }
 }
 
-export type OpenResult = { ok: true; type: RecordType; plaintext: Buffer } | { ok: false; reason: string };
+/** [ATM-3.3] Which check refused a record, as the close reason the channel reports. */
+export type RecordFailureReason = Extract<
+  SessionCloseReason,
+  'FRAME_LENGTH' | 'VERSION' | 'SEQUENCE_LIMIT' | 'BAD_MAC' | 'RECORD_TYPE'
+>;
+export type OpenResult =
+  { ok: true; type: RecordType; plaintext: Buffer } | { ok: false; closeReason: RecordFailureReason; reason: string };
 
 /** Opens incoming records for one direction; any failure is final for the session. */
 export class RecordOpener {
@@ -94,21 +100,25 @@ export class RecordOpener {
   }
 
   private openOnce(body: Uint8Array): OpenResult {
-    if (this.failed) return { ok: false, reason: 'record layer already failed' };
+    // A second record after a failure never reaches the channel (it closed on the first), so
+    // the reason given here only has to be one that closes.
+    if (this.failed) return { ok: false, closeReason: 'BAD_MAC', reason: 'record layer already failed' };
     if (body.length < RECORD_OVERHEAD_BYTES || body.length > FRAME_BYTES_MAX) {
-      return { ok: false, reason: `record length ${body.length}` };
+      return { ok: false, closeReason: 'FRAME_LENGTH', reason: `record length ${body.length}` };
     }
-    if (body[0] !== PROTOCOL_VERSION) return { ok: false, reason: `record version ${body[0]}` };
-    if (this.sequence >= this.sequenceMax) return { ok: false, reason: 'record sequence limit reached' };
+    if (body[0] !== PROTOCOL_VERSION) return { ok: false, closeReason: 'VERSION', reason: `record version ${body[0]}` };
+    if (this.sequence >= this.sequenceMax)
+      return { ok: false, closeReason: 'SEQUENCE_LIMIT', reason: 'record sequence limit reached' };
     const header = Buffer.from(body.subarray(0, 2));
     const ct = body.subarray(2, body.length - RECORD_TAG_BYTES);
     const tag = body.subarray(body.length - RECORD_TAG_BYTES);
     // [ATM-3.4] MAC (which covers the implicit sequence) before anything is decrypted.
     if (!constantTimeEqual(recordTag(this.keys, this.direction, this.sequence, header, ct), tag)) {
-      return { ok: false, reason: 'record MAC (tampered, replayed, reordered or reflected)' };
+      return { ok: false, closeReason: 'BAD_MAC', reason: 'record MAC (tampered, replayed, reordered or reflected)' };
     }
     const type = header[1];
-    if (type !== RECORD_TYPE_DATA && type !== RECORD_TYPE_CLOSE) return { ok: false, reason: `record type ${type}` };
+    if (type !== RECORD_TYPE_DATA && type !== RECORD_TYPE_CLOSE)
+      return { ok: false, closeReason: 'RECORD_TYPE', reason: `record type ${type}` };
     const plaintext = ctr(this.keys.encKey, this.sequence, ct);
     this.sequence += 1;
     return { ok: true, type, plaintext };

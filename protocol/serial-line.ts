@@ -5,6 +5,7 @@
 //
 // This file is longer than the house's 150 lines because the codec's two directions, its
 // limits and the line splitter must change together; each function is still short.
+import { DISPENSE_FAULTS } from './codes.js';
 import type { Cassette, DispenseFault, KeyName } from './devices.js';
 import { CASSETTES_MAX } from './messages.js';
 
@@ -30,7 +31,6 @@ export const UNKNOWN_VERB = 'unknown verb';
 
 export type DeviceFaultName = 'jam' | 'cashLow' | 'tamper' | 'ok';
 export const DEVICE_FAULT_NAMES: readonly DeviceFaultName[] = ['jam', 'cashLow', 'tamper', 'ok'];
-const DISPENSE_FAULTS: readonly DispenseFault[] = ['jam', 'cashLow', 'cannotMake', 'offline', 'hardwareError'];
 
 export type HostMessage =
   | { verb: 'HELLO'; version: number }

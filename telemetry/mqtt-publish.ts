@@ -9,7 +9,7 @@
 //
 // MQTT 3.1.1 §3.3 and 5.0 §3.3: fixed header (0x30 | retain), remaining length as a varint,
 // topic as a 2-byte length and UTF-8, then (5.0 only) a property length of 0, then the payload.
-import { AtmError } from '../protocol/index.js';
+import { AtmError, type CodeOf } from '../protocol/index.js';
 
 /** The largest remaining length a varint of four bytes can express (MQTT §1.5.5 / §2.2.3). */
 export const MQTT_REMAINING_LENGTH_MAX = 268_435_455;
@@ -18,7 +18,7 @@ const PUBLISH_QOS0 = 0x30;
 const RETAIN_FLAG = 0x01;
 
 /** The stable code of every refusal below (the caller counts the message as dropped). */
-export const MQTT_ENCODE_ERROR = 'MQTT_ENCODE';
+export const MQTT_ENCODE_ERROR = 'MQTT_ENCODE' satisfies CodeOf<'telemetry'>;
 
 function refuse(message: string): AtmError {
   return new AtmError(MQTT_ENCODE_ERROR, message);

@@ -51,12 +51,12 @@ function entry(index: number): AuditEntry {
     'balance',
     'withdraw.void',
     'logout',
-  ];
+  ] as const;
   return {
     kioskId: 'kiosk-01',
     username: `user${index % 3}`,
     action: actions[index % actions.length] ?? 'ping',
-    outcome: index % 4 === 3 ? 'INSUFFICIENT_FUNDS' : 'ok',
+    outcome: index % 4 === 3 ? ('INSUFFICIENT_FUNDS' as const) : ('ok' as const),
     amountCents: 100 * (index + 1),
     txnId: `txn-${String(index).padStart(8, '0')}`,
   };

@@ -18,7 +18,8 @@ import { MemoryLedgerStore } from '../bank/store.js';
 import type { BankHostOptions } from '../bank/host.js';
 import type { BankConnection } from '../protocol/client.js';
 import type { DeclineCode } from '../protocol/errors.js';
-import type { DeclineResponse, OkResponse, Response } from '../protocol/messages.js';
+import type { DeclineResponse, Response } from '../protocol/messages.js';
+import type { OkResponse } from '../protocol/responses.js';
 import { TEST_PASSWORD, startTestBank, type TestBank } from './helpers/bank.js';
 import { FakeClock } from './helpers/clock.js';
 
@@ -41,7 +42,7 @@ async function session(
   return connection;
 }
 
-function expectOk(response: Response): OkResponse {
+function expectOk<Approval extends OkResponse>(response: Approval | DeclineResponse): Approval {
   assert.ok(response.ok, `expected ok, got ${response.ok ? '' : `${response.code}: ${response.message}`}`);
   return response;
 }

@@ -1,13 +1,34 @@
-// The error catalogue (protocol/errors.ts) against itself and against PROTOCOL.md: every decline
-// code is unique, stable, has words for a person and one row in the [ATM-4.7] table; every
-// session close reason has one row in the [ATM-4.8] table.
+// The code catalogue (protocol/codes.ts) against itself and against PROTOCOL.md: every code of
+// every group is unique across the whole catalogue and has exactly one row in PROTOCOL.md
+// ([ATM-4.7] declines, [ATM-4.8] close reasons, [ATM-4.12] the rest); every decline code has
+// words for a person.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { inspect } from 'node:util';
 import path from 'node:path';
 import { repoRoot } from './helpers/paths.js';
-import { AtmError, DeclineCode, SessionCloseReason, declineText, isDeclineCode } from '../protocol/errors.js';
+import {
+  AtmError,
+  CODE_GROUPS,
+  DeclineCode,
+  SessionCloseReason,
+  declineText,
+  isCodeOf,
+  isDeclineCode,
+  type Code,
+  type CodeGroup,
+} from '../protocol/errors.js';
+import { ClientError } from '../protocol/client.js';
+import { KeystoreError } from '../bank/key-store.js';
+import { DeviceError } from '../hardware/factory.js';
+import { FlashError } from '../hardware/flash.js';
+import { SerialError } from '../hardware/serial.js';
+import { JournalError } from '../kiosk/journal.js';
+import { MQTT_ENCODE_ERROR } from '../telemetry/mqtt-publish.js';
+import { StartError } from '../bin/startup.js';
+import { FirmwareSimError } from '../bin/commands/firmware-sim.js';
+import { UsageError } from '../bin/cli.js';
 
 const protocolText = fs.readFileSync(path.join(repoRoot, 'PROTOCOL.md'), 'utf8');
 
@@ -27,7 +48,7 @@ function tableAfter(clause: string): string[] {
 /** Codes in backticks in the first column of a table's body rows. */
 function firstColumnCodes(table: string[]): string[] {
   return table.slice(2).map((row) => {
-    const match = /^\| `([A-Z_]+)` \|/.exec(row);
+    const match = /^\| `([A-Za-z_]+)` \|/.exec(row);
     assert.ok(match !== null, `table row without a code in backticks: ${row}`);
     return match[1] as string;
   });
@@ -140,4 +161,71 @@ test('AtmError carries its stable code and message', () => {
   assert.equal(error.name, 'AtmError');
   assert.equal(error.code, 'BUSY');
   assert.equal(error.message, 'try later');
+});
+
+const allCodes: { group: CodeGroup; code: Code }[] = (Object.keys(CODE_GROUPS) as CodeGroup[]).flatMap((group) =>
+  CODE_GROUPS[group].map((code) => ({ group, code })),
+);
+
+test('every code in the catalogue is unique across all groups', () => {
+  assert.ok(allCodes.length >= 60, `only ${allCodes.length} codes`);
+  const seen = new Map<string, CodeGroup>();
+  for (const { group, code } of allCodes) {
+    assert.equal(seen.get(code), undefined, `${code} is in ${seen.get(code) ?? ''} and ${group}`);
+    seen.set(code, group);
+  }
+});
+
+test('[ATM-4.12] every code outside declines and close reasons has one row, naming its group', () => {
+  const table = tableAfter('[ATM-4.12]');
+  const others = allCodes.filter(({ group }) => group !== 'decline' && group !== 'sessionClose');
+  assert.deepEqual(
+    [...firstColumnCodes(table)].sort(),
+    others.map(({ code }) => code).sort(),
+    'table rows and catalogue differ',
+  );
+  const tableText = table.join('\n');
+  for (const { group, code } of others) {
+    assert.equal(occurrences(tableText, `\`${code}\``), 1, `${code} in backticks in the code table`);
+    const cells = (table.find((line) => line.startsWith(`| \`${code}\` |`)) ?? '').split('|');
+    assert.equal(cells[2]?.trim(), group, `${code}: group column`);
+    assert.ok((cells[3]?.trim() ?? '').length >= 10, `${code}: no meaning given`);
+  }
+});
+
+test('every code is documented in exactly one of the three tables', () => {
+  const documented = [...firstColumnCodes(tableAfter('[ATM-4.7]')), ...firstColumnCodes(tableAfter('[ATM-4.8]'))];
+  documented.push(...firstColumnCodes(tableAfter('[ATM-4.12]')));
+  assert.deepEqual([...documented].sort(), allCodes.map(({ code }) => code).sort());
+});
+
+test('the const objects call sites use are views onto the catalogue, each code in its own group', () => {
+  const views: [CodeGroup, Record<string, string>][] = [
+    ['decline', DeclineCode],
+    ['sessionClose', SessionCloseReason],
+    ['client', ClientError],
+    ['keystore', KeystoreError],
+    ['device', DeviceError],
+    ['device', SerialError],
+    ['flash', FlashError],
+    ['journal', JournalError],
+    ['telemetry', { MQTT_ENCODE_ERROR }],
+    ['command', StartError],
+    ['command', FirmwareSimError],
+  ];
+  const viewed = new Set<string>(views.flatMap(([, view]) => Object.values(view)));
+  viewed.add(new UsageError('x').code);
+  for (const [group, view] of views)
+    for (const code of Object.values(view)) assert.ok(isCodeOf(group, code), `${code} in ${group}`);
+  // Dispense faults are a type only (the serial codec reads them from the catalogue's list).
+  const unviewed = allCodes.filter(({ group, code }) => group !== 'dispenseFault' && !viewed.has(code));
+  assert.deepEqual(unviewed, [], 'codes in the catalogue that no view or call site names');
+});
+
+test('isCodeOf refuses inherited names and codes of another group', () => {
+  for (const value of ['toString', '__proto__', 'constructor', '', 'jam ', 42, null])
+    assert.equal(isCodeOf('dispenseFault', value), false, String(value));
+  assert.equal(isCodeOf('decline', 'FRAME_LENGTH'), false);
+  assert.equal(isCodeOf('sessionClose', 'FRAME_LENGTH'), true);
+  assert.equal(isCodeOf('dispenseFault', 'jam'), true);
 });

@@ -66,7 +66,7 @@ const SAMPLE: JournalEvent[] = [
   { type: 'hold.sent', txnId: 'wd-1', username: 'alice', amountCents: 2_000 },
   { type: 'hold.result', txnId: 'wd-1', outcome: 'ok' },
   { type: 'dispense.started', txnId: 'wd-1', amountCents: 2_000 },
-  { type: 'dispense.result', txnId: 'wd-1', dispensedCents: 1_000, fault: 'JAM' },
+  { type: 'dispense.result', txnId: 'wd-1', dispensedCents: 1_000, fault: 'jam' },
   { type: 'settled', txnId: 'wd-1', outcome: 'posted', postedCents: 1_000, detail: 'partial' },
   { type: 'hold.sent', txnId: 'wd-2', username: 'bob', amountCents: 4_000 },
   { type: 'hold.result', txnId: 'wd-2', outcome: 'INSUFFICIENT_FUNDS' },
@@ -114,7 +114,7 @@ test('each line is a Fernet token of an audit record under the derived key, chai
   journal.append({ type: 'hold.sent', txnId: 'wd-1', username: 'alice', amountCents: 2_000 });
   clock.advance(1_000);
   journal.append({ type: 'hold.result', txnId: 'wd-1', outcome: 'ok' });
-  journal.append({ type: 'dispense.result', txnId: 'wd-1', dispensedCents: 1_500, fault: 'LOW_CASH' });
+  journal.append({ type: 'dispense.result', txnId: 'wd-1', dispensedCents: 1_500, fault: 'cashLow' });
   const key = deriveJournalKey(PSK);
   let previousHash = AUDIT_GENESIS_HASH;
   const records = lines(dir).map((line, index) => {
@@ -141,7 +141,7 @@ test('each line is a Fernet token of an audit record under the derived key, chai
     [
       [KIOSK_ID, 'alice', 'hold.sent', 'sent', 2_000, 'wd-1', '{}'],
       [KIOSK_ID, 'alice', 'hold.result', 'ok', undefined, 'wd-1', '{}'], // username carried from the hold
-      [KIOSK_ID, 'alice', 'dispense.result', 'LOW_CASH', 1_500, 'wd-1', '{"fault":"LOW_CASH"}'],
+      [KIOSK_ID, 'alice', 'dispense.result', 'cashLow', 1_500, 'wd-1', '{"fault":"cashLow"}'],
     ],
   );
 });
@@ -210,12 +210,12 @@ test('sequence numbers are checked on their own: a keyed chain that does not sta
 });
 
 test('a keyed, chained record that holds no valid event is refused', (t) => {
-  const base = { kioskId: KIOSK_ID, username: 'alice', outcome: 'ok', txnId: 'wd-1', detail: '{}' };
+  const base = { kioskId: KIOSK_ID, username: 'alice', outcome: 'ok' as const, txnId: 'wd-1', detail: '{}' };
   const badEntries: AuditEntry[] = [
     { ...base, action: 'withdraw.post', amountCents: 100 }, // a bank action, not a journal event
     { ...base, action: 'hold.sent', amountCents: -5 },
     { ...base, action: 'dispense.result', amountCents: 100, detail: 'not json' },
-    { ...base, action: 'dispense.result', amountCents: 100, detail: '{"fault":"JAM"}' }, // outcome says ok
+    { ...base, action: 'dispense.result', amountCents: 100, detail: '{"fault":"jam"}' }, // outcome says ok
   ];
   for (const [index, badEntry] of badEntries.entries()) {
     const dir = `${tempDir(t)}-${index}`;
@@ -380,7 +380,7 @@ test('unfinished() reports each stage of an unsettled withdrawal and unanswered 
     { type: 'hold.sent', txnId: 'e-partial', username: 'erin', amountCents: 5_000 },
     { type: 'hold.result', txnId: 'e-partial', outcome: 'ok' },
     { type: 'dispense.started', txnId: 'e-partial', amountCents: 5_000 },
-    { type: 'dispense.result', txnId: 'e-partial', dispensedCents: 2_000, fault: 'JAM' },
+    { type: 'dispense.result', txnId: 'e-partial', dispensedCents: 2_000, fault: 'jam' },
     { type: 'deposit.sent', txnId: 'f-deposit', username: 'frank', amountCents: 700 },
     { type: 'deposit.sent', txnId: 'g-deposit-done', username: 'frank', amountCents: 800 },
     { type: 'deposit.result', txnId: 'g-deposit-done', outcome: 'ok' },
@@ -406,7 +406,7 @@ test('unfinished() reports each stage of an unsettled withdrawal and unanswered 
       holdOutcome: 'ok',
       dispenseStarted: true,
       dispensedCents: 2_000,
-      fault: 'JAM',
+      fault: 'jam',
     }),
     {
       kind: 'deposit',
@@ -436,8 +436,8 @@ test('planRecovery applies every rule', () => {
     withdrawal({ txnId: 'held', holdOutcome: 'ok' }),
     withdrawal({ txnId: 'interrupted', holdOutcome: 'ok', dispenseStarted: true }),
     withdrawal({ txnId: 'full', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 2_000 }),
-    withdrawal({ txnId: 'partial', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 500, fault: 'JAM' }),
-    withdrawal({ txnId: 'zero', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 0, fault: 'JAM' }),
+    withdrawal({ txnId: 'partial', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 500, fault: 'jam' }),
+    withdrawal({ txnId: 'zero', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 0, fault: 'jam' }),
     {
       kind: 'deposit',
       txnId: 'deposit',
@@ -477,7 +477,7 @@ test('after a power cut mid-dispense, the reopened journal plans to post what wa
   journal.append({ type: 'hold.sent', txnId: 'wd-1', username: 'alice', amountCents: 6_000 });
   journal.append({ type: 'hold.result', txnId: 'wd-1', outcome: 'ok' });
   journal.append({ type: 'dispense.started', txnId: 'wd-1', amountCents: 6_000 });
-  journal.append({ type: 'dispense.result', txnId: 'wd-1', dispensedCents: 4_000, fault: 'JAM' });
+  journal.append({ type: 'dispense.result', txnId: 'wd-1', dispensedCents: 4_000, fault: 'jam' });
   fs.appendFileSync(path.join(dir, JOURNAL_FILE), 'gAAAAAB'); // the settled line, torn by the cut
   assert.deepEqual(planRecovery(open(dir).unfinished()), [{ txnId: 'wd-1', action: 'post', dispensedCents: 4_000 }]);
 });

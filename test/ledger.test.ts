@@ -37,7 +37,12 @@ function hold(amountCents: number, createdAtMs = NOON_MS): TxnRecord {
     state: 'held',
     createdAtMs,
     holdExpiresAtMs: createdAtMs + 5 * 60_000,
-    response: {},
+    response: {
+      ok: true,
+      txnId: 'txn-00000001',
+      heldCents: amountCents,
+      holdExpiresAt: new Date(createdAtMs + 5 * 60_000).toISOString(),
+    },
   };
 }
 

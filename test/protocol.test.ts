@@ -11,7 +11,14 @@ import fc from 'fast-check';
 import { vectorsDir } from './helpers/paths.js';
 import { AMOUNT_CENTS_MAX, formatCents, parseDollars } from '../protocol/amount.js';
 import { hmacSha256, type RandomBytes } from '../protocol/crypto.js';
-import { FRAME_BYTES_MAX, FrameDecoder, encodeFrame, type FrameLimits, type NextFrame } from '../protocol/frame.js';
+import {
+  FRAME_BYTES_MAX,
+  FrameDecoder,
+  encodeFrame,
+  type FrameLimits,
+  type NextFrame,
+  type FrameFailure,
+} from '../protocol/frame.js';
 import {
   HELLO_TIMESTAMP_SKEW_MS,
   LABEL,
@@ -140,7 +147,7 @@ function remacM1(m1: Uint8Array, patch: (body: Buffer) => void, psk = PSK): Buff
   return Buffer.concat([body, hmacSha256(helloKey(psk), LABEL, body)]);
 }
 
-function drain(decoder: FrameDecoder): { frames: Buffer[]; error: string | null } {
+function drain(decoder: FrameDecoder): { frames: Buffer[]; error: FrameFailure | null } {
   const frames: Buffer[] = [];
   for (let next: NextFrame = decoder.next(); next !== null; next = decoder.next()) {
     if ('error' in next) return { frames, error: next.error };
@@ -425,7 +432,7 @@ test('[ATM-2.4.4] the timestamp window is ±30 s inclusive', () => {
   assert.equal(at(T0 + 30_001), false, 'kiosk 30.001 s behind');
   assert.equal(at(T0 - 30_001), false, 'kiosk 30.001 s ahead');
   const stale = hostCheckHello(FIXED.m1, lookupFor(PSK), DUMMY_PSK, T0 + 3_600_000);
-  assert.ok(!stale.ok && stale.reason.includes('timestamp'), 'the reason names the timestamp (STALE_TIMESTAMP)');
+  assert.ok(!stale.ok && stale.closeReason === 'STALE_TIMESTAMP', 'a stale m1 is typed STALE_TIMESTAMP');
   // A timestamp far outside any clock, under a valid MAC, is refused rather than mis-parsed.
   const far = remacM1(FIXED.m1, (b) => b.fill(0xff, 18, 26));
   assert.equal(hostCheckHello(far, lookupFor(PSK), DUMMY_PSK, T0).ok, false);
@@ -633,7 +640,7 @@ test('[ATM-3.4] replayed, reordered and dropped records fail the MAC', () => {
   const replay = opener();
   assert.ok(replay.open(r0).ok);
   const replayed = replay.open(r0);
-  assert.ok(!replayed.ok && replayed.reason.startsWith('record MAC'), 'replay');
+  assert.ok(!replayed.ok && replayed.closeReason === 'BAD_MAC', 'replay');
 
   const reorder = opener();
   assert.equal(reorder.open(r1).ok, false, 'the second record first');
@@ -693,7 +700,10 @@ test('[ATM-3.3] every single-bit flip of a record frame, length prefix included,
     const decoder = new FrameDecoder(() => RECORD_LIMITS);
     decoder.push(flipBit(frame, bit));
     const { frames, error } = drain(decoder);
-    if (error !== null) refusedByLength += 1;
+    if (error !== null) {
+      assert.equal(error.reason, 'FRAME_LENGTH', 'a length the limits refuse is typed FRAME_LENGTH');
+      refusedByLength += 1;
+    }
     const opener = new RecordOpener(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST);
     if (frames.some((candidate) => opener.open(candidate).ok)) delivered.push(bit);
   }
@@ -716,11 +726,14 @@ test('[ATM-3.3] a bad version byte or an unknown type is refused even under a va
   assert.ok(open(0x02, RECORD_TYPE_DATA).ok, 'the field-by-field construction matches the sealer');
   for (const version of [0x00, 0x01, 0x03, 0xff]) {
     const result = open(version, RECORD_TYPE_DATA);
-    assert.ok(!result.ok && result.reason.includes('version'), `version ${version}`);
+    assert.ok(!result.ok && result.closeReason === 'VERSION', `version ${version}`);
   }
   for (const type of [0x00, 0x01, 0x14, 0x16, 0x18, 0xff]) {
     const result = open(0x02, type);
-    assert.ok(!result.ok && result.reason.includes('type'), `type ${type}`);
+    assert.ok(
+      !result.ok && result.closeReason === 'RECORD_TYPE',
+      `type ${type}: ${result.ok ? 'accepted' : result.closeReason}`,
+    );
   }
 });
 
@@ -731,7 +744,7 @@ test('[ATM-3.3] bodies shorter than 34 or longer than 16384 bytes are refused', 
     const bytes = Buffer.alloc(length, 0);
     if (length > 0) bytes[0] = 0x02;
     const result = opener.open(bytes);
-    assert.ok(!result.ok && result.reason.includes('length'), `length ${length}`);
+    assert.ok(!result.ok && result.closeReason === 'FRAME_LENGTH', `length ${length}`);
   }
 });
 
@@ -759,7 +772,7 @@ test('[ATM-3.6] at the sequence limit the sender refuses to seal and the receive
   const unbounded = new RecordSealer(keys.kioskToHost, DIRECTION_KIOSK_TO_HOST);
   const frames = [0, 1, 2, 3].map((index) => unbounded.seal(RECORD_TYPE_DATA, text(`${index}`)));
   const result = opener.open(body(frames[3] as Buffer));
-  assert.ok(!result.ok && result.reason.includes('sequence'), 'SEQUENCE_LIMIT');
+  assert.ok(!result.ok && result.closeReason === 'SEQUENCE_LIMIT', 'SEQUENCE_LIMIT');
   assert.equal(opener.recordsOpened, limit);
 });
 

@@ -56,7 +56,7 @@ function txn(txnId: string, username: string, fields: Partial<TxnRecord> = {}): 
     state: 'held',
     createdAtMs: NOW_MS,
     holdExpiresAtMs: NOW_MS + 60_000,
-    response: { ok: true, txnId },
+    response: { ok: true, txnId, heldCents: 500, holdExpiresAt: new Date(NOW_MS + 60_000).toISOString() },
     ...fields,
   };
 }

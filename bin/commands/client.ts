@@ -146,7 +146,8 @@ function summary(response: Response, action: string, extra: Record<string, unkno
     return out;
   }
   const out: Record<string, unknown> = { ok: true, action, ...extra };
-  if (response.balanceCents !== undefined) {
+  // Only the ops whose approval carries a balance have the field, and there it is required.
+  if ('balanceCents' in response) {
     out.balance = formatCents(response.balanceCents);
     out.balanceCents = response.balanceCents;
   }

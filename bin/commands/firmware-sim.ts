@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Cassette } from '../../hardware/index.js';
-import { AtmError, CASSETTES_MAX, LINE_BYTES_MAX, encodeDeviceMessage } from '../../protocol/index.js';
+import { AtmError, CASSETTES_MAX, type CodeOf, LINE_BYTES_MAX, encodeDeviceMessage } from '../../protocol/index.js';
 import {
   CONSOLE_KEYS_HELP,
   applyAction,
@@ -27,7 +27,10 @@ character display's size (20x4 by default; 16x2 for the smaller module); the kio
   KEY 0-9|A-D|#|*|BS|ESC, JAM [N], CLEARJAM, LOWCASH, TAMPER [on|off], UNPLUG, REPLUG, GARBAGE [N], RESET
 ${CONSOLE_KEYS_HELP.join('\n')}`;
 
-export const FirmwareSimError = { START_FAILED: 'FIRMWARE_SIM_START_FAILED' } as const;
+export const FirmwareSimError = { START_FAILED: 'FIRMWARE_SIM_START_FAILED' } as const satisfies Record<
+  string,
+  CodeOf<'command'>
+>;
 
 /** How long the last lines get to cross socat before --exit-after-script stops it. */
 const EXIT_LINGER_MS = 250;

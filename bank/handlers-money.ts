@@ -1,0 +1,216 @@
+// The bank's money handlers: balance, deposit, and the two-phase withdrawal (hold, then post
+// what was dispensed or void), with the sweeper that voids holds left unsettled. Each takes the
+// transaction id's and the account's locks, decides with ledger.ts, and commits one batch (state
+// and audit record) before answering; a repeated transaction id gets the first answer again.
+import { DeclineCode, formatCents } from '../protocol/index.js';
+import type { ApprovalOf, Request } from '../protocol/index.js';
+import { availableCents, decideDeposit, decideHold, decidePost } from './ledger.js';
+import {
+  decline,
+  safeAmount,
+  stripId,
+  type ActionBase,
+  type Handled,
+  type ServiceCore,
+  type SessionContext,
+} from './service-core.js';
+import type { TxnRecord } from './types.js';
+import { voidHold, withHold } from './holds.js';
+
+export async function onBalance(
+  core: ServiceCore,
+  session: SessionContext,
+  request: Extract<Request, { op: 'balance' }>,
+): Promise<Handled> {
+  const username = session.username;
+  const base: ActionBase = { action: 'balance', username };
+  if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+  return core.mutex.withKeys([`user:${username}`], async () => {
+    const account = await core.readAccount(username);
+    if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
+    await core.audit(core.entry(session, base, 'ok'));
+    return {
+      response: { id: request.id, ok: true, balanceCents: availableCents(account) },
+      outcome: { ...base, outcome: 'ok' },
+    };
+  });
+}
+
+export async function onDeposit(
+  core: ServiceCore,
+  session: SessionContext,
+  request: Extract<Request, { op: 'deposit' }>,
+): Promise<Handled> {
+  const username = session.username;
+  const base: ActionBase = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
+  if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+  return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+    const existing = await core.options.store.getTxn(request.txnId);
+    if (existing !== null) {
+      const same =
+        existing.kind === 'deposit' && existing.username === username && existing.amountCents === request.amountCents;
+      return same
+        ? core.replayed(session, request.id, base, existing)
+        : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+    }
+    const account = await core.readAccount(username);
+    if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
+    const decision = decideDeposit(account, request.amountCents, core.limits);
+    if (!decision.ok)
+      return core.declined(
+        session,
+        request.id,
+        base,
+        decision.code,
+        undefined,
+        request.txnId,
+        undefined,
+        decision.limit,
+      );
+    const response: ApprovalOf<'deposit'> = {
+      id: request.id,
+      ok: true,
+      txnId: request.txnId,
+      balanceCents: availableCents(decision.account),
+    };
+    const txn = core.txn(
+      session,
+      request.txnId,
+      'deposit',
+      username,
+      request.amountCents,
+      'posted',
+      request.amountCents,
+      response,
+    );
+    await core.commit(
+      { accounts: [decision.account], txns: [txn] },
+      core.entry(session, base, 'ok', { txnId: request.txnId }),
+    );
+    return { response, outcome: { ...base, outcome: 'ok' } };
+  });
+}
+
+export async function onHold(
+  core: ServiceCore,
+  session: SessionContext,
+  request: Extract<Request, { op: 'withdraw.hold' }>,
+): Promise<Handled> {
+  const username = session.username;
+  const base: ActionBase = { action: 'withdraw.hold', username, amountCents: safeAmount(request.amountCents) };
+  if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+  return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+    const existing = await core.options.store.getTxn(request.txnId);
+    if (existing !== null) {
+      const same =
+        existing.kind === 'withdraw' && existing.username === username && existing.amountCents === request.amountCents;
+      return same
+        ? core.replayed(session, request.id, base, existing)
+        : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+    }
+    const account = await core.readAccount(username);
+    if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
+    const nowMs = core.now();
+    const decision = decideHold(account, request.amountCents, core.limits, nowMs);
+    if (!decision.ok) {
+      if (decision.code === DeclineCode.INVALID_AMOUNT) return core.declined(session, request.id, base, decision.code);
+      // Remember the decline so a retry of this id gets the same answer, not a fresh try.
+      const response = decline(request.id, decision.code);
+      if (decision.limit !== undefined) response.limit = decision.limit;
+      const txn = core.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'declined', 0, response);
+      await core.commit({ txns: [txn] }, core.entry(session, base, decision.code, { txnId: request.txnId }));
+      return { response, outcome: { ...base, outcome: decision.code } };
+    }
+    const holdExpiresAtMs = nowMs + core.holdTimeoutMs;
+    const response: ApprovalOf<'withdraw.hold'> = {
+      id: request.id,
+      ok: true,
+      txnId: request.txnId,
+      heldCents: request.amountCents,
+      holdExpiresAt: new Date(holdExpiresAtMs).toISOString(),
+    };
+    const txn = {
+      ...core.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'held', 0, response),
+      holdExpiresAtMs,
+    };
+    await core.commit(
+      { accounts: [decision.account], txns: [txn], openHoldsAdded: [request.txnId] },
+      core.entry(session, base, 'ok', { txnId: request.txnId }),
+    );
+    return { response, outcome: { ...base, outcome: 'ok' } };
+  });
+}
+
+export async function onPost(
+  core: ServiceCore,
+  session: SessionContext,
+  request: Extract<Request, { op: 'withdraw.post' }>,
+): Promise<Handled> {
+  return withHold(
+    core,
+    session,
+    request.txnId,
+    { action: 'withdraw.post', amountCents: safeAmount(request.dispensedCents) },
+    request.id,
+    async (hold, base) => {
+      const username = hold.username;
+      if (hold.state === 'posted') {
+        return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
+          ? core.replayed(session, request.id, base, hold, hold.settleResponse)
+          : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      }
+      if (hold.state === 'voided') {
+        // The hold expired (or was voided) before this report. Cash may have left the kiosk:
+        // the audit record flags it for reconciliation instead of debiting an unheld balance.
+        return core.declined(
+          session,
+          request.id,
+          base,
+          DeclineCode.UNKNOWN_TXN,
+          undefined,
+          request.txnId,
+          'post after void: reconcile',
+        );
+      }
+      const account = await core.readAccount(username);
+      if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
+      const nowMs = core.now();
+      const decision = decidePost(account, hold, request.dispensedCents, nowMs);
+      if (!decision.ok) return core.declined(session, request.id, base, decision.code, undefined, request.txnId);
+      const response: ApprovalOf<'withdraw.post'> = {
+        id: request.id,
+        ok: true,
+        txnId: request.txnId,
+        postedCents: request.dispensedCents,
+        balanceCents: availableCents(decision.account),
+      };
+      const settled: TxnRecord = {
+        ...hold,
+        state: 'posted',
+        postedCents: request.dispensedCents,
+        settledAtMs: nowMs,
+        settleResponse: stripId(response),
+      };
+      await core.commit(
+        { accounts: [decision.account], txns: [settled], openHoldsRemoved: [request.txnId] },
+        core.entry(session, base, 'ok', { txnId: request.txnId, detail: `held ${formatCents(hold.amountCents)}` }),
+      );
+      return { response, outcome: { ...base, outcome: 'ok' } };
+    },
+  );
+}
+
+export async function onVoid(
+  core: ServiceCore,
+  session: SessionContext,
+  request: Extract<Request, { op: 'withdraw.void' }>,
+): Promise<Handled> {
+  return withHold(core, session, request.txnId, { action: 'withdraw.void' }, request.id, async (hold, base) => {
+    if (hold.state === 'voided')
+      return core.replayed(session, request.id, { ...base, amountCents: hold.amountCents }, hold, hold.settleResponse);
+    if (hold.state === 'posted')
+      return core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+    const result = await voidHold(core, session, hold, request.reason, request.id);
+    return { response: result, outcome: { ...base, amountCents: hold.amountCents, outcome: 'ok' } };
+  });
+}
