@@ -158,7 +158,7 @@ export async function onResume(
     handover.expiresAtMs > nowMs &&
     handover.kioskId === session.kioskId &&
     session.username === null;
-  if (handover !== undefined && handover.kioskId === session.kioskId) core.handovers.delete(key);
+  if (handover?.kioskId === session.kioskId) core.handovers.delete(key);
   if (!valid)
     return core.declined(
       session,

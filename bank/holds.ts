@@ -78,10 +78,10 @@ export async function sweepExpiredHolds(core: ServiceCore): Promise<number> {
   let voided = 0;
   for (const txnId of await core.options.store.listOpenHolds()) {
     const peek = await core.options.store.getTxn(txnId);
-    if (peek === null || peek.state !== 'held' || (peek.holdExpiresAtMs ?? 0) > core.now()) continue;
+    if (peek?.state !== 'held' || (peek.holdExpiresAtMs ?? 0) > core.now()) continue;
     await core.mutex.withKeys([`txn:${txnId}`, `user:${peek.username}`], async () => {
       const hold = await core.options.store.getTxn(txnId);
-      if (hold === null || hold.state !== 'held' || (hold.holdExpiresAtMs ?? 0) > core.now()) return;
+      if (hold?.state !== 'held' || (hold.holdExpiresAtMs ?? 0) > core.now()) return;
       await voidHold(
         core,
         { kioskId: hold.kioskId, remote: 'sweeper', username: null },

@@ -59,7 +59,11 @@ export interface DeviceReport {
   atMs: number;
 }
 
-export type Handled = { response: Response; outcome: Outcome; internalError?: string };
+export interface Handled {
+  response: Response;
+  outcome: Outcome;
+  internalError?: string;
+}
 
 /** The state and shared steps of the bank service; handlers receive it as `core`. */
 export class ServiceCore {

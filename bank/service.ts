@@ -81,8 +81,7 @@ export class BankService extends ServiceCore {
     const { id: _id, op: _op, ...report } = request;
     this.deviceReports.set(session.kioskId, { ...report, atMs: this.now() });
     const changed =
-      previous === undefined ||
-      previous.keypad !== report.keypad ||
+      previous?.keypad !== report.keypad ||
       previous.display !== report.display ||
       previous.dispenser !== report.dispenser;
     // Accepted is 'ok', like any other answered request: the device states travel beside the

@@ -136,29 +136,38 @@ export class KioskController {
     try {
       switch (effect.kind) {
         case 'login':
-        case 'register':
-          return this.finish(await this.authenticate(effect.kind, effect.username, effect.password));
+        case 'register': {
+          this.finish(await this.authenticate(effect.kind, effect.username, effect.password));
+          return;
+        }
         case 'checkUsername': {
           const response = await this.options.link.request({ op: 'username.check', username: effect.username });
-          return this.finish(
+          this.finish(
             response.ok
               ? { effect: 'checkUsername', ok: true, username: effect.username }
               : { effect: 'checkUsername', ok: false, code: response.code, username: effect.username },
           );
+          return;
         }
         case 'balance': {
           const response = await this.options.link.request({ op: 'balance' });
-          if (!response.ok)
-            return this.finish({ effect: 'balance', ok: false, code: response.code, ...declineDetail(response) });
+          if (!response.ok) {
+            this.finish({ effect: 'balance', ok: false, code: response.code, ...declineDetail(response) });
+            return;
+          }
           // A balance the bank did not send is an error, never 0 on a customer's screen.
-          if (typeof response.balanceCents !== 'number')
-            return this.finish({ effect: 'balance', ok: false, code: 'BAD_RESPONSE' });
-          return this.finish({ effect: 'balance', ok: true, balanceCents: response.balanceCents });
+          if (typeof response.balanceCents !== 'number') {
+            this.finish({ effect: 'balance', ok: false, code: 'BAD_RESPONSE' });
+            return;
+          }
+          this.finish({ effect: 'balance', ok: true, balanceCents: response.balanceCents });
+          return;
         }
         case 'deposit':
         case 'withdraw': {
           const txn = { txnId: effect.txnId, username: this.current.username ?? '', amountCents: effect.amountCents };
-          return this.finish(await (effect.kind === 'deposit' ? deposit : withdraw)(this.teller, txn));
+          this.finish(await (effect.kind === 'deposit' ? deposit : withdraw)(this.teller, txn));
+          return;
         }
         case 'logout':
           await this.options.link.request({ op: 'logout' }).catch(() => undefined);
@@ -193,7 +202,7 @@ export class KioskController {
     }
     const login = await this.options.link.request({ op: 'login', username, password });
     if (!login.ok) return { effect: kind, ok: false, code: login.code, username, ...declineDetail(login) };
-    return { effect: kind, ok: true, username: login.username ?? username };
+    return { effect: kind, ok: true, username: login.username };
   }
 
   /** The flow offers only what the cassettes can pay: it hears of every change in them. */

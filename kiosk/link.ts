@@ -86,8 +86,7 @@ export class KioskLink implements BankLink {
   request<Body extends RequestBody>(body: Body): Promise<ResponseOf<Body['op']>> {
     return this.enqueue(async () => {
       const connection = this.connection;
-      if (connection === null || !connection.isOpen)
-        throw new AtmError(ClientError.CLOSED, 'the bank is not reachable');
+      if (!connection?.isOpen) throw new AtmError(ClientError.CLOSED, 'the bank is not reachable');
       return connection.request(body);
     });
   }
@@ -111,6 +110,7 @@ export class KioskLink implements BankLink {
     try {
       connection = await (this.options.connect ?? BankConnection.connect)(this.options);
       const leftMs = await this.sessionLeftMs(connection);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await (microsoft/TypeScript#9998)
       if (this.stopped) {
         connection.close();
         return;
@@ -167,6 +167,7 @@ export class KioskLink implements BankLink {
         if (!resumed.ok) throw new AtmError(resumed.code, `resume refused: ${resumed.code}`);
       }
       const leftMs = await this.sessionLeftMs(fresh);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await (microsoft/TypeScript#9998)
       if (this.stopped) {
         fresh.close();
         return;
@@ -179,6 +180,7 @@ export class KioskLink implements BankLink {
       fresh?.close();
       const detail = error instanceof Error ? error.message : String(error);
       this.log(`bank session renewal failed, keeping the current one: ${detail}`);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the session may close during the awaits (microsoft/TypeScript#9998)
       if (this.connection === old && old.isOpen) this.planRenewal(old, RENEW_RETRY_MS);
     }
   }

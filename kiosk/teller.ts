@@ -69,12 +69,11 @@ export async function withdraw(
     });
     return failed('DISPENSE_FAULT', {
       txnId,
-      ...(voided?.ok === true && voided.balanceCents !== undefined ? { balanceCents: voided.balanceCents } : {}),
+      ...(voided?.ok === true ? { balanceCents: voided.balanceCents } : {}),
     });
   }
   const posted = await settle(options, txnId, { action: 'post', dispensedCents: dispensed.dispensedCents });
-  if (posted === null || !posted.ok)
-    return failed('SETTLE_PENDING', { txnId, dispensedCents: dispensed.dispensedCents });
+  if (!posted?.ok) return failed('SETTLE_PENDING', { txnId, dispensedCents: dispensed.dispensedCents });
   return {
     effect: 'withdraw',
     ok: true,

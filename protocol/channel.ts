@@ -198,14 +198,22 @@ export class SecureChannel {
 
   private onFrame(frame: Buffer): void {
     switch (this.state) {
-      case 'awaitingHello':
-        return this.onHello(frame);
-      case 'awaitingServerHello':
-        return this.onServerHello(frame);
-      case 'awaitingFinished':
-        return this.onFinished(frame);
-      case 'open':
-        return this.onRecord(frame);
+      case 'awaitingHello': {
+        this.onHello(frame);
+        return;
+      }
+      case 'awaitingServerHello': {
+        this.onServerHello(frame);
+        return;
+      }
+      case 'awaitingFinished': {
+        this.onFinished(frame);
+        return;
+      }
+      case 'open': {
+        this.onRecord(frame);
+        return;
+      }
       case 'closed':
         return;
       default: {
@@ -217,37 +225,67 @@ export class SecureChannel {
 
   private onHello(m1: Buffer): void {
     const policy = this.policy;
-    if (policy === null) return this.fail(SessionCloseReason.HANDSHAKE, 'unexpected m1');
+    if (policy === null) {
+      this.fail(SessionCloseReason.HANDSHAKE, 'unexpected m1');
+      return;
+    }
     const check = hostCheckHello(m1, policy.lookupPsk, policy.dummyPsk, this.nowMs());
     this.kioskId = check.ok ? check.hello.kioskId : check.kioskId;
-    if (!check.ok) return this.fail(check.closeReason, check.reason);
+    if (!check.ok) {
+      this.fail(check.closeReason, check.reason);
+      return;
+    }
     const kioskId = check.hello.kioskId;
-    if (kioskId === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
+    if (kioskId === null) {
+      this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
+      return;
+    }
     const refused = policy.admitHello({ ...check.hello, kioskId });
-    if (refused !== null) return this.fail(refused.reason, refused.detail);
+    if (refused !== null) {
+      this.fail(refused.reason, refused.detail);
+      return;
+    }
     const psk = policy.lookupPsk(kioskId);
-    if (psk === null) return this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
+    if (psk === null) {
+      this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
+      return;
+    }
     const response = hostRespond(m1, check.hello, psk, this.randomBytes);
-    if (!response.ok) return this.fail(SessionCloseReason.HANDSHAKE, response.reason);
+    if (!response.ok) {
+      this.fail(SessionCloseReason.HANDSHAKE, response.reason);
+      return;
+    }
     this.hostPending = response.pending;
     this.state = 'awaitingFinished';
     this.writeFrame(response.m2);
   }
 
   private onServerHello(m2: Buffer): void {
-    if (this.kioskHello === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no hello state');
+    if (this.kioskHello === null) {
+      this.fail(SessionCloseReason.HANDSHAKE, 'no hello state');
+      return;
+    }
     const result = kioskFinish(this.kioskHello, m2);
     this.kioskHello = null;
-    if (!result.ok) return this.fail(SessionCloseReason.HANDSHAKE, result.reason);
+    if (!result.ok) {
+      this.fail(SessionCloseReason.HANDSHAKE, result.reason);
+      return;
+    }
     this.writeFrame(result.m3);
     this.becomeOpen(result.keys, DIRECTION_KIOSK_TO_HOST, DIRECTION_HOST_TO_KIOSK);
   }
 
   private onFinished(m3: Buffer): void {
-    if (this.hostPending === null) return this.fail(SessionCloseReason.HANDSHAKE, 'no pending state');
+    if (this.hostPending === null) {
+      this.fail(SessionCloseReason.HANDSHAKE, 'no pending state');
+      return;
+    }
     const result = hostFinish(this.hostPending, m3);
     this.hostPending = null;
-    if (!result.ok) return this.fail(SessionCloseReason.HANDSHAKE, result.reason);
+    if (!result.ok) {
+      this.fail(SessionCloseReason.HANDSHAKE, result.reason);
+      return;
+    }
     this.becomeOpen(result.keys, DIRECTION_HOST_TO_KIOSK, DIRECTION_KIOSK_TO_HOST);
     this.events.onOpen?.(this.kioskId ?? '', result.keys);
   }
@@ -264,9 +302,15 @@ export class SecureChannel {
   }
 
   private onRecord(body: Buffer): void {
-    if (this.opener === null) return this.fail(SessionCloseReason.HANDSHAKE, 'record before keys');
+    if (this.opener === null) {
+      this.fail(SessionCloseReason.HANDSHAKE, 'record before keys');
+      return;
+    }
     const result = this.opener.open(body);
-    if (!result.ok) return this.fail(result.closeReason, result.reason);
+    if (!result.ok) {
+      this.fail(result.closeReason, result.reason);
+      return;
+    }
     if (result.type === RECORD_TYPE_CLOSE) {
       this.finish(SessionCloseReason.PEER_CLOSED, 'peer sent close record', true);
       this.stream.end();

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { SecureChannel, type ChannelTimeouts } from './channel.js';
 import type { RandomBytes } from './crypto.js';
 import { AtmError, type CodeOf } from './errors.js';
-import { encodeMessage, parseResponse, type Request, type RequestOp, type Response } from './messages.js';
+import { encodeMessage, parseResponse, type RequestOp, type Response } from './messages.js';
 import { parseResponseTo, type RequestBody, type ResponseOf } from './responses.js';
 
 export const ClientError = {
@@ -99,8 +99,8 @@ export class BankConnection {
         this.channel.fail('TIMEOUT', 'request timeout');
       }, this.requestTimeoutMs);
       // The parser checked the response against body.op, so it is that op's response.
-      this.inFlight = { id, op: body.op, resolve: resolve as (response: Response) => void, reject, timer };
-      this.channel.send(encodeMessage({ ...body, id } as Request));
+      this.inFlight = { id, op: body.op, resolve: resolve, reject, timer };
+      this.channel.send(encodeMessage({ ...body, id }));
     });
   }
 
@@ -119,19 +119,23 @@ export class BankConnection {
 
   private onMessage(plaintext: Buffer): void {
     const inFlight = this.inFlight;
-    if (inFlight === null) return this.channel.fail('BAD_MESSAGE', 'response with no request in flight');
+    if (inFlight === null) {
+      this.channel.fail('BAD_MESSAGE', 'response with no request in flight');
+      return;
+    }
     const parsed =
       inFlight.op === null
         ? { ok: true as const, response: parseResponse(plaintext) }
         : parseResponseTo(inFlight.op, plaintext);
-    if (!parsed.ok || parsed.response === null || parsed.response.id !== inFlight.id) {
+    if (!parsed.ok || parsed.response?.id !== inFlight.id) {
       const reason = !parsed.ok ? parsed.reason : parsed.response === null ? 'malformed response' : 'wrong id';
       // The request fails with its own code, not as a closed session: a response the bank
       // should never send is a fault to report, and no field is ever filled in for it.
       clearTimeout(inFlight.timer);
       this.inFlight = null;
       inFlight.reject(new AtmError(ClientError.BAD_RESPONSE, `bad response from the bank: ${reason}`));
-      return this.channel.fail('BAD_MESSAGE', reason);
+      this.channel.fail('BAD_MESSAGE', reason);
+      return;
     }
     const response = parsed.response;
     clearTimeout(inFlight.timer);

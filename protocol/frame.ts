@@ -13,7 +13,10 @@ export interface FrameLimits {
 }
 
 /** A stream the decoder refuses: the close reason, typed, and a detail for the log. */
-export type FrameFailure = { reason: Extract<CodeOf<'sessionClose'>, 'FRAME_LENGTH'>; detail: string };
+export interface FrameFailure {
+  reason: Extract<CodeOf<'sessionClose'>, 'FRAME_LENGTH'>;
+  detail: string;
+}
 export type NextFrame = { frame: Buffer } | { error: FrameFailure } | null;
 
 export function encodeFrame(body: Uint8Array): Buffer {

@@ -78,7 +78,7 @@ export interface LimitDetail {
   leftCents?: number;
 }
 
-export type DeclineResponse = {
+export interface DeclineResponse {
   id: number;
   ok: false;
   code: DeclineCode;
@@ -87,7 +87,7 @@ export type DeclineResponse = {
   /** [ATM-4.11] AUTH_FAILED for an existing account: wrong passwords left before it locks. */
   attemptsLeft?: number;
   limit?: LimitDetail;
-};
+}
 export type Response = OkResponse | DeclineResponse;
 
 type FieldKind =
@@ -202,6 +202,6 @@ export function parseResponse(bytes: Uint8Array): Response | null {
   if (typeof value !== 'object' || value === null) return null;
   const record = value as Record<string, unknown>;
   if (!Number.isSafeInteger(record.id) || typeof record.ok !== 'boolean') return null;
-  if (record.ok === false && !isDeclineCode(record.code)) return null;
+  if (!record.ok && !isDeclineCode(record.code)) return null;
   return record as unknown as Response;
 }

@@ -61,7 +61,7 @@ function withoutId(response: Response): Omit<Response, 'id'> {
 async function balanceOf(connection: BankConnection): Promise<number> {
   const balance = expectOk(await connection.request({ op: 'balance' })).balanceCents;
   assert.equal(typeof balance, 'number');
-  return balance ?? Number.NaN;
+  return balance;
 }
 
 /** Decrypts audit.log with the keystore's audit key only, as an auditor would. */

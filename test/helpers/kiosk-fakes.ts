@@ -99,7 +99,7 @@ export class FakeBankLink implements BankLink {
       this.losing.splice(loseIndex, 1);
       throw new AtmError(ClientError.TIMEOUT, 'fake link: the answer was lost');
     }
-    return { ...answer, id: this.nextId++ } as Response;
+    return { ...answer, id: this.nextId++ };
   }
 
   private setState(state: LinkState, detail: string, cause: LinkCause): void {
