@@ -4,14 +4,14 @@
 // committer; the reply is built only after that batch is durable.
 import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
-import { formatCents } from '../protocol/index.js';
+import { formatCents, rethrowAssertion } from '../protocol/index.js';
 import { DeclineCode, declineText } from '../protocol/index.js';
 import type { CassetteReport, DeviceState, LimitDetail, Request, Response } from '../protocol/index.js';
 import type { AuditEntry } from './audit.js';
 import type { GroupCommitter } from './commit.js';
 import {
   DEFAULT_LIMITS,
-  accountInvariantViolation,
+  assertAccountValid,
   availableCents,
   decideDeposit,
   decideHold,
@@ -101,10 +101,7 @@ export class BankService {
   }
 
   private commit(batch: Partial<LedgerBatch>, entry: AuditEntry): Promise<void> {
-    for (const account of batch.accounts ?? []) {
-      const violation = accountInvariantViolation(account);
-      if (violation !== null) throw new Error(`ledger invariant violated before commit: ${violation}`);
-    }
+    for (const account of batch.accounts ?? []) assertAccountValid(account, 'before commit');
     return this.options.committer.submit(batch, [entry]);
   }
 
@@ -115,10 +112,7 @@ export class BankService {
 
   private async readAccount(username: string): Promise<Account | null> {
     const account = await this.options.store.getAccount(username);
-    if (account !== null) {
-      const violation = accountInvariantViolation(account);
-      if (violation !== null) throw new Error(`ledger invariant violated on read of ${username}: ${violation}`);
-    }
+    if (account !== null) assertAccountValid(account, 'on read');
     return account;
   }
 
@@ -126,7 +120,9 @@ export class BankService {
     try {
       return await this.dispatch(session, request);
     } catch (error) {
-      // A failed durable write (disk full) or a broken invariant: nothing was acknowledged.
+      // A failed durable write (disk full): nothing was acknowledged. A broken invariant is no
+      // decline: it ends the process (ARCHITECTURE.md 27).
+      rethrowAssertion(error);
       const message = error instanceof Error ? error.message : String(error);
       return {
         response: decline(request.id, DeclineCode.INTERNAL),

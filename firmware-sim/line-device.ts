@@ -13,6 +13,7 @@ import {
   LCD_ROWS_MAX,
   LineSplitter,
   SERIAL_PROTOCOL_VERSION,
+  assert,
   encodeDeviceMessage,
   parseHostLine,
 } from '../protocol/index.js';
@@ -59,10 +60,6 @@ export interface LineDeviceOptions {
   /** Seed of the garbage bytes' generator (deterministic noise for tests). */
   seed?: number;
   onEvent?: (event: LineDeviceEvent) => void;
-}
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
 }
 
 type PendingDispense = { id: number; amountCents: number; dueMs: number };

@@ -1,11 +1,7 @@
 // Cash arithmetic every dispenser driver shares: the default cassettes, their checks, and which
 // notes make an amount exactly. Pure; money in integer cents.
-import { CASSETTES_MAX } from '../protocol/index.js';
+import { CASSETTES_MAX, assert } from '../protocol/index.js';
 import type { Cassette } from './types.js';
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
 
 // Two cassettes, as on many street ATMs: 20.00 notes, and 10.00 notes so that amounts like
 // 50.00 can be paid.

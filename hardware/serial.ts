@@ -24,7 +24,7 @@
 //   cashLow → still 'online', isLow() is true; tamper → keypad and dispenser 'fraudAttempt' (no
 //   PIN entry, no cash) until FAULT ok; the display stays usable so the screen can say so.
 //   Faults are forgotten when the line drops: the device announces the active ones after HELLO.
-import { AtmError } from '../protocol/index.js';
+import { AtmError, assert } from '../protocol/index.js';
 import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/index.js';
 import type { DeviceBundle, DriverOptions } from './factory.js';
 import {
@@ -170,10 +170,10 @@ export class SerialDisplay extends SerialDevice implements Display {
     this.sizeGiven = options.rows !== undefined || options.columns !== undefined;
     this.rowGapMs = options.rowGapMs ?? 5;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 2_000;
-    if (!displaySizeValid(this.size.rows, this.size.columns))
-      throw new Error(
-        `assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`,
-      );
+    assert(
+      displaySizeValid(this.size.rows, this.size.columns),
+      `display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`,
+    );
     this.wanted = normaliseDisplayLines([], this.rows, this.columns);
     this.glass = this.wanted.map(() => null);
     // Forgotten when the line drops (not when it returns: the 'online' listeners re-show at once).

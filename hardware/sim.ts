@@ -1,6 +1,7 @@
 // The simulated drivers: the kiosk's default devices and the fakes with test powers
 // (serialport's MockBinding is the model). They keep the contracts of types.ts exactly, so
 // the contract suites of test/hardware-sim.test.ts run unchanged against later drivers.
+import { assert } from '../protocol/index.js';
 import { KEY_NAMES } from './types.js';
 import type {
   CashDispenser,
@@ -17,10 +18,6 @@ import { Listeners } from './listeners.js';
 import { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, assertCassettes, notesForAmount } from './cash.js';
 
 export { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, NOTES_SEARCH_STEPS_MAX, notesForAmount } from './cash.js';
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
 
 /**
  * Power and cable shared by the three sim devices: 'offline' before open(), after close()

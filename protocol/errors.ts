@@ -78,6 +78,5 @@ export const SessionCloseReason = {
 } as const;
 export type SessionCloseReason = (typeof SessionCloseReason)[keyof typeof SessionCloseReason];
 
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
+// The assert lives in assert.ts (one for the code base); re-exported for existing importers.
+export { assert } from './assert.js';

@@ -3,6 +3,7 @@
 // vocabulary, the serial line codec, the telemetry topics, the chained Fernet log and the
 // MQTT client handle. It imports nothing of ours.
 export * from './amount.js';
+export * from './assert.js';
 export * from './chain-log.js';
 export * from './channel.js';
 export * from './client.js';

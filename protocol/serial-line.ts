@@ -5,6 +5,7 @@
 //
 // This file is longer than the house's 150 lines because the codec's two directions, its
 // limits and the line splitter must change together; each function is still short.
+import { assert, assertNever } from './assert.js';
 import type { Cassette, DispenseFault, KeyName } from './devices.js';
 import { CASSETTES_MAX } from './messages.js';
 
@@ -51,10 +52,6 @@ export type DeviceMessage =
   | { verb: 'HB'; uptimeMs: number };
 
 export type ParsedLine<T> = { ok: true; message: T } | { ok: false; reason: string };
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
 
 /** [SL-4.3] Keys on the wire: the 4×4 keypad's own legends, plus BS and ESC for the keyboard keys. */
 const KEY_TO_WIRE: Record<KeyName, string> = {
@@ -131,7 +128,7 @@ export function encodeHostMessage(message: HostMessage): string {
     case 'COUNTS':
       return frame('COUNTS');
     default:
-      return assertNever(message);
+      return assertNever(message, 'message');
   }
 }
 
@@ -173,12 +170,8 @@ export function encodeDeviceMessage(message: DeviceMessage): string {
       assert(isIn(message.uptimeMs, 0, Number.MAX_SAFE_INTEGER), 'HB uptimeMs');
       return frame(`HB ${message.uptimeMs}`);
     default:
-      return assertNever(message);
+      return assertNever(message, 'message');
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`assertion failed: unhandled message ${JSON.stringify(value)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
