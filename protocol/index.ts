@@ -18,3 +18,4 @@ export * from './mqtt-client.js';
 export * from './record.js';
 export * from './serial-line.js';
 export * from './telemetry.js';
+export * from './username-mask.js';

@@ -6,7 +6,7 @@
 // This file is longer than the house's 150 lines because the codec's two directions, its
 // limits and the line splitter must change together; each function is still short.
 import { assert, assertNever } from './assert.js';
-import type { Cassette, DispenseFault, KeyName } from './devices.js';
+import { KEY_FOR_KEYPAD_LEGEND, KEY_NAMES, type Cassette, type DispenseFault, type KeyName } from './devices.js';
 import { CASSETTES_MAX } from './messages.js';
 
 export const SERIAL_PROTOCOL_VERSION = 1;
@@ -54,26 +54,15 @@ export type DeviceMessage =
 export type ParsedLine<T> = { ok: true; message: T } | { ok: false; reason: string };
 
 /** [SL-4.3] Keys on the wire: the 4×4 keypad's own legends, plus BS and ESC for the keyboard keys. */
-const KEY_TO_WIRE: Record<KeyName, string> = {
-  '0': '0',
-  '1': '1',
-  '2': '2',
-  '3': '3',
-  '4': '4',
-  '5': '5',
-  '6': '6',
-  '7': '7',
-  '8': '8',
-  '9': '9',
-  A: 'A',
-  B: 'B',
-  C: 'C',
-  D: 'D',
-  clear: '*',
-  enter: '#',
+const KEY_TO_WIRE = {
+  ...Object.fromEntries(Object.entries(KEY_FOR_KEYPAD_LEGEND).map(([legend, key]) => [key, legend])),
   backspace: 'BS',
   cancel: 'ESC',
-};
+} as Readonly<Record<KeyName, string>>;
+assert(
+  KEY_NAMES.every((key) => KEY_TO_WIRE[key] !== undefined),
+  'every key has a wire form',
+);
 const WIRE_TO_KEY = new Map<string, KeyName>(Object.entries(KEY_TO_WIRE).map(([key, wire]) => [wire, key as KeyName]));
 
 /** [SL-2.2] CRC-8/SMBUS (polynomial 0x07, initial 0, no reflection): check value 0xF4 for "123456789". */
