@@ -6,7 +6,7 @@
 // reset to the last durable head and the bank carries on serving.
 import { assert, rethrowAssertion } from '../protocol/index.js';
 import type { AuditChain, AuditEntry, AuditLogFile } from './audit.js';
-import { assertAccountValid } from './ledger.js';
+import { assertAccountValid, assertTxnValid } from './ledger.js';
 import type { LedgerStore } from './store.js';
 import { emptyBatch, mergeBatches, type AuditHead, type LedgerBatch } from './types.js';
 
@@ -46,6 +46,7 @@ export class GroupCommitter {
     if (this.queue.length >= COMMIT_QUEUE_MAX) return Promise.reject(new Error('commit queue full'));
     const full: LedgerBatch = { ...emptyBatch(), ...batch };
     for (const account of full.accounts) assertAccountValid(account, 'batch built');
+    for (const txn of full.txns) assertTxnValid(txn);
     const nowMs = this.nowMs();
     for (const entry of entries) {
       const sealed = this.chain.seal(entry, nowMs);

@@ -174,3 +174,15 @@ function assertHoldCovered(account: Account, hold: TxnRecord, where: string): vo
     `${where} of ${hold.txnId}: hold ${hold.amountCents} not within held ${account.heldCents}`,
   );
 }
+
+/**
+ * A transaction record about to be written moves a safe positive amount, and never more than
+ * it names: the schema and the decisions refuse anything else first, so this is a bug.
+ */
+export function assertTxnValid(txn: TxnRecord): void {
+  assert(isValidAmountCents(txn.amountCents), `txn ${txn.txnId}: amount ${txn.amountCents}`);
+  assert(
+    Number.isSafeInteger(txn.postedCents) && txn.postedCents >= 0 && txn.postedCents <= txn.amountCents,
+    `txn ${txn.txnId}: posted ${txn.postedCents} of ${txn.amountCents}`,
+  );
+}

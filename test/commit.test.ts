@@ -44,6 +44,29 @@ test('submit asserts every account of the batch before sealing anything', async 
   assert.equal((await store.getAccount('austin'))?.heldCents, 100);
 });
 
+test('submit asserts that every transaction moves a safe positive amount, no more than it names', () => {
+  const { committer, chain } = setUp();
+  const txn = {
+    txnId: 'txn-1',
+    kind: 'withdraw' as const,
+    username: 'austin',
+    kioskId: 'kiosk-01',
+    amountCents: 500,
+    postedCents: 0,
+    state: 'held' as const,
+    createdAtMs: 0,
+    response: {},
+  };
+  for (const broken of [{ amountCents: 0 }, { amountCents: 1.5 }, { postedCents: 501 }, { postedCents: -1 }]) {
+    assert.throws(
+      () => committer.submit({ txns: [{ ...txn, ...broken }] }, [ENTRY]),
+      AssertionError,
+      JSON.stringify(broken),
+    );
+  }
+  assert.deepEqual(chain.currentHead, EMPTY_AUDIT_HEAD);
+});
+
 test('a merged batch must continue the durable audit chain with no gap', () => {
   const head = { seq: 4, hash: 'a'.repeat(64) };
   const batch = (seqs: number[], headSeq: number | null): LedgerBatch => ({
