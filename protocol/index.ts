@@ -4,6 +4,7 @@
 // MQTT client handle. It imports nothing of ours.
 export * from './amount.js';
 export * from './assert.js';
+export * from './backoff.js';
 export * from './chain-log.js';
 export * from './channel.js';
 export * from './client.js';
