@@ -1,7 +1,7 @@
 // Cash arithmetic every dispenser driver shares: the default cassettes, their checks, and which
 // notes make an amount exactly. Pure; money in integer cents.
 import { CASSETTES_MAX, assert } from '../protocol/index.js';
-import type { Cassette } from './types.js';
+import type { Cassette, DispenseFault, DispenseResult } from './types.js';
 
 // Two cassettes, as on many street ATMs: 20.00 notes, and 10.00 notes so that amounts like
 // 50.00 can be paid.
@@ -79,4 +79,9 @@ export function assertCassettes(cassettes: readonly Cassette[]): void {
     new Set(cassettes.map((cassette) => cassette.denominationCents)).size === cassettes.length,
     'one cassette per denomination',
   );
+}
+
+/** A dispense that failed: what the fault was, why, and what left the machine anyway. */
+export function dispenseFailure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
+  return { ok: false, fault, dispensedCents, detail };
 }

@@ -1,9 +1,15 @@
 // The simulated cash dispenser: notes in memory, with test powers (jamNext, fail after some
 // notes, setCassettes) and an injectable delay; one of the sim drivers re-exported by sim.ts.
 import { assert } from '../protocol/index.js';
-import { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, assertCassettes, notesForAmount } from './cash.js';
+import {
+  SIM_CASSETTES_DEFAULT,
+  LOW_CASH_COUNT_DEFAULT,
+  assertCassettes,
+  dispenseFailure,
+  notesForAmount,
+} from './cash.js';
 import { SimDevice } from './sim-device.js';
-import type { CashDispenser, Cassette, DeviceState, DispenseFault, DispenseResult } from './types.js';
+import type { CashDispenser, Cassette, DeviceState, DispenseResult } from './types.js';
 
 export interface SimDispenserOptions {
   /** Default SIM_CASSETTES_DEFAULT: 100 notes of 2000 cents and 100 of 1000 cents. */
@@ -14,10 +20,6 @@ export interface SimDispenserOptions {
   delayMs?: number;
   /** How delayMs is waited; tests inject a controllable one. Default resolves at once. */
   sleep?: (ms: number) => Promise<void>;
-}
-
-function failure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
-  return { ok: false, fault, dispensedCents, detail };
 }
 
 /** A note dispenser in memory. It never reports the 'cashLow' fault: low cash is isLow(), a status. */
@@ -69,9 +71,9 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     // The cable may have gone while notes were being picked: then nothing was presented.
     const result =
       pickFault !== null
-        ? failure('hardwareError', pickFault)
+        ? dispenseFailure('hardwareError', pickFault)
         : this.state() === 'offline'
-          ? failure('offline', 'dispenser went offline before presenting notes')
+          ? dispenseFailure('offline', 'dispenser went offline before presenting notes')
           : this.present(notes);
     this.refreshState();
     return result;
@@ -104,12 +106,12 @@ export class SimDispenser extends SimDevice implements CashDispenser {
 
   /** Why this dispense cannot start, checked before anything moves; null when it can. */
   private refusal(amountCents: number): DispenseResult | null {
-    if (this.dispensing) return failure('hardwareError', 'a dispense is already in progress: one at a time');
+    if (this.dispensing) return dispenseFailure('hardwareError', 'a dispense is already in progress: one at a time');
     const state = this.state();
-    if (state === 'offline') return failure('offline', 'dispenser is offline');
-    if (state === 'hardwareError') return failure('hardwareError', 'dispenser is jammed: clear the jam first');
+    if (state === 'offline') return dispenseFailure('offline', 'dispenser is offline');
+    if (state === 'hardwareError') return dispenseFailure('hardwareError', 'dispenser is jammed: clear the jam first');
     if (this.notesFor(amountCents) === null)
-      return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
+      return dispenseFailure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
     return null;
   }
 
@@ -140,6 +142,6 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     if (this.jamAfterNotes === null) return { ok: true, dispensedCents };
     this.jamAfterNotes = null;
     this.jammed = true;
-    return failure('jam', `notes jammed after ${presented} presented`, dispensedCents);
+    return dispenseFailure('jam', `notes jammed after ${presented} presented`, dispensedCents);
   }
 }
