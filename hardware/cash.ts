@@ -85,3 +85,26 @@ export function assertCassettes(cassettes: readonly Cassette[]): void {
 export function dispenseFailure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
   return { ok: false, fault, dispensedCents, detail };
 }
+
+/**
+ * Takes the notes notesForAmount chose out of the loaded cassettes (their counts go down), at
+ * most notesMax of them, as a jam part-way would; what left the machine, in notes and cents.
+ * The sim dispenser and the firmware simulator's device both pay out through this.
+ */
+export function takeNotes(
+  loaded: Cassette[],
+  notes: readonly Cassette[],
+  notesMax = Number.POSITIVE_INFINITY,
+): { presented: number; dispensedCents: number } {
+  let presented = 0;
+  let dispensedCents = 0;
+  for (const note of notes) {
+    const cassette = loaded.find((candidate) => candidate.denominationCents === note.denominationCents);
+    assert(cassette !== undefined && cassette.count >= note.count, 'notes chosen that the cassettes lack');
+    const taken = Math.min(note.count, notesMax - presented);
+    cassette.count -= taken;
+    presented += taken;
+    dispensedCents += taken * note.denominationCents;
+  }
+  return { presented, dispensedCents };
+}

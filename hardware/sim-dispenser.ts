@@ -7,6 +7,7 @@ import {
   assertCassettes,
   dispenseFailure,
   notesForAmount,
+  takeNotes,
 } from './cash.js';
 import { SimDevice } from './sim-device.js';
 import type { CashDispenser, Cassette, DeviceState, DispenseResult } from './types.js';
@@ -128,17 +129,7 @@ export class SimDispenser extends SimDevice implements CashDispenser {
 
   /** Presents the notes largest first, stopping where an armed jam strikes. */
   private present(notes: readonly Cassette[]): DispenseResult {
-    const limit = this.jamAfterNotes ?? Number.POSITIVE_INFINITY;
-    let presented = 0;
-    let dispensedCents = 0;
-    for (const note of notes) {
-      const cassette = this.loaded.find((candidate) => candidate.denominationCents === note.denominationCents);
-      assert(cassette !== undefined && cassette.count >= note.count, 'notesFor chose notes the cassettes lack');
-      const taken = Math.min(note.count, limit - presented);
-      cassette.count -= taken;
-      presented += taken;
-      dispensedCents += taken * note.denominationCents;
-    }
+    const { presented, dispensedCents } = takeNotes(this.loaded, notes, this.jamAfterNotes ?? undefined);
     if (this.jamAfterNotes === null) return { ok: true, dispensedCents };
     this.jamAfterNotes = null;
     this.jammed = true;

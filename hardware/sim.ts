@@ -8,7 +8,13 @@ import { Listeners } from './listeners.js';
 import { SimDevice } from './sim-device.js';
 import { SimDispenser, type SimDispenserOptions } from './sim-dispenser.js';
 
-export { SIM_CASSETTES_DEFAULT, LOW_CASH_COUNT_DEFAULT, NOTES_SEARCH_STEPS_MAX, notesForAmount } from './cash.js';
+export {
+  SIM_CASSETTES_DEFAULT,
+  LOW_CASH_COUNT_DEFAULT,
+  NOTES_SEARCH_STEPS_MAX,
+  notesForAmount,
+  takeNotes,
+} from './cash.js';
 export { SimDispenser, type SimDispenserOptions } from './sim-dispenser.js';
 
 /** The keyboard as a keypad: the UI calls press() for each mapped key (see keymap.ts). */
