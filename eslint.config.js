@@ -27,33 +27,6 @@ const TYPE_AWARE_OPTIONS = {
   '@typescript-eslint/non-nullable-type-assertion-style': 'off',
 };
 
-/** TEMPORARY: files other branches of issue 13 are editing (see the last block). */
-const PARALLEL_EDIT = [
-  'protocol/serial-line.ts',
-  'bank/ledger.ts',
-  'bank/commit.ts',
-  'bank/audit.ts',
-  'hardware/**/*.ts',
-  'firmware-sim/line-device.ts',
-  'bench/telemetry.ts',
-];
-
-/** TEMPORARY: every rule the strict and stylistic type-checked configs add to `recommended`, as a warning. */
-function typeAwareAsWarnings() {
-  const before = new Set(tseslint.configs.recommended.flatMap((c) => Object.keys(c.rules ?? {})));
-  const added = Object.assign(
-    {},
-    ...[...tseslint.configs.strictTypeChecked, ...tseslint.configs.stylisticTypeChecked].map((c) => c.rules ?? {}),
-    TYPE_AWARE_OPTIONS,
-  );
-  const severity = (entry) => (Array.isArray(entry) ? entry[0] : entry);
-  return Object.fromEntries(
-    Object.entries(added)
-      .filter(([name, entry]) => !before.has(name) && severity(entry) !== 'off')
-      .map(([name, entry]) => [name, Array.isArray(entry) ? ['warn', ...entry.slice(1)] : 'warn']),
-  );
-}
-
 export default tseslint.config(
   { ignores: ['dist/', '.build-*/', 'node_modules/'] },
   ...tseslint.configs.strictTypeChecked,
@@ -92,8 +65,4 @@ export default tseslint.config(
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   ...boundaries,
-  // TEMPORARY: files under parallel edit, fixed after the merge. In these files the rules the
-  // strict and stylistic type-aware configs add only warn, so the branches editing them merge
-  // cleanly; the findings are fixed once they are in.
-  { files: PARALLEL_EDIT, rules: typeAwareAsWarnings() },
 );

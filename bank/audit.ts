@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   AUDIT_GENESIS_HASH,
+  assert,
+  assertAuditHead,
+  assertRecordFollows,
   EMPTY_AUDIT_HEAD,
   decryptAuditToken,
   fernetDecrypt,
@@ -119,12 +122,14 @@ export class AuditLogFile {
         `audit log has ${fileHead.seq} records but the ledger's head is ${storeHead.seq}; the data dir is inconsistent`,
       );
     }
+    assertAuditHead(storeHead, 'ledger head');
     const missing = fileHead.seq < storeHead.seq ? await tokensAfter(fileHead.seq) : [];
     if (fileHead.seq + missing.length !== storeHead.seq) {
       throw new Error(
         `cannot repair audit log: file ends at ${fileHead.seq}, ledger at ${storeHead.seq}, ${missing.length} tokens kept`,
       );
     }
+    this.assertReplayChains(fileHead, missing);
     if (missing.length > 0)
       fs.appendFileSync(this.logPath, missing.map((t) => `${t.token}\n`).join(''), { mode: 0o600 });
     if (fs.existsSync(this.logPath)) {
@@ -140,13 +145,32 @@ export class AuditLogFile {
     return { appended: missing.length };
   }
 
+  /**
+   * [paired assertion, replay side] The tokens the ledger kept are our own records, sealed by
+   * the chain: each must decrypt and link to the one before, starting at the file's last line.
+   */
+  private assertReplayChains(fileHead: AuditHead, tokens: readonly AuditToken[]): void {
+    let head = fileHead;
+    for (const { seq, token } of tokens) {
+      const record = decryptAuditToken(this.key, token);
+      assert(record !== null && record.seq === seq, `ledger audit token ${seq} does not decrypt to record ${seq}`);
+      assertRecordFollows(head, record, 'repair');
+      head = { seq, hash: hashTokenLine(token) };
+    }
+  }
+
   /** Appends in call order; resolves when the lines and the head file are written. */
   append(tokens: AuditToken[]): Promise<void> {
     if (tokens.length === 0) return this.queue;
     this.queue = this.queue.then(async () => {
-      const first = tokens[0] as AuditToken;
-      if (first.seq !== this.appendedHead.seq + 1)
-        throw new Error(`audit append out of order: ${first.seq} after ${this.appendedHead.seq}`);
+      // The committer hands over whole durable groups in order: a gap here is a bug, and a
+      // file written past it would fail `atm audit verify` for ever.
+      tokens.forEach((token, index) => {
+        assert(
+          token.seq === this.appendedHead.seq + 1 + index,
+          `audit append out of order: ${token.seq} after ${this.appendedHead.seq + index}`,
+        );
+      });
       const handle = await fs.promises.open(this.logPath, 'a', 0o600);
       try {
         await handle.appendFile(tokens.map((t) => `${t.token}\n`).join(''));

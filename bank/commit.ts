@@ -4,7 +4,9 @@
 // order. If a write fails (disk full), that write and everything queued behind it fail,
 // because their chain links point at records that never became durable; the chain is
 // reset to the last durable head and the bank carries on serving.
+import { assert, rethrowAssertion } from '../protocol/index.js';
 import type { AuditChain, AuditEntry, AuditLogFile } from './audit.js';
+import { assertAccountValid, assertTxnValid } from './ledger.js';
 import type { LedgerStore } from './store.js';
 import { emptyBatch, mergeBatches, type AuditHead, type LedgerBatch } from './types.js';
 
@@ -43,6 +45,8 @@ export class GroupCommitter {
   submit(batch: Partial<LedgerBatch>, entries: AuditEntry[]): Promise<void> {
     if (this.queue.length >= COMMIT_QUEUE_MAX) return Promise.reject(new Error('commit queue full'));
     const full: LedgerBatch = { ...emptyBatch(), ...batch };
+    for (const account of full.accounts) assertAccountValid(account, 'batch built');
+    for (const txn of full.txns) assertTxnValid(txn);
     const nowMs = this.nowMs();
     for (const entry of entries) {
       const sealed = this.chain.seal(entry, nowMs);
@@ -61,9 +65,11 @@ export class GroupCommitter {
       this.queue = [];
       const merged = mergeBatches(group.map((pending) => pending.batch));
       merged.auditTokensPrunedThrough = this.prunedThrough;
+      assertBatchFollows(merged, this.durableHead);
       try {
         await this.store.commit(merged);
       } catch (error) {
+        rethrowAssertion(error);
         const failure = error instanceof Error ? error : new Error(String(error));
         const behind = this.queue;
         this.queue = [];
@@ -79,6 +85,8 @@ export class GroupCommitter {
           await this.auditLog.append(merged.auditTokens);
           this.prunedThrough = this.auditLog.syncedHead.seq;
         } catch (error) {
+          // An out-of-order append is a bug, not a full disk: it must not be parked here.
+          rethrowAssertion(error);
           // The ledger is durable and keeps the tokens; the next start repairs the file.
           this.auditFileError = error instanceof Error ? error : new Error(String(error));
         }
@@ -92,4 +100,23 @@ export class GroupCommitter {
   async drain(): Promise<void> {
     while (this.flushing || this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/**
+ * [paired assertion, append side] A group's audit tokens continue the durable chain with no
+ * gap: seq head+1, head+2, … and the batch's new head is its last token. Records are sealed
+ * in queue order and a failed write resets the chain, so anything else is a bug in this file.
+ */
+export function assertBatchFollows(batch: LedgerBatch, durableHead: AuditHead): void {
+  batch.auditTokens.forEach((token, index) => {
+    assert(
+      token.seq === durableHead.seq + 1 + index,
+      `audit token ${token.seq} in a batch after head ${durableHead.seq}`,
+    );
+  });
+  const last = batch.auditTokens.at(-1);
+  if (last === undefined) assert(batch.auditHead === null, 'a batch without audit tokens moves the audit head');
+  else
+    assert(batch.auditHead?.seq === last.seq, `batch head ${batch.auditHead?.seq} is not its last token ${last.seq}`);
+  for (const account of batch.accounts) assertAccountValid(account, 'batch merged');
 }

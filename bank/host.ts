@@ -4,7 +4,7 @@
 // and low bcrypt cost).
 import fs from 'node:fs';
 import path from 'node:path';
-import { systemRandomBytes, type RandomBytes } from '../protocol/index.js';
+import { rethrowAssertion, systemRandomBytes, type RandomBytes } from '../protocol/index.js';
 import type { ChannelTimeouts } from '../protocol/index.js';
 import { AuditChain, AuditLogFile } from './audit.js';
 import { GroupCommitter } from './commit.js';
@@ -145,7 +145,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
     const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
     const sweeper =
       sweepIntervalMs > 0
-        ? setInterval(() => void service.sweepExpiredHolds().catch(() => undefined), sweepIntervalMs)
+        ? setInterval(() => void service.sweepExpiredHolds().catch(rethrowAssertion), sweepIntervalMs)
         : null;
     sweeper?.unref();
     observer.info(`bank ${keystore.current().hostId} listening on ${host}:${port} data=${options.dataDir}`);

@@ -44,6 +44,7 @@ export {
   type DeviceEvent,
 } from './observer.js';
 export { DEFAULT_LIMITS, type LedgerLimits } from './ledger.js';
+export { exitOnAssertionFailure, type AssertionExitOptions } from './assertion-exit.js';
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 export { MemoryLedgerStore, type LedgerStore } from './store.js';
 export { LevelLedgerStore } from './level-store.js';

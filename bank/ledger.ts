@@ -1,7 +1,7 @@
 // Pure ledger decisions: an account and a request in, a new account or a decline out.
 // No I/O and no clock reads here (time is a parameter), so every rule is unit-testable and
 // the service can hold a lock only around the read-decide-write sequence.
-import { AMOUNT_CENTS_MAX, isValidAmountCents } from '../protocol/index.js';
+import { AMOUNT_CENTS_MAX, assert, isValidAmountCents } from '../protocol/index.js';
 import { DeclineCode } from '../protocol/index.js';
 import { PASSWORD_BYTES_MAX, PASSWORD_BYTES_MIN, USERNAME_PATTERN, type LimitDetail } from '../protocol/index.js';
 import type { Account, TxnRecord } from './types.js';
@@ -69,6 +69,7 @@ export function newAccount(username: string, passwordHash: string, nowMs: number
 }
 
 export function decideDeposit(account: Account, amountCents: unknown, limits: LedgerLimits): Decision {
+  assertAccountValid(account, 'deposit');
   if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
   if (amountCents > limits.depositCentsMax) return overLimit({ kind: 'deposit', limitCents: limits.depositCentsMax });
   if (account.balanceCents + amountCents > limits.balanceCentsMax) {
@@ -83,6 +84,7 @@ export function decideDeposit(account: Account, amountCents: unknown, limits: Le
 
 /** Phase one of a withdrawal: reserve the amount; it counts against today's limit at once. */
 export function decideHold(account: Account, amountCents: unknown, limits: LedgerLimits, nowMs: number): Decision {
+  assertAccountValid(account, 'hold');
   if (!isValidAmountCents(amountCents)) return { ok: false, code: DeclineCode.INVALID_AMOUNT };
   const today = withdrawnToday(account, nowMs);
   const leftTodayCents = Math.max(0, limits.withdrawalCentsMaxDaily - today);
@@ -110,6 +112,7 @@ export function decideHold(account: Account, amountCents: unknown, limits: Ledge
 
 /** Phase two: debit exactly what was dispensed, release the rest of the hold. */
 export function decidePost(account: Account, hold: TxnRecord, dispensedCents: unknown, nowMs: number): Decision {
+  assertHoldCovered(account, hold, 'post');
   if (!isValidAmountCents(dispensedCents) || dispensedCents > hold.amountCents)
     return { ok: false, code: DeclineCode.INVALID_AMOUNT };
   const released = hold.amountCents - dispensedCents;
@@ -126,6 +129,7 @@ export function decidePost(account: Account, hold: TxnRecord, dispensedCents: un
 
 /** Phase two on a fault (or timeout): release the whole hold; nothing is debited. */
 export function decideVoid(account: Account, hold: TxnRecord, nowMs: number): Account {
+  assertHoldCovered(account, hold, 'void');
   return {
     ...account,
     heldCents: account.heldCents - hold.amountCents,
@@ -139,10 +143,46 @@ function refundToday(account: Account, hold: TxnRecord, releasedCents: number, n
   return sameDay ? Math.max(0, account.withdrawnTodayCents - releasedCents) : account.withdrawnTodayCents;
 }
 
-/** Invariant checked on both paths (before commit, after read): never negative, never over-held. */
+/**
+ * Invariant checked on both paths (before commit, after read): never negative, never over-held.
+ * A reason rather than a throw, so a test or a tool can ask; the bank asserts it.
+ */
 export function accountInvariantViolation(account: Account): string | null {
   if (!Number.isSafeInteger(account.balanceCents) || account.balanceCents < 0) return `balance ${account.balanceCents}`;
   if (!Number.isSafeInteger(account.heldCents) || account.heldCents < 0) return `held ${account.heldCents}`;
   if (account.heldCents > account.balanceCents) return `held ${account.heldCents} > balance ${account.balanceCents}`;
   return null;
+}
+
+/**
+ * [paired assertion] The account invariant, asserted when a batch is built and when an account
+ * is read back: a violation means our own code or our own store is wrong, and serving on from
+ * such a ledger could pay out money that is not there, so the process stops (ARCHITECTURE.md decision 29).
+ */
+export function assertAccountValid(account: Account, where: string): void {
+  const violation = accountInvariantViolation(account);
+  assert(violation === null, `ledger invariant (${where}) of ${account.username}: ${violation}`);
+}
+
+/** An open hold is part of its account's heldCents, so settling it can never make that negative. */
+function assertHoldCovered(account: Account, hold: TxnRecord, where: string): void {
+  assertAccountValid(account, where);
+  assert(hold.username === account.username, `${where} of ${hold.txnId}: hold of another account`);
+  assert(hold.state === 'held', `${where} of ${hold.txnId}: hold in state ${hold.state}`);
+  assert(
+    isValidAmountCents(hold.amountCents) && hold.amountCents <= account.heldCents,
+    `${where} of ${hold.txnId}: hold ${hold.amountCents} not within held ${account.heldCents}`,
+  );
+}
+
+/**
+ * A transaction record about to be written moves a safe positive amount, and never more than
+ * it names: the schema and the decisions refuse anything else first, so this is a bug.
+ */
+export function assertTxnValid(txn: TxnRecord): void {
+  assert(isValidAmountCents(txn.amountCents), `txn ${txn.txnId}: amount ${txn.amountCents}`);
+  assert(
+    Number.isSafeInteger(txn.postedCents) && txn.postedCents >= 0 && txn.postedCents <= txn.amountCents,
+    `txn ${txn.txnId}: posted ${txn.postedCents} of ${txn.amountCents}`,
+  );
 }

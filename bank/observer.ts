@@ -1,7 +1,7 @@
 // [Seam] What the bank tells the outside world about what it does: the stdout log line and
 // MQTT telemetry. Observers must never throw into the bank and never see secrets: usernames
 // arrive in full and each observer masks them itself.
-import { formatCents } from '../protocol/index.js';
+import { formatCents, maskUsername } from '../protocol/index.js';
 import type { CassetteReport, DeviceState } from '../protocol/index.js';
 
 export interface ActionEvent {
@@ -57,11 +57,8 @@ export interface BankObserver {
   info(message: string): void;
 }
 
-/** au*** — enough for an operator to correlate, not enough to identify. */
-export function maskUsername(username: string | null): string {
-  if (username === null) return '-';
-  return `${username.slice(0, 2)}***`;
-}
+// The mask is protocol's (the kiosk's receipt uses it too); re-exported for the bank's consumers.
+export { maskUsername };
 
 /** The seed's one-line-per-action format on a stream (stdout by default). */
 export class LogLineObserver implements BankObserver {

@@ -10,7 +10,7 @@ import type { ActionOutcome, ActionRecord, BankAction, DeclineCode } from '../pr
 import type { ResponseOf, CassetteReport, DeviceState, LimitDetail, Response } from '../protocol/index.js';
 import type { AuditEntry } from './audit.js';
 import type { GroupCommitter } from './commit.js';
-import { DEFAULT_LIMITS, accountInvariantViolation, type LedgerLimits } from './ledger.js';
+import { DEFAULT_LIMITS, assertAccountValid, type LedgerLimits } from './ledger.js';
 import { KeyedMutex, RateLimiter } from './mutex.js';
 import type { LedgerStore } from './store.js';
 import type { Account, LedgerBatch, TxnRecord } from './types.js';
@@ -94,10 +94,7 @@ export class ServiceCore {
   }
 
   commit(batch: Partial<LedgerBatch>, entry: AuditEntry): Promise<void> {
-    for (const account of batch.accounts ?? []) {
-      const violation = accountInvariantViolation(account);
-      if (violation !== null) throw new Error(`ledger invariant violated before commit: ${violation}`);
-    }
+    for (const account of batch.accounts ?? []) assertAccountValid(account, 'before commit');
     return this.options.committer.submit(batch, [entry]);
   }
 
@@ -108,10 +105,7 @@ export class ServiceCore {
 
   async readAccount(username: string): Promise<Account | null> {
     const account = await this.options.store.getAccount(username);
-    if (account !== null) {
-      const violation = accountInvariantViolation(account);
-      if (violation !== null) throw new Error(`ledger invariant violated on read of ${username}: ${violation}`);
-    }
+    if (account !== null) assertAccountValid(account, 'on read');
     return account;
   }
 

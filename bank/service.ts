@@ -3,7 +3,7 @@
 // functions of ledger.ts, and submits one batch (state + audit record) to the group
 // committer; the reply is built only after that batch is durable. The handlers live by group in
 // handlers-session.ts and handlers-money.ts; their shared state and steps in service-core.ts.
-import { DeclineCode } from '../protocol/index.js';
+import { DeclineCode, rethrowAssertion } from '../protocol/index.js';
 import type { ApprovalOf, Request } from '../protocol/index.js';
 import { onHandover, onLogin, onLogout, onRegister, onResume, onUsernameCheck } from './handlers-session.js';
 import { onBalance, onDeposit, onHold, onPost, onVoid } from './handlers-money.js';
@@ -25,7 +25,9 @@ export class BankService extends ServiceCore {
     try {
       return await this.dispatch(session, request);
     } catch (error) {
-      // A failed durable write (disk full) or a broken invariant: nothing was acknowledged.
+      // A failed durable write (disk full): nothing was acknowledged. A broken invariant is no
+      // decline: it ends the process (ARCHITECTURE.md decision 29).
+      rethrowAssertion(error);
       const message = error instanceof Error ? error.message : String(error);
       return {
         response: decline(request.id, DeclineCode.INTERNAL),

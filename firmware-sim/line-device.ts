@@ -5,7 +5,7 @@
 // with a fake clock. It holds a 4×20 LCD buffer, simulated cassettes and the fault knobs.
 // Longer than the house's 150 lines on purpose: it is one state machine, and its handlers
 // share the session rule (talk only after HELLO, with the cable in) and the fault announcements.
-import { LOW_CASH_COUNT_DEFAULT, SIM_CASSETTES_DEFAULT, notesForAmount } from '../hardware/index.js';
+import { LOW_CASH_COUNT_DEFAULT, SIM_CASSETTES_DEFAULT, notesForAmount, takeNotes } from '../hardware/index.js';
 import type { Cassette, DispenseFault, KeyName } from '../hardware/index.js';
 import {
   HEARTBEAT_INTERVAL_MS,
@@ -13,6 +13,7 @@ import {
   LCD_ROWS_MAX,
   LineSplitter,
   SERIAL_PROTOCOL_VERSION,
+  assert,
   encodeDeviceMessage,
   parseHostLine,
 } from '../protocol/index.js';
@@ -59,10 +60,6 @@ export interface LineDeviceOptions {
   /** Seed of the garbage bytes' generator (deterministic noise for tests). */
   seed?: number;
   onEvent?: (event: LineDeviceEvent) => void;
-}
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
 }
 
 type PendingDispense = { id: number; amountCents: number; dueMs: number };
@@ -379,17 +376,7 @@ export class LineDevice {
     const notes = notesForAmount(this.loaded, pending.amountCents);
     // The cassettes were changed (replenished, set low) while picking: nothing was presented.
     if (notes === null) return this.finish(pending, 0, 'cannotMake');
-    const limit = this.jamAfterNotes ?? Number.POSITIVE_INFINITY;
-    let presented = 0;
-    let dispensedCents = 0;
-    for (const note of notes) {
-      const cassette = this.loaded.find((candidate) => candidate.denominationCents === note.denominationCents);
-      assert(cassette !== undefined && cassette.count >= note.count, 'notesForAmount chose notes the cassettes lack');
-      const taken = Math.min(note.count, limit - presented);
-      cassette.count -= taken;
-      presented += taken;
-      dispensedCents += taken * note.denominationCents;
-    }
+    const { dispensedCents } = takeNotes(this.loaded, notes, this.jamAfterNotes ?? undefined);
     const jam = this.jamAfterNotes !== null && notes.length > 0;
     if (jam) {
       this.jamAfterNotes = null;

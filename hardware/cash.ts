@@ -1,11 +1,7 @@
 // Cash arithmetic every dispenser driver shares: the default cassettes, their checks, and which
 // notes make an amount exactly. Pure; money in integer cents.
-import { CASSETTES_MAX } from '../protocol/index.js';
-import type { Cassette } from './types.js';
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
+import { CASSETTES_MAX, assert } from '../protocol/index.js';
+import type { Cassette, DispenseFault, DispenseResult } from './types.js';
 
 // Two cassettes, as on many street ATMs: 20.00 notes, and 10.00 notes so that amounts like
 // 50.00 can be paid.
@@ -83,4 +79,32 @@ export function assertCassettes(cassettes: readonly Cassette[]): void {
     new Set(cassettes.map((cassette) => cassette.denominationCents)).size === cassettes.length,
     'one cassette per denomination',
   );
+}
+
+/** A dispense that failed: what the fault was, why, and what left the machine anyway. */
+export function dispenseFailure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
+  return { ok: false, fault, dispensedCents, detail };
+}
+
+/**
+ * Takes the notes notesForAmount chose out of the loaded cassettes (their counts go down), at
+ * most notesMax of them, as a jam part-way would; what left the machine, in notes and cents.
+ * The sim dispenser and the firmware simulator's device both pay out through this.
+ */
+export function takeNotes(
+  loaded: Cassette[],
+  notes: readonly Cassette[],
+  notesMax = Number.POSITIVE_INFINITY,
+): { presented: number; dispensedCents: number } {
+  let presented = 0;
+  let dispensedCents = 0;
+  for (const note of notes) {
+    const cassette = loaded.find((candidate) => candidate.denominationCents === note.denominationCents);
+    assert(cassette !== undefined && cassette.count >= note.count, 'notes chosen that the cassettes lack');
+    const taken = Math.min(note.count, notesMax - presented);
+    cassette.count -= taken;
+    presented += taken;
+    dispensedCents += taken * note.denominationCents;
+  }
+  return { presented, dispensedCents };
 }

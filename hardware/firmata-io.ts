@@ -4,9 +4,7 @@ import johnnyFive from 'johnny-five';
 import { createRequire } from 'node:module';
 import type { SerialTimers } from './shared-line.js';
 
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
+export { assert } from '../protocol/index.js';
 
 export const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 

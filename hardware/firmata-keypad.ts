@@ -1,4 +1,5 @@
 // The 4×4 keypad's legends and how taps and holds become kiosk keys (see firmata.ts).
+import { KEY_FOR_KEYPAD_LEGEND } from '../protocol/index.js';
 import type { KeyName } from './types.js';
 
 // The keypad's legends and gestures.
@@ -8,24 +9,7 @@ export const KEYPAD_LEGENDS = ['1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8',
 export type KeypadLegend = (typeof KEYPAD_LEGENDS)[number];
 
 /** A tap of each legend. */
-export const KEY_FOR_LEGEND: Readonly<Record<KeypadLegend, KeyName>> = {
-  '0': '0',
-  '1': '1',
-  '2': '2',
-  '3': '3',
-  '4': '4',
-  '5': '5',
-  '6': '6',
-  '7': '7',
-  '8': '8',
-  '9': '9',
-  A: 'A',
-  B: 'B',
-  C: 'C',
-  D: 'D',
-  '*': 'clear',
-  '#': 'enter',
-};
+export const KEY_FOR_LEGEND: Readonly<Record<KeypadLegend, KeyName>> = KEY_FOR_KEYPAD_LEGEND;
 
 /** Holding these legends for holdMs gives the keys a 4×4 keypad lacks. */
 export const KEY_FOR_HELD_LEGEND: Readonly<Partial<Record<KeypadLegend, KeyName>>> = {

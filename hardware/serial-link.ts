@@ -25,7 +25,10 @@ import {
   type SerialConnection,
   type SerialConnectionEvents,
 } from './serial-port.js';
+import { SerialLinkCounters, type SerialLinkStats } from './serial-link-stats.js';
 import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line.js';
+
+export type { SerialLinkStats } from './serial-link-stats.js';
 
 // The port seam's types, for callers that import the link (the firmata driver shares SerialTimers).
 export {
@@ -53,20 +56,6 @@ export interface SerialLinkOptions {
   log?: (line: string) => void;
 }
 
-export interface SerialLinkStats {
-  /** Lines that parsed into a device message. */
-  messages: number;
-  /** Every line seen, and those dropped: over LINE_BYTES_MAX, corrupt (bad byte, checksum or field), unknown verb. */
-  lines: number;
-  oversize: number;
-  corrupt: number;
-  unknown: number;
-  /** Why the last dropped line did not parse (oversize lines never reach the parser). */
-  lastRejectReason: string | null;
-  connects: number;
-  disconnects: number;
-}
-
 export interface DeviceHello {
   version: number;
   device: string;
@@ -74,7 +63,6 @@ export interface DeviceHello {
 }
 
 /** Dropped lines are logged at most this often (the counts are always in stats()). */
-const DROP_LOG_INTERVAL_MS = 10_000;
 
 /** A device that talks without having greeted us hears HELLO again, at most this often. */
 const HELLO_REPEAT_MS = 250;
@@ -92,17 +80,7 @@ export class SerialLink {
   private connection: SerialConnection | null = null;
   private generation = 0; // bumps on every connect/disconnect, so stale callbacks are ignored
   private splitter = new LineSplitter(LINE_BYTES_MAX);
-  private previousSplitterStats = { lines: 0, oversize: 0, corrupt: 0, unknown: 0 };
-  private readonly counters: SerialLinkStats = {
-    messages: 0,
-    lines: 0,
-    oversize: 0,
-    corrupt: 0,
-    unknown: 0,
-    lastRejectReason: null,
-    connects: 0,
-    disconnects: 0,
-  };
+  private readonly counters = new SerialLinkCounters();
   private cancelTimer: () => void = () => undefined;
   private cancelHeartbeat: () => void = () => undefined;
   private lastHeardMs = 0;
@@ -110,8 +88,6 @@ export class SerialLink {
   private readonly pongWaiters = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private lastPingMs = 0;
   private lastHelloMs = Number.NEGATIVE_INFINITY;
-  private droppedLogged = 0;
-  private dropLoggedAtMs = Number.NEGATIVE_INFINITY;
   private helloReceived: DeviceHello | null = null;
   private missing = false;
   private readonly messageListeners = new Listeners<DeviceMessage>();
@@ -157,8 +133,7 @@ export class SerialLink {
   }
 
   stats(): SerialLinkStats {
-    this.foldSplitterStats();
-    return { ...this.counters };
+    return this.counters.snapshot(this.splitter.stats);
   }
 
   onMessage(listener: (message: DeviceMessage) => void): () => void {
@@ -198,7 +173,7 @@ export class SerialLink {
     const connection = this.connection;
     this.connection = null;
     this.failConfirms('closed');
-    this.log(`serial ${this.path}: closed; ${this.summary()}`);
+    this.log(`serial ${this.path}: closed; ${this.counters.summary(this.splitter.stats)}`);
     if (wasOnline) this.onlineListeners.emit(false);
     this.users.settled();
     await connection?.close();
@@ -247,9 +222,9 @@ export class SerialLink {
   private connect(): void {
     this.phase = 'opening';
     const generation = ++this.generation;
-    this.foldSplitterStats(); // a fresh splitter per connection: no half line survives a reconnect
+    // A fresh splitter per connection: no half line survives a reconnect.
+    this.counters.replaceSplitter(this.splitter.stats);
     this.splitter = new LineSplitter(LINE_BYTES_MAX);
-    this.previousSplitterStats = { lines: 0, oversize: 0, corrupt: 0, unknown: 0 };
     const events: SerialConnectionEvents = {
       onData: (chunk) => {
         if (generation === this.generation) this.receive(chunk);
@@ -312,7 +287,7 @@ export class SerialLink {
     void connection?.close();
     this.phase = 'waiting';
     if (wasOnline) {
-      this.counters.disconnects += 1;
+      this.counters.count.disconnects += 1;
       this.backoff.reset();
       this.onlineListeners.emit(false);
     }
@@ -328,26 +303,6 @@ export class SerialLink {
     });
   }
 
-  /** One line for the kiosk's log: what the line carried and what was dropped. */
-  private summary(): string {
-    const stats = this.stats();
-    return `${stats.lines} lines, ${stats.messages} messages; dropped ${stats.oversize} oversize, ${stats.corrupt} corrupt, ${stats.unknown} unknown; ${stats.connects} connects, ${stats.disconnects} disconnects`;
-  }
-
-  /** Dropped lines are worth a log line (noise means a bad cable or baud rate), at most one per DROP_LOG_INTERVAL_MS. */
-  private reportDrops(): void {
-    const stats = this.stats();
-    const dropped = stats.oversize + stats.corrupt + stats.unknown;
-    if (dropped === this.droppedLogged) return;
-    const nowMs = this.timers.nowMs();
-    if (nowMs - this.dropLoggedAtMs < DROP_LOG_INTERVAL_MS) return;
-    this.dropLoggedAtMs = nowMs;
-    this.droppedLogged = dropped;
-    this.log(
-      `serial ${this.path}: dropping lines (${this.summary()}); last: ${stats.lastRejectReason ?? 'oversize or bad bytes'}`,
-    );
-  }
-
   private receive(chunk: Buffer): void {
     const generation = this.generation;
     for (const line of this.splitter.push(chunk)) {
@@ -355,14 +310,15 @@ export class SerialLink {
       const parsed = parseDeviceLine(line);
       if (!parsed.ok) {
         this.splitter.countRejected(parsed.reason);
-        this.counters.lastRejectReason = parsed.reason;
+        this.counters.count.lastRejectReason = parsed.reason;
         continue;
       }
-      this.counters.messages += 1;
+      this.counters.count.messages += 1;
       this.lastHeardMs = this.timers.nowMs();
       this.handle(parsed.message);
     }
-    this.reportDrops();
+    const drops = this.counters.dropReport(this.splitter.stats, this.timers.nowMs());
+    if (drops !== null) this.log(`serial ${this.path}: ${drops}`);
   }
 
   private handle(message: DeviceMessage): void {
@@ -419,7 +375,7 @@ export class SerialLink {
     this.cancelTimer();
     this.phase = 'online';
     this.backoff.reset();
-    this.counters.connects += 1;
+    this.counters.count.connects += 1;
     this.lastHeardMs = this.timers.nowMs();
     this.lastPingMs = this.lastHeardMs;
     this.log(`serial ${this.path}: online (${this.helloReceived?.device ?? '?'})`);
@@ -452,20 +408,5 @@ export class SerialLink {
       }
       this.scheduleHeartbeat();
     });
-  }
-
-  private foldSplitterStats(): void {
-    const now = this.splitter.stats;
-    const before = this.previousSplitterStats;
-    this.counters.lines += now.lines - before.lines;
-    this.counters.oversize += now.oversize - before.oversize;
-    this.counters.corrupt += now.corrupt - before.corrupt;
-    this.counters.unknown += now.unknown - before.unknown;
-    this.previousSplitterStats = {
-      lines: now.lines,
-      oversize: now.oversize,
-      corrupt: now.corrupt,
-      unknown: now.unknown,
-    };
   }
 }

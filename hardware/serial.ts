@@ -24,34 +24,24 @@
 //   cashLow → still 'online', isLow() is true; tamper → keypad and dispenser 'fraudAttempt' (no
 //   PIN entry, no cash) until FAULT ok; the display stays usable so the screen can say so.
 //   Faults are forgotten when the line drops: the device announces the active ones after HELLO.
-import { AtmError, type CodeOf } from '../protocol/index.js';
-import { DISPENSE_ID_MAX, type DeviceMessage } from '../protocol/index.js';
+import { AtmError, assert, type CodeOf } from '../protocol/index.js';
 import type { DeviceBundle, DriverOptions } from './factory.js';
 import {
   DISPLAY_COLUMNS_DEFAULT,
   DISPLAY_COLUMNS_MAX,
   DISPLAY_ROWS_DEFAULT,
   DISPLAY_ROWS_MAX,
-  LOW_CASH_COUNT_DEFAULT,
   normaliseDisplayLines,
-  notesForAmount,
 } from './sim.js';
 import { SerialLink, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
 import { realTimers, type SerialTimers } from './serial-port.js';
-import type {
-  CashDispenser,
-  Cassette,
-  DeviceState,
-  DispenseFault,
-  DispenseResult,
-  Display,
-  KeyName,
-  Keypad,
-  Unsubscribe,
-} from './types.js';
+import type { DeviceState, Display, KeyName, Keypad, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
+import { SerialDevice, type DeviceFaults } from './serial-device.js';
+import { SerialDispenser, type SerialDispenserOptions } from './serial-dispenser.js';
 
 export { SerialLink, type DeviceHello, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
+export { SerialDispenser, type SerialDispenserOptions } from './serial-dispenser.js';
 export {
   openSerialPort,
   realTimers,
@@ -60,65 +50,6 @@ export {
   type SerialConnectionEvents,
   type SerialTimers,
 } from './serial-port.js';
-
-/** Faults the device reported with FAULT, cleared together by FAULT ok. */
-interface DeviceFaults {
-  tamper: boolean;
-}
-
-/** What the three devices share: the link, whether each is open, and the state rule. */
-abstract class SerialDevice {
-  private opened = false;
-  private lastState: DeviceState = 'offline';
-  private readonly stateListeners = new Listeners<DeviceState>();
-
-  constructor(
-    protected readonly link: SerialLink,
-    protected readonly faults: DeviceFaults,
-  ) {
-    link.onOnline(() => this.refreshState());
-    link.onPortMissing(() => this.refreshState());
-  }
-
-  async open(): Promise<void> {
-    if (this.opened) return;
-    this.opened = true;
-    await this.link.acquire();
-    this.refreshState();
-  }
-
-  async close(): Promise<void> {
-    if (!this.opened) return;
-    this.opened = false;
-    this.refreshState();
-    await this.link.release();
-  }
-
-  state(): DeviceState {
-    if (this.opened && this.link.online) return this.condition();
-    return this.opened && this.link.portMissing ? 'noDevice' : 'offline';
-  }
-
-  onState(listener: (state: DeviceState) => void): Unsubscribe {
-    return this.stateListeners.add(listener);
-  }
-
-  protected get isOpen(): boolean {
-    return this.opened;
-  }
-
-  protected condition(): DeviceState {
-    return 'online';
-  }
-
-  /** Call after anything that may change state(); listeners hear only changes. */
-  refreshState(): void {
-    const state = this.state();
-    if (state === this.lastState) return;
-    this.lastState = state;
-    this.stateListeners.emit(state);
-  }
-}
 
 export class SerialKeypad extends SerialDevice implements Keypad {
   readonly kind = 'serial';
@@ -170,10 +101,10 @@ export class SerialDisplay extends SerialDevice implements Display {
     this.sizeGiven = options.rows !== undefined || options.columns !== undefined;
     this.rowGapMs = options.rowGapMs ?? 5;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 2_000;
-    if (!displaySizeValid(this.size.rows, this.size.columns))
-      throw new Error(
-        `assertion failed: display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`,
-      );
+    assert(
+      displaySizeValid(this.size.rows, this.size.columns),
+      `display rows must be 1..${DISPLAY_ROWS_MAX}, columns 1..${DISPLAY_COLUMNS_MAX}`,
+    );
     this.wanted = normaliseDisplayLines([], this.rows, this.columns);
     this.glass = this.wanted.map(() => null);
     // Forgotten when the line drops (not when it returns: the 'online' listeners re-show at once).
@@ -265,173 +196,6 @@ export function displaySizeOf(caps: readonly string[]): { rows: number; columns:
     if (displaySizeValid(rows, columns)) return { rows, columns };
   }
   return null;
-}
-
-export interface SerialDispenserOptions {
-  /** How long a DISPENSE may take before it counts as a hardwareError. Default 30 s. */
-  dispenseTimeoutMs?: number;
-  /** While no DISPENSED has come, the same DISPENSE is repeated this often [SL-4.8]. Default 2 s. */
-  dispenseRepeatMs?: number;
-  lowCashCount?: number;
-}
-
-type Pending = { id: number; finish: (result: DispenseResult) => void };
-
-export class SerialDispenser extends SerialDevice implements CashDispenser {
-  readonly kind = 'serial';
-  readonly lowCashCount: number;
-  private readonly dispenseTimeoutMs: number;
-  private readonly dispenseRepeatMs: number;
-  private loaded: Cassette[] = [];
-  private jammed = false;
-  private lowReported = false;
-  private pending: Pending | null = null;
-  private nextId = 1;
-
-  constructor(
-    link: SerialLink,
-    faults: DeviceFaults,
-    private readonly timers: SerialTimers,
-    private readonly log: (line: string) => void,
-    options: SerialDispenserOptions = {},
-  ) {
-    super(link, faults);
-    this.dispenseTimeoutMs = options.dispenseTimeoutMs ?? 30_000;
-    this.dispenseRepeatMs = options.dispenseRepeatMs ?? 2_000;
-    this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
-    link.onOnline((online) => {
-      if (!online)
-        this.pending?.finish(
-          failure(
-            'offline',
-            'the dispenser went offline during the dispense: it may have presented notes; count the cassettes',
-          ),
-        );
-    });
-    // [SL-4.9] the device announces every active fault after each HELLO: forget ours, so a jam
-    // cleared while the cable was out does not stick.
-    link.onGreeted(() => {
-      this.jammed = false;
-      this.lowReported = false;
-    });
-  }
-
-  cassettes(): Cassette[] {
-    return this.loaded.map((cassette) => ({ ...cassette }));
-  }
-
-  notesFor(amountCents: number): Cassette[] | null {
-    return notesForAmount(this.loaded, amountCents);
-  }
-
-  /** Low when the device said cashLow, or any cassette holds lowCashCount notes or fewer. */
-  isLow(): boolean {
-    return this.lowReported || this.loaded.some((cassette) => cassette.count <= this.lowCashCount);
-  }
-
-  async dispense(amountCents: number): Promise<DispenseResult> {
-    const refusal = this.refusal(amountCents);
-    if (refusal !== null) return refusal;
-    const id = this.nextId;
-    // One dispense is in flight at a time and ids are scoped to a session [SL-4.8]: they only
-    // need to differ from the ones before, so they count up from 1 and wrap.
-    this.nextId = this.nextId === DISPENSE_ID_MAX ? 1 : this.nextId + 1;
-    return new Promise<DispenseResult>((resolve) => {
-      let cancelRepeat = (): void => undefined;
-      const cancelTimeout = this.timers.schedule(this.dispenseTimeoutMs, () =>
-        finish(
-          failure(
-            'hardwareError',
-            `no answer to DISPENSE ${id} within ${this.dispenseTimeoutMs} ms: it may have presented notes; count the cassettes`,
-          ),
-        ),
-      );
-      const finish = (outcome: DispenseResult): void => {
-        if (this.pending?.id !== id) return;
-        cancelTimeout();
-        cancelRepeat();
-        this.pending = null;
-        this.refreshState();
-        resolve(outcome);
-      };
-      // [SL-4.8] DISPENSE is idempotent by id within a session: asking again recovers an answer
-      // lost to line noise and never pays twice (a line drop ends the dispense, so the
-      // session cannot change under a pending one).
-      const ask = (): void => {
-        this.link
-          .send({ verb: 'DISPENSE', id, amountCents })
-          .catch((error: unknown) => finish(failure('offline', `DISPENSE not sent: ${String(error)}`)));
-        cancelRepeat = this.timers.schedule(this.dispenseRepeatMs, ask);
-      };
-      this.pending = { id, finish };
-      this.refreshState();
-      ask();
-    });
-  }
-
-  /** From the link: every device message that concerns the dispenser. */
-  received(message: Extract<DeviceMessage, { verb: 'DISPENSED' | 'CASH' | 'FAULT' }>): void {
-    switch (message.verb) {
-      case 'CASH':
-        // [SL-4.8] a dispense's CASH comes before its DISPENSED: cassettes() is current when dispense() resolves.
-        this.loaded = message.cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
-        return;
-      case 'DISPENSED':
-        return this.dispensed(message);
-      case 'FAULT':
-        if (message.fault === 'jam') this.jammed = true;
-        if (message.fault === 'cashLow') this.lowReported = true; // the CASH before it has the counts [SL-4.9]
-        if (message.fault === 'ok') {
-          this.jammed = false;
-          this.lowReported = false;
-        }
-        this.refreshState();
-        return;
-      default: {
-        const exhaustive: never = message;
-        return exhaustive;
-      }
-    }
-  }
-
-  protected override condition(): DeviceState {
-    if (this.faults.tamper) return 'fraudAttempt';
-    if (this.jammed) return 'hardwareError';
-    return this.pending !== null ? 'deviceBusy' : 'online';
-  }
-
-  private dispensed(message: Extract<DeviceMessage, { verb: 'DISPENSED' }>): void {
-    if (message.fault === 'jam') this.jammed = true;
-    if (this.pending === null || this.pending.id !== message.id) {
-      // An answer after its timeout or reconnect: the kiosk already voided; say what really left.
-      this.log(
-        `serial dispenser: late DISPENSED ${message.id}: ${message.dispensedCents} cents${message.fault === null ? '' : `, fault ${message.fault}`}; reconcile the cassettes`,
-      );
-      this.refreshState();
-      return;
-    }
-    const { dispensedCents, fault } = message;
-    this.pending.finish(
-      fault === null
-        ? { ok: true, dispensedCents }
-        : failure(fault, `device reported ${fault} after ${dispensedCents} cents`, dispensedCents),
-    );
-  }
-
-  private refusal(amountCents: number): DispenseResult | null {
-    if (this.pending !== null) return failure('hardwareError', 'a dispense is already in progress: one at a time');
-    const state = this.state();
-    if (state === 'offline') return failure('offline', 'dispenser is offline');
-    if (state === 'hardwareError') return failure('hardwareError', 'dispenser is jammed: clear the jam first');
-    if (state === 'fraudAttempt') return failure('hardwareError', 'dispenser reports tampering: out of service');
-    if (this.notesFor(amountCents) === null)
-      return failure('cannotMake', `the cassettes cannot make ${String(amountCents)} cents exactly`);
-    return null;
-  }
-}
-
-function failure(fault: DispenseFault, detail: string, dispensedCents = 0): DispenseResult {
-  return { ok: false, fault, dispensedCents, detail };
 }
 
 export interface SerialDevicesOptions extends DriverOptions {

@@ -59,27 +59,6 @@ export class LineUsers {
   }
 }
 
-/** Reconnect delays: minMs, doubling up to maxMs; reset() once a connection succeeds. */
-export class Backoff {
-  private retries = 0;
-
-  constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-  ) {}
-
-  /** True before the first retry since the last reset (the moment worth a log line). */
-  get first(): boolean {
-    return this.retries === 0;
-  }
-
-  nextDelayMs(): number {
-    const delayMs = Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.retries, 16));
-    this.retries += 1;
-    return delayMs;
-  }
-
-  reset(): void {
-    this.retries = 0;
-  }
-}
+// The reconnect backoff is protocol's, one for every retry in the system; re-exported here
+// for the two links.
+export { Backoff } from '../protocol/index.js';

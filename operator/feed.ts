@@ -1,7 +1,7 @@
 // [Seam] Where the dashboard's telemetry comes from: MQTT (the only file here that touches it),
 // or a ManualFeed in tests. The feed turns the broker into reducer inputs: connection state
 // changes, parsed telemetry, and a count of what did not parse.
-import { connectMqtt, parseTelemetry, type MqttClientLike } from '../protocol/index.js';
+import { Backoff, connectMqtt, parseTelemetry, type MqttClientLike } from '../protocol/index.js';
 import type { DashboardInput } from './model.js';
 import type { BrokerState } from './state.js';
 
@@ -91,7 +91,7 @@ export class MqttFeed implements TelemetryFeed {
     this.listener = listener;
     const reconnectMsMin = this.options.reconnectMsMin ?? 500;
     const reconnectMsMax = this.options.reconnectMsMax ?? 10_000;
-    let reconnectMs = reconnectMsMin;
+    const backoff = new Backoff(reconnectMsMin, reconnectMsMax);
     this.report('connecting', null);
     const client = connectMqtt(this.options.url, {
       protocolVersion: this.options.protocolVersion ?? 4,
@@ -109,7 +109,7 @@ export class MqttFeed implements TelemetryFeed {
     });
     this.client = client;
     client.on('connect', () => {
-      reconnectMs = reconnectMsMin;
+      backoff.reset();
       client.options.reconnectPeriod = reconnectMsMin;
       this.lastReason = null;
       client.subscribeAsync(TELEMETRY_FILTER, { qos: 0 }).then(
@@ -135,8 +135,7 @@ export class MqttFeed implements TelemetryFeed {
     // Exponential backoff: mqtt.js reads reconnectPeriod each time it schedules a reconnect.
     client.on('close', () => {
       if (this.stopped || this.state === 'refused') return;
-      client.options.reconnectPeriod = reconnectMs;
-      reconnectMs = Math.min(reconnectMs * 2, reconnectMsMax);
+      client.options.reconnectPeriod = backoff.nextDelayMs();
       this.report('offline', this.lastReason ?? 'connection closed');
     });
     client.on('reconnect', () => this.report('connecting', this.lastReason));

@@ -4,6 +4,7 @@
 // can read it and a removed, reordered or altered line breaks the chain. It lives here, below
 // both, because it is a format they share; the files and their syncing stay with each owner.
 import type { ActionRecord } from './action.js';
+import { assert } from './assert.js';
 import { sha256, systemRandomBytes, type RandomBytes } from './crypto.js';
 import { fernetDecrypt, fernetEncrypt, type FernetKey } from './fernet.js';
 
@@ -32,6 +33,22 @@ export interface AuditRecord extends AuditEntry {
   prevHash: string;
 }
 
+/** A head is a count and a SHA-256; anything else is a corrupted head, never a chain to extend. */
+export function assertAuditHead(head: AuditHead, where: string): void {
+  assert(Number.isSafeInteger(head.seq) && head.seq >= 0, `${where}: audit head seq ${head.seq}`);
+  assert(/^[0-9a-f]{64}$/.test(head.hash), `${where}: audit head hash ${JSON.stringify(head.hash)}`);
+}
+
+/**
+ * [paired assertion, replay side] A record read back continues the chain: it is the next
+ * sequence number and names the previous line's hash. Used where our own records are replayed
+ * (the bank's repair from its ledger, the kiosk's journal), not on files under verification.
+ */
+export function assertRecordFollows(head: AuditHead, record: AuditRecord, where: string): void {
+  assert(record.seq === head.seq + 1, `${where}: audit record ${record.seq} after ${head.seq}`);
+  assert(record.prevHash === head.hash, `${where}: audit record ${record.seq} does not link to its predecessor`);
+}
+
 export function hashTokenLine(token: string): string {
   return sha256(Buffer.from(token, 'latin1')).toString('hex');
 }
@@ -42,7 +59,9 @@ export class AuditChain {
     private readonly key: FernetKey,
     private head: AuditHead,
     private readonly randomBytes: RandomBytes = systemRandomBytes,
-  ) {}
+  ) {
+    assertAuditHead(head, 'chain start');
+  }
 
   get currentHead(): AuditHead {
     return { ...this.head };
@@ -50,6 +69,8 @@ export class AuditChain {
 
   /** Resets to a durable head after a failed commit dropped the records sealed since. */
   resetTo(head: AuditHead): void {
+    assertAuditHead(head, 'chain reset');
+    assert(head.seq <= this.head.seq, `chain reset forward, from ${this.head.seq} to ${head.seq}`);
     this.head = { ...head };
   }
 
@@ -61,6 +82,8 @@ export class AuditChain {
       ...entry,
       prevHash: this.head.hash,
     };
+    // The entry is spread in: a caller's stray seq field must not renumber the chain.
+    assertRecordFollows(this.head, record, 'seal');
     const token = fernetEncrypt(
       this.key,
       Buffer.from(JSON.stringify(record)),

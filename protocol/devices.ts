@@ -47,6 +47,30 @@ export const KEY_NAMES: readonly KeyName[] = [
   'D',
 ];
 
+/**
+ * The 4×4 keypad's legends and the key a tap of each gives: digits and A–D as themselves,
+ * * is Clear and # is Enter. One table for the serial line codec, which sends the legends
+ * ([SL-4.3]), and the Firmata keypad, which reads them.
+ */
+export const KEY_FOR_KEYPAD_LEGEND = {
+  '0': '0',
+  '1': '1',
+  '2': '2',
+  '3': '3',
+  '4': '4',
+  '5': '5',
+  '6': '6',
+  '7': '7',
+  '8': '8',
+  '9': '9',
+  A: 'A',
+  B: 'B',
+  C: 'C',
+  D: 'D',
+  '*': 'clear',
+  '#': 'enter',
+} as const satisfies Readonly<Record<string, KeyName>>;
+
 /** One cassette of the dispenser: notes of one denomination. */
 export interface Cassette {
   denominationCents: number;

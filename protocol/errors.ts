@@ -42,6 +42,5 @@ export class AtmError extends Error {
   }
 }
 
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
+// The assert lives in assert.ts (one for the code base); re-exported for existing importers.
+export { assert } from './assert.js';

@@ -2,7 +2,8 @@
 // The decoder is pure: bytes in, whole frames or a reason out. It checks the declared length
 // against the allowed range before buffering a single body byte, so a hostile length can
 // never make us allocate.
-import { assert, type CodeOf } from './errors.js';
+import { assert } from './assert.js';
+import type { CodeOf } from './errors.js';
 
 export const FRAME_HEADER_BYTES = 4;
 export const FRAME_BYTES_MAX = 16 * 1024; // [ATM-1.2] body bytes, records and handshakes alike

@@ -1,7 +1,8 @@
 // [ATM-2] The ATMv2 handshake (HANDSHAKE.md §2, TLS 1.3 psk_dhe_ke reduced to three fixed-size
 // messages) as pure functions: bytes, time and randomness in; bytes, keys or a reason out.
 // No sockets, clocks or Math.random here: the adapter in channel.ts owns those.
-import { assert, type SessionCloseReason } from './errors.js';
+import { assert } from './assert.js';
+import type { SessionCloseReason } from './errors.js';
 import {
   constantTimeEqual,
   hkdfExpand,

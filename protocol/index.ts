@@ -4,6 +4,8 @@
 // MQTT client handle. It imports nothing of ours.
 export * from './action.js';
 export * from './amount.js';
+export * from './assert.js';
+export * from './backoff.js';
 export * from './chain-log.js';
 export * from './channel.js';
 export * from './client.js';
@@ -19,3 +21,4 @@ export * from './record.js';
 export * from './responses.js';
 export * from './serial-line.js';
 export * from './telemetry.js';
+export * from './username-mask.js';

@@ -8,7 +8,8 @@
 // type, then decryption; the first failure is final (the opener refuses everything after it).
 import crypto from 'node:crypto';
 import { constantTimeEqual, hmacSha256 } from './crypto.js';
-import { assert, type SessionCloseReason } from './errors.js';
+import { assert } from './assert.js';
+import type { SessionCloseReason } from './errors.js';
 import { FRAME_BYTES_MAX, encodeFrame } from './frame.js';
 import { PROTOCOL_VERSION, type DirectionKeys } from './handshake.js';
 

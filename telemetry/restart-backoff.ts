@@ -3,24 +3,24 @@
 // up to max while threads keep dying, and from min again after a thread that ran stableMs, so
 // one crash a day never waits 30 s and a thread that dies at once is never restarted in a loop.
 
+import { Backoff } from '../protocol/index.js';
+
 export const RESTART_STABLE_RUN_MS = 60_000;
 
 export class RestartBackoff {
-  private nextMs: number;
+  private readonly backoff: Backoff;
 
   constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
+    minMs: number,
+    maxMs: number,
     private readonly stableMs = RESTART_STABLE_RUN_MS,
   ) {
-    this.nextMs = minMs;
+    this.backoff = new Backoff(minMs, maxMs);
   }
 
   /** The wait before the next start, after a thread that ran ranMs (0: a start that failed). */
   delayMs(ranMs: number): number {
-    if (ranMs >= this.stableMs) this.nextMs = this.minMs;
-    const delayMs = this.nextMs;
-    this.nextMs = Math.min(this.nextMs * 2, this.maxMs);
-    return delayMs;
+    if (ranMs >= this.stableMs) this.backoff.reset();
+    return this.backoff.nextDelayMs();
   }
 }

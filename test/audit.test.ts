@@ -18,6 +18,7 @@ import {
   type AuditEntry,
   type AuditRecord,
 } from '../bank/audit.js';
+import { AssertionError } from '../protocol/assert.js';
 import { fernetDecrypt, fernetKeyFormat, fernetKeyFromRaw, type FernetKey } from '../protocol/fernet.js';
 import { AUDIT_GENESIS_HASH, EMPTY_AUDIT_HEAD, type AuditHead, type AuditToken } from '../bank/types.js';
 import { FakeClock } from './helpers/clock.js';
@@ -407,7 +408,66 @@ test('append refuses tokens out of sequence', async (t) => {
   const chain = new AuditChain(key, head);
   chain.seal(entry(2), clock.nowMs());
   const fourth = chain.seal(entry(3), clock.nowMs()).token;
-  await assert.rejects(log.append([fourth]), /out of order: 4 after 2/);
+  // A gap is a programmer error (the committer hands over whole groups in order), not an I/O failure.
+  await assert.rejects(log.append([fourth]), (error) => {
+    assert.ok(error instanceof AssertionError);
+    assert.match(error.message, /^assertion failed: audit append out of order: 4 after 2$/);
+    return true;
+  });
+});
+
+test('append asserts that the tokens of one append are contiguous too', async (t) => {
+  const { dir, key, tokens, head, clock } = await writeChain(t, 2);
+  const log = new AuditLogFile(dir, key, clock.nowMs);
+  await log.repair(head, async (seq) => tokens.filter((token) => token.seq > seq));
+  const chain = new AuditChain(key, head);
+  const third = chain.seal(entry(2), clock.nowMs()).token;
+  chain.seal(entry(3), clock.nowMs());
+  const fifth = chain.seal(entry(4), clock.nowMs()).token;
+  await assert.rejects(log.append([third, fifth]), AssertionError);
+  assert.equal(readLines(dir).length, 2, 'nothing of the broken group is written');
+});
+
+test('sealing asserts the chain: a stray seq in an entry cannot renumber it', () => {
+  const key = fernetKeyFromRaw(crypto.randomBytes(32));
+  const chain = new AuditChain(key, EMPTY_AUDIT_HEAD);
+  chain.seal(entry(0), 0);
+  const stray = { ...entry(1), seq: 7 } as AuditEntry;
+  assert.throws(() => chain.seal(stray, 0), /assertion failed: seal: audit record 7 after 1/);
+  assert.equal(chain.currentHead.seq, 1, 'the failed seal does not move the head');
+});
+
+test('a chain refuses a corrupted head at start and a reset that moves forward', () => {
+  const key = fernetKeyFromRaw(crypto.randomBytes(32));
+  assert.throws(() => new AuditChain(key, { seq: -1, hash: AUDIT_GENESIS_HASH }), AssertionError);
+  assert.throws(() => new AuditChain(key, { seq: 1.5, hash: AUDIT_GENESIS_HASH }), AssertionError);
+  assert.throws(() => new AuditChain(key, { seq: 3, hash: 'not a hash' }), AssertionError);
+  const chain = new AuditChain(key, EMPTY_AUDIT_HEAD);
+  const first = chain.seal(entry(0), 0);
+  assert.throws(() => chain.resetTo({ seq: 2, hash: first.head.hash }), /chain reset forward/);
+  chain.resetTo(EMPTY_AUDIT_HEAD);
+  assert.deepEqual(chain.currentHead, EMPTY_AUDIT_HEAD);
+});
+
+test("repair asserts that the ledger's kept tokens chain onto the file (replay side of the pair)", async (t) => {
+  const { dir, key, tokens, head, clock } = await writeChain(t, RECORDS);
+  const lines = readLines(dir);
+  fs.writeFileSync(
+    logPath(dir),
+    lines
+      .slice(0, 5)
+      .map((line) => `${line}\n`)
+      .join(''),
+  );
+  // The ledger's copy of record 7 was sealed on another chain: its seq is right, its link is not.
+  const other = new AuditChain(key, { seq: 6, hash: 'f'.repeat(64) }).seal(entry(6), clock.nowMs()).token;
+  const kept = tokens.filter((token) => token.seq > 5).map((token) => (token.seq === 7 ? other : token));
+  const log = new AuditLogFile(dir, key, clock.nowMs);
+  await assert.rejects(
+    log.repair(head, async (seq) => kept.filter((token) => token.seq > seq)),
+    (error) => error instanceof AssertionError && /repair: audit record 7 does not link/.test(error.message),
+  );
+  assert.equal(readLines(dir).length, 5, 'nothing is appended from a ledger that does not chain');
 });
 
 test('flipping the top bit of one byte of a line is detected (the log is read byte for byte, not as 7-bit ASCII)', async (t) => {

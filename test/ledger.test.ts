@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import {
   DEFAULT_LIMITS,
   accountInvariantViolation,
+  assertAccountValid,
   availableCents,
   decideDeposit,
   decideHold,
@@ -18,6 +19,7 @@ import {
   type LedgerLimits,
 } from '../bank/ledger.js';
 import type { Account, TxnRecord } from '../bank/types.js';
+import { AssertionError } from '../protocol/assert.js';
 
 const NOON_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
 const DAY_MS = 24 * 60 * 60_000;
@@ -323,4 +325,35 @@ test('a hold, then a post of the hold, never breaks the invariant on any path', 
     state = posted;
   }
   assert.equal(state.balanceCents, 0, '5000 + 3000 + 7000 posted, 7001 and 1 refused once funds ran out');
+});
+
+test('every decision asserts its account first: a corrupted account is a crash, never a decline', () => {
+  const corrupted = [
+    account({ balanceCents: 100, heldCents: 101 }),
+    account({ balanceCents: -1 }),
+    account({ balanceCents: 0.5 }),
+  ];
+  for (const broken of corrupted) {
+    const label = JSON.stringify({ balanceCents: broken.balanceCents, heldCents: broken.heldCents });
+    assert.throws(() => decideDeposit(broken, 100, DEFAULT_LIMITS), AssertionError, label);
+    assert.throws(() => decideHold(broken, 100, DEFAULT_LIMITS, NOON_MS), AssertionError, label);
+    assert.throws(() => decidePost(broken, hold(100), 100, NOON_MS), AssertionError, label);
+    assert.throws(() => decideVoid(broken, hold(100), NOON_MS), AssertionError, label);
+  }
+  assert.throws(
+    () => assertAccountValid(account({ balanceCents: 100, heldCents: 101 }), 'on read'),
+    /^AssertionError: assertion failed: ledger invariant \(on read\) of austin: held 101 > balance 100$/,
+  );
+});
+
+test('settling asserts the hold is within the account: held, of this account, inside heldCents', () => {
+  const held = account({ balanceCents: 10000, heldCents: 5000 });
+  // More held than the account has on hold: the hold or the account was corrupted.
+  assert.throws(() => decidePost(held, hold(6000), 100, NOON_MS), /hold 6000 not within held 5000/);
+  assert.throws(() => decideVoid(held, hold(6000), NOON_MS), /hold 6000 not within held 5000/);
+  assert.throws(() => decideVoid(held, { ...hold(100), username: 'bob' }, NOON_MS), /hold of another account/);
+  assert.throws(() => decideVoid(held, { ...hold(100), state: 'voided' }, NOON_MS), /hold in state voided/);
+  assert.throws(() => decidePost(held, { ...hold(100), amountCents: 0 }, 0, NOON_MS), AssertionError);
+  // The same account and a hold it covers settle normally.
+  assert.equal(accepted(decidePost(held, hold(5000), 5000, NOON_MS)).heldCents, 0);
 });

@@ -71,3 +71,12 @@ test('backoff doubles from its minimum to its maximum and starts again after res
   backoff.reset();
   assert.equal(backoff.nextDelayMs(), 250);
 });
+
+test('the backoff refuses negative or infinite delays (a programmer error); a minimum above the maximum is waited once', () => {
+  assert.throws(() => new Backoff(-1, 100), /assertion failed: backoff -1\.\.100 ms/);
+  assert.throws(() => new Backoff(100, Number.POSITIVE_INFINITY), /assertion failed/);
+  const longFirst = new Backoff(500, 100);
+  assert.deepEqual([longFirst.nextDelayMs(), longFirst.nextDelayMs()], [500, 100]);
+  const fixed = new Backoff(100, 100);
+  assert.deepEqual([fixed.nextDelayMs(), fixed.nextDelayMs()], [100, 100]);
+});

@@ -1,6 +1,12 @@
 // atm bank — run the bank host until SIGTERM/SIGINT.
 import fs from 'node:fs';
-import { KeystoreError, LogLineObserver, keystorePath, startBankHost } from '../../bank/index.js';
+import {
+  KeystoreError,
+  LogLineObserver,
+  exitOnAssertionFailure,
+  keystorePath,
+  startBankHost,
+} from '../../bank/index.js';
 import { AtmError } from '../../protocol/index.js';
 import { bankTelemetry, type BankMqttOptions } from '../../telemetry/index.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
@@ -70,6 +76,8 @@ export async function bankCommand(argv: string[]): Promise<number> {
   refuseHeldDataDir(hostOptions.dataDir);
   const before = snapshotDataDir(hostOptions.dataDir);
   const stopping = stopSignal();
+  // A broken ledger or audit invariant ends the process with one line; it is never a decline.
+  exitOnAssertionFailure({ component: 'bank', exitCode: ExitCode.INTERNAL });
   let host;
   try {
     host = await startBankHost({

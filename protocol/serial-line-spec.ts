@@ -1,0 +1,76 @@
+// [SL] The serial line protocol's vocabulary: its limits, its messages in both directions, the
+// keys on the wire and the line checksum, shared by the encoder (serial-line.ts), the parser
+// (serial-line-parse.ts) and the line splitter. hardware/PROTOCOL.md is the specification.
+import { assert } from './assert.js';
+import { KEY_FOR_KEYPAD_LEGEND, KEY_NAMES, type Cassette, type DispenseFault, type KeyName } from './devices.js';
+
+export const SERIAL_PROTOCOL_VERSION = 1;
+/** [SL-2.3] A line's bytes, including the checksum and '\n'. */
+export const LINE_BYTES_MAX = 96;
+/** [SL-5.1] The device sends HB this often once a host has said HELLO. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+/** [SL-5.2] The host treats the device as unplugged after this much silence. */
+export const HEARTBEAT_LOSS_MS = 3_500;
+/** [SL-3.3] An HD44780 drives at most 4 rows of 40 characters (or fewer, wider-looking ones). */
+export const LCD_ROWS_MAX = 4;
+export const LCD_COLUMNS_MAX = 40;
+/** [SL-3.2] PING sequence numbers and DISPENSE ids fit in a signed 32-bit int on a small MCU. */
+export const SEQUENCE_MAX = 2 ** 31 - 1;
+export const DISPENSE_ID_MAX = 2 ** 31 - 1;
+export const VERSION_MAX = 65_535;
+/** [SL-4.1] HELLO names at most this many capabilities. */
+export const CAPABILITIES_MAX = 8;
+export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
+/** The reason parse*Line gives for a well-formed line whose verb it does not know [SL-2.6]. */
+export const UNKNOWN_VERB = 'unknown verb';
+
+export type DeviceFaultName = 'jam' | 'cashLow' | 'tamper' | 'ok';
+export const DEVICE_FAULT_NAMES: readonly DeviceFaultName[] = ['jam', 'cashLow', 'tamper', 'ok'];
+export { DISPENSE_FAULTS } from './codes.js';
+
+export type HostMessage =
+  | { verb: 'HELLO'; version: number }
+  | { verb: 'PING'; seq: number }
+  | { verb: 'LCD'; row: number; col: number; text: string }
+  | { verb: 'CLEAR' }
+  | { verb: 'BACKLIGHT'; on: boolean }
+  | { verb: 'DISPENSE'; id: number; amountCents: number }
+  | { verb: 'COUNTS' };
+
+export type DeviceMessage =
+  | { verb: 'HELLO'; version: number; device: string; caps: string[] }
+  | { verb: 'PONG'; seq: number }
+  | { verb: 'KEY'; key: KeyName }
+  | { verb: 'DISPENSED'; id: number; dispensedCents: number; fault: DispenseFault | null }
+  | { verb: 'CASH'; cassettes: Cassette[] }
+  | { verb: 'FAULT'; fault: DeviceFaultName }
+  | { verb: 'HB'; uptimeMs: number };
+
+export type ParsedLine<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+/** [SL-4.3] Keys on the wire: the 4×4 keypad's own legends, plus BS and ESC for the keyboard keys. */
+export const KEY_TO_WIRE = {
+  ...Object.fromEntries(Object.entries(KEY_FOR_KEYPAD_LEGEND).map(([legend, key]) => [key, legend])),
+  backspace: 'BS',
+  cancel: 'ESC',
+} as Readonly<Record<KeyName, string>>;
+assert(
+  KEY_NAMES.every((key) => KEY_TO_WIRE[key] !== undefined),
+  'every key has a wire form',
+);
+export const WIRE_TO_KEY = new Map<string, KeyName>(
+  Object.entries(KEY_TO_WIRE).map(([key, wire]) => [wire, key as KeyName]),
+);
+
+/** [SL-2.2] CRC-8/SMBUS (polynomial 0x07, initial 0, no reflection): check value 0xF4 for "123456789". */
+export function serialLineChecksum(body: string): number {
+  let crc = 0;
+  for (let index = 0; index < body.length; index += 1) {
+    crc ^= body.charCodeAt(index) & 0xff;
+    for (let bit = 0; bit < 8; bit += 1) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+}
+
+export const isIn = (value: number, min: number, max: number): boolean =>
+  Number.isSafeInteger(value) && value >= min && value <= max;
