@@ -112,7 +112,7 @@ export class AuditLogFile {
     const lastLine = lines.at(-1);
     if (lastLine !== undefined) {
       const record = decryptAuditToken(this.key, lastLine);
-      if (record === null || record.seq !== lines.length) {
+      if (record?.seq !== lines.length) {
         throw new Error(`audit log tail does not verify (line ${lines.length}); run 'atm audit verify'`);
       }
       fileHead = { seq: record.seq, hash: hashTokenLine(lastLine) };

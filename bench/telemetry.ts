@@ -467,7 +467,7 @@ async function main(): Promise<void> {
       'no-subscriber': { type: 'boolean', default: false },
     },
   });
-  const withSubscriber = values['no-subscriber'] !== true;
+  const withSubscriber = !values['no-subscriber'];
   const sessions = Number(values.sessions);
   const perSession = Number(values.requests);
   const rounds = Number(values.rounds);

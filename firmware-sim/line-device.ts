@@ -62,7 +62,11 @@ export interface LineDeviceOptions {
   onEvent?: (event: LineDeviceEvent) => void;
 }
 
-type PendingDispense = { id: number; amountCents: number; dueMs: number };
+interface PendingDispense {
+  id: number;
+  amountCents: number;
+  dueMs: number;
+}
 
 /** Copies of valid cassettes whose CASH line fits [SL-2.3] (the encoder asserts that), one per denomination. */
 function loadCassettes(cassettes: readonly Cassette[]): Cassette[] {
@@ -300,24 +304,41 @@ export class LineDevice {
   // ------------------------------------------------------------------ handlers [SL-3]
 
   private handle(message: HostMessage): void {
-    if (message.verb === 'HELLO') return this.hello(message.version);
+    if (message.verb === 'HELLO') {
+      this.hello(message.version);
+      return;
+    }
     // [SL-1.3] Nothing but HELLO is answered before HELLO: the host's port may not be listening.
     if (this.sessionState !== 'running') return;
     switch (message.verb) {
-      case 'PING':
-        return this.send({ verb: 'PONG', seq: message.seq });
-      case 'LCD':
-        return this.write(message.row, message.col, message.text);
+      case 'PING': {
+        this.send({ verb: 'PONG', seq: message.seq });
+        return;
+      }
+      case 'LCD': {
+        this.write(message.row, message.col, message.text);
+        return;
+      }
       case 'CLEAR':
         this.blank();
-        return this.emit({ kind: 'display' });
+        {
+          this.emit({ kind: 'display' });
+          return;
+        }
       case 'BACKLIGHT':
         this.backlight = message.on;
-        return this.emit({ kind: 'display' });
-      case 'DISPENSE':
-        return this.dispense(message.id, message.amountCents);
-      case 'COUNTS':
-        return this.send({ verb: 'CASH', cassettes: this.cassettes() });
+        {
+          this.emit({ kind: 'display' });
+          return;
+        }
+      case 'DISPENSE': {
+        this.dispense(message.id, message.amountCents);
+        return;
+      }
+      case 'COUNTS': {
+        this.send({ verb: 'CASH', cassettes: this.cassettes() });
+        return;
+      }
       default: {
         const exhaustive: never = message;
         return exhaustive;
@@ -356,7 +377,10 @@ export class LineDevice {
   /** [SL-4.8] Idempotent by id, one at a time, refused (nothing moves) when jammed, tampered or unmakeable. */
   private dispense(id: number, amountCents: number): void {
     const remembered = this.results.get(id);
-    if (remembered !== undefined) return this.send(remembered);
+    if (remembered !== undefined) {
+      this.send(remembered);
+      return;
+    }
     if (this.pending?.id === id) return; // already picking: the answer is on its way
     const refusal: DispenseFault | null =
       this.pending !== null || this.jammed || this.tamperOpen
@@ -364,7 +388,10 @@ export class LineDevice {
         : notesForAmount(this.loaded, amountCents) === null
           ? 'cannotMake'
           : null;
-    if (refusal !== null) return this.finish({ id, amountCents, dueMs: 0 }, 0, refusal);
+    if (refusal !== null) {
+      this.finish({ id, amountCents, dueMs: 0 }, 0, refusal);
+      return;
+    }
     this.pending = { id, amountCents, dueMs: this.options.nowMs() + this.dispenseDelayMs };
     this.emit({ kind: 'status' });
     if (this.dispenseDelayMs === 0) this.present(this.pending);
@@ -375,7 +402,10 @@ export class LineDevice {
     this.pending = null;
     const notes = notesForAmount(this.loaded, pending.amountCents);
     // The cassettes were changed (replenished, set low) while picking: nothing was presented.
-    if (notes === null) return this.finish(pending, 0, 'cannotMake');
+    if (notes === null) {
+      this.finish(pending, 0, 'cannotMake');
+      return;
+    }
     const { dispensedCents } = takeNotes(this.loaded, notes, this.jamAfterNotes ?? undefined);
     const jam = this.jamAfterNotes !== null && notes.length > 0;
     if (jam) {

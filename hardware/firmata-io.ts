@@ -54,9 +54,13 @@ export interface J5Board {
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
-export interface J5BoardConstructor {
-  new (options: { io: FirmataIo; repl: false; debug: false; sigint: false; timeout: number }): J5Board;
-}
+export type J5BoardConstructor = new (options: {
+  io: FirmataIo;
+  repl: false;
+  debug: false;
+  sigint: false;
+  timeout: number;
+}) => J5Board;
 
 /** johnny-five's LCD with the PCF8574 controller; writeBits sends one nibble with an E pulse. */
 export interface J5Lcd {
@@ -66,9 +70,13 @@ export interface J5Lcd {
   writeBits(mode: number, nibble: number): unknown;
 }
 
-export interface J5LcdConstructor {
-  new (options: { board: J5Board; controller: 'PCF8574'; address: number; rows: number; cols: number }): J5Lcd;
-}
+export type J5LcdConstructor = new (options: {
+  board: J5Board;
+  controller: 'PCF8574';
+  address: number;
+  rows: number;
+  cols: number;
+}) => J5Lcd;
 
 export interface J5KeypadEvent {
   which: (string | number)[];
@@ -78,15 +86,13 @@ export interface J5Keypad {
   on(event: 'down' | 'hold' | 'up', listener: (event: J5KeypadEvent) => void): unknown;
 }
 
-export interface J5KeypadConstructor {
-  new (options: {
-    board: J5Board;
-    controller: '4X4_I2C_NANO_BACKPACK';
-    address: number;
-    keys: readonly string[];
-    holdtime: number;
-  }): J5Keypad;
-}
+export type J5KeypadConstructor = new (options: {
+  board: J5Board;
+  controller: '4X4_I2C_NANO_BACKPACK';
+  address: number;
+  keys: readonly string[];
+  holdtime: number;
+}) => J5Keypad;
 
 export const five = johnnyFive as unknown as {
   Board: J5BoardConstructor;

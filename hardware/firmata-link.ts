@@ -236,7 +236,10 @@ export class FirmataBoardLink {
       .then(() => this.source())
       .then(
         (transport) => {
-          if (generation !== this.generation) return transport.close(() => undefined);
+          if (generation !== this.generation) {
+            transport.close(() => undefined);
+            return;
+          }
           try {
             this.attach(transport, generation);
           } catch (error) {

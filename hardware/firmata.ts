@@ -90,7 +90,9 @@ abstract class BoardDevice {
     return [];
   }
 
-  protected linkChanged(_online: boolean): void {}
+  protected linkChanged(_online: boolean): void {
+    // a hook: only the display has something to redo when the link comes back
+  }
 
   private refreshState(): void {
     const state = this.state();
@@ -173,8 +175,7 @@ export class FirmataDisplay extends BoardDevice implements Display {
   private async flush(): Promise<void> {
     for (;;) {
       const connection = this.link.current;
-      if (connection === null || connection.lcd === null || !this.opened)
-        throw new Error('display went offline: text not shown');
+      if (connection?.lcd == null || !this.opened) throw new Error('display went offline: text not shown');
       const row = this.wanted.findIndex((text, index) => this.glass[index] !== text);
       if (row < 0) {
         await connection.line.drained();
@@ -245,6 +246,7 @@ export async function openFirmataPort(path: string): Promise<FirmataTransport> {
 }
 
 /** `--device firmata:PATH`: the DriverFactory of hardware/factory.ts. */
+// eslint-disable-next-line @typescript-eslint/require-await -- a DriverFactory reports a bad spec by rejecting, never by throwing
 export async function createFirmataDevices(
   path: string,
   options: FirmataDriverOptions = {},

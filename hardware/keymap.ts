@@ -129,7 +129,7 @@ export function keyFromTerminal(
   if (key?.ctrl === true) return null;
   const applicationKey = key?.sequence === undefined ? undefined : APPLICATION_KEYPAD.get(key.sequence);
   if (applicationKey !== undefined) return applicationKey;
-  if (ch !== undefined && ch.length === 1) {
+  if (ch?.length === 1) {
     const fromCharacter = CHARACTER_KEYS.get(ch);
     if (fromCharacter !== undefined) return fromCharacter;
   }

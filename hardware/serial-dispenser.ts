@@ -15,7 +15,10 @@ export interface SerialDispenserOptions {
   lowCashCount?: number;
 }
 
-type Pending = { id: number; finish: (result: DispenseResult) => void };
+interface Pending {
+  id: number;
+  finish: (result: DispenseResult) => void;
+}
 
 export class SerialDispenser extends SerialDevice implements CashDispenser {
   readonly kind = 'serial';
@@ -116,8 +119,10 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
         // [SL-4.8] a dispense's CASH comes before its DISPENSED: cassettes() is current when dispense() resolves.
         this.loaded = message.cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
         return;
-      case 'DISPENSED':
-        return this.dispensed(message);
+      case 'DISPENSED': {
+        this.dispensed(message);
+        return;
+      }
       case 'FAULT':
         if (message.fault === 'jam') this.jammed = true;
         if (message.fault === 'cashLow') this.lowReported = true; // the CASH before it has the counts [SL-4.9]
@@ -142,7 +147,7 @@ export class SerialDispenser extends SerialDevice implements CashDispenser {
 
   private dispensed(message: Extract<DeviceMessage, { verb: 'DISPENSED' }>): void {
     if (message.fault === 'jam') this.jammed = true;
-    if (this.pending === null || this.pending.id !== message.id) {
+    if (this.pending?.id !== message.id) {
       // An answer after its timeout or reconnect: the kiosk already voided; say what really left.
       this.log(
         `serial dispenser: late DISPENSED ${message.id}: ${message.dispensedCents} cents${message.fault === null ? '' : `, fault ${message.fault}`}; reconcile the cassettes`,

@@ -322,7 +322,10 @@ export class SerialLink {
   }
 
   private handle(message: DeviceMessage): void {
-    if (message.verb === 'HELLO') return this.greeted(message);
+    if (message.verb === 'HELLO') {
+      this.greeted(message);
+      return;
+    }
     if (this.helloReceived === null) {
       // The device talks but never greeted us: it missed our HELLO (its cable was out when
       // we said it). Say it again rather than wait for the timeout.

@@ -54,7 +54,10 @@ export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
     );
     const write = (data: string): Promise<void> =>
       new Promise<void>((done, fail) => {
-        if (closed) return fail(new Error('port is closed'));
+        if (closed) {
+          fail(new Error('port is closed'));
+          return;
+        }
         const settle = (error: Error | null | undefined): void => {
           if (!writing.delete(settle)) return;
           if (error) fail(error);
@@ -69,7 +72,10 @@ export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
       new Promise<void>((done) => {
         closed = true;
         failWrites();
-        if (!port.isOpen) return done();
+        if (!port.isOpen) {
+          done();
+          return;
+        }
         port.close(() => done());
       });
     port.open((error) => {

@@ -214,6 +214,7 @@ export interface SerialDevices extends DeviceBundle {
 
 export const SerialError = { BAD_PATH: 'BAD_SERIAL_PATH' } as const satisfies Record<string, CodeOf<'device'>>;
 
+// eslint-disable-next-line @typescript-eslint/require-await -- a DriverFactory reports a bad path by rejecting, never by throwing
 export async function createSerialDevices(path: string, options: SerialDevicesOptions = {}): Promise<SerialDevices> {
   if (path.trim() === '' || path.includes('\0'))
     throw new AtmError(SerialError.BAD_PATH, `serial device path ${JSON.stringify(path)} is not a path`);
@@ -230,11 +231,15 @@ export async function createSerialDevices(path: string, options: SerialDevicesOp
   link.onGreeted(() => (faults.tamper = false));
   link.onMessage((message) => {
     switch (message.verb) {
-      case 'KEY':
-        return keypad.received(message.key);
+      case 'KEY': {
+        keypad.received(message.key);
+        return;
+      }
       case 'DISPENSED':
-      case 'CASH':
-        return dispenser.received(message);
+      case 'CASH': {
+        dispenser.received(message);
+        return;
+      }
       case 'FAULT':
         if (message.fault === 'tamper' || message.fault === 'ok') faults.tamper = message.fault === 'tamper';
         dispenser.received(message);

@@ -13,14 +13,16 @@ export abstract class SimDevice {
   private lastState: DeviceState = 'offline';
   private readonly stateListeners = new Listeners<DeviceState>();
 
-  async open(): Promise<void> {
+  open(): Promise<void> {
     this.opened = true;
     this.refreshState();
+    return Promise.resolve();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.opened = false;
     this.refreshState();
+    return Promise.resolve();
   }
 
   state(): DeviceState {
@@ -49,7 +51,9 @@ export abstract class SimDevice {
   }
 
   /** Hook for what losing power does to the device itself (a display goes blank). */
-  protected unplugged(): void {}
+  protected unplugged(): void {
+    // a hook: a keypad or dispenser keeps nothing that power loss would clear
+  }
 
   /** Subclasses call this after anything that may change state(); listeners hear only changes. */
   protected refreshState(): void {

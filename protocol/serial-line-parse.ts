@@ -21,7 +21,10 @@ import {
   type ParsedLine,
 } from './serial-line-spec.js';
 
-type Fields = { verb: string; rest: string | null };
+interface Fields {
+  verb: string;
+  rest: string | null;
+}
 type Handler<T> = (rest: string | null) => T | string;
 
 /** [SL-2.6] Length, characters, checksum, verb: in that order, before any argument is read. */

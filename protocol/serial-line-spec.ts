@@ -55,6 +55,7 @@ export const KEY_TO_WIRE = {
   cancel: 'ESC',
 } as Readonly<Record<KeyName, string>>;
 assert(
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checks at load what the cast above only claims
   KEY_NAMES.every((key) => KEY_TO_WIRE[key] !== undefined),
   'every key has a wire form',
 );
