@@ -1,5 +1,5 @@
 // [Seam] The ledger store. LevelDB is the embedded default (level-store.ts); the memory
-// store is the fake for fast unit tests. Both run one contract suite (test/store.test.ts).
+// store is the fake for fast unit tests. Both run one contract suite (test/bank/store.test.ts).
 import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
 import { EMPTY_AUDIT_HEAD } from './types.js';
 

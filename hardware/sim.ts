@@ -1,6 +1,6 @@
 // The simulated drivers: the kiosk's default devices and the fakes with test powers
 // (serialport's MockBinding is the model). They keep the contracts of types.ts exactly, so
-// the contract suites of test/hardware-sim.test.ts run unchanged against later drivers.
+// the contract suites of test/hardware/sim.test.ts run unchanged against later drivers.
 import { assert } from '../protocol/index.js';
 import { KEY_NAMES } from './types.js';
 import type { Display, KeyName, Keypad, Unsubscribe } from './types.js';

@@ -2,7 +2,7 @@
 // JSON or telemetry may see. Each group below is a list, and `Code` is the union of them all, so an
 // AtmError, a decline, a close reason or a dispense fault can only carry a code that is here. The
 // const objects elsewhere (DeclineCode, ClientError, KeystoreError, ...) are views onto these lists
-// (`satisfies` keeps them honest); test/errors.test.ts checks every code is unique and has one row
+// (`satisfies` keeps them honest); test/protocol/errors.test.ts checks every code is unique and has one row
 // in PROTOCOL.md's tables ([ATM-4.7], [ATM-4.8], [ATM-4.12]).
 
 export const CODE_GROUPS = {

@@ -1,6 +1,6 @@
 // The device seams (hardware/types.ts): one contract suite per interface, run against every
-// driver (MQTT.js's abstractStoreTest(build)): the sim drivers in test/hardware-sim.test.ts,
-// the serial driver in test/serial-driver.test.ts. They live here, not in a test file, so
+// driver (MQTT.js's abstractStoreTest(build)): the sim drivers in test/hardware/sim.test.ts,
+// the serial driver in test/hardware/serial-driver.test.ts. They live here, not in a test file, so
 // importing them does not re-run another file's tests. [DESIGN §5]
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,336 @@
+// One contract suite for the LedgerStore seam (bank/store.ts), run against every
+// implementation: the in-memory fake and LevelDB in a temp dir. [DESIGN §4] Atomicity,
+// Storage seam. LevelDB-only properties (reopen, the lock) follow the shared suite.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LevelLedgerStore } from '../../bank/level-store.js';
+import { MemoryLedgerStore, type LedgerStore } from '../../bank/store.js';
+import {
+  EMPTY_AUDIT_HEAD,
+  emptyBatch,
+  type Account,
+  type AuditToken,
+  type LedgerBatch,
+  type TxnRecord,
+} from '../../bank/types.js';
+import { makeTempDir } from '../helpers/bank.js';
+
+const NOW_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+/** A store under test plus a way to make its commits fail and to come back afterwards. */
+interface StoreHarness {
+  readonly store: LedgerStore;
+  /** From now on commit() must reject, as with a full disk or a closed handle. */
+  breakCommits(): Promise<void>;
+  /** Commits work again; everything durably committed before is readable. */
+  heal(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+function account(username: string, balanceCents: number): Account {
+  return {
+    username,
+    passwordHash: '$2b$04$hash',
+    balanceCents,
+    heldCents: 0,
+    failedLogins: 0,
+    lockedUntilMs: 0,
+    withdrawnDay: '2026-11-27',
+    withdrawnTodayCents: 0,
+    createdAtMs: NOW_MS,
+  };
+}
+
+function txn(txnId: string, username: string, fields: Partial<TxnRecord> = {}): TxnRecord {
+  return {
+    txnId,
+    kind: 'withdraw',
+    username,
+    kioskId: 'kiosk-01',
+    amountCents: 500,
+    postedCents: 0,
+    state: 'held',
+    createdAtMs: NOW_MS,
+    holdExpiresAtMs: NOW_MS + 60_000,
+    response: { ok: true, txnId, heldCents: 500, holdExpiresAt: new Date(NOW_MS + 60_000).toISOString() },
+    ...fields,
+  };
+}
+
+function batch(fields: Partial<LedgerBatch>): LedgerBatch {
+  return { ...emptyBatch(), ...fields };
+}
+
+function tokens(fromSeq: number, toSeq: number): AuditToken[] {
+  const list: AuditToken[] = [];
+  for (let seq = fromSeq; seq <= toSeq; seq++) list.push({ seq, token: `token-${seq}` });
+  return list;
+}
+
+function storeContract(name: string, build: () => Promise<StoreHarness>): void {
+  const open = async (t: TestContext): Promise<StoreHarness> => {
+    const harness = await build();
+    t.after(() => harness.dispose());
+    return harness;
+  };
+
+  test(`${name}: a new store is empty and its audit head is EMPTY_AUDIT_HEAD`, async (t) => {
+    const { store } = await open(t);
+    assert.equal(await store.getAccount('austin'), null);
+    assert.equal(await store.getTxn('txn-00000001'), null);
+    assert.deepEqual(await store.listOpenHolds(), []);
+    assert.deepEqual(await store.getAuditHead(), EMPTY_AUDIT_HEAD);
+    assert.deepEqual(await store.getAuditHead(), { seq: 0, hash: '0'.repeat(64) });
+    assert.deepEqual(await store.listAuditTokensAfter(0), []);
+  });
+
+  test(`${name}: every part of a commit is visible as soon as commit resolves`, async (t) => {
+    const { store } = await open(t);
+    const head = { seq: 2, hash: 'ab'.repeat(32) };
+    await store.commit(
+      batch({
+        accounts: [account('austin', 15000), account('bob', 7)],
+        txns: [txn('txn-00000001', 'austin')],
+        openHoldsAdded: ['txn-00000001'],
+        auditTokens: tokens(1, 2),
+        auditHead: head,
+      }),
+    );
+    assert.deepEqual(await store.getAccount('austin'), account('austin', 15000));
+    assert.deepEqual(await store.getAccount('bob'), account('bob', 7));
+    assert.deepEqual(await store.getTxn('txn-00000001'), txn('txn-00000001', 'austin'));
+    assert.deepEqual(await store.listOpenHolds(), ['txn-00000001']);
+    assert.deepEqual(await store.listAuditTokensAfter(0), tokens(1, 2));
+    assert.deepEqual(await store.getAuditHead(), head);
+  });
+
+  test(`${name}: a later commit replaces an account and a txn by key`, async (t) => {
+    const { store } = await open(t);
+    await store.commit(batch({ accounts: [account('austin', 15000)], txns: [txn('txn-00000001', 'austin')] }));
+    await store.commit(
+      batch({
+        accounts: [account('austin', 10000)],
+        txns: [txn('txn-00000001', 'austin', { state: 'posted', postedCents: 500 })],
+      }),
+    );
+    assert.equal((await store.getAccount('austin'))?.balanceCents, 10000);
+    assert.equal((await store.getTxn('txn-00000001'))?.state, 'posted');
+  });
+
+  test(`${name}: reads return copies, so mutating one changes nothing stored`, async (t) => {
+    const { store } = await open(t);
+    const written = account('austin', 15000);
+    await store.commit(batch({ accounts: [written] }));
+    written.balanceCents = 1;
+    const read = await store.getAccount('austin');
+    assert.ok(read !== null);
+    read.balanceCents = 2;
+    assert.equal((await store.getAccount('austin'))?.balanceCents, 15000);
+  });
+
+  test(`${name}: a batch with nothing in it changes nothing and resolves`, async (t) => {
+    const { store } = await open(t);
+    await store.commit(batch({ accounts: [account('austin', 1)], auditHead: { seq: 1, hash: 'cd'.repeat(32) } }));
+    await store.commit(emptyBatch());
+    assert.equal((await store.getAccount('austin'))?.balanceCents, 1);
+    assert.deepEqual(
+      await store.getAuditHead(),
+      { seq: 1, hash: 'cd'.repeat(32) },
+      'a null auditHead leaves the head unchanged',
+    );
+  });
+
+  test(`${name}: a failed commit writes nothing at all, and commits work again afterwards`, async (t) => {
+    const harness = await open(t);
+    const head1 = { seq: 1, hash: '11'.repeat(32) };
+    await harness.store.commit(
+      batch({ accounts: [account('austin', 15000)], auditTokens: tokens(1, 1), auditHead: head1 }),
+    );
+    await harness.breakCommits();
+    await assert.rejects(
+      harness.store.commit(
+        batch({
+          accounts: [account('austin', 0), account('bob', 99)],
+          txns: [txn('txn-00000002', 'austin')],
+          openHoldsAdded: ['txn-00000002'],
+          auditTokens: tokens(2, 3),
+          auditHead: { seq: 3, hash: '33'.repeat(32) },
+          auditTokensPrunedThrough: 1,
+        }),
+      ),
+      Error,
+    );
+    await harness.heal();
+    const { store } = harness;
+    assert.equal((await store.getAccount('austin'))?.balanceCents, 15000);
+    assert.equal(await store.getAccount('bob'), null);
+    assert.equal(await store.getTxn('txn-00000002'), null);
+    assert.deepEqual(await store.listOpenHolds(), []);
+    assert.deepEqual(await store.listAuditTokensAfter(0), tokens(1, 1), 'neither the new tokens nor the prune landed');
+    assert.deepEqual(await store.getAuditHead(), head1);
+    await store.commit(batch({ accounts: [account('bob', 5)] }));
+    assert.equal((await store.getAccount('bob'))?.balanceCents, 5);
+  });
+
+  test(`${name}: open holds are added and removed by txn id`, async (t) => {
+    const { store } = await open(t);
+    await store.commit(batch({ openHoldsAdded: ['hold-000a', 'hold-000b', 'hold-000c'] }));
+    assert.deepEqual((await store.listOpenHolds()).sort(), ['hold-000a', 'hold-000b', 'hold-000c']);
+    await store.commit(batch({ openHoldsRemoved: ['hold-000b'], openHoldsAdded: ['hold-000d'] }));
+    assert.deepEqual((await store.listOpenHolds()).sort(), ['hold-000a', 'hold-000c', 'hold-000d']);
+    await store.commit(batch({ openHoldsRemoved: ['hold-000a', 'hold-000c', 'hold-000d', 'never-added'] }));
+    assert.deepEqual(await store.listOpenHolds(), []);
+  });
+
+  test(`${name}: a hold added and removed in one batch is not left open`, async (t) => {
+    const { store } = await open(t);
+    await store.commit(batch({ openHoldsAdded: ['hold-000a', 'hold-000b'], openHoldsRemoved: ['hold-000a'] }));
+    assert.deepEqual(await store.listOpenHolds(), ['hold-000b']);
+  });
+
+  test(`${name}: listAuditTokensAfter returns tokens past seq in numeric order`, async (t) => {
+    const { store } = await open(t);
+    // Committed out of order and across the 9 → 10 and 99 → 100 digit boundaries.
+    await store.commit(batch({ auditTokens: [...tokens(95, 101), ...tokens(8, 12)].reverse() }));
+    await store.commit(batch({ auditTokens: tokens(1, 7) }));
+    const all = await store.listAuditTokensAfter(0);
+    assert.deepEqual(
+      all.map((t) => t.seq),
+      [...Array.from({ length: 12 }, (_, i) => i + 1), 95, 96, 97, 98, 99, 100, 101],
+    );
+    assert.deepEqual(all[9], { seq: 10, token: 'token-10' });
+    assert.deepEqual(await store.listAuditTokensAfter(9), [...tokens(10, 12), ...tokens(95, 101)]);
+    assert.deepEqual(await store.listAuditTokensAfter(99), tokens(100, 101));
+    assert.deepEqual(await store.listAuditTokensAfter(101), []);
+    assert.deepEqual(await store.listAuditTokensAfter(1000), []);
+  });
+
+  test(`${name}: auditTokensPrunedThrough deletes the tokens audit.log already has`, async (t) => {
+    const { store } = await open(t);
+    await store.commit(batch({ auditTokens: tokens(1, 5), auditHead: { seq: 5, hash: '55'.repeat(32) } }));
+    await store.commit(
+      batch({ auditTokens: tokens(6, 7), auditHead: { seq: 7, hash: '77'.repeat(32) }, auditTokensPrunedThrough: 3 }),
+    );
+    assert.deepEqual(await store.listAuditTokensAfter(0), tokens(4, 7));
+    await store.commit(batch({ auditTokensPrunedThrough: 7 }));
+    assert.deepEqual(await store.listAuditTokensAfter(0), []);
+    assert.deepEqual(await store.getAuditHead(), { seq: 7, hash: '77'.repeat(32) }, 'pruning never moves the head');
+  });
+}
+
+storeContract('MemoryLedgerStore', async () => {
+  const store = new MemoryLedgerStore();
+  return {
+    store,
+    breakCommits: async () => {
+      store.failCommits = true;
+    },
+    heal: async () => {
+      store.failCommits = false;
+    },
+    dispose: () => store.close(),
+  };
+});
+
+storeContract('LevelLedgerStore', async () => {
+  const root = makeTempDir('atm-store-');
+  const location = path.join(root, 'ledger');
+  let store: LedgerStore = await LevelLedgerStore.open(location);
+  let closed = false;
+  return {
+    get store() {
+      return store;
+    },
+    // A closed handle is the fault LevelDB lets a test cause: every write must then reject.
+    breakCommits: async () => {
+      await store.close();
+      closed = true;
+    },
+    heal: async () => {
+      store = await LevelLedgerStore.open(location);
+      closed = false;
+    },
+    dispose: async () => {
+      if (!closed) await store.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+});
+
+async function levelInTemp(t: TestContext): Promise<{ location: string; store: LevelLedgerStore }> {
+  const root = makeTempDir('atm-store-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const location = path.join(root, 'ledger');
+  return { location, store: await LevelLedgerStore.open(location) };
+}
+
+test('LevelLedgerStore: everything committed survives close and reopen', async (t) => {
+  const { location, store } = await levelInTemp(t);
+  const head = { seq: 4, hash: '44'.repeat(32) };
+  await store.commit(
+    batch({
+      accounts: [account('austin', 15000)],
+      txns: [txn('txn-00000001', 'austin')],
+      openHoldsAdded: ['txn-00000001', 'txn-00000002'],
+      auditTokens: tokens(1, 4),
+      auditHead: head,
+    }),
+  );
+  await store.commit(batch({ openHoldsRemoved: ['txn-00000002'], auditTokensPrunedThrough: 2 }));
+  await store.close();
+  const reopened = await LevelLedgerStore.open(location);
+  t.after(() => reopened.close());
+  assert.deepEqual(await reopened.getAccount('austin'), account('austin', 15000));
+  assert.deepEqual(await reopened.getTxn('txn-00000001'), txn('txn-00000001', 'austin'));
+  assert.deepEqual(await reopened.listOpenHolds(), ['txn-00000001']);
+  assert.deepEqual(await reopened.listAuditTokensAfter(0), tokens(3, 4));
+  assert.deepEqual(await reopened.getAuditHead(), head);
+});
+
+test('LevelLedgerStore: a second open of the same directory in this process fails on the lock', async (t) => {
+  const { location, store } = await levelInTemp(t);
+  t.after(() => store.close());
+  await assert.rejects(
+    LevelLedgerStore.open(location),
+    (error: Error & { code?: string; cause?: { code?: string } }) => {
+      assert.equal(error.code ?? '', 'LEVEL_DATABASE_NOT_OPEN');
+      assert.equal(error.cause?.code, 'LEVEL_LOCKED');
+      return true;
+    },
+  );
+  // The first handle is unharmed by the refused second one.
+  await store.commit(batch({ accounts: [account('austin', 1)] }));
+  assert.equal((await store.getAccount('austin'))?.balanceCents, 1);
+});
+
+test('LevelLedgerStore: a second bank process cannot open a directory that one holds', async (t) => {
+  const { location, store } = await levelInTemp(t);
+  t.after(() => store.close());
+  const storeModule = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bank', 'level-store.js');
+  const script = `import(${JSON.stringify(storeModule)}).then(({ LevelLedgerStore }) => LevelLedgerStore.open(process.argv[1]))
+    .then(() => { console.log('opened'); process.exit(0); }, (e) => { console.log(e.cause?.code ?? e.code); process.exit(3); });`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, location], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(child.status, 3, `child stdout=${child.stdout} stderr=${child.stderr}`);
+  assert.equal(child.stdout.trim(), 'LEVEL_LOCKED');
+});
+
+test('LevelLedgerStore: a batch with one unencodable value is refused whole', async (t) => {
+  const { store } = await levelInTemp(t);
+  t.after(() => store.close());
+  await store.commit(batch({ accounts: [account('austin', 15000)] }));
+  // JSON cannot carry a BigInt: the encoder throws on the txn op, after the account op was queued.
+  const poisoned = { ...txn('txn-00000009', 'austin'), response: { big: 1n } } as unknown as TxnRecord;
+  await assert.rejects(
+    store.commit(batch({ accounts: [account('austin', 0)], openHoldsAdded: ['txn-00000009'], txns: [poisoned] })),
+  );
+  assert.equal((await store.getAccount('austin'))?.balanceCents, 15000);
+  assert.deepEqual(await store.listOpenHolds(), []);
+  assert.equal(await store.getTxn('txn-00000009'), null);
+});
