@@ -14,7 +14,7 @@ import {
   type ServiceCore,
   type SessionContext,
 } from './service-core.js';
-import type { TxnRecord } from './types.js';
+import type { TxnKind, TxnRecord } from './types.js';
 import { voidHold, withHold } from './holds.js';
 
 export async function onBalance(
@@ -36,6 +36,25 @@ export async function onBalance(
   });
 }
 
+/**
+ * A transaction id already in the ledger: the same request (kind, user, amount) gets its first
+ * answer again and moves nothing; anything else under that id is DUPLICATE_TXN.
+ */
+function answerRepeat(
+  core: ServiceCore,
+  session: SessionContext,
+  request: { id: number; txnId: string; amountCents: number },
+  base: ActionBase,
+  existing: TxnRecord,
+  kind: TxnKind,
+  username: string,
+): Promise<Handled> {
+  const same = existing.kind === kind && existing.username === username && existing.amountCents === request.amountCents;
+  return same
+    ? core.replayed(session, request.id, base, existing)
+    : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+}
+
 export async function onDeposit(
   core: ServiceCore,
   session: SessionContext,
@@ -46,13 +65,7 @@ export async function onDeposit(
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
   return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
     const existing = await core.options.store.getTxn(request.txnId);
-    if (existing !== null) {
-      const same =
-        existing.kind === 'deposit' && existing.username === username && existing.amountCents === request.amountCents;
-      return same
-        ? core.replayed(session, request.id, base, existing)
-        : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
-    }
+    if (existing !== null) return answerRepeat(core, session, request, base, existing, 'deposit', username);
     const account = await core.readAccount(username);
     if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
     const decision = decideDeposit(account, request.amountCents, core.limits);
@@ -101,13 +114,7 @@ export async function onHold(
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
   return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
     const existing = await core.options.store.getTxn(request.txnId);
-    if (existing !== null) {
-      const same =
-        existing.kind === 'withdraw' && existing.username === username && existing.amountCents === request.amountCents;
-      return same
-        ? core.replayed(session, request.id, base, existing)
-        : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
-    }
+    if (existing !== null) return answerRepeat(core, session, request, base, existing, 'withdraw', username);
     const account = await core.readAccount(username);
     if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
     const nowMs = core.now();

@@ -11,40 +11,9 @@ import type { KeystoreView } from './key-store.js';
 import { RateLimiter } from './mutex.js';
 import type { BankObserver } from './observer.js';
 import type { BankService, SessionContext } from './service.js';
+import { DEFAULT_SERVER_LIMITS, SECURITY_REASONS, badRequestCode, type ServerLimits } from './server-limits.js';
 
-export interface ServerLimits {
-  connectionsMax: number;
-  pendingHandshakesMax: number; // oldest pending handshake is evicted when a new one arrives
-  sessionsPerKioskMax: number;
-  handshakesPerSecondPerKiosk: number;
-  handshakeBurstPerKiosk: number;
-  requestsQueuedPerSessionMax: number;
-  helloCacheMax: number; // [ATM-2.4.4] remembered (kid, Nc) pairs
-  securityAuditsPerSecond: number; // so a flood of bad handshakes cannot flood the audit log
-}
-
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  connectionsMax: 2048,
-  pendingHandshakesMax: 256,
-  sessionsPerKioskMax: 4,
-  handshakesPerSecondPerKiosk: 20,
-  handshakeBurstPerKiosk: 40,
-  requestsQueuedPerSessionMax: 4,
-  helloCacheMax: 100_000,
-  securityAuditsPerSecond: 20,
-};
-
-const SECURITY_REASONS = new Set<string>([
-  SessionCloseReason.BAD_MAC,
-  SessionCloseReason.HANDSHAKE,
-  SessionCloseReason.REPLAYED_HELLO,
-  SessionCloseReason.STALE_TIMESTAMP,
-  SessionCloseReason.FRAME_LENGTH,
-  SessionCloseReason.VERSION,
-  SessionCloseReason.RECORD_TYPE,
-  SessionCloseReason.RATE_LIMITED,
-  SessionCloseReason.BAD_MESSAGE,
-]);
+export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server-limits.js';
 
 export interface BankServerOptions {
   host: string;
@@ -312,20 +281,5 @@ export class BankServer {
       });
     }
     connection.channel.send(encodeMessage(handled.response));
-  }
-}
-
-/** Field-level schema failures map to the decline a person can act on. */
-function badRequestCode(parsed: Extract<ReturnType<typeof parseRequest>, { ok: false }>): DeclineCode {
-  switch (parsed.kind) {
-    case 'cents':
-    case 'centsOrZero':
-      return DeclineCode.INVALID_AMOUNT;
-    case 'username':
-      return DeclineCode.INVALID_USERNAME;
-    case 'password':
-      return DeclineCode.WEAK_PASSWORD;
-    default:
-      return DeclineCode.BAD_REQUEST;
   }
 }

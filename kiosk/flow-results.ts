@@ -1,6 +1,6 @@
 // What the customer sees once the bank (and the dispenser) answered: the result screens, their
 // display lines and the receipt text.
-import { formatCents } from '../protocol/index.js';
+import { formatCents, maskUsername } from '../protocol/index.js';
 import { OUTCOME_UNKNOWN_CODES, go, stay } from './flow-state.js';
 import type { EffectResult, KioskState, Step } from './flow-state.js';
 import { declineWords, say, sayLine } from './flow-words.js';
@@ -188,12 +188,8 @@ function receipt(state: KioskState, nowMs: number, lines: string[]): string {
     'SECURE ATM',
     `Kiosk ${state.kioskId}`,
     `${when} UTC`,
-    `Customer ${maskName(state.username)}`,
+    `Customer ${maskUsername(state.username)}`,
     ...lines,
     'Thank you',
   ].join('\n');
-}
-
-function maskName(username: string | null): string {
-  return username === null ? '-' : `${username.slice(0, 2)}***`;
 }

@@ -7,7 +7,7 @@
 // two requests, and carries a logged-in customer's login over with a one-time hand-over token
 // ([ATM-4.9]): the customer never notices. A renewal that fails keeps the old session and is
 // tried again; only a session that really dies is reported as lost.
-import { DEFAULT_TIMEOUTS } from '../protocol/index.js';
+import { Backoff, DEFAULT_TIMEOUTS } from '../protocol/index.js';
 import { BankConnection, ClientError, type ConnectOptions } from '../protocol/index.js';
 import { AtmError } from '../protocol/index.js';
 import type { ResponseOf } from '../protocol/index.js';
@@ -37,7 +37,7 @@ export class KioskLink implements BankLink {
   private readonly lostListeners: ((detail: string) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -47,7 +47,7 @@ export class KioskLink implements BankLink {
   renewals = 0;
 
   constructor(private readonly options: KioskLinkOptions) {
-    this.backoffMs = options.backoffInitialMs ?? 250;
+    this.backoff = new Backoff(options.backoffInitialMs ?? 250, options.backoffMaxMs ?? 2_000);
     this.log = options.log ?? (() => undefined);
   }
 
@@ -116,7 +116,7 @@ export class KioskLink implements BankLink {
         return;
       }
       this.adopt(connection, leftMs);
-      this.backoffMs = this.options.backoffInitialMs ?? 250;
+      this.backoff.reset();
       this.setState('online', 'connected', 'connected');
     } catch (error) {
       connection?.close();
@@ -199,8 +199,10 @@ export class KioskLink implements BankLink {
 
   private scheduleRetry(immediately = false): void {
     if (this.stopped) return;
-    const delayMs = immediately ? 0 : this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.backoffMaxMs ?? 2_000);
+    // A lost session is retried at once, but still moves the backoff on, so a bank that keeps
+    // dropping the session right after the handshake is not hammered.
+    const nextMs = this.backoff.nextDelayMs();
+    const delayMs = immediately ? 0 : nextMs;
     this.retryTimer = setTimeout(() => void this.connectOnce(), delayMs);
     this.retryTimer.unref();
   }

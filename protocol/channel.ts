@@ -13,14 +13,10 @@ import {
 import { systemRandomBytes, wipe, type RandomBytes } from './crypto.js';
 import { Deadlines } from './deadlines.js';
 import { SessionCloseReason } from './errors.js';
-import { FRAME_BYTES_MAX, FrameDecoder, encodeFrame, type FrameLimits } from './frame.js';
+import { FrameDecoder, encodeFrame } from './frame.js';
+import { answerHello, frameLimitsFor, type ChannelState } from './channel-steps.js';
 import {
-  M1_BYTES,
-  M2_BYTES,
-  M3_BYTES,
-  hostCheckHello,
   hostFinish,
-  hostRespond,
   kioskFinish,
   kioskStart,
   type HostPendingState,
@@ -30,7 +26,6 @@ import {
 import {
   DIRECTION_HOST_TO_KIOSK,
   DIRECTION_KIOSK_TO_HOST,
-  RECORD_OVERHEAD_BYTES,
   RECORD_TYPE_CLOSE,
   RECORD_TYPE_DATA,
   RecordOpener,
@@ -46,10 +41,8 @@ export {
   type HostPolicy,
 } from './channel-options.js';
 
-type State = 'awaitingHello' | 'awaitingServerHello' | 'awaitingFinished' | 'open' | 'closed';
-
 export class SecureChannel {
-  private state: State;
+  private state: ChannelState;
   private readonly decoder: FrameDecoder;
   private readonly timeouts: ChannelTimeouts;
   private readonly stream: Duplex;
@@ -67,7 +60,7 @@ export class SecureChannel {
 
   private constructor(
     options: ChannelOptions,
-    state: State,
+    state: ChannelState,
     private readonly policy: HostPolicy | null,
   ) {
     this.state = state;
@@ -76,7 +69,7 @@ export class SecureChannel {
     this.randomBytes = options.randomBytes ?? systemRandomBytes;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.events = options.events ?? {};
-    this.decoder = new FrameDecoder(() => this.frameLimits());
+    this.decoder = new FrameDecoder(() => frameLimitsFor(this.state));
     this.opened = new Promise<void>((resolve, reject) => {
       this.openResolvers = { resolve, reject };
     });
@@ -153,24 +146,6 @@ export class SecureChannel {
     this.events.onClose?.(reason, detail, clean);
   }
 
-  private frameLimits(): FrameLimits {
-    switch (this.state) {
-      case 'awaitingHello':
-        return { bodyBytesMin: M1_BYTES, bodyBytesMax: M1_BYTES };
-      case 'awaitingServerHello':
-        return { bodyBytesMin: M2_BYTES, bodyBytesMax: M2_BYTES };
-      case 'awaitingFinished':
-        return { bodyBytesMin: M3_BYTES, bodyBytesMax: M3_BYTES };
-      case 'open':
-      case 'closed':
-        return { bodyBytesMin: RECORD_OVERHEAD_BYTES, bodyBytesMax: FRAME_BYTES_MAX };
-      default: {
-        const exhaustive: never = this.state;
-        return exhaustive;
-      }
-    }
-  }
-
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.decoder.push(chunk);
@@ -224,40 +199,19 @@ export class SecureChannel {
   }
 
   private onHello(m1: Buffer): void {
-    const policy = this.policy;
-    if (policy === null) {
+    if (this.policy === null) {
       this.fail(SessionCloseReason.HANDSHAKE, 'unexpected m1');
       return;
     }
-    const check = hostCheckHello(m1, policy.lookupPsk, policy.dummyPsk, this.nowMs());
-    this.kioskId = check.ok ? check.hello.kioskId : check.kioskId;
-    if (!check.ok) {
-      this.fail(check.closeReason, check.reason);
+    const answer = answerHello(m1, this.policy, this.nowMs(), this.randomBytes);
+    this.kioskId = answer.kioskId;
+    if (!answer.ok) {
+      this.fail(answer.closeReason, answer.detail);
       return;
     }
-    const kioskId = check.hello.kioskId;
-    if (kioskId === null) {
-      this.fail(SessionCloseReason.HANDSHAKE, 'no kiosk id');
-      return;
-    }
-    const refused = policy.admitHello({ ...check.hello, kioskId });
-    if (refused !== null) {
-      this.fail(refused.reason, refused.detail);
-      return;
-    }
-    const psk = policy.lookupPsk(kioskId);
-    if (psk === null) {
-      this.fail(SessionCloseReason.HANDSHAKE, 'kiosk revoked during handshake');
-      return;
-    }
-    const response = hostRespond(m1, check.hello, psk, this.randomBytes);
-    if (!response.ok) {
-      this.fail(SessionCloseReason.HANDSHAKE, response.reason);
-      return;
-    }
-    this.hostPending = response.pending;
+    this.hostPending = answer.pending;
     this.state = 'awaitingFinished';
-    this.writeFrame(response.m2);
+    this.writeFrame(answer.m2);
   }
 
   private onServerHello(m2: Buffer): void {

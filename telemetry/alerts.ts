@@ -4,45 +4,19 @@
 // it ends. Operators of kiosk fleets complain of "machine down" floods, so a kiosk is only
 // reported offline after it has had no session for `kioskOfflineAlertMs`, and a repeated
 // security event only counts up the alert it already raised.
-import type { CassetteReport, DeviceState } from '../protocol/index.js';
 import {
   ACTIVE_ALERTS_MAX,
   type ActiveAlertsPayload,
   type AlertKind,
   type AlertPayload,
   type AlertSeverity,
+  type CassetteReport,
 } from '../protocol/index.js';
+import { DEFAULT_ALERT_OPTIONS, DEVICE_NAMES } from './alert-options.js';
+import type { AlertEngineOptions, AlertEngineStats, DeviceStates } from './alert-options.js';
 
-export interface AlertEngineOptions {
-  /** A kiosk with no open session for this long is offline (a shorter flap raises nothing). */
-  kioskOfflineAlertMs: number;
-  /** A cassette with fewer notes than this is low (0 notes: critical). */
-  lowCashCount: number;
-  /** A security alert clears after this long without a repeat. */
-  securityQuietMs: number;
-  /** The telemetry-dropped alert clears after this long without a new drop. */
-  droppedQuietMs: number;
-  /** Raised conditions tracked at once; a new condition past this is refused and counted. */
-  conditionsMax: number;
-  /** Kiosks tracked (the provisioned fleet); a new kiosk past this is ignored. */
-  kiosksMax: number;
-}
-
-export const DEFAULT_ALERT_OPTIONS: AlertEngineOptions = {
-  kioskOfflineAlertMs: 60_000,
-  lowCashCount: 20,
-  securityQuietMs: 300_000,
-  droppedQuietMs: 60_000,
-  conditionsMax: 1_000,
-  kiosksMax: 10_000,
-};
-
-export interface DeviceStates {
-  keypad: DeviceState;
-  display: DeviceState;
-  dispenser: DeviceState;
-}
-const DEVICE_NAMES: readonly (keyof DeviceStates)[] = ['keypad', 'display', 'dispenser'];
+export { DEFAULT_ALERT_OPTIONS } from './alert-options.js';
+export type { AlertEngineOptions, AlertEngineStats, DeviceStates } from './alert-options.js';
 
 /** Reasons an attacker (or a broken kiosk) is behind; the rest are warnings. */
 const CRITICAL_SECURITY_REASONS = new Set(['BAD_MAC', 'REPLAYED_HELLO', 'HANDSHAKE', 'KIOSK_REVOKED']);
@@ -63,13 +37,6 @@ interface KioskLink {
   openSessions: number;
   /** When the last session closed (or tracking began), null while a session is open. */
   offlineSinceMs: number | null;
-}
-
-export interface AlertEngineStats {
-  conditions: number;
-  conditionsRefused: number;
-  kiosks: number;
-  sessionsOpen: number;
 }
 
 export class AlertEngine {
@@ -121,6 +88,11 @@ export class AlertEngine {
     this.sessionsOpen -= 1;
     if (link.openSessions === 0) link.offlineSinceMs = nowMs;
     return [];
+  }
+
+  /** Open sessions of one kiosk: the one count, which the kiosk status board asks too. */
+  openSessions(kioskId: string): number {
+    return this.kiosks.get(kioskId)?.openSessions ?? 0;
   }
 
   /** One device report: a fault per device that is not working, low cash per cassette. */

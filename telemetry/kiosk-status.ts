@@ -1,13 +1,17 @@
 // What the bank knows of each kiosk, as the retained atm/v1/kiosk/<id>/status payload: online
-// while it has an open session, when it was last heard from, its last device report and
+// while it has an open session (counted once, by the alert engine, which the board asks), when it was last heard from, its last device report and
 // cash level. Pure; each input returns the status to publish, or null when nothing an
 // operator sees has changed (so a busy kiosk does not republish on every request).
 import type { CassetteReport } from '../protocol/index.js';
 import type { CashLevel, CassetteLevel, KioskStatus } from '../protocol/index.js';
 import type { DeviceStates } from './alerts.js';
 
+/** Where the board reads a kiosk's open sessions: the alert engine, which counts them. */
+export interface OpenSessionCount {
+  openSessions(kioskId: string): number;
+}
+
 interface KioskRecord {
-  openSessions: number;
   lastSeenMs: number | null;
   devices: DeviceStates | null;
   cassettes: CassetteLevel[] | null;
@@ -25,6 +29,7 @@ export class KioskStatusBoard {
 
   /** kiosksMax bounds memory; in practice it is the provisioned fleet (a handshake needs a PSK). */
   constructor(
+    private readonly sessions: OpenSessionCount,
     private readonly lowCashCount: number,
     private readonly kiosksMax = 10_000,
   ) {}
@@ -46,19 +51,19 @@ export class KioskStatusBoard {
     return status.status === 'online' ? this.status(status.kioskId) : null;
   }
 
+  /** After the count went up: the status to publish when this is the kiosk's first session. */
   sessionOpened(kioskId: string, nowMs: number): KioskStatus | null {
     const record = this.touch(kioskId, nowMs);
     if (record === null) return null;
-    record.openSessions += 1;
-    return record.openSessions === 1 ? this.status(kioskId) : null;
+    return this.sessions.openSessions(kioskId) === 1 ? this.status(kioskId) : null;
   }
 
+  /** After the count went down (only then): the status to publish when it was the last session. */
   sessionClosed(kioskId: string, nowMs: number): KioskStatus | null {
     const record = this.kiosks.get(kioskId);
-    if (record === undefined || record.openSessions === 0) return null;
+    if (record === undefined) return null;
     record.lastSeenMs = nowMs;
-    record.openSessions -= 1;
-    return record.openSessions === 0 ? this.status(kioskId) : null;
+    return this.sessions.openSessions(kioskId) === 0 ? this.status(kioskId) : null;
   }
 
   /** The kiosk made a request: only its last-seen time moves (published with the next change). */
@@ -116,7 +121,7 @@ export class KioskStatusBoard {
     if (record === undefined) return null;
     return {
       kioskId,
-      status: record.openSessions > 0 ? 'online' : 'offline',
+      status: this.sessions.openSessions(kioskId) > 0 ? 'online' : 'offline',
       lastSeen: record.lastSeenMs === null ? null : new Date(record.lastSeenMs).toISOString(),
       devices: record.devices === null ? null : { ...record.devices },
       cassettes: record.cassettes === null ? null : record.cassettes.map((cassette) => ({ ...cassette })),
@@ -134,7 +139,7 @@ export class KioskStatusBoard {
     const existing = this.kiosks.get(kioskId);
     if (existing !== undefined) return existing;
     if (this.kiosks.size >= this.kiosksMax) return null;
-    const record: KioskRecord = { openSessions: 0, lastSeenMs: null, devices: null, cassettes: null };
+    const record: KioskRecord = { lastSeenMs: null, devices: null, cassettes: null };
     this.kiosks.set(kioskId, record);
     return record;
   }

@@ -39,7 +39,7 @@ export class TelemetryObserver implements BankObserver {
     this.sink = options.sink;
     this.nowMs = options.nowMs;
     this.alerts = new AlertEngine(options.alerts);
-    this.board = new KioskStatusBoard(this.alerts.options.lowCashCount, this.alerts.options.kiosksMax);
+    this.board = new KioskStatusBoard(this.alerts, this.alerts.options.lowCashCount, this.alerts.options.kiosksMax);
     this.metrics = new MetricsAccumulator(this.nowMs());
   }
 
@@ -107,8 +107,10 @@ export class TelemetryObserver implements BankObserver {
     // does a revoked kiosk's last session, closing.
     if (event.kioskId === null || this.revoked.has(event.kioskId)) return;
     if (event.state === 'open') {
+      // The alert engine counts the session; the board reads that count (published in the same order).
+      const transitions = this.alerts.sessionOpened(event.kioskId, this.nowMs());
       this.publishStatus(this.board.sessionOpened(event.kioskId, this.nowMs()));
-      this.publishAlerts(this.alerts.sessionOpened(event.kioskId, this.nowMs()));
+      this.publishAlerts(transitions);
     } else if (event.wasOpen !== false) {
       this.closed(event.kioskId);
     }
@@ -157,8 +159,11 @@ export class TelemetryObserver implements BankObserver {
   }
 
   private closed(kioskId: string): void {
-    this.publishStatus(this.board.sessionClosed(kioskId, this.nowMs()));
-    this.publishAlerts(this.alerts.sessionClosed(kioskId, this.nowMs()));
+    // A close with no session counted (already closed, or a revoked kiosk's) moves nothing.
+    const counted = this.alerts.openSessions(kioskId) > 0;
+    const transitions = this.alerts.sessionClosed(kioskId, this.nowMs());
+    if (counted) this.publishStatus(this.board.sessionClosed(kioskId, this.nowMs()));
+    this.publishAlerts(transitions);
   }
 
   private publishStatus(status: KioskStatus | null): void {

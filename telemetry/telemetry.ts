@@ -8,30 +8,10 @@ import { connectMqtt, type MqttClientLike, type MqttConnectOptions } from '../pr
 import { encodeQos0Publish } from './mqtt-publish.js';
 import { Envelope, type TelemetryOutlet, type TelemetryStats } from './telemetry-outlet.js';
 
+import type { TelemetrySink } from './telemetry-sink.js';
+
 export type { TelemetryOutlet, TelemetryStats } from './telemetry-outlet.js';
-
-/**
- * Contract: publish() never blocks and never throws (a dead broker is an operating error the
- * bank must not see); every payload is wrapped with `{ v: 1, ts, seq }`, seq per publisher;
- * close() resolves once the client has gone (it never rejects).
- */
-export interface TelemetrySink {
-  publish(topic: string, payload: object, options?: { retain?: boolean }): void;
-  close(): Promise<void>;
-  stats(): TelemetryStats;
-}
-
-export class NoopTelemetry implements TelemetrySink {
-  publish(): void {
-    // telemetry is off: drop it
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-  stats(): TelemetryStats {
-    return { published: 0, dropped: 0, queued: 0, connected: false };
-  }
-}
+export { NoopTelemetry, type TelemetrySink } from './telemetry-sink.js';
 
 export const TELEMETRY_QUEUE_MESSAGES_MAX = 1_000;
 /** Queued messages sent per event-loop turn after a reconnect: a full queue sent in one loop blocked the bank ~33 ms. */
