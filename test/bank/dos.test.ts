@@ -14,6 +14,7 @@ import { M1_BYTES } from '../../protocol/handshake.js';
 import { RECORD_OVERHEAD_BYTES } from '../../protocol/record.js';
 import { startTestBank, type TestBank } from '../helpers/bank.js';
 import { FakeClock } from '../helpers/clock.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const HANDSHAKE_TIMEOUT_MS = 500;
 const RECORD_READ_TIMEOUT_MS = 300;
@@ -125,13 +126,9 @@ function frameHeader(bodyBytes: number): Buffer {
 }
 
 /** Polls a condition the bank reaches on its own (no clock to drive); fails after timeoutMs. */
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** A condition the bank reaches on its own (no clock to drive). */
+const until = (condition: () => boolean, timeoutMs: number, what: string): Promise<void> =>
+  waitUntil(condition, what, timeoutMs);
 
 /** Rejects if the promise has not settled within ms: a refused close must not hang the test. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

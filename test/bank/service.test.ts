@@ -6,14 +6,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  AUDIT_LOG_FILE,
-  auditKeyOf,
-  decryptAuditToken,
-  loadKeystore,
-  verifyAuditLog,
-  type AuditRecord,
-} from '../../bank/index.js';
+import { AUDIT_LOG_FILE, auditKeyOf, loadKeystore, verifyAuditLog } from '../../bank/index.js';
 import { MemoryLedgerStore } from '../../bank/store.js';
 import type { BankHostOptions } from '../../bank/host.js';
 import type { BankConnection } from '../../protocol/client.js';
@@ -22,6 +15,7 @@ import type { DeclineResponse, Response } from '../../protocol/messages.js';
 import type { OkResponse } from '../../protocol/responses.js';
 import { TEST_PASSWORD, startTestBank, type TestBank } from '../helpers/bank.js';
 import { FakeClock } from '../helpers/clock.js';
+import { auditRecords } from '../helpers/audit.js';
 
 const MINUTE_MS = 60_000;
 
@@ -65,19 +59,6 @@ async function balanceOf(connection: BankConnection): Promise<number> {
 }
 
 /** Decrypts audit.log with the keystore's audit key only, as an auditor would. */
-function auditRecords(dataDir: string): AuditRecord[] {
-  const key = auditKeyOf(loadKeystore(dataDir));
-  const lines = fs
-    .readFileSync(path.join(dataDir, AUDIT_LOG_FILE), 'ascii')
-    .split('\n')
-    .filter((line) => line.length > 0);
-  return lines.map((line, index) => {
-    const record = decryptAuditToken(key, line);
-    assert.ok(record !== null, `audit line ${index + 1} decrypts`);
-    return record;
-  });
-}
-
 function assertAuditVerifies(dataDir: string): number {
   const result = verifyAuditLog(dataDir, auditKeyOf(loadKeystore(dataDir)));
   assert.ok(result.ok, `audit log verifies: ${result.ok ? '' : `record ${result.badRecord}: ${result.reason}`}`);

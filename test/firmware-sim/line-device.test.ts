@@ -29,6 +29,7 @@ import type { DeviceMessage, HostMessage } from '../../protocol/serial-line.js';
 import { FakeClock } from '../helpers/clock.js';
 import { atmBin } from '../helpers/paths.js';
 import { spawnPty } from '../helpers/pty.js';
+import { pause } from '../helpers/wait.js';
 
 /** 3 × 50.00 and 10 × 20.00, as the hardware contract suites load every dispenser. */
 const CASSETTES: readonly Cassette[] = [
@@ -607,7 +608,7 @@ function lineReader(port: SerialPort): {
       const found = lines.find(predicate);
       if (found !== undefined) return found;
       if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(lines)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await pause(10);
     }
   };
   return { lines, waitFor };
@@ -676,8 +677,7 @@ test('[SL-7.3] `atm firmware-sim --pty --script` as a child: prints the path fir
   let port: SerialPort | null = null;
   try {
     const deadline = Date.now() + 5000;
-    while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null)
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await pause(10);
     const first = /^device ready: (\S+)\n/.exec(stdout);
     assert.ok(
       first !== null,
@@ -712,15 +712,13 @@ test('[SL-7.1] a SIGKILLed `atm firmware-sim` leaves no socat and no links behin
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const deadline = Date.now() + 5000;
-    while (!/device ready: \S+\n/.test(stdout) && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!/device ready: \S+\n/.test(stdout) && Date.now() < deadline) await pause(10);
     const hostPath = /device ready: (\S+)\n/.exec(stdout)?.[1];
     assert.ok(hostPath !== undefined && fs.existsSync(hostPath), stdout);
     child.kill('SIGKILL');
     await exited;
     const gone = Date.now() + 3000;
-    while (fs.existsSync(path.dirname(hostPath)) && Date.now() < gone)
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    while (fs.existsSync(path.dirname(hostPath)) && Date.now() < gone) await pause(10);
     assert.equal(fs.existsSync(path.dirname(hostPath)), false, 'socat removed its links and the watchdog the folder');
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -43,14 +43,10 @@ import {
   type DisplayHarness,
   type KeypadHarness,
 } from '../helpers/hardware-contracts.js';
+import { waitUntil } from '../helpers/wait.js';
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+const until = (condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
+  waitUntil(condition, what, timeoutMs, 2);
 
 const padded = (lines: readonly string[], rows = 4, columns = 20): string[] =>
   Array.from({ length: rows }, (_, row) => (lines[row] ?? '').padEnd(columns));

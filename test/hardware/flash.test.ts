@@ -14,6 +14,7 @@ import { AtmError } from '../../protocol/errors.js';
 import { makeTempDir } from '../helpers/bank.js';
 import { runAtm } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
+import { pause } from '../helpers/wait.js';
 
 const hasAvrdude = spawnSync('avrdude', ['-?'], { stdio: 'ignore' }).error === undefined;
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).error === undefined;
@@ -127,7 +128,7 @@ async function bootloaderOnPty(t: TestContext): Promise<Bench> {
   const deadline = Date.now() + 5_000;
   while (!(fs.existsSync(`${dir}/dev`) && fs.existsSync(`${dir}/host`))) {
     if (Date.now() > deadline) throw new Error('socat did not create the pty pair');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await pause(20);
   }
   const port = new SerialPort({ path: `${dir}/dev`, baudRate: 115_200 });
   await new Promise<void>((resolve, reject) => {

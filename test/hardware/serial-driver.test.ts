@@ -44,17 +44,13 @@ import {
   keypadContract,
   recordStates,
 } from '../helpers/hardware-contracts.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const POLL_MS = 10;
 const WAIT_MS = 5_000;
 
-async function until(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
+const until = (condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> =>
+  waitUntil(condition, what, timeoutMs, POLL_MS);
 
 /** Driver settings for the contract runs: a shorter heartbeat loss and backoff keep them fast. */
 const FAST: SerialDevicesOptions['serial'] = {

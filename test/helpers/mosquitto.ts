@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectMqttAsync } from '../../protocol/index.js';
 import { freePort } from './cli.js';
+import { pause } from './wait.js';
 
 export interface MqttUser {
   username: string;
@@ -164,7 +165,7 @@ async function waitUntilAccepting(
       return;
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await pause(50);
     }
   }
   throw new Error(
@@ -361,7 +362,7 @@ export async function spawnMosquittoSub(
       if (!running) throw new Error(`mosquitto_sub exited before a matching message; stderr: ${stderr}`);
       if (performance.now() > deadline)
         throw new Error(`mosquitto_sub ${topics.join(' ')}: no matching message within ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await pause(20);
     }
   };
   const stop = async (): Promise<void> => {
@@ -387,7 +388,7 @@ export async function spawnMosquittoSub(
         await stop();
         throw new Error(`mosquitto_sub did not subscribe (exit ${String(child.exitCode)}): ${stderr.trim()}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await pause(20);
     }
   }
   return { messages, waitFor, stderr: () => stderr, exited, stop };

@@ -3,6 +3,7 @@
 // the window. Every spawned terminal is tracked and SIGKILLed if the test process exits
 // with it still running.
 import pty from 'node-pty';
+import { pause } from './wait.js';
 import xterm from '@xterm/headless';
 import type { IPty } from 'node-pty';
 import type { Terminal as XtermTerminal } from '@xterm/headless';
@@ -130,7 +131,7 @@ export function spawnPty(file: string, args: string[], options: PtyOptions = {})
           `timed out after ${timeoutMs} ms waiting for ${what} ${String(pattern)}${exitInfo !== null ? ` (process exited: ${JSON.stringify(exitInfo)})` : ''}; the screen:\n${readScreen(terminal)}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+      await pause(WAIT_POLL_MS);
     }
   };
 

@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AUDIT_LOG_FILE, auditKeyOf, decryptAuditToken, loadKeystore, type AuditRecord } from '../../bank/index.js';
+import { type AuditRecord } from '../../bank/index.js';
 import { createSimDevices, normaliseDisplayLines, type SimDevices } from '../../hardware/sim.js';
 import type { KeyName } from '../../hardware/types.js';
 import { KioskController } from '../../kiosk/controller.js';
@@ -18,21 +18,12 @@ import { KioskLink } from '../../kiosk/link.js';
 import { lcdLines, view } from '../../kiosk/view.js';
 import { FakeClock } from '../helpers/clock.js';
 import { TEST_PASSWORD, makeTempDir, startTestBank, type TestBank } from '../helpers/bank.js';
+import { auditRecords } from '../helpers/audit.js';
+import { eventually } from '../helpers/wait.js';
 
 const WAIT_MS = 5_000;
 
 /** Decrypts the bank's audit.log with the keystore's audit key, as an auditor would. */
-function auditRecords(dataDir: string): AuditRecord[] {
-  const file = path.join(dataDir, AUDIT_LOG_FILE);
-  if (!fs.existsSync(file)) return [];
-  const key = auditKeyOf(loadKeystore(dataDir));
-  return fs
-    .readFileSync(file, 'latin1')
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line, index) => decryptAuditToken(key, line) ?? assert.fail(`audit line ${index + 1} does not decrypt`));
-}
-
 const storyOf = (records: AuditRecord[], username: string): string[] =>
   records
     .filter((record) => record.username === username)
@@ -45,15 +36,8 @@ const journalOf = (journal: KioskJournal, txnId: string): JournalEvent[] =>
   journal.entries().filter((event) => event.txnId === txnId);
 
 /** Polls an async condition; for effects that leave no event the test can hear (a logout's audit record). */
-async function eventually<T>(check: () => Promise<T | null> | T | null, what: string, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== null) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const eventuallyIn = <T>(check: () => Promise<T | null> | T | null, what: string, timeoutMs = WAIT_MS): Promise<T> =>
+  eventually(check, what, timeoutMs, 10);
 
 interface Kiosk {
   controller: KioskController;
@@ -304,7 +288,7 @@ test('a customer does everything with the keypad alone: multi-tap sign-up, depos
   assert.equal(controller.state.username, null);
   assert.equal(controller.state.message, 'Thank you. Goodbye.');
   assertDisplayMirrors(kiosk);
-  await eventually(
+  await eventuallyIn(
     () => (storyOf(auditRecords(bank.dataDir), username).includes('logout ok') ? true : null),
     'the logout at the bank',
   );

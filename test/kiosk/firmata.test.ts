@@ -26,6 +26,7 @@ import { KioskJournal, deriveJournalKey } from '../../kiosk/journal.js';
 import { KioskLink } from '../../kiosk/link.js';
 import { lcdLines, view } from '../../kiosk/view.js';
 import { makeTempDir, startTestBank } from '../helpers/bank.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const firmware = loadStandardFirmata();
 const skip =
@@ -33,13 +34,8 @@ const skip =
     ? `StandardFirmata hex not available (node scripts/fetch-firmata.mjs fetches it): ${firmware.reason}`
     : false;
 
-async function until(condition: () => boolean, what: () => string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const until = (condition: () => boolean, what: () => string, timeoutMs = 10_000): Promise<void> =>
+  waitUntil(condition, what, timeoutMs);
 
 const USERNAME = 'bead';
 /** Typed on the keypad as 2 3 4 5 6 7 8 9: the first letter of each key. */

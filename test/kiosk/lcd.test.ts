@@ -18,6 +18,7 @@ import { KioskLink } from '../../kiosk/link.js';
 import { lcdLines } from '../../kiosk/view.js';
 import type { KeyName } from '../../hardware/types.js';
 import { makeTempDir, startTestBank } from '../helpers/bank.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const WAIT_MS = 8_000;
 const FAST: SerialDevicesOptions['serial'] = {
@@ -29,13 +30,8 @@ const FAST: SerialDevicesOptions['serial'] = {
 /** A money amount as the kiosk writes it: digits, a point, two digits. */
 const AMOUNT = /\d+\.\d+|\d+\.(?!\d)/g;
 
-async function until(condition: () => boolean, what: () => string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (condition: () => boolean, what: () => string, timeoutMs = WAIT_MS): Promise<void> =>
+  waitUntil(condition, what, timeoutMs, 10);
 
 interface Shown {
   screen: string;

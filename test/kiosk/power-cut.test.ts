@@ -12,18 +12,8 @@
 // as a real kiosk restarts on the same journal.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import {
-  AUDIT_LOG_FILE,
-  LEDGER_DIR,
-  LevelLedgerStore,
-  auditKeyOf,
-  decryptAuditToken,
-  loadKeystore,
-  loadKioskKeyFile,
-  type AuditRecord,
-} from '../../bank/index.js';
+import { LEDGER_DIR, LevelLedgerStore, loadKioskKeyFile, type AuditRecord } from '../../bank/index.js';
 import { JOURNAL_FILE, KioskJournal, deriveJournalKey } from '../../kiosk/journal.js';
 import { BankConnection } from '../../protocol/client.js';
 import type { FernetKey } from '../../protocol/fernet.js';
@@ -31,6 +21,12 @@ import { cleanEnv, runAtm, startBankProcess, tempDir, type BankProcess } from '.
 import { atmBin } from '../helpers/paths.js';
 import { startProxy, type Proxy, type ProxyFrame, type ProxyLink } from '../helpers/proxy.js';
 import { spawnPty, type PtyProcess } from '../helpers/pty.js';
+import { auditRecords as auditRecordsIn, readChainFile } from '../helpers/audit.js';
+import { eventually, pause } from '../helpers/wait.js';
+
+const journalRecords = (): AuditRecord[] =>
+  readChainFile(path.join(world.kioskDir, JOURNAL_FILE), world.journalKey, 'journal');
+const auditRecords = (): AuditRecord[] => auditRecordsIn(world.bankDir);
 
 const KIOSK_ID = 'kiosk-01';
 const USERNAME = 'powercut';
@@ -113,30 +109,7 @@ async function availableCents(): Promise<number> {
 }
 
 /** The kiosk journal's records, read the way an auditor would (complete lines only: the kiosk may be writing). */
-function journalRecords(): AuditRecord[] {
-  const file = path.join(world.kioskDir, JOURNAL_FILE);
-  if (!fs.existsSync(file)) return [];
-  const text = fs.readFileSync(file, 'latin1');
-  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-  return complete
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map(
-      (line, index) =>
-        decryptAuditToken(world.journalKey, line) ?? assert.fail(`journal line ${index + 1} does not decrypt`),
-    );
-}
-
 /** The bank's audit records (the bank appends each before it answers). */
-function auditRecords(): AuditRecord[] {
-  const key = auditKeyOf(loadKeystore(world.bankDir));
-  return fs
-    .readFileSync(path.join(world.bankDir, AUDIT_LOG_FILE), 'latin1')
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line, index) => decryptAuditToken(key, line) ?? assert.fail(`audit line ${index + 1} does not decrypt`));
-}
-
 const actionsOf = (records: AuditRecord[], txnId: string): string[] =>
   records
     .filter((record) => record.txnId === txnId)
@@ -151,15 +124,8 @@ const holdIds = (): string[] =>
     .filter((record) => record.action === 'hold.sent')
     .map((record) => record.txnId as string);
 
-async function until<T>(check: () => T | null, what: string, timeoutMs = SCREEN_WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== null) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = <T>(check: () => T | null, what: string, timeoutMs = SCREEN_WAIT_MS): Promise<T> =>
+  eventually(check, what, timeoutMs, 10);
 
 function startKiosk(port: number): PtyProcess {
   const kiosk = spawnPty(
@@ -190,7 +156,7 @@ async function restartThroughGate(): Promise<PtyProcess> {
   });
   const kiosk = startKiosk(world.proxy.port);
   await until(() => (held.length > 0 ? true : null), 'the first request after the handshake');
-  await new Promise((resolve) => setTimeout(resolve, GATE_WINDOW_MS));
+  await pause(GATE_WINDOW_MS);
   assert.doesNotMatch(
     kiosk.screenText(),
     /Welcome to Secure ATM/,

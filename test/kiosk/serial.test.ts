@@ -12,13 +12,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { auditKeyOf, decryptAuditToken, loadKeystore, type AuditRecord } from '../../bank/index.js';
+import { type AuditRecord } from '../../bank/index.js';
 import { MULTITAP, MULTITAP_MS } from '../../kiosk/flow.js';
 import { HEARTBEAT_LOSS_MS } from '../../protocol/serial-line.js';
 import { makeTempDir, startTestBank, type TestBank } from '../helpers/bank.js';
 import { cleanEnv } from '../helpers/cli.js';
 import { atmBin } from '../helpers/paths.js';
 import { spawnPty, type PtyProcess } from '../helpers/pty.js';
+import { auditOf } from '../helpers/audit.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const KIOSK_ID = 'kiosk-01';
 /** Typed on the keypad as 2 3 4 5 6 7 8 9: the first letter of each key. */
@@ -76,13 +78,8 @@ interface SimProcess {
   stop(): Promise<void>;
 }
 
-async function poll(condition: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const poll = (condition: () => boolean, what: () => string, timeoutMs: number): Promise<void> =>
+  waitUntil(condition, what, timeoutMs, 20);
 
 async function startFirmwareSim(
   t: TestContext,
@@ -137,27 +134,6 @@ const lcd = (...rows: string[]): string => `|${[0, 1, 2, 3].map((row) => (rows[r
 
 // ---------------------------------------------------------------------------------------------
 // The bank's view.
-
-async function auditOf(
-  dataDir: string,
-  username: string,
-  done: (records: AuditRecord[]) => boolean,
-  timeoutMs = 5_000,
-): Promise<AuditRecord[]> {
-  const key = auditKeyOf(loadKeystore(dataDir));
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = fs
-      .readFileSync(path.join(dataDir, 'audit.log'), 'latin1')
-      .split('\n')
-      .filter((line) => line.length > 0);
-    const mine = lines
-      .map((line) => decryptAuditToken(key, line))
-      .filter((record): record is AuditRecord => record !== null && record.username === username);
-    if (done(mine) || Date.now() >= deadline) return mine;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const summary = (records: AuditRecord[]): string[] =>
   records.map(

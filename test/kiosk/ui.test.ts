@@ -10,18 +10,13 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  addKiosk,
-  auditKeyOf,
-  decryptAuditToken,
-  initKeystore,
-  loadKeystore,
-  type AuditRecord,
-} from '../../bank/index.js';
+import { addKiosk, initKeystore, type AuditRecord } from '../../bank/index.js';
 import { TEST_PASSWORD, makeTempDir, startTestBank, type TestBank } from '../helpers/bank.js';
 import { cleanEnv, startBankProcess, type BankProcess } from '../helpers/cli.js';
 import { atmBin } from '../helpers/paths.js';
 import { spawnPty, type PtyProcess } from '../helpers/pty.js';
+import { auditOf } from '../helpers/audit.js';
+import { pause } from '../helpers/wait.js';
 
 const KIOSK_ID = 'kiosk-01';
 const WRONG_PASSWORD = 'wrong horse battery';
@@ -127,30 +122,6 @@ async function enterCredentials(pty: PtyProcess, username: string, password: str
 }
 
 /** The decrypted audit records of one user, polled until `done` holds (lines are appended asynchronously). */
-async function auditOf(
-  dataDir: string,
-  username: string,
-  done: (records: AuditRecord[]) => boolean,
-  timeoutMs = 5_000,
-): Promise<AuditRecord[]> {
-  const key = auditKeyOf(loadKeystore(dataDir));
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = fs
-      .readFileSync(path.join(dataDir, 'audit.log'), 'latin1')
-      .split('\n')
-      .filter((line) => line.length > 0);
-    const records = lines.map((line) => decryptAuditToken(key, line));
-    assert.ok(
-      records.every((record) => record !== null),
-      'every audit line decrypts with the audit key',
-    );
-    const mine = records.filter((record) => record.username === username);
-    if (done(mine) || Date.now() >= deadline) return mine;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const summary = (records: AuditRecord[]): string[] =>
   records.map(
     (record) => `${record.action} ${record.outcome}${record.amountCents !== undefined ? ` ${record.amountCents}` : ''}`,
@@ -204,7 +175,7 @@ describe('atm kiosk in a pseudo-terminal across bank session lifetimes', { concu
     pty.press('enter');
     await pty.waitFor('Deposit 25.00?');
     for (const deadline = performance.now() + LIFETIME_MS; renewals() === 0 && performance.now() < deadline;)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await pause(5);
     pty.press('enter');
     await pty.waitFor('Deposit accepted');
     assert.match(pty.screenText(), /New balance: 35\.00/);
@@ -212,7 +183,7 @@ describe('atm kiosk in a pseudo-terminal across bank session lifetimes', { concu
     await pty.waitFor('What would you like to do?');
     // Past the second lifetime, still the same customer's menu; then a balance through the newest session.
     while (performance.now() - loggedInAt < 2 * LIFETIME_MS + 500) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await pause(100);
       assert.doesNotMatch(pty.screenText(), /Welcome to Secure ATM|out of service/i);
     }
     pty.type('a');

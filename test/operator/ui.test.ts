@@ -12,6 +12,7 @@ import { cleanEnv } from '../helpers/cli.js';
 import { atmBin } from '../helpers/paths.js';
 import { startProxy } from '../helpers/proxy.js';
 import { spawnPty, type PtyProcess } from '../helpers/pty.js';
+import { pause } from '../helpers/wait.js';
 
 const OPERATOR = 'ops';
 const OPERATOR_PASSWORD = 'operator secret 42';
@@ -45,7 +46,7 @@ function startLoad(bank: TestBank, username: string): { stop: () => Promise<numb
         });
         assert.ok(reply.ok, JSON.stringify(reply));
         deposits += 1;
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await pause(20);
       }
       await connection.request({ op: 'logout' });
     } finally {

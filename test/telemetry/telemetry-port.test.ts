@@ -17,7 +17,7 @@ import { PortTelemetry, serveTelemetryPort, TELEMETRY_STATS_REPORT_MS } from '..
 import { startTelemetryThread } from '../../telemetry/telemetry-thread.js';
 import { topics } from '../../protocol/telemetry.js';
 import { recordMqtt } from '../helpers/mqtt-recorder.js';
-import { waitUntil } from '../helpers/wait.js';
+import { waitUntil, pause } from '../helpers/wait.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -187,7 +187,7 @@ test("close() sends what this turn published, then waits for the outlet's close 
   const closing = Promise.all([sink.close(), sink.close()]).then(() => (closed = true));
   await waitUntil(() => outlet.closeCalls === 1, "the outlet's close");
   assert.equal(outlet.sentAtClose, 5, 'the outlet got every message before its close');
-  await new Promise((resolve) => setTimeout(resolve, 2 * TELEMETRY_STATS_REPORT_MS));
+  await pause(2 * TELEMETRY_STATS_REPORT_MS);
   assert.equal(closed, false, 'close() waits while the outlet is still closing');
   outlet.releaseClose();
   await closing;

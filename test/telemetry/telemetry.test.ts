@@ -30,7 +30,7 @@ import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKios
 import { runAtm, startBankProcess } from '../helpers/cli.js';
 import { FakeClock } from '../helpers/clock.js';
 import { fieldNames, recordMqtt, type Received, type Recorder } from '../helpers/mqtt-recorder.js';
-import { waitUntil } from '../helpers/wait.js';
+import { waitUntil, pause } from '../helpers/wait.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const OPERATOR = 'ops-alice';
@@ -149,7 +149,7 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
   const socketBytes = (): number =>
     (sink as unknown as { client: { stream: net.Socket } }).client.stream.writableLength;
   const deadline = Date.now() + 5_000;
-  while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (!sink.stats().connected && Date.now() < deadline) await pause(5);
   assert.equal(sink.stats().connected, true);
   const filler = 'x'.repeat(2_000);
   let socketBytesMax = 0;
@@ -174,7 +174,7 @@ test('a broker that is connected but stops reading: the socket holds at most TEL
 
   (brokerSocket as net.Socket | null)?.resume();
   const drained = Date.now() + 10_000;
-  while (sink.stats().queued > 0 && Date.now() < drained) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (sink.stats().queued > 0 && Date.now() < drained) await pause(10);
   assert.equal(sink.stats().queued, 0, 'the queue went out once the broker read again');
   // Everything is accounted for: each message (and the online status) published or dropped.
   await waitUntil(() => sink.stats().published + sink.stats().dropped === calls + 1, 'the last writes to be taken');
@@ -207,7 +207,7 @@ test('close() with a broker that has stopped reading returns within TELEMETRY_CL
     password: 'x',
   });
   const deadline = Date.now() + 5_000;
-  while (!sink.stats().connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (!sink.stats().connected && Date.now() < deadline) await pause(5);
   const filler = 'x'.repeat(2_000);
   // Until the kernel's buffers are full and the socket's own holds its bound (~64 KiB leave per turn).
   const socketBytes = (): number =>
@@ -273,7 +273,7 @@ test('the retained file keeps nothing and writes nothing after close', async () 
     await file.close();
     fs.rmSync(dir, { recursive: true, force: true });
     file.set('atm/v1/bank/b/status', Buffer.from('{"status":"offline"}'), 0);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await pause(30);
     assert.equal(fs.existsSync(dir), false, 'a late retained message must not recreate a removed data dir');
     assert.deepEqual(
       file.list().map((m) => m.topic),
