@@ -2,7 +2,8 @@
 // and its screen shows the LCD the kiosk writes. Pure: raw stdin bytes in, commands out; a
 // device in, panel text out. bin/commands/firmware-sim.ts wires them to the real terminal.
 import type { KeyName } from '../hardware/index.js';
-import type { LineDevice, LineDeviceEvent } from './line-device.js';
+import type { LineDevice } from './line-device.js';
+import type { LineDeviceEvent } from './line-device-types.js';
 import type { ScriptAction } from './script.js';
 
 export type ConsoleCommand =

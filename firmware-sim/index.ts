@@ -1,8 +1,8 @@
 // The firmware simulator's public face: the microcontroller side of the serial line protocol
 // (hardware/PROTOCOL.md) as a state machine, the edge that runs it on a pty, its script
 // language and its console.
+export { LineDevice } from './line-device.js';
 export {
-  LineDevice,
   DEVICE_NAME_DEFAULT,
   DISPENSE_MEMORY_MAX,
   GARBAGE_BYTES_MAX,
@@ -11,7 +11,7 @@ export {
   type LineDeviceEvent,
   type LineDeviceOptions,
   type LineDeviceState,
-} from './line-device.js';
+} from './line-device-types.js';
 export { startFirmwareSim, type FirmwareSim, type FirmwareSimOptions } from './runner.js';
 export { openPtyPair, openSerialPath, closeSerialPort, PTY_START_TIMEOUT_MS, type PtyPair } from './pty.js';
 export {

@@ -2,11 +2,10 @@
 // state machine: bytes from the host in, bytes to the host out through the injected send(),
 // time from the injected nowMs(). No ports, timers or randomness of its own: the edge
 // (firmware-sim/runner.ts) feeds it and calls tick() at nextDeadlineMs(); tests do the same
-// with a fake clock. It holds a 4×20 LCD buffer, simulated cassettes and the fault knobs.
-// Longer than the house's 150 lines on purpose: it is one state machine, and its handlers
-// share the session rule (talk only after HELLO, with the cable in) and the fault announcements.
-import { LOW_CASH_COUNT_DEFAULT, SIM_CASSETTES_DEFAULT, notesForAmount, takeNotes } from '../hardware/index.js';
-import type { Cassette, DispenseFault, KeyName } from '../hardware/index.js';
+// with a fake clock. It holds a 4×20 LCD buffer and the session; the cassettes, dispenses and
+// faults are the cash mechanism's (cash-mechanism.ts), which speaks only through this device's
+// session rule: talk only after HELLO, with the cable in.
+import type { Cassette, KeyName } from '../hardware/index.js';
 import {
   HEARTBEAT_INTERVAL_MS,
   LCD_COLUMNS_MAX,
@@ -17,90 +16,32 @@ import {
   encodeDeviceMessage,
   parseHostLine,
 } from '../protocol/index.js';
-import type { DeviceFaultName, DeviceMessage, HostMessage, LineStats } from '../protocol/index.js';
-
-export const DEVICE_NAME_DEFAULT = 'atm-firmware-sim';
-/** [SL-4.8] DISPENSE results remembered by id, so a repeated DISPENSE never pays twice. */
-export const DISPENSE_MEMORY_MAX = 32;
-export const GARBAGE_BYTES_MAX = 4096;
-/**
- * [SL-5.6] A session ends when the host has said nothing valid for this long (a host PINGs every
- * second): the device goes silent until the next HELLO, so a kiosk that went away does not come
- * back to minutes of stale heartbeats and key presses queued in the line.
- */
-export const HOST_SILENCE_MS = 30_000;
-
-/** A condition FAULT can announce; 'ok' is not one, it clears them [SL-4.9]. */
-export type ActiveFault = Exclude<DeviceFaultName, 'ok'>;
-
-/** 'awaitingHello' after power-on: silent until the host's HELLO [SL-1.3]; then 'running'. */
-export type LineDeviceState = 'awaitingHello' | 'running';
-
-export type LineDeviceEvent =
-  | { kind: 'hello'; version: number }
-  | { kind: 'display' }
-  | { kind: 'dispensed'; id: number; amountCents: number; dispensedCents: number; fault: DispenseFault | null }
-  | { kind: 'rejected'; reason: string; line: string }
-  | { kind: 'status' };
-
-export interface LineDeviceOptions {
-  /** Bytes for the host, in order; the edge writes them to the port. */
-  send: (bytes: Buffer) => void;
-  nowMs: () => number;
-  cassettes?: readonly Cassette[];
-  /** A cassette at or below this many notes is low (FAULT cashLow). Default 10. */
-  lowCashCount?: number;
-  /** How long picking notes takes before DISPENSED goes out. Default 0 (answers at once). */
-  dispenseDelayMs?: number;
-  /** The next dispense that moves notes jams after this many notes (as jamNext). */
-  jamAfterNotes?: number;
-  deviceName?: string;
-  rows?: number;
-  columns?: number;
-  /** Seed of the garbage bytes' generator (deterministic noise for tests). */
-  seed?: number;
-  onEvent?: (event: LineDeviceEvent) => void;
-}
-
-interface PendingDispense {
-  id: number;
-  amountCents: number;
-  dueMs: number;
-}
-
-/** Copies of valid cassettes whose CASH line fits [SL-2.3] (the encoder asserts that), one per denomination. */
-function loadCassettes(cassettes: readonly Cassette[]): Cassette[] {
-  assert(
-    cassettes.length >= 1 && new Set(cassettes.map((c) => c.denominationCents)).size === cassettes.length,
-    '1 or more cassettes, one per denomination',
-  );
-  const loaded = cassettes.map(({ denominationCents, count }) => ({ denominationCents, count }));
-  encodeDeviceMessage({ verb: 'CASH', cassettes: loaded });
-  return loaded;
-}
+import type { DeviceMessage, HostMessage, LineStats } from '../protocol/index.js';
+import { CashMechanism } from './cash-mechanism.js';
+import { LcdBuffer } from './lcd-buffer.js';
+import {
+  DEVICE_NAME_DEFAULT,
+  HOST_SILENCE_MS,
+  NoiseBytes,
+  type ActiveFault,
+  type LineDeviceEvent,
+  type LineDeviceOptions,
+  type LineDeviceState,
+} from './line-device-types.js';
 
 export class LineDevice {
   readonly rows: number;
   readonly columns: number;
-  readonly lowCashCount: number;
   private readonly options: LineDeviceOptions;
-  private readonly dispenseDelayMs: number;
+  private readonly cash: CashMechanism;
   private readonly splitter = new LineSplitter();
   private sessionState: LineDeviceState = 'awaitingHello';
   private plugged = true;
   private bootMs: number;
   private nextHeartbeatMs = 0;
   private lastHeardMs = 0;
-  private text: string[][] = [];
-  private backlight = true;
-  private loaded: Cassette[];
-  private jamAfterNotes: number | null;
-  private jammed = false;
-  private tamperOpen = false;
-  private lowAnnounced = false;
-  private pending: PendingDispense | null = null;
-  private readonly results = new Map<number, DeviceMessage>();
-  private random: number;
+  private readonly lcd: LcdBuffer;
+  private readonly noise: NoiseBytes;
   private cassettesAtUnplug = '';
   private faultsAtUnplug = '';
 
@@ -108,16 +49,19 @@ export class LineDevice {
     this.options = options;
     this.rows = options.rows ?? 4;
     this.columns = options.columns ?? 20;
-    this.lowCashCount = options.lowCashCount ?? LOW_CASH_COUNT_DEFAULT;
-    this.dispenseDelayMs = options.dispenseDelayMs ?? 0;
-    this.jamAfterNotes = options.jamAfterNotes ?? null;
-    this.random = (options.seed ?? 1) >>> 0;
+    this.noise = new NoiseBytes(options.seed ?? 1);
     assert(Number.isSafeInteger(this.rows) && this.rows >= 1 && this.rows <= LCD_ROWS_MAX, 'rows 1..4');
     assert(Number.isSafeInteger(this.columns) && this.columns >= 1 && this.columns <= LCD_COLUMNS_MAX, 'columns 1..40');
-    assert(Number.isSafeInteger(this.dispenseDelayMs) && this.dispenseDelayMs >= 0, 'dispenseDelayMs');
-    this.loaded = loadCassettes(options.cassettes ?? SIM_CASSETTES_DEFAULT);
+    this.lcd = new LcdBuffer(this.rows, this.columns);
+    this.cash = new CashMechanism(options, {
+      say: (message) => this.send(message),
+      emit: (event) => this.emit(event),
+    });
     this.bootMs = options.nowMs();
-    this.blank();
+  }
+
+  get lowCashCount(): number {
+    return this.cash.lowCashCount;
   }
 
   // ------------------------------------------------------------------ what the device shows
@@ -132,24 +76,20 @@ export class LineDevice {
 
   /** The LCD now: `rows` strings of `columns` characters. */
   displayLines(): string[] {
-    return this.text.map((row) => row.join(''));
+    return this.lcd.lines();
   }
 
   get backlightOn(): boolean {
-    return this.backlight;
+    return this.lcd.backlightOn;
   }
 
   cassettes(): Cassette[] {
-    return this.loaded.map((cassette) => ({ ...cassette }));
+    return this.cash.cassettes();
   }
 
   /** The conditions the device would report now, in announcement order [SL-4.9]. */
   faults(): ActiveFault[] {
-    const active: ActiveFault[] = [];
-    if (this.jammed) active.push('jam');
-    if (this.isLow()) active.push('cashLow');
-    if (this.tamperOpen) active.push('tamper');
-    return active;
+    return this.cash.faults();
   }
 
   /** Lines received, and those dropped: oversize, corrupt (incl. bad checksum), unknown verb. */
@@ -159,11 +99,11 @@ export class LineDevice {
 
   /** The armed jam's note count (jamNext, --jam-after), or null when none is armed. */
   get jamArmedAfterNotes(): number | null {
-    return this.jamAfterNotes;
+    return this.cash.jamArmedAfterNotes;
   }
 
   get dispensing(): boolean {
-    return this.pending !== null;
+    return this.cash.dispensing;
   }
 
   // ------------------------------------------------------------------ inputs
@@ -186,7 +126,7 @@ export class LineDevice {
   /** Time passed: finish a dispense whose notes are out, end a session the host left, send a heartbeat that is due. */
   tick(): void {
     const nowMs = this.options.nowMs();
-    if (this.pending !== null && nowMs >= this.pending.dueMs) this.present(this.pending);
+    this.cash.tick(nowMs);
     if (this.sessionState === 'running' && nowMs - this.lastHeardMs >= HOST_SILENCE_MS) {
       this.sessionState = 'awaitingHello'; // [SL-5.6]
       this.emit({ kind: 'status' });
@@ -201,7 +141,7 @@ export class LineDevice {
   nextDeadlineMs(): number | null {
     const running = this.sessionState === 'running';
     const deadlines = [
-      this.pending?.dueMs,
+      this.cash.dueMs,
       this.talking() ? this.nextHeartbeatMs : undefined,
       running ? this.lastHeardMs + HOST_SILENCE_MS : undefined,
     ].filter((ms): ms is number => ms !== undefined);
@@ -217,57 +157,39 @@ export class LineDevice {
     return true;
   }
 
-  /** The next dispense that moves notes presents afterNotes of them, then jams. */
+  // The cash mechanism's knobs (cash-mechanism.ts says what each one does).
+
   jamNext(afterNotes = 0): void {
-    assert(Number.isSafeInteger(afterNotes) && afterNotes >= 0, 'afterNotes must be a non-negative integer');
-    this.jamAfterNotes = afterNotes;
-    this.emit({ kind: 'status' });
+    this.cash.jamNext(afterNotes);
   }
 
-  /** The technician clears the jam: FAULT ok, then whatever is still wrong [SL-4.9]. */
   clearJam(): void {
-    if (!this.jammed) return;
-    this.jammed = false;
-    this.announceCleared();
+    this.cash.clearJam();
   }
 
-  /** Cassettes down to lowCashCount notes each (those with fewer keep theirs): CASH, FAULT cashLow. */
   setLowCash(): void {
-    this.loaded = this.loaded.map((cassette) => ({ ...cassette, count: Math.min(cassette.count, this.lowCashCount) }));
-    this.countsChanged();
+    this.cash.setLowCash();
   }
 
-  /** Replenishment: new cassettes; CASH, and FAULT ok if they are no longer low. */
   setCassettes(cassettes: readonly Cassette[]): void {
-    this.loaded = loadCassettes(cassettes);
-    this.countsChanged();
+    this.cash.setCassettes(cassettes);
   }
 
-  /** The tamper switch: opened → FAULT tamper; closed → FAULT ok and what is still wrong. */
   setTamper(open: boolean): void {
-    if (open === this.tamperOpen) return;
-    this.tamperOpen = open;
-    if (open) this.fault('tamper');
-    else this.announceCleared();
+    this.cash.setTamper(open);
   }
 
   /** [SL-2.7] Line noise: `bytes` random bytes (never '\n'), then '\n', so it costs one line. */
   garbage(bytes: number): void {
-    assert(
-      Number.isSafeInteger(bytes) && bytes >= 1 && bytes <= GARBAGE_BYTES_MAX,
-      `garbage bytes 1..${GARBAGE_BYTES_MAX}`,
-    );
-    if (!this.plugged) return;
-    const noise = Buffer.alloc(bytes + 1, 0x0a);
-    for (let index = 0; index < bytes; index += 1) noise[index] = this.nextRandomByte();
-    this.options.send(noise);
+    const noise = this.noise.line(bytes);
+    if (this.plugged) this.options.send(noise);
   }
 
   /** The cable comes out: nothing more is heard or said (the mechanism keeps its power). */
   unplug(): void {
     if (!this.plugged) return;
     this.plugged = false;
-    this.cassettesAtUnplug = JSON.stringify(this.loaded);
+    this.cassettesAtUnplug = JSON.stringify(this.cash.cassettes());
     this.faultsAtUnplug = this.faults().join();
     this.splitter.discardPartialLine(); // a half line is lost with the cable
     this.emit({ kind: 'status' });
@@ -283,21 +205,19 @@ export class LineDevice {
     this.nextHeartbeatMs = this.options.nowMs();
     this.emit({ kind: 'status' });
     this.tick();
-    if (this.cassettesAtUnplug !== JSON.stringify(this.loaded))
+    if (this.cassettesAtUnplug !== JSON.stringify(this.cash.cassettes()))
       this.send({ verb: 'CASH', cassettes: this.cassettes() });
-    if (this.faultsAtUnplug !== this.faults().join() && this.talking()) this.announceCleared();
+    if (this.faultsAtUnplug !== this.faults().join() && this.talking()) this.cash.announceCleared();
   }
 
   /** A power cycle: blank LCD, no session (silent until HELLO), RAM forgotten; cassettes, jam and tamper are physical and stay. */
   reset(): void {
     this.sessionState = 'awaitingHello';
     this.bootMs = this.options.nowMs();
-    this.pending = null; // power cut mid-pick: nothing presented
-    this.results.clear();
-    this.lowAnnounced = false;
+    this.cash.powerCycled();
     this.splitter.discardPartialLine();
-    this.blank();
-    this.backlight = true;
+    this.lcd.clear();
+    this.lcd.backlightOn = true;
     this.emit({ kind: 'status' });
   }
 
@@ -316,23 +236,22 @@ export class LineDevice {
         return;
       }
       case 'LCD': {
-        this.write(message.row, message.col, message.text);
+        this.lcd.write(message.row, message.col, message.text); // [SL-3.3]
+        this.emit({ kind: 'display' });
         return;
       }
-      case 'CLEAR':
-        this.blank();
-        {
-          this.emit({ kind: 'display' });
-          return;
-        }
-      case 'BACKLIGHT':
-        this.backlight = message.on;
-        {
-          this.emit({ kind: 'display' });
-          return;
-        }
+      case 'CLEAR': {
+        this.lcd.clear();
+        this.emit({ kind: 'display' });
+        return;
+      }
+      case 'BACKLIGHT': {
+        this.lcd.backlightOn = message.on;
+        this.emit({ kind: 'display' });
+        return;
+      }
       case 'DISPENSE': {
-        this.dispense(message.id, message.amountCents);
+        this.cash.dispense(message.id, message.amountCents);
         return;
       }
       case 'COUNTS': {
@@ -349,9 +268,6 @@ export class LineDevice {
   /** [SL-3.1] HELLO (any version ≥ 1: we answer with ours), CASH, each active fault, then heartbeats. */
   private hello(version: number): void {
     this.sessionState = 'running';
-    // [SL-4.8] Ids are scoped to a session: a restarted kiosk counts from 1 again and must not
-    // be answered from the previous session's memory (it would be told notes came out that did not).
-    this.results.clear();
     this.send({
       verb: 'HELLO',
       version: SERIAL_PROTOCOL_VERSION,
@@ -360,101 +276,11 @@ export class LineDevice {
     });
     this.send({ verb: 'CASH', cassettes: this.cassettes() });
     for (const fault of this.faults()) this.send({ verb: 'FAULT', fault });
-    this.lowAnnounced = this.isLow();
+    // [SL-4.8] Ids are scoped to a session: a restarted kiosk counts from 1 again and must not
+    // be answered from the previous session's memory (it would be told notes came out that did not).
+    this.cash.sessionStarted();
     this.nextHeartbeatMs = this.options.nowMs() + HEARTBEAT_INTERVAL_MS;
     this.emit({ kind: 'hello', version });
-  }
-
-  /** [SL-3.3] Characters from (row, col) on; what falls outside the glass is dropped. */
-  private write(row: number, col: number, text: string): void {
-    const cells = this.text[row];
-    if (cells === undefined) return;
-    for (let index = 0; index < text.length && col + index < this.columns; index += 1)
-      cells[col + index] = text[index] as string;
-    this.emit({ kind: 'display' });
-  }
-
-  /** [SL-4.8] Idempotent by id, one at a time, refused (nothing moves) when jammed, tampered or unmakeable. */
-  private dispense(id: number, amountCents: number): void {
-    const remembered = this.results.get(id);
-    if (remembered !== undefined) {
-      this.send(remembered);
-      return;
-    }
-    if (this.pending?.id === id) return; // already picking: the answer is on its way
-    const refusal: DispenseFault | null =
-      this.pending !== null || this.jammed || this.tamperOpen
-        ? 'hardwareError'
-        : notesForAmount(this.loaded, amountCents) === null
-          ? 'cannotMake'
-          : null;
-    if (refusal !== null) {
-      this.finish({ id, amountCents, dueMs: 0 }, 0, refusal);
-      return;
-    }
-    this.pending = { id, amountCents, dueMs: this.options.nowMs() + this.dispenseDelayMs };
-    this.emit({ kind: 'status' });
-    if (this.dispenseDelayMs === 0) this.present(this.pending);
-  }
-
-  /** Notes leave largest first until an armed jam strikes; CASH and FAULTs go before DISPENSED [SL-4.8]. */
-  private present(pending: PendingDispense): void {
-    this.pending = null;
-    const notes = notesForAmount(this.loaded, pending.amountCents);
-    // The cassettes were changed (replenished, set low) while picking: nothing was presented.
-    if (notes === null) {
-      this.finish(pending, 0, 'cannotMake');
-      return;
-    }
-    const { dispensedCents } = takeNotes(this.loaded, notes, this.jamAfterNotes ?? undefined);
-    const jam = this.jamAfterNotes !== null && notes.length > 0;
-    if (jam) {
-      this.jamAfterNotes = null;
-      this.jammed = true;
-    }
-    this.send({ verb: 'CASH', cassettes: this.cassettes() });
-    if (jam) this.fault('jam');
-    this.announceLow();
-    this.finish(pending, dispensedCents, jam ? 'jam' : null);
-  }
-
-  private finish(pending: PendingDispense, dispensedCents: number, fault: DispenseFault | null): void {
-    const message: DeviceMessage = { verb: 'DISPENSED', id: pending.id, dispensedCents, fault };
-    this.results.set(pending.id, message);
-    if (this.results.size > DISPENSE_MEMORY_MAX) this.results.delete(this.results.keys().next().value as number);
-    this.send(message);
-    this.emit({ kind: 'dispensed', id: pending.id, amountCents: pending.amountCents, dispensedCents, fault });
-  }
-
-  // ------------------------------------------------------------------ faults [SL-4.9]
-
-  private isLow(): boolean {
-    return this.loaded.some((cassette) => cassette.count <= this.lowCashCount);
-  }
-
-  private countsChanged(): void {
-    this.send({ verb: 'CASH', cassettes: this.cassettes() });
-    if (this.lowAnnounced && !this.isLow()) this.announceCleared();
-    else this.announceLow();
-  }
-
-  private announceLow(): void {
-    if (this.lowAnnounced || !this.isLow()) return;
-    this.fault('cashLow');
-  }
-
-  /** FAULT ok clears every fault the host holds, so what is still active is said again. */
-  private announceCleared(): void {
-    this.send({ verb: 'FAULT', fault: 'ok' });
-    this.lowAnnounced = false;
-    for (const fault of this.faults()) this.fault(fault);
-    this.emit({ kind: 'status' });
-  }
-
-  private fault(fault: ActiveFault): void {
-    if (fault === 'cashLow') this.lowAnnounced = true;
-    this.send({ verb: 'FAULT', fault });
-    this.emit({ kind: 'status' });
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -468,21 +294,7 @@ export class LineDevice {
     if (this.talking()) this.options.send(Buffer.from(encodeDeviceMessage(message), 'latin1'));
   }
 
-  private blank(): void {
-    this.text = Array.from({ length: this.rows }, () => new Array<string>(this.columns).fill(' '));
-  }
-
   private emit(event: LineDeviceEvent): void {
     this.options.onEvent?.(event);
-  }
-
-  /** mulberry32: small, seeded, good enough for noise. */
-  private nextRandomByte(): number {
-    this.random = (this.random + 0x6d2b79f5) >>> 0;
-    let value = this.random;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    const byte = ((value ^ (value >>> 14)) >>> 0) & 0xff;
-    return byte === 0x0a ? 0x0b : byte;
   }
 }

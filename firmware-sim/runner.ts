@@ -5,7 +5,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { SerialPort } from 'serialport';
 import { LineDevice } from './line-device.js';
-import type { LineDeviceEvent, LineDeviceOptions } from './line-device.js';
+import type { LineDeviceEvent, LineDeviceOptions } from './line-device-types.js';
 import { closeSerialPort, openPtyPair, openSerialPath } from './pty.js';
 import type { PtyPair } from './pty.js';
 import { runScript } from './script.js';

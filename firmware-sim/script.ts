@@ -10,7 +10,7 @@
 //   1500 REPLUG
 import type { KeyName } from '../hardware/index.js';
 import { KEY_NAMES } from '../hardware/index.js';
-import { GARBAGE_BYTES_MAX } from './line-device.js';
+import { GARBAGE_BYTES_MAX } from './line-device-types.js';
 import type { LineDevice } from './line-device.js';
 
 export const SCRIPT_STEPS_MAX = 10_000;
