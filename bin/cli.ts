@@ -201,6 +201,22 @@ export function fail(message: string, exitCode: number): never {
  * (exit 2) that names the file and the command that makes it; one readable by others is still
  * refused (KEY_FILE_MODE, exit 1).
  */
+/** The options of a command that talks to the bank as a kiosk: where the bank is, and who the kiosk is. */
+export const KIOSK_IDENTITY_OPTIONS = {
+  bank: { type: 'string' },
+  kiosk: { type: 'string' },
+  key: { type: 'string' },
+} as const satisfies Options;
+
+/** --key (required) and --kiosk (optional, but it must match the key file's kiosk when given). */
+export function kioskIdentity(values: Parsed['values'], usage: string): { kioskId: string; psk: Buffer } {
+  const named = typeof values.kiosk === 'string' ? values.kiosk : undefined;
+  const keyFile = readKioskKey(required(values, 'key', usage), named);
+  if (named !== undefined && named !== keyFile.kioskId)
+    throw new UsageError(`--kiosk ${named} does not match the key file's kiosk ${keyFile.kioskId}`);
+  return keyFile;
+}
+
 export function readKioskKey(file: string, kioskId: string | undefined): { kioskId: string; psk: Buffer } {
   try {
     fs.accessSync(file, fs.constants.R_OK);

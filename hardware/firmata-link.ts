@@ -1,11 +1,11 @@
 // FirmataBoardLink: the one board (StandardFirmata over a paced serial line, johnny-five on top)
 // behind the three firmata devices; connecting, the LCD init, silence watch and reconnecting.
-import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line.js';
-import { DISPLAY_COLUMNS_MAX, DISPLAY_ROWS_MAX, type SimDispenserOptions } from './sim.js';
+// Who uses the board, generations and the backoff are the lifecycle both links share
+// (shared-line.ts); the options and their checks are firmata-settings.ts.
+import { LineLifecycle, realTimers, watchSilence, type SerialTimers } from './shared-line.js';
 import type { KeyName, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
 import {
-  assert,
   createFirmataIo,
   delay,
   errorText,
@@ -18,56 +18,16 @@ import {
   type J5KeypadEvent,
   type J5Lcd,
 } from './firmata-io.js';
-import {
-  FIRMATA_RX_BUFFER_BYTES,
-  PACING_BYTES_PER_INTERVAL_DEFAULT,
-  PACING_INTERVAL_MS_DEFAULT,
-  PacedLine,
-  type LinePacing,
-} from './firmata-line.js';
+import { PacedLine } from './firmata-line.js';
 import { KEYPAD_LEGENDS, KeypadGestures } from './firmata-keypad.js';
+import { firmataLinkSettings, type FirmataLinkSettings, type FirmataOptions } from './firmata-settings.js';
 
-// FirmataBoardLink: the one board behind the three devices.
-
-export const LCD_I2C_ADDRESS_DEFAULT = 0x27;
-export const KEYPAD_I2C_ADDRESS_DEFAULT = 0x0a;
-export const KEYPAD_HOLD_MS_DEFAULT = 1_000;
-
-export interface FirmataOptions {
-  /** Line pacing (default 48 bytes per 20 ms). bytesPerInterval must stay under 64. */
-  pacing?: Partial<LinePacing>;
-  /** A Board must be ready this long after the line opened, or the line is reopened. Default 10 s. */
-  readyTimeoutMs?: number;
-  /** firmata-io asks for the firmware version if the board has not sent it by then. Default 5 s (an Uno's bootloader). */
-  reportVersionTimeoutMs?: number;
-  /** open() waits this long for the board before resolving with the devices 'offline'. Default 3 s. */
-  openWaitMs?: number;
-  /**
-   * Online, StandardFirmata reports the keypad every 19 ms; no byte for this long means the
-   * line is dead even if the port never said so (a hung-up pty, a wedged USB adapter). Default
-   * 1.5 s; 0 turns the check off.
-   */
-  silenceTimeoutMs?: number;
-  /** Reconnect backoff: first retry after the min, doubling up to the max. Default 250 ms .. 5 s. */
-  reconnectDelayMsMin?: number;
-  reconnectDelayMsMax?: number;
-  lcdAddress?: number;
-  lcdRows?: number;
-  lcdColumns?: number;
-  keypadAddress?: number;
-  /** How long * or # must be held to mean Cancel or Backspace. Default 1 s. */
-  keypadHoldMs?: number;
-  /** A digital pin to pulse once per note (a relay on the note feeder); none by default. */
-  relayPin?: number;
-  /** Each pulse is HIGH this long (default 100 ms), then LOW at least relayGapMs (default 150 ms). */
-  relayPulseMs?: number;
-  relayGapMs?: number;
-  /** The simulated cassettes (default: options.sim.dispenser's, else the sim's). */
-  dispenser?: Pick<SimDispenserOptions, 'cassettes' | 'lowCashCount'>;
-  timers?: SerialTimers;
-  /** For tests: the IO object johnny-five drives (default firmata-io's Firmata on the paced line). */
-  createIo?: (line: PacedLine, options: FirmataIoOptions) => FirmataIo;
-}
+export {
+  KEYPAD_HOLD_MS_DEFAULT,
+  KEYPAD_I2C_ADDRESS_DEFAULT,
+  LCD_I2C_ADDRESS_DEFAULT,
+  type FirmataOptions,
+} from './firmata-settings.js';
 
 export interface FirmataLinkStats {
   connects: number;
@@ -84,39 +44,16 @@ export interface FirmataConnection {
   lastHeardMs: number;
 }
 
-type LinkPhase = 'closed' | 'connecting' | 'online' | 'waiting';
-
-interface LinkSettings {
-  pacing: LinePacing;
-  readyTimeoutMs: number;
-  reportVersionTimeoutMs: number;
-  openWaitMs: number;
-  silenceTimeoutMs: number;
-  reconnectDelayMsMin: number;
-  reconnectDelayMsMax: number;
-  lcdAddress: number;
-  lcdRows: number;
-  lcdColumns: number;
-  keypadAddress: number;
-  keypadHoldMs: number;
-  relayPin: number | null;
-  relayPulseMs: number;
-  relayGapMs: number;
-}
-
 const HD44780_COMMAND = 0x00;
 
 export class FirmataBoardLink {
-  readonly settings: LinkSettings;
+  readonly settings: FirmataLinkSettings;
   readonly timers: SerialTimers;
   private readonly createIo: (line: PacedLine, options: FirmataIoOptions) => FirmataIo;
-  private phase: LinkPhase = 'closed';
-  private readonly users: LineUsers;
-  private readonly backoff: Backoff;
-  private generation = 0;
+  private readonly board: LineLifecycle<'connecting'>;
   private connection: FirmataConnection | null = null;
-  private cancelTimer: (() => void) | null = null;
-  private readonly onlineListeners = new Listeners<boolean>();
+  /** The ready deadline while connecting, the silence watch while online. */
+  private cancelTimer: () => void = () => undefined;
   private readonly keyListeners = new Listeners<KeyName>();
   private readonly gestures = new KeypadGestures((key) => this.keyListeners.emit(key));
   readonly stats: FirmataLinkStats = { connects: 0, disconnects: 0, lastDisconnect: null };
@@ -128,89 +65,44 @@ export class FirmataBoardLink {
   ) {
     this.timers = options.timers ?? realTimers;
     this.createIo = options.createIo ?? createFirmataIo;
-    this.settings = {
-      pacing: {
-        bytesPerInterval: options.pacing?.bytesPerInterval ?? PACING_BYTES_PER_INTERVAL_DEFAULT,
-        intervalMs: options.pacing?.intervalMs ?? PACING_INTERVAL_MS_DEFAULT,
-      },
-      readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
-      reportVersionTimeoutMs: options.reportVersionTimeoutMs ?? 5_000,
-      openWaitMs: options.openWaitMs ?? 3_000,
-      silenceTimeoutMs: options.silenceTimeoutMs ?? 1_500,
-      reconnectDelayMsMin: options.reconnectDelayMsMin ?? 250,
-      reconnectDelayMsMax: options.reconnectDelayMsMax ?? 5_000,
-      lcdAddress: options.lcdAddress ?? LCD_I2C_ADDRESS_DEFAULT,
-      lcdRows: options.lcdRows ?? 4,
-      lcdColumns: options.lcdColumns ?? 20,
-      keypadAddress: options.keypadAddress ?? KEYPAD_I2C_ADDRESS_DEFAULT,
-      keypadHoldMs: options.keypadHoldMs ?? KEYPAD_HOLD_MS_DEFAULT,
-      relayPin: options.relayPin ?? null,
-      relayPulseMs: options.relayPulseMs ?? 100,
-      relayGapMs: options.relayGapMs ?? 150,
-    };
-    this.users = new LineUsers(this.timers, this.settings.openWaitMs);
-    this.backoff = new Backoff(this.settings.reconnectDelayMsMin, this.settings.reconnectDelayMsMax);
-    const { lcdRows, lcdColumns, relayPin, pacing } = this.settings;
-    assert(
-      Number.isSafeInteger(pacing.bytesPerInterval) &&
-        pacing.bytesPerInterval >= 1 &&
-        pacing.bytesPerInterval < FIRMATA_RX_BUFFER_BYTES,
-      `pacing.bytesPerInterval must be 1..${FIRMATA_RX_BUFFER_BYTES - 1}`,
-    );
-    assert(Number.isFinite(pacing.intervalMs) && pacing.intervalMs > 0, 'pacing.intervalMs must be positive');
-    assert(
-      Number.isSafeInteger(lcdRows) && lcdRows >= 2 && lcdRows <= DISPLAY_ROWS_MAX,
-      `lcdRows must be 2..${DISPLAY_ROWS_MAX}`,
-    );
-    assert(
-      Number.isSafeInteger(lcdColumns) && lcdColumns >= 1 && lcdColumns <= DISPLAY_COLUMNS_MAX,
-      `lcdColumns must be 1..${DISPLAY_COLUMNS_MAX}`,
-    );
-    // D0/D1 carry the serial line and A4/A5 (18/19) the I2C bus; A0–A3 (14–17) work as digital outputs.
-    assert(
-      relayPin === null || (Number.isSafeInteger(relayPin) && relayPin >= 2 && relayPin <= 17),
-      'relayPin must be 2..17: not D0/D1 (serial) nor A4/A5 (I2C)',
-    );
+    this.settings = firmataLinkSettings(options);
+    this.board = new LineLifecycle(this.timers, this.settings);
   }
 
   get online(): boolean {
-    return this.phase === 'online';
+    return this.board.online;
   }
 
   /** The parts of the current connection while online, else null. */
   get current(): FirmataConnection | null {
-    return this.phase === 'online' ? this.connection : null;
+    return this.board.online ? this.connection : null;
   }
 
   onOnline(listener: (online: boolean) => void): Unsubscribe {
-    return this.onlineListeners.add(listener);
+    return this.board.onOnline(listener);
   }
 
   onKey(listener: (key: KeyName) => void): Unsubscribe {
     return this.keyListeners.add(listener);
   }
 
-  /** One more device uses the board: the first starts connecting; each waits for online or openWaitMs. */
-  async acquire(): Promise<void> {
-    const settled = this.users.add(this.phase === 'online');
-    if (this.phase === 'closed') this.connect();
-    await settled;
+  /** One more device uses the board; see LineLifecycle.acquire. */
+  acquire(): Promise<void> {
+    return this.board.acquire(() => this.connect());
   }
 
   /** One device less; the last closes the line and stops reconnecting. */
   async release(): Promise<void> {
-    if (!this.users.remove()) return;
-    const wasOnline = this.phase === 'online';
-    this.phase = 'closed';
-    this.generation += 1;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
     const connection = this.connection;
+    const closed = this.board.release(() => this.dropConnection());
+    if (closed && connection !== null) await this.teardown(connection);
+  }
+
+  /** Stops the connection's timer and the key gestures, and forgets it; the caller tears it down. */
+  private dropConnection(): void {
+    this.cancelTimer();
     this.connection = null;
     this.gestures.reset();
-    if (wasOnline) this.onlineListeners.emit(false);
-    this.users.settled();
-    if (connection !== null) await this.teardown(connection);
   }
 
   /**
@@ -230,13 +122,12 @@ export class FirmataBoardLink {
   }
 
   private connect(): void {
-    this.phase = 'connecting';
-    const generation = ++this.generation;
+    const generation = this.board.begin('connecting');
     Promise.resolve()
       .then(() => this.source())
       .then(
         (transport) => {
-          if (generation !== this.generation) {
+          if (!this.board.isCurrent(generation)) {
             transport.close(() => undefined);
             return;
           }
@@ -248,14 +139,14 @@ export class FirmataBoardLink {
           }
         },
         (error: unknown) => {
-          if (generation === this.generation) this.lost(`cannot open the line: ${errorText(error)}`);
+          if (this.board.isCurrent(generation)) this.lost(`cannot open the line: ${errorText(error)}`);
         },
       );
   }
 
   private attach(transport: FirmataTransport, generation: number): void {
     const onLost = (reason: string): void => {
-      if (generation === this.generation) this.lost(reason);
+      if (this.board.isCurrent(generation)) this.lost(reason);
     };
     const line = new PacedLine(transport, this.settings.pacing, this.timers, onLost);
     const io = this.createIo(line, { reportVersionTimeout: this.settings.reportVersionTimeoutMs });
@@ -277,7 +168,7 @@ export class FirmataBoardLink {
       onLost(`StandardFirmata did not answer within ${this.settings.readyTimeoutMs} ms`),
     );
     board.on('ready', () => {
-      if (generation !== this.generation) return;
+      if (!this.board.isCurrent(generation)) return;
       this.ready(board, connection).catch((error: unknown) =>
         onLost(`setting up the devices failed: ${errorText(error)}`),
       );
@@ -295,7 +186,7 @@ export class FirmataBoardLink {
       holdtime: keypadHoldMs,
     });
     const legends = (event: J5KeypadEvent): string[] => event.which.map(String);
-    const live = (): boolean => connection.generation === this.generation && this.phase === 'online';
+    const live = (): boolean => this.board.isCurrent(connection.generation) && this.board.online;
     keypad.on('down', (event) => live() && this.gestures.onDown(legends(event)));
     keypad.on('hold', (event) => live() && this.gestures.onHold(legends(event)));
     keypad.on('up', (event) => live() && this.gestures.onUp(legends(event)));
@@ -304,17 +195,14 @@ export class FirmataBoardLink {
       connection.io.digitalWrite(relayPin, 0);
     }
     await this.initialiseLcd(connection, lcd);
-    if (connection.generation !== this.generation) return;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
+    if (!this.board.isCurrent(connection.generation)) return;
+    this.cancelTimer();
     connection.lcd = lcd;
-    this.phase = 'online';
-    this.backoff.reset();
+    this.board.cameOnline();
     this.stats.connects += 1;
     this.log(`firmata: board online (connection ${this.stats.connects})`);
     this.watchSilence(connection);
-    this.onlineListeners.emit(true);
-    this.users.settled();
+    this.board.announceOnline();
   }
 
   /** While this connection is the online one, checks that the board still talks. */
@@ -322,13 +210,13 @@ export class FirmataBoardLink {
     const { silenceTimeoutMs } = this.settings;
     if (silenceTimeoutMs <= 0) return;
     connection.lastHeardMs = this.timers.nowMs();
-    const check = (): void => {
-      if (connection.generation !== this.generation || this.phase !== 'online') return;
-      const silentMs = this.timers.nowMs() - connection.lastHeardMs;
-      if (silentMs > silenceTimeoutMs) this.lost(`no byte from the board for ${Math.round(silentMs)} ms`);
-      else this.cancelTimer = this.timers.schedule(Math.max(10, silenceTimeoutMs / 4), check);
-    };
-    this.cancelTimer = this.timers.schedule(Math.max(10, silenceTimeoutMs / 4), check);
+    this.cancelTimer = watchSilence(this.timers, {
+      silenceMs: silenceTimeoutMs,
+      checkMs: Math.max(10, silenceTimeoutMs / 4),
+      lastHeardMs: () => connection.lastHeardMs,
+      active: () => this.board.isCurrent(connection.generation) && this.board.online,
+      onSilent: (silentMs) => this.lost(`no byte from the board for ${Math.round(silentMs)} ms`),
+    });
   }
 
   /**
@@ -356,24 +244,17 @@ export class FirmataBoardLink {
   }
 
   private lost(reason: string): void {
-    if (this.phase === 'closed') return;
-    const wasOnline = this.phase === 'online';
-    this.generation += 1;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
+    if (this.board.phase === 'closed') return;
     const connection = this.connection;
-    this.connection = null;
-    if (connection !== null) void this.teardown(connection);
-    this.gestures.reset();
-    this.stats.disconnects += 1;
-    this.stats.lastDisconnect = reason;
-    const delayMs = this.backoff.nextDelayMs();
-    this.phase = 'waiting';
+    const { delayMs } = this.board.lost(
+      () => {
+        this.dropConnection();
+        if (connection !== null) void this.teardown(connection);
+        this.stats.disconnects += 1;
+        this.stats.lastDisconnect = reason;
+      },
+      () => this.connect(),
+    );
     this.log(`firmata: ${reason}; retrying in ${delayMs} ms`);
-    if (wasOnline) this.onlineListeners.emit(false);
-    this.cancelTimer = this.timers.schedule(delayMs, () => {
-      this.cancelTimer = null;
-      if (this.phase === 'waiting') this.connect();
-    });
   }
 }

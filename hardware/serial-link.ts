@@ -2,96 +2,47 @@
 // opens the port, says HELLO, watches the heartbeat, and reopens the path with backoff after
 // an unplug. Lines are parsed by the codec of protocol/serial-line.ts; what does not parse
 // is counted and dropped, never thrown. The port sits behind SerialConnection (serial-port.ts)
-// and time behind SerialTimers, so tests can pass a scripted port and a fake clock.
-//
-// Longer than the house's 150 lines: opening, the handshake, the heartbeat and reconnecting
-// are one state machine (the phases below) and must change together; each method is short.
+// and time behind SerialTimers, so tests can pass a scripted port and a fake clock. Who uses
+// the line, generations and the backoff are the lifecycle both links share (shared-line.ts).
 import {
   HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_LOSS_MS,
-  LINE_BYTES_MAX,
-  LineSplitter,
-  SEQUENCE_MAX,
   SERIAL_PROTOCOL_VERSION,
   encodeHostMessage,
-  parseDeviceLine,
   type DeviceMessage,
   type HostMessage,
 } from '../protocol/index.js';
 import { Listeners } from './listeners.js';
-import {
-  openSerialPort,
-  type OpenSerialConnection,
-  type SerialConnection,
-  type SerialConnectionEvents,
-} from './serial-port.js';
+import { describeOpenError, openSerialPort, type OpenSerialConnection, type SerialConnection } from './serial-port.js';
 import { SerialLinkCounters, type SerialLinkStats } from './serial-link-stats.js';
-import { Backoff, LineUsers, realTimers, type SerialTimers } from './shared-line.js';
-
-export type { SerialLinkStats } from './serial-link-stats.js';
-
-// The port seam's types, for callers that import the link (the firmata driver shares SerialTimers).
-export {
-  openSerialPort,
-  realTimers,
-  type OpenSerialConnection,
-  type SerialConnection,
-  type SerialConnectionEvents,
-  type SerialTimers,
-} from './serial-port.js';
-
-export interface SerialLinkOptions {
-  baudRate?: number;
-  /** How long the device has to answer HELLO, and the PING after it, once the port is open. */
-  helloTimeoutMs?: number;
-  /** Silence for this long, once online, counts as an unplug. Default HEARTBEAT_LOSS_MS. */
-  heartbeatLossMs?: number;
-  /** Reconnect backoff: the first retry after reconnectDelayMsMin, doubling up to reconnectDelayMsMax. */
-  reconnectDelayMsMin?: number;
-  reconnectDelayMsMax?: number;
-  /** open() waits at most this long for the device before resolving with it offline. */
-  openWaitMs?: number;
-  timers?: SerialTimers;
-  openConnection?: OpenSerialConnection;
-  log?: (line: string) => void;
-}
-
-export interface DeviceHello {
-  version: number;
-  device: string;
-  caps: string[];
-}
-
-/** Dropped lines are logged at most this often (the counts are always in stats()). */
+import {
+  serialLinkSettings,
+  type DeviceHello,
+  type SerialLinkOptions,
+  type SerialLinkSettings,
+} from './serial-link-options.js';
+import { SerialPings } from './serial-pings.js';
+import { LineLifecycle, realTimers, watchSilence, type SerialTimers } from './shared-line.js';
 
 /** A device that talks without having greeted us hears HELLO again, at most this often. */
 const HELLO_REPEAT_MS = 250;
-
-type Phase = 'closed' | 'opening' | 'hello' | 'online' | 'waiting';
 
 export class SerialLink {
   private readonly timers: SerialTimers;
   private readonly openConnection: OpenSerialConnection;
   private readonly log: (line: string) => void;
-  private readonly settings: Required<Omit<SerialLinkOptions, 'timers' | 'openConnection' | 'log'>>;
-  private phase: Phase = 'closed';
-  private readonly users: LineUsers;
-  private readonly backoff: Backoff;
+  private readonly settings: SerialLinkSettings;
+  private readonly line: LineLifecycle<'opening' | 'hello'>;
+  private readonly pings: SerialPings;
   private connection: SerialConnection | null = null;
-  private generation = 0; // bumps on every connect/disconnect, so stale callbacks are ignored
-  private splitter = new LineSplitter(LINE_BYTES_MAX);
   private readonly counters = new SerialLinkCounters();
   private cancelTimer: () => void = () => undefined;
   private cancelHeartbeat: () => void = () => undefined;
   private lastHeardMs = 0;
-  private pingSeq = 0;
-  private readonly pongWaiters = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private lastPingMs = 0;
   private lastHelloMs = Number.NEGATIVE_INFINITY;
   private helloReceived: DeviceHello | null = null;
   private missing = false;
   private readonly messageListeners = new Listeners<DeviceMessage>();
-  private readonly onlineListeners = new Listeners<boolean>();
   private readonly missingListeners = new Listeners<boolean>();
   private readonly greetedListeners = new Listeners<void>();
 
@@ -102,20 +53,13 @@ export class SerialLink {
     this.timers = options.timers ?? realTimers;
     this.openConnection = options.openConnection ?? openSerialPort;
     this.log = options.log ?? (() => undefined);
-    this.settings = {
-      baudRate: options.baudRate ?? 115_200,
-      helloTimeoutMs: options.helloTimeoutMs ?? 1_500,
-      heartbeatLossMs: options.heartbeatLossMs ?? HEARTBEAT_LOSS_MS,
-      reconnectDelayMsMin: options.reconnectDelayMsMin ?? 250,
-      reconnectDelayMsMax: options.reconnectDelayMsMax ?? 2_000,
-      openWaitMs: options.openWaitMs ?? 3_000,
-    };
-    this.users = new LineUsers(this.timers, this.settings.openWaitMs);
-    this.backoff = new Backoff(this.settings.reconnectDelayMsMin, this.settings.reconnectDelayMsMax);
+    this.settings = serialLinkSettings(options);
+    this.line = new LineLifecycle(this.timers, this.settings);
+    this.pings = new SerialPings(this.timers, path);
   }
 
   get online(): boolean {
-    return this.phase === 'online';
+    return this.line.online;
   }
 
   /** The last open found no such port (a wrong path, or the device not plugged in). */
@@ -133,7 +77,7 @@ export class SerialLink {
   }
 
   stats(): SerialLinkStats {
-    return this.counters.snapshot(this.splitter.stats);
+    return this.counters.snapshot();
   }
 
   onMessage(listener: (message: DeviceMessage) => void): () => void {
@@ -149,34 +93,22 @@ export class SerialLink {
   }
 
   onOnline(listener: (online: boolean) => void): () => void {
-    return this.onlineListeners.add(listener);
+    return this.line.onOnline(listener);
   }
 
-  /**
-   * One more device uses the line. The first starts connecting; each waits until the device
-   * is online or openWaitMs passed (an absent device is not an error: it comes online later).
-   */
-  async acquire(): Promise<void> {
-    const settled = this.users.add(this.phase === 'online');
-    if (this.phase === 'closed') this.connect();
-    await settled;
+  /** One more device uses the line; see LineLifecycle.acquire. */
+  acquire(): Promise<void> {
+    return this.line.acquire(() => this.connect());
   }
 
   /** One device less; the last one closes the port and stops reconnecting. */
   async release(): Promise<void> {
-    if (!this.users.remove()) return;
-    this.cancelTimer();
-    this.cancelHeartbeat();
-    const wasOnline = this.phase === 'online';
-    this.phase = 'closed';
-    this.generation += 1;
     const connection = this.connection;
-    this.connection = null;
-    this.failConfirms('closed');
-    this.log(`serial ${this.path}: closed; ${this.counters.summary(this.splitter.stats)}`);
-    if (wasOnline) this.onlineListeners.emit(false);
-    this.users.settled();
-    await connection?.close();
+    const closed = this.line.release(() => {
+      this.dropConnection('closed');
+      this.log(`serial ${this.path}: closed; ${this.counters.summary()}`);
+    });
+    if (closed) await connection?.close();
   }
 
   /** Sends one message; rejects when there is no open port or the write fails. */
@@ -191,60 +123,37 @@ export class SerialLink {
    * in order). Rejects when the line drops, or after timeoutMs. The display's acknowledgement.
    */
   confirm(timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const seq = this.nextPingSeq();
-      const cancel = this.timers.schedule(timeoutMs, () =>
-        settle(new Error(`serial device ${this.path} did not answer PING ${seq} within ${timeoutMs} ms`)),
-      );
-      const settle = (error: Error | null): void => {
-        if (!this.pongWaiters.delete(seq)) return;
-        cancel();
-        if (error === null) resolve();
-        else reject(error);
-      };
-      this.pongWaiters.set(seq, { resolve: () => settle(null), reject: settle });
-      this.send({ verb: 'PING', seq }).catch((error: unknown) =>
-        settle(error instanceof Error ? error : new Error(String(error))),
-      );
-    });
+    return this.pings.confirm(timeoutMs, (seq) => this.send({ verb: 'PING', seq }));
   }
 
-  private nextPingSeq(): number {
-    this.pingSeq = this.pingSeq === SEQUENCE_MAX ? 0 : this.pingSeq + 1;
-    return this.pingSeq;
-  }
-
-  private failConfirms(reason: string): void {
-    for (const waiter of [...this.pongWaiters.values()])
-      waiter.reject(new Error(`serial device ${this.path}: ${reason}`));
+  /** Stops the connection's timers and waiters and forgets it; the caller closes it. */
+  private dropConnection(reason: string): void {
+    this.cancelTimer();
+    this.cancelHeartbeat();
+    this.connection = null;
+    this.pings.failAll(reason);
   }
 
   private connect(): void {
-    this.phase = 'opening';
-    const generation = ++this.generation;
-    // A fresh splitter per connection: no half line survives a reconnect.
-    this.counters.replaceSplitter(this.splitter.stats);
-    this.splitter = new LineSplitter(LINE_BYTES_MAX);
-    const events: SerialConnectionEvents = {
+    const generation = this.line.begin('opening');
+    this.counters.newConnection();
+    const current = (): boolean => this.line.isCurrent(generation);
+    this.openConnection(this.path, this.settings.baudRate, {
       onData: (chunk) => {
-        if (generation === this.generation) this.receive(chunk);
+        if (current()) this.receive(chunk);
       },
       onClose: (reason) => {
-        if (generation === this.generation) this.disconnected(reason);
+        if (current()) this.disconnected(reason);
       },
-    };
-    this.openConnection(this.path, this.settings.baudRate, events).then(
+    }).then(
       (connection) => {
-        if (generation !== this.generation) {
+        if (!current()) {
           void connection.close();
           return;
         }
         this.connection = connection;
-        if (this.missing) {
-          this.missing = false;
-          this.missingListeners.emit(false);
-        }
-        this.phase = 'hello';
+        this.setMissing(false);
+        this.line.phase = 'hello';
         this.helloReceived = null;
         this.lastHelloMs = Number.NEGATIVE_INFINITY;
         // [SL-1.3] the device stays silent until it hears HELLO, so opening (which flushes
@@ -255,69 +164,45 @@ export class SerialLink {
         );
       },
       (error: unknown) => {
-        if (generation !== this.generation) return;
-        const message = error instanceof Error ? error.message : String(error);
-        // No such port at all is a device not found (a wrong path, a cable out), not a line
-        // that dropped: the kiosk says so, and the log says what to check.
-        const wasMissing = this.missing;
-        this.missing =
-          /ENOENT|No such file or directory/.test(message) ||
-          (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-        // Still offline, but now known to be missing (or no longer): the devices re-read their state.
-        if (this.missing !== wasMissing) this.missingListeners.emit(this.missing);
-        this.retryLater(
-          this.missing
-            ? `no such port: check the path (ls /dev/serial/by-id/) and that the device is plugged in`
-            : `cannot open: ${message}`,
-        );
+        if (!current()) return;
+        const { missing, reason } = describeOpenError(error);
+        this.setMissing(missing);
+        this.retryLater(reason);
       },
     );
   }
 
-  /** The line is gone (closed, silent, or never answered): offline, then reopen later. */
-  private disconnected(reason: string): void {
-    if (this.phase === 'closed' || this.phase === 'waiting') return;
-    this.cancelTimer();
-    this.cancelHeartbeat();
-    const wasOnline = this.phase === 'online';
-    this.generation += 1;
-    const connection = this.connection;
-    this.connection = null;
-    this.failConfirms(reason);
-    void connection?.close();
-    this.phase = 'waiting';
-    if (wasOnline) {
-      this.counters.count.disconnects += 1;
-      this.backoff.reset();
-      this.onlineListeners.emit(false);
-    }
-    this.retryLater(reason);
+  /** Still offline, but now known to be missing (or no longer): the devices re-read their state. */
+  private setMissing(missing: boolean): void {
+    if (missing === this.missing) return;
+    this.missing = missing;
+    this.missingListeners.emit(missing);
   }
 
-  private retryLater(reason: string): void {
-    this.phase = 'waiting';
-    if (this.backoff.first) this.log(`serial ${this.path}: ${reason}; reconnecting`);
-    const delayMs = this.backoff.nextDelayMs();
-    this.cancelTimer = this.timers.schedule(delayMs, () => {
-      if (this.phase === 'waiting') this.connect();
+  /** The line is gone (closed, silent, or never answered): offline, then reopen later. */
+  private disconnected(reason: string): void {
+    if (this.line.phase === 'closed' || this.line.phase === 'waiting') return;
+    const connection = this.connection;
+    this.retryLater(reason, (wasOnline) => {
+      this.dropConnection(reason);
+      void connection?.close();
+      if (wasOnline) this.counters.count.disconnects += 1;
     });
   }
 
+  private retryLater(reason: string, teardown: (wasOnline: boolean) => void = () => undefined): void {
+    const { firstRetry } = this.line.lost(teardown, () => this.connect());
+    if (firstRetry) this.log(`serial ${this.path}: ${reason}; reconnecting`);
+  }
+
   private receive(chunk: Buffer): void {
-    const generation = this.generation;
-    for (const line of this.splitter.push(chunk)) {
-      if (generation !== this.generation) return; // a line in this chunk ended the connection
-      const parsed = parseDeviceLine(line);
-      if (!parsed.ok) {
-        this.splitter.countRejected(parsed.reason);
-        this.counters.count.lastRejectReason = parsed.reason;
-        continue;
-      }
-      this.counters.count.messages += 1;
+    const generation = this.line.generation;
+    for (const message of this.counters.messages(chunk)) {
+      if (!this.line.isCurrent(generation)) return; // a line in this chunk ended the connection
       this.lastHeardMs = this.timers.nowMs();
-      this.handle(parsed.message);
+      this.handle(message);
     }
-    const drops = this.counters.dropReport(this.splitter.stats, this.timers.nowMs());
+    const drops = this.counters.dropReport(this.timers.nowMs());
     if (drops !== null) this.log(`serial ${this.path}: ${drops}`);
   }
 
@@ -335,12 +220,12 @@ export class SerialLink {
     // During the handshake too: the CASH and FAULT lines that follow HELLO are applied
     // before anyone hears 'online' (the devices still report 'offline' meanwhile).
     this.messageListeners.emit(message);
-    if (message.verb === 'PONG') this.pongWaiters.get(message.seq)?.resolve();
+    if (message.verb === 'PONG') this.pings.pong(message.seq);
   }
 
   /** HELLO, at most once per HELLO_REPEAT_MS. */
   private sayHello(): void {
-    if (this.phase !== 'hello') return;
+    if (this.line.phase !== 'hello') return;
     const nowMs = this.timers.nowMs();
     if (nowMs - this.lastHelloMs < HELLO_REPEAT_MS) return;
     this.lastHelloMs = nowMs;
@@ -355,36 +240,34 @@ export class SerialLink {
    * of that, so 'online' is announced with the cassettes and faults already known.
    */
   private greeted(message: Extract<DeviceMessage, { verb: 'HELLO' }>): void {
-    if (this.phase !== 'hello') return; // only ever an answer to our HELLO: a repeat changes nothing
+    if (this.line.phase !== 'hello') return; // only ever an answer to our HELLO: a repeat changes nothing
     if (message.version !== SERIAL_PROTOCOL_VERSION) {
       this.disconnected(`device speaks protocol version ${message.version}, we speak ${SERIAL_PROTOCOL_VERSION}`);
       return;
     }
     this.helloReceived = { version: message.version, device: message.device, caps: [...message.caps] };
     this.greetedListeners.emit();
-    const generation = this.generation;
+    const generation = this.line.generation;
     this.send({ verb: 'COUNTS' }).catch(() => undefined); // a failed write fails the PING too
     this.confirm(this.settings.helloTimeoutMs).then(
       () => {
-        if (generation === this.generation && this.phase === 'hello') this.cameOnline();
+        if (this.line.isCurrent(generation) && this.line.phase === 'hello') this.cameOnline();
       },
       (error: unknown) => {
-        if (generation === this.generation) this.disconnected(`handshake: ${String(error)}`);
+        if (this.line.isCurrent(generation)) this.disconnected(`handshake: ${String(error)}`);
       },
     );
   }
 
   private cameOnline(): void {
     this.cancelTimer();
-    this.phase = 'online';
-    this.backoff.reset();
+    this.line.cameOnline();
     this.counters.count.connects += 1;
     this.lastHeardMs = this.timers.nowMs();
     this.lastPingMs = this.lastHeardMs;
     this.log(`serial ${this.path}: online (${this.helloReceived?.device ?? '?'})`);
-    this.scheduleHeartbeat();
-    this.onlineListeners.emit(true);
-    this.users.settled();
+    this.startHeartbeat();
+    this.line.announceOnline();
   }
 
   /**
@@ -392,24 +275,22 @@ export class SerialLink {
    * heartbeatLossMs; a PING goes out once per HEARTBEAT_INTERVAL_MS (the device's HB would do,
    * but a PING also proves the write direction, which a device's HB cannot).
    */
-  private scheduleHeartbeat(): void {
-    const generation = this.generation;
-    const checkMs = Math.max(10, Math.min(250, this.settings.heartbeatLossMs / 8));
-    this.cancelHeartbeat = this.timers.schedule(checkMs, () => {
-      if (generation !== this.generation || this.phase !== 'online') return;
-      const nowMs = this.timers.nowMs();
-      const silentMs = nowMs - this.lastHeardMs;
-      if (silentMs >= this.settings.heartbeatLossMs) {
-        this.disconnected(`no heartbeat for ${Math.round(silentMs)} ms`);
-        return;
-      }
-      if (nowMs - this.lastPingMs >= HEARTBEAT_INTERVAL_MS) {
+  private startHeartbeat(): void {
+    const generation = this.line.generation;
+    const { heartbeatLossMs } = this.settings;
+    this.cancelHeartbeat = watchSilence(this.timers, {
+      silenceMs: heartbeatLossMs,
+      checkMs: Math.max(10, Math.min(250, heartbeatLossMs / 8)),
+      lastHeardMs: () => this.lastHeardMs,
+      active: () => this.line.isCurrent(generation) && this.line.online,
+      onSilent: (silentMs) => this.disconnected(`no heartbeat for ${Math.round(silentMs)} ms`),
+      onAlive: (nowMs) => {
+        if (nowMs - this.lastPingMs < HEARTBEAT_INTERVAL_MS) return;
         this.lastPingMs = nowMs;
-        this.send({ verb: 'PING', seq: this.nextPingSeq() }).catch((error: unknown) =>
+        this.send({ verb: 'PING', seq: this.pings.nextSeq() }).catch((error: unknown) =>
           this.disconnected(`PING not sent: ${String(error)}`),
         );
-      }
-      this.scheduleHeartbeat();
+      },
     });
   }
 }

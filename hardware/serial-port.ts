@@ -90,3 +90,19 @@ export const openSerialPort: OpenSerialConnection = (path, baudRate, events) =>
 
 // Time lives in shared-line.ts (the firmata link uses it too); re-exported for the port's callers.
 export { realTimers, type SerialTimers } from './shared-line.js';
+
+/**
+ * Why a port would not open. No such port at all is a device not found (a wrong path, a cable
+ * out), not a line that dropped: the kiosk says so, and the log says what to check.
+ */
+export function describeOpenError(error: unknown): { missing: boolean; reason: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  const missing =
+    /ENOENT|No such file or directory/.test(message) || (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+  return {
+    missing,
+    reason: missing
+      ? 'no such port: check the path (ls /dev/serial/by-id/) and that the device is plugged in'
+      : `cannot open: ${message}`,
+  };
+}

@@ -33,14 +33,18 @@ import {
   DISPLAY_ROWS_MAX,
   normaliseDisplayLines,
 } from './sim.js';
-import { SerialLink, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
+import { SerialLink } from './serial-link.js';
+import type { SerialLinkOptions } from './serial-link-options.js';
+import type { SerialLinkStats } from './serial-link-stats.js';
 import { realTimers, type SerialTimers } from './serial-port.js';
 import type { DeviceState, Display, KeyName, Keypad, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
 import { SerialDevice, type DeviceFaults } from './serial-device.js';
 import { SerialDispenser, type SerialDispenserOptions } from './serial-dispenser.js';
 
-export { SerialLink, type DeviceHello, type SerialLinkOptions, type SerialLinkStats } from './serial-link.js';
+export { SerialLink } from './serial-link.js';
+export type { DeviceHello, SerialLinkOptions } from './serial-link-options.js';
+export type { SerialLinkStats } from './serial-link-stats.js';
 export { SerialDispenser, type SerialDispenserOptions } from './serial-dispenser.js';
 export {
   openSerialPort,

@@ -2,6 +2,7 @@
 // (model.ts) is the only thing that makes a new one; the views only read it. Every collection
 // has a named bound, because a dashboard left open for weeks on a busy fleet must not grow.
 import type {
+  ActionEventPayload,
   AlertKind,
   AlertPayload,
   AlertSeverity,
@@ -73,18 +74,13 @@ export interface AlertEntry extends AlertPayload {
 export type LogTone = 'ok' | 'decline' | 'bad' | 'info';
 
 export type LogEntry =
-  | {
+  | ({
       kind: 'event';
       id: number;
       ts: string;
-      kioskId: string;
-      user: string;
-      action: string;
-      outcome: string;
-      amountCents: number | null;
-      latencyMs: number;
+      /** The payload's devices, or null when it carried none. */
       devices: DeviceStates | null;
-    }
+    } & Omit<ActionEventPayload, 'devices'>)
   | {
       kind: 'alert';
       id: number;

@@ -1,7 +1,17 @@
 // atm client — one scripted session against a bank: handshake, login, one action, logout.
 import crypto from 'node:crypto';
 import { BankConnection, declineText, formatCents, parseDollars, type Response } from '../../protocol/index.js';
-import { ExitCode, UsageError, fail, parse, parseBank, printJson, readKioskKey, required } from '../cli.js';
+import {
+  KIOSK_IDENTITY_OPTIONS,
+  kioskIdentity,
+  ExitCode,
+  UsageError,
+  fail,
+  parse,
+  parseBank,
+  printJson,
+  required,
+} from '../cli.js';
 
 const USAGE = `usage: atm client --bank HOST:PORT --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
   ACTION: register | login | balance | deposit | withdraw
@@ -26,9 +36,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
     {
-      bank: { type: 'string' },
-      kiosk: { type: 'string' },
-      key: { type: 'string' },
+      ...KIOSK_IDENTITY_OPTIONS,
       json: { type: 'boolean' },
       user: { type: 'string' },
       amount: { type: 'string' },
@@ -44,13 +52,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
     throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
   const json = values.json === true;
   const bank = parseBank(required(values, 'bank', USAGE));
-  const keyFile = readKioskKey(
-    required(values, 'key', USAGE),
-    typeof values.kiosk === 'string' ? values.kiosk : undefined,
-  );
-  const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
-  if (kioskId !== keyFile.kioskId)
-    throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
+  const { kioskId, psk } = kioskIdentity(values, USAGE);
   const username = required(values, 'user', USAGE);
   const needsAmount = action === 'deposit' || action === 'withdraw';
   let amountCents = 0;
@@ -71,7 +73,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
 
   let connection: BankConnection;
   try {
-    connection = await BankConnection.connect({ host: bank.host, port: bank.port, kioskId, psk: keyFile.psk });
+    connection = await BankConnection.connect({ host: bank.host, port: bank.port, kioskId, psk });
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error), ExitCode.UNREACHABLE);
   }

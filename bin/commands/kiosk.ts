@@ -1,7 +1,16 @@
 // atm kiosk — the full-screen kiosk against a bank host.
 import path from 'node:path';
 import { runKioskApp } from '../../kiosk/index.js';
-import { ExitCode, UsageError, integerOption, parse, parseBank, readKioskKey, required } from '../cli.js';
+import {
+  KIOSK_IDENTITY_OPTIONS,
+  kioskIdentity,
+  ExitCode,
+  UsageError,
+  integerOption,
+  parse,
+  parseBank,
+  required,
+} from '../cli.js';
 
 const USAGE = `usage: atm kiosk --bank HOST:PORT --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
                  [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000] [--dispense-delay-ms 800]
@@ -14,9 +23,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
   const { values } = parse(
     argv,
     {
-      bank: { type: 'string' },
-      kiosk: { type: 'string' },
-      key: { type: 'string' },
+      ...KIOSK_IDENTITY_OPTIONS,
       device: { type: 'string' },
       theme: { type: 'string' },
       data: { type: 'string' },
@@ -31,13 +38,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
   // Checked before anything is opened or made (runKioskApp creates the kiosk's folder first).
   if (!DEVICE_SPEC.test(device))
     throw new UsageError(`--device must be sim, serial:PATH or firmata:PATH, got ${JSON.stringify(device)}`);
-  const keyFile = readKioskKey(
-    required(values, 'key', USAGE),
-    typeof values.kiosk === 'string' ? values.kiosk : undefined,
-  );
-  const kioskId = typeof values.kiosk === 'string' ? values.kiosk : keyFile.kioskId;
-  if (kioskId !== keyFile.kioskId)
-    throw new UsageError(`--kiosk ${kioskId} does not match the key file's kiosk ${keyFile.kioskId}`);
+  const { kioskId, psk } = kioskIdentity(values, USAGE);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast')
     throw new UsageError('--theme must be default or high-contrast');
@@ -47,7 +48,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     host: bank.host,
     port: bank.port,
     kioskId,
-    psk: keyFile.psk,
+    psk,
     dataDir: path.resolve(typeof values.data === 'string' ? values.data : `.atm-kiosk-${kioskId}`),
     theme,
     idleWarnMs,

@@ -29,7 +29,7 @@ import {
   type FirmataTransport,
   type KeypadLegend,
 } from '../../hardware/firmata.js';
-import type { SerialTimers } from '../../hardware/serial-link.js';
+import type { SerialTimers } from '../../hardware/shared-line.js';
 import { PinState } from 'avr8js';
 import { startEmulatedArduino, type EmulatedArduino } from '../../firmware-sim/emulated-arduino.js';
 import { loadStandardFirmata } from '../../firmware-sim/firmata-hex.js';

@@ -1,8 +1,10 @@
 // The pieces the serial and firmata links share: user counting with a bounded wait for the
-// line, and the reconnect backoff. Time is a manual clock; nothing sleeps.
+// line, the reconnect backoff, the line lifecycle built from them, and the silence watch. Time
+// is a manual clock; nothing sleeps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Backoff, LineUsers, type SerialTimers } from '../../hardware/shared-line.js';
+import { Backoff } from '../../protocol/index.js';
+import { LineLifecycle, LineUsers, watchSilence, type SerialTimers } from '../../hardware/shared-line.js';
 
 class ManualTimers implements SerialTimers {
   private now = 0;
@@ -79,4 +81,108 @@ test('the backoff refuses negative or infinite delays (a programmer error); a mi
   assert.deepEqual([longFirst.nextDelayMs(), longFirst.nextDelayMs()], [500, 100]);
   const fixed = new Backoff(100, 100);
   assert.deepEqual([fixed.nextDelayMs(), fixed.nextDelayMs()], [100, 100]);
+});
+
+test('the lifecycle: the first user connects, a loss retries with backoff and stales the old generation, the last user closes', async () => {
+  const timers = new ManualTimers();
+  const line = new LineLifecycle<'connecting'>(timers, {
+    openWaitMs: 1_000,
+    reconnectDelayMsMin: 100,
+    reconnectDelayMsMax: 400,
+  });
+  const announced: boolean[] = [];
+  line.onOnline((online) => announced.push(online));
+  let connects = 0;
+  let generation = 0;
+  const connect = (): void => {
+    connects += 1;
+    generation = line.begin('connecting');
+  };
+  let firstOpened = false;
+  void line.acquire(connect).then(() => (firstOpened = true));
+  void line.acquire(connect);
+  assert.equal(connects, 1, 'only the first user starts the line');
+  assert.equal(line.phase, 'connecting');
+
+  // Two failures before the board answers: 100 ms, then 200 ms; only the first of the run is worth a log line.
+  const firstGeneration = generation;
+  const failure = line.lost(() => undefined, connect);
+  assert.deepEqual(failure, { wasOnline: false, delayMs: 100, firstRetry: true });
+  assert.equal(line.isCurrent(firstGeneration), false, 'callbacks of the lost attempt are stale');
+  timers.advance(100);
+  assert.equal(connects, 2);
+  assert.deepEqual(
+    line.lost(() => undefined, connect),
+    { wasOnline: false, delayMs: 200, firstRetry: false },
+  );
+  timers.advance(200);
+  assert.equal(connects, 3);
+
+  line.cameOnline();
+  assert.equal(firstOpened, false, 'open() waiters go when the link has announced, not before');
+  line.announceOnline();
+  await new Promise(setImmediate); // acquire() is async: its await and then() take a few microtasks
+  assert.equal(firstOpened, true);
+  assert.deepEqual(announced, [true]);
+
+  // A loss while online: teardown runs before offline is announced; the backoff starts over.
+  const order: string[] = [];
+  line.onOnline(() => order.push('announced'));
+  const lost = line.lost((wasOnline) => order.push(`teardown ${String(wasOnline)}`), connect);
+  assert.deepEqual(lost, { wasOnline: true, delayMs: 100, firstRetry: true });
+  assert.deepEqual(order, ['teardown true', 'announced']);
+
+  // The last user closes: the pending retry is cancelled, nothing reconnects.
+  assert.equal(
+    line.release(() => assert.fail('not the last user')),
+    false,
+  );
+  let tornDown = false;
+  assert.equal(
+    line.release(() => (tornDown = true)),
+    true,
+  );
+  assert.equal(tornDown, true);
+  assert.equal(line.phase, 'closed');
+  timers.advance(10_000);
+  assert.equal(connects, 3, 'a closed line does not retry');
+  assert.deepEqual(announced, [true, false], 'offline was announced once, on the loss');
+});
+
+test('the silence watch calls onSilent once after silenceMs without a byte, and stops quietly when inactive', () => {
+  const timers = new ManualTimers();
+  let heardMs = 0;
+  let active = true;
+  const silent: number[] = [];
+  const alive: number[] = [];
+  const watch = {
+    silenceMs: 1_000,
+    checkMs: 250,
+    lastHeardMs: () => heardMs,
+    active: () => active,
+    onSilent: (silentMs: number) => silent.push(silentMs),
+    onAlive: (nowMs: number) => alive.push(nowMs),
+  };
+  watchSilence(timers, watch);
+  timers.advance(250);
+  heardMs = 250; // a byte arrived
+  timers.advance(250);
+  timers.advance(250);
+  timers.advance(250);
+  assert.deepEqual(silent, [], 'heard at 250 ms: not silent before 1250 ms');
+  assert.deepEqual(alive, [250, 500, 750, 1_000]);
+  timers.advance(250);
+  assert.deepEqual(silent, [1_000]);
+  timers.advance(5_000);
+  assert.equal(silent.length, 1, 'told once');
+
+  const quiet: number[] = [];
+  const cancel = watchSilence(timers, { ...watch, onSilent: (ms) => quiet.push(ms) });
+  active = false;
+  timers.advance(5_000);
+  assert.deepEqual(quiet, [], 'an inactive watch ends without a word');
+  active = true;
+  cancel();
+  timers.advance(5_000);
+  assert.deepEqual(quiet, []);
 });
