@@ -7,16 +7,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { type AuditRecord } from '../../bank/index.js';
 import { createSimDevices, normaliseDisplayLines, type SimDevices } from '../../hardware/sim.js';
 import type { KeyName } from '../../hardware/types.js';
-import { KioskController } from '../../kiosk/controller.js';
+import type { KioskController } from '../../kiosk/controller.js';
 import { MULTITAP, MULTITAP_MS, type KioskState, type Screen } from '../../kiosk/flow.js';
 import { KioskJournal, deriveJournalKey, type JournalEvent } from '../../kiosk/journal.js';
-import { KioskLink } from '../../kiosk/link.js';
 import { lcdLines, view } from '../../kiosk/view.js';
 import { FakeClock } from '../helpers/clock.js';
+import { kioskOnTestBank } from '../helpers/kiosk.js';
 import { TEST_PASSWORD, makeTempDir, startTestBank, type TestBank } from '../helpers/bank.js';
 import { auditRecords } from '../helpers/audit.js';
 import { eventually } from '../helpers/wait.js';
@@ -65,26 +64,12 @@ async function startKiosk(
   const dir = options.dir ?? makeTempDir('atm-kiosk-');
   const clock = new FakeClock();
   const devices = createSimDevices();
-  const journal =
-    options.journal ?? KioskJournal.open({ dir, kioskId: bank.kiosk.kioskId, key: deriveJournalKey(bank.kiosk.psk) });
-  const link = new KioskLink({
-    host: '127.0.0.1',
-    port: bank.host.port,
-    kioskId: bank.kiosk.kioskId,
-    psk: bank.kiosk.psk,
-    backoffInitialMs: 20,
-    backoffMaxMs: 100,
-    requestTimeoutMs: 5_000,
-  });
   let txnCount = 0;
-  const controller = new KioskController({
-    kioskId: bank.kiosk.kioskId,
-    link,
+  const { controller, journal } = kioskOnTestBank(bank, {
     devices,
-    journal,
-    receiptsFile: path.join(dir, 'receipts.txt'),
+    dir,
+    ...(options.journal === undefined ? {} : { journal: options.journal }),
     nowMs: clock.nowMs,
-    tickMs: 0,
     newTxnId: () => `kf-txn-${String(++txnCount).padStart(4, '0')}`,
   });
   const waiters = new Set<() => void>();

@@ -8,7 +8,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { startEmulatedArduino, type EmulatedArduino } from '../../firmware-sim/emulated-arduino.js';
 import { loadStandardFirmata } from '../../firmware-sim/firmata-hex.js';
 import { closeSerialPort, openPtyPair, openSerialPath } from '../../firmware-sim/pty.js';
@@ -20,12 +19,10 @@ import {
   type KeypadLegend,
 } from '../../hardware/firmata.js';
 import { normaliseDisplayLines } from '../../hardware/sim.js';
-import { KioskController } from '../../kiosk/controller.js';
 import { MULTITAP } from '../../kiosk/flow.js';
-import { KioskJournal, deriveJournalKey } from '../../kiosk/journal.js';
-import { KioskLink } from '../../kiosk/link.js';
 import { lcdLines, view } from '../../kiosk/view.js';
 import { makeTempDir, startTestBank } from '../helpers/bank.js';
+import { kioskOnTestBank } from '../helpers/kiosk.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const firmware = loadStandardFirmata();
@@ -64,24 +61,7 @@ test(
     };
     const devices = await createDevices(`firmata:${pair.hostPath}`, options);
     const board = (): EmulatedArduino => arduino;
-    const journal = KioskJournal.open({ dir, kioskId: bank.kiosk.kioskId, key: deriveJournalKey(bank.kiosk.psk) });
-    const link = new KioskLink({
-      host: '127.0.0.1',
-      port: bank.host.port,
-      kioskId: bank.kiosk.kioskId,
-      psk: bank.kiosk.psk,
-      backoffInitialMs: 20,
-      backoffMaxMs: 100,
-      requestTimeoutMs: 5_000,
-    });
-    const controller = new KioskController({
-      kioskId: bank.kiosk.kioskId,
-      link,
-      devices,
-      journal,
-      receiptsFile: path.join(dir, 'receipts.txt'),
-      tickMs: 0,
-    });
+    const { controller } = kioskOnTestBank(bank, { devices, dir });
     try {
       const seeded = await bank.loginAs(USERNAME, PASSWORD);
       assert.ok((await seeded.request({ op: 'deposit', txnId: 'seed-bead', amountCents: 150_00 })).ok);

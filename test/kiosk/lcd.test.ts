@@ -8,16 +8,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { startFirmwareSim } from '../../firmware-sim/index.js';
 import { createSerialDevices, type SerialDevicesOptions } from '../../hardware/serial.js';
-import { KioskController } from '../../kiosk/controller.js';
 import type { KioskState, Screen } from '../../kiosk/flow.js';
-import { KioskJournal, deriveJournalKey } from '../../kiosk/journal.js';
-import { KioskLink } from '../../kiosk/link.js';
 import { lcdLines } from '../../kiosk/view.js';
 import type { KeyName } from '../../hardware/types.js';
 import { makeTempDir, startTestBank } from '../helpers/bank.js';
+import { kioskOnTestBank } from '../helpers/kiosk.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const WAIT_MS = 8_000;
@@ -49,22 +46,7 @@ async function fullSession(t: TestContext, rows: number, columns: number): Promi
   const devices = await createSerialDevices(sim.hostPath, { serial: FAST });
   const dir = makeTempDir('atm-lcd-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const link = new KioskLink({
-    host: '127.0.0.1',
-    port: bank.host.port,
-    kioskId: bank.kiosk.kioskId,
-    psk: bank.kiosk.psk,
-    backoffInitialMs: 20,
-    requestTimeoutMs: 5_000,
-  });
-  const controller = new KioskController({
-    kioskId: bank.kiosk.kioskId,
-    link,
-    devices,
-    journal: KioskJournal.open({ dir, kioskId: bank.kiosk.kioskId, key: deriveJournalKey(bank.kiosk.psk) }),
-    receiptsFile: path.join(dir, 'receipts.txt'),
-    tickMs: 0,
-  });
+  const { controller } = kioskOnTestBank(bank, { devices, dir });
   t.after(() => controller.stop());
   await controller.start();
 

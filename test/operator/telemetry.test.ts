@@ -16,6 +16,7 @@ import {
   type DashboardState,
 } from '../../operator/index.js';
 import { parseTelemetry, topics } from '../../protocol/telemetry.js';
+import { withdrawAsKiosk } from '../helpers/kiosk-requests.js';
 import { startTestBank, type TestBank } from '../helpers/bank.js';
 import { recordMqtt, type Recorder } from '../helpers/mqtt-recorder.js';
 
@@ -59,30 +60,7 @@ describe('the operator model on a real bank’s telemetry', { concurrency: 1, ti
     try {
       assert.ok((await connection.request({ op: 'deposit', txnId: 'op-dep-0001', amountCents: 10_000 })).ok);
       // What the kiosk does around a withdrawal: the dispenser reports busy, then online again.
-      assert.ok(
-        (
-          await connection.request({
-            op: 'device.report',
-            keypad: 'online',
-            display: 'online',
-            dispenser: 'deviceBusy',
-            cassettes: CASSETTES,
-          })
-        ).ok,
-      );
-      assert.ok((await connection.request({ op: 'withdraw.hold', txnId: 'op-wd-0001', amountCents: 4_000 })).ok);
-      assert.ok((await connection.request({ op: 'withdraw.post', txnId: 'op-wd-0001', dispensedCents: 4_000 })).ok);
-      assert.ok(
-        (
-          await connection.request({
-            op: 'device.report',
-            keypad: 'online',
-            display: 'online',
-            dispenser: 'online',
-            cassettes: CASSETTES,
-          })
-        ).ok,
-      );
+      await withdrawAsKiosk(connection, 'op-wd-0001', 4_000, CASSETTES);
       const declined = await connection.request({ op: 'withdraw.hold', txnId: 'op-wd-0002', amountCents: 9_000 });
       assert.equal(declined.ok, false);
     } finally {

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import bcrypt from 'bcrypt';
 import { addOperator } from '../../bank/index.js';
+import { withdrawAsKiosk } from '../helpers/kiosk-requests.js';
 import { startTestBank, type TestBank } from '../helpers/bank.js';
 import { cleanEnv } from '../helpers/cli.js';
 import { atmBin } from '../helpers/paths.js';
@@ -121,30 +122,7 @@ describe(
       const connection = await bank.loginAs('walker');
       try {
         assert.ok((await connection.request({ op: 'deposit', txnId: 'ui-dep-0001', amountCents: 10_000 })).ok);
-        assert.ok(
-          (
-            await connection.request({
-              op: 'device.report',
-              keypad: 'online',
-              display: 'online',
-              dispenser: 'deviceBusy',
-              cassettes,
-            })
-          ).ok,
-        );
-        assert.ok((await connection.request({ op: 'withdraw.hold', txnId: 'ui-wd-0001', amountCents: 4_000 })).ok);
-        assert.ok((await connection.request({ op: 'withdraw.post', txnId: 'ui-wd-0001', dispensedCents: 4_000 })).ok);
-        assert.ok(
-          (
-            await connection.request({
-              op: 'device.report',
-              keypad: 'online',
-              display: 'online',
-              dispenser: 'online',
-              cassettes,
-            })
-          ).ok,
-        );
+        await withdrawAsKiosk(connection, 'ui-wd-0001', 4_000, cassettes);
         assert.equal(
           (await connection.request({ op: 'withdraw.hold', txnId: 'ui-wd-0002', amountCents: 9_000 })).ok,
           false,

@@ -26,6 +26,7 @@ import {
 } from '../../telemetry/telemetry.js';
 import { BankConnection } from '../../protocol/index.js';
 import { parseTelemetry, topics } from '../../protocol/telemetry.js';
+import { reportDevices } from '../helpers/kiosk-requests.js';
 import { startTestBank, TEST_PASSWORD, makeTempDir, type TestBank, type TestKiosk } from '../helpers/bank.js';
 import { runAtm, startBankProcess } from '../helpers/cli.js';
 import { FakeClock } from '../helpers/clock.js';
@@ -489,18 +490,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
       { denominationCents: 2000, count: 5 },
       { denominationCents: 5000, count: 300 },
     ];
-    assert.equal(
-      (
-        await connection.request({
-          op: 'device.report',
-          keypad: 'online',
-          display: 'online',
-          dispenser: 'hardwareError',
-          cassettes,
-        })
-      ).ok,
-      true,
-    );
+    assert.ok(await reportDevices(connection, { dispenser: 'hardwareError' }, cassettes));
     const faulty = await statusFrom(
       kioskId,
       from,
@@ -525,13 +515,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
 
     // The same report again changes nothing an operator sees: no status, no alert.
     const repeatFrom = all.received.length;
-    await connection.request({
-      op: 'device.report',
-      keypad: 'online',
-      display: 'online',
-      dispenser: 'hardwareError',
-      cassettes,
-    });
+    await reportDevices(connection, { dispenser: 'hardwareError' }, cassettes);
     await barrier();
     assert.deepEqual(
       all.received
@@ -546,13 +530,7 @@ describe('a bank with the embedded broker (FakeClock, explicit ticks)', () => {
       { denominationCents: 5000, count: 300 },
     ];
     const fixedFrom = all.received.length;
-    await connection.request({
-      op: 'device.report',
-      keypad: 'online',
-      display: 'online',
-      dispenser: 'online',
-      cassettes: refilled,
-    });
+    await reportDevices(connection, { dispenser: 'online' }, refilled);
     const fixed = await statusFrom(kioskId, fixedFrom, (p) => p.cashLevel === 'ok');
     assert.deepEqual(fixed.payload.devices, { keypad: 'online', display: 'online', dispenser: 'online' });
     await all.waitFor(
@@ -773,13 +751,7 @@ describe('retained messages survive a restart of the embedded broker; MQTT over 
     const first = await watchAll(`mqtt://127.0.0.1:${bank.host.telemetry.mqttPort}`, OPERATOR_LOGIN);
     const connection = await bank.connect();
     const cassettes = [{ denominationCents: 2000, count: 0 }];
-    await connection.request({
-      op: 'device.report',
-      keypad: 'online',
-      display: 'noDevice',
-      dispenser: 'online',
-      cassettes,
-    });
+    await reportDevices(connection, { display: 'noDevice', dispenser: 'online' }, cassettes);
     connection.close();
     const published = await first.waitFor(
       (m) => m.topic === topics.kioskStatus(kioskId) && m.payload.status === 'offline',
