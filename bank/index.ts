@@ -48,3 +48,4 @@ export { exitOnAssertionFailure, type AssertionExitOptions } from './assertion-e
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 export { MemoryLedgerStore, type LedgerStore } from './store.js';
 export { LevelLedgerStore } from './level-store.js';
+export { BANK_STATS_PREFIX, reportStatsOnSignal, type BankStats } from './stats-signal.js';

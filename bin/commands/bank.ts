@@ -5,6 +5,7 @@ import {
   LogLineObserver,
   exitOnAssertionFailure,
   keystorePath,
+  reportStatsOnSignal,
   startBankHost,
 } from '../../bank/index.js';
 import { AtmError } from '../../protocol/index.js';
@@ -26,6 +27,8 @@ in with \`atm keys add-operator\` passwords; retained messages are kept in DIR/m
 refuses to start. --mqtt URL (mqtt:// or mqtts://) publishes to an external broker instead
 (ATM_MQTT_USERNAME / ATM_MQTT_PASSWORD; --mqtt-ca, --mqtt-cert, --mqtt-key: PEM files for
 TLS, the broker's certificate is always verified); --no-mqtt turns telemetry off.
+kill -USR2 PID writes one 'bank stats {json}' line (CPU, memory, group commits, connections,
+event-loop delay since the last one) to the log.
 Alerts: kiosk offline after --kiosk-offline-alert-ms without a session; low cash below
 --low-cash-count notes in a cassette; security alerts clear after --security-quiet-ms quiet.
 Env: ATM_DATA, ATM_HOST, ATM_PORT, … (each flag as ATM_FLAG_NAME).`;
@@ -101,7 +104,9 @@ export async function bankCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.telemetry.mqttWsPort}`),
     );
+  const stopStats = reportStatsOnSignal(host, (line) => process.stdout.write(logLine(line)));
   process.stdout.write(logLine(`bank stopping (${await stopping})`));
+  stopStats();
   await host.close();
   process.stdout.write(logLine('bank stopped'));
   return ExitCode.OK;

@@ -443,43 +443,6 @@ test('every line the bank writes to its log starts with an ISO-8601 UTC time: at
   assertStamped(log, startedMs, 'the demo’s bank.log');
 });
 
-test('atm bench prints a table for a person by default, and its report as one JSON object only with --json', async () => {
-  const small = [
-    'bench',
-    '--sessions',
-    '1',
-    '--requests',
-    '8',
-    '--seconds',
-    '1',
-    '--handshakes',
-    '1',
-    '--bcrypt-cost',
-    '4',
-  ];
-  const [table, json] = await runAtmAll([{ args: small }, { args: [...small, '--json'] }], 1);
-  assert.equal(table?.code, 0, table?.stderr);
-  assert.throws(() => JSON.parse(table.stdout), SyntaxError, 'the default output is not JSON');
-  const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0] ?? '', /^atm bench on \d+ cores, /);
-  for (const measure of [
-    /^ {2}requests per second +\d+ \(\d+ requests in [\d.]+ s, 1 session\)$/,
-    /^ {2}latency p50 \/ p99 \/ max +[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/,
-    /^ {2}deposit p50 \/ p99 +/,
-    /^ {2}group commit +[\d.]+ requests per synced write/,
-    /^ {2}1 login at bcrypt cost 4 +\d+ ms total$/,
-  ]) {
-    assert.ok(
-      lines.some((line) => measure.test(line)),
-      `no line like ${String(measure)} in:\n${table.stdout}`,
-    );
-  }
-  assert.equal(json?.code, 0, json?.stderr);
-  assert.equal(json.stdout.trim().split('\n').length, 1, '--json prints one line');
-  const report = JSON.parse(json.stdout) as { sessions: number; bcryptCost: number; requestsPerSecond: number };
-  assert.deepEqual([report.sessions, report.bcryptCost, typeof report.requestsPerSecond], [1, 4, 'number']);
-});
-
 test('without a terminal the demo speaks of the product and says how to get the kiosk screen: npm start in a terminal, or the exact atm kiosk line', async (t) => {
   const root = tempDir();
   t.after(root.remove);

@@ -1,0 +1,236 @@
+// A load worker: a thread of its own that opens its share of the bench's sessions and drives
+// them, so the load generator's crypto does not share an event loop with the measurements of
+// other sessions (and never with the bank, which runs in its own process). Messages: see
+// load-protocol.ts. Latencies are kept in growable Float64Arrays and handed over, not copied.
+import crypto from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+import { BankConnection } from '../../protocol/index.js';
+import type { FromWorker, ToWorker, WorkerJob, WorkerResult } from './load-protocol.js';
+
+/** Errors kept word for word; the rest are counted. */
+const FIRST_ERRORS_MAX = 5;
+
+class Latencies {
+  private values = new Float64Array(1024);
+  length = 0;
+
+  push(valueMs: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = valueMs;
+  }
+
+  take(): Float64Array {
+    return this.values.slice(0, this.length);
+  }
+}
+
+class Load {
+  private readonly sessions: (BankConnection | null)[];
+  private readonly latencies = new Map<string, Latencies>();
+  private errors = 0;
+  private readonly firstErrors: string[] = [];
+  private issued = 0;
+  private handshakeTurn = 0;
+
+  constructor(private readonly job: WorkerJob) {
+    this.sessions = job.slots.map(() => null);
+  }
+
+  private connect(kioskIndex: number): Promise<BankConnection> {
+    const kiosk = this.job.kiosks[kioskIndex % this.job.kiosks.length];
+    if (kiosk === undefined) throw new Error('a load worker needs at least one kiosk');
+    return BankConnection.connect({
+      host: this.job.host,
+      port: this.job.port,
+      kioskId: kiosk.kioskId,
+      psk: Buffer.from(kiosk.pskHex, 'hex'),
+      requestTimeoutMs: 60_000,
+    });
+  }
+
+  private failed(what: string): void {
+    this.errors += 1;
+    if (this.firstErrors.length < FIRST_ERRORS_MAX) this.firstErrors.push(what);
+  }
+
+  private async timed<T>(op: string, call: () => Promise<T>): Promise<T> {
+    const startedMs = performance.now();
+    const result = await call();
+    let list = this.latencies.get(op);
+    if (list === undefined) {
+      list = new Latencies();
+      this.latencies.set(op, list);
+    }
+    list.push(performance.now() - startedMs);
+    return result;
+  }
+
+  /** The accounts this worker owns (one slot per username registers it). */
+  async register(): Promise<void> {
+    await Promise.all(
+      this.job.slots.map(async (slot) => {
+        if (!slot.registers || slot.username === null) return;
+        const connection = await this.connect(slot.kioskIndex);
+        try {
+          const response = await connection.request({
+            op: 'register',
+            username: slot.username,
+            password: this.job.password,
+          });
+          if (!response.ok && response.code !== 'USERNAME_TAKEN')
+            throw new Error(`register ${slot.username}: ${response.code}`);
+        } finally {
+          connection.close();
+        }
+      }),
+    );
+  }
+
+  /** Opens every session (the handshake script opens its own as it goes), logged in where it has a user. */
+  async login(): Promise<number> {
+    if (this.job.script === 'handshake') return 0;
+    await Promise.all(
+      this.job.slots.map(async (slot, index) => {
+        const connection = await this.connect(slot.kioskIndex);
+        this.sessions[index] = connection;
+        if (slot.username === null || this.job.script === 'login') return;
+        const response = await connection.request({
+          op: 'login',
+          username: slot.username,
+          password: this.job.password,
+        });
+        if (!response.ok) throw new Error(`login ${slot.username}: ${response.code}`);
+      }),
+    );
+    return this.sessions.filter((session) => session !== null).length;
+  }
+
+  async go(durationMs: number): Promise<WorkerResult> {
+    const startedMs = performance.now();
+    const deadlineMs = startedMs + durationMs;
+    const more = (): boolean => performance.now() < deadlineMs && this.issued < this.job.requestsMax;
+    await Promise.all(this.job.slots.map((slot, index) => this.run(index, slot.kioskIndex, more)));
+    const ops = [...this.latencies.entries()].map(([op, list]) => ({ op, latenciesMs: list.take() }));
+    return { ops, errors: this.errors, firstErrors: this.firstErrors, elapsedMs: performance.now() - startedMs };
+  }
+
+  private async run(index: number, kioskIndex: number, more: () => boolean): Promise<void> {
+    const session = this.sessions[index] ?? null;
+    try {
+      switch (this.job.script) {
+        case 'handshake':
+          while (more()) {
+            this.issued += 1;
+            // Rotate over the kiosks: each stays far below the bank's per-kiosk handshake rate.
+            const kiosk = kioskIndex + this.job.slots.length * this.handshakeTurn++;
+            const connection = await this.timed('handshake', () => this.connect(kiosk));
+            connection.close();
+          }
+          return;
+        case 'idle':
+          return;
+        case 'balance':
+          if (session === null) return;
+          while (more()) {
+            this.issued += 1;
+            const response = await this.timed('balance', () => session.request({ op: 'balance' }));
+            if (!response.ok) this.failed(`balance: ${response.code}`);
+          }
+          return;
+        case 'mixed':
+          if (session === null) return;
+          while (more()) await this.mixedRound(session);
+          return;
+        case 'login':
+          if (session === null) return;
+          while (more()) await this.loginRound(session, index);
+          return;
+      }
+    } catch (error) {
+      this.failed(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** A deposit, a two-phase withdrawal and a balance: four durable, audited requests. */
+  private async mixedRound(session: BankConnection): Promise<void> {
+    this.issued += 4;
+    const deposit = await this.timed('deposit', () =>
+      session.request({ op: 'deposit', txnId: crypto.randomUUID(), amountCents: 500 }),
+    );
+    if (!deposit.ok) this.failed(`deposit: ${deposit.code}`);
+    const txnId = crypto.randomUUID();
+    const hold = await this.timed('withdraw.hold', () =>
+      session.request({ op: 'withdraw.hold', txnId, amountCents: 200 }),
+    );
+    if (!hold.ok) this.failed(`withdraw.hold: ${hold.code}`);
+    const post = await this.timed('withdraw.post', () =>
+      session.request({ op: 'withdraw.post', txnId, dispensedCents: hold.ok ? 200 : 0 }),
+    );
+    if (!post.ok && hold.ok) this.failed(`withdraw.post: ${post.code}`);
+    const balance = await this.timed('balance', () => session.request({ op: 'balance' }));
+    if (!balance.ok) this.failed(`balance: ${balance.code}`);
+  }
+
+  /** A login (the bcrypt compare) and a logout. */
+  private async loginRound(session: BankConnection, index: number): Promise<void> {
+    const username = this.job.slots[index]?.username;
+    if (username === null || username === undefined) return;
+    this.issued += 1;
+    const login = await this.timed('login', () =>
+      session.request({ op: 'login', username, password: this.job.password }),
+    );
+    if (!login.ok) {
+      this.failed(`login: ${login.code}`);
+      return;
+    }
+    await session.request({ op: 'logout' });
+  }
+
+  close(): void {
+    for (const session of this.sessions) session?.close();
+  }
+}
+
+const port = parentPort;
+if (port === null) throw new Error('load-worker.ts runs as a worker thread');
+let load: Load | null = null;
+const reply = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+
+port.on('message', (message: ToWorker) => {
+  const handle = async (): Promise<void> => {
+    switch (message.type) {
+      case 'prepare':
+        load = new Load(message.job);
+        reply({ type: 'prepared' });
+        return;
+      case 'register':
+        await load?.register();
+        reply({ type: 'registered' });
+        return;
+      case 'login':
+        reply({ type: 'ready', sessions: (await load?.login()) ?? 0 });
+        return;
+      case 'go': {
+        if (load === null) throw new Error('go before prepare');
+        const result = await load.go(message.durationMs);
+        reply(
+          { type: 'done', result },
+          result.ops.map((op) => op.latenciesMs.buffer as ArrayBuffer),
+        );
+        return;
+      }
+      case 'close':
+        load?.close();
+        load = null;
+        reply({ type: 'closed' });
+        return;
+    }
+  };
+  handle().catch((error: unknown) =>
+    reply({ type: 'failed', error: error instanceof Error ? error.message : String(error) }),
+  );
+});
