@@ -87,7 +87,9 @@ export async function spawnBank(options: SpawnBankOptions): Promise<BankUnderTes
   const atm = new URL('../../bin/atm.js', import.meta.url).pathname;
   const args = [atm, 'bank', '--data', dataDir, '--port', '0', '--bcrypt-cost', String(options.bcryptCost)];
   args.push(...(options.telemetry ? ['--mqtt-port', '0'] : ['--no-mqtt']));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
+  // ATM_BENCH_BANK_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the bank process.
+  const nodeArgs = (process.env.ATM_BENCH_BANK_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {

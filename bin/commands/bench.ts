@@ -32,7 +32,8 @@ The other scenarios register their accounts at bcrypt cost 4: they measure the l
 --quick: a few seconds in all (small counts, short steps); it checks the bench runs, not speed.
 --json prints the report as one JSON object on the last line; --out FILE also writes it there.
 --bank HOST:PORT --key FILES measures a running bank (its kiosks' key files); with --bank-pid
-its CPU and memory are read from /proc too.`;
+its CPU and memory are read from /proc too. ATM_BENCH_BANK_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR'
+profiles the spawned bank.`;
 
 /** --quick's steps: long enough for every scenario to do some work, short enough for `npm test`. */
 const QUICK_STEP_MS = 300;
