@@ -158,11 +158,10 @@ export async function runPgbench(options: PgbenchOptions): Promise<PgbenchOutcom
     const version = /\(PostgreSQL\)\s+(\S+)/.exec(versionOutput)?.[1] ?? versionOutput.trim();
     log(`pgbench: PostgreSQL ${version} from ${install.binDir}, cluster in ${dir}`);
 
-    await run(
-      install.initdb,
-      ['-D', dataDir, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--no-locale'],
-      { ...server, timeoutMs: 120_000 },
-    );
+    await run(install.initdb, ['-D', dataDir, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--no-locale'], {
+      ...server,
+      timeoutMs: 120_000,
+    });
     const port = await freePort();
     fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), serverSettings(dir, port, Math.max(...options.clients)));
     startAttempted = true;
@@ -194,8 +193,10 @@ export async function runPgbench(options: PgbenchOptions): Promise<PgbenchOutcom
         signal,
       });
       const figures = parsePgbenchOutput(stdout);
-      log(`pgbench: -c ${clients} -j ${threads} -T ${options.seconds}: ${figures.tps.toFixed(1)} tps, ` +
-        `${figures.latencyMsAvg.toFixed(2)} ms average`);
+      log(
+        `pgbench: -c ${clients} -j ${threads} -T ${options.seconds}: ${figures.tps.toFixed(1)} tps, ` +
+          `${figures.latencyMsAvg.toFixed(2)} ms average`,
+      );
       runs.push({ clients, seconds: options.seconds, ...figures });
     }
     return { available: true, version, scale, runs };
