@@ -126,9 +126,9 @@ export async function interruptible<T>(
   cleanup: () => Promise<void>,
 ): Promise<T> {
   const controller = new AbortController();
-  let interrupted: NodeJS.Signals | null = null;
+  const state: { interrupted: NodeJS.Signals | null } = { interrupted: null };
   const onInterrupt = (signal: NodeJS.Signals): void => {
-    interrupted ??= signal;
+    state.interrupted ??= signal;
     controller.abort(new Error(`interrupted by ${signal}`));
   };
   for (const name of INTERRUPTS) process.on(name, onInterrupt);
@@ -139,6 +139,7 @@ export async function interruptible<T>(
       await cleanup();
     } finally {
       for (const name of INTERRUPTS) process.off(name, onInterrupt);
+      const { interrupted } = state;
       if (interrupted !== null && process.listenerCount(interrupted) === 0) process.kill(process.pid, interrupted);
     }
   }

@@ -20,11 +20,15 @@ const setup = workerData as WorkerSetup;
 const port = parentPort;
 if (port === null) throw new Error('tls-load-worker runs as a worker thread (tls.ts starts it)');
 
+// One client context for all connections: tls.connect would otherwise build (and parse the CA
+// into) a new one per connection, a cost of Node's API rather than of a TLS handshake.
+const secureContext = tls.createSecureContext({ ca: setup.ca, ...TLS13 });
+
 function connect(): tls.TLSSocket {
   const socket = tls.connect({
     host: '127.0.0.1',
     port: setup.port,
-    ca: setup.ca,
+    secureContext,
     servername: setup.servername,
     ...TLS13,
   });
