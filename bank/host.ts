@@ -9,6 +9,7 @@ import type { ChannelTimeouts } from '../protocol/index.js';
 import { AuditChain, AuditLogFile } from './audit.js';
 import { GroupCommitter } from './commit.js';
 import { KeystoreView, auditKeyOf, initKeystore } from './key-store.js';
+import { CachedLedgerStore } from './cached-store.js';
 import { LevelLedgerStore } from './level-store.js';
 import type { LedgerLimits } from './ledger.js';
 import { LogLineObserver, fanOut, type BankObserver } from './observer.js';
@@ -92,7 +93,8 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
   const auditKey = auditKeyOf(keystore.current());
   // The ledger first: its LevelDB lock is what stops a second bank on the same folder, which
   // must not get as far as starting a broker and rewriting this bank's retained file.
-  const store = options.store ?? (await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR)));
+  const store =
+    options.store ?? new CachedLedgerStore(await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR)));
   let telemetry: T;
   try {
     const context: HostTelemetryContext = {
@@ -165,7 +167,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
         if (sweeper !== null) clearInterval(sweeper);
         await server.close();
         await committer.drain();
-        await auditLog.flushed().catch(() => undefined);
+        await auditLog.close().catch(() => undefined);
         await store.close();
         await closeTelemetry();
       },

@@ -198,9 +198,13 @@ export function loadKioskKeyFile(filePath: string): { kioskId: string; psk: Buff
  * The running bank's view: re-reads keystore.json whenever its mtime or size changes, so a
  * kiosk added or revoked by `atm keys` takes effect at the next handshake without a restart.
  */
+/** How stale the per-request view of the keystore may be (a revocation's delay for open sessions). */
+export const KEYSTORE_RECHECK_MS = 100;
+
 export class KeystoreView {
   private keystore: Keystore;
   private stamp = '';
+  private checkedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly dir: string) {
     this.keystore = loadKeystore(dir);
@@ -216,8 +220,15 @@ export class KeystoreView {
     }
   }
 
-  /** Returns the current keystore, reloading it if the file changed (a bad file keeps the old view). */
-  current(): Keystore {
+  /**
+   * Returns the current keystore, reloading it if the file changed (a bad file keeps the old
+   * view). With maxAgeMs, a check made less than that long ago is trusted: the per-request
+   * check that a kiosk is still active must not cost a stat each time (issue 14).
+   */
+  current(maxAgeMs = 0): Keystore {
+    const nowMs = performance.now();
+    if (maxAgeMs > 0 && nowMs - this.checkedAtMs < maxAgeMs) return this.keystore;
+    this.checkedAtMs = nowMs;
     const stamp = this.currentStamp();
     if (stamp !== this.stamp) {
       try {
@@ -230,13 +241,19 @@ export class KeystoreView {
     return this.keystore;
   }
 
+  /** The kiosk's PSK for a handshake, from the keystore as it is on disk now; null if unknown or revoked. */
   lookupPsk(kioskId: string): Buffer | null {
     const entry = this.current().kiosks[kioskId];
     if (entry?.revokedAt !== null) return null;
     return Buffer.from(entry.psk, 'hex');
   }
 
+  /**
+   * Whether a kiosk with an open session may still be served: checked on every request, so a
+   * revocation ends its open sessions within KEYSTORE_RECHECK_MS (new handshakes see it at once).
+   */
   isActive(kioskId: string): boolean {
-    return this.lookupPsk(kioskId) !== null;
+    const entry = this.current(KEYSTORE_RECHECK_MS).kiosks[kioskId];
+    return entry?.revokedAt === null;
   }
 }

@@ -5,8 +5,7 @@ import crypto from 'node:crypto';
 export const SHA256_BYTES = 32;
 export const X25519_KEY_BYTES = 32;
 
-// DER prefixes that turn a raw 32-byte X25519 key into SPKI / PKCS#8 for node:crypto.
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+// The DER prefix that turns a raw 32-byte X25519 private key into PKCS#8 (the fallback import).
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 export function sha256(...parts: Uint8Array[]): Buffer {
@@ -58,16 +57,36 @@ export interface X25519KeyPair {
   publicKey: Buffer; // raw 32 bytes
 }
 
+/**
+ * A raw X25519 private key as a KeyObject. Through JWK it costs ~30 µs; OpenSSL 3's PKCS#8
+ * decoder takes ~360 µs, which made key import most of a handshake's CPU (issue 14). Node
+ * builds an OKP private key from `d` alone and derives the public half itself (`x` must be a
+ * string but is not used), so a placeholder x is safe; the RFC 7748 and Wycheproof vectors in
+ * test/protocol/crypto-vectors.test.ts hold this to the DER path's results. Should a Node version ever
+ * check x, the import throws and the DER path answers instead.
+ */
+function x25519PrivateKey(privateRaw: Uint8Array): crypto.KeyObject {
+  try {
+    return crypto.createPrivateKey({
+      key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(privateRaw).toString('base64url'), x: X25519_JWK_PLACEHOLDER_X },
+      format: 'jwk',
+    });
+  } catch {
+    return crypto.createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+  }
+}
+
+const X25519_JWK_PLACEHOLDER_X = Buffer.alloc(X25519_KEY_BYTES).toString('base64url');
+
 /** Derives the key pair from a raw 32-byte private key (clamping is done by X25519 itself). */
 export function x25519KeyPairFromPrivate(privateRaw: Uint8Array): X25519KeyPair {
   if (privateRaw.length !== X25519_KEY_BYTES) throw new RangeError('X25519 private key must be 32 bytes');
-  const privateKey = crypto.createPrivateKey({
-    key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  const spki = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { privateKey: Buffer.from(privateRaw), publicKey: Buffer.from(spki.subarray(X25519_SPKI_PREFIX.length)) };
+  const publicJwk = crypto.createPublicKey(x25519PrivateKey(privateRaw)).export({ format: 'jwk' });
+  return { privateKey: Buffer.from(privateRaw), publicKey: Buffer.from(publicJwk.x ?? '', 'base64url') };
 }
 
 /**
@@ -78,17 +97,11 @@ export function x25519KeyPairFromPrivate(privateRaw: Uint8Array): X25519KeyPair 
 export function x25519(privateRaw: Uint8Array, peerPublicRaw: Uint8Array): Buffer | null {
   if (privateRaw.length !== X25519_KEY_BYTES || peerPublicRaw.length !== X25519_KEY_BYTES) return null;
   try {
-    const privateKey = crypto.createPrivateKey({
-      key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]),
-      format: 'der',
-      type: 'pkcs8',
-    });
     const publicKey = crypto.createPublicKey({
-      key: Buffer.concat([X25519_SPKI_PREFIX, peerPublicRaw]),
-      format: 'der',
-      type: 'spki',
+      key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peerPublicRaw).toString('base64url') },
+      format: 'jwk',
     });
-    const shared = crypto.diffieHellman({ privateKey, publicKey });
+    const shared = crypto.diffieHellman({ privateKey: x25519PrivateKey(privateRaw), publicKey });
     if (shared.every((byte) => byte === 0)) return null;
     return shared;
   } catch {
@@ -103,4 +116,25 @@ export function wipe(...buffers: (Uint8Array | undefined)[]): void {
 
 /** The only source of randomness outside tests; injected wherever logic needs it. */
 export type RandomBytes = (lengthBytes: number) => Buffer;
-export const systemRandomBytes: RandomBytes = (lengthBytes) => crypto.randomBytes(lengthBytes);
+export const systemRandomBytes: RandomBytes = (lengthBytes) =>
+  lengthBytes <= RANDOM_POOLED_BYTES_MAX ? pooledRandomBytes(lengthBytes) : crypto.randomBytes(lengthBytes);
+
+// Small draws (IVs, nonces, ephemeral keys) come from a pool filled 4 KiB at a time by the
+// CSPRNG: one call per draw was 2–3 % of the bank's CPU (issue 14). Every draw is a copy, and
+// the bytes it took are zeroed in the pool, so no two draws share bytes and none stay behind.
+const RANDOM_POOL_BYTES = 4096;
+const RANDOM_POOLED_BYTES_MAX = 64;
+let randomPool = Buffer.alloc(0);
+let randomPoolOffset = 0;
+
+function pooledRandomBytes(lengthBytes: number): Buffer {
+  if (randomPoolOffset + lengthBytes > randomPool.length) {
+    randomPool = crypto.randomBytes(RANDOM_POOL_BYTES);
+    randomPoolOffset = 0;
+  }
+  const end = randomPoolOffset + lengthBytes;
+  const drawn = Buffer.from(randomPool.subarray(randomPoolOffset, end));
+  randomPool.fill(0, randomPoolOffset, end);
+  randomPoolOffset = end;
+  return drawn;
+}

@@ -7,8 +7,30 @@ import { parentPort } from 'node:worker_threads';
 import { BankConnection } from '../../protocol/index.js';
 import type { FromWorker, ToWorker, WorkerJob, WorkerResult } from './load-protocol.js';
 
+/**
+ * Sessions a worker opens at once: the bank keeps at most 256 handshakes pending and drops the
+ * oldest beyond that (a flood guard), so a thousand at once would be refused, not measured.
+ */
+const OPENING_AT_ONCE_MAX = 32;
+
 /** Errors kept word for word; the rest are counted. */
 const FIRST_ERRORS_MAX = 5;
+
+/** Runs task over items, at most `width` at a time. */
+async function inBatches<T>(
+  items: readonly T[],
+  width: number,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+}
 
 class Latencies {
   private values = new Float64Array(1024);
@@ -71,41 +93,37 @@ class Load {
 
   /** The accounts this worker owns (one slot per username registers it). */
   async register(): Promise<void> {
-    await Promise.all(
-      this.job.slots.map(async (slot) => {
-        if (!slot.registers || slot.username === null) return;
-        const connection = await this.connect(slot.kioskIndex);
-        try {
-          const response = await connection.request({
-            op: 'register',
-            username: slot.username,
-            password: this.job.password,
-          });
-          if (!response.ok && response.code !== 'USERNAME_TAKEN')
-            throw new Error(`register ${slot.username}: ${response.code}`);
-        } finally {
-          connection.close();
-        }
-      }),
-    );
+    await inBatches(this.job.slots, OPENING_AT_ONCE_MAX, async (slot) => {
+      if (!slot.registers || slot.username === null) return;
+      const connection = await this.connect(slot.kioskIndex);
+      try {
+        const response = await connection.request({
+          op: 'register',
+          username: slot.username,
+          password: this.job.password,
+        });
+        if (!response.ok && response.code !== 'USERNAME_TAKEN')
+          throw new Error(`register ${slot.username}: ${response.code}`);
+      } finally {
+        connection.close();
+      }
+    });
   }
 
   /** Opens every session (the handshake script opens its own as it goes), logged in where it has a user. */
   async login(): Promise<number> {
     if (this.job.script === 'handshake') return 0;
-    await Promise.all(
-      this.job.slots.map(async (slot, index) => {
-        const connection = await this.connect(slot.kioskIndex);
-        this.sessions[index] = connection;
-        if (slot.username === null || this.job.script === 'login') return;
-        const response = await connection.request({
-          op: 'login',
-          username: slot.username,
-          password: this.job.password,
-        });
-        if (!response.ok) throw new Error(`login ${slot.username}: ${response.code}`);
-      }),
-    );
+    await inBatches(this.job.slots, OPENING_AT_ONCE_MAX, async (slot, index) => {
+      const connection = await this.connect(slot.kioskIndex);
+      this.sessions[index] = connection;
+      if (slot.username === null || this.job.script === 'login') return;
+      const response = await connection.request({
+        op: 'login',
+        username: slot.username,
+        password: this.job.password,
+      });
+      if (!response.ok) throw new Error(`login ${slot.username}: ${response.code}`);
+    });
     return this.sessions.filter((session) => session !== null).length;
   }
 

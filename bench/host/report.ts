@@ -3,6 +3,7 @@
 // synced writes per request, peak RSS, event-loop delay). The JSON face is stable: other tools
 // read `scenarios[].name/sessions/requestsPerSecond/latencyMs`, and for a single mixed step
 // `requestsPerSecond` and `latencyMs.p99` at top level too.
+import type { CompareReport } from './compare.js';
 
 export interface LatencySummary {
   p50: number;
@@ -44,7 +45,7 @@ export interface BenchReport {
   /** The mixed step's figures when exactly one ran (`atm bench --sessions N`). */
   requestsPerSecond?: number;
   latencyMs?: LatencySummary;
-  compare?: unknown;
+  compare?: CompareReport;
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;

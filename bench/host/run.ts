@@ -15,6 +15,7 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 /** The bank's sessionsPerKioskMax: long-lived sessions are spread over kiosks four at a time. */
 const SESSIONS_PER_KIOSK = 4;
 const PASSWORD = 'bench-password-1';
+const HANDSHAKE_KIOSKS = 256;
 /** After a step, the bank has this long to see every session of it closed. */
 const SESSIONS_GONE_MS_MAX = 10_000;
 
@@ -87,9 +88,13 @@ function slotsFor(scenario: ScenarioName, sessions: number, step: number, conten
   });
 }
 
+/**
+ * Kiosks for the spawned bank: enough for the most sessions at four a kiosk, and for the
+ * handshake loop to stay under each kiosk's handshake rate (20/s) up to ~5,000 handshakes/s.
+ */
 function kiosksNeeded(plan: BenchPlan): number {
   const most = Math.max(1, ...plan.scenarios.flatMap((scenario) => plan.sessions[scenario]));
-  return Math.ceil(most / SESSIONS_PER_KIOSK) + 16;
+  return Math.max(HANDSHAKE_KIOSKS, Math.ceil(most / SESSIONS_PER_KIOSK) + 16);
 }
 
 async function sessionsGone(bank: BankUnderTest): Promise<void> {

@@ -11,6 +11,7 @@ import {
 import { AtmError } from '../../protocol/index.js';
 import { bankTelemetry, type BankMqttOptions } from '../../telemetry/index.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
+import { BatchedLines } from '../batched-lines.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
@@ -79,6 +80,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
   refuseHeldDataDir(hostOptions.dataDir);
   const before = snapshotDataDir(hostOptions.dataDir);
   const stopping = stopSignal();
+  const out = new BatchedLines(process.stdout);
   // A broken ledger or audit invariant ends the process with one line; it is never a decline.
   exitOnAssertionFailure({ component: 'bank', exitCode: ExitCode.INTERNAL });
   let host;
@@ -86,7 +88,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
     host = await startBankHost({
       ...hostOptions,
       telemetry: bankTelemetry(telemetryOptions),
-      observer: new LogLineObserver((line) => process.stdout.write(logLine(line))),
+      observer: new LogLineObserver((line) => out.write(logLine(line))),
     });
   } catch (error) {
     undoFailedStart(before, error);
@@ -99,16 +101,15 @@ export async function bankCommand(argv: string[]): Promise<number> {
     });
   }
   if (host.telemetry.mqttPort !== null)
-    process.stdout.write(logLine(`telemetry broker listening on 127.0.0.1:${host.telemetry.mqttPort}`));
+    out.write(logLine(`telemetry broker listening on 127.0.0.1:${host.telemetry.mqttPort}`));
   if (host.telemetry.mqttWsPort !== null)
-    process.stdout.write(
-      logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.telemetry.mqttWsPort}`),
-    );
-  const stopStats = reportStatsOnSignal(host, (line) => process.stdout.write(logLine(line)));
-  process.stdout.write(logLine(`bank stopping (${await stopping})`));
+    out.write(logLine(`telemetry broker WebSocket listening on ws://127.0.0.1:${host.telemetry.mqttWsPort}`));
+  const stopStats = reportStatsOnSignal(host, (line) => out.write(logLine(line)));
+  out.write(logLine(`bank stopping (${await stopping})`));
   stopStats();
   await host.close();
-  process.stdout.write(logLine('bank stopped'));
+  out.write(logLine('bank stopped'));
+  out.flush();
   return ExitCode.OK;
 }
 

@@ -12,10 +12,11 @@ import {
   type ScenarioName,
 } from '../../bench/host/run.js';
 import { formatReport } from '../../bench/host/report.js';
+import { formatCompare, runCompare } from '../../bench/host/compare.js';
 import { ExitCode, UsageError, integerOption, parse, parseBank, printJson } from '../cli.js';
 
 const USAGE = `usage: atm bench [--scenario LIST] [--sessions LIST] [--seconds 5] [--requests N] [--workers 2]
-                 [--bcrypt-cost 12] [--no-telemetry] [--quick] [--json] [--out FILE]
+                 [--bcrypt-cost 12] [--no-telemetry] [--quick] [--compare] [--json] [--out FILE]
                  [--bank HOST:PORT --key FILE[,FILE…] [--bank-pid PID]]
 Measures the bank host: an \`atm bank\` process on a fresh data dir (LevelDB, synced commits,
 the embedded telemetry broker unless --no-telemetry) driven over loopback by load workers.
@@ -29,6 +30,10 @@ Scenarios (--scenario, comma-separated; all by default): ${SCENARIOS.join(', ')}
   sessions   1,000 idle sessions: the bank's memory
 --sessions LIST sets the mixed scenario's session counts (and alone runs only that scenario).
 The other scenarios register their accounts at bcrypt cost 4: they measure the ledger, not bcrypt.
+--compare then measures the references in the same run, at the same counts: PostgreSQL's pgbench
+TPC-B (a throw-away cluster, fsync on; skipped with a reason when PostgreSQL is not installed)
+and a Node TLS 1.3 server in its own process (full handshakes; 100-byte echo), and prints each
+target of BENCHMARKS.md as a ratio.
 --quick: a few seconds in all (small counts, short steps); it checks the bench runs, not speed.
 --json prints the report as one JSON object on the last line; --out FILE also writes it there.
 --bank HOST:PORT --key FILES measures a running bank (its kiosks' key files); with --bank-pid
@@ -61,6 +66,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       'bcrypt-cost': { type: 'string' },
       'no-telemetry': { type: 'boolean' },
       quick: { type: 'boolean' },
+      compare: { type: 'boolean' },
       json: { type: 'boolean' },
       out: { type: 'string' },
       bank: { type: 'string' },
@@ -109,9 +115,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
     attach,
   };
   const json = values.json === true;
-  const report = await runBench(plan, (line) => process.stderr.write(`bench: ${line}\n`));
+  const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+  const report = await runBench(plan, log);
+  if (values.compare === true) report.compare = await runCompare(report, { seconds: plan.durationMs / 1000, log });
   if (typeof values.out === 'string') fs.writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
   if (json) printJson(report);
-  else process.stdout.write(formatReport(report));
+  else {
+    process.stdout.write(formatReport(report));
+    if (report.compare !== undefined) process.stdout.write(formatCompare(report.compare));
+  }
   return report.scenarios.some((step) => step.errors > 0) ? ExitCode.INTERNAL : ExitCode.OK;
 }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   AUDIT_HEAD_FILE,
+  AUDIT_SYNC_INTERVAL_MS,
   AUDIT_LOG_FILE,
   AuditChain,
   AuditLogFile,
@@ -83,6 +84,7 @@ async function writeChain(t: TestContext, count = RECORDS): Promise<Written> {
   const split = Math.floor(count / 2);
   await log.append(tokens.slice(0, split));
   await log.append(tokens.slice(split));
+  await log.close(); // as the bank's close does: synced, and audit.head names the last record
   return { dir, key, rawKey, tokens, records, head: chain.currentHead, clock };
 }
 
@@ -478,4 +480,33 @@ test('flipping the top bit of one byte of a line is detected (the log is read by
   bytes[third + 10] = (bytes[third + 10] as number) | 0x80;
   fs.writeFileSync(logPath(dir), bytes);
   assertBad(dir, key, 3, /decrypt/);
+});
+
+test('audit.head names only synced records: while the bank runs it lags by at most AUDIT_SYNC_INTERVAL_MS, and close brings it to the last record', async (t) => {
+  const dir = tempDir(t);
+  const key = fernetKeyFromRaw(crypto.randomBytes(32));
+  const clock = new FakeClock();
+  const chain = new AuditChain(key, EMPTY_AUDIT_HEAD);
+  const log = new AuditLogFile(dir, key, clock.nowMs);
+  const seal = (index: number): AuditToken => chain.seal(entry(index), clock.nowMs()).token;
+  const headSeq = (): number | null => {
+    const text = fs.readFileSync(path.join(dir, AUDIT_HEAD_FILE), 'latin1').trim();
+    const opened = fernetDecrypt(key, text);
+    return opened.ok ? (JSON.parse(opened.plaintext.toString('utf8')) as { seq: number }).seq : null;
+  };
+  await log.append([seal(0)]); // the first append syncs: nothing synced yet
+  assert.equal(headSeq(), 1);
+  assert.equal(log.syncedHead.seq, 1);
+  clock.advance(AUDIT_SYNC_INTERVAL_MS - 1);
+  await log.append([seal(1), seal(2)]); // within the interval: written, not synced
+  assert.equal(headSeq(), 1, 'the head names what is synced, not what is written');
+  assert.equal(log.syncedHead.seq, 1, 'so the ledger keeps tokens 2 and 3');
+  assert.equal(verifyAuditLog(dir, key).ok, true, 'a lagging head is a valid log');
+  clock.advance(1);
+  await log.append([seal(3)]); // the interval has passed: synced, head moves
+  assert.equal(headSeq(), 4);
+  await log.append([seal(4)]);
+  await log.close();
+  assert.equal(headSeq(), 5, 'close syncs and names the last record');
+  assert.deepEqual(verifyAuditLog(dir, key), { ok: true, records: 5 });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LevelLedgerStore } from '../../bank/level-store.js';
 import { MemoryLedgerStore, type LedgerStore } from '../../bank/store.js';
+import { CachedLedgerStore } from '../../bank/cached-store.js';
 import {
   EMPTY_AUDIT_HEAD,
   emptyBatch,
@@ -333,4 +334,55 @@ test('LevelLedgerStore: a batch with one unencodable value is refused whole', as
   assert.equal((await store.getAccount('austin'))?.balanceCents, 15000);
   assert.deepEqual(await store.listOpenHolds(), []);
   assert.equal(await store.getTxn('txn-00000009'), null);
+});
+
+// The bank's own arrangement (bank/host.ts): LevelDB behind the cache of recent accounts and
+// transactions. Tiny caches, so the contract also runs through evictions.
+storeContract('CachedLedgerStore over LevelLedgerStore', async () => {
+  const root = makeTempDir('atm-store-');
+  const location = path.join(root, 'ledger');
+  const open = async (): Promise<LedgerStore> =>
+    new CachedLedgerStore(await LevelLedgerStore.open(location), { accountsMax: 2, txnsMax: 2 });
+  let store = await open();
+  let closed = false;
+  return {
+    get store() {
+      return store;
+    },
+    breakCommits: async () => {
+      await store.close();
+      closed = true;
+    },
+    heal: async () => {
+      store = await open();
+      closed = false;
+    },
+    dispose: async () => {
+      if (!closed) await store.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+});
+
+test('the cache answers reads of what the bank committed, never a value a failed commit wrote, and copies what it hands out', async (t) => {
+  const inner = new MemoryLedgerStore();
+  const store = new CachedLedgerStore(inner, { accountsMax: 2, txnsMax: 2 });
+  t.after(() => store.close());
+  await store.commit(batch({ accounts: [account('alice', 1_000)], txns: [txn('t-1', 'alice')] }));
+  const read = await store.getAccount('alice');
+  assert.ok(read !== null);
+  assert.equal(read.balanceCents, 1_000);
+  assert.equal(inner.commits, 1);
+  read.balanceCents = 5; // a careless caller
+  assert.equal((await store.getAccount('alice'))?.balanceCents, 1_000, 'the cached account is a copy');
+  assert.equal(store.misses, 0, 'what was committed is read from memory');
+  inner.failCommits = true;
+  await assert.rejects(store.commit(batch({ accounts: [account('alice', 9_999)] })));
+  assert.equal((await store.getAccount('alice'))?.balanceCents, 1_000, 'a failed commit changed nothing');
+  inner.failCommits = false;
+  // Past the bound the least recently used goes; reading it again goes to the store.
+  await store.commit(batch({ accounts: [account('bob', 1), account('carol', 2)] }));
+  assert.equal((await store.getAccount('alice'))?.balanceCents, 1_000);
+  assert.equal(store.misses, 1, 'alice was evicted and read back from the store');
+  assert.equal((await store.getTxn('t-1'))?.username, 'alice');
 });
