@@ -33,9 +33,7 @@ export function reportStatsOnSignal(host: BankHost, write: (line: string) => voi
       batchesCommitted: host.committer.batchesCommitted,
       connections: host.server.stats.connections,
       eventLoopDelayMs:
-        delay.count === 0
-          ? null
-          : { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
+        delay.count === 0 ? null : { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
     };
     delay.reset();
     write(`${BANK_STATS_PREFIX}${JSON.stringify(stats)}`);
