@@ -12,6 +12,7 @@ const SCENARIOS = ['handshake', 'balance', 'mixed', 'contended', 'login', 'sessi
 
 interface Step {
   name: string;
+  firstErrors: string[];
   sessions: number;
   requests: number;
   requestsPerSecond: number;
@@ -52,7 +53,7 @@ test('atm bench --quick --json: one JSON object on the last line, every scenario
   assert.deepEqual([...new Set(report.scenarios.map((step) => step.name))], SCENARIOS);
   for (const step of report.scenarios) {
     assert.ok(step.sessions > 0, step.name);
-    assert.equal(step.errors, 0, `${step.name}: no request failed`);
+    assert.equal(step.errors, 0, `${step.name} @${step.sessions}: no request failed (${step.firstErrors.join('; ')})`);
     assert.equal(typeof step.requestsPerSecond, 'number');
     if (step.name === 'sessions') continue; // idle: no requests, only the bank's memory
     assert.ok(step.requests > 0, `${step.name} @${step.sessions} did some work`);
