@@ -8,9 +8,7 @@ import { assert, rethrowAssertion } from '../protocol/index.js';
 import type { AuditChain, AuditEntry, AuditLogFile } from './audit.js';
 import { assertAccountValid, assertTxnValid } from './ledger.js';
 import type { LedgerStore } from './store.js';
-import { emptyBatch, mergeBatches, type AuditHead, type LedgerBatch } from './types.js';
-
-type AuditLogTokens = Parameters<AuditLogFile['append']>[0];
+import { emptyBatch, mergeBatches, type AuditHead, type AuditToken, type LedgerBatch } from './types.js';
 
 interface Pending {
   batch: LedgerBatch;
@@ -82,30 +80,27 @@ export class GroupCommitter {
       this.commitsWritten += 1;
       this.batchesCommitted += group.length;
       if (merged.auditHead !== null) this.durableHead = merged.auditHead;
-      // The ledger holds the tokens durably now, so the answers need not wait for audit.log:
-      // the file is appended behind them, in order (AuditLogFile queues its appends), and the
-      // ledger keeps each token until the file is synced past it (prunedThrough).
+      // The lines go into audit.log before the answers (a page-cache write, synced later):
+      // the ledger holds the tokens durably and keeps each until the file is synced past it.
       if (this.auditFileError === null && merged.auditTokens.length > 0) this.appendToFile(merged.auditTokens);
       for (const pending of group) pending.resolve();
     }
     this.flushing = false;
   }
 
-  private appendToFile(tokens: AuditLogTokens): void {
-    this.auditLog.append(tokens).then(
-      () => {
-        this.prunedThrough = this.auditLog.syncedHead.seq;
-      },
-      (error: unknown) => {
-        // An out-of-order append is a bug, not a full disk: it must not be parked here.
-        rethrowAssertion(error);
-        // The ledger is durable and keeps the tokens; the next start repairs the file.
-        this.auditFileError ??= error instanceof Error ? error : new Error(String(error));
-      },
-    );
+  private appendToFile(tokens: AuditToken[]): void {
+    try {
+      this.auditLog.append(tokens);
+      this.prunedThrough = this.auditLog.syncedHead.seq;
+    } catch (error) {
+      // An out-of-order append is a bug, not a full disk: it must not be parked here.
+      rethrowAssertion(error);
+      // The ledger is durable and keeps the tokens; the next start repairs the file.
+      this.auditFileError = error instanceof Error ? error : new Error(String(error));
+    }
   }
 
-  /** Resolves when everything submitted so far is durable (or has failed) and handed to audit.log. */
+  /** Resolves when everything submitted so far is durable (or has failed) and audit.log synced as far as it goes. */
   async drain(): Promise<void> {
     while (this.flushing || this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
     await this.auditLog.flushed().catch(() => undefined);

@@ -12,11 +12,12 @@ import {
   type ScenarioName,
 } from '../../bench/host/run.js';
 import { formatReport } from '../../bench/host/report.js';
+import { scalingChartSvg } from '../../bench/host/chart.js';
 import { formatCompare, runCompare } from '../../bench/host/compare.js';
 import { ExitCode, UsageError, integerOption, parse, parseBank, printJson } from '../cli.js';
 
 const USAGE = `usage: atm bench [--scenario LIST] [--sessions LIST] [--seconds 5] [--requests N] [--workers 2]
-                 [--bcrypt-cost 12] [--no-telemetry] [--quick] [--compare] [--json] [--out FILE]
+                 [--bcrypt-cost 12] [--no-telemetry] [--quick] [--compare] [--json] [--out FILE] [--svg FILE]
                  [--bank HOST:PORT --key FILE[,FILE…] [--bank-pid PID]]
 Measures the bank host: an \`atm bank\` process on a fresh data dir (LevelDB, synced commits,
 the embedded telemetry broker unless --no-telemetry) driven over loopback by load workers.
@@ -36,6 +37,8 @@ and a Node TLS 1.3 server in its own process (full handshakes; 100-byte echo), a
 target of BENCHMARKS.md as a ratio.
 --quick: a few seconds in all (small counts, short steps); it checks the bench runs, not speed.
 --json prints the report as one JSON object on the last line; --out FILE also writes it there.
+--svg FILE draws the mixed scenario's scaling chart (requests/s and latency over its session
+counts, with pgbench beside it after --compare) as an SVG.
 --bank HOST:PORT --key FILES measures a running bank (its kiosks' key files); with --bank-pid
 its CPU and memory are read from /proc too. ATM_BENCH_BANK_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR'
 profiles the spawned bank.`;
@@ -69,6 +72,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       compare: { type: 'boolean' },
       json: { type: 'boolean' },
       out: { type: 'string' },
+      svg: { type: 'string' },
       bank: { type: 'string' },
       key: { type: 'string' },
       'bank-pid': { type: 'string' },
@@ -119,6 +123,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const report = await runBench(plan, log);
   if (values.compare === true) report.compare = await runCompare(report, { seconds: plan.durationMs / 1000, log });
   if (typeof values.out === 'string') fs.writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+  if (typeof values.svg === 'string') {
+    const svg = scalingChartSvg(report);
+    if (svg === null) log(`--svg: no mixed step ran, so there is no scaling chart; ${values.svg} not written`);
+    else fs.writeFileSync(values.svg, svg);
+  }
   if (json) printJson(report);
   else {
     process.stdout.write(formatReport(report));

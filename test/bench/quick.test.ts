@@ -73,10 +73,13 @@ test('atm bench --quick --json: one JSON object on the last line, every scenario
   assert.deepEqual(benchBanks(), [], 'no bank process left running');
 });
 
-test('atm bench --quick --sessions 2: only the mixed scenario, a table for a person, and with --out the JSON carrying the figure at top level', async () => {
+test('atm bench --quick --sessions 2: only the mixed scenario, a table for a person, --out the JSON with the figure at top level, --svg the scaling chart', async () => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'atm-bench-test-')), 'report.json');
+  const svg = path.join(path.dirname(out), 'scaling.svg');
   try {
-    const run = await runAtm(['bench', '--quick', '--sessions', '2', '--out', out], { timeoutMs: BENCH_TIMEOUT_MS });
+    const run = await runAtm(['bench', '--quick', '--sessions', '2', '--out', out, '--svg', svg], {
+      timeoutMs: BENCH_TIMEOUT_MS,
+    });
     assert.equal(run.code, 0, run.stderr);
     assert.throws(() => JSON.parse(run.stdout), SyntaxError, 'the default output is a table');
     assert.match(run.stdout, /^atm bench on \d+ cores, /);
@@ -88,6 +91,9 @@ test('atm bench --quick --sessions 2: only the mixed scenario, a table for a per
     );
     assert.equal(report.requestsPerSecond, report.scenarios[0]?.requestsPerSecond);
     assert.equal(report.latencyMs?.p99, report.scenarios[0]?.latencyMs.p99);
+    const chart = fs.readFileSync(svg, 'utf8');
+    assert.match(chart, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal(chart.match(/<circle /g)?.length, 2, 'the step as a point in each panel (throughput, p99)');
   } finally {
     fs.rmSync(path.dirname(out), { recursive: true, force: true });
   }
