@@ -38,7 +38,8 @@ function decodeBase64Url(text: string): Buffer | null {
 
 /** Node's 'base64url' drops the '=' padding, but Fernet tokens and keys carry it. */
 function encodeBase64UrlPadded(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  return text + '='.repeat((4 - (text.length % 4)) % 4);
 }
 
 export function fernetKeyFromRaw(raw32: Uint8Array): FernetKey {

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { constantTimeEqual, hmacSha256 } from './crypto.js';
 import { assert } from './assert.js';
 import type { SessionCloseReason } from './errors.js';
-import { FRAME_BYTES_MAX, encodeFrame } from './frame.js';
+import { FRAME_BYTES_MAX, FRAME_HEADER_BYTES } from './frame.js';
 import { PROTOCOL_VERSION, type DirectionKeys } from './handshake.js';
 
 export const RECORD_TYPE_DATA = 0x17;
@@ -27,22 +27,32 @@ const REC_LABEL = Buffer.from('atm2 rec', 'ascii');
 
 export type RecordType = typeof RECORD_TYPE_DATA | typeof RECORD_TYPE_CLOSE;
 
-function sequenceBytes(sequence: number): Buffer {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(BigInt(sequence));
-  return bytes;
+const SEQUENCE_BYTES = 8;
+const HEADER_BYTES = 2;
+/** The MAC's prefix before header | ct: label | dir[1] | seq[8] | len[4]. */
+const TAG_PREFIX_BYTES = REC_LABEL.length + 1 + SEQUENCE_BYTES + 4;
+
+/** The 8-byte big-endian sequence at offset (sequences stay below 2^53, checked by the callers). */
+function writeSequence(target: Buffer, sequence: number, offset: number): void {
+  target.writeUInt32BE(Math.floor(sequence / 2 ** 32), offset);
+  target.writeUInt32BE(sequence % 2 ** 32, offset + 4);
 }
 
+/** AES-256-CTR from iv = seq | 0^8. CTR is a stream: update() returns every byte, final() none. */
 function ctr(key: Buffer, sequence: number, data: Uint8Array): Buffer {
-  const iv = Buffer.concat([sequenceBytes(sequence), Buffer.alloc(8)]);
-  const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
-  return Buffer.concat([cipher.update(data), cipher.final()]);
+  const iv = Buffer.alloc(16);
+  writeSequence(iv, sequence, 0);
+  return crypto.createCipheriv('aes-256-ctr', key, iv).update(data);
 }
 
-function recordTag(keys: DirectionKeys, direction: number, sequence: number, header: Buffer, ct: Uint8Array): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(header.length + ct.length + RECORD_TAG_BYTES);
-  return hmacSha256(keys.macKey, REC_LABEL, Buffer.from([direction]), sequenceBytes(sequence), length, header, ct);
+/** headerAndCt: ver | type | ct, contiguous (as in the record), so the MAC is two updates. */
+function recordTag(keys: DirectionKeys, direction: number, sequence: number, headerAndCt: Uint8Array): Buffer {
+  const prefix = Buffer.allocUnsafe(TAG_PREFIX_BYTES);
+  let offset = REC_LABEL.copy(prefix, 0);
+  offset = prefix.writeUInt8(direction, offset);
+  writeSequence(prefix, sequence, offset);
+  prefix.writeUInt32BE(headerAndCt.length + RECORD_TAG_BYTES, offset + SEQUENCE_BYTES);
+  return hmacSha256(keys.macKey, prefix, headerAndCt);
 }
 
 /** Seals outgoing records for one direction; the sequence advances with every record. */
@@ -62,11 +72,17 @@ export class RecordSealer {
   seal(type: RecordType, plaintext: Uint8Array): Buffer {
     assert(plaintext.length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext over the maximum');
     assert(this.sequence < this.sequenceMax, 'record sequence exhausted: the session must close first');
-    const header = Buffer.from([PROTOCOL_VERSION, type]);
-    const ct = ctr(this.keys.encKey, this.sequence, plaintext);
-    const tag = recordTag(this.keys, this.direction, this.sequence, header, ct);
+    // One allocation for the whole frame: len | ver | type | ct | tag.
+    const bodyBytes = HEADER_BYTES + plaintext.length + RECORD_TAG_BYTES;
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyBytes);
+    frame.writeUInt32BE(bodyBytes, 0);
+    frame[FRAME_HEADER_BYTES] = PROTOCOL_VERSION;
+    frame[FRAME_HEADER_BYTES + 1] = type;
+    ctr(this.keys.encKey, this.sequence, plaintext).copy(frame, FRAME_HEADER_BYTES + HEADER_BYTES);
+    const tagAt = frame.length - RECORD_TAG_BYTES;
+    recordTag(this.keys, this.direction, this.sequence, frame.subarray(FRAME_HEADER_BYTES, tagAt)).copy(frame, tagAt);
     this.sequence += 1;
-    return encodeFrame(Buffer.concat([header, ct, tag]));
+    return frame;
   }
 }
 
@@ -110,17 +126,16 @@ export class RecordOpener {
     if (body[0] !== PROTOCOL_VERSION) return { ok: false, closeReason: 'VERSION', reason: `record version ${body[0]}` };
     if (this.sequence >= this.sequenceMax)
       return { ok: false, closeReason: 'SEQUENCE_LIMIT', reason: 'record sequence limit reached' };
-    const header = Buffer.from(body.subarray(0, 2));
-    const ct = body.subarray(2, body.length - RECORD_TAG_BYTES);
+    const headerAndCt = body.subarray(0, body.length - RECORD_TAG_BYTES);
     const tag = body.subarray(body.length - RECORD_TAG_BYTES);
     // [ATM-3.4] MAC (which covers the implicit sequence) before anything is decrypted.
-    if (!constantTimeEqual(recordTag(this.keys, this.direction, this.sequence, header, ct), tag)) {
+    if (!constantTimeEqual(recordTag(this.keys, this.direction, this.sequence, headerAndCt), tag)) {
       return { ok: false, closeReason: 'BAD_MAC', reason: 'record MAC (tampered, replayed, reordered or reflected)' };
     }
-    const type = header[1];
+    const type = body[1];
     if (type !== RECORD_TYPE_DATA && type !== RECORD_TYPE_CLOSE)
       return { ok: false, closeReason: 'RECORD_TYPE', reason: `record type ${type}` };
-    const plaintext = ctr(this.keys.encKey, this.sequence, ct);
+    const plaintext = ctr(this.keys.encKey, this.sequence, headerAndCt.subarray(HEADER_BYTES));
     this.sequence += 1;
     return { ok: true, type, plaintext };
   }

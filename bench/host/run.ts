@@ -201,7 +201,10 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
     let stepNumber = 0;
     for (const scenario of plan.scenarios) {
       // Logins are measured at their real cost on a bank of their own; the rest registers cheaply.
-      const bank = scenario === 'login' && plan.attach === null ? await bankFor(plan.loginBcryptCost) : main;
+      // The idle sessions' memory is measured on a bank of their own too: on the main bank it
+      // would be the heap that the load steps before it grew (that is in their own peak RSS).
+      const ownBank = plan.attach === null && (scenario === 'login' || scenario === 'sessions');
+      const bank = ownBank ? await bankFor(scenario === 'login' ? plan.loginBcryptCost : plan.bcryptCost) : main;
       for (const sessions of plan.sessions[scenario]) {
         const step = await runStep(load, bank, scenario, sessions, ++stepNumber, plan);
         scenarios.push(step);
