@@ -54,7 +54,7 @@ export function targets(report: BenchReport, pgbench: PgbenchOutcome, tls: TlsRe
     {
       figure: 'handshake @16: full handshakes/s vs TLS 1.3 @16',
       ours: handshake === undefined ? 'not run' : `${handshake.requestsPerSecond}/s`,
-      reference: tlsHandshake === undefined ? 'not run' : `${tlsHandshake.perSecond}/s`,
+      reference: tlsHandshake === undefined ? 'not run' : `${Math.round(tlsHandshake.perSecond)}/s`,
       ratio: handshakeRatio,
       target: '≥ 2×',
       met: handshakeRatio === null ? null : handshakeRatio >= 2,
@@ -62,7 +62,7 @@ export function targets(report: BenchReport, pgbench: PgbenchOutcome, tls: TlsRe
     {
       figure: 'balance @64: round trips/s vs TLS 1.3 echo @64',
       ours: balance === undefined ? 'not run' : `${balance.requestsPerSecond}/s`,
-      reference: `${tls.echo.roundTripsPerSecond}/s`,
+      reference: `${Math.round(tls.echo.roundTripsPerSecond)}/s`,
       ratio: balanceRatio,
       target: '≥ 1×',
       met: balanceRatio === null ? null : balanceRatio >= 1,
@@ -131,6 +131,6 @@ export function formatCompare(compare: CompareReport): string {
   const pg = compare.pgbench.available
     ? `pgbench: PostgreSQL ${compare.pgbench.version}, TPC-B scale ${compare.pgbench.scale}, fsync on: ${compare.pgbench.runs.map((run) => `@${run.clients} ${Math.round(run.tps)} tps`).join(', ')}`
     : `pgbench: not run (${compare.pgbench.reason})`;
-  const tls = `TLS 1.3 (ECDSA P-256, no resumption): ${compare.tls.handshakes.map((entry) => `@${entry.concurrency} ${entry.perSecond} handshakes/s`).join(', ')}; echo @${compare.tls.echo.connections} ${compare.tls.echo.roundTripsPerSecond}/s (p99 ${compare.tls.echo.latencyMs.p99} ms)`;
+  const tls = `TLS 1.3 (ECDSA P-256, no resumption): ${compare.tls.handshakes.map((entry) => `@${entry.concurrency} ${Math.round(entry.perSecond)} handshakes/s`).join(', ')}; echo @${compare.tls.echo.connections} ${Math.round(compare.tls.echo.roundTripsPerSecond)}/s (p99 ${compare.tls.echo.latencyMs.p99.toFixed(2)} ms)`;
   return ['', pg, tls, line(header), ...rows.map(line), ''].join('\n');
 }

@@ -25,6 +25,8 @@ export interface WorkerJob {
   port: number;
   kiosks: KioskCredential[];
   slots: SessionSlot[];
+  /** Slots in the whole step, over every worker: the stride of a handshake loop's kiosks. */
+  slotsTotal: number;
   password: string;
   /** This worker's share of the step's request budget. */
   requestsMax: number;

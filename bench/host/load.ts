@@ -104,6 +104,7 @@ export class LoadGenerator {
             port: bank.port,
             kiosks: bank.kiosks,
             slots: shares[this.workers.indexOf(worker)] ?? [],
+            slotsTotal: plan.slots.length,
             password,
             requestsMax: Math.ceil(plan.requestsMax / busy.length),
           },
