@@ -3,9 +3,10 @@
 // carrying the SHA-256 of the previous token line, so any Fernet implementation holding the key
 // can read it and a removed, reordered or altered line breaks the chain. It lives here, below
 // both, because it is a format they share; the files and their syncing stay with each owner.
+import crypto from 'node:crypto';
 import type { ActionRecord } from './action.js';
 import { assert } from './assert.js';
-import { sha256, systemRandomBytes, type RandomBytes } from './crypto.js';
+import { systemRandomBytes, type RandomBytes } from './crypto.js';
 import { fernetDecrypt, fernetEncrypt, type FernetKey } from './fernet.js';
 
 export const AUDIT_RECORD_VERSION = 1;
@@ -50,7 +51,7 @@ export function assertRecordFollows(head: AuditHead, record: AuditRecord, where:
 }
 
 export function hashTokenLine(token: string): string {
-  return sha256(Buffer.from(token, 'latin1')).toString('hex');
+  return crypto.createHash('sha256').update(token, 'latin1').digest('hex');
 }
 
 /** Assigns sequence numbers and links records; pure apart from the injected randomness. */

@@ -66,14 +66,20 @@ export function fernetEncrypt(key: FernetKey, plaintext: Uint8Array, nowSec: num
   if (iv.length !== IV_BYTES) throw new RangeError(`Fernet IV must be ${IV_BYTES} bytes`);
   if (!Number.isSafeInteger(nowSec) || nowSec < 0)
     throw new RangeError('Fernet timestamp must be a non-negative integer');
-  const header = Buffer.alloc(HEADER_BYTES);
-  header[0] = FERNET_VERSION;
-  header.writeBigUInt64BE(BigInt(nowSec), 1);
-  Buffer.from(iv).copy(header, 1 + TIMESTAMP_BYTES);
   const cipher = crypto.createCipheriv('aes-128-cbc', key.encryptionKey, iv); // PKCS7 is node's default
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const mac = hmacSha256(key.signingKey, header, ciphertext);
-  return encodeBase64UrlPadded(Buffer.concat([header, ciphertext, mac]));
+  const body = cipher.update(plaintext);
+  const last = cipher.final();
+  // One buffer for the whole token (every audit record is one): version | ts | iv | ct | mac.
+  const token = Buffer.allocUnsafe(HEADER_BYTES + body.length + last.length + MAC_BYTES);
+  token[0] = FERNET_VERSION;
+  token.writeUInt32BE(Math.floor(nowSec / 2 ** 32), 1);
+  token.writeUInt32BE(nowSec % 2 ** 32, 5);
+  token.set(iv, 1 + TIMESTAMP_BYTES);
+  body.copy(token, HEADER_BYTES);
+  last.copy(token, HEADER_BYTES + body.length);
+  const macAt = token.length - MAC_BYTES;
+  hmacSha256(key.signingKey, token.subarray(0, macAt)).copy(token, macAt);
+  return encodeBase64UrlPadded(token);
 }
 
 /**

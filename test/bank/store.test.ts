@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LevelLedgerStore } from '../../bank/level-store.js';
 import { MemoryLedgerStore, type LedgerStore } from '../../bank/store.js';
-import { CachedLedgerStore } from '../../bank/cached-store.js';
+import { CachedLedgerStore, copyPlain } from '../../bank/cached-store.js';
 import {
   EMPTY_AUDIT_HEAD,
   emptyBatch,
@@ -385,4 +385,22 @@ test('the cache answers reads of what the bank committed, never a value a failed
   assert.equal((await store.getAccount('alice'))?.balanceCents, 1_000);
   assert.equal(store.misses, 1, 'alice was evicted and read back from the store');
   assert.equal((await store.getTxn('t-1'))?.username, 'alice');
+});
+
+test('copyPlain copies ledger records deeply, as structuredClone does, keeping undefined fields', () => {
+  const record = {
+    txnId: 't-9',
+    amountCents: 500,
+    settledAtMs: undefined,
+    response: { ok: true, balanceCents: 1_500, limit: { kind: 'withdrawalDaily', limitCents: 200_000 } },
+    tags: ['a', { b: [1, 2] }],
+    nothing: null,
+  };
+  const copy = copyPlain(record);
+  assert.deepEqual(copy, structuredClone(record));
+  assert.ok('settledAtMs' in copy);
+  copy.response.limit.limitCents = 1;
+  (copy.tags[1] as { b: number[] }).b.push(3);
+  assert.equal(record.response.limit.limitCents, 200_000, 'nested objects are not shared');
+  assert.deepEqual(record.tags[1], { b: [1, 2] }, 'nested arrays are not shared');
 });
