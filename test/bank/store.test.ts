@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Level } from 'level';
 import { LevelLedgerStore } from '../../bank/level-store.js';
 import { MemoryLedgerStore, type LedgerStore } from '../../bank/store.js';
 import { CachedLedgerStore, copyPlain } from '../../bank/cached-store.js';
@@ -290,6 +291,34 @@ test('LevelLedgerStore: everything committed survives close and reopen', async (
   assert.deepEqual(await reopened.listOpenHolds(), ['txn-00000001']);
   assert.deepEqual(await reopened.listAuditTokensAfter(0), tokens(3, 4));
   assert.deepEqual(await reopened.getAuditHead(), head);
+});
+
+test('LevelLedgerStore: a prune is a mark in the synced batch; the pruned tokens are deleted on disk behind it, also after a crash between the two', async (t) => {
+  const { location, store } = await levelInTemp(t);
+  await store.commit(batch({ auditTokens: tokens(1, 6), auditHead: { seq: 6, hash: '66'.repeat(32) } }));
+  await store.commit(batch({ auditTokensPrunedThrough: 4 }));
+  assert.deepEqual(await store.listAuditTokensAfter(0), tokens(5, 6), 'gone for readers as the commit resolves');
+  assert.deepEqual(await store.listAuditTokensAfter(5), tokens(6, 6));
+  await store.close(); // waits for the background delete
+  const raw = new Level<string, unknown>(location, { valueEncoding: 'json' });
+  const auditKeys = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    for await (const key of raw.keys({ gt: 'audit!', lt: 'audit!\xff' })) keys.push(key);
+    return keys;
+  };
+  await raw.open();
+  assert.deepEqual(await auditKeys(), ['audit!000000000005', 'audit!000000000006'], 'deleted on disk');
+  // A crash after the synced mark but before the delete: the tokens are back on disk.
+  await raw.batch(
+    [1, 2, 3, 4].map((seq) => ({ type: 'put', key: `audit!${String(seq).padStart(12, '0')}`, value: `token-${seq}` })),
+  );
+  await raw.close();
+  const reopened = await LevelLedgerStore.open(location);
+  assert.deepEqual(await reopened.listAuditTokensAfter(0), tokens(5, 6), 'never listed again');
+  await reopened.close();
+  await raw.open();
+  t.after(() => raw.close());
+  assert.deepEqual(await auditKeys(), ['audit!000000000005', 'audit!000000000006'], 'and deleted by the next open');
 });
 
 test('LevelLedgerStore: a second open of the same directory in this process fails on the lock', async (t) => {
