@@ -8,6 +8,21 @@ import { EMPTY_AUDIT_HEAD } from './types.js';
 import { TxnIdFilter } from './txn-filter.js';
 
 type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
+/** An operation already encoded: what classic-level's native batch reads (type, key, value). */
+type EncodedOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+type EncodedBatch = (operations: EncodedOp[], options: { sync: boolean }) => Promise<void>;
+
+/**
+ * classic-level's own batch (abstract-level's documented implementer API, `_batch`), when the
+ * installed version has it. abstract-level's public batch() clones, validates and transcodes
+ * every operation in JavaScript (~6 µs each here; a group commit has ~40): the native batch
+ * takes the same keys and JSON strings directly, at a third of the main-thread time. The store
+ * contract suite runs on this path; without `_batch` the public one is used.
+ */
+function encodedBatchOf(db: Level<string, unknown>): EncodedBatch | null {
+  const candidate = (db as unknown as { _batch?: unknown })._batch;
+  return typeof candidate === 'function' ? (candidate.bind(db) as EncodedBatch) : null;
+}
 
 const auditKey = (seq: number): string => `audit!${String(seq).padStart(12, '0')}`;
 const PRUNED_THROUGH_KEY = 'meta!auditPrunedThrough';
@@ -18,12 +33,21 @@ export class LevelLedgerStore implements LedgerStore {
   /** Tokens at or below this seq are deleted on disk (0 at open: the first clear finds out). */
   private clearedThrough = 0;
 
+  private readonly encodedBatch: EncodedBatch | null;
+
+  /** Which batch path commits take (a test pins 'native', so an upgrade cannot lose it unseen). */
+  get batchPath(): 'native' | 'public' {
+    return this.encodedBatch === null ? 'public' : 'native';
+  }
+
   private constructor(
     private readonly db: Level<string, unknown>,
     private readonly txnIds: TxnIdFilter,
     /** Tokens at or below this seq are pruned: never listed again, deleted in the background. */
     private prunedThrough: number,
-  ) {}
+  ) {
+    this.encodedBatch = encodedBatchOf(db);
+  }
 
   /**
    * Opens (creating if missing). Fails fast if another process holds the lock. Reads every
@@ -84,7 +108,14 @@ export class LevelLedgerStore implements LedgerStore {
     if (batch.auditHead !== null) ops.push({ type: 'put', key: 'meta!auditHead', value: batch.auditHead });
     if (ops.length === 0) return;
     // [DESIGN §4] one atomic batch, synced before anyone is told it happened.
-    await this.db.batch(ops, { sync: true });
+    if (this.encodedBatch !== null && this.db.status === 'open') {
+      const encoded = ops.map((op): EncodedOp =>
+        op.type === 'put' ? { type: 'put', key: op.key, value: JSON.stringify(op.value) } : op,
+      );
+      await this.encodedBatch(encoded, { sync: true });
+    } else {
+      await this.db.batch(ops, { sync: true });
+    }
     for (const txn of batch.txns) this.txnIds.add(txn.txnId);
     if (prunes) {
       this.prunedThrough = pruneThrough;

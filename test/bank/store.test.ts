@@ -308,6 +308,10 @@ test('LevelLedgerStore: a prune is a mark in the synced batch; the pruned tokens
   };
   await raw.open();
   assert.deepEqual(await auditKeys(), ['audit!000000000005', 'audit!000000000006'], 'deleted on disk');
+  // Written through classic-level's native batch, read back through level's own JSON encoding.
+  assert.equal(store.batchPath, 'native');
+  assert.equal(await raw.get('audit!000000000005'), 'token-5');
+  assert.deepEqual(await raw.get('meta!auditHead'), { seq: 6, hash: '66'.repeat(32) });
   // A crash after the synced mark but before the delete: the tokens are back on disk.
   await raw.batch(
     [1, 2, 3, 4].map((seq) => ({ type: 'put', key: `audit!${String(seq).padStart(12, '0')}`, value: `token-${seq}` })),
