@@ -2,9 +2,8 @@
 // (the HostTelemetry seam; telemetry/ provides the MQTT one), audit log (repaired on start),
 // group committer, service, TCP server and the hold-expiry sweeper. Used by `atm bank`, `atm demo` and the integration tests (which inject a clock
 // and low bcrypt cost).
-import fs from 'node:fs';
 import path from 'node:path';
-import { rethrowAssertion, systemRandomBytes, type RandomBytes } from '../protocol/index.js';
+import { makeDataDir, rethrowAssertion, systemRandomBytes, type RandomBytes } from '../protocol/index.js';
 import type { ChannelTimeouts } from '../protocol/index.js';
 import { AuditChain, AuditLogFile } from './audit.js';
 import { GroupCommitter } from './commit.js';
@@ -87,7 +86,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
   const nowMs = options.nowMs ?? (() => Date.now());
   const randomBytes = options.randomBytes ?? systemRandomBytes;
   const baseObserver = options.observer ?? new LogLineObserver();
-  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(options.dataDir);
   initKeystore(options.dataDir);
   const keystore = new KeystoreView(options.dataDir);
   const auditKey = auditKeyOf(keystore.current());

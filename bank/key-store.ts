@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AtmError, type CodeOf } from '../protocol/index.js';
+import { AtmError, makeDataDir, type CodeOf } from '../protocol/index.js';
 import { fernetKeyFormat, fernetKeyParse, type FernetKey } from '../protocol/index.js';
 import { PSK_BYTES, isValidKioskId } from '../protocol/index.js';
 
@@ -87,7 +87,7 @@ function saveKeystore(dir: string, keystore: Keystore): void {
 
 /** Idempotent: an existing keystore is kept as it is. */
 export function initKeystore(dir: string): { created: boolean; keystore: Keystore } {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDataDir(dir);
   if (fs.existsSync(keystorePath(dir))) return { created: false, keystore: loadKeystore(dir) };
   const keystore: Keystore = {
     version: KEYSTORE_VERSION,
@@ -137,7 +137,7 @@ export function addKiosk(
     createdAt: new Date(options.nowMs ?? Date.now()).toISOString(),
     revokedAt: null,
   };
-  fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });
+  makeDataDir(path.dirname(path.resolve(outFile)), 0o755);
   writeSecretFile(outFile, `${JSON.stringify(keyFile, null, 2)}\n`);
   saveKeystore(dir, keystore);
   return keyFile;

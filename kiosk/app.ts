@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createDevices } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
-import { deviceStateWords, type DeviceState } from '../protocol/index.js';
+import { deviceStateWords, makeDataDir, type DeviceState } from '../protocol/index.js';
 import { KioskLink, type LinkCause } from './link.js';
 import { startKioskUi, type ThemeName } from './ui.js';
 
@@ -25,7 +25,7 @@ export interface KioskAppOptions {
 }
 
 export async function runKioskApp(options: KioskAppOptions): Promise<void> {
-  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(options.dataDir);
   const logFile = path.join(options.dataDir, 'kiosk.log');
   const log = (line: string): void =>
     fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 });

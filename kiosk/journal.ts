@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AuditChain, EMPTY_AUDIT_HEAD, decryptAuditToken, hashTokenLine, type AuditHead } from '../protocol/index.js';
 import { hkdf, systemRandomBytes, wipe, type RandomBytes } from '../protocol/index.js';
-import { AtmError, assert, type CodeOf } from '../protocol/index.js';
+import { AtmError, assert, makeDataDir, type CodeOf } from '../protocol/index.js';
 import { fernetKeyFromRaw, type FernetKey } from '../protocol/index.js';
 
 import { decodeEvent, invalidEventReason, toAuditEntry, type JournalEvent } from './journal-events.js';
@@ -90,7 +90,7 @@ export class KioskJournal implements Journal {
     randomBytes?: RandomBytes;
   }): KioskJournal {
     const { dir, kioskId, key } = options;
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDataDir(dir);
     const logPath = path.join(dir, JOURNAL_FILE);
     const created = !fs.existsSync(logPath);
     fs.closeSync(fs.openSync(logPath, 'a', 0o600));

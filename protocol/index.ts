@@ -10,6 +10,7 @@ export * from './chain-log.js';
 export * from './channel.js';
 export * from './client.js';
 export * from './crypto.js';
+export * from './data-dir.js';
 export * from './devices.js';
 export * from './errors.js';
 export * from './fernet.js';

@@ -19,6 +19,7 @@ import {
   type Code,
   type CodeGroup,
 } from '../../protocol/errors.js';
+import { DataDirError } from '../../protocol/data-dir.js';
 import { ClientError } from '../../protocol/client.js';
 import { KeystoreError } from '../../bank/key-store.js';
 import { DeviceError } from '../../hardware/factory.js';
@@ -212,6 +213,7 @@ test('the const objects call sites use are views onto the catalogue, each code i
     ['telemetry', { MQTT_ENCODE_ERROR }],
     ['command', StartError],
     ['command', FirmwareSimError],
+    ['command', DataDirError],
   ];
   const viewed = new Set<string>(views.flatMap(([, view]) => Object.values(view)));
   viewed.add(new UsageError('x').code);
