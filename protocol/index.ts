@@ -13,6 +13,7 @@ export * from './crypto.js';
 export * from './data-dir.js';
 export * from './devices.js';
 export * from './errors.js';
+export * from './faults.js';
 export * from './fernet.js';
 export * from './frame.js';
 export * from './handshake.js';
