@@ -13,6 +13,7 @@ import {
   assertRecordFollows,
   EMPTY_AUDIT_HEAD,
   decryptAuditToken,
+  faultPoint,
   fernetDecrypt,
   fernetEncrypt,
   hashTokenLine,
@@ -199,6 +200,7 @@ export class AuditLogFile {
       try {
         await new Promise<void>((resolve, reject) => {
           fs.fdatasync(fd, (error) => (error === null ? resolve() : reject(error)));
+          faultPoint('audit.duringSync'); // test-only (protocol/faults.ts)
         });
         this.syncedThrough = target;
         // A head file left behind by a failed write (a full disk) still verifies: it may name

@@ -4,7 +4,7 @@
 // order. If a write fails (disk full), that write and everything queued behind it fail,
 // because their chain links point at records that never became durable; the chain is
 // reset to the last durable head and the bank carries on serving.
-import { assert, rethrowAssertion } from '../protocol/index.js';
+import { assert, faultPoint, rethrowAssertion } from '../protocol/index.js';
 import type { AuditChain, AuditEntry, AuditLogFile } from './audit.js';
 import { assertAccountValid, assertTxnValid } from './ledger.js';
 import type { LedgerStore } from './store.js';
@@ -67,7 +67,11 @@ export class GroupCommitter {
       merged.auditTokensPrunedThrough = this.prunedThrough;
       assertBatchFollows(merged, this.durableHead);
       try {
-        await this.store.commit(merged);
+        // Test-only crash points (protocol/faults.ts): inert unless ATM_TEST_FAULTS is set.
+        faultPoint('commit.beforeBatch');
+        const writing = this.store.commit(merged);
+        faultPoint('commit.insideBatch');
+        await writing;
       } catch (error) {
         rethrowAssertion(error);
         const failure = error instanceof Error ? error : new Error(String(error));
@@ -82,7 +86,9 @@ export class GroupCommitter {
       if (merged.auditHead !== null) this.durableHead = merged.auditHead;
       // The lines go into audit.log before the answers (a page-cache write, synced later):
       // the ledger holds the tokens durably and keeps each until the file is synced past it.
+      faultPoint('commit.afterBatch');
       if (this.auditFileError === null && merged.auditTokens.length > 0) this.appendToFile(merged.auditTokens);
+      faultPoint('commit.afterAudit');
       for (const pending of group) pending.resolve();
     }
     this.flushing = false;

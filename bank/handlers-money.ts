@@ -2,7 +2,7 @@
 // what was dispensed or void), with the sweeper that voids holds left unsettled. Each takes the
 // transaction id's and the account's locks, decides with ledger.ts, and commits one batch (state
 // and audit record) before answering; a repeated transaction id gets the first answer again.
-import { DeclineCode, formatCents } from '../protocol/index.js';
+import { DeclineCode, formatCents, planted } from '../protocol/index.js';
 import type { ApprovalOf, Request } from '../protocol/index.js';
 import { availableCents, decideDeposit, decideHold, decidePost } from './ledger.js';
 import {
@@ -165,6 +165,25 @@ export async function onPost(
         return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
           ? core.replayed(session, request.id, base, hold, hold.settleResponse)
           : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
+      }
+      if (hold.state === 'voided' && planted('post-without-hold')) {
+        // The torture suite's planted bug (protocol/faults.ts): debits a hold that is gone.
+        const account = await core.readAccount(username);
+        if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
+        const debited = { ...account, balanceCents: Math.max(0, account.balanceCents - request.dispensedCents) };
+        const response: ApprovalOf<'withdraw.post'> = {
+          id: request.id,
+          ok: true,
+          txnId: request.txnId,
+          postedCents: request.dispensedCents,
+          balanceCents: availableCents(debited),
+        };
+        const settled: TxnRecord = { ...hold, state: 'posted', postedCents: request.dispensedCents };
+        await core.commit(
+          { accounts: [debited], txns: [settled] },
+          core.entry(session, base, 'ok', { txnId: request.txnId }),
+        );
+        return { response, outcome: { ...base, outcome: 'ok' } };
       }
       if (hold.state === 'voided') {
         // The hold expired (or was voided) before this report. Cash may have left the kiosk:

@@ -6,6 +6,7 @@ import type { LedgerStore } from './store.js';
 import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
 import { EMPTY_AUDIT_HEAD } from './types.js';
 import { TxnIdFilter } from './txn-filter.js';
+import { planted } from '../protocol/index.js';
 
 type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 /** An operation already encoded: what classic-level's native batch reads (type, key, value). */
@@ -112,9 +113,9 @@ export class LevelLedgerStore implements LedgerStore {
       const encoded = ops.map((op): EncodedOp =>
         op.type === 'put' ? { type: 'put', key: op.key, value: JSON.stringify(op.value) } : op,
       );
-      await this.encodedBatch(encoded, { sync: true });
+      await this.encodedBatch(encoded, { sync: !planted('skip-fsync') });
     } else {
-      await this.db.batch(ops, { sync: true });
+      await this.db.batch(ops, { sync: !planted('skip-fsync') });
     }
     for (const txn of batch.txns) this.txnIds.add(txn.txnId);
     if (prunes) {

@@ -1,6 +1,7 @@
 // Per-key serialisation: the second caller for a key waits until the first has released.
 // This is what makes "no concurrency can overdraw or lose an update" true: read, decide and
 // durable write of one account happen with its key held.
+import { planted } from '../protocol/index.js';
 
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
@@ -11,7 +12,10 @@ export class KeyedMutex {
 
   /** Runs fn with every key held (taken in sorted order, so two callers never deadlock). */
   async withKeys<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
-    const unique = [...new Set(keys)].sort();
+    // planted: the torture suite's known bug (protocol/faults.ts), off unless ATM_TEST_FAULTS says so.
+    const unique = [
+      ...new Set(planted('skip-account-lock') ? keys.filter((key) => !key.startsWith('user:')) : keys),
+    ].sort();
     const releases: (() => void)[] = [];
     try {
       for (const key of unique) releases.push(await this.acquire(key));

@@ -9,6 +9,7 @@
 //   plant=BUG[;BUG…]          a known bug, switched on so the suite can show that it catches it.
 // e.g. ATM_TEST_FAULTS='crash=commit.afterBatch:0.02;audit.duringSync:0.1,plant=skip-account-lock'.
 // Read once at start: the hot path pays one boolean test per point.
+import { writeSync } from 'node:fs';
 
 export const TEST_FAULTS_ENV = 'ATM_TEST_FAULTS';
 
@@ -97,5 +98,8 @@ export function planted(bug: PlantedBug): boolean {
 export function faultPoint(point: FaultPoint): void {
   if (configured === null) return;
   const probability = configured.crash.get(point);
-  if (probability !== undefined && Math.random() < probability) process.kill(process.pid, 'SIGKILL');
+  if (probability === undefined || Math.random() >= probability) return;
+  // Said first, synchronously, so the crash loop can count where its kills landed.
+  writeSync(2, `atm: test fault point ${point}: SIGKILL\n`);
+  process.kill(process.pid, 'SIGKILL');
 }

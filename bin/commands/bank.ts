@@ -8,7 +8,7 @@ import {
   reportStatsOnSignal,
   startBankHost,
 } from '../../bank/index.js';
-import { AtmError } from '../../protocol/index.js';
+import { AtmError, describeTestFaults, testFaultsActive } from '../../protocol/index.js';
 import { bankTelemetry, type BankMqttOptions } from '../../telemetry/index.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
 import { BatchedLines } from '../batched-lines.js';
@@ -81,6 +81,8 @@ export async function bankCommand(argv: string[]): Promise<number> {
   const before = snapshotDataDir(hostOptions.dataDir);
   const stopping = stopSignal();
   const out = new BatchedLines(process.stdout);
+  // Never silent: a bank with crash points or planted bugs must not pass for a real one.
+  if (testFaultsActive) out.write(logLine(`WARNING test faults active (ATM_TEST_FAULTS): ${describeTestFaults()}`));
   // A broken ledger or audit invariant ends the process with one line; it is never a decline.
   exitOnAssertionFailure({ component: 'bank', exitCode: ExitCode.INTERNAL });
   let host;
