@@ -40,7 +40,6 @@ export interface CrashLoopResult {
   seconds: number;
 }
 
-const KIOSK_COUNT = 4;
 /** A bank that keeps dying while its kiosks recover is a failure, not a reason to loop for ever. */
 const RESOLVE_ATTEMPTS_MAX = 10;
 const PASSWORD = 'torture password';
@@ -55,7 +54,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
   const random = prng(options.seed);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-torture-crash-'));
   const dataDir = path.join(root, 'bank');
-  const kioskIds = Array.from({ length: KIOSK_COUNT }, (_, index) => `torture-${index + 1}`);
+  // The bank allows 4 sessions per kiosk (bank/server-limits.ts); one more kiosk for the resolver.
+  const kioskIds = Array.from({ length: Math.ceil(options.sessions / 4) + 1 }, (_, index) => `torture-${index + 1}`);
   const psks = new Map<string, Buffer>();
   initKeystore(dataDir);
   for (const kioskId of kioskIds)
@@ -138,6 +138,11 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       result.requests += workload.requests;
       let found = await afterDeath(round, exit, killedFromOutside);
       let gaveUp = false;
+      if (found.length > 0 && options.stopAtFirstViolation === true) {
+        result.violations.push(...found);
+        result.rounds = round;
+        break;
+      }
       // The kiosks settle what they did not hear, with the same ids; the bank may die at a
       // fault point meanwhile too, which is one more crash to check and recover from.
       for (let attempt = 1; ; attempt++) {

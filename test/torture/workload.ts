@@ -92,6 +92,8 @@ export class Workload {
   private stopped = false;
   private readonly connections = new Set<BankConnection>();
   requests = 0;
+  /** Why sessions could not start (a bank that died first; anything else is worth reading). */
+  readonly connectFailures: string[] = [];
 
   /** `txns` may be shared by the workloads of several rounds (the crash loop's whole knowledge). */
   constructor(
@@ -161,11 +163,13 @@ export class Workload {
     let connection: BankConnection;
     try {
       connection = await this.connect(index, username);
-    } catch {
+    } catch (error) {
+      this.connectFailures.push(error instanceof Error ? error.message : String(error));
       return; // the bank died before this session got going
     }
     let serial = 0;
-    const nextTxnId = (): string => `${this.options.txnPrefix}-${index}-${serial++}`;
+    const nextTxnId = (): string =>
+      `${this.options.txnPrefix}-${String(index).padStart(3, '0')}-${String(serial++).padStart(6, '0')}`;
     const acknowledgedDeposits: TxnKnowledge[] = [];
     const voided: TxnKnowledge[] = [];
     const base = { session: index, username, retry: false };
