@@ -34,7 +34,16 @@ export class LevelLedgerStore implements LedgerStore {
   /** Tokens at or below this seq are deleted on disk (0 at open: the first clear finds out). */
   private clearedThrough = 0;
 
-  private readonly encodedBatch: EncodedBatch | null;
+  private encodedBatch: EncodedBatch | null;
+  /**
+   * A write that failed (a full disk) leaves LevelDB's log in an unknown state: its writer drops
+   * the unwritten bytes but not its block offset, so the records written after it are garbage
+   * to the next open, and LevelDB itself refuses further writes only after a failed sync, not a
+   * failed write. Measured (test/torture/disk-full.ts): 20 commits acknowledged after space came
+   * back were gone at the next open. So after any failed write the handle is closed and opened
+   * again (recovery keeps everything synced before the failure) before anything else is written.
+   */
+  private writeFailed: Error | null = null;
 
   /** Which batch path commits take (a test pins 'native', so an upgrade cannot lose it unseen). */
   get batchPath(): 'native' | 'public' {
@@ -42,7 +51,8 @@ export class LevelLedgerStore implements LedgerStore {
   }
 
   private constructor(
-    private readonly db: Level<string, unknown>,
+    private readonly location: string,
+    private db: Level<string, unknown>,
     private readonly txnIds: TxnIdFilter,
     /** Tokens at or below this seq are pruned: never listed again, deleted in the background. */
     private prunedThrough: number,
@@ -59,7 +69,12 @@ export class LevelLedgerStore implements LedgerStore {
     await db.open();
     const txnIds = new TxnIdFilter();
     for await (const key of db.keys({ gt: 'txn!', lt: 'txn!\xff' })) txnIds.add(key.slice('txn!'.length));
-    const store = new LevelLedgerStore(db, txnIds, ((await db.get(PRUNED_THROUGH_KEY)) as number | undefined) ?? 0);
+    const store = new LevelLedgerStore(
+      location,
+      db,
+      txnIds,
+      ((await db.get(PRUNED_THROUGH_KEY)) as number | undefined) ?? 0,
+    );
     store.clearPruned(); // what a crash left between a prune and its delete
     return store;
   }
@@ -108,14 +123,20 @@ export class LevelLedgerStore implements LedgerStore {
     if (prunes) ops.push({ type: 'put', key: PRUNED_THROUGH_KEY, value: pruneThrough });
     if (batch.auditHead !== null) ops.push({ type: 'put', key: 'meta!auditHead', value: batch.auditHead });
     if (ops.length === 0) return;
+    if (this.writeFailed !== null) await this.reopen();
     // [DESIGN §4] one atomic batch, synced before anyone is told it happened.
-    if (this.encodedBatch !== null && this.db.status === 'open') {
-      const encoded = ops.map((op): EncodedOp =>
-        op.type === 'put' ? { type: 'put', key: op.key, value: JSON.stringify(op.value) } : op,
-      );
-      await this.encodedBatch(encoded, { sync: !planted('skip-fsync') });
-    } else {
-      await this.db.batch(ops, { sync: !planted('skip-fsync') });
+    try {
+      if (this.encodedBatch !== null && this.db.status === 'open') {
+        const encoded = ops.map((op): EncodedOp =>
+          op.type === 'put' ? { type: 'put', key: op.key, value: JSON.stringify(op.value) } : op,
+        );
+        await this.encodedBatch(encoded, { sync: !planted('skip-fsync') });
+      } else {
+        await this.db.batch(ops, { sync: !planted('skip-fsync') });
+      }
+    } catch (error) {
+      this.writeFailed = error instanceof Error ? error : new Error(String(error));
+      throw error;
     }
     for (const txn of batch.txns) this.txnIds.add(txn.txnId);
     if (prunes) {
@@ -138,12 +159,30 @@ export class LevelLedgerStore implements LedgerStore {
         () => {
           this.clearedThrough = through;
         },
-        () => undefined, // a full disk, or closing: the next prune tries again
+        (error: unknown) => {
+          // A full disk (the next prune tries again, after the reopen), or closing.
+          if (this.db.status === 'open') this.writeFailed = error instanceof Error ? error : new Error(String(error));
+        },
       )
       .finally(() => {
         this.clearing = null;
         if (this.db.status === 'open') this.clearPruned();
       });
+  }
+
+  /**
+   * Closes the handle and opens it again, after a failed write: LevelDB's recovery replays the
+   * log up to the failed record and starts a new one. Throws (the commit then fails as the
+   * failed one did) while the disk is still full; the next commit tries again.
+   */
+  private async reopen(): Promise<void> {
+    while (this.clearing !== null) await this.clearing;
+    if (this.db.status === 'open') await this.db.close();
+    const db = new Level<string, unknown>(this.location, { valueEncoding: 'json' });
+    await db.open();
+    this.db = db;
+    this.encodedBatch = encodedBatchOf(db);
+    this.writeFailed = null;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Every part of the torture suite, in the order `npm run torture` runs them.
-import { crashPart, durabilityPart, historyPart, type Part } from './runner.js';
+import { crashPart, diskFullPart, durabilityPart, historyPart, slowlorisPart, type Part } from './runner.js';
 
 export { main } from './runner.js';
 
-export const parts: readonly Part[] = [crashPart, historyPart, durabilityPart];
+export const parts: readonly Part[] = [crashPart, historyPart, durabilityPart, diskFullPart, slowlorisPart];

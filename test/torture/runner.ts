@@ -4,7 +4,9 @@
 // modules (fuzzing, live mutation, the SPIN model). Exit code 0 only when every part found nothing.
 import { parseArgs } from 'node:util';
 import { DEFAULT_CRASH_POINTS, runCrashLoop } from './crash-loop.js';
+import { runDiskFull } from './disk-full.js';
 import { runDurabilityTrace } from './durability.js';
+import { runSlowloris } from './slowloris.js';
 import { runHistory } from './history-run.js';
 
 export interface PartResult {
@@ -140,6 +142,55 @@ export const durabilityPart: Part = {
         `durability (strace): ${result.requests} requests, ${result.commitsWritten} group commits answered, ` +
         `${result.ledgerLogSyncs} fdatasyncs of the ledger's log, ${result.auditLogSyncs} of audit.log`,
       failures: result.violations,
+      figures: { ...result },
+    };
+  },
+};
+
+export const diskFullPart: Part = {
+  name: 'disk-full',
+  run: async () => {
+    const result = await runDiskFull();
+    if (result.skipped !== null)
+      return { summary: `disk full: skipped (${result.skipped})`, failures: [], figures: { ...result } };
+    return {
+      summary:
+        `disk full (tmpfs): while full ${JSON.stringify(result.whileFull)}, after space came back ` +
+        `${JSON.stringify(result.afterFreed)}, ${result.acknowledged} acknowledged transactions checked`,
+      failures: result.violations,
+      figures: { ...result },
+    };
+  },
+};
+
+/** The issue's bar: honest p99 under this while 5,000 slow connections hang on. */
+const SLOWLORIS_P99_MS_MAX = 50;
+const SLOWLORIS_RSS_MIB_MAX = 300;
+
+export const slowlorisPart: Part = {
+  name: 'slowloris',
+  run: async ({ long, seed }) => {
+    const result = await runSlowloris({
+      slowConnections: 5_000,
+      floodConnections: 16,
+      honestSessions: 32,
+      thinkMs: 50,
+      seconds: long ? 30 : 10,
+      seed,
+    });
+    const failures: string[] = [];
+    if (result.honestFailures > 0) failures.push(`${result.honestFailures} honest requests or sessions failed`);
+    if (result.latencyMs.p99 >= SLOWLORIS_P99_MS_MAX)
+      failures.push(`honest p99 ${result.latencyMs.p99} ms, over ${SLOWLORIS_P99_MS_MAX} ms`);
+    if (result.bankRssMiB.peak >= SLOWLORIS_RSS_MIB_MAX)
+      failures.push(`bank RSS ${result.bankRssMiB.peak} MiB, over ${SLOWLORIS_RSS_MIB_MAX} MiB`);
+    return {
+      summary:
+        `slowloris: ${result.slowConnections} slow connections + ${result.floodConnections} flooding for ${result.seconds} s ` +
+        `(${result.attacker.connectsTotal} attacker connects, ${result.attacker.closedByBank} closed by the bank); ` +
+        `${result.honestSessions} honest sessions: ${result.honestRequests} requests, p50 ${result.latencyMs.p50} ms, ` +
+        `p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms; bank RSS ${result.bankRssMiB.before} → ${result.bankRssMiB.peak} MiB`,
+      failures,
       figures: { ...result },
     };
   },

@@ -70,6 +70,8 @@ export interface WorkloadOptions {
   /** Txn ids are `${txnPrefix}-${session}-${n}`: unique across rounds of a crash loop. */
   txnPrefix: string;
   requestTimeoutMs?: number;
+  /** A pause after each request: a kiosk with a person at it, not a load generator (0: none). */
+  thinkMs?: number;
 }
 
 export const WITHDRAW_CENTS_MAX = 99;
@@ -173,7 +175,9 @@ export class Workload {
     const acknowledgedDeposits: TxnKnowledge[] = [];
     const voided: TxnKnowledge[] = [];
     const base = { session: index, username, retry: false };
+    const thinkMs = this.options.thinkMs ?? 0;
     for (let count = 0; count < this.options.requestsPerSession && !this.stopped; count++) {
+      if (thinkMs > 0 && count > 0) await new Promise((resolve) => setTimeout(resolve, thinkMs * (0.5 + random())));
       const roll = random();
       if (roll < 0.35) {
         const amountCents = 1 + Math.floor(random() * DEPOSIT_CENTS_MAX);
