@@ -55,7 +55,10 @@ export class TokenBucket {
   }
 
   take(nowMs: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.lastMs) / 1000) * this.perSecond);
+    // A wall clock stepped back must not drive the bucket negative: that refused every kiosk's
+    // handshake for as long as the step (found by test/torture/clock.test.ts).
+    const elapsedMs = Math.max(0, nowMs - this.lastMs);
+    this.tokens = Math.min(this.burst, this.tokens + (elapsedMs / 1000) * this.perSecond);
     this.lastMs = nowMs;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
