@@ -41,6 +41,8 @@ export class FrameDecoder {
 
   /** Buffers bytes; call next() until it returns null to take the frames out. */
   push(chunk: Buffer): void {
+    // After a refused length nothing more is read: a peer that keeps sending is not buffered.
+    if (this.failed) return;
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
   }
@@ -57,6 +59,8 @@ export class FrameDecoder {
     // [ATM-1.3] reject before reading the body: too short or too long closes the session.
     if (bodyBytes < limits.bodyBytesMin || bodyBytes > limits.bodyBytesMax) {
       this.failed = true;
+      this.chunks = [];
+      this.bufferedBytes = 0;
       return {
         error: {
           reason: 'FRAME_LENGTH',

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { constantTimeEqual, hmacSha256 } from './crypto.js';
 import { assert } from './assert.js';
 import type { SessionCloseReason } from './errors.js';
+import { planted } from './faults.js';
 import { FRAME_BYTES_MAX, FRAME_HEADER_BYTES } from './frame.js';
 import { PROTOCOL_VERSION, type DirectionKeys } from './handshake.js';
 
@@ -24,6 +25,8 @@ export const RECORD_SEQUENCE_MAX = 2 ** 32;
 export const DIRECTION_KIOSK_TO_HOST = 0x01;
 export const DIRECTION_HOST_TO_KIOSK = 0x02;
 const REC_LABEL = Buffer.from('atm2 rec', 'ascii');
+/** Test only (protocol/faults.ts): the torture suite's planted bug, read once at load. */
+const PLANTED_STALE_SEQUENCE = planted('stale-record-seq');
 
 export type RecordType = typeof RECORD_TYPE_DATA | typeof RECORD_TYPE_CLOSE;
 
@@ -129,14 +132,23 @@ export class RecordOpener {
     const headerAndCt = body.subarray(0, body.length - RECORD_TAG_BYTES);
     const tag = body.subarray(body.length - RECORD_TAG_BYTES);
     // [ATM-3.4] MAC (which covers the implicit sequence) before anything is decrypted.
-    if (!constantTimeEqual(recordTag(this.keys, this.direction, this.sequence, headerAndCt), tag)) {
-      return { ok: false, closeReason: 'BAD_MAC', reason: 'record MAC (tampered, replayed, reordered or reflected)' };
+    let sequence = this.sequence;
+    if (!this.tagVerifies(sequence, headerAndCt, tag)) {
+      // Planted bug (ATM_TEST_FAULTS only, protocol/faults.ts): a replay of the previous record passes.
+      const stale = PLANTED_STALE_SEQUENCE && sequence > 0 && this.tagVerifies(sequence - 1, headerAndCt, tag);
+      if (!stale)
+        return { ok: false, closeReason: 'BAD_MAC', reason: 'record MAC (tampered, replayed, reordered or reflected)' };
+      sequence -= 1;
     }
     const type = body[1];
     if (type !== RECORD_TYPE_DATA && type !== RECORD_TYPE_CLOSE)
       return { ok: false, closeReason: 'RECORD_TYPE', reason: `record type ${type}` };
-    const plaintext = ctr(this.keys.encKey, this.sequence, headerAndCt.subarray(HEADER_BYTES));
+    const plaintext = ctr(this.keys.encKey, sequence, headerAndCt.subarray(HEADER_BYTES));
     this.sequence += 1;
     return { ok: true, type, plaintext };
+  }
+
+  private tagVerifies(sequence: number, headerAndCt: Uint8Array, tag: Uint8Array): boolean {
+    return constantTimeEqual(recordTag(this.keys, this.direction, sequence, headerAndCt), tag);
   }
 }

@@ -1,0 +1,62 @@
+// Runs one fuzzer (or all, or the live mutation proxy) from the command line, for the torture
+// runner, for timing, and for the planted-bug test, which runs it in a child process because
+// ATM_TEST_FAULTS is read when protocol/ loads:
+//   node dist/test/torture/fuzz-cli.js frame|handshake|record|messages|all [--runs N] [--seed S]
+//   node dist/test/torture/fuzz-cli.js proxy [--sessions N] [--lanes N] [--seed S]
+// Prints the counts as one JSON line. Exit 0: held; 1: a property failed (its seed, replay line
+// and counterexample on stderr); 2: usage or any other error.
+import { FuzzFailure, runAllFuzz, runFrameFuzz, runHandshakeFuzz, runMessageFuzz, runRecordFuzz } from './fuzz.js';
+import { fuzzSeed } from './fuzz-core.js';
+import { runMutationProxy } from './mutation-proxy.js';
+
+const FUZZERS = {
+  frame: runFrameFuzz,
+  handshake: runHandshakeFuzz,
+  record: runRecordFuzz,
+  messages: runMessageFuzz,
+  all: runAllFuzz,
+} as const;
+
+function option(name: string, fallback: number | undefined): number | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at === -1) return fallback;
+  const value = Number(process.argv[at + 1]);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} needs a whole number`);
+  return value;
+}
+
+async function main(): Promise<number> {
+  const which = process.argv[2] ?? '';
+  const seed = fuzzSeed(option('seed', undefined));
+  const startedMs = performance.now();
+  let counts: unknown;
+  if (which === 'proxy') {
+    counts = await runMutationProxy({
+      sessions: option('sessions', 100) ?? 100,
+      lanes: option('lanes', undefined),
+      seed,
+    });
+  } else if (which in FUZZERS) {
+    counts = FUZZERS[which as keyof typeof FUZZERS]({ runs: option('runs', 1000) ?? 1000, seed });
+  } else {
+    process.stderr.write(`usage: fuzz-cli.js ${Object.keys(FUZZERS).join('|')}|proxy [--runs N] [--seed S]\n`);
+    return 2;
+  }
+  const elapsedMs = Math.round(performance.now() - startedMs);
+  process.stdout.write(`${JSON.stringify({ fuzzer: which, seed, elapsedMs, counts })}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    const text =
+      error instanceof FuzzFailure
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error);
+    process.stderr.write(`${text}\n`);
+    process.exitCode = error instanceof FuzzFailure ? 1 : 2;
+  },
+);
