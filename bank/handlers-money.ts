@@ -39,6 +39,7 @@ export async function onBalance(
 /**
  * A transaction id already in the ledger: the same request (kind, user, amount) gets its first
  * answer again and moves nothing; anything else under that id is DUPLICATE_TXN.
+ * model: protocol/settlement.pml, decide() b_repeat (P3: a repeated id credits nothing twice)
  */
 function answerRepeat(
   core: ServiceCore,
@@ -64,6 +65,7 @@ export async function onDeposit(
   const base: ActionBase = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
   return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+    // model: protocol/settlement.pml, Bank b_request (the whole handler is one step under these locks)
     const existing = await core.options.store.getTxn(request.txnId);
     if (existing !== null) return answerRepeat(core, session, request, base, existing, 'deposit', username);
     const account = await core.readAccount(username);
@@ -96,6 +98,8 @@ export async function onDeposit(
       request.amountCents,
       response,
     );
+    // model: protocol/settlement.pml, decide() b_deposit, then b_commit (credit and txn record in
+    // one durable batch) and b_answer (only after it); deposit declines are not modelled
     await core.commit(
       { accounts: [decision.account], txns: [txn] },
       core.entry(session, base, 'ok', { txnId: request.txnId }),
@@ -113,6 +117,7 @@ export async function onHold(
   const base: ActionBase = { action: 'withdraw.hold', username, amountCents: safeAmount(request.amountCents) };
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
   return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+    // model: protocol/settlement.pml, Bank b_request
     const existing = await core.options.store.getTxn(request.txnId);
     if (existing !== null) return answerRepeat(core, session, request, base, existing, 'withdraw', username);
     const account = await core.readAccount(username);
@@ -122,6 +127,7 @@ export async function onHold(
     if (!decision.ok) {
       if (decision.code === DeclineCode.INVALID_AMOUNT) return core.declined(session, request.id, base, decision.code);
       // Remember the decline so a retry of this id gets the same answer, not a fresh try.
+      // model: protocol/settlement.pml, decide() b_hold declined (R_DECLINED)
       const response = decline(request.id, decision.code);
       if (decision.limit !== undefined) response.limit = decision.limit;
       const txn = core.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'declined', 0, response);
@@ -140,6 +146,7 @@ export async function onHold(
       ...core.txn(session, request.txnId, 'withdraw', username, request.amountCents, 'held', 0, response),
       holdExpiresAtMs,
     };
+    // model: protocol/settlement.pml, decide() b_hold (R_HELD), b_commit, b_answer
     await core.commit(
       { accounts: [decision.account], txns: [txn], openHoldsAdded: [request.txnId] },
       core.entry(session, base, 'ok', { txnId: request.txnId }),
@@ -161,6 +168,7 @@ export async function onPost(
     request.id,
     async (hold, base) => {
       const username = hold.username;
+      // model: protocol/settlement.pml, decide() b_post (a replay of the first answer)
       if (hold.state === 'posted') {
         return hold.postedCents === request.dispensedCents && hold.settleResponse !== undefined
           ? core.replayed(session, request.id, base, hold, hold.settleResponse)
@@ -168,6 +176,7 @@ export async function onPost(
       }
       if (hold.state === 'voided' && planted('post-without-hold')) {
         // The torture suite's planted bug (protocol/faults.ts): debits a hold that is gone.
+        // model: protocol/settlement.pml, -DBUG_POST_WITHOUT_HOLD
         const account = await core.readAccount(username);
         if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
         const debited = { ...account, balanceCents: Math.max(0, account.balanceCents - request.dispensedCents) };
@@ -188,6 +197,7 @@ export async function onPost(
       if (hold.state === 'voided') {
         // The hold expired (or was voided) before this report. Cash may have left the kiosk:
         // the audit record flags it for reconciliation instead of debiting an unheld balance.
+        // model: protocol/settlement.pml, decide() b_post_after_void (P1's first exception)
         return core.declined(
           session,
           request.id,
@@ -201,6 +211,7 @@ export async function onPost(
       const account = await core.readAccount(username);
       if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
       const nowMs = core.now();
+      // model: protocol/settlement.pml, decide() b_post: debit what came out (P2), release the hold
       const decision = decidePost(account, hold, request.dispensedCents, nowMs);
       if (!decision.ok) return core.declined(session, request.id, base, decision.code, undefined, request.txnId);
       const response: ApprovalOf<'withdraw.post'> = {
@@ -232,6 +243,7 @@ export async function onVoid(
   request: Extract<Request, { op: 'withdraw.void' }>,
 ): Promise<Handled> {
   return withHold(core, session, request.txnId, { action: 'withdraw.void' }, request.id, async (hold, base) => {
+    // model: protocol/settlement.pml, decide() b_void (a replay, DUPLICATE_TXN, or voidHold)
     if (hold.state === 'voided')
       return core.replayed(session, request.id, { ...base, amountCents: hold.amountCents }, hold, hold.settleResponse);
     if (hold.state === 'posted')

@@ -34,6 +34,7 @@ export async function withHold(
     return core.mutex.withKeys([`user:${peek.username}`], async () => {
       const hold = await core.options.store.getTxn(txnId);
       if (hold === null) throw new Error(`hold ${txnId} vanished under its lock`);
+      // model: protocol/settlement.pml, decide(): post and void of no hold of this kiosk are UNKNOWN_TXN
       return fn(hold, { ...action, username: hold.username });
     });
   });
@@ -58,6 +59,7 @@ export async function voidHold(
     postedCents: 0,
     balanceCents: availableCents(updated),
   };
+  // model: protocol/settlement.pml, decide() b_void / SWEEP: release the hold in one batch (b_commit)
   const voided: TxnRecord = { ...hold, state: 'voided', settledAtMs: nowMs, settleResponse: stripId(response) };
   const entry: AuditEntry = {
     kioskId: session.kioskId,
@@ -72,7 +74,10 @@ export async function voidHold(
   return response;
 }
 
-/** Voids every hold past its expiry; returns how many. Driven by a timer with the injected clock. */
+/**
+ * Voids every hold past its expiry; returns how many. Driven by a timer with the injected clock.
+ * model: protocol/settlement.pml, proctype Sweeper (any open hold may expire at any moment; P4)
+ */
 
 export async function sweepExpiredHolds(core: ServiceCore): Promise<number> {
   let voided = 0;

@@ -40,6 +40,7 @@ export class KioskController {
     this.newTxnId = options.newTxnId ?? (() => crypto.randomUUID());
     this.log = options.log ?? (() => undefined);
     this.teller = {
+      active: new Set(),
       link: options.link,
       journal: options.journal,
       dispenser: options.devices.dispenser,
@@ -84,6 +85,9 @@ export class KioskController {
     this.options.link.onState((state, detail, cause) => {
       if (state === 'online') {
         // [DESIGN §5] settle what a power cut left unfinished before serving anyone.
+        // model: protocol/settlement.pml, k_recover at k_start. On a reconnect this also runs while
+        // a withdrawal is still dispensing: the teller's active set keeps recovery off it (the model's
+        // -DTODAY_RECONNECT_SETTLE, proctype Reconnect, shows the bug this prevents).
         this.settling = settleUnfinished(this.teller).finally(() => {
           this.reportDevices();
           this.input({ type: 'link', state: this.options.link.state, detail, cause: this.options.link.cause });
@@ -171,7 +175,7 @@ export class KioskController {
         }
         case 'logout':
           await this.options.link.request({ op: 'logout' }).catch(() => undefined);
-          this.settling = settleUnfinished(this.teller);
+          this.settling = settleUnfinished(this.teller); // model: protocol/settlement.pml, k_recover after each customer
           return;
         case 'receipt':
           fs.appendFileSync(this.options.receiptsFile, `${effect.text}\n${'-'.repeat(32)}\n`, { mode: 0o600 });

@@ -47,6 +47,7 @@ export function step(state: KioskState, event: KioskEvent, context: StepContext 
   // A transaction belongs to its customer's session. When the customer is logged out the
   // controller settles what the journal left open (an unanswered hold is voided), so its id
   // must never be reused: the bank would replay its first answer for a hold that is gone.
+  // model: protocol/settlement.pml, k_hold_result (no answer: the customer leaves, recovery voids)
   if (next.state.username === null && next.state.txn !== null) return { ...next, state: { ...next.state, txn: null } };
   return next;
 }

@@ -132,7 +132,11 @@ export class KioskJournal implements Journal {
     return this.events.length;
   }
 
-  /** Seals, writes and fsyncs the event; returns only once it is durable, so the caller may act. */
+  /**
+   * Seals, writes and fsyncs the event; returns only once it is durable, so the caller may act.
+   * model: protocol/settlement.pml, each j_* write: one step that survives a crash (KCRASH) or
+   * never happened (a torn last line is truncated at open)
+   */
   append(event: JournalEvent): void {
     const reason = invalidEventReason(event);
     assert(reason === null, `invalid journal event: ${reason}`);

@@ -44,6 +44,8 @@ export const RECOVERY_REASON = {
  * - hold result not 'ok': 'none'; no hold exists.
  * - hold 'ok', dispense not started: 'void'.
  */
+// model: protocol/settlement.pml, recover_all (the op it picks for an item) and OPEN_ITEM; the
+// model's deposits follow the intended rule (ask again, same id), -DTODAY_DEPOSIT_UNKNOWN this one
 export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction[] {
   return unfinished.map((item): RecoveryAction => {
     const { txnId } = item;
@@ -61,7 +63,10 @@ export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction
   });
 }
 
-/** Withdrawals whose hold was sent and that are not settled, and deposits sent without a result, in first-sent order. */
+/**
+ * Withdrawals whose hold was sent and that are not settled, and deposits sent without a result, in first-sent order.
+ * model: protocol/settlement.pml, OPEN_ITEM over the journal (j_stage, j_settled)
+ */
 export function unfinishedOf(events: readonly JournalEvent[]): UnfinishedWithdrawal[] {
   const open = new Map<string, UnfinishedWithdrawal>();
   const finished = new Set<string>();

@@ -15,6 +15,13 @@ export interface TellerOptions {
   /** After each dispense (notes left the cassettes): the flow and the bank hear of it. */
   onDispensed: () => void;
   log: (line: string) => void;
+  /**
+   * The withdrawals this kiosk is carrying out right now. Recovery (settleUnfinished) runs on every
+   * reconnect and must leave these alone: their journal says "dispense started, no result" only
+   * because the notes are still coming out, not because a power cut interrupted them. Voiding one
+   * mid-dispense let cash out with no debit (found by the SPIN model, -DTODAY_RECONNECT_SETTLE).
+   */
+  active: Set<string>;
 }
 
 type WithdrawFailure = Extract<EffectResult, { effect: 'withdraw'; ok: false }>;
@@ -25,9 +32,11 @@ export async function deposit(
 ): Promise<EffectResult> {
   const { txnId, username, amountCents } = txn;
   const { link, journal } = options;
-  journal.append({ type: 'deposit.sent', txnId, username, amountCents });
+  journal.append({ type: 'deposit.sent', txnId, username, amountCents }); // model: protocol/settlement.pml, k_deposit_sent
+  // model: k_deposit_ask. No answer: the model asks again under the same id until one comes (the
+  // intended rule); this code throws, and recovery plans 'none' (model: -DTODAY_DEPOSIT_UNKNOWN).
   const response = await link.request({ op: 'deposit', txnId, amountCents });
-  journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code });
+  journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code }); // model: k_deposit_result
   if (!response.ok) return { effect: 'deposit', ok: false, code: response.code, ...declineDetail(response) };
   if (typeof response.balanceCents !== 'number') return { effect: 'deposit', ok: false, code: 'BAD_RESPONSE' };
   return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents, txnId };
@@ -35,6 +44,18 @@ export async function deposit(
 
 /** hold → dispense → post what came out (partial included) or void; each step journaled first. */
 export async function withdraw(
+  options: TellerOptions,
+  txn: { txnId: string; username: string; amountCents: number },
+): Promise<EffectResult> {
+  options.active.add(txn.txnId);
+  try {
+    return await withdrawSteps(options, txn);
+  } finally {
+    options.active.delete(txn.txnId);
+  }
+}
+
+async function withdrawSteps(
   options: TellerOptions,
   txn: { txnId: string; username: string; amountCents: number },
 ): Promise<EffectResult> {
@@ -49,12 +70,16 @@ export async function withdraw(
     ...extra,
   });
   if (dispenser.notesFor(amountCents) === null) return failed('CANNOT_DISPENSE');
-  journal.append({ type: 'hold.sent', txnId, username, amountCents });
-  const hold = await link.request({ op: 'withdraw.hold', txnId, amountCents });
-  journal.append({ type: 'hold.result', txnId, outcome: hold.ok ? 'ok' : hold.code });
+  journal.append({ type: 'hold.sent', txnId, username, amountCents }); // model: protocol/settlement.pml, k_hold_sent
+  const hold = await link.request({ op: 'withdraw.hold', txnId, amountCents }); // model: k_hold_ask
+  journal.append({ type: 'hold.result', txnId, outcome: hold.ok ? 'ok' : hold.code }); // model: k_hold_result
   if (!hold.ok) return failed(hold.code, { txnId, ...declineDetail(hold) });
-  journal.append({ type: 'dispense.started', txnId, amountCents });
+  journal.append({ type: 'dispense.started', txnId, amountCents }); // model: k_dispense_started
+  // model: k_dispense. If the link drops and comes back while this await runs, controller.ts runs
+  // settleUnfinished, which skips this transaction: it is in options.active (the model's
+  // -DTODAY_RECONNECT_SETTLE shows what happened before it was: the hold voided mid-dispense).
   const dispensed = await dispenser.dispense(amountCents);
+  // model: k_dispense_result
   journal.append({
     type: 'dispense.result',
     txnId,
@@ -62,6 +87,7 @@ export async function withdraw(
     fault: dispensed.ok ? null : dispensed.fault,
   });
   options.onDispensed();
+  // model: k_settle: void for nothing dispensed, else post exactly what came out
   if (dispensed.dispensedCents === 0) {
     const voided = await settle(options, txnId, {
       action: 'void',
@@ -99,6 +125,7 @@ async function settle(
   } catch {
     return null; // stays unfinished in the journal: settled on the next start or reconnect
   }
+  // model: protocol/settlement.pml, k_settled / k_recover_settled (JOURNAL_ANSWER)
   const outcome = response.ok ? (action.action === 'post' ? 'posted' : 'voided') : 'refused';
   options.journal.append({
     type: 'settled',
@@ -110,10 +137,15 @@ async function settle(
   return response;
 }
 
-/** Recovery from the journal: post what was dispensed, void what was not. */
-export async function settleUnfinished(options: Pick<TellerOptions, 'link' | 'journal' | 'log'>): Promise<void> {
+/**
+ * Recovery from the journal: post what was dispensed, void what was not.
+ * model: protocol/settlement.pml, k_recover / recover_all (one attempt per open item)
+ */
+export async function settleUnfinished(
+  options: Pick<TellerOptions, 'link' | 'journal' | 'log'> & Partial<Pick<TellerOptions, 'active'>>,
+): Promise<void> {
   for (const action of planRecovery(options.journal.unfinished())) {
-    if (action.action === 'none') continue;
+    if (action.action === 'none' || options.active?.has(action.txnId) === true) continue;
     const response = await settle(
       options,
       action.txnId,

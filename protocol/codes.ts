@@ -68,7 +68,14 @@ export const CODE_GROUPS = {
   /** [ATM-4.12] Telemetry's MQTT encoder (telemetry/mqtt-publish.ts). */
   telemetry: ['MQTT_ENCODE'],
   /** [ATM-4.12] The command line and process start (bin/). */
-  command: ['USAGE', 'PORT_IN_USE', 'MQTT_PORT_IN_USE', 'DATA_DIR_IN_USE', 'DATA_DIR_UNUSABLE', 'FIRMWARE_SIM_START_FAILED'],
+  command: [
+    'USAGE',
+    'PORT_IN_USE',
+    'MQTT_PORT_IN_USE',
+    'DATA_DIR_IN_USE',
+    'DATA_DIR_UNUSABLE',
+    'FIRMWARE_SIM_START_FAILED',
+  ],
 } as const;
 
 export type CodeGroup = keyof typeof CODE_GROUPS;

@@ -37,9 +37,8 @@ async function idle(): Promise<void> {
   for (let turn = 0; turn < TURNS_MAX; turn += 1) await new Promise((resolve) => setImmediate(resolve));
 }
 
-async function startKiosk(link: FakeBankLink, journal: MemoryJournal): Promise<Kiosk> {
+async function startKiosk(link: FakeBankLink, journal: MemoryJournal, devices = createSimDevices()): Promise<Kiosk> {
   const clock = new FakeClock();
-  const devices = createSimDevices();
   let txnCount = 0;
   const controller = new KioskController({
     kioskId: KIOSK_ID,
@@ -89,8 +88,13 @@ async function startKiosk(link: FakeBankLink, journal: MemoryJournal): Promise<K
   };
 }
 
-async function loggedIn(link: FakeBankLink, journal = new MemoryJournal(), username = 'alice'): Promise<Kiosk> {
-  const kiosk = await startKiosk(link, journal);
+async function loggedIn(
+  link: FakeBankLink,
+  journal = new MemoryJournal(),
+  username = 'alice',
+  devices = createSimDevices(),
+): Promise<Kiosk> {
+  const kiosk = await startKiosk(link, journal, devices);
   assert.equal(kiosk.controller.state.screen.name, 'welcome');
   await kiosk.press('A');
   kiosk.type(username);
@@ -144,6 +148,35 @@ test('a withdrawal holds, dispenses, then posts what came out; every step journa
     postedCents: 6000,
   });
   assert.equal(kiosk.devices.dispenser.cassettes()[0]?.count, 97, 'three 20.00 notes left the machine');
+});
+
+test('the link drops and comes back while notes are coming out: recovery leaves that withdrawal alone, and its post debits what came out', async () => {
+  // The SPIN model's -DTODAY_RECONNECT_SETTLE trail: recovery used to void this live hold.
+  let releaseNotes: () => void = () => undefined;
+  const notesOut = new Promise<void>((resolve) => (releaseNotes = resolve));
+  const devices = createSimDevices({ dispenser: { delayMs: 1, sleep: () => notesOut } });
+  const link = new FakeBankLink().customer('alice', 20_000);
+  const journal = new MemoryJournal();
+  const kiosk = await loggedIn(link, journal, 'alice', devices);
+  await kiosk.press('C', 'B', 'enter'); // fast cash 60.00: held, now dispensing
+  assert.deepEqual(typesOf(journal).slice(-1), ['dispense.started']);
+  link.goOffline();
+  link.goOnline();
+  await idle();
+  assert.ok(!link.ops().includes('withdraw.void'), 'no recovery void of the withdrawal in progress');
+  releaseNotes();
+  await idle();
+  assert.deepEqual(
+    link.ops().filter((op) => op.startsWith('withdraw')),
+    ['withdraw.hold', 'withdraw.post'],
+  );
+  assert.deepEqual(link.accounts.get('alice'), { balanceCents: 14_000, heldCents: 0 }, 'debited what came out');
+  assert.deepEqual(journal.entries().at(-1), {
+    type: 'settled',
+    txnId: 'unit-txn-0001',
+    outcome: 'posted',
+    postedCents: 6000,
+  });
 });
 
 test('a declined hold dispenses nothing and settles nothing', async () => {

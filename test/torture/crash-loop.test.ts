@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { TEST_FAULTS_ENV } from '../../protocol/index.js';
 import { repoRoot } from '../helpers/paths.js';
 import { DEFAULT_CRASH_POINTS, runCrashLoop } from './crash-loop.js';
 import { runDurabilityTrace } from './durability.js';
@@ -45,7 +44,8 @@ for (const bug of ['skip-account-lock', 'post-without-hold'] as const) {
 }
 
 test('planted bug deposit-new-id (the kiosk side: a lost deposit retried under a new id): the crash loop catches it', () => {
-  // planted() is read from the environment at load, so the kiosks run in a child process.
+  // planted() is read from the environment at load, so the kiosks run in a child process
+  // (scripts/torture.mjs turns --plant into ATM_TEST_FAULTS before loading them).
   const run = spawnSync(
     process.execPath,
     [
@@ -58,10 +58,10 @@ test('planted bug deposit-new-id (the kiosk side: a lost deposit retried under a
       '--plant',
       'deposit-new-id',
     ],
-    { encoding: 'utf8', env: { ...process.env, [TEST_FAULTS_ENV]: 'plant=deposit-new-id' }, timeout: 120_000 },
+    { encoding: 'utf8', timeout: 120_000 },
   );
   assert.equal(run.status, 1, `${run.stdout}${run.stderr}`);
-  assert.match(run.stdout, /the kiosk was told it failed, but the ledger credited it/);
+  assert.match(run.stdout, /the kiosk was told it failed, but the ledger credited it/, `${run.stdout}${run.stderr}`);
 });
 
 test('planted bug skip-fsync: the strace durability check catches it, and passes without it', async (t) => {

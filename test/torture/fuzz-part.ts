@@ -26,7 +26,7 @@ export const FUZZ_RUNS = { short: 5_000, long: 200_000 } as const;
 export const MUTATION_SESSIONS = { short: 300, long: 10_000 } as const;
 export const PLANTED_RECORD_BUG = 'stale-record-seq';
 
-const CLI = fileURLToPath(new URL('./fuzz-cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../scripts/fuzz.mjs', import.meta.url));
 
 export interface ChildRun {
   exitCode: number | null;
@@ -34,7 +34,7 @@ export interface ChildRun {
   stderr: string;
 }
 
-/** Runs fuzz-cli.js in a child process with the given extra environment (ATM_TEST_FAULTS unset unless given). */
+/** Runs scripts/fuzz.mjs in a child process with the given extra environment (ATM_TEST_FAULTS unset unless given). */
 export function runFuzzChild(args: readonly string[], env: Record<string, string> = {}): Promise<ChildRun> {
   // The parent's own faults never leak into the child: only what `env` says is switched on.
   const inherited = Object.entries(process.env).filter(([name]) => name !== TEST_FAULTS_ENV);

@@ -1,5 +1,6 @@
 // Every part of the torture suite, in the order `npm run torture` runs them.
 import { fuzzPart, mutationPart } from './fuzz-part.js';
+import { spinPart } from './spin.js';
 import { crashPart, diskFullPart, durabilityPart, historyPart, slowlorisPart, type Part } from './runner.js';
 
 export { main } from './runner.js';
@@ -12,4 +13,5 @@ export const parts: readonly Part[] = [
   slowlorisPart,
   fuzzPart,
   mutationPart,
+  spinPart,
 ];
