@@ -80,7 +80,9 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     seconds: 0,
   };
   const startBank = (): Promise<BankProcess> => startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt'], { env });
-  let bank = await startBank();
+  // The accounts are made by a bank without crash points (a death mid-setup is not a round),
+  // stopped cleanly; the loop's banks start from there.
+  let bank = await startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt']);
   try {
     const setup = await BankConnection.connect({
       host: '127.0.0.1',
@@ -93,6 +95,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       if (!registered.ok) throw new Error(`register ${username}: ${registered.code}`);
     }
     setup.close();
+    await bank.stop();
+    bank = await startBank();
     const workloadOptions = (round: number, port: number): ConstructorParameters<typeof Workload>[0] => ({
       host: '127.0.0.1',
       port,
