@@ -93,11 +93,13 @@
  *   BUG_NO_SWEEPER            no hold-expiry sweeper (P4)
  * Today's code where it differs from the intended protocol (SPIN finds these too):
  *   TODAY_DEPOSIT_UNKNOWN     see deposit above (P3: a journaled deposit never credited)
- *   TODAY_RECONNECT_SETTLE    controller.ts runs settleUnfinished on every link 'online', also
- *                             while the teller is dispensing: recovery reads dispense.started
- *                             without a result as an interrupted dispense and voids the hold the
- *                             notes are leaving against (P1). Needs no crash, so this variant
- *                             has none (the Reconnect process does not model one).
+ *   TODAY_RECONNECT_SETTLE    the code before this model found it: controller.ts ran
+ *                             settleUnfinished on every link 'online', also while the teller was
+ *                             dispensing: recovery read dispense.started without a result as an
+ *                             interrupted dispense and voided the hold the notes were leaving
+ *                             against (P1). Fixed (kiosk/teller.ts: recovery skips the teller's
+ *                             active transactions); kept as a planted bug. Needs no crash, so
+ *                             this variant has none (the Reconnect process does not model one).
  * Vacuity checks: NO_EXPIRY_EXCEPTION and NO_INTERRUPTED_EXCEPTION each drop one of P1's
  * exceptions; SPIN must then find a violation, which shows that exception is reachable.
  *

@@ -179,7 +179,10 @@ export const slowlorisPart: Part = {
       seed,
     });
     const failures: string[] = [];
-    if (result.honestFailures > 0) failures.push(`${result.honestFailures} honest requests or sessions failed`);
+    if (result.honestFailures > 0)
+      failures.push(
+        `${result.honestFailures} honest requests or sessions failed: ${result.honestFailureReasons.join('; ')}`,
+      );
     if (result.latencyMs.p99 >= SLOWLORIS_P99_MS_MAX)
       failures.push(`honest p99 ${result.latencyMs.p99} ms, over ${SLOWLORIS_P99_MS_MAX} ms`);
     if (result.bankRssMiB.peak >= SLOWLORIS_RSS_MIB_MAX)

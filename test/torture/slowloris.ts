@@ -34,6 +34,8 @@ export interface SlowlorisResult {
   seconds: number;
   honestRequests: number;
   honestFailures: number;
+  /** The first few: a session that could not start, or a request with no answer. */
+  honestFailureReasons: string[];
   latencyMs: { p50: number; p99: number; max: number };
   bankRssMiB: { before: number; peak: number };
   attacker: { connectsTotal: number; closedByBank: number; openAtEnd: number; connectErrors: number };
@@ -187,6 +189,10 @@ export async function runSlowloris(options: SlowlorisOptions): Promise<Slowloris
       honestRequests: latencies.length,
       honestFailures:
         workload.history.filter((op) => op.outcome === 'unknown').length + workload.connectFailures.length,
+      honestFailureReasons: [
+        ...workload.connectFailures,
+        ...workload.history.filter((op) => op.outcome === 'unknown').map((op) => `${op.op} unanswered`),
+      ].slice(0, 5),
       latencyMs: {
         p50: round(percentile(latencies, 0.5)),
         p99: round(percentile(latencies, 0.99)),

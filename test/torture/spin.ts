@@ -75,7 +75,7 @@ const GCC_FLAGS = ['-O0', '-w'];
 /** A planted bug, or today's code where the model says it differs, that SPIN must find. */
 export interface SpinVariant {
   variant: string;
-  kind: 'planted bug' | "today's code" | 'vacuity check';
+  kind: 'planted bug' | "today's code" | 'fixed bug (kept as a planted one)' | 'vacuity check';
   /** What the variant changes. */
   what: string;
   /** The property SPIN should report broken: the start of the model's VIOLATED line. */
@@ -132,8 +132,8 @@ export const SETTLEMENT_VARIANTS: readonly SpinVariant[] = [
   },
   {
     variant: 'TODAY_RECONNECT_SETTLE',
-    kind: "today's code",
-    what: "settleUnfinished runs on every link 'online', also while the teller is dispensing",
+    kind: 'fixed bug (kept as a planted one)',
+    what: "settleUnfinished ran on every link 'online', also while the teller was dispensing (fixed: the teller's active set)",
     violates: 'VIOLATED P1',
   },
   {
