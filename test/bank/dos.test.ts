@@ -4,13 +4,14 @@
 // 300 ms) so that the deadline cases cost well under a second each.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import net from 'node:net';
 import type { BankObserver } from '../../bank/index.js';
 import type { SecurityEvent, SessionEvent } from '../../bank/observer.js';
 import type { ServerLimits } from '../../bank/server.js';
 import { AtmError, ClientError, SecureChannel, SessionCloseReason, type BankConnection } from '../../protocol/index.js';
 import { FRAME_BYTES_MAX } from '../../protocol/frame.js';
-import { M1_BYTES } from '../../protocol/handshake.js';
+import { M1_BYTES, kioskStart } from '../../protocol/handshake.js';
 import { RECORD_OVERHEAD_BYTES } from '../../protocol/record.js';
 import { startTestBank, type TestBank } from '../helpers/bank.js';
 import { FakeClock } from '../helpers/clock.js';
@@ -341,4 +342,29 @@ test('[DESIGN §4] sessionsPerKioskMax: the session past the cap is refused unti
   const replacement = await env.bank.connect();
   assert.equal(replacement.isOpen, true);
   for (const connection of [...sessions, neighbour, replacement]) connection.close();
+});
+
+test('[DESIGN §3] a handshake whose hello verified is never evicted by strangers flooding the pending table', async (t) => {
+  const pendingMax = 4;
+  const env = await setup(t, { pendingHandshakesMax: pendingMax });
+  // A kiosk that sent a valid m1 and (slowly) has yet to send m3.
+  const honest = await rawPeer(t, env.bank.host.port);
+  const { m1 } = kioskStart({
+    kioskId: env.bank.kiosk.kioskId,
+    psk: env.bank.kiosk.psk,
+    nowMs: env.clock.nowMs(),
+    randomBytes: (bytes) => crypto.randomBytes(bytes),
+  });
+  honest.socket.write(Buffer.concat([frameHeader(m1.length), m1]));
+  await until(() => honest.received() > 0, 2_000, 'the bank to answer m1 with m2');
+  // Strangers, three times the table: each newcomer evicts the oldest stranger, never the kiosk.
+  const strangers = await Promise.all(Array.from({ length: 3 * pendingMax }, () => rawPeer(t, env.bank.host.port)));
+  await until(
+    () => strangers.filter((peer) => peer.isClosed()).length >= 2 * pendingMax,
+    5_000,
+    'strangers to be evicted',
+  );
+  assert.equal(honest.isClosed(), false, 'the verified handshake is still there');
+  // The table stayed at its cap: the kiosk's verified handshake did not make room for strangers.
+  assert.ok(env.bank.host.server.stats.pending <= pendingMax, `pending ${env.bank.host.server.stats.pending}`);
 });
