@@ -4,14 +4,11 @@
 // batch and the audit append, during the audit sync); after each kill the checker reads the
 // ledger (checkLedger), restarts the bank on the same data dir, checks the repaired audit log
 // against the ledger (checkAudit), and the kiosks resolve what they did not hear (same ids).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { addKiosk, initKeystore } from '../../bank/key-store.js';
-import { BankConnection, TEST_FAULTS_ENV } from '../../protocol/index.js';
-import { startBankProcess, type BankProcess, type ExitInfo } from '../helpers/cli.js';
+import { TEST_FAULTS_ENV } from '../../protocol/index.js';
+import type { ExitInfo } from '../helpers/cli.js';
+import { startTortureBank } from './bank-fixture.js';
 import { checkAudit, checkLedger, readLedger } from './ledger-check.js';
-import { Workload, prng, type TxnKnowledge } from './workload.js';
+import { Workload, prng, type TxnKnowledge, type WorkloadOptions } from './workload.js';
 
 export interface CrashLoopOptions {
   rounds: number;
@@ -52,22 +49,12 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
   const startedMs = Date.now();
   const log = options.log ?? ((): void => undefined);
   const random = prng(options.seed);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-torture-crash-'));
-  const dataDir = path.join(root, 'bank');
-  // The bank allows 4 sessions per kiosk (bank/server-limits.ts); one more kiosk for the resolver.
-  const kioskIds = Array.from({ length: Math.ceil(options.sessions / 4) + 1 }, (_, index) => `torture-${index + 1}`);
-  const psks = new Map<string, Buffer>();
-  initKeystore(dataDir);
-  for (const kioskId of kioskIds)
-    psks.set(kioskId, Buffer.from(addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`)).psk, 'hex'));
-  const usernames = Array.from({ length: options.accounts }, (_, index) => `torture${String(index).padStart(2, '0')}`);
   const faults = [
     options.crashPoints === '' ? '' : `crash=${options.crashPoints}`,
     (options.plant ?? []).length === 0 ? '' : `plant=${(options.plant ?? []).join(';')}`,
   ]
     .filter((part) => part !== '')
     .join(',');
-  const env = { [TEST_FAULTS_ENV]: faults };
   const knowledge = new Map<string, TxnKnowledge>();
   const result: CrashLoopResult = {
     rounds: 0,
@@ -79,62 +66,48 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     violations: [],
     seconds: 0,
   };
-  const startBank = (): Promise<BankProcess> => startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt'], { env });
-  // The accounts are made by a bank without crash points (a death mid-setup is not a round),
-  // stopped cleanly; the loop's banks start from there.
-  let bank = await startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt']);
+  const fixture = await startTortureBank({
+    name: 'crash',
+    sessions: options.sessions,
+    accounts: options.accounts,
+    password: PASSWORD,
+    env: { [TEST_FAULTS_ENV]: faults },
+  });
+  const { dataDir, usernames } = fixture;
   try {
-    const setup = await BankConnection.connect({
-      host: '127.0.0.1',
-      port: bank.port,
-      kioskId: kioskIds[0] as string,
-      psk: psks.get(kioskIds[0] as string) as Buffer,
-    });
-    for (const username of usernames) {
-      const registered = await setup.request({ op: 'register', username, password: PASSWORD });
-      if (!registered.ok) throw new Error(`register ${username}: ${registered.code}`);
-    }
-    setup.close();
-    await bank.stop();
-    bank = await startBank();
-    const workloadOptions = (round: number, port: number): ConstructorParameters<typeof Workload>[0] => ({
-      host: '127.0.0.1',
-      port,
-      kioskIds,
-      psk: (kioskId) => psks.get(kioskId) as Buffer,
-      usernames,
-      password: PASSWORD,
-      sessions: options.sessions,
-      requestsPerSession: Number.MAX_SAFE_INTEGER,
-      seed: options.seed * 1000 + round,
-      txnPrefix: `s${options.seed}r${round}`,
-    });
+    const workloadOptions = (round: number): WorkloadOptions =>
+      fixture.workload({
+        sessions: options.sessions,
+        requestsPerSession: Number.MAX_SAFE_INTEGER,
+        seed: options.seed * 1000 + round,
+        txnPrefix: `s${options.seed}r${round}`,
+      });
     /** After a death: count it, check the ledger, restart (repair), check the audit log. */
     const afterDeath = async (round: number, exit: ExitInfo, killedFromOutside: boolean): Promise<string[]> => {
-      const point = /test fault point (\S+): SIGKILL/.exec(bank.stderr())?.[1];
+      const point = /test fault point (\S+): SIGKILL/.exec(fixture.bank.stderr())?.[1];
       const found: string[] = [];
       if (point !== undefined) result.kills.atFaultPoint[point] = (result.kills.atFaultPoint[point] ?? 0) + 1;
       else if (killedFromOutside && exit.signal === 'SIGKILL') result.kills.fromOutside += 1;
-      else found.push(`the bank exited by itself (${JSON.stringify(exit)}): ${bank.stderr().trim()}`);
+      else found.push(`the bank exited by itself (${JSON.stringify(exit)}): ${fixture.bank.stderr().trim()}`);
       const how =
         point !== undefined ? `killed at ${point}` : found.length === 0 ? 'killed from outside' : 'died by itself';
       log(`round ${round}: ${how}`);
       const snapshot = await readLedger(dataDir, usernames, knowledge.keys());
       found.push(...checkLedger(snapshot, knowledge, usernames).map((text) => `(ledger) ${text}`));
-      bank = await startBank();
+      await fixture.restart();
       found.push(...checkAudit(dataDir, snapshot).map((text) => `(audit) ${text}`));
       return found.map((text) => `round ${round} ${text}`);
     };
     for (let round = 1; round <= options.rounds; round++) {
-      const workload = new Workload(workloadOptions(round, bank.port), knowledge);
+      const workload = new Workload(workloadOptions(round), knowledge);
       const running = workload.run();
       let killedFromOutside = false;
       const killAfterMs = 100 + Math.floor(random() * Math.max(1, options.roundMsMax - 100));
       const timer = setTimeout(() => {
         killedFromOutside = true;
-        void bank.kill();
+        void fixture.bank.kill();
       }, killAfterMs);
-      const exit = await bank.exited;
+      const exit = await fixture.bank.exited;
       clearTimeout(timer);
       workload.stop();
       await running;
@@ -150,12 +123,12 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       // The kiosks settle what they did not hear, with the same ids; the bank may die at a
       // fault point meanwhile too, which is one more crash to check and recover from.
       for (let attempt = 1; ; attempt++) {
-        const resolver = new Workload(workloadOptions(round, bank.port), knowledge);
+        const resolver = new Workload(workloadOptions(round), knowledge);
         try {
           result.resolvedAfterRestart += await resolver.resolveUnknown();
           break;
         } catch (error) {
-          found = found.concat(await afterDeath(round, await bank.exited, false));
+          found = found.concat(await afterDeath(round, await fixture.bank.exited, false));
           if (attempt >= RESOLVE_ATTEMPTS_MAX) {
             found.push(`round ${round}: the bank died ${attempt} times while the kiosks recovered: ${String(error)}`);
             gaveUp = true;
@@ -172,15 +145,14 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       if (gaveUp || (found.length > 0 && options.stopAtFirstViolation === true)) break;
     }
     // The last word: a clean stop, then the whole ledger and audit log once more.
-    await bank.stop();
+    await fixture.bank.stop();
     const snapshot = await readLedger(dataDir, usernames, knowledge.keys());
     result.violations.push(...checkLedger(snapshot, knowledge, usernames).map((text) => `final (ledger): ${text}`));
     result.violations.push(...checkAudit(dataDir, snapshot).map((text) => `final (audit): ${text}`));
     result.transactions = knowledge.size;
     result.acknowledged = [...knowledge.values()].filter((txn) => txn.first === 'ok').length;
   } finally {
-    await bank.kill();
-    fs.rmSync(root, { recursive: true, force: true });
+    await fixture.remove();
   }
   result.seconds = (Date.now() - startedMs) / 1000;
   return result;

@@ -6,12 +6,10 @@
 // log syncs ≥ commits. The planted bug skip-fsync (commits written with sync: false) shows as 0.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { addKiosk, initKeystore } from '../../bank/key-store.js';
-import { BankConnection, TEST_FAULTS_ENV } from '../../protocol/index.js';
-import { startBankProcess } from '../helpers/cli.js';
+import { TEST_FAULTS_ENV } from '../../protocol/index.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startTortureBank } from './bank-fixture.js';
 import { Workload } from './workload.js';
 
 export interface DurabilityResult {
@@ -48,16 +46,15 @@ export async function runDurabilityTrace(options: {
     violations: [],
   };
   if (missing !== null) return result;
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-torture-durability-'));
-  const dataDir = path.join(root, 'bank');
-  initKeystore(dataDir);
-  const kioskIds = Array.from({ length: Math.ceil(options.sessions / 4) }, (_, index) => `durable-${index}`);
-  const psks = new Map<string, Buffer>();
-  for (const kioskId of kioskIds)
-    psks.set(kioskId, Buffer.from(addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`)).psk, 'hex'));
   const plant = options.plant ?? [];
-  const env = plant.length === 0 ? {} : { [TEST_FAULTS_ENV]: `plant=${plant.join(';')}` };
-  const bank = await startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt'], { env });
+  const fixture = await startTortureBank({
+    name: 'durable',
+    sessions: options.sessions,
+    accounts: 4,
+    password: PASSWORD,
+    env: plant.length === 0 ? {} : { [TEST_FAULTS_ENV]: `plant=${plant.join(';')}` },
+  });
+  const { root, bank } = fixture;
   const tracePath = path.join(root, 'trace.txt');
   const tracer = spawn(
     'strace',
@@ -75,32 +72,19 @@ export async function runDurabilityTrace(options: {
       result.skipped = `strace could not attach (ptrace not allowed?): ${tracerError.trim()}`;
       return result;
     }
-    const usernames = ['durable01', 'durable02', 'durable03', 'durable04'];
-    const setup = await BankConnection.connect({
-      host: '127.0.0.1',
-      port: bank.port,
-      kioskId: kioskIds[0] as string,
-      psk: psks.get(kioskIds[0] as string) as Buffer,
-    });
-    for (const username of usernames) await setup.request({ op: 'register', username, password: PASSWORD });
-    setup.close();
-    const workload = new Workload({
-      host: '127.0.0.1',
-      port: bank.port,
-      kioskIds,
-      psk: (kioskId) => psks.get(kioskId) as Buffer,
-      usernames,
-      password: PASSWORD,
-      sessions: options.sessions,
-      requestsPerSession: options.requestsPerSession,
-      seed: options.seed,
-      txnPrefix: `durable${options.seed}`,
-    });
+    const workload = new Workload(
+      fixture.workload({
+        sessions: options.sessions,
+        requestsPerSession: options.requestsPerSession,
+        seed: options.seed,
+        txnPrefix: `durable${options.seed}`,
+      }),
+    );
     await workload.run();
     workload.close();
     result.requests = workload.requests;
     let stats: { commitsWritten: number } | null = null;
-    bank.onLine((line) => {
+    bank.onLine((line: string) => {
       const match = STATS_PATTERN.exec(line);
       if (match !== null) stats = JSON.parse(match[1] as string) as { commitsWritten: number };
     });
@@ -123,7 +107,6 @@ export async function runDurabilityTrace(options: {
     return result;
   } finally {
     if (tracer.exitCode === null) tracer.kill('SIGKILL');
-    await bank.kill();
-    fs.rmSync(root, { recursive: true, force: true });
+    await fixture.remove();
   }
 }

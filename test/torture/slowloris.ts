@@ -5,13 +5,9 @@
 // the bank's peak RSS (from /proc), how many attacker connections the bank closed. The attackers
 // run in a worker thread, so their sockets do not share the honest kiosks' event loop.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { addKiosk, initKeystore } from '../../bank/key-store.js';
-import { BankConnection } from '../../protocol/index.js';
 import { M1_BYTES } from '../../protocol/handshake.js';
-import { startBankProcess } from '../helpers/cli.js';
+import { startTortureBank } from './bank-fixture.js';
 import { Workload } from './workload.js';
 
 export interface SlowlorisOptions {
@@ -117,25 +113,15 @@ function percentile(sorted: readonly number[], fraction: number): number {
 }
 
 export async function runSlowloris(options: SlowlorisOptions): Promise<SlowlorisResult> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-torture-slowloris-'));
-  const dataDir = path.join(root, 'bank');
-  initKeystore(dataDir);
-  const kioskIds = Array.from({ length: Math.ceil(options.honestSessions / 4) }, (_, index) => `honest-${index}`);
-  const psks = new Map<string, Buffer>();
-  for (const kioskId of kioskIds)
-    psks.set(kioskId, Buffer.from(addKiosk(dataDir, kioskId, path.join(root, `${kioskId}.key`)).psk, 'hex'));
-  const bank = await startBankProcess(dataDir, ['--bcrypt-cost', '4', '--no-mqtt']);
+  const fixture = await startTortureBank({
+    name: 'honest',
+    sessions: options.honestSessions,
+    accounts: 8,
+    password: PASSWORD,
+  });
+  const { bank } = fixture;
   let worker: Worker | null = null;
   try {
-    const usernames = Array.from({ length: 8 }, (_, index) => `honest${index}`);
-    const setup = await BankConnection.connect({
-      host: '127.0.0.1',
-      port: bank.port,
-      kioskId: kioskIds[0] as string,
-      psk: psks.get(kioskIds[0] as string) as Buffer,
-    });
-    for (const username of usernames) await setup.request({ op: 'register', username, password: PASSWORD });
-    setup.close();
     const rssBefore = rssMiB(bank.pid);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(bank.pid))), RSS_SAMPLE_MS);
@@ -150,19 +136,15 @@ export async function runSlowloris(options: SlowlorisOptions): Promise<Slowloris
     });
     // The flood is up before the honest kiosks connect: they must get in through it.
     await new Promise((resolve) => setTimeout(resolve, Math.min(3_000, 200 + options.slowConnections / 2.5)));
-    const workload = new Workload({
-      host: '127.0.0.1',
-      port: bank.port,
-      kioskIds,
-      psk: (kioskId) => psks.get(kioskId) as Buffer,
-      usernames,
-      password: PASSWORD,
-      sessions: options.honestSessions,
-      requestsPerSession: Number.MAX_SAFE_INTEGER,
-      seed: options.seed,
-      txnPrefix: `honest${options.seed}`,
-      thinkMs: options.thinkMs,
-    });
+    const workload = new Workload(
+      fixture.workload({
+        sessions: options.honestSessions,
+        requestsPerSession: Number.MAX_SAFE_INTEGER,
+        seed: options.seed,
+        txnPrefix: `honest${options.seed}`,
+        thinkMs: options.thinkMs,
+      }),
+    );
     const running = workload.run();
     await new Promise((resolve) => setTimeout(resolve, options.seconds * 1000));
     workload.stop();
@@ -203,7 +185,6 @@ export async function runSlowloris(options: SlowlorisOptions): Promise<Slowloris
     };
   } finally {
     await worker?.terminate();
-    await bank.kill();
-    fs.rmSync(root, { recursive: true, force: true });
+    await fixture.remove();
   }
 }
