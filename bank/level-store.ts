@@ -27,6 +27,8 @@ function encodedBatchOf(db: Level<string, unknown>): EncodedBatch | null {
 
 const auditKey = (seq: number): string => `audit!${String(seq).padStart(12, '0')}`;
 const PRUNED_THROUGH_KEY = 'meta!auditPrunedThrough';
+/** Always true but for the torture suite's planted skip-fsync (protocol/faults.ts), read once. */
+const SYNC_WRITES = !planted('skip-fsync');
 
 export class LevelLedgerStore implements LedgerStore {
   /** The background delete of pruned tokens in flight, if any (close waits for it). */
@@ -130,9 +132,9 @@ export class LevelLedgerStore implements LedgerStore {
         const encoded = ops.map((op): EncodedOp =>
           op.type === 'put' ? { type: 'put', key: op.key, value: JSON.stringify(op.value) } : op,
         );
-        await this.encodedBatch(encoded, { sync: !planted('skip-fsync') });
+        await this.encodedBatch(encoded, { sync: SYNC_WRITES });
       } else {
-        await this.db.batch(ops, { sync: !planted('skip-fsync') });
+        await this.db.batch(ops, { sync: SYNC_WRITES });
       }
     } catch (error) {
       this.writeFailed = error instanceof Error ? error : new Error(String(error));

@@ -3,6 +3,9 @@
 // durable write of one account happen with its key held.
 import { planted } from '../protocol/index.js';
 
+/** The torture suite's planted bug (protocol/faults.ts), read once: off unless ATM_TEST_FAULTS says so. */
+const SKIP_ACCOUNT_LOCK = planted('skip-account-lock');
+
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
@@ -12,10 +15,7 @@ export class KeyedMutex {
 
   /** Runs fn with every key held (taken in sorted order, so two callers never deadlock). */
   async withKeys<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
-    // planted: the torture suite's known bug (protocol/faults.ts), off unless ATM_TEST_FAULTS says so.
-    const unique = [
-      ...new Set(planted('skip-account-lock') ? keys.filter((key) => !key.startsWith('user:')) : keys),
-    ].sort();
+    const unique = [...new Set(SKIP_ACCOUNT_LOCK ? keys.filter((key) => !key.startsWith('user:')) : keys)].sort();
     const releases: (() => void)[] = [];
     try {
       for (const key of unique) releases.push(await this.acquire(key));

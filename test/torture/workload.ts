@@ -9,6 +9,11 @@
 import { performance } from 'node:perf_hooks';
 import { BankConnection, planted, type RequestBody } from '../../protocol/index.js';
 
+/** A recovery request's history fields beyond the session, user and retry flag that every one shares. */
+type AskRecord = Omit<HistoryOp, 'startMs' | 'endMs' | 'outcome' | 'session' | 'username' | 'retry'> & {
+  retry?: boolean;
+};
+
 /** The fields of an answer the torture suite reads. */
 interface Answer {
   ok: boolean;
@@ -316,7 +321,9 @@ export class Workload {
 
   private async resolveOne(connection: BankConnection, txn: TxnKnowledge): Promise<void> {
     const base = { session: -1, username: txn.username, retry: true };
-    const must = <T>(response: T | null): T => {
+    /** One request of the recovery, recorded; the bank dying meanwhile ends the attempt. */
+    const ask = async (record: AskRecord, body: RequestBody): Promise<Answer> => {
+      const response = await this.send(connection, { ...base, ...record }, body);
       if (response === null) throw new Error(`the bank died while ${txn.txnId} was being resolved`);
       return response;
     };
@@ -324,47 +331,35 @@ export class Workload {
       if (planted('deposit-new-id')) {
         // The planted bug: a fresh id for the same money. The original may have been applied.
         const fresh = this.know({ ...txn, txnId: `${txn.txnId}-again`, first: 'inflight' });
-        const again = must(
-          await this.send(
-            connection,
-            { ...base, op: 'deposit', txnId: fresh.txnId, amountCents: fresh.amountCents, retry: false },
-            { op: 'deposit', txnId: fresh.txnId, amountCents: fresh.amountCents },
-          ),
+        const again = await ask(
+          { op: 'deposit', txnId: fresh.txnId, amountCents: fresh.amountCents, retry: false },
+          { op: 'deposit', txnId: fresh.txnId, amountCents: fresh.amountCents },
         );
         fresh.first = again.ok ? 'ok' : 'declined';
         txn.first = 'declined'; // the kiosk now believes the first never happened
         return;
       }
-      const response = must(
-        await this.send(
-          connection,
-          { ...base, op: 'deposit', txnId: txn.txnId, amountCents: txn.amountCents },
-          { op: 'deposit', txnId: txn.txnId, amountCents: txn.amountCents },
-        ),
+      const response = await ask(
+        { op: 'deposit', txnId: txn.txnId, amountCents: txn.amountCents },
+        { op: 'deposit', txnId: txn.txnId, amountCents: txn.amountCents },
       );
       txn.first = response.ok ? 'ok' : 'declined';
       return;
     }
     if (txn.kind === 'deposit') return;
     if (txn.first === 'unknown') {
-      const response = must(
-        await this.send(
-          connection,
-          { ...base, op: 'hold', txnId: txn.txnId, amountCents: txn.amountCents },
-          { op: 'withdraw.hold', txnId: txn.txnId, amountCents: txn.amountCents },
-        ),
+      const response = await ask(
+        { op: 'hold', txnId: txn.txnId, amountCents: txn.amountCents },
+        { op: 'withdraw.hold', txnId: txn.txnId, amountCents: txn.amountCents },
       );
       txn.first = response.ok ? 'ok' : 'declined';
       if (!response.ok) txn.firstCode = response.code;
     }
     if (txn.first !== 'ok') return;
     if (txn.postAfterVoid === 'unknown') {
-      const response = must(
-        await this.send(
-          connection,
-          { ...base, op: 'post', txnId: txn.txnId, amountCents: txn.amountCents, holdCents: txn.amountCents },
-          { op: 'withdraw.post', txnId: txn.txnId, dispensedCents: txn.amountCents },
-        ),
+      const response = await ask(
+        { op: 'post', txnId: txn.txnId, amountCents: txn.amountCents, holdCents: txn.amountCents },
+        { op: 'withdraw.post', txnId: txn.txnId, dispensedCents: txn.amountCents },
       );
       txn.postAfterVoid = response.ok ? 'ok' : 'declined';
       return;
@@ -380,18 +375,14 @@ export class Workload {
       settle.op === 'post'
         ? { op: 'withdraw.post', txnId: txn.txnId, dispensedCents: settle.dispensedCents }
         : { op: 'withdraw.void', txnId: txn.txnId, reason: 'torture: recovery' };
-    const response = must(
-      await this.send(
-        connection,
-        {
-          ...base,
-          op: settle.op,
-          txnId: txn.txnId,
-          holdCents: txn.amountCents,
-          ...(settle.op === 'post' ? { amountCents: settle.dispensedCents } : {}),
-        },
-        body,
-      ),
+    const response = await ask(
+      {
+        op: settle.op,
+        txnId: txn.txnId,
+        holdCents: txn.amountCents,
+        ...(settle.op === 'post' ? { amountCents: settle.dispensedCents } : {}),
+      },
+      body,
     );
     settle.outcome = response.ok ? 'ok' : 'declined';
     if (!response.ok) settle.code = response.code;
