@@ -18,7 +18,21 @@ interface Pending {
 
 export const COMMIT_QUEUE_MAX = 10_000;
 
-export class GroupCommitter {
+/**
+ * [Seam] What a handler hands its batch and audit records to: resolves once both are durable,
+ * rejects (having written nothing) otherwise. GroupCommitter is the embedded one (LevelDB and
+ * audit.log); PgGroupCommitter (pg-commit.ts) seals against the database's chain.
+ */
+export interface Committer {
+  submit(batch: Partial<LedgerBatch>, entries: AuditEntry[]): Promise<void>;
+  /** Resolves when everything submitted so far is durable or has failed. */
+  drain(): Promise<void>;
+  readonly queueLength: number;
+  readonly commitsWritten: number;
+  readonly batchesCommitted: number;
+}
+
+export class GroupCommitter implements Committer {
   private queue: Pending[] = [];
   private flushing = false;
   private durableHead: AuditHead;

@@ -25,7 +25,7 @@ export async function onBalance(
   const username = session.username;
   const base: ActionBase = { action: 'balance', username };
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
-  return core.mutex.withKeys([`user:${username}`], async () => {
+  return core.locks.withKeys([`user:${username}`], async () => {
     const account = await core.readAccount(username);
     if (account === null) return core.declined(session, request.id, base, DeclineCode.INTERNAL);
     await core.audit(core.entry(session, base, 'ok'));
@@ -64,7 +64,7 @@ export async function onDeposit(
   const username = session.username;
   const base: ActionBase = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
-  return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+  return core.locks.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
     // model: protocol/settlement.pml, Bank b_request (the whole handler is one step under these locks)
     const existing = await core.options.store.getTxn(request.txnId);
     if (existing !== null) return answerRepeat(core, session, request, base, existing, 'deposit', username);
@@ -116,7 +116,7 @@ export async function onHold(
   const username = session.username;
   const base: ActionBase = { action: 'withdraw.hold', username, amountCents: safeAmount(request.amountCents) };
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
-  return core.mutex.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
+  return core.locks.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
     // model: protocol/settlement.pml, Bank b_request
     const existing = await core.options.store.getTxn(request.txnId);
     if (existing !== null) return answerRepeat(core, session, request, base, existing, 'withdraw', username);

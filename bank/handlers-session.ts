@@ -28,7 +28,7 @@ export async function onRegister(
   if (passwordInvalid(request.password) !== null)
     return core.declined(session, request.id, base, DeclineCode.WEAK_PASSWORD);
   const passwordHash = await bcrypt.hash(request.password, core.bcryptCost);
-  return core.mutex.withKeys([`user:${username}`], async () => {
+  return core.locks.withKeys([`user:${username}`], async () => {
     if ((await core.readAccount(username)) !== null)
       return core.declined(session, request.id, base, DeclineCode.USERNAME_TAKEN);
     await core.commit({ accounts: [newAccount(username, passwordHash, core.now())] }, core.entry(session, base, 'ok'));
@@ -50,7 +50,7 @@ export async function onLogin(
     await bcrypt.compare(request.password.slice(0, 72), await core.dummyHash);
     return core.declined(session, request.id, base, DeclineCode.AUTH_FAILED);
   }
-  return core.mutex.withKeys([`user:${username}`], async () => {
+  return core.locks.withKeys([`user:${username}`], async () => {
     const account = await core.readAccount(username);
     if (account === null) {
       await bcrypt.compare(request.password, await core.dummyHash);

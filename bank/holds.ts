@@ -20,7 +20,7 @@ export async function withHold(
   requestId: number,
   fn: (hold: TxnRecord, base: ActionBase) => Promise<Handled>,
 ): Promise<Handled> {
-  return core.mutex.withKeys([`txn:${txnId}`], async () => {
+  return core.locks.withKeys([`txn:${txnId}`], async () => {
     const peek = await core.options.store.getTxn(txnId);
     const allowed =
       peek !== null &&
@@ -31,7 +31,7 @@ export async function withHold(
       const base = { ...action, username: session.username };
       return core.declined(session, requestId, base, DeclineCode.UNKNOWN_TXN, undefined, txnId);
     }
-    return core.mutex.withKeys([`user:${peek.username}`], async () => {
+    return core.locks.withKeys([`user:${peek.username}`], async () => {
       const hold = await core.options.store.getTxn(txnId);
       if (hold === null) throw new Error(`hold ${txnId} vanished under its lock`);
       // model: protocol/settlement.pml, decide(): post and void of no hold of this kiosk are UNKNOWN_TXN
@@ -84,7 +84,7 @@ export async function sweepExpiredHolds(core: ServiceCore): Promise<number> {
   for (const txnId of await core.options.store.listOpenHolds()) {
     const peek = await core.options.store.getTxn(txnId);
     if (peek?.state !== 'held' || (peek.holdExpiresAtMs ?? 0) > core.now()) continue;
-    await core.mutex.withKeys([`txn:${txnId}`, `user:${peek.username}`], async () => {
+    await core.locks.withKeys([`txn:${txnId}`, `user:${peek.username}`], async () => {
       const hold = await core.options.store.getTxn(txnId);
       if (hold?.state !== 'held' || (hold.holdExpiresAtMs ?? 0) > core.now()) return;
       await voidHold(

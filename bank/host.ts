@@ -6,7 +6,9 @@ import path from 'node:path';
 import { makeDataDir, rethrowAssertion, systemRandomBytes, type RandomBytes } from '../protocol/index.js';
 import type { ChannelTimeouts } from '../protocol/index.js';
 import { AuditChain, AuditLogFile } from './audit.js';
-import { GroupCommitter } from './commit.js';
+import { GroupCommitter, type Committer } from './commit.js';
+import { PgGroupCommitter } from './pg-commit.js';
+import { PgLedgerStore, type PgStoreOptions } from './pg-store.js';
 import { KeystoreView, auditKeyOf, initKeystore } from './key-store.js';
 import { CachedLedgerStore } from './cached-store.js';
 import { LevelLedgerStore } from './level-store.js';
@@ -14,7 +16,8 @@ import type { LedgerLimits } from './ledger.js';
 import { LogLineObserver, fanOut, type BankObserver } from './observer.js';
 import { BankServer, type ServerLimits } from './server.js';
 import { BankService } from './service.js';
-import type { LedgerStore } from './store.js';
+import type { LedgerStore, LockManager } from './store.js';
+import type { FernetKey } from '../protocol/index.js';
 
 /**
  * [Seam] What runs beside the bank to report what it does; telemetry/ provides the MQTT one.
@@ -61,6 +64,15 @@ export interface BankHostOptions<T extends HostTelemetry = HostTelemetry> {
   sweepIntervalMs?: number;
   /** Test seam: use this store instead of LevelDB in DIR/ledger. */
   store?: LedgerStore;
+  /**
+   * The ledger on PostgreSQL (postgres://…), shared with other hosts, instead of LevelDB in
+   * DIR/ledger; the database must have been migrated (`atm db migrate`). DIR keeps the keystore.
+   */
+  storeUrl?: string;
+  /** Pool size and timeouts of the PostgreSQL store. */
+  pg?: Omit<PgStoreOptions, 'hostId'>;
+  /** This host's name in the log, the audit records and telemetry; default the keystore's hostId. */
+  hostId?: string;
   /** Starts what reports the bank's events (telemetry/'s bankTelemetry); none by default. */
   telemetry?: HostTelemetryStarter<T>;
 }
@@ -70,8 +82,9 @@ export interface BankHost<T extends HostTelemetry = HostTelemetry> {
   host: string;
   service: BankService;
   server: BankServer;
-  committer: GroupCommitter;
+  committer: Committer;
   store: LedgerStore;
+  hostId: string;
   /** What the telemetry starter returned (a null-observer placeholder when there is none). */
   telemetry: T;
   sweep(): Promise<number>;
@@ -90,10 +103,20 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
   initKeystore(options.dataDir);
   const keystore = new KeystoreView(options.dataDir);
   const auditKey = auditKeyOf(keystore.current());
+  const hostId = options.hostId ?? keystore.current().hostId;
   // The ledger first: its LevelDB lock is what stops a second bank on the same folder, which
   // must not get as far as starting a broker and rewriting this bank's retained file.
-  const store =
-    options.store ?? new CachedLedgerStore(await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR)));
+  const ledger =
+    options.storeUrl === undefined
+      ? embeddedLedger(
+          options.store ?? new CachedLedgerStore(await LevelLedgerStore.open(path.join(options.dataDir, LEDGER_DIR))),
+          options.dataDir,
+          auditKey,
+          nowMs,
+          randomBytes,
+        )
+      : await databaseLedger(options.storeUrl, { ...options.pg, hostId }, auditKey, nowMs, randomBytes);
+  const store = ledger.store;
   let telemetry: T;
   try {
     const context: HostTelemetryContext = {
@@ -111,16 +134,11 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
   const observer = telemetry.observer === null ? baseObserver : fanOut([baseObserver, telemetry.observer]);
   const closeTelemetry = (): Promise<void> => telemetry.close();
   try {
-    const auditLog = new AuditLogFile(options.dataDir, auditKey, nowMs, randomBytes);
-    const storeHead = await store.getAuditHead();
-    const repaired = await auditLog.repair(storeHead, (seq) => store.listAuditTokensAfter(seq));
-    if (repaired.appended > 0)
-      observer.info(`audit log repaired: ${repaired.appended} record(s) restored from the ledger`);
-    const chain = new AuditChain(auditKey, storeHead, randomBytes);
-    const committer = new GroupCommitter(store, chain, auditLog, nowMs);
+    const { committer, locks, closeCommitter } = await ledger.start((message) => observer.info(message));
     const service = new BankService({
       store,
       committer,
+      locks,
       nowMs,
       bcryptCost: options.bcryptCost,
       limits: options.limits,
@@ -149,7 +167,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
         ? setInterval(() => void service.sweepExpiredHolds().catch(rethrowAssertion), sweepIntervalMs)
         : null;
     sweeper?.unref();
-    observer.info(`bank ${keystore.current().hostId} listening on ${host}:${port} data=${options.dataDir}`);
+    observer.info(`bank ${hostId} listening on ${host}:${port} data=${options.dataDir} ledger=${ledger.describe}`);
     let closed = false;
     return {
       port,
@@ -158,6 +176,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
       server,
       committer,
       store,
+      hostId,
       telemetry,
       sweep: () => service.sweepExpiredHolds(),
       close: async () => {
@@ -165,8 +184,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
         closed = true;
         if (sweeper !== null) clearInterval(sweeper);
         await server.close();
-        await committer.drain();
-        await auditLog.close().catch(() => undefined);
+        await closeCommitter();
         await store.close();
         await closeTelemetry();
       },
@@ -176,4 +194,64 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
     await closeTelemetry();
     throw error;
   }
+}
+
+/** The ledger a host runs on: its store, and (once telemetry is up) its committer and locks. */
+interface Ledger {
+  store: LedgerStore;
+  describe: string;
+  start(info: (message: string) => void): Promise<{
+    committer: Committer;
+    locks: LockManager | undefined;
+    closeCommitter: () => Promise<void>;
+  }>;
+}
+
+/** LevelDB (or a test's store) with audit.log beside it in DIR, repaired from the store on start. */
+function embeddedLedger(
+  store: LedgerStore,
+  dataDir: string,
+  auditKey: FernetKey,
+  nowMs: () => number,
+  randomBytes: RandomBytes,
+): Ledger {
+  return {
+    store,
+    describe: 'embedded',
+    start: async (info) => {
+      const auditLog = new AuditLogFile(dataDir, auditKey, nowMs, randomBytes);
+      const storeHead = await store.getAuditHead();
+      const repaired = await auditLog.repair(storeHead, (seq) => store.listAuditTokensAfter(seq));
+      if (repaired.appended > 0) info(`audit log repaired: ${repaired.appended} record(s) restored from the ledger`);
+      const chain = new AuditChain(auditKey, storeHead, randomBytes);
+      const committer = new GroupCommitter(store, chain, auditLog, nowMs);
+      return {
+        committer,
+        locks: undefined,
+        closeCommitter: async () => {
+          await committer.drain();
+          await auditLog.close().catch(() => undefined);
+        },
+      };
+    },
+  };
+}
+
+/** PostgreSQL: the audit chain is the database's, sealed in each group's transaction. */
+async function databaseLedger(
+  url: string,
+  options: PgStoreOptions,
+  auditKey: FernetKey,
+  nowMs: () => number,
+  randomBytes: RandomBytes,
+): Promise<Ledger> {
+  const store = await PgLedgerStore.open(url, options);
+  return {
+    store,
+    describe: 'postgres',
+    start: () => {
+      const committer = new PgGroupCommitter({ store, url, auditKey, nowMs, randomBytes });
+      return Promise.resolve({ committer, locks: store.locks, closeCommitter: () => committer.close() });
+    },
+  };
 }

@@ -259,6 +259,11 @@ export class BankServer {
       this.options.observer.info(
         `[${connection.context.kioskId} ${connection.context.remote}] ERROR ${request.op}: ${handled.internalError}`,
       );
+    if (handled.unanswered === true) {
+      // Neither "done" nor "declined" would be true: the kiosk's retry of the same id will be.
+      connection.channel.close();
+      return;
+    }
     // Pings and a renewal that worked are the link's housekeeping, not a customer's request; a
     // device report is an action (a line in the log, an event) only when a device state changed.
     const housekeeping =

@@ -9,10 +9,10 @@ import { declineText } from '../protocol/index.js';
 import type { ActionOutcome, ActionRecord, BankAction, DeclineCode } from '../protocol/index.js';
 import type { ResponseOf, CassetteReport, DeviceState, LimitDetail, Response } from '../protocol/index.js';
 import type { AuditEntry } from './audit.js';
-import type { GroupCommitter } from './commit.js';
+import type { Committer } from './commit.js';
 import { DEFAULT_LIMITS, assertAccountValid, type LedgerLimits } from './ledger.js';
 import { KeyedMutex, RateLimiter } from './mutex.js';
-import type { LedgerStore } from './store.js';
+import type { LedgerStore, LockManager } from './store.js';
 import type { Account, LedgerBatch, TxnRecord } from './types.js';
 
 export interface SessionContext {
@@ -30,7 +30,9 @@ export const HANDOVERS_MAX = 4_096;
 
 export interface ServiceOptions {
   store: LedgerStore;
-  committer: GroupCommitter;
+  committer: Committer;
+  /** Per-key locks; default the in-process mutex (one bank per ledger). */
+  locks?: LockManager;
   nowMs: () => number;
   bcryptCost?: number;
   limits?: Partial<LedgerLimits>;
@@ -63,11 +65,16 @@ export interface Handled {
   response: Response;
   outcome: Outcome;
   internalError?: string;
+  /**
+   * The request's effect is not known (a database commit whose answer was lost): the session
+   * is closed without an answer, so the kiosk asks again with the same id, never told "declined".
+   */
+  unanswered?: true;
 }
 
 /** The state and shared steps of the bank service; handlers receive it as `core`. */
 export class ServiceCore {
-  readonly mutex = new KeyedMutex();
+  readonly locks: LockManager;
   readonly limits: LedgerLimits;
   readonly bcryptCost: number;
   readonly loginFailuresMax: number;
@@ -79,6 +86,7 @@ export class ServiceCore {
   readonly handovers = new Map<string, { kioskId: string; username: string; expiresAtMs: number }>();
 
   constructor(readonly options: ServiceOptions) {
+    this.locks = options.locks ?? new KeyedMutex();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.bcryptCost = options.bcryptCost ?? 12;
     this.loginFailuresMax = options.loginFailuresMax ?? 5;

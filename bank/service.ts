@@ -29,11 +29,13 @@ export class BankService extends ServiceCore {
       // decline: it ends the process (ARCHITECTURE.md decision 29).
       rethrowAssertion(error);
       const message = error instanceof Error ? error.message : String(error);
-      return {
+      const handled: Handled = {
         response: decline(request.id, DeclineCode.INTERNAL),
         outcome: { action: request.op, outcome: DeclineCode.INTERNAL, username: session.username },
         internalError: message,
       };
+      if ((error as { code?: unknown }).code === 'OUTCOME_UNKNOWN') handled.unanswered = true;
+      return handled;
     }
   }
 

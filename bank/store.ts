@@ -14,6 +14,11 @@ import { EMPTY_AUDIT_HEAD } from './types.js';
  *   a restart repair the log after a crash.
  */
 export interface LedgerStore {
+  /**
+   * True when the store keeps every audit record for good (PostgreSQL: the database is the
+   * audit log), so auditTokensPrunedThrough is ignored; false or absent: tokens are pruned.
+   */
+  readonly keepsAuditRecords?: boolean;
   getAccount(username: string): Promise<Account | null>;
   getTxn(txnId: string): Promise<TxnRecord | null>;
   listOpenHolds(): Promise<string[]>;
@@ -70,4 +75,14 @@ export class MemoryLedgerStore implements LedgerStore {
   close(): Promise<void> {
     return Promise.resolve(); // nothing to release
   }
+}
+
+/**
+ * [Seam] Per-key serialisation of a handler's read, decision and durable write. In one process
+ * the in-process KeyedMutex (mutex.ts) is enough; hosts sharing a database take a database lock
+ * under it as well (pg-store.ts). fn runs with every key held; nested calls may add keys.
+ */
+export interface LockManager {
+  withKeys<T>(keys: string[], fn: () => Promise<T>): Promise<T>;
+  readonly keysHeld: number;
 }

@@ -1,7 +1,7 @@
 // One contract suite for the LedgerStore seam (bank/store.ts), run against every
-// implementation: the in-memory fake and LevelDB in a temp dir. [DESIGN §4] Atomicity,
+// implementation: the in-memory fake, LevelDB in a temp dir and a real PostgreSQL. [DESIGN §4] Atomicity,
 // Storage seam. LevelDB-only properties (reopen, the lock) follow the shared suite.
-import { test, type TestContext } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +20,8 @@ import {
   type TxnRecord,
 } from '../../bank/types.js';
 import { makeTempDir } from '../helpers/bank.js';
+import { TestPostgres } from '../helpers/postgres.js';
+import { PgLedgerStore } from '../../bank/pg-store.js';
 
 const NOW_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -211,15 +213,16 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
     assert.deepEqual(await store.listAuditTokensAfter(1000), []);
   });
 
-  test(`${name}: auditTokensPrunedThrough deletes the tokens audit.log already has`, async (t) => {
+  test(`${name}: auditTokensPrunedThrough deletes the tokens audit.log already has (a store that is the audit log keeps them)`, async (t) => {
     const { store } = await open(t);
+    const keeps = store.keepsAuditRecords === true;
     await store.commit(batch({ auditTokens: tokens(1, 5), auditHead: { seq: 5, hash: '55'.repeat(32) } }));
     await store.commit(
       batch({ auditTokens: tokens(6, 7), auditHead: { seq: 7, hash: '77'.repeat(32) }, auditTokensPrunedThrough: 3 }),
     );
-    assert.deepEqual(await store.listAuditTokensAfter(0), tokens(4, 7));
+    assert.deepEqual(await store.listAuditTokensAfter(0), keeps ? tokens(1, 7) : tokens(4, 7));
     await store.commit(batch({ auditTokensPrunedThrough: 7 }));
-    assert.deepEqual(await store.listAuditTokensAfter(0), []);
+    assert.deepEqual(await store.listAuditTokensAfter(0), keeps ? tokens(1, 7) : []);
     assert.deepEqual(await store.getAuditHead(), { seq: 7, hash: '77'.repeat(32) }, 'pruning never moves the head');
   });
 }
@@ -260,6 +263,39 @@ storeContract('LevelLedgerStore', async () => {
       if (!closed) await store.close();
       fs.rmSync(root, { recursive: true, force: true });
     },
+  };
+});
+
+// One cluster for this file; each test gets a fresh migrated database.
+let postgres: Promise<TestPostgres> | null = null;
+after(async () => {
+  if (postgres !== null) await (await postgres).stop();
+});
+
+storeContract('PgLedgerStore', async () => {
+  postgres ??= TestPostgres.start();
+  const server = await postgres;
+  const url = await server.freshDatabase();
+  const database = new URL(url).pathname.slice(1);
+  let store = await PgLedgerStore.open(url, { poolSize: 4 });
+  // The fault a database lets a test cause: it turns read-only (as a demoted primary does) and
+  // every session is cut, so each write from then on is refused by the server.
+  const cutSessions = (): Promise<unknown> =>
+    server.sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+  return {
+    get store() {
+      return store;
+    },
+    breakCommits: async () => {
+      await server.sql(`ALTER DATABASE ${database} SET default_transaction_read_only = on`);
+      await cutSessions();
+    },
+    heal: async () => {
+      await server.sql(`ALTER DATABASE ${database} RESET default_transaction_read_only`);
+      await store.close();
+      store = await PgLedgerStore.open(url, { poolSize: 4 });
+    },
+    dispose: () => store.close(),
   };
 });
 
