@@ -241,6 +241,41 @@ export class AuditLogFile {
 export type VerifyResult =
   { ok: true; records: number } | { ok: false; records: number; badRecord: number; reason: string };
 
+/**
+ * Checks a chain one token line at a time (so a database's records can be paged through):
+ * each must decrypt with the audit key, carry the next sequence number and the previous
+ * line's hash. push() returns the failure for the first bad line, and null while all is well.
+ */
+export class ChainVerifier {
+  private previousHash = AUDIT_GENESIS_HASH;
+  records = 0;
+
+  constructor(private readonly key: FernetKey) {}
+
+  get head(): AuditHead {
+    return { seq: this.records, hash: this.previousHash };
+  }
+
+  push(line: string): VerifyResult | null {
+    const lineNumber = this.records + 1;
+    const fail = (reason: string): VerifyResult => ({
+      ok: false,
+      records: this.records,
+      badRecord: lineNumber,
+      reason,
+    });
+    const record = decryptAuditToken(this.key, line);
+    if (record === null) return fail('does not decrypt (edited, or not written with this audit key)');
+    if (record.seq !== lineNumber)
+      return fail(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
+    if (record.prevHash !== this.previousHash)
+      return fail('hash chain broken (a previous line was changed, removed or reordered)');
+    this.previousHash = hashTokenLine(line);
+    this.records = lineNumber;
+    return null;
+  }
+}
+
 /** [atm audit verify] Decrypt, sequence, chain and head; reports the first bad record. */
 export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
   let content: string;
@@ -253,19 +288,17 @@ export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
   const torn = lines.at(-1) !== '';
   if (!torn) lines.pop();
   if (content.length === 0) lines.length = 0;
-  let previousHash = AUDIT_GENESIS_HASH;
+  const verifier = new ChainVerifier(key);
   for (let index = 0; index < lines.length; index++) {
-    const line = lines[index] as string;
-    const lineNumber = index + 1;
-    const fail = (reason: string): VerifyResult => ({ ok: false, records: index, badRecord: lineNumber, reason });
-    if (torn && index === lines.length - 1) return fail('last line is incomplete (log truncated mid-record)');
-    const record = decryptAuditToken(key, line);
-    if (record === null) return fail('does not decrypt (edited, or not written with this audit key)');
-    if (record.seq !== lineNumber)
-      return fail(`sequence ${record.seq} where ${lineNumber} was expected (line deleted, inserted or moved)`);
-    if (record.prevHash !== previousHash)
-      return fail('hash chain broken (a previous line was changed, removed or reordered)');
-    previousHash = hashTokenLine(line);
+    if (torn && index === lines.length - 1)
+      return {
+        ok: false,
+        records: index,
+        badRecord: index + 1,
+        reason: 'last line is incomplete (log truncated mid-record)',
+      };
+    const failure = verifier.push(lines[index] as string);
+    if (failure !== null) return failure;
   }
   const head = readHeadFile(dir, key);
   if (head === 'unreadable')
@@ -294,4 +327,78 @@ export function verifyAuditLog(dir: string, key: FernetKey): VerifyResult {
       };
   }
   return { ok: true, records: lines.length };
+}
+
+/**
+ * [atm audit verify --store] The database's chain: every record in seq order, then the head row,
+ * which the same transactions wrote and so must name exactly the last record.
+ */
+export async function verifyAuditRecords(
+  page: (afterSeq: number, limit: number) => Promise<AuditToken[]>,
+  head: AuditHead,
+  key: FernetKey,
+): Promise<VerifyResult> {
+  const verifier = new ChainVerifier(key);
+  const PAGE = 5_000;
+  for (;;) {
+    const tokens = await page(verifier.records, PAGE);
+    for (const { seq, token } of tokens) {
+      if (seq !== verifier.records + 1)
+        return {
+          ok: false,
+          records: verifier.records,
+          badRecord: verifier.records + 1,
+          reason: `record ${verifier.records + 1} is missing (the next one is ${seq})`,
+        };
+      const failure = verifier.push(token);
+      if (failure !== null) return failure;
+    }
+    if (tokens.length < PAGE) break;
+  }
+  const { records } = verifier;
+  if (head.seq !== records || head.hash !== verifier.head.hash)
+    return {
+      ok: false,
+      records,
+      badRecord: Math.min(head.seq, records + 1),
+      reason:
+        head.seq === records
+          ? 'record differs from the one the head names'
+          : `the head says ${head.seq} records, the table has ${records}`,
+    };
+  return { ok: true, records };
+}
+
+/** The audit.log and audit.head that the embedded mode keeps, written from a chain's records. */
+export async function exportAuditLog(
+  page: (afterSeq: number, limit: number) => Promise<AuditToken[]>,
+  dir: string,
+  key: FernetKey,
+  nowMs: number,
+  randomBytes: RandomBytes = systemRandomBytes,
+): Promise<VerifyResult> {
+  const verifier = new ChainVerifier(key);
+  const logPath = path.join(dir, AUDIT_LOG_FILE);
+  const temporary = `${logPath}.tmp`;
+  const fd = fs.openSync(temporary, 'w', 0o600);
+  try {
+    for (;;) {
+      const tokens = await page(verifier.records, 5_000);
+      for (const { token } of tokens) {
+        const failure = verifier.push(token);
+        if (failure !== null) {
+          fs.rmSync(temporary, { force: true }); // a chain that does not verify is not exported
+          return failure;
+        }
+      }
+      if (tokens.length > 0) fs.writeSync(fd, tokens.map((t) => `${t.token}\n`).join(''), null, 'latin1');
+      if (tokens.length < 5_000) break;
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temporary, logPath);
+  writeHeadFile(dir, key, verifier.head, nowMs, randomBytes);
+  return { ok: true, records: verifier.records };
 }

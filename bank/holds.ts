@@ -11,6 +11,11 @@ import type { TxnRecord } from './types.js';
  * Runs fn with the hold's txn and user locks held, after checking who may settle it: the
  * logged-in owner of the hold, or, with nobody logged in, the kiosk that placed it (so a
  * kiosk restarting after a power cut can settle what its journal says, DESIGN §5).
+ * The owner is looked up before the locks (a transaction's owner never changes) and the
+ * check is made again on the record read under them; both locks are taken at once, never one
+ * inside the other: a host on a shared database holds a connection per lock scope, and a
+ * scope waiting inside another for the account's lock would pin connections the account's
+ * current holder may need.
  */
 export async function withHold(
   core: ServiceCore,
@@ -20,23 +25,22 @@ export async function withHold(
   requestId: number,
   fn: (hold: TxnRecord, base: ActionBase) => Promise<Handled>,
 ): Promise<Handled> {
-  return core.locks.withKeys([`txn:${txnId}`], async () => {
-    const peek = await core.options.store.getTxn(txnId);
-    const allowed =
-      peek !== null &&
-      peek.kind === 'withdraw' &&
-      peek.state !== 'declined' &&
-      (session.username !== null ? peek.username === session.username : peek.kioskId === session.kioskId);
-    if (!allowed) {
-      const base = { ...action, username: session.username };
-      return core.declined(session, requestId, base, DeclineCode.UNKNOWN_TXN, undefined, txnId);
-    }
-    return core.locks.withKeys([`user:${peek.username}`], async () => {
-      const hold = await core.options.store.getTxn(txnId);
-      if (hold === null) throw new Error(`hold ${txnId} vanished under its lock`);
-      // model: protocol/settlement.pml, decide(): post and void of no hold of this kiosk are UNKNOWN_TXN
-      return fn(hold, { ...action, username: hold.username });
-    });
+  const allowed = (txn: TxnRecord | null): txn is TxnRecord =>
+    txn !== null &&
+    txn.kind === 'withdraw' &&
+    txn.state !== 'declined' &&
+    (session.username !== null ? txn.username === session.username : txn.kioskId === session.kioskId);
+  const refuse = (): Promise<Handled> => {
+    const base = { ...action, username: session.username };
+    return core.declined(session, requestId, base, DeclineCode.UNKNOWN_TXN, undefined, txnId);
+  };
+  const peek = await core.options.store.getTxn(txnId);
+  if (!allowed(peek)) return refuse();
+  return core.locks.withKeys([`txn:${txnId}`, `user:${peek.username}`], async () => {
+    const hold = await core.options.store.getTxn(txnId);
+    // model: protocol/settlement.pml, decide(): post and void of no hold of this kiosk are UNKNOWN_TXN
+    if (!allowed(hold) || hold.username !== peek.username) return refuse();
+    return fn(hold, { ...action, username: hold.username });
   });
 }
 

@@ -24,6 +24,8 @@ export {
 } from './key-store.js';
 export {
   verifyAuditLog,
+  verifyAuditRecords,
+  exportAuditLog,
   decryptAuditToken,
   AuditChain,
   AuditLogFile,
@@ -31,6 +33,7 @@ export {
   AUDIT_HEAD_FILE,
   type AuditRecord,
   type AuditEntry,
+  type VerifyResult,
 } from './audit.js';
 export {
   LogLineObserver,
@@ -49,3 +52,15 @@ export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 export { MemoryLedgerStore, type LedgerStore } from './store.js';
 export { LevelLedgerStore } from './level-store.js';
 export { BANK_STATS_PREFIX, reportStatsOnSignal, type BankStats } from './stats-signal.js';
+export { PgLedgerStore, type PgStoreOptions } from './pg-store.js';
+export { redactUrl, isPostgresUrl } from './pg-url.js';
+export {
+  StoreError,
+  migrate,
+  migrateDatabase,
+  withDatabase,
+  schemaVersion,
+  schemaMismatch,
+  SCHEMA_VERSION,
+  MIGRATIONS,
+} from './pg-schema.js';

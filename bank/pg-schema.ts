@@ -3,7 +3,15 @@
 // once take turns); a bank refuses to start on a database whose schema is not exactly the
 // newest it knows: older means "run atm db migrate", newer means a newer bank wrote it.
 // Migrations are append-only: a released one is never edited, a change is a new one.
-import type pg from 'pg';
+import pg from 'pg';
+import { AtmError, type CodeOf } from '../protocol/index.js';
+import { redactUrl } from './pg-url.js';
+
+/** [ATM-4.12] The store's stable codes. */
+export const StoreError = {
+  UNAVAILABLE: 'STORE_UNAVAILABLE',
+  SCHEMA: 'STORE_SCHEMA',
+} as const satisfies Record<string, CodeOf<'store'>>;
 
 export interface Migration {
   version: number;
@@ -160,7 +168,9 @@ END
 $fn$;
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'ledger, audit chain, shared limits', sql: V1_LEDGER }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'ledger, audit chain, shared limits', sql: V1_LEDGER },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -192,7 +202,9 @@ export async function migrate(client: pg.ClientBase): Promise<number[]> {
     await client.query(MIGRATIONS_TABLE);
     const current = await schemaVersion(client);
     if (current > SCHEMA_VERSION)
-      throw new Error(`the database is at schema ${current}, newer than this bank's ${SCHEMA_VERSION}: upgrade the bank`);
+      throw new Error(
+        `the database is at schema ${current}, newer than this bank's ${SCHEMA_VERSION}: upgrade the bank`,
+      );
     for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
       await client.query('BEGIN');
       try {
@@ -222,4 +234,34 @@ export async function schemaMismatch(client: pg.ClientBase): Promise<string | nu
   if (version < SCHEMA_VERSION)
     return `the database is at schema ${version}, this bank needs ${SCHEMA_VERSION}: run 'atm db migrate --store URL'`;
   return `the database is at schema ${version}, newer than this bank knows (${SCHEMA_VERSION}): upgrade the bank`;
+}
+
+/** Runs fn on one connection to `url`; a connection failure is STORE_UNAVAILABLE, without the password. */
+export async function withDatabase<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new AtmError(StoreError.UNAVAILABLE, `PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`);
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** [atm db migrate] Brings the database to this bank's schema; says from which version to which. */
+export async function migrateDatabase(url: string): Promise<{ from: number; to: number; applied: number[] }> {
+  return withDatabase(url, async (client) => {
+    const from = await schemaVersion(client);
+    if (from > SCHEMA_VERSION)
+      throw new AtmError(
+        StoreError.SCHEMA,
+        `the database is at schema ${from}, newer than this bank's ${SCHEMA_VERSION}: upgrade the bank`,
+      );
+    const applied = await migrate(client);
+    return { from, to: await schemaVersion(client), applied };
+  });
 }

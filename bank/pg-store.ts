@@ -15,9 +15,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import pg from 'pg';
-import { assert, assertAuditHead } from '../protocol/index.js';
+import { AtmError, assert, assertAuditHead } from '../protocol/index.js';
 import { KeyedMutex } from './mutex.js';
-import { STALE_WRITE_SQLSTATE, schemaMismatch } from './pg-schema.js';
+import { STALE_WRITE_SQLSTATE, StoreError, schemaMismatch } from './pg-schema.js';
+import { redactUrl } from './pg-url.js';
 import type { LedgerStore, LockManager } from './store.js';
 import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
 
@@ -53,10 +54,6 @@ interface LockScope {
 export interface Expectations {
   accounts: Map<string, Expected>;
   txns: Map<string, Expected>;
-}
-
-export class StoreUnavailableError extends Error {
-  readonly code = 'STORE_UNAVAILABLE';
 }
 
 function toNumber(value: string | number | null, what: string): number {
@@ -139,8 +136,10 @@ function txnOf(row: TxnRow): TxnRecord {
 
 /** The JSON atm_commit takes; a row with an expectation carries `expectedVersion`. */
 function commitJson(batch: LedgerBatch, hostId: string, expected: Expectations | null): string {
-  const withVersion = <T extends object>(row: T, version: Expected | undefined): T | (T & { expectedVersion: Expected }) =>
-    version === undefined ? row : { ...row, expectedVersion: version };
+  const withVersion = <T extends object>(
+    row: T,
+    version: Expected | undefined,
+  ): T | (T & { expectedVersion: Expected }) => (version === undefined ? row : { ...row, expectedVersion: version });
   return JSON.stringify({
     accounts: batch.accounts.map((a) => withVersion(a, expected?.accounts.get(a.username))),
     txns: batch.txns.map((t) => withVersion(t, expected?.txns.get(t.txnId))),
@@ -179,17 +178,21 @@ export class PgLedgerStore implements LedgerStore {
     // An idle connection that dies (the server restarted, a fail-over) is dropped and replaced
     // by the pool; without a listener its error would end the process.
     pool.on('error', () => undefined);
+    let mismatch: string | null;
     try {
       const client = await pool.connect();
       try {
-        const mismatch = await schemaMismatch(client);
-        if (mismatch !== null) throw new Error(mismatch);
+        mismatch = await schemaMismatch(client);
       } finally {
         client.release();
       }
     } catch (error) {
       await pool.end().catch(() => undefined);
-      throw new StoreUnavailableError(`PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`);
+      throw new AtmError(StoreError.UNAVAILABLE, `PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`);
+    }
+    if (mismatch !== null) {
+      await pool.end().catch(() => undefined);
+      throw new AtmError(StoreError.SCHEMA, `PostgreSQL at ${redactUrl(url)}: ${mismatch}`);
     }
     return new PgLedgerStore(pool, full.hostId, full);
   }
@@ -357,17 +360,6 @@ export function pgClientConfig(url: string, options: Required<PgStoreOptions>): 
     connectionTimeoutMillis: 5_000,
     keepAlive: true,
   };
-}
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { auditCommand } from './commands/audit.js';
 import { bankCommand } from './commands/bank.js';
 import { benchCommand } from './commands/bench.js';
 import { clientCommand } from './commands/client.js';
+import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { firmwareCommand } from './commands/firmware.js';
 import { firmwareSimCommand } from './commands/firmware-sim.js';
@@ -17,7 +18,8 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   keys      init | add-kiosk | revoke-kiosk | add-operator | export-audit-key
   bank      run the bank host
   client    one scripted session: register | login | balance | deposit | withdraw
-  audit     verify | show the encrypted, hash-chained audit log
+  audit     verify | show | export the encrypted, hash-chained audit log
+  db        migrate | status the PostgreSQL ledger's schema
   kiosk     the full-screen ATM kiosk
   operator  the full-screen operator dashboard (MQTT telemetry)
   firmware  flash StandardFirmata onto an Arduino (avrdude)
@@ -31,6 +33,7 @@ const commands: Record<string, (argv: string[]) => number | Promise<number>> = {
   bank: bankCommand,
   client: clientCommand,
   audit: auditCommand,
+  db: dbCommand,
   demo: demoCommand,
   firmware: firmwareCommand,
   'firmware-sim': firmwareSimCommand,

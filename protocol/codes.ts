@@ -67,6 +67,8 @@ export const CODE_GROUPS = {
   journal: ['JOURNAL_CORRUPT'],
   /** [ATM-4.12] Telemetry's MQTT encoder (telemetry/mqtt-publish.ts). */
   telemetry: ['MQTT_ENCODE'],
+  /** [ATM-4.12] The ledger's PostgreSQL store (bank/pg-store.ts, bank/pg-schema.ts). */
+  store: ['STORE_UNAVAILABLE', 'STORE_SCHEMA'],
   /** [ATM-4.12] The command line and process start (bin/). */
   command: [
     'USAGE',

@@ -212,7 +212,11 @@ export class PgCluster {
 
   private async pgCtlStart(): Promise<void> {
     try {
-      await this.runServer(this.install.pgCtl, ['start', '-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60'], 70_000);
+      await this.runServer(
+        this.install.pgCtl,
+        ['start', '-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60'],
+        70_000,
+      );
     } catch (error) {
       throw new Error(`${(error as Error).message}\nserver log:\n${this.logTail()}`);
     }

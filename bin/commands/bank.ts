@@ -12,16 +12,23 @@ import { AtmError, describeTestFaults, testFaultsActive } from '../../protocol/i
 import { bankTelemetry, type BankMqttOptions } from '../../telemetry/index.js';
 import { ExitCode, UsageError, integerOption, logLine, parse, required, shellWord, stopSignal } from '../cli.js';
 import { BatchedLines } from '../batched-lines.js';
+import { storeUrl } from '../store-option.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
                 [--hold-timeout-ms 300000]
+                [--store postgres://USER@HOST:PORT/DB [--host-id NAME] [--pg-pool-size 16]
+                 [--pg-statement-timeout-ms 5000] [--pg-lock-timeout-ms 5000]]
                 [--mqtt-port 1883 [--mqtt-ws-port N] | --mqtt URL [--mqtt-ca FILE] [--mqtt-cert FILE --mqtt-key FILE] | --no-mqtt]
                 [--metrics-interval-ms 5000] [--kiosk-offline-alert-ms 60000]
                 [--low-cash-count 20] [--security-quiet-ms 300000]
 Runs the bank host on DIR, which must hold a keystore (\`atm keys init --data DIR\` makes one;
 atm bank never does, so a mistyped --data cannot start a new, empty bank); logs one line per
-action to stdout. Telemetry (TOPICS.md) goes to an
+action to stdout. The ledger is LevelDB in DIR/ledger with audit.log beside it, unless --store
+names a PostgreSQL database (migrated by \`atm db migrate\`) that several bank hosts share: the
+ledger and the one audit chain then live there, each host with its own DIR (a copy of the same
+keystore) and --host-id (default the keystore's); ?sslmode=require in the URL asks for TLS, and
+a password belongs in PGPASSWORD or ~/.pgpass. Telemetry (TOPICS.md) goes to an
 embedded MQTT broker on 127.0.0.1:1883 (--mqtt-port N; 0 picks a free port); operators log
 in with \`atm keys add-operator\` passwords; retained messages are kept in DIR/mqtt/;
 --mqtt-ws-port N also serves MQTT over WebSocket. If the broker port is taken the bank
@@ -43,6 +50,11 @@ export async function bankCommand(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'bcrypt-cost': { type: 'string' },
       'hold-timeout-ms': { type: 'string' },
+      store: { type: 'string' },
+      'host-id': { type: 'string' },
+      'pg-pool-size': { type: 'string' },
+      'pg-statement-timeout-ms': { type: 'string' },
+      'pg-lock-timeout-ms': { type: 'string' },
       'no-mqtt': { type: 'boolean' },
       mqtt: { type: 'string' },
       'mqtt-port': { type: 'string' },
@@ -64,6 +76,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
     port: integerOption(values, 'port', 7400, 0, 65535),
     bcryptCost: integerOption(values, 'bcrypt-cost', 12, 4, 15),
     holdTimeoutMs: integerOption(values, 'hold-timeout-ms', 5 * 60_000, 1_000, 24 * 3600_000),
+    ...databaseOptions(values),
   };
   const telemetryOptions = {
     mqtt,
@@ -113,6 +126,32 @@ export async function bankCommand(argv: string[]): Promise<number> {
   out.write(logLine('bank stopped'));
   out.flush();
   return ExitCode.OK;
+}
+
+const HOST_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+
+/** --store and what goes with it; the PostgreSQL flags without --store are a usage error. */
+function databaseOptions(values: Record<string, string | boolean | undefined>) {
+  const url = storeUrl(values, USAGE);
+  const hostId = typeof values['host-id'] === 'string' ? values['host-id'] : undefined;
+  if (hostId !== undefined && !HOST_ID.test(hostId))
+    throw new UsageError('--host-id must be 1-32 of a-z 0-9 . _ - (starting with a letter or digit)');
+  if (url === undefined) {
+    const stray = ['pg-pool-size', 'pg-statement-timeout-ms', 'pg-lock-timeout-ms'].find(
+      (n) => values[n] !== undefined,
+    );
+    if (stray !== undefined) throw new UsageError(`--${stray} goes with --store postgres://…`);
+    return { hostId };
+  }
+  return {
+    storeUrl: url,
+    hostId,
+    pg: {
+      poolSize: integerOption(values, 'pg-pool-size', 16, 2, 1_000),
+      statementTimeoutMs: integerOption(values, 'pg-statement-timeout-ms', 5_000, 100, 600_000),
+      lockTimeoutMs: integerOption(values, 'pg-lock-timeout-ms', 5_000, 100, 600_000),
+    },
+  };
 }
 
 /**

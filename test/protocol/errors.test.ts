@@ -22,6 +22,7 @@ import {
 import { DataDirError } from '../../protocol/data-dir.js';
 import { ClientError } from '../../protocol/client.js';
 import { KeystoreError } from '../../bank/key-store.js';
+import { StoreError } from '../../bank/pg-schema.js';
 import { DeviceError } from '../../hardware/factory.js';
 import { FlashError } from '../../hardware/flash.js';
 import { SerialError } from '../../hardware/serial.js';
@@ -211,6 +212,7 @@ test('the const objects call sites use are views onto the catalogue, each code i
     ['flash', FlashError],
     ['journal', JournalError],
     ['telemetry', { MQTT_ENCODE_ERROR }],
+    ['store', StoreError],
     ['command', StartError],
     ['command', FirmwareSimError],
     ['command', DataDirError],
