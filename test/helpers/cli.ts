@@ -119,7 +119,8 @@ export interface BankProcess {
 
 /** Each line of the bank's log starts with its ISO-8601 UTC time (as kiosk.log's do). */
 export const LOG_TIME_PATTERN = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
-export const BANK_LISTENING_PATTERN = /^\S+Z bank (\S+) listening on 127\.0\.0\.1:(\d+) data=(.*)$/m;
+export const BANK_LISTENING_PATTERN =
+  /^\S+Z bank (\S+) listening on 127\.0\.0\.1:(\d+) data=(.*) ledger=(embedded|postgres)$/m;
 export const TELEMETRY_LISTENING_PATTERN = /^\S+Z telemetry broker listening on 127\.0\.0\.1:(\d+)$/m;
 const MQTT_FLAGS = ['--no-mqtt', '--mqtt', '--mqtt-port'];
 
