@@ -7,7 +7,6 @@ import { DeclineCode } from '../protocol/index.js';
 import type { Request } from '../protocol/index.js';
 import { newAccount, normalizeUsername, passwordInvalid } from './ledger.js';
 import {
-  HANDOVERS_MAX,
   HANDOVER_TTL_MS,
   decline,
   tokenKey,
@@ -43,7 +42,7 @@ export async function onLogin(
 ): Promise<Handled> {
   const username = normalizeUsername(request.username);
   const base: ActionBase = { action: 'login', username };
-  if (!core.loginLimiter.take(session.kioskId, core.now()))
+  if (!(await core.shared.takeLogin(session.kioskId, core.now())))
     return core.declined(session, request.id, base, DeclineCode.BUSY);
   if (username === null || passwordInvalid(request.password) !== null) {
     // Same answer as a wrong password; bcrypt still runs so timing does not tell either.
@@ -105,7 +104,7 @@ export async function onUsernameCheck(
   const username = normalizeUsername(request.username);
   const base: ActionBase = { action: 'username.check', username };
   // The same budget as logins: a name check is as good a probe as a failed login.
-  if (!core.loginLimiter.take(session.kioskId, core.now()))
+  if (!(await core.shared.takeLogin(session.kioskId, core.now())))
     return core.declined(session, request.id, base, DeclineCode.BUSY);
   if (username === null) return core.declined(session, request.id, base, DeclineCode.INVALID_USERNAME);
   if ((await core.readAccount(username)) !== null)
@@ -130,12 +129,10 @@ export async function onHandover(
   // Nobody logged in: nothing to carry over, and no decline (a renewal between customers).
   if (username === null) return { response: { id: request.id, ok: true }, outcome: { ...base, outcome: 'ok' } };
   const nowMs = core.now();
-  if (core.handovers.size >= HANDOVERS_MAX) {
-    for (const [key, handover] of core.handovers) if (handover.expiresAtMs <= nowMs) core.handovers.delete(key);
-    if (core.handovers.size >= HANDOVERS_MAX) return core.declined(session, request.id, base, DeclineCode.BUSY);
-  }
   const token = (core.options.randomBytes ?? crypto.randomBytes)(32).toString('base64url');
-  core.handovers.set(tokenKey(token), { kioskId: session.kioskId, username, expiresAtMs: nowMs + HANDOVER_TTL_MS });
+  const handover = { kioskId: session.kioskId, username, expiresAtMs: nowMs + HANDOVER_TTL_MS };
+  if (!(await core.shared.putHandover(tokenKey(token), handover, nowMs)))
+    return core.declined(session, request.id, base, DeclineCode.BUSY);
   await core.audit(core.entry(session, base, 'ok'));
   return {
     response: { id: request.id, ok: true, username, resumeToken: token },
@@ -148,17 +145,10 @@ export async function onResume(
   session: SessionContext,
   request: Extract<Request, { op: 'session.resume' }>,
 ): Promise<Handled> {
-  const key = tokenKey(request.token);
-  const handover = core.handovers.get(key);
-  const nowMs = core.now();
   // Unknown, expired, or issued to another kiosk: all the same decline, and a token is spent
   // by any attempt to redeem it, so a guess cannot be retried against a live one.
-  const valid =
-    handover !== undefined &&
-    handover.expiresAtMs > nowMs &&
-    handover.kioskId === session.kioskId &&
-    session.username === null;
-  if (handover?.kioskId === session.kioskId) core.handovers.delete(key);
+  const handover = await core.shared.takeHandover(tokenKey(request.token), session.kioskId);
+  const valid = handover !== null && handover.expiresAtMs > core.now() && session.username === null;
   if (!valid)
     return core.declined(
       session,

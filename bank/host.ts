@@ -9,6 +9,8 @@ import { AuditChain, AuditLogFile } from './audit.js';
 import { GroupCommitter, type Committer } from './commit.js';
 import { PgGroupCommitter } from './pg-commit.js';
 import { PgLedgerStore, type PgStoreOptions } from './pg-store.js';
+import { PgSharedState } from './pg-shared-state.js';
+import type { SharedState } from './shared-state.js';
 import { KeystoreView, auditKeyOf, initKeystore } from './key-store.js';
 import { CachedLedgerStore } from './cached-store.js';
 import { LevelLedgerStore } from './level-store.js';
@@ -134,11 +136,19 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
   const observer = telemetry.observer === null ? baseObserver : fanOut([baseObserver, telemetry.observer]);
   const closeTelemetry = (): Promise<void> => telemetry.close();
   try {
-    const { committer, locks, closeCommitter } = await ledger.start((message) => observer.info(message));
+    const logins = {
+      perSecond: options.loginsPerSecondPerKiosk ?? 10,
+      burst: options.loginBurstPerKiosk ?? 40,
+    };
+    const { committer, locks, shared, closeCommitter } = await ledger.start(
+      (message) => observer.info(message),
+      logins,
+    );
     const service = new BankService({
       store,
       committer,
       locks,
+      shared,
       nowMs,
       bcryptCost: options.bcryptCost,
       limits: options.limits,
@@ -200,9 +210,13 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
 interface Ledger {
   store: LedgerStore;
   describe: string;
-  start(info: (message: string) => void): Promise<{
+  start(
+    info: (message: string) => void,
+    logins: { perSecond: number; burst: number },
+  ): Promise<{
     committer: Committer;
     locks: LockManager | undefined;
+    shared: SharedState | undefined;
     closeCommitter: () => Promise<void>;
   }>;
 }
@@ -228,6 +242,7 @@ function embeddedLedger(
       return {
         committer,
         locks: undefined,
+        shared: undefined,
         closeCommitter: async () => {
           await committer.drain();
           await auditLog.close().catch(() => undefined);
@@ -249,9 +264,10 @@ async function databaseLedger(
   return {
     store,
     describe: 'postgres',
-    start: () => {
+    start: (_info, logins) => {
       const committer = new PgGroupCommitter({ store, url, auditKey, nowMs, randomBytes });
-      return Promise.resolve({ committer, locks: store.locks, closeCommitter: () => committer.close() });
+      const shared = new PgSharedState(store.pool, logins.perSecond, logins.burst);
+      return Promise.resolve({ committer, locks: store.locks, shared, closeCommitter: () => committer.close() });
     },
   };
 }

@@ -11,7 +11,8 @@ import type { ResponseOf, CassetteReport, DeviceState, LimitDetail, Response } f
 import type { AuditEntry } from './audit.js';
 import type { Committer } from './commit.js';
 import { DEFAULT_LIMITS, assertAccountValid, type LedgerLimits } from './ledger.js';
-import { KeyedMutex, RateLimiter } from './mutex.js';
+import { KeyedMutex } from './mutex.js';
+import { MemorySharedState, type SharedState } from './shared-state.js';
 import type { LedgerStore, LockManager } from './store.js';
 import type { Account, LedgerBatch, TxnRecord } from './types.js';
 
@@ -25,14 +26,15 @@ export interface SessionContext {
 
 /** [ATM-4.9] A hand-over token is good for this long, once, for the kiosk it was issued to. */
 export const HANDOVER_TTL_MS = 30_000;
-/** Outstanding hand-over tokens at most; a kiosk needs one per renewal, so this is generous. */
-export const HANDOVERS_MAX = 4_096;
+export { HANDOVERS_MAX } from './shared-state.js';
 
 export interface ServiceOptions {
   store: LedgerStore;
   committer: Committer;
   /** Per-key locks; default the in-process mutex (one bank per ledger). */
   locks?: LockManager;
+  /** Login buckets and hand-over tokens; default in memory (one bank per ledger). */
+  shared?: SharedState;
   nowMs: () => number;
   bcryptCost?: number;
   limits?: Partial<LedgerLimits>;
@@ -80,10 +82,9 @@ export class ServiceCore {
   readonly loginFailuresMax: number;
   readonly lockMs: number;
   readonly holdTimeoutMs: number;
-  readonly loginLimiter: RateLimiter;
+  /** Login attempts per kiosk and hand-over tokens (by their SHA-256; a token is never stored or logged). */
+  readonly shared: SharedState;
   dummyHash: Promise<string>;
-  /** sha256(token) → the login it carries; the token itself is never stored or logged. */
-  readonly handovers = new Map<string, { kioskId: string; username: string; expiresAtMs: number }>();
 
   constructor(readonly options: ServiceOptions) {
     this.locks = options.locks ?? new KeyedMutex();
@@ -92,7 +93,8 @@ export class ServiceCore {
     this.loginFailuresMax = options.loginFailuresMax ?? 5;
     this.lockMs = options.lockMs ?? 15 * 60_000;
     this.holdTimeoutMs = options.holdTimeoutMs ?? 5 * 60_000;
-    this.loginLimiter = new RateLimiter(options.loginsPerSecondPerKiosk ?? 10, options.loginBurstPerKiosk ?? 40);
+    this.shared =
+      options.shared ?? new MemorySharedState(options.loginsPerSecondPerKiosk ?? 10, options.loginBurstPerKiosk ?? 40);
     // Unknown users are checked against this hash so they cost what a real account costs.
     this.dummyHash = bcrypt.hash('not-a-real-password-xx', this.bcryptCost);
   }

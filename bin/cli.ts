@@ -146,6 +146,16 @@ export function parseBank(text: string): { host: string; port: number } {
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** Bank hosts at most in one --bank list. */
+export const BANKS_MAX = 16;
+
+/** --bank A:P,B:P,… : the bank hosts of a network, tried in this order. */
+export function parseBanks(text: string): { host: string; port: number }[] {
+  const parts = text.split(',').map((part) => part.trim());
+  if (parts.length > BANKS_MAX) throw new UsageError(`--bank names at most ${BANKS_MAX} hosts`);
+  return parts.map(parseBank);
+}
+
 export function integerOption(
   values: Parsed['values'],
   name: string,

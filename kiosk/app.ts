@@ -7,12 +7,14 @@ import { createDevices } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
 import { deviceStateWords, makeDataDir, type DeviceState } from '../protocol/index.js';
-import { KioskLink, type LinkCause } from './link.js';
+import { KioskLink, type BankEndpoint, type LinkCause } from './link.js';
 import { startKioskUi, type ThemeName } from './ui.js';
 
 export interface KioskAppOptions {
   host: string;
   port: number;
+  /** Every bank host of a network, tried in order (the first is host:port); default just that one. */
+  banks?: readonly BankEndpoint[];
   kioskId: string;
   psk: Buffer;
   dataDir: string; // the kiosk's own folder: journal.log, receipts.txt, kiosk.log
@@ -44,6 +46,7 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   const link = new KioskLink({
     host: options.host,
     port: options.port,
+    banks: options.banks,
     kioskId: options.kioskId,
     psk: options.psk,
     requestTimeoutMs: 10_000,
@@ -102,7 +105,10 @@ function linkAdvice(cause: LinkCause, options: KioskAppOptions): string {
   if (cause === 'refused') {
     return ` — the bank refused kiosk '${options.kioskId}': check that its key file is the one \`atm keys add-kiosk ${options.kioskId}\` wrote for this bank (or rotate it), that the kiosk is not revoked, and that both clocks are right`;
   }
-  if (cause === 'unreachable') return ` — is \`atm bank\` running on ${options.host}:${options.port}? Retrying.`;
+  if (cause === 'unreachable') {
+    const where = (options.banks ?? [options]).map((bank) => `${bank.host}:${bank.port}`).join(' or ');
+    return ` — is \`atm bank\` running on ${where}? Retrying.`;
+  }
   return '';
 }
 

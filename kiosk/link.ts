@@ -7,6 +7,12 @@
 // two requests, and carries a logged-in customer's login over with a one-time hand-over token
 // ([ATM-4.9]): the customer never notices. A renewal that fails keeps the old session and is
 // tried again; only a session that really dies is reported as lost.
+//
+// A kiosk of a bank network knows several bank hosts (`--bank A:P,B:P`, sharing one ledger):
+// each connection attempt tries them in the order given and the link returns to service on the
+// first that answers; a session that dies is re-established the same way, so a dead host's
+// kiosks move to another, and their journal recovery settles what was in flight there with the
+// same transaction ids. Renewal stays on the host the session is on.
 import { Backoff, DEFAULT_TIMEOUTS } from '../protocol/index.js';
 import { BankConnection, ClientError, type ConnectOptions } from '../protocol/index.js';
 import { AtmError } from '../protocol/index.js';
@@ -20,7 +26,14 @@ export const RENEW_MARGIN_MS_MAX = 60_000;
 /** A renewal that failed is tried again after this (or sooner, when less is left). */
 export const RENEW_RETRY_MS = 5_000;
 
+export interface BankEndpoint {
+  host: string;
+  port: number;
+}
+
 export interface KioskLinkOptions extends ConnectOptions {
+  /** Every bank host, tried in this order; default just host:port. */
+  banks?: readonly BankEndpoint[];
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   keepaliveMs?: number;
@@ -45,10 +58,18 @@ export class KioskLink implements BankLink {
   lastError = '';
   /** Sessions renewed so far (for the log and tests). */
   renewals = 0;
+  /** The host the current (or last) session is on. */
+  endpoint: BankEndpoint;
+  private readonly endpoints: readonly BankEndpoint[];
 
   constructor(private readonly options: KioskLinkOptions) {
     this.backoff = new Backoff(options.backoffInitialMs ?? 250, options.backoffMaxMs ?? 2_000);
     this.log = options.log ?? (() => undefined);
+    this.endpoints =
+      options.banks !== undefined && options.banks.length > 0
+        ? options.banks
+        : [{ host: options.host, port: options.port }];
+    this.endpoint = this.endpoints[0] as BankEndpoint;
   }
 
   get state(): LinkState {
@@ -104,28 +125,48 @@ export class KioskLink implements BankLink {
     for (const listener of this.stateListeners) listener(state, detail, cause);
   }
 
+  private open(endpoint: BankEndpoint): Promise<BankConnection> {
+    return (this.options.connect ?? BankConnection.connect)({ ...this.options, ...endpoint });
+  }
+
+  /** One round over the bank hosts, in order; online on the first that answers, else a retry later. */
   private async connectOnce(): Promise<void> {
     if (this.stopped) return;
-    let connection: BankConnection | null = null;
-    try {
-      connection = await (this.options.connect ?? BankConnection.connect)(this.options);
-      const leftMs = await this.sessionLeftMs(connection);
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await (microsoft/TypeScript#9998)
-      if (this.stopped) {
-        connection.close();
+    const failures: string[] = [];
+    let cause: LinkCause = 'unreachable';
+    for (const endpoint of this.endpoints) {
+      let connection: BankConnection | null = null;
+      try {
+        connection = await this.open(endpoint);
+        const leftMs = await this.sessionLeftMs(connection);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await (microsoft/TypeScript#9998)
+        if (this.stopped) {
+          connection.close();
+          return;
+        }
+        const moved = endpoint !== this.endpoint;
+        this.endpoint = endpoint;
+        this.adopt(connection, leftMs);
+        this.backoff.reset();
+        if (this.endpoints.length > 1 && (moved || failures.length > 0))
+          this.log(
+            `bank session on ${endpoint.host}:${endpoint.port}${failures.length > 0 ? ` (${failures.join('; ')})` : ''}`,
+          );
+        this.setState('online', 'connected', 'connected');
         return;
+      } catch (error) {
+        connection?.close();
+        const detail = error instanceof Error ? error.message : String(error);
+        failures.push(this.endpoints.length > 1 ? `${endpoint.host}:${endpoint.port}: ${detail}` : detail);
+        // Refused (a bad or revoked key) by any host is what the kiosk must show, not "unreachable".
+        if (error instanceof AtmError && error.code === ClientError.HANDSHAKE) cause = 'refused';
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await (microsoft/TypeScript#9998)
+        if (this.stopped) return;
       }
-      this.adopt(connection, leftMs);
-      this.backoff.reset();
-      this.setState('online', 'connected', 'connected');
-    } catch (error) {
-      connection?.close();
-      this.lastError = error instanceof Error ? error.message : String(error);
-      const cause: LinkCause =
-        error instanceof AtmError && error.code === ClientError.HANDSHAKE ? 'refused' : 'unreachable';
-      this.setState('offline', this.lastError, cause);
-      this.scheduleRetry();
     }
+    this.lastError = failures.join('; ');
+    this.setState('offline', this.lastError, cause);
+    this.scheduleRetry();
   }
 
   /** What is left of a new session's life: the bank says (ping), else our own lifetime. */
@@ -159,7 +200,7 @@ export class KioskLink implements BankLink {
     if (this.stopped || this.connection !== old || !old.isOpen) return;
     let fresh: BankConnection | null = null;
     try {
-      fresh = await (this.options.connect ?? BankConnection.connect)(this.options);
+      fresh = await this.open(this.endpoint);
       const handover = await old.request({ op: 'session.handover' });
       if (!handover.ok) throw new AtmError(handover.code, `hand-over refused: ${handover.code}`);
       if (handover.resumeToken !== undefined) {

@@ -8,12 +8,12 @@ import {
   UsageError,
   fail,
   parse,
-  parseBank,
+  parseBanks,
   printJson,
   required,
 } from '../cli.js';
 
-const USAGE = `usage: atm client --bank HOST:PORT --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
+const USAGE = `usage: atm client --bank HOST:PORT[,HOST:PORT…] --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
   ACTION: register | login | balance | deposit | withdraw
   password: ATM_PASSWORD, or --password-stdin (first line of stdin)
   withdraw plays the dispenser: --dispense-fault (jam, nothing dispensed) or --dispensed D.CC (partial)
@@ -51,7 +51,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
   if (action === undefined || !ACTIONS.has(action))
     throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
   const json = values.json === true;
-  const bank = parseBank(required(values, 'bank', USAGE));
+  const banks = parseBanks(required(values, 'bank', USAGE));
   const { kioskId, psk } = kioskIdentity(values, USAGE);
   const username = required(values, 'user', USAGE);
   const needsAmount = action === 'deposit' || action === 'withdraw';
@@ -71,12 +71,19 @@ export async function clientCommand(argv: string[]): Promise<number> {
   const txnId = typeof values.txn === 'string' ? values.txn : crypto.randomUUID();
   const password = await readPassword(values['password-stdin'] === true);
 
-  let connection: BankConnection;
-  try {
-    connection = await BankConnection.connect({ host: bank.host, port: bank.port, kioskId, psk });
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error), ExitCode.UNREACHABLE);
+  // A network's hosts in the order given: the first that answers serves the whole session.
+  let connection: BankConnection | null = null;
+  const failures: string[] = [];
+  for (const bank of banks) {
+    try {
+      connection = await BankConnection.connect({ host: bank.host, port: bank.port, kioskId, psk });
+      break;
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      failures.push(banks.length > 1 ? `${bank.host}:${bank.port}: ${detail}` : detail);
+    }
   }
+  if (connection === null) fail(failures.join('; '), ExitCode.UNREACHABLE);
   try {
     if (action === 'register') {
       const response = await connection.request({ op: 'register', username, password });

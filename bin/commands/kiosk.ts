@@ -8,13 +8,15 @@ import {
   UsageError,
   integerOption,
   parse,
-  parseBank,
+  parseBanks,
   required,
 } from '../cli.js';
 
-const USAGE = `usage: atm kiosk --bank HOST:PORT --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
+const USAGE = `usage: atm kiosk --bank HOST:PORT[,HOST:PORT…] --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
                  [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000] [--dispense-delay-ms 800]
-The full-screen ATM. --data holds the kiosk's journal, receipts and log (default .atm-kiosk-<ID>).`;
+The full-screen ATM. --data holds the kiosk's journal, receipts and log (default .atm-kiosk-<ID>).
+--bank lists every bank host of a network (sharing one PostgreSQL ledger): they are tried in
+that order, and the kiosk moves to the next when one dies.`;
 
 /** The forms hardware/factory.ts createDevices opens: the simulator, or a driver and its port. */
 const DEVICE_SPEC = /^(?:sim|(?:serial|firmata):(?=.*\S)[^\0]+)$/;
@@ -33,7 +35,8 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     },
     USAGE,
   );
-  const bank = parseBank(required(values, 'bank', USAGE));
+  const banks = parseBanks(required(values, 'bank', USAGE));
+  const bank = banks[0] as { host: string; port: number };
   const device = typeof values.device === 'string' ? values.device : 'sim';
   // Checked before anything is opened or made (runKioskApp creates the kiosk's folder first).
   if (!DEVICE_SPEC.test(device))
@@ -47,6 +50,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
   await runKioskApp({
     host: bank.host,
     port: bank.port,
+    banks,
     kioskId,
     psk,
     dataDir: path.resolve(typeof values.data === 'string' ? values.data : `.atm-kiosk-${kioskId}`),

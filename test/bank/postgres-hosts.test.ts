@@ -312,3 +312,41 @@ test('a bank refuses a database with no ledger schema, and names the command tha
   );
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
+
+test('lockouts, the login budget of a kiosk and hand-over tokens are one across hosts', async (t) => {
+  const clock = new FakeClock(Date.UTC(2026, 11, 6, 10, 0, 0));
+  const net = await network(t, 2, { nowMs: clock.nowMs, loginsPerSecondPerKiosk: 0.01, loginBurstPerKiosk: 8 });
+  const setup = await net.connect(0);
+  expectOk(await setup.request({ op: 'register', username: 'guarded', password: TEST_PASSWORD }));
+  // Five wrong passwords spread over both hosts lock the account on both.
+  const codes: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const session = await net.connect(i % 2);
+    const answer = await session.request({ op: 'login', username: 'guarded', password: 'wrong password!' });
+    codes.push(answer.ok ? 'ok' : answer.code);
+  }
+  assert.deepEqual(codes, ['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED', 'ACCOUNT_LOCKED']);
+  for (const index of [0, 1]) {
+    const session = await net.connect(index);
+    const answer = await session.request({ op: 'login', username: 'guarded', password: TEST_PASSWORD });
+    assert.equal(answer.ok ? 'ok' : answer.code, 'ACCOUNT_LOCKED', `host ${index}`);
+  }
+  // The kiosk had a burst of 8 attempts in all (its 7 so far); the next two, one per host, go over it.
+  const eighth = await (await net.connect(1)).request({ op: 'username.check', username: 'someone' });
+  assert.ok(eighth.ok);
+  const ninth = await (await net.connect(0)).request({ op: 'username.check', username: 'someone' });
+  assert.equal(ninth.ok ? 'ok' : ninth.code, 'BUSY');
+  const tenth = await (await net.connect(1)).request({ op: 'login', username: 'guarded', password: TEST_PASSWORD });
+  assert.equal(tenth.ok ? 'ok' : tenth.code, 'BUSY');
+
+  // A session renewed on the other host: the hand-over token works there, once.
+  clock.advance(3_600_000); // the lock has passed and the bucket has refilled
+  const first = await net.loginAs(0, 'renewer');
+  const handover = expectOk(await first.request({ op: 'session.handover' }));
+  const token = handover.resumeToken;
+  assert.ok(token !== undefined);
+  const renewed = await net.connect(1);
+  assert.equal(expectOk(await renewed.request({ op: 'session.resume', token })).username, 'renewer');
+  const again = await (await net.connect(0)).request({ op: 'session.resume', token });
+  assert.equal(again.ok ? 'ok' : again.code, 'NOT_LOGGED_IN', 'a token is spent once, on any host');
+});
