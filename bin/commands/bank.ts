@@ -16,7 +16,7 @@ import { storeUrl } from '../store-option.js';
 import { explainStartFailure, refuseHeldDataDir, snapshotDataDir, undoFailedStart } from '../startup.js';
 
 const USAGE = `usage: atm bank --data DIR [--host 127.0.0.1] [--port 7400] [--bcrypt-cost 12]
-                [--hold-timeout-ms 300000]
+                [--hold-timeout-ms 300000] [--sweep-interval-ms 5000]
                 [--store postgres://USER@HOST:PORT/DB [--host-id NAME] [--pg-pool-size 16]
                  [--pg-statement-timeout-ms 5000] [--pg-lock-timeout-ms 5000]]
                 [--mqtt-port 1883 [--mqtt-ws-port N] | --mqtt URL [--mqtt-ca FILE] [--mqtt-cert FILE --mqtt-key FILE] | --no-mqtt]
@@ -50,6 +50,7 @@ export async function bankCommand(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'bcrypt-cost': { type: 'string' },
       'hold-timeout-ms': { type: 'string' },
+      'sweep-interval-ms': { type: 'string' },
       store: { type: 'string' },
       'host-id': { type: 'string' },
       'pg-pool-size': { type: 'string' },
@@ -76,6 +77,8 @@ export async function bankCommand(argv: string[]): Promise<number> {
     port: integerOption(values, 'port', 7400, 0, 65535),
     bcryptCost: integerOption(values, 'bcrypt-cost', 12, 4, 15),
     holdTimeoutMs: integerOption(values, 'hold-timeout-ms', 5 * 60_000, 1_000, 24 * 3600_000),
+    // How often holds past their expiry are voided (by any host, on a shared ledger).
+    sweepIntervalMs: integerOption(values, 'sweep-interval-ms', 5_000, 100, 3_600_000),
     ...databaseOptions(values),
   };
   const telemetryOptions = {

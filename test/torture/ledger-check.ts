@@ -5,6 +5,8 @@ import path from 'node:path';
 import { AUDIT_LOG_FILE, LEDGER_DIR, auditKeyOf, loadKeystore, verifyAuditLog } from '../../bank/index.js';
 import { LevelLedgerStore } from '../../bank/level-store.js';
 import type { Account, TxnRecord } from '../../bank/types.js';
+import type { LedgerStore } from '../../bank/store.js';
+import type { AuditRecord } from '../../bank/index.js';
 import { readChainFile } from '../helpers/audit.js';
 import type { TxnKnowledge } from './workload.js';
 
@@ -22,20 +24,29 @@ export async function readLedger(
 ): Promise<LedgerSnapshot> {
   const store = await LevelLedgerStore.open(path.join(dataDir, LEDGER_DIR));
   try {
-    const accounts = new Map<string, Account>();
-    for (const username of usernames) {
-      const account = await store.getAccount(username);
-      if (account !== null) accounts.set(username, account);
-    }
-    const txns = new Map<string, TxnRecord>();
-    for (const txnId of txnIds) {
-      const txn = await store.getTxn(txnId);
-      if (txn !== null) txns.set(txnId, txn);
-    }
-    return { accounts, txns, openHolds: new Set(await store.listOpenHolds()) };
+    return await readLedgerFrom(store, usernames, txnIds);
   } finally {
     await store.close();
   }
+}
+
+/** The same from any store (a shared PostgreSQL ledger is read while its hosts run). */
+export async function readLedgerFrom(
+  store: LedgerStore,
+  usernames: readonly string[],
+  txnIds: Iterable<string>,
+): Promise<LedgerSnapshot> {
+  const accounts = new Map<string, Account>();
+  for (const username of usernames) {
+    const account = await store.getAccount(username);
+    if (account !== null) accounts.set(username, account);
+  }
+  const txns = new Map<string, TxnRecord>();
+  for (const txnId of txnIds) {
+    const txn = await store.getTxn(txnId);
+    if (txn !== null) txns.set(txnId, txn);
+  }
+  return { accounts, txns, openHolds: new Set(await store.listOpenHolds()) };
 }
 
 /** Declines a hold leaves on record (a retry gets the same answer); INVALID_AMOUNT is not recorded. */
@@ -135,12 +146,17 @@ export function checkLedger(
 
 /** `atm audit verify`'s check, then: the audit log and the ledger list the same transactions. */
 export function checkAudit(dataDir: string, snapshot: LedgerSnapshot): string[] {
-  const violations: string[] = [];
   const key = auditKeyOf(loadKeystore(dataDir));
   const verified = verifyAuditLog(dataDir, key);
   if (!verified.ok) return [`audit verify: record ${verified.badRecord}: ${verified.reason}`];
+  return checkAuditRecords(readChainFile(path.join(dataDir, AUDIT_LOG_FILE), key), snapshot);
+}
+
+/** The audit records (of a chain that verified) list each ledger transaction's steps once. */
+export function checkAuditRecords(records: readonly AuditRecord[], snapshot: LedgerSnapshot): string[] {
+  const violations: string[] = [];
   const counts = new Map<string, number>();
-  for (const record of readChainFile(path.join(dataDir, AUDIT_LOG_FILE), key)) {
+  for (const record of records) {
     if (record.txnId === undefined || record.outcome !== 'ok') continue;
     const name = `${record.action} ${record.txnId}`;
     counts.set(name, (counts.get(name) ?? 0) + 1);
