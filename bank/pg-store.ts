@@ -386,17 +386,26 @@ export class PgAdvisoryLocks implements LockManager {
       const outer = this.store.scope();
       if (outer !== undefined) return this.nested(outer, keys, fn);
       const client = await this.store.pool.connect();
-      const scope: LockScope = { client, keys: new Set(), accounts: new Map(), txns: new Map() };
+      // A checked-out client whose connection dies between queries (a fail-over) emits 'error'
+      // on itself, not on the pool: unheard, that ended the bank process. Its next query fails,
+      // which is how this scope learns of it.
       let broken: Error | undefined;
+      const onError = (error: Error): void => {
+        broken = error;
+      };
+      client.on('error', onError);
+      const scope: LockScope = { client, keys: new Set(), accounts: new Map(), txns: new Map() };
       try {
         await this.lock(scope, keys);
         return await this.store.runInScope(scope, fn);
       } finally {
         try {
-          if (scope.keys.size > 0) await client.query('SELECT pg_advisory_unlock_all()');
+          if (broken === undefined && scope.keys.size > 0) await client.query('SELECT pg_advisory_unlock_all()');
         } catch (error) {
           broken = error instanceof Error ? error : new Error(String(error));
         }
+        client.removeListener('error', onError);
+        // A broken connection is destroyed, not pooled again: the server has dropped its locks.
         client.release(broken);
       }
     });

@@ -125,10 +125,9 @@ export class PgCluster {
         ['-D', standby.dataDir, '-h', this.dir, '-p', String(this.port), '-U', PG_SUPERUSER, '-X', 'stream', '-R'],
         120_000,
       );
-      // -R wrote primary_conninfo and standby.signal; the name is what the primary waits for.
-      standby.appendSettings(options, {
-        primary_conninfo: quoted(`${this.conninfo()} application_name=${options.name}`),
-      });
+      // -R wrote primary_conninfo (in postgresql.auto.conf, which wins over postgresql.conf) and
+      // standby.signal; the walreceiver names itself by cluster_name, what the primary waits for.
+      standby.appendSettings(options, { cluster_name: quoted(options.name) });
       await standby.pgCtlStart();
       if (options.synchronous) {
         fs.appendFileSync(
@@ -149,14 +148,16 @@ export class PgCluster {
     await this.runServer(this.install.pgCtl, ['promote', '-D', this.dataDir, '-w', '-t', '60'], 70_000);
   }
 
-  /** A power cut: SIGKILL to the postmaster (its backends exit when it is gone). */
+  /** A power cut: SIGKILL to the postmaster and every process it started, at once. */
   kill(): void {
     const pid = this.pid;
     if (pid === null) return;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
+    for (const victim of [pid, ...childrenOf(pid)]) {
+      try {
+        process.kill(victim, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
     }
   }
 
@@ -225,6 +226,23 @@ export class PgCluster {
   private runServer(command: string, args: string[], timeoutMs: number): Promise<unknown> {
     return run(command, args, { timeoutMs, asUser: this.install.serverUser?.name ?? null, cwd: this.dir });
   }
+}
+
+/** The pids whose parent is `pid` (from /proc; the postmaster's backends and helpers). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) follows the command name, which is in parentheses and may hold spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children;
 }
 
 function alive(pid: number): boolean {

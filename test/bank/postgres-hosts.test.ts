@@ -350,3 +350,22 @@ test('lockouts, the login budget of a kiosk and hand-over tokens are one across 
   const again = await (await net.connect(0)).request({ op: 'session.resume', token });
   assert.equal(again.ok ? 'ok' : again.code, 'NOT_LOGGED_IN', 'a token is spent once, on any host');
 });
+
+test('a database connection cut while a lock scope holds it (a fail-over) fails that request, not the bank process', async (t) => {
+  const url = await postgres.freshDatabase();
+  const store = await PgLedgerStore.open(url, { poolSize: 2, hostId: 'cut' });
+  t.after(() => store.close());
+  const database = new URL(url).pathname.slice(1);
+  await assert.rejects(
+    store.locks.withKeys(['user:cut'], async () => {
+      assert.equal(await store.getAccount('cut'), null);
+      // Between two queries of the scope, the server ends every session of this database.
+      await postgres.sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the 'error' event arrives meanwhile
+      return store.getAccount('cut');
+    }),
+  );
+  // The broken connection was not pooled again: the next scope gets a working one.
+  const read = await store.locks.withKeys(['user:cut'], () => store.getAccount('cut'));
+  assert.equal(read, null);
+});

@@ -3,8 +3,10 @@
 // fresh, migrated database per test, copied from a migrated template (CREATE DATABASE …
 // TEMPLATE takes ~0.15 s, migrating each one longer). Not installed is a failure, not a skip:
 // .ci/run installs the postgresql package.
+import net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
-import { PgCluster } from '../../bench/reference/postgres-cluster.js';
+import { PG_SUPERUSER, PgCluster } from '../../bench/reference/postgres-cluster.js';
 import { migrate } from '../../bank/pg-schema.js';
 
 const TEMPLATE = 'atm_template';
@@ -63,5 +65,61 @@ export class TestPostgres {
 
   stop(): Promise<void> {
     return this.cluster.stop();
+  }
+}
+
+/**
+ * The address a network's bank hosts use for the database (a floating IP, a DNS name or a
+ * load balancer in production): a TCP port on 127.0.0.1 that forwards to one cluster's socket
+ * and is moved to another when the standby is promoted. Moving it cuts the connections that
+ * went to the old target, as a fail-over does.
+ */
+export class DatabaseFrontDoor {
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    private readonly server: net.Server,
+    private target: PgCluster,
+  ) {}
+
+  static async open(target: PgCluster): Promise<DatabaseFrontDoor> {
+    const server = net.createServer();
+    const door = new DatabaseFrontDoor(server, target);
+    server.on('connection', (client) => door.forward(client));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return door;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  url(database: string): string {
+    return `postgres://${PG_SUPERUSER}@127.0.0.1:${this.port}/${database}`;
+  }
+
+  moveTo(target: PgCluster): void {
+    this.target = target;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private forward(client: net.Socket): void {
+    const upstream = net.connect(path.join(this.target.socketDir, `.s.PGSQL.${this.target.port}`));
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+      socket.on('error', () => undefined);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
