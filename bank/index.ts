@@ -64,3 +64,4 @@ export {
   SCHEMA_VERSION,
   MIGRATIONS,
 } from './pg-schema.js';
+export { importLedger, type ImportReport } from './pg-import.js';

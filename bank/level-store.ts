@@ -93,6 +93,14 @@ export class LevelLedgerStore implements LedgerStore {
     if (!this.txnIds.mightHave(txnId)) return Promise.resolve(null);
     return this.read<TxnRecord>(`txn!${txnId}`);
   }
+  /** Every account, in username order (for `atm db import`; not part of the seam). */
+  async *allAccounts(): AsyncGenerator<Account> {
+    for await (const value of this.db.values({ gt: 'acct!', lt: 'acct!\xff' })) yield value as Account;
+  }
+  /** Every transaction, in id order (for `atm db import`). */
+  async *allTxns(): AsyncGenerator<TxnRecord> {
+    for await (const value of this.db.values({ gt: 'txn!', lt: 'txn!\xff' })) yield value as TxnRecord;
+  }
   async listOpenHolds(): Promise<string[]> {
     const txnIds: string[] = [];
     for await (const key of this.db.keys({ gt: 'hold!', lt: 'hold!\xff' })) txnIds.push(key.slice('hold!'.length));

@@ -135,7 +135,7 @@ function txnOf(row: TxnRow): TxnRecord {
 }
 
 /** The JSON atm_commit takes; a row with an expectation carries `expectedVersion`. */
-function commitJson(batch: LedgerBatch, hostId: string, expected: Expectations | null): string {
+export function commitJson(batch: LedgerBatch, hostId: string, expected: Expectations | null): string {
   const withVersion = <T extends object>(
     row: T,
     version: Expected | undefined,

@@ -19,7 +19,7 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   bank      run the bank host
   client    one scripted session: register | login | balance | deposit | withdraw
   audit     verify | show | export the encrypted, hash-chained audit log
-  db        migrate | status the PostgreSQL ledger's schema
+  db        migrate | status | import: the PostgreSQL ledger
   kiosk     the full-screen ATM kiosk
   operator  the full-screen operator dashboard (MQTT telemetry)
   firmware  flash StandardFirmata onto an Arduino (avrdude)

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initKeystore, addKiosk } from '../../bank/key-store.js';
-import { makeTempDir } from '../helpers/bank.js';
+import { LevelLedgerStore } from '../../bank/level-store.js';
+import { PgLedgerStore } from '../../bank/pg-store.js';
+import { makeTempDir, startTestBank } from '../helpers/bank.js';
 import { runAtm, startBankProcess } from '../helpers/cli.js';
 import { TestPostgres } from '../helpers/postgres.js';
 
@@ -124,4 +126,80 @@ test('two `atm bank --store` processes serve one ledger; the chain verifies, sho
   const tampered = await runAtm(['audit', 'verify', '--data', east, '--store', url]);
   assert.equal(tampered.code, 1);
   assert.match(tampered.stdout, /^FAILED at record 3: /);
+});
+
+test('atm db import moves a branch ledger of 10,000 transactions: balances, holds and the audit chain identical afterwards', async () => {
+  const bank = await startTestBank();
+  const SESSIONS = 16;
+  const TXNS_PER_SESSION = 625; // 16 × 625 = 10,000 transaction ids
+  try {
+    await Promise.all(
+      Array.from({ length: SESSIONS }, async (_, index) => {
+        const session = await bank.loginAs(`branch-${String(index).padStart(2, '0')}`);
+        for (let n = 0; n < TXNS_PER_SESSION; n++) {
+          const txnId = `imp-${String(index).padStart(2, '0')}-${String(n).padStart(5, '0')}`;
+          const roll = n % 5;
+          if (roll < 2) {
+            assert.ok((await session.request({ op: 'deposit', txnId, amountCents: 1_00 + n })).ok);
+            continue;
+          }
+          const held = await session.request({ op: 'withdraw.hold', txnId, amountCents: 10 + (n % 50) });
+          if (!held.ok) continue; // declined holds are transactions too
+          if (roll === 2) assert.ok((await session.request({ op: 'withdraw.post', txnId, dispensedCents: 10 })).ok);
+          else if (roll === 3) assert.ok((await session.request({ op: 'withdraw.void', txnId, reason: 'test' })).ok);
+          // roll 4: the hold stays open
+        }
+        session.close();
+      }),
+    );
+  } finally {
+    await bank.stop();
+  }
+  const url = await postgres.freshDatabase();
+  const imported = await runAtm(['db', 'import', '--from', bank.dataDir, '--store', url, '--json'], {
+    timeoutMs: 120_000,
+  });
+  assert.equal(imported.code, 0, imported.stderr);
+  const report = JSON.parse(imported.stdout) as { txns: number; accounts: number; openHolds: number };
+  assert.equal(report.txns, SESSIONS * TXNS_PER_SESSION);
+  assert.equal(report.accounts, SESSIONS);
+
+  const level = await LevelLedgerStore.open(path.join(bank.dataDir, 'ledger'));
+  const store = await PgLedgerStore.open(url, { poolSize: 2 });
+  try {
+    let compared = 0;
+    for await (const account of level.allAccounts()) {
+      assert.deepEqual(await store.getAccount(account.username), account);
+      compared += 1;
+    }
+    for await (const txn of level.allTxns()) {
+      assert.deepEqual(await store.getTxn(txn.txnId), txn);
+      compared += 1;
+    }
+    assert.equal(compared, SESSIONS + SESSIONS * TXNS_PER_SESSION);
+    const holds = await level.listOpenHolds();
+    assert.ok(holds.length > 1_000, `open holds: ${holds.length}`);
+    assert.equal(report.openHolds, holds.length);
+    assert.deepEqual([...(await store.listOpenHolds())].sort(), [...holds].sort());
+    // The chain record for record: audit.log's lines and the ledger's unsynced tail, then the same head.
+    const fileLines = fs
+      .readFileSync(path.join(bank.dataDir, 'audit.log'), 'latin1')
+      .split('\n')
+      .filter((line) => line.length > 0);
+    const branchChain = [...fileLines, ...(await level.listAuditTokensAfter(fileLines.length)).map((t) => t.token)];
+    assert.deepEqual(
+      (await store.listAuditTokensAfter(0)).map((t) => t.token),
+      branchChain,
+    );
+    assert.deepEqual(await store.getAuditHead(), await level.getAuditHead());
+  } finally {
+    await level.close();
+    await store.close();
+  }
+  const verified = await runAtm(['audit', 'verify', '--data', bank.dataDir, '--store', url]);
+  assert.match(verified.stdout, /^OK \d+ records$/m);
+  const again = await runAtm(['db', 'import', '--from', bank.dataDir, '--store', url]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already holds a ledger/);
+  await bank.cleanup();
 });
