@@ -36,6 +36,8 @@ export interface HostTelemetry {
 export interface HostTelemetryContext {
   /** The keystore as it is now and after `atm keys` changes it (the fleet, operators). */
   keystore: KeystoreView;
+  /** This host's name: hosts of a network share a keystore, so each reports under its --host-id. */
+  hostId: string;
   dataDir: string;
   nowMs: () => number;
   /** The bank's log line. */
@@ -123,6 +125,7 @@ export async function startBankHost<T extends HostTelemetry = HostTelemetry>(
   try {
     const context: HostTelemetryContext = {
       keystore,
+      hostId,
       dataDir: options.dataDir,
       nowMs,
       info: (message) => baseObserver.info(message),

@@ -36,6 +36,7 @@ export function bankTelemetry(options: BankTelemetryOptions = {}): HostTelemetry
     startTelemetryRuntime({
       mqtt: options.mqtt ?? { mode: 'off' },
       keystore: context.keystore,
+      hostId: context.hostId,
       dataDir: context.dataDir,
       nowMs: context.nowMs,
       timings: { metricsIntervalMs: options.metricsIntervalMs ?? 5_000, alertTickMs: options.alertTickMs ?? 1_000 },

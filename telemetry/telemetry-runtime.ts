@@ -60,6 +60,8 @@ export interface TelemetryRuntime {
 export interface TelemetryRuntimeOptions {
   mqtt: BankMqttOptions;
   keystore: KeystoreView;
+  /** This bank host's name (client id, status topic, last will); default the keystore's. */
+  hostId?: string;
   dataDir: string;
   nowMs: () => number;
   timings: TelemetryTimings;
@@ -79,7 +81,7 @@ async function startSink(
   onBrokerRestarted: () => void,
 ): Promise<{ sink: TelemetrySink; broker: BrokerThread | null }> {
   const { mqtt, keystore, nowMs } = options;
-  const hostId = keystore.current().hostId;
+  const hostId = options.hostId ?? keystore.current().hostId;
   switch (mqtt.mode) {
     case 'off':
       return { sink: new NoopTelemetry(), broker: null };
