@@ -6,6 +6,7 @@
 // what to install (.ci/run installs it). No timing is asserted here; speed is bench/telemetry.ts.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -75,6 +76,38 @@ describe('telemetry through a real mosquitto broker', { concurrency: 1, timeout:
     await Promise.all(clients.map((client) => client.endAsync(true).catch(() => undefined)));
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
     await broker?.cleanup();
+  });
+
+  test('two bank hosts sharing one keystore report to one broker each under its --host-id, each with its own last will', async () => {
+    const root = tempDir('atm-mosq-hosts-');
+    const banks: BankProcess[] = [];
+    try {
+      const east = path.join(root.dir, 'east');
+      const init = await runAtm(['keys', 'init', '--data', east]);
+      assert.equal(init.code, 0, init.stderr);
+      const west = path.join(root.dir, 'west');
+      fs.mkdirSync(west, { mode: 0o700 });
+      fs.copyFileSync(path.join(east, 'keystore.json'), path.join(west, 'keystore.json'));
+      const watcher = await record(broker.url, broker.operator, topics.bankStatus('+'));
+      const env = { ATM_MQTT_USERNAME: broker.bank.username, ATM_MQTT_PASSWORD: broker.bank.password };
+      for (const [dir, hostId] of [
+        [east, 'bank-east'],
+        [west, 'bank-west'],
+      ] as const)
+        banks.push(
+          await startBankProcess(dir, ['--bcrypt-cost', '4', '--mqtt', broker.url, '--host-id', hostId], { env }),
+        );
+      for (const hostId of ['bank-east', 'bank-west'])
+        await watcher.waitFor((m) => m.topic === topics.bankStatus(hostId) && m.payload.status === 'online');
+      const from = watcher.received.length;
+      await banks[0]?.kill();
+      const will = await watcher.waitFor((m) => m.payload.status === 'offline', from);
+      assert.equal(will.topic, topics.bankStatus('bank-east'), 'the dead host alone goes offline');
+      assert.ok(!watcher.received.slice(from).some((m) => m.topic === topics.bankStatus('bank-west')));
+    } finally {
+      for (const bank of banks) await bank.kill();
+      root.remove();
+    }
   });
 
   describe('atm bank --mqtt mqtt://127.0.0.1:PORT (the real CLI process)', { concurrency: 1 }, () => {
