@@ -8,13 +8,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
   PgLedgerStore,
-  addKiosk,
   auditKeyOf,
   decryptAuditToken,
-  initKeystore,
   loadKeystore,
   verifyAuditRecords,
   type AuditRecord,
@@ -22,7 +19,7 @@ import {
 import { BankConnection } from '../../protocol/index.js';
 import { makeTempDir } from '../helpers/bank.js';
 import { startBankProcess } from '../helpers/cli.js';
-import { TestPostgres } from '../helpers/postgres.js';
+import { TestPostgres, networkDataDirs } from '../helpers/postgres.js';
 import { eventually } from '../helpers/wait.js';
 import { checkAuditRecords, checkLedger, readLedgerFrom } from '../torture/ledger-check.js';
 import { Workload, type TxnKnowledge, type WorkloadOptions } from '../torture/workload.js';
@@ -41,23 +38,15 @@ test('SIGKILL one of two bank hosts mid-load: kiosks move to the other, nothing 
   const url = await postgres.freshDatabase();
   const root = makeTempDir('atm-pg-failover-');
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const dirs = [path.join(root, 'a'), path.join(root, 'b')] as const;
-  initKeystore(dirs[0]);
   const kioskIds = Array.from(
     { length: 2 * SESSIONS_PER_HOST + 1 },
     (_, i) => `fo-kiosk-${String(i).padStart(2, '0')}`,
   );
-  const psks = new Map<string, Buffer>();
-  for (const kioskId of kioskIds) {
-    const file = addKiosk(dirs[0], kioskId, path.join(root, `${kioskId}.key`));
-    psks.set(kioskId, Buffer.from(file.psk, 'hex'));
-  }
-  fs.mkdirSync(dirs[1], { mode: 0o700 });
-  fs.copyFileSync(path.join(dirs[0], 'keystore.json'), path.join(dirs[1], 'keystore.json'));
+  const { dirs, psks } = networkDataDirs(root, 2, kioskIds);
   const common = ['--bcrypt-cost', '4', '--no-mqtt', '--store', url, '--hold-timeout-ms', '2000'];
-  const a = await startBankProcess(dirs[0], [...common, '--host-id', 'a', '--sweep-interval-ms', '100000']);
+  const a = await startBankProcess(dirs[0] as string, [...common, '--host-id', 'a', '--sweep-interval-ms', '100000']);
   t.after(() => a.kill());
-  const b = await startBankProcess(dirs[1], [...common, '--host-id', 'b', '--sweep-interval-ms', '200']);
+  const b = await startBankProcess(dirs[1] as string, [...common, '--host-id', 'b', '--sweep-interval-ms', '200']);
   t.after(() => b.stop());
 
   const psk = (kioskId: string): Buffer => psks.get(kioskId) as Buffer;
@@ -141,7 +130,7 @@ test('SIGKILL one of two bank hosts mid-load: kiosks move to the other, nothing 
   const acknowledged = [...txns.values()].filter((txn) => txn.first === 'ok').length;
   t.diagnostic(`${txns.size} transaction ids, ${acknowledged} acknowledged; 0 lost`);
 
-  const key = auditKeyOf(loadKeystore(dirs[1]));
+  const key = auditKeyOf(loadKeystore(dirs[1] as string));
   const verified = await verifyAuditRecords(
     (after, limit) => store.auditPage(after, limit),
     await store.getAuditHead(),

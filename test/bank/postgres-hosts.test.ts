@@ -6,11 +6,9 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
   LogLineObserver,
   PgLedgerStore,
-  addKiosk,
   auditKeyOf,
   decryptAuditToken,
   initKeystore,
@@ -28,7 +26,7 @@ import type { DeclineResponse } from '../../protocol/messages.js';
 import type { OkResponse } from '../../protocol/responses.js';
 import { TEST_PASSWORD, makeTempDir } from '../helpers/bank.js';
 import { FakeClock } from '../helpers/clock.js';
-import { TestPostgres } from '../helpers/postgres.js';
+import { TestPostgres, networkDataDirs } from '../helpers/postgres.js';
 
 let postgres: TestPostgres;
 before(async () => {
@@ -52,16 +50,9 @@ async function network(t: TestContext, count: number, options: Partial<BankHostO
   const url = await postgres.freshDatabase();
   const root = makeTempDir('atm-pg-hosts-');
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const first = path.join(root, 'host-0');
-  initKeystore(first);
-  const kiosk = addKiosk(first, 'kiosk-01', path.join(root, 'kiosk-01.key'));
+  const { dirs, psks } = networkDataDirs(root, count, ['kiosk-01']);
   const hosts: BankHost[] = [];
-  for (let index = 0; index < count; index++) {
-    const dataDir = path.join(root, `host-${index}`);
-    if (index > 0) {
-      fs.mkdirSync(dataDir, { mode: 0o700 });
-      fs.copyFileSync(path.join(first, 'keystore.json'), path.join(dataDir, 'keystore.json'));
-    }
+  for (const [index, dataDir] of dirs.entries()) {
     const host = await startBankHost({
       dataDir,
       port: 0,
@@ -82,8 +73,8 @@ async function network(t: TestContext, count: number, options: Partial<BankHostO
     hosts.push(host);
     t.after(() => host.close());
   }
-  const psk = Buffer.from(kiosk.psk, 'hex');
-  const auditKey = auditKeyOf(loadKeystore(first));
+  const psk = psks.get('kiosk-01') as Buffer;
+  const auditKey = auditKeyOf(loadKeystore(dirs[0] as string));
   const net: Network = {
     url,
     hosts,

@@ -9,14 +9,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import {
   PgLedgerStore,
-  addKiosk,
   auditKeyOf,
   decryptAuditToken,
-  initKeystore,
   loadKeystore,
   migrate,
   verifyAuditRecords,
@@ -26,7 +23,7 @@ import { PgCluster } from '../../bench/reference/postgres-cluster.js';
 import { BankConnection } from '../../protocol/index.js';
 import { makeTempDir } from '../helpers/bank.js';
 import { startBankProcess } from '../helpers/cli.js';
-import { DatabaseFrontDoor } from '../helpers/postgres.js';
+import { DatabaseFrontDoor, networkDataDirs } from '../helpers/postgres.js';
 import { eventually } from '../helpers/wait.js';
 import { checkAuditRecords, checkLedger, readLedgerFrom } from '../torture/ledger-check.js';
 import { Workload, type TxnKnowledge, type WorkloadOptions } from '../torture/workload.js';
@@ -57,21 +54,15 @@ test('SIGKILL the primary mid-load, promote its synchronous standby: the banks c
 
   const root = makeTempDir('atm-pg-standby-');
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const dirs = [path.join(root, 'a'), path.join(root, 'b')] as const;
-  initKeystore(dirs[0]);
   const kioskIds = Array.from(
     { length: 2 * SESSIONS_PER_HOST + 1 },
     (_, i) => `sb-kiosk-${String(i).padStart(2, '0')}`,
   );
-  const psks = new Map<string, Buffer>();
-  for (const kioskId of kioskIds)
-    psks.set(kioskId, Buffer.from(addKiosk(dirs[0], kioskId, path.join(root, `${kioskId}.key`)).psk, 'hex'));
-  fs.mkdirSync(dirs[1], { mode: 0o700 });
-  fs.copyFileSync(path.join(dirs[0], 'keystore.json'), path.join(dirs[1], 'keystore.json'));
+  const { dirs, psks } = networkDataDirs(root, 2, kioskIds);
   const common = ['--bcrypt-cost', '4', '--no-mqtt', '--store', url, '--pg-statement-timeout-ms', '3000'];
   const hosts = [
-    await startBankProcess(dirs[0], [...common, '--host-id', 'a']),
-    await startBankProcess(dirs[1], [...common, '--host-id', 'b']),
+    await startBankProcess(dirs[0] as string, [...common, '--host-id', 'a']),
+    await startBankProcess(dirs[1] as string, [...common, '--host-id', 'b']),
   ];
   for (const host of hosts) t.after(() => host.stop());
   const psk = (kioskId: string): Buffer => psks.get(kioskId) as Buffer;
@@ -137,7 +128,7 @@ test('SIGKILL the primary mid-load, promote its synchronous standby: the banks c
   const fundIds = USERNAMES.map((username) => `sb-fund-${username}`);
   const snapshot = await readLedgerFrom(store, USERNAMES, [...txns.keys(), ...fundIds]);
   assert.deepEqual(checkLedger(snapshot, txns, USERNAMES), []);
-  const key = auditKeyOf(loadKeystore(dirs[0]));
+  const key = auditKeyOf(loadKeystore(dirs[0] as string));
   const verified = await verifyAuditRecords(
     (after, limit) => store.auditPage(after, limit),
     await store.getAuditHead(),

@@ -3,10 +3,12 @@
 // fresh, migrated database per test, copied from a migrated template (CREATE DATABASE …
 // TEMPLATE takes ~0.15 s, migrating each one longer). Not installed is a failure, not a skip:
 // .ci/run installs the postgresql package.
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { PG_SUPERUSER, PgCluster } from '../../bench/reference/postgres-cluster.js';
+import { addKiosk, initKeystore } from '../../bank/key-store.js';
 import { migrate } from '../../bank/pg-schema.js';
 
 const TEMPLATE = 'atm_template';
@@ -122,4 +124,27 @@ export class DatabaseFrontDoor {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * The data dirs of a network's bank hosts under root (host-0, host-1, …): the first gets a
+ * keystore with these kiosks (their key files beside, in root), the others a copy of it, as
+ * OPERATIONS.md tells operators to do. Returns the dirs and each kiosk's PSK.
+ */
+export function networkDataDirs(
+  root: string,
+  hosts: number,
+  kioskIds: readonly string[],
+): { dirs: string[]; psks: Map<string, Buffer> } {
+  const dirs = Array.from({ length: hosts }, (_, index) => path.join(root, `host-${index}`));
+  const first = dirs[0] as string;
+  initKeystore(first);
+  const psks = new Map<string, Buffer>();
+  for (const kioskId of kioskIds)
+    psks.set(kioskId, Buffer.from(addKiosk(first, kioskId, path.join(root, `${kioskId}.key`)).psk, 'hex'));
+  for (const dir of dirs.slice(1)) {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.copyFileSync(path.join(first, 'keystore.json'), path.join(dir, 'keystore.json'));
+  }
+  return { dirs, psks };
 }

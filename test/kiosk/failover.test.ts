@@ -7,10 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  addKiosk,
   auditKeyOf,
   decryptAuditToken,
-  initKeystore,
   loadKeystore,
   silentObserver,
   startBankHost,
@@ -24,7 +22,7 @@ import type { KioskState } from '../../kiosk/flow.js';
 import { BankConnection } from '../../protocol/index.js';
 import { TEST_PASSWORD, makeTempDir } from '../helpers/bank.js';
 import { FakeClock } from '../helpers/clock.js';
-import { TestPostgres } from '../helpers/postgres.js';
+import { TestPostgres, networkDataDirs } from '../helpers/postgres.js';
 
 let postgres: TestPostgres;
 before(async () => {
@@ -38,11 +36,7 @@ test('the bank host dies while notes are coming out: the kiosk moves to the othe
   const url = await postgres.freshDatabase();
   const root = makeTempDir('atm-failover-');
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const dirs = [path.join(root, 'bank-a'), path.join(root, 'bank-b')] as const;
-  initKeystore(dirs[0]);
-  const kioskFile = addKiosk(dirs[0], 'kiosk-01', path.join(root, 'kiosk-01.key'));
-  fs.mkdirSync(dirs[1], { mode: 0o700 });
-  fs.copyFileSync(path.join(dirs[0], 'keystore.json'), path.join(dirs[1], 'keystore.json'));
+  const { dirs, psks } = networkDataDirs(root, 2, ['kiosk-01']);
   const hosts: BankHost[] = [];
   for (const [index, dataDir] of dirs.entries()) {
     const host = await startBankHost({
@@ -58,7 +52,7 @@ test('the bank host dies while notes are coming out: the kiosk moves to the othe
     t.after(() => host.close());
   }
   const [a, b] = hosts as [BankHost, BankHost];
-  const psk = Buffer.from(kioskFile.psk, 'hex');
+  const psk = psks.get('kiosk-01') as Buffer;
 
   // A customer with 200.00, made at host B.
   const setup = await BankConnection.connect({ host: '127.0.0.1', port: b.port, kioskId: 'kiosk-01', psk });
@@ -147,7 +141,7 @@ test('the bank host dies while notes are coming out: the kiosk moves to the othe
   const account = await b.store.getAccount('mover');
   assert.deepEqual({ balance: account?.balanceCents, held: account?.heldCents }, { balance: 140_00, held: 0 });
 
-  const key = auditKeyOf(loadKeystore(dirs[0]));
+  const key = auditKeyOf(loadKeystore(dirs[0] as string));
   const rows = await postgres.sql('SELECT token, host_id FROM audit_records ORDER BY seq', [], url);
   const story = (rows.rows as { token: string; host_id: string }[])
     .map((row) => ({ record: decryptAuditToken(key, row.token), host: row.host_id }))
