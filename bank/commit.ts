@@ -58,9 +58,7 @@ export class GroupCommitter implements Committer {
   /** Seals the audit entries into the batch and queues it; resolves once durable. */
   submit(batch: Partial<LedgerBatch>, entries: AuditEntry[]): Promise<void> {
     if (this.queue.length >= COMMIT_QUEUE_MAX) return Promise.reject(new Error('commit queue full'));
-    const full: LedgerBatch = { ...emptyBatch(), ...batch };
-    for (const account of full.accounts) assertAccountValid(account, 'batch built');
-    for (const txn of full.txns) assertTxnValid(txn);
+    const full = checkedBatch(batch);
     const nowMs = this.nowMs();
     for (const entry of entries) {
       const sealed = this.chain.seal(entry, nowMs);
@@ -125,6 +123,14 @@ export class GroupCommitter implements Committer {
     while (this.flushing || this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
     await this.auditLog.flushed().catch(() => undefined);
   }
+}
+
+/** A handler's partial batch made whole, its accounts and transactions asserted sound (both committers). */
+export function checkedBatch(batch: Partial<LedgerBatch>): LedgerBatch {
+  const full: LedgerBatch = { ...emptyBatch(), ...batch };
+  for (const account of full.accounts) assertAccountValid(account, 'batch built');
+  for (const txn of full.txns) assertTxnValid(txn);
+  return full;
 }
 
 /**

@@ -21,10 +21,9 @@ import {
   type RandomBytes,
 } from '../protocol/index.js';
 import type { AuditEntry } from './audit.js';
-import { COMMIT_QUEUE_MAX, type Committer } from './commit.js';
-import { assertAccountValid, assertTxnValid } from './ledger.js';
+import { COMMIT_QUEUE_MAX, checkedBatch, type Committer } from './commit.js';
 import { PgLedgerStore, StaleWriteError, type Expectations } from './pg-store.js';
-import { emptyBatch, mergeBatches, type LedgerBatch } from './types.js';
+import { mergeBatches, type LedgerBatch } from './types.js';
 
 /** How long a commit with a lost answer is asked after before its requests are left unanswered. */
 export const OUTCOME_RESOLVE_MS = 30_000;
@@ -73,9 +72,7 @@ export class PgGroupCommitter implements Committer {
   submit(batch: Partial<LedgerBatch>, entries: AuditEntry[]): Promise<void> {
     if (this.queue.length >= COMMIT_QUEUE_MAX) return Promise.reject(new Error('commit queue full'));
     assert(entries.length > 0, 'a commit without an audit record');
-    const full: LedgerBatch = { ...emptyBatch(), ...batch };
-    for (const account of full.accounts) assertAccountValid(account, 'batch built');
-    for (const txn of full.txns) assertTxnValid(txn);
+    const full = checkedBatch(batch);
     const expected = this.options.store.expectationsOf(full);
     const scope = this.options.store.scope();
     const done = new Promise<void>((resolve, reject) =>
