@@ -26,7 +26,8 @@ import type { DeclineResponse } from '../../protocol/messages.js';
 import type { OkResponse } from '../../protocol/responses.js';
 import { TEST_PASSWORD, makeTempDir } from '../helpers/bank.js';
 import { FakeClock } from '../helpers/clock.js';
-import { TestPostgres, networkDataDirs } from '../helpers/postgres.js';
+import { DatabaseFrontDoor, TestPostgres, networkDataDirs } from '../helpers/postgres.js';
+import { eventually } from '../helpers/wait.js';
 
 let postgres: TestPostgres;
 before(async () => {
@@ -359,4 +360,90 @@ test('a database connection cut while a lock scope holds it (a fail-over) fails 
   // The broken connection was not pooled again: the next scope gets a working one.
   const read = await store.locks.withKeys(['user:cut'], () => store.getAccount('cut'));
   assert.equal(read, null);
+});
+
+test('a COMMIT whose answer is lost is asked after, not guessed: it landed, so the request succeeds; with no database to ask, OUTCOME_UNKNOWN', async (t) => {
+  const url = await postgres.freshDatabase();
+  const door = await DatabaseFrontDoor.open(postgres.cluster);
+  t.after(() => door.close());
+  const database = new URL(url).pathname.slice(1);
+  const throughDoor = door.url(database);
+  const store = await PgLedgerStore.open(throughDoor, { poolSize: 2, hostId: 'lost-answer' });
+  t.after(() => store.close());
+  const key = auditKeyOf(initKeystore(makeTempDir('atm-pg-key-')).keystore);
+  const committer = new PgGroupCommitter({ store, url: throughDoor, auditKey: key, nowMs: () => Date.now() });
+  t.after(() => committer.close());
+  const account = {
+    username: 'lostans',
+    passwordHash: '$2b$04$x',
+    balanceCents: 5_00,
+    heldCents: 0,
+    failedLogins: 0,
+    lockedUntilMs: 0,
+    withdrawnDay: '2026-12-06',
+    withdrawnTodayCents: 0,
+    createdAtMs: 1,
+  };
+  const entry = { kioskId: 'kiosk-01', username: 'lostans', action: 'deposit' as const, outcome: 'ok' as const };
+  // Every COMMIT now waits for a synchronous standby that does not exist: the answer never comes.
+  const setStandbys = async (names: string): Promise<void> => {
+    await postgres.sql(`ALTER SYSTEM SET synchronous_standby_names = '${names}'`);
+    await postgres.sql('SELECT pg_reload_conf()');
+  };
+  await setStandbys('nobody');
+  t.after(() => setStandbys(''));
+  const submitted = store.locks.withKeys(['user:lostans'], async () => {
+    assert.equal(await store.getAccount('lostans'), null);
+    await committer.submit({ accounts: [account] }, [entry]);
+  });
+  await eventually(
+    async () => {
+      const waiting = await postgres.sql(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1",
+        [database],
+      );
+      return (waiting.rows[0] as { n: number }).n > 0 ? true : null;
+    },
+    'the COMMIT waiting for its standby',
+    10_000,
+    20,
+  );
+  // The connection dies with the COMMIT in flight. PostgreSQL keeps the commit (it is durable
+  // locally); the committer must find that out rather than tell the kiosk "declined".
+  door.moveTo(postgres.cluster);
+  await setStandbys('');
+  await submitted;
+  assert.equal(committer.outcomesResolved, 1);
+  assert.equal((await store.getAccount('lostans'))?.balanceCents, 5_00);
+  assert.equal((await store.getAuditHead()).seq, 1);
+
+  // The database unreachable for longer than the window: neither yes nor no.
+  const stuck = new PgGroupCommitter({
+    store,
+    url: throughDoor,
+    auditKey: key,
+    nowMs: () => Date.now(),
+    resolveWindowMs: 300,
+  });
+  t.after(() => stuck.close());
+  await setStandbys('nobody');
+  const unknown = store.locks.withKeys(['user:lostans'], async () => {
+    const read = await store.getAccount('lostans');
+    await stuck.submit({ accounts: [{ ...account, balanceCents: (read?.balanceCents ?? 0) + 1_00 }] }, [entry]);
+  });
+  await eventually(
+    async () => {
+      const waiting = await postgres.sql(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1",
+        [database],
+      );
+      return (waiting.rows[0] as { n: number }).n > 0 ? true : null;
+    },
+    'the second COMMIT waiting',
+    10_000,
+    20,
+  );
+  await door.close(); // and nothing answers on the database's address any more
+  await assert.rejects(unknown, (error: Error) => (error as { code?: string }).code === 'OUTCOME_UNKNOWN');
+  await setStandbys('');
 });
