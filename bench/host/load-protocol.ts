@@ -19,12 +19,23 @@ export interface SessionSlot {
   kioskIndex: number;
 }
 
-export interface WorkerJob {
-  script: ScriptName;
+/** One bank host's address; a step's sessions may be spread over several sharing one ledger. */
+export interface BankEndpoint {
   host: string;
   port: number;
+}
+
+/** A slot as a worker gets it: with the bank host (an index into the job's banks) it talks to. */
+export interface AssignedSlot extends SessionSlot {
+  bank: number;
+}
+
+export interface WorkerJob {
+  script: ScriptName;
+  /** The bank hosts (one, or several on one shared ledger); each slot names its own. */
+  banks: BankEndpoint[];
   kiosks: KioskCredential[];
-  slots: SessionSlot[];
+  slots: AssignedSlot[];
   /** Slots in the whole step, over every worker: the stride of a handshake loop's kiosks. */
   slotsTotal: number;
   password: string;

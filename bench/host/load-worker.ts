@@ -65,12 +65,14 @@ class Load {
     this.sessions = job.slots.map(() => null);
   }
 
-  private connect(kioskIndex: number): Promise<BankConnection> {
+  private connect(kioskIndex: number, bankIndex: number): Promise<BankConnection> {
     const kiosk = this.job.kiosks[kioskIndex % this.job.kiosks.length];
     if (kiosk === undefined) throw new Error('a load worker needs at least one kiosk');
+    const bank = this.job.banks[bankIndex % this.job.banks.length];
+    if (bank === undefined) throw new Error('a load worker needs at least one bank host');
     return BankConnection.connect({
-      host: this.job.host,
-      port: this.job.port,
+      host: bank.host,
+      port: bank.port,
       kioskId: kiosk.kioskId,
       psk: Buffer.from(kiosk.pskHex, 'hex'),
       requestTimeoutMs: 60_000,
@@ -98,7 +100,7 @@ class Load {
   async register(): Promise<void> {
     await inBatches(this.job.slots, OPENING_AT_ONCE_MAX, async (slot) => {
       if (!slot.registers || slot.username === null) return;
-      const connection = await this.connect(slot.kioskIndex);
+      const connection = await this.connect(slot.kioskIndex, slot.bank);
       try {
         const response = await connection.request({
           op: 'register',
@@ -117,7 +119,7 @@ class Load {
   async login(): Promise<number> {
     if (this.job.script === 'handshake') return 0;
     await inBatches(this.job.slots, OPENING_AT_ONCE_MAX, async (slot, index) => {
-      const connection = await this.connect(slot.kioskIndex);
+      const connection = await this.connect(slot.kioskIndex, slot.bank);
       this.sessions[index] = connection;
       if (slot.username === null || this.job.script === 'login') return;
       const response = await connection.request({
@@ -134,12 +136,12 @@ class Load {
     const startedMs = performance.now();
     const deadlineMs = startedMs + durationMs;
     const more = (): boolean => performance.now() < deadlineMs && this.issued < this.job.requestsMax;
-    await Promise.all(this.job.slots.map((slot, index) => this.run(index, slot.kioskIndex, more)));
+    await Promise.all(this.job.slots.map((slot, index) => this.run(index, slot.kioskIndex, slot.bank, more)));
     const ops = [...this.latencies.entries()].map(([op, list]) => ({ op, latenciesMs: list.take() }));
     return { ops, errors: this.errors, firstErrors: this.firstErrors, elapsedMs: performance.now() - startedMs };
   }
 
-  private async run(index: number, kioskIndex: number, more: () => boolean): Promise<void> {
+  private async run(index: number, kioskIndex: number, bankIndex: number, more: () => boolean): Promise<void> {
     const session = this.sessions[index] ?? null;
     try {
       switch (this.job.script) {
@@ -150,7 +152,7 @@ class Load {
             // after it), so no kiosk nears the bank's per-kiosk handshake rate (20/s, burst 40)
             // until the step passes ~20/s × the kiosks: ~5,000 handshakes/s with 256.
             const kiosk = kioskIndex + this.job.slotsTotal * turn;
-            const connection = await this.timed('handshake', () => this.connect(kiosk));
+            const connection = await this.timed('handshake', () => this.connect(kiosk, bankIndex));
             connection.close();
           }
           return;

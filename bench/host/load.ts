@@ -3,7 +3,16 @@
 // sessions, register the accounts, open and log in every session, then run the script for the
 // step's duration; the caller samples the bank around `go` through the hooks.
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, KioskCredential, ScriptName, SessionSlot, ToWorker, WorkerResult } from './load-protocol.js';
+import type {
+  AssignedSlot,
+  BankEndpoint,
+  FromWorker,
+  KioskCredential,
+  ScriptName,
+  SessionSlot,
+  ToWorker,
+  WorkerResult,
+} from './load-protocol.js';
 
 /** A worker's answer must come within this long (logins at cost 12 included). */
 const WORKER_REPLY_MS_MAX = 120_000;
@@ -16,8 +25,8 @@ export interface StepPlan {
 }
 
 export interface BankAddress {
-  host: string;
-  port: number;
+  /** Every host of the bank under test: slot i talks to host i mod their number. */
+  endpoints: readonly BankEndpoint[];
   kiosks: KioskCredential[];
 }
 
@@ -80,8 +89,9 @@ export class LoadGenerator {
   }
 
   /**
-   * Runs one step: slots are dealt round-robin to the workers. beforeGo runs once every session
-   * is open (sample the bank), afterGo once every worker is done and before the sessions close.
+   * Runs one step: slot i talks to bank host i mod hosts, and slots are dealt round-robin to
+   * the workers. beforeGo runs once every session is open (sample the bank), afterGo once every
+   * worker is done and before the sessions close.
    */
   async run(
     bank: BankAddress,
@@ -89,8 +99,12 @@ export class LoadGenerator {
     password: string,
     hooks: { beforeGo: () => Promise<void>; afterGo: () => Promise<void> },
   ): Promise<StepLoad> {
+    const slots = plan.slots.map((slot, slotIndex): AssignedSlot => ({
+      ...slot,
+      bank: slotIndex % bank.endpoints.length,
+    }));
     const shares = this.workers.map((_, workerIndex) =>
-      plan.slots.filter((_slot, slotIndex) => slotIndex % this.workers.length === workerIndex),
+      slots.filter((_slot, slotIndex) => slotIndex % this.workers.length === workerIndex),
     );
     const busy = this.workers.filter((_, index) => (shares[index]?.length ?? 0) > 0);
     const all = (message: ToWorker): Promise<FromWorker[]> => Promise.all(busy.map((worker) => worker.ask(message)));
@@ -100,8 +114,7 @@ export class LoadGenerator {
           type: 'prepare',
           job: {
             script: plan.script,
-            host: bank.host,
-            port: bank.port,
+            banks: [...bank.endpoints],
             kiosks: bank.kiosks,
             slots: shares[this.workers.indexOf(worker)] ?? [],
             slotsTotal: plan.slots.length,

@@ -1,7 +1,8 @@
 // What `atm bench` reports: one entry per step (a scenario at one session count), with the
 // client's view (throughput, latency percentiles) and the bank process's (CPU per request,
-// synced writes per request, peak RSS, event-loop delay). The JSON face is stable: other tools
-// read `scenarios[].name/sessions/requestsPerSecond/latencyMs`, and for a single mixed step
+// synced writes per request, peak RSS, event-loop delay; on PostgreSQL the database server's
+// CPU too). The JSON face is stable: other tools read `store`, `bankHosts`,
+// `scenarios[].name/sessions/requestsPerSecond/latencyMs`, and for a single mixed step
 // `requestsPerSecond` and `latencyMs.p99` at top level too.
 import type { CompareReport } from './compare.js';
 
@@ -17,9 +18,23 @@ export interface BankSide {
   /** The bank's CPU over the step as a share of one core (100 = one core busy). */
   cpuPercent: number | null;
   syncedWritesPerRequest: number | null;
+  /** Write requests (batches) per synced write: the group commit's group size. */
+  batchesPerSyncedWrite: number | null;
+  /** The PostgreSQL server's CPU (postmaster and backends) per request; null on LevelDB. */
+  databaseCpuMsPerRequest: number | null;
+  /** Over every bank host: the sum of each one's own peak. */
   peakRssMiB: number | null;
   eventLoopDelayMs: { p50: number; p99: number; max: number } | null;
   connections: number | null;
+  /** With several bank hosts, each one's own share (in --bank-hosts order); null with one. */
+  perHost: HostFigures[] | null;
+}
+
+export interface HostFigures {
+  /** Sessions open on the host at the end of the step (before they close). */
+  connections: number | null;
+  cpuPercent: number | null;
+  syncedWrites: number | null;
 }
 
 export interface StepReport {
@@ -39,7 +54,13 @@ export interface StepReport {
 export interface BenchReport {
   machine: string;
   node: string;
+  /** The ledger of the spawned bank; null: a running bank (--bank), whose store the bench cannot see. */
+  store: 'level' | 'postgres' | null;
+  /** `atm bank` processes sharing the ledger; the bank-side figures are their sums. */
+  bankHosts: number;
   bank: string;
+  /** On PostgreSQL: the server's version. */
+  database?: { postgres: string };
   bcryptCost: { throughput: number; login: number };
   scenarios: StepReport[];
   /** The mixed step's figures when exactly one ran (`atm bench --sessions N`). */
@@ -86,11 +107,18 @@ export function allLatencies(latencies: Map<string, Float64Array>): Float64Array
   return joined;
 }
 
+function storeName(report: BenchReport): string {
+  if (report.store === null) return 'that of the running bank';
+  const hosts = `${report.bankHosts} bank host${report.bankHosts === 1 ? '' : 's'}`;
+  return `${report.store === 'level' ? 'LevelDB' : 'PostgreSQL'}, ${hosts}`;
+}
+
 const dash = (value: number | null | undefined, unit = ''): string =>
   value === null || value === undefined ? '–' : `${value}${unit}`;
 
 /** The report for a person: one line per step. */
 export function formatReport(report: BenchReport): string {
+  const withDatabase = report.scenarios.some((step) => step.bank.databaseCpuMsPerRequest !== null);
   const header = [
     'scenario',
     'sessions',
@@ -100,7 +128,9 @@ export function formatReport(report: BenchReport): string {
     'p99.9 ms',
     'bank CPU ms/req',
     'bank CPU %',
+    ...(withDatabase ? ['db CPU ms/req'] : []),
     'syncs/req',
+    'writes/sync',
     'peak RSS MiB',
     'loop p99 ms',
     'errors',
@@ -114,7 +144,9 @@ export function formatReport(report: BenchReport): string {
     String(step.latencyMs.p999),
     dash(step.bank.cpuMsPerRequest),
     dash(step.bank.cpuPercent),
+    ...(withDatabase ? [dash(step.bank.databaseCpuMsPerRequest)] : []),
     dash(step.bank.syncedWritesPerRequest),
+    dash(step.bank.batchesPerSyncedWrite),
     dash(step.bank.peakRssMiB),
     dash(step.bank.eventLoopDelayMs?.p99),
     String(step.errors),
@@ -127,10 +159,23 @@ export function formatReport(report: BenchReport): string {
   const errors = report.scenarios
     .filter((step) => step.firstErrors.length > 0)
     .map((step) => `  ${step.name} @${step.sessions}: ${step.firstErrors.join('; ')}`);
+  const hosts = report.scenarios
+    .filter((step) => step.bank.perHost !== null)
+    .map(
+      (step) =>
+        `  ${step.name} @${step.sessions}: ` +
+        (step.bank.perHost ?? [])
+          .map(
+            (host, index) =>
+              `host ${index}: ${dash(host.connections)} sessions, CPU ${dash(host.cpuPercent, '%')}, ${dash(host.syncedWrites)} syncs`,
+          )
+          .join('; '),
+    );
   return [
-    `atm bench on ${report.machine}, node ${report.node}; bank: ${report.bank}`,
+    `atm bench on ${report.machine}, node ${report.node}; store: ${storeName(report)}; bank: ${report.bank}`,
     line(header),
     ...rows.map(line),
+    ...(hosts.length > 0 ? ['per bank host:', ...hosts] : []),
     ...(errors.length > 0 ? ['errors:', ...errors] : []),
     '',
   ].join('\n');

@@ -1,15 +1,19 @@
 // atm bench — the bank host's benchmark (what `npm run bench` runs first). The bank runs as its
-// own `atm bank` process on a fresh data dir (or is a running one: --bank, --key); the load
-// comes from worker threads; each scenario reports the client's view and the bank process's
-// own (bench/host/). Bounded: every step stops at --seconds or --requests.
+// own `atm bank` process on a fresh data dir (or is a running one: --bank, --key), its ledger
+// LevelDB or (--store postgres) a throw-away PostgreSQL cluster, shared by --bank-hosts 2
+// processes if asked; the load comes from worker threads; each scenario reports the client's
+// view and the bank process's own (bench/host/). Bounded: every step stops at --seconds or
+// --requests.
 import fs from 'node:fs';
 import {
   FULL_SESSIONS,
   QUICK_SESSIONS,
   SCENARIOS,
+  STORES,
   runBench,
   type BenchPlan,
   type ScenarioName,
+  type StoreName,
 } from '../../bench/host/run.js';
 import { formatReport } from '../../bench/host/report.js';
 import { scalingChartSvg } from '../../bench/host/chart.js';
@@ -18,9 +22,17 @@ import { ExitCode, UsageError, integerOption, parse, parseBank, printJson } from
 
 const USAGE = `usage: atm bench [--scenario LIST] [--sessions LIST] [--seconds 5] [--requests N] [--workers 2]
                  [--bcrypt-cost 12] [--no-telemetry] [--quick] [--compare] [--json] [--out FILE] [--svg FILE]
+                 [--store level | --store postgres [--bank-hosts 1|2]]
                  [--bank HOST:PORT --key FILE[,FILE…] [--bank-pid PID]]
 Measures the bank host: an \`atm bank\` process on a fresh data dir (LevelDB, synced commits,
 the embedded telemetry broker unless --no-telemetry) driven over loopback by load workers.
+--store postgres puts its ledger on PostgreSQL instead: the bench starts a throw-away cluster
+(fsync and synchronous_commit on, Unix socket only; PostgreSQL must be installed), migrates a
+fresh database and runs \`atm bank --store URL --host-id bench-0\` on it. --bank-hosts 2 adds
+a second \`atm bank\` (its own data dir, a copy of the keystore, --host-id bench-1) on the same
+database; session i then talks to host i mod 2, and the bank's figures (CPU, syncs, RSS) are the
+two processes' sums. Everything the bench started is stopped and removed at the end, on an
+error and on Ctrl-C.
 Scenarios (--scenario, comma-separated; all by default): ${SCENARIOS.join(', ')}.
   handshake  full secure-session handshakes per second at 1 and 16 concurrent
   balance    balance round trips at 64 sessions
@@ -53,6 +65,10 @@ function list(text: string, name: string, check: (item: string) => boolean): str
   return items;
 }
 
+function isStore(name: string): name is StoreName {
+  return (STORES as readonly string[]).includes(name);
+}
+
 function isScenario(name: string): name is ScenarioName {
   return (SCENARIOS as readonly string[]).includes(name);
 }
@@ -76,6 +92,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
       bank: { type: 'string' },
       key: { type: 'string' },
       'bank-pid': { type: 'string' },
+      store: { type: 'string' },
+      'bank-hosts': { type: 'string' },
     },
     USAGE,
   );
@@ -106,6 +124,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
       pid: values['bank-pid'] === undefined ? null : integerOption(values, 'bank-pid', 0, 1, 4_194_304),
     };
   }
+  const store = values.store ?? 'level';
+  if (typeof store !== 'string' || !isStore(store))
+    throw new UsageError(`--store (or ATM_STORE) takes level or postgres, not ${JSON.stringify(store)}\n${USAGE}`);
+  const bankHosts = integerOption(values, 'bank-hosts', 1, 1, 2);
+  if (bankHosts > 1 && store !== 'postgres')
+    throw new UsageError(`--bank-hosts ${bankHosts} needs --store postgres: only that ledger is shared\n${USAGE}`);
+  if (attach !== null && (values.store !== undefined || values['bank-hosts'] !== undefined))
+    throw new UsageError(`--bank measures a running bank as it is: no --store or --bank-hosts\n${USAGE}`);
   const plan: BenchPlan = {
     scenarios,
     sessions,
@@ -116,6 +142,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     bcryptCost: 4,
     loginBcryptCost: integerOption(values, 'bcrypt-cost', quick ? 4 : 12, 4, 15),
     telemetry: values['no-telemetry'] !== true,
+    store,
+    bankHosts,
     attach,
   };
   const json = values.json === true;

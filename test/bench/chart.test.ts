@@ -20,9 +20,12 @@ function step(name: string, sessions: number, requestsPerSecond: number, p99: nu
       cpuMsPerRequest: 0.3,
       cpuPercent: 100,
       syncedWritesPerRequest: 0.1,
+      batchesPerSyncedWrite: 2,
+      databaseCpuMsPerRequest: null,
       peakRssMiB: 100,
       eventLoopDelayMs: null,
       connections: sessions,
+      perHost: null,
     },
   };
 }
@@ -31,6 +34,8 @@ function report(steps: StepReport[], compare?: CompareReport): BenchReport {
   return {
     machine: '2 cores, 24 GiB',
     node: 'v20',
+    store: 'level',
+    bankHosts: 1,
     bank: 'atm bank <spawned>',
     bcryptCost: { throughput: 4, login: 12 },
     scenarios: steps,
