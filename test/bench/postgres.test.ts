@@ -35,9 +35,9 @@ interface Report {
   scenarios: Step[];
 }
 
-/** What a bench leaves in the temp dir if it does not clean up: its own dir, the cluster's. */
+/** What a bench leaves in the temp dir if it does not clean up: its own dir, the cluster's (mkdtemp's six). */
 const leftovers = (): string[] =>
-  fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('atm-bench-') || name.startsWith('atm-pg-'));
+  fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('atm-bench-') || /^atm-pg-[^-]{6}$/.test(name));
 
 /** Processes whose command line names a bench or cluster temp dir, still alive. */
 function leftoverProcesses(): string[] {
