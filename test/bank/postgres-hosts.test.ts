@@ -122,6 +122,39 @@ function expectOk<Approval extends OkResponse>(response: Approval | DeclineRespo
   return response;
 }
 
+/** An account and its audit entry, written straight through a store's committer (no bank in front). */
+function directWrite(username: string, balanceCents: number) {
+  const account = {
+    username,
+    passwordHash: '$2b$04$x',
+    balanceCents,
+    heldCents: 0,
+    failedLogins: 0,
+    lockedUntilMs: 0,
+    withdrawnDay: '2026-12-06',
+    withdrawnTodayCents: 0,
+    createdAtMs: 1,
+  };
+  const entry = { kioskId: 'kiosk-01', username, action: 'deposit' as const, outcome: 'ok' as const };
+  return { account, entry };
+}
+
+/** Resolves once a COMMIT in `database` waits for its synchronous standby. */
+function commitWaiting(database: string, what: string): Promise<true> {
+  return eventually(
+    async () => {
+      const waiting = await postgres.sql(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1",
+        [database],
+      );
+      return (waiting.rows[0] as { n: number }).n > 0 ? true : null;
+    },
+    what,
+    10_000,
+    20,
+  );
+}
+
 test('two hosts, one database: 200 concurrent withdrawals of 1.00 split across them against 100.00, exactly 100 succeed, one chain', async (t) => {
   const net = await network(t, 2);
   const funder = await net.loginAs(0, 'shared');
@@ -243,18 +276,7 @@ test('a write whose lock was lost (another writer moved the row) is refused, and
   const key = auditKeyOf(initKeystore(makeTempDir('atm-pg-key-')).keystore);
   const committer = new PgGroupCommitter({ store, url, auditKey: key, nowMs: () => Date.now() });
   t.after(() => committer.close());
-  const account = {
-    username: 'fenced',
-    passwordHash: '$2b$04$x',
-    balanceCents: 10_00,
-    heldCents: 0,
-    failedLogins: 0,
-    lockedUntilMs: 0,
-    withdrawnDay: '2026-12-06',
-    withdrawnTodayCents: 0,
-    createdAtMs: 1,
-  };
-  const entry = { kioskId: 'kiosk-01', username: 'fenced', action: 'deposit' as const, outcome: 'ok' as const };
+  const { account, entry } = directWrite('fenced', 10_00);
   await store.locks.withKeys(['user:fenced'], async () => {
     assert.equal(await store.getAccount('fenced'), null);
     await committer.submit({ accounts: [account] }, [entry]);
@@ -373,18 +395,7 @@ test('a COMMIT whose answer is lost is asked after, not guessed: it landed, so t
   const key = auditKeyOf(initKeystore(makeTempDir('atm-pg-key-')).keystore);
   const committer = new PgGroupCommitter({ store, url: throughDoor, auditKey: key, nowMs: () => Date.now() });
   t.after(() => committer.close());
-  const account = {
-    username: 'lostans',
-    passwordHash: '$2b$04$x',
-    balanceCents: 5_00,
-    heldCents: 0,
-    failedLogins: 0,
-    lockedUntilMs: 0,
-    withdrawnDay: '2026-12-06',
-    withdrawnTodayCents: 0,
-    createdAtMs: 1,
-  };
-  const entry = { kioskId: 'kiosk-01', username: 'lostans', action: 'deposit' as const, outcome: 'ok' as const };
+  const { account, entry } = directWrite('lostans', 5_00);
   // Every COMMIT now waits for a synchronous standby that does not exist: the answer never comes.
   const setStandbys = async (names: string): Promise<void> => {
     await postgres.sql(`ALTER SYSTEM SET synchronous_standby_names = '${names}'`);
@@ -396,18 +407,7 @@ test('a COMMIT whose answer is lost is asked after, not guessed: it landed, so t
     assert.equal(await store.getAccount('lostans'), null);
     await committer.submit({ accounts: [account] }, [entry]);
   });
-  await eventually(
-    async () => {
-      const waiting = await postgres.sql(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1",
-        [database],
-      );
-      return (waiting.rows[0] as { n: number }).n > 0 ? true : null;
-    },
-    'the COMMIT waiting for its standby',
-    10_000,
-    20,
-  );
+  await commitWaiting(database, 'the COMMIT waiting for its standby');
   // The connection dies with the COMMIT in flight. PostgreSQL keeps the commit (it is durable
   // locally); the committer must find that out rather than tell the kiosk "declined".
   door.moveTo(postgres.cluster);
@@ -431,18 +431,7 @@ test('a COMMIT whose answer is lost is asked after, not guessed: it landed, so t
     const read = await store.getAccount('lostans');
     await stuck.submit({ accounts: [{ ...account, balanceCents: (read?.balanceCents ?? 0) + 1_00 }] }, [entry]);
   });
-  await eventually(
-    async () => {
-      const waiting = await postgres.sql(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1",
-        [database],
-      );
-      return (waiting.rows[0] as { n: number }).n > 0 ? true : null;
-    },
-    'the second COMMIT waiting',
-    10_000,
-    20,
-  );
+  await commitWaiting(database, 'the second COMMIT waiting');
   await door.close(); // and nothing answers on the database's address any more
   await assert.rejects(unknown, (error: Error) => (error as { code?: string }).code === 'OUTCOME_UNKNOWN');
   await setStandbys('');
