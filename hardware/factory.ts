@@ -3,12 +3,16 @@
 // sees only the interfaces.
 import { AtmError, type CodeOf } from '../protocol/index.js';
 import { createSimDevices, type SimDevicesOptions } from './sim.js';
-import type { CashDispenser, Display, Keypad } from './types.js';
+import type { CashAcceptor, CashDispenser, Display, Keypad } from './types.js';
 
 export interface DeviceBundle {
   keypad: Keypad;
   display: Display;
   dispenser: CashDispenser;
+  /** The cash-in module, when the kiosk has one (without one it takes typed envelope deposits). */
+  acceptor?: CashAcceptor;
+  /** The sim's note slot, for the demo's keys: a note into the open slot. Only the sim has it. */
+  noteSlot?: { insert: (denominationCents: number | 'torn') => void; denominationsCents: readonly number[] };
   /** What the kiosk last asked the display to show, for the on-screen mirror panel. */
   mirror: { lines: () => string[]; onChange: (listener: () => void) => void };
 }
@@ -41,9 +45,19 @@ export const DeviceError = {
 
 export async function createDevices(spec: string, options: DriverOptions = {}): Promise<DeviceBundle> {
   if (spec === 'sim') {
-    const devices = createSimDevices(options.sim);
+    // The sim kiosk has a cash-in module unless told it has none (sim.acceptor: false).
+    const devices = createSimDevices({ ...options.sim, acceptor: options.sim?.acceptor ?? {} });
+    const acceptor = devices.acceptor;
     return {
       ...devices,
+      ...(acceptor === undefined
+        ? {}
+        : {
+            noteSlot: {
+              insert: (denominationCents) => void acceptor.insert(denominationCents),
+              denominationsCents: acceptor.denominationsCents,
+            },
+          }),
       mirror: {
         lines: () => devices.display.lines(),
         onChange: (listener) => void devices.display.onChange(() => listener()),

@@ -7,6 +7,7 @@ import type { Display, KeyName, Keypad, Unsubscribe } from './types.js';
 import { Listeners } from './listeners.js';
 import { SimDevice } from './sim-device.js';
 import { SimDispenser, type SimDispenserOptions } from './sim-dispenser.js';
+import { SimAcceptor, type SimAcceptorOptions } from './sim-acceptor.js';
 
 export {
   SIM_CASSETTES_DEFAULT,
@@ -16,6 +17,15 @@ export {
   takeNotes,
 } from './cash.js';
 export { SimDispenser, type SimDispenserOptions } from './sim-dispenser.js';
+export {
+  SimAcceptor,
+  SIM_ACCEPTED_DENOMINATIONS_DEFAULT,
+  SIM_DEPOSIT_CAPACITY_DEFAULT,
+  escrowOf,
+  notesIn,
+  type InsertOutcome,
+  type SimAcceptorOptions,
+} from './sim-acceptor.js';
 
 /** The keyboard as a keypad: the UI calls press() for each mapped key (see keymap.ts). */
 export class SimKeypad extends SimDevice implements Keypad {
@@ -124,6 +134,8 @@ export class SimDisplay extends SimDevice implements Display {
 export interface SimDevicesOptions {
   display?: SimDisplayOptions;
   dispenser?: SimDispenserOptions;
+  /** A cash-in module with these options; absent or false: a kiosk that takes no notes. */
+  acceptor?: SimAcceptorOptions | false;
 }
 
 /** The sim devices, typed as themselves so callers keep the test powers. Not yet opened. */
@@ -131,12 +143,16 @@ export interface SimDevices {
   keypad: SimKeypad;
   display: SimDisplay;
   dispenser: SimDispenser;
+  acceptor?: SimAcceptor;
 }
 
 export function createSimDevices(options: SimDevicesOptions = {}): SimDevices {
-  return {
+  const devices: SimDevices = {
     keypad: new SimKeypad(),
     display: new SimDisplay(options.display),
     dispenser: new SimDispenser(options.dispenser),
   };
+  if (options.acceptor !== undefined && options.acceptor !== false)
+    devices.acceptor = new SimAcceptor(options.acceptor);
+  return devices;
 }

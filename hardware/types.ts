@@ -1,10 +1,10 @@
 // [Seam] The kiosk's devices. Each interface is the contract for every driver (sim now;
 // serial and firmata later): the kiosk never imports a driver, only these types.
 
-import type { Cassette, DeviceState, DispenseFault, KeyName } from '../protocol/index.js';
+import type { Cassette, CashInFault, DeviceState, DispenseFault, KeyName } from '../protocol/index.js';
 
 /** The device vocabulary lives in protocol/devices.ts: the serial line codec speaks it too. */
-export type { Cassette, DeviceState, DispenseFault, KeyName };
+export type { Cassette, CashInFault, DeviceState, DispenseFault, KeyName };
 export { KEY_NAMES } from '../protocol/index.js';
 
 export type Unsubscribe = () => void;
@@ -68,8 +68,65 @@ export interface CashDispenser {
   onState(listener: (state: DeviceState) => void): Unsubscribe;
 }
 
+/**
+ * What the escrow of a cash-in module holds: the notes counted, by denomination (largest first,
+ * only denominations with notes), their total, and how many notes were refused (torn, unknown,
+ * counterfeit: handed straight back through the slot, never in the escrow).
+ */
+export interface EscrowCount {
+  notes: Cassette[];
+  totalCents: number;
+  rejected: number;
+}
+
+/** The result of every cash-in step: the escrow as it stands afterwards, and why it failed if it did. */
+export type CashInResult =
+  { ok: true; escrow: EscrowCount } | { ok: false; fault: CashInFault; detail: string; escrow: EscrowCount };
+
+/**
+ * A cash-in module (note acceptor with an escrow), as on a deposit-taking ATM. Notes pass a
+ * validator into the escrow, where they wait while the customer confirms and the bank answers;
+ * only then are they stored into the cassette (approved) or handed back (cancelled, declined).
+ * Contract:
+ * - The escrow is physical: it keeps its notes across close()/open() and a power cut, so escrow()
+ *   after open() is what a restart must resolve (store or return, as the bank's answer says).
+ * - openSlot() lets notes in; each counted or refused note changes escrow() and is heard by onEscrow
+ *   listeners; closeSlot() stops that and answers the final count. Notes arrive only while the slot is
+ *   open; an escrow holding ESCROW_NOTES_MAX notes refuses more (counted as rejected).
+ * - store() moves the whole escrow into the cassette; returnNotes() presents it at the slot and
+ *   resolves once the customer took the notes, or with the 'notTaken' fault once they were retained
+ *   (pulled back into the retain bin after the take timeout). Both empty the escrow when ok.
+ * - Every method resolves (never rejects) with a CashInResult: a fault ('jam', 'cassetteFull',
+ *   'offline', 'hardwareError', 'busy' for a step while another runs) leaves the escrow as it was,
+ *   so the caller can try again or report it; notes are never lost or counted twice.
+ * - cassette() is what the deposit cassette holds, per denomination; capacityNotes bounds it.
+ * - state() and onState as for the other devices: 'deviceBusy' while the slot is open or notes move.
+ */
+export interface CashAcceptor {
+  readonly kind: string;
+  /** Denominations it accepts, largest first: the screen tells the customer. */
+  readonly denominationsCents: readonly number[];
+  readonly capacityNotes: number;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  state(): DeviceState;
+  escrow(): EscrowCount;
+  cassette(): Cassette[];
+  openSlot(): Promise<CashInResult>;
+  closeSlot(): Promise<CashInResult>;
+  store(): Promise<CashInResult>;
+  returnNotes(): Promise<CashInResult>;
+  onEscrow(listener: (escrow: EscrowCount) => void): Unsubscribe;
+  onState(listener: (state: DeviceState) => void): Unsubscribe;
+}
+
+/** Bounds the escrow, as the mechanism's stack does (a typical escrow holds 30–100 notes). */
+export const ESCROW_NOTES_MAX = 50;
+
 export interface Devices {
   keypad: Keypad;
   display: Display;
   dispenser: CashDispenser;
+  /** Absent on a kiosk without a cash-in module: it takes no deposits. */
+  acceptor?: CashAcceptor;
 }

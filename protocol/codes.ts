@@ -63,6 +63,8 @@ export const CODE_GROUPS = {
   flash: ['AVRDUDE_MISSING', 'HEX_MISSING', 'HEX_HASH_MISMATCH', 'FLASH_FAILED', 'BAD_BOARD'],
   /** [ATM-4.12] Why a dispenser gave out less than asked (protocol/devices.ts; the serial line's words). */
   dispenseFault: ['jam', 'cashLow', 'cannotMake', 'offline', 'hardwareError'],
+  /** [ATM-4.12] Why the cash-in module could not count, store or return notes (protocol/devices.ts). */
+  cashInFault: ['jam', 'cassetteFull', 'notTaken', 'offline', 'hardwareError', 'busy'],
   /** [ATM-4.12] The kiosk's own journal (kiosk/journal.ts). */
   journal: ['JOURNAL_CORRUPT'],
   /** [ATM-4.12] Telemetry's MQTT encoder (telemetry/mqtt-publish.ts). */
@@ -101,6 +103,8 @@ export type SessionCloseReason = CodeOf<'sessionClose'>;
 
 export type DispenseFault = CodeOf<'dispenseFault'>;
 export const DISPENSE_FAULTS: readonly DispenseFault[] = CODE_GROUPS.dispenseFault;
+export type CashInFault = CodeOf<'cashInFault'>;
+export const CASH_IN_FAULTS: readonly CashInFault[] = CODE_GROUPS.cashInFault;
 
 export function isCodeOf<Group extends CodeGroup>(group: Group, value: unknown): value is CodeOf<Group> {
   return typeof value === 'string' && (CODE_GROUPS[group] as readonly string[]).includes(value);

@@ -79,3 +79,5 @@ export interface Cassette {
 
 /** Why a dispense gave out less than asked: one group of the code catalogue (protocol/codes.ts). */
 export type { DispenseFault } from './codes.js';
+/** Why the cash-in module could not count, store or return notes: one group of the code catalogue. */
+export type { CashInFault } from './codes.js';

@@ -3,8 +3,12 @@
 // keypad map. [DESIGN §5]
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   KEY_NAMES,
+  SimAcceptor,
   KEYBOARD_MAP_TABLE,
   SIM_CASSETTES_DEFAULT,
   SimDispenser,
@@ -18,6 +22,9 @@ import {
 } from '../../hardware/index.js';
 import type { Cassette, DispenseResult, KeyName } from '../../hardware/index.js';
 import {
+  acceptorContract,
+  CONTRACT_ACCEPTED,
+  CONTRACT_CAPACITY_NOTES,
   dispenserContract,
   displayContract,
   faultOf,
@@ -29,6 +36,36 @@ const detailOf = (result: DispenseResult): string => (result.ok ? '' : result.de
 
 // ---------------------------------------------------------------------------------------------
 // The contracts against the sim drivers.
+
+acceptorContract('sim', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atm-acceptor-'));
+  const options = {
+    denominationsCents: CONTRACT_ACCEPTED,
+    capacityNotes: CONTRACT_CAPACITY_NOTES,
+    stateFile: path.join(dir, 'cash-in.json'),
+  };
+  let acceptor = new SimAcceptor(options);
+  return {
+    get acceptor() {
+      return acceptor;
+    },
+    insert: async (note) => void acceptor.insert(note),
+    jamNext: async () => acceptor.jamNext(),
+    clearJam: async () => acceptor.clearJam(),
+    leaveNextReturn: async () => acceptor.leaveNextReturn(),
+    unplug: async () => acceptor.unplug(),
+    replug: async () => acceptor.replug(),
+    restart: async () => {
+      await acceptor.close();
+      acceptor = new SimAcceptor(options);
+      return acceptor;
+    },
+    dispose: async () => {
+      await acceptor.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
 keypadContract('sim', async () => {
   const keypad = new SimKeypad();

@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KEY_NAMES } from '../../hardware/index.js';
 import type {
+  CashAcceptor,
+  CashInFault,
+  CashInResult,
+  EscrowCount,
   CashDispenser,
   Cassette,
   DeviceState,
@@ -317,4 +321,153 @@ export function dispenserContract(
       assert.deepEqual(states, ['offline', 'online']);
     },
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cash-in module (CashAcceptor). The harness inserts notes as a customer would.
+
+export interface AcceptorHarness {
+  readonly acceptor: CashAcceptor;
+  /** A note into the slot (a denomination, or 'torn' for one the validator refuses). */
+  readonly insert: (note: number | 'torn') => Promise<void>;
+  /** The next store or return jams with the notes in the escrow. */
+  readonly jamNext: () => Promise<void>;
+  readonly clearJam: () => Promise<void>;
+  /** The customer does not take the next returned notes. */
+  readonly leaveNextReturn: () => Promise<void>;
+  readonly unplug: () => Promise<void>;
+  readonly replug: () => Promise<void>;
+  /** Power off and on again (a new driver on the same device): what the escrow kept. */
+  readonly restart: () => Promise<CashAcceptor>;
+  readonly dispose: () => Promise<void>;
+}
+
+/** Accepted by every contract acceptor: 20.00 and 10.00 notes, a cassette of 5 notes. */
+export const CONTRACT_ACCEPTED: readonly number[] = [2000, 1000];
+export const CONTRACT_CAPACITY_NOTES = 5;
+
+const cashInFault = (result: CashInResult): CashInFault | null => (result.ok ? null : result.fault);
+
+export function acceptorContract(name: string, build: () => Promise<AcceptorHarness>): void {
+  const withAcceptor = (title: string, body: (harness: AcceptorHarness) => Promise<void>): void => {
+    test(`${name} cash-in: ${title}`, async () => {
+      const harness = await build();
+      try {
+        await harness.acceptor.open();
+        await body(harness);
+      } finally {
+        await harness.dispose();
+      }
+    });
+  };
+
+  withAcceptor('notes are counted into the escrow by denomination, refused ones counted apart', async (h) => {
+    const heard: EscrowCount[] = [];
+    h.acceptor.onEscrow((escrow) => heard.push(escrow));
+    assert.deepEqual(await h.acceptor.openSlot(), { ok: true, escrow: { notes: [], totalCents: 0, rejected: 0 } });
+    assert.equal(h.acceptor.state(), 'deviceBusy');
+    for (const note of [2000, 1000, 2000, 'torn', 500] as const) await h.insert(note);
+    const expected = {
+      notes: [
+        { denominationCents: 2000, count: 2 },
+        { denominationCents: 1000, count: 1 },
+      ],
+      totalCents: 5000,
+      rejected: 2,
+    };
+    assert.deepEqual(h.acceptor.escrow(), expected);
+    assert.deepEqual(heard.at(-1), expected);
+    assert.deepEqual(await h.acceptor.closeSlot(), { ok: true, escrow: expected });
+    assert.equal(h.acceptor.state(), 'online');
+  });
+
+  withAcceptor('no note is counted while the slot is closed', async (h) => {
+    await h.insert(2000);
+    assert.deepEqual(h.acceptor.escrow(), { notes: [], totalCents: 0, rejected: 0 });
+  });
+
+  withAcceptor('store moves the escrow into the cassette, exactly once', async (h) => {
+    await h.acceptor.openSlot();
+    await h.insert(2000);
+    await h.insert(2000);
+    await h.acceptor.closeSlot();
+    assert.deepEqual(await h.acceptor.store(), { ok: true, escrow: { notes: [], totalCents: 0, rejected: 0 } });
+    assert.deepEqual(h.acceptor.cassette(), [{ denominationCents: 2000, count: 2 }]);
+    await h.acceptor.store();
+    assert.deepEqual(h.acceptor.cassette(), [{ denominationCents: 2000, count: 2 }]);
+  });
+
+  withAcceptor('returned notes leave the escrow and never reach the cassette', async (h) => {
+    await h.acceptor.openSlot();
+    await h.insert(1000);
+    await h.acceptor.closeSlot();
+    assert.equal((await h.acceptor.returnNotes()).ok, true);
+    assert.equal(h.acceptor.escrow().totalCents, 0);
+    assert.deepEqual(h.acceptor.cassette(), []);
+  });
+
+  withAcceptor('notes not taken back are retained and reported, not kept in the escrow', async (h) => {
+    await h.acceptor.openSlot();
+    await h.insert(2000);
+    await h.acceptor.closeSlot();
+    await h.leaveNextReturn();
+    const result = await h.acceptor.returnNotes();
+    assert.equal(cashInFault(result), 'notTaken');
+    assert.equal(h.acceptor.escrow().totalCents, 0);
+    assert.deepEqual(h.acceptor.cassette(), []);
+  });
+
+  withAcceptor('a jam keeps the notes in the escrow until cleared; nothing is lost', async (h) => {
+    const states = recordStates(h.acceptor);
+    await h.acceptor.openSlot();
+    await h.insert(2000);
+    await h.acceptor.closeSlot();
+    await h.jamNext();
+    assert.equal(cashInFault(await h.acceptor.store()), 'jam');
+    assert.equal(h.acceptor.state(), 'hardwareError');
+    assert.equal(h.acceptor.escrow().totalCents, 2000);
+    assert.equal(cashInFault(await h.acceptor.store()), 'jam');
+    await h.clearJam();
+    assert.equal(h.acceptor.state(), 'online');
+    assert.ok(states.includes('hardwareError'));
+    assert.equal((await h.acceptor.store()).ok, true);
+    assert.deepEqual(h.acceptor.cassette(), [{ denominationCents: 2000, count: 1 }]);
+  });
+
+  withAcceptor('a full cassette refuses to store and keeps the escrow', async (h) => {
+    await h.acceptor.openSlot();
+    for (let note = 0; note < CONTRACT_CAPACITY_NOTES + 1; note += 1) await h.insert(1000);
+    await h.acceptor.closeSlot();
+    const result = await h.acceptor.store();
+    assert.equal(cashInFault(result), 'cassetteFull');
+    assert.equal(h.acceptor.escrow().totalCents, (CONTRACT_CAPACITY_NOTES + 1) * 1000);
+    assert.equal((await h.acceptor.returnNotes()).ok, true);
+  });
+
+  withAcceptor('unplugged: every step answers offline and the escrow is kept', async (h) => {
+    await h.acceptor.openSlot();
+    await h.insert(2000);
+    await h.acceptor.closeSlot();
+    await h.unplug();
+    assert.equal(h.acceptor.state(), 'offline');
+    assert.equal(cashInFault(await h.acceptor.store()), 'offline');
+    await h.replug();
+    assert.equal(h.acceptor.state(), 'online');
+    assert.equal(h.acceptor.escrow().totalCents, 2000);
+  });
+
+  withAcceptor('the escrow survives a power cut: a restarted driver finds the notes', async (h) => {
+    await h.acceptor.openSlot();
+    await h.insert(2000);
+    await h.insert(1000);
+    const restarted = await h.restart();
+    await restarted.open();
+    assert.equal(restarted.escrow().totalCents, 3000);
+    assert.equal((await restarted.store()).ok, true);
+    assert.deepEqual(restarted.cassette(), [
+      { denominationCents: 2000, count: 1 },
+      { denominationCents: 1000, count: 1 },
+    ]);
+    await restarted.close();
+  });
 }
