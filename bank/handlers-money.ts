@@ -56,7 +56,7 @@ function answerRepeat(
     : core.declined(session, request.id, base, DeclineCode.DUPLICATE_TXN, undefined, request.txnId);
 }
 
-export async function onDeposit(
+export function onDeposit(
   core: ServiceCore,
   session: SessionContext,
   request: Extract<Request, { op: 'deposit' }>,
@@ -64,6 +64,42 @@ export async function onDeposit(
   const username = session.username;
   const base: ActionBase = { action: 'deposit', username, amountCents: safeAmount(request.amountCents) };
   if (username === null) return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN);
+  return creditDeposit(core, session, request, base, username);
+}
+
+/**
+ * [ATM-4.13] A deposit the kiosk asked for and got no answer to (the link dropped, the kiosk lost
+ * power): asked again under the same id, for the customer who confirmed it, whose session is gone.
+ * A repeat gets the first answer ('replayed'); an id the bank never saw is credited now, because
+ * the customer's notes are in the kiosk's escrow and the kiosk journaled the deposit before asking.
+ * The kiosk is trusted here as it is for counting the notes in the first place; the deposit
+ * limits apply as to any deposit, and the audit names the kiosk.
+ */
+export async function onDepositResolve(
+  core: ServiceCore,
+  session: SessionContext,
+  request: Extract<Request, { op: 'deposit.resolve' }>,
+): Promise<Handled> {
+  const base: ActionBase = {
+    action: 'deposit.resolve',
+    username: request.username,
+    amountCents: safeAmount(request.amountCents),
+  };
+  // A logged-in session may resolve only its own customer's deposits.
+  if (session.username !== null && session.username !== request.username)
+    return core.declined(session, request.id, base, DeclineCode.NOT_LOGGED_IN, undefined, request.txnId);
+  if ((await core.readAccount(request.username)) === null)
+    return core.declined(session, request.id, base, DeclineCode.INVALID_USERNAME, undefined, request.txnId);
+  return creditDeposit(core, session, request, base, request.username);
+}
+
+function creditDeposit(
+  core: ServiceCore,
+  session: SessionContext,
+  request: { id: number; txnId: string; amountCents: number },
+  base: ActionBase,
+  username: string,
+): Promise<Handled> {
   return core.locks.withKeys([`txn:${request.txnId}`, `user:${username}`], async () => {
     // model: protocol/settlement.pml, Bank b_request (the whole handler is one step under these locks)
     const existing = await core.options.store.getTxn(request.txnId);

@@ -6,7 +6,7 @@
 import { DeclineCode, rethrowAssertion } from '../protocol/index.js';
 import type { ApprovalOf, Request } from '../protocol/index.js';
 import { onHandover, onLogin, onLogout, onRegister, onResume, onUsernameCheck } from './handlers-session.js';
-import { onBalance, onDeposit, onHold, onPost, onVoid } from './handlers-money.js';
+import { onBalance, onDeposit, onDepositResolve, onHold, onPost, onVoid } from './handlers-money.js';
 import { sweepExpiredHolds } from './holds.js';
 import { ServiceCore, decline, type DeviceReport, type Handled, type SessionContext } from './service-core.js';
 
@@ -51,6 +51,8 @@ export class BankService extends ServiceCore {
         return onBalance(this, session, request);
       case 'deposit':
         return onDeposit(this, session, request);
+      case 'deposit.resolve':
+        return onDepositResolve(this, session, request);
       case 'withdraw.hold':
         return onHold(this, session, request);
       case 'withdraw.post':

@@ -122,7 +122,7 @@ export class SimAcceptor extends SimDevice implements CashAcceptor {
       this.clearEscrow();
       return {
         ok: false,
-        fault: 'notTaken',
+        fault: 'notesNotTaken',
         detail: `${notesIn(retained)} notes (${retained.totalCents} cents) not taken back: retained`,
         escrow: this.escrow(),
       };
@@ -177,9 +177,9 @@ export class SimAcceptor extends SimDevice implements CashAcceptor {
 
   private refusal(): CashInResult | null {
     const state = this.state();
-    if (state === 'offline') return this.failure('offline', 'the cash-in module is offline');
-    if (this.jammed) return this.failure('jam', 'the escrow is jammed: a technician must clear it');
-    if (this.moving) return this.failure('busy', 'notes are moving: one step at a time');
+    if (state === 'offline') return this.failure('cashInOffline', 'the cash-in module is offline');
+    if (this.jammed) return this.failure('escrowJam', 'the escrow is jammed: a technician must clear it');
+    if (this.moving) return this.failure('cashInBusy', 'notes are moving: one step at a time');
     return null;
   }
 
@@ -192,7 +192,7 @@ export class SimAcceptor extends SimDevice implements CashAcceptor {
       this.jamArmed = false;
       this.jammed = true;
       this.refreshState();
-      return this.failure('jam', `notes jammed in the escrow during ${what}`);
+      return this.failure('escrowJam', `notes jammed in the escrow during ${what}`);
     }
     this.moving = true;
     this.refreshState();

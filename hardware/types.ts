@@ -94,10 +94,10 @@ export type CashInResult =
  *   listeners; closeSlot() stops that and answers the final count. Notes arrive only while the slot is
  *   open; an escrow holding ESCROW_NOTES_MAX notes refuses more (counted as rejected).
  * - store() moves the whole escrow into the cassette; returnNotes() presents it at the slot and
- *   resolves once the customer took the notes, or with the 'notTaken' fault once they were retained
+ *   resolves once the customer took the notes, or with the 'notesNotTaken' fault once they were retained
  *   (pulled back into the retain bin after the take timeout). Both empty the escrow when ok.
- * - Every method resolves (never rejects) with a CashInResult: a fault ('jam', 'cassetteFull',
- *   'offline', 'hardwareError', 'busy' for a step while another runs) leaves the escrow as it was,
+ * - Every method resolves (never rejects) with a CashInResult: a fault ('escrowJam', 'cassetteFull',
+ *   'cashInOffline', 'cashInFault', 'cashInBusy' for a step while another runs) leaves the escrow as it was,
  *   so the caller can try again or report it; notes are never lost or counted twice.
  * - cassette() is what the deposit cassette holds, per denomination; capacityNotes bounds it.
  * - state() and onState as for the other devices: 'deviceBusy' while the slot is open or notes move.

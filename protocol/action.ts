@@ -12,6 +12,7 @@ const REQUEST_OPS = [
   'logout',
   'balance',
   'deposit',
+  'deposit.resolve',
   'withdraw.hold',
   'withdraw.post',
   'withdraw.void',

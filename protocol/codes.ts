@@ -64,7 +64,7 @@ export const CODE_GROUPS = {
   /** [ATM-4.12] Why a dispenser gave out less than asked (protocol/devices.ts; the serial line's words). */
   dispenseFault: ['jam', 'cashLow', 'cannotMake', 'offline', 'hardwareError'],
   /** [ATM-4.12] Why the cash-in module could not count, store or return notes (protocol/devices.ts). */
-  cashInFault: ['jam', 'cassetteFull', 'notTaken', 'offline', 'hardwareError', 'busy'],
+  cashInFault: ['escrowJam', 'cassetteFull', 'notesNotTaken', 'cashInOffline', 'cashInFault', 'cashInBusy'],
   /** [ATM-4.12] The kiosk's own journal (kiosk/journal.ts). */
   journal: ['JOURNAL_CORRUPT'],
   /** [ATM-4.12] Telemetry's MQTT encoder (telemetry/mqtt-publish.ts). */

@@ -51,6 +51,8 @@ export type Request =
   | { id: number; op: 'logout' }
   | { id: number; op: 'balance' }
   | { id: number; op: 'deposit'; txnId: string; amountCents: number }
+  /** [ATM-4.13] A deposit whose answer was lost, asked again by the kiosk with the same id (no login needed). */
+  | { id: number; op: 'deposit.resolve'; txnId: string; username: string; amountCents: number }
   | { id: number; op: 'withdraw.hold'; txnId: string; amountCents: number }
   | { id: number; op: 'withdraw.post'; txnId: string; dispensedCents: number }
   | { id: number; op: 'withdraw.void'; txnId: string; reason: string }
@@ -98,6 +100,7 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   logout: {},
   balance: {},
   deposit: { txnId: 'txnId', amountCents: 'cents' },
+  'deposit.resolve': { txnId: 'txnId', username: 'username', amountCents: 'cents' },
   'withdraw.hold': { txnId: 'txnId', amountCents: 'cents' },
   'withdraw.post': { txnId: 'txnId', dispensedCents: 'cents' },
   'withdraw.void': { txnId: 'txnId', reason: 'string' },

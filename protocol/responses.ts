@@ -16,6 +16,7 @@ export interface ApprovalFields {
   logout: object;
   balance: { balanceCents: number };
   deposit: { txnId: string; balanceCents: number };
+  'deposit.resolve': { txnId: string; balanceCents: number };
   'withdraw.hold': { txnId: string; heldCents: number; holdExpiresAt: string };
   'withdraw.post': { txnId: string; postedCents: number; balanceCents: number };
   'withdraw.void': { txnId: string; postedCents: number; balanceCents: number };
@@ -52,6 +53,7 @@ const approvalSchemas: Record<RequestOp, ApprovalSchema> = {
   logout: { required: {} },
   balance: { required: { balanceCents: 'centsOrZero' } },
   deposit: { required: { txnId: 'txnId', balanceCents: 'centsOrZero' } },
+  'deposit.resolve': { required: { txnId: 'txnId', balanceCents: 'centsOrZero' } },
   'withdraw.hold': { required: { txnId: 'txnId', heldCents: 'cents', holdExpiresAt: 'isoTime' } },
   'withdraw.post': { required: { txnId: 'txnId', postedCents: 'centsOrZero', balanceCents: 'centsOrZero' } },
   'withdraw.void': { required: { txnId: 'txnId', postedCents: 'centsOrZero', balanceCents: 'centsOrZero' } },

@@ -237,6 +237,45 @@ test('a repeated deposit txnId credits once and returns the first answer, even a
   );
 });
 
+test('[ATM-4.13] deposit.resolve: a lost answer asked again without a login is answered once, an unseen id is credited once', async (t) => {
+  const bank = await start(t);
+  const customer = await session(t, bank, 'resolver');
+  await session(t, bank, 'other');
+  const original = expectOk(await customer.request({ op: 'deposit', txnId: 'resolve-0001', amountCents: 6000 }));
+  // The link dropped: a new session with no customer asks again under the same id.
+  const kiosk = await session(t, bank);
+  const resolve = { op: 'deposit.resolve', txnId: 'resolve-0001', username: 'resolver', amountCents: 6000 } as const;
+  assert.deepEqual(withoutId(expectOk(await kiosk.request(resolve))), withoutId(original));
+  // The power cut came before the request left: the bank never saw the id, and credits it now, once.
+  const unseen = { ...resolve, txnId: 'resolve-0002', amountCents: 2000 };
+  expectOk(await kiosk.request(unseen));
+  expectOk(await kiosk.request(unseen));
+  assert.equal(await balanceOf(customer), 8000);
+  // The same id for other content, another customer's session, an unknown name: refused, nothing moves.
+  expectDecline(await kiosk.request({ ...resolve, amountCents: 6500 }), 'DUPLICATE_TXN');
+  const other = await session(t, bank, 'other');
+  expectDecline(await other.request({ ...resolve, txnId: 'resolve-0003' }), 'NOT_LOGGED_IN');
+  expectDecline(
+    await kiosk.request({ ...resolve, txnId: 'resolve-0004', username: 'nobody-here' }),
+    'INVALID_USERNAME',
+  );
+  assert.equal(await balanceOf(customer), 8000);
+  const records = auditRecords(bank.dataDir).filter((record) => record.txnId?.startsWith('resolve-') === true);
+  assert.deepEqual(
+    records.map((record) => [record.action, record.txnId, record.outcome]),
+    [
+      ['deposit', 'resolve-0001', 'ok'],
+      ['deposit.resolve', 'resolve-0001', 'replayed'],
+      ['deposit.resolve', 'resolve-0002', 'ok'],
+      ['deposit.resolve', 'resolve-0002', 'replayed'],
+      ['deposit.resolve', 'resolve-0001', 'DUPLICATE_TXN'],
+      ['deposit.resolve', 'resolve-0003', 'NOT_LOGGED_IN'],
+      ['deposit.resolve', 'resolve-0004', 'INVALID_USERNAME'],
+    ],
+  );
+  assertAuditVerifies(bank.dataDir);
+});
+
 test('a repeated hold returns the same hold and reserves once; a repeated post debits once', async (t) => {
   const bank = await start(t);
   const kiosk = await session(t, bank, 'holdrepeat');

@@ -288,7 +288,7 @@ export function dispenserContract(
       // 14000 = 5000 × 2 + 2000 × 2, presented largest first: 5000, 5000, 2000, then the jam.
       const result = await dispenser.dispense(14_000);
       assert.equal(result.ok, false);
-      assert.equal(faultOf(result), 'jam');
+      assert.equal(faultOf(result), 'escrowJam');
       assert.equal(result.dispensedCents, 12_000);
       assert.deepEqual(dispenser.cassettes(), [
         { denominationCents: 5000, count: 1 },
@@ -412,7 +412,7 @@ export function acceptorContract(name: string, build: () => Promise<AcceptorHarn
     await h.acceptor.closeSlot();
     await h.leaveNextReturn();
     const result = await h.acceptor.returnNotes();
-    assert.equal(cashInFault(result), 'notTaken');
+    assert.equal(cashInFault(result), 'notesNotTaken');
     assert.equal(h.acceptor.escrow().totalCents, 0);
     assert.deepEqual(h.acceptor.cassette(), []);
   });
@@ -423,10 +423,10 @@ export function acceptorContract(name: string, build: () => Promise<AcceptorHarn
     await h.insert(2000);
     await h.acceptor.closeSlot();
     await h.jamNext();
-    assert.equal(cashInFault(await h.acceptor.store()), 'jam');
+    assert.equal(cashInFault(await h.acceptor.store()), 'escrowJam');
     assert.equal(h.acceptor.state(), 'hardwareError');
     assert.equal(h.acceptor.escrow().totalCents, 2000);
-    assert.equal(cashInFault(await h.acceptor.store()), 'jam');
+    assert.equal(cashInFault(await h.acceptor.store()), 'escrowJam');
     await h.clearJam();
     assert.equal(h.acceptor.state(), 'online');
     assert.ok(states.includes('hardwareError'));
@@ -450,7 +450,7 @@ export function acceptorContract(name: string, build: () => Promise<AcceptorHarn
     await h.acceptor.closeSlot();
     await h.unplug();
     assert.equal(h.acceptor.state(), 'offline');
-    assert.equal(cashInFault(await h.acceptor.store()), 'offline');
+    assert.equal(cashInFault(await h.acceptor.store()), 'cashInOffline');
     await h.replug();
     assert.equal(h.acceptor.state(), 'online');
     assert.equal(h.acceptor.escrow().totalCents, 2000);

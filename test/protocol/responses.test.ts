@@ -22,6 +22,7 @@ const approvals: Record<RequestOp, Record<string, unknown>> = {
   logout: {},
   balance: { balanceCents: 0 },
   deposit: { txnId: 'txn-00000001', balanceCents: 1500 },
+  'deposit.resolve': { txnId: 'txn-00000001', balanceCents: 1500 },
   'withdraw.hold': { txnId: 'txn-00000002', heldCents: 500, holdExpiresAt: HOLD_EXPIRES_AT },
   'withdraw.post': { txnId: 'txn-00000002', postedCents: 500, balanceCents: 1000 },
   'withdraw.void': { txnId: 'txn-00000002', postedCents: 0, balanceCents: 1500 },
