@@ -34,6 +34,8 @@ export class KioskController {
   private settling: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
   private readonly teller: TellerOptions;
+  /** Ends the teller's waits between askings when the kiosk stops. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: KioskControllerOptions) {
     this.nowMs = options.nowMs ?? (() => Date.now());
@@ -44,16 +46,20 @@ export class KioskController {
       link: options.link,
       journal: options.journal,
       dispenser: options.devices.dispenser,
+      ...(options.devices.acceptor === undefined ? {} : { acceptor: options.devices.acceptor }),
       onDispensed: () => {
         this.updateCash();
         this.reportDevices();
       },
+      onWaiting: (txnId) => this.input({ type: 'txnWaiting', txnId }),
+      pause: (ms) => this.pause(ms),
       log: this.log,
     };
     this.current = initialState(options.kioskId, this.nowMs(), {
       cassettes: options.devices.dispenser.cassettes(),
       idleWarnMs: options.idleWarnMs,
       idleLogoutMs: options.idleLogoutMs,
+      cashIn: options.devices.acceptor !== undefined,
     });
   }
 
@@ -82,6 +88,14 @@ export class KioskController {
       });
     }
     this.updateCash();
+    const acceptor = this.options.devices.acceptor;
+    if (acceptor !== undefined) {
+      await acceptor.open();
+      this.input({ type: 'device', device: 'acceptor', state: acceptor.state() });
+      acceptor.onState((state) => this.input({ type: 'device', device: 'acceptor', state }));
+      acceptor.onEscrow((escrow) => this.input({ type: 'escrow', escrow }));
+      await this.returnOrphanNotes(acceptor);
+    }
     this.options.link.onState((state, detail, cause) => {
       if (state === 'online') {
         // [DESIGN §5] settle what a power cut left unfinished before serving anyone.
@@ -107,10 +121,55 @@ export class KioskController {
 
   async stop(): Promise<void> {
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.stopping.abort();
     await this.settling.catch(() => undefined);
     await this.options.link.stop();
     const { keypad, display, dispenser } = this.options.devices;
-    await Promise.allSettled([keypad.close(), display.close(), dispenser.close()]);
+    await Promise.allSettled([
+      keypad.close(),
+      display.close(),
+      dispenser.close(),
+      this.options.devices.acceptor?.close(),
+    ]);
+  }
+
+  /** Waits ms, or less when the kiosk stops: true when the wait ran its course. */
+  private pause(ms: number): Promise<boolean> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', stopped);
+        resolve(true);
+      }, ms);
+      const stopped = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      signal.addEventListener('abort', stopped, { once: true });
+    });
+  }
+
+  /**
+   * Notes found in the escrow at start that no open deposit claims (the power went while the
+   * customer was still inserting them, before any bank was asked): they go back through the slot.
+   * Notes of an open deposit stay for recovery, which stores or returns them as the bank answers.
+   */
+  private async returnOrphanNotes(acceptor: NonNullable<HardwareDevices['acceptor']>): Promise<void> {
+    const escrow = acceptor.escrow();
+    if (escrow.totalCents === 0) return;
+    const claimed = this.options.journal
+      .unfinished()
+      .some((item) => item.kind === 'deposit' && (item.notes ?? null) !== null);
+    if (claimed) {
+      this.input({ type: 'escrow', escrow });
+      return;
+    }
+    const returned = await acceptor.returnNotes();
+    this.log(
+      `start: ${escrow.totalCents} cents of notes in the escrow with no deposit asked: ${returned.ok ? 'returned' : `not returned (${returned.fault})`}`,
+    );
+    this.input({ type: 'escrow', escrow: acceptor.escrow() });
   }
 
   /** Keyboard input from the UI, keypad presses, ticks: everything enters here. */
@@ -170,12 +229,35 @@ export class KioskController {
         case 'deposit':
         case 'withdraw': {
           const txn = { txnId: effect.txnId, username: this.current.username ?? '', amountCents: effect.amountCents };
-          this.finish(await (effect.kind === 'deposit' ? deposit : withdraw)(this.teller, txn));
+          this.finish(
+            await (effect.kind === 'deposit'
+              ? deposit(this.teller, { ...txn, notes: effect.notes })
+              : withdraw(this.teller, txn)),
+          );
+          return;
+        }
+        case 'cashIn': {
+          const acceptor = this.options.devices.acceptor;
+          if (acceptor === undefined) return;
+          const done =
+            effect.step === 'open'
+              ? await acceptor.openSlot()
+              : effect.step === 'close'
+                ? await acceptor.closeSlot()
+                : await acceptor.returnNotes();
+          if (!done.ok) this.log(`cash-in ${effect.step}: ${done.fault} (${done.detail})`);
+          this.finish(
+            done.ok
+              ? { effect: 'cashIn', step: effect.step, ok: true, escrow: done.escrow }
+              : { effect: 'cashIn', step: effect.step, ok: false, fault: done.fault, escrow: done.escrow },
+          );
           return;
         }
         case 'logout':
           await this.options.link.request({ op: 'logout' }).catch(() => undefined);
-          this.settling = settleUnfinished(this.teller); // model: protocol/settlement.pml, k_recover after each customer
+          this.settling = settleUnfinished(this.teller).catch((error: unknown) =>
+            this.log(`recovery: ${String(error)}`),
+          ); // model: protocol/settlement.pml, k_recover after each customer
           return;
         case 'receipt':
           fs.appendFileSync(this.options.receiptsFile, `${effect.text}\n${'-'.repeat(32)}\n`, { mode: 0o600 });
@@ -192,8 +274,8 @@ export class KioskController {
       if (effect.kind === 'login' || effect.kind === 'register') this.finish({ effect: effect.kind, ok: false, code });
       else if (effect.kind === 'checkUsername')
         this.finish({ effect: 'checkUsername', ok: false, code, username: effect.username });
-      else if (effect.kind === 'balance' || effect.kind === 'deposit')
-        this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'balance') this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'deposit') this.finish({ effect: 'deposit', ok: false, code, escrow: null });
       else if (effect.kind === 'withdraw')
         this.finish({ effect: 'withdraw', ok: false, code, requestedCents: effect.amountCents, dispensedCents: 0 });
     }

@@ -2,16 +2,66 @@
 // display lines and the receipt text.
 import { formatCents, maskUsername } from '../protocol/index.js';
 import { OUTCOME_UNKNOWN_CODES, go, stay } from './flow-state.js';
-import type { EffectResult, KioskState, Step } from './flow-state.js';
-import { declineWords, say, sayLine } from './flow-words.js';
+import type { EffectResult, EscrowFate, KioskState, Step } from './flow-state.js';
+import { declineWords, say, sayLine, type Say } from './flow-words.js';
 import { amount, text, type LcdLine } from './lcd.js';
 
 export function onResult(state: KioskState, result: EffectResult, nowMs: number): Step {
   // An answer ends the pending transaction; when none came, it stays, so a retry reuses its id.
-  const answered =
-    (result.effect === 'deposit' || result.effect === 'withdraw') &&
-    (result.ok || !OUTCOME_UNKNOWN_CODES.includes(result.code));
-  return resultScreen(answered ? { ...state, txn: null } : state, result, nowMs);
+  const money = result.effect === 'deposit' || result.effect === 'withdraw';
+  const answered = money && (result.ok || !OUTCOME_UNKNOWN_CODES.includes(result.code));
+  let next = state;
+  if (answered) next = { ...state, txn: null };
+  else if (money && state.txn !== null) next = { ...state, txn: { ...state.txn, inFlight: false } };
+  return resultScreen(next, result, nowMs);
+}
+
+/** What became of the notes, in words, under a deposit's result; nothing for a typed deposit. */
+function escrowWords(fate: EscrowFate | null): Say | null {
+  switch (fate) {
+    case null:
+    case 'stored':
+      return null;
+    case 'returned':
+      return say('Please take your notes.', 'Take your notes');
+    case 'retained':
+      return say('Your notes were not taken and were retained: contact your bank.', 'Notes retained');
+    default:
+      return say(
+        'Your notes are held safely in the machine (a fault stopped them); staff will complete this.',
+        'Notes held: staff',
+      );
+  }
+}
+
+/** A cash-in step outside a deposit: the slot opened, closed, or notes were handed back. */
+function cashInResult(state: KioskState, result: Extract<EffectResult, { effect: 'cashIn' }>): Step {
+  const next = { ...state, escrow: result.escrow };
+  const home: KioskState['screen'] = state.username === null ? { name: 'welcome' } : { name: 'menu' };
+  if (result.step === 'close') return stay(next);
+  if (result.step === 'open') {
+    if (result.ok) return stay(next);
+    return go(next, { name: 'menu' }, [], say('The note slot could not open: deposits are unavailable', 'No deposits'));
+  }
+  // Notes handed back (a cancel, a customer leaving): only the busy "returning" screen moves on.
+  const shown = state.screen.name === 'busy' ? home : state.screen;
+  if (result.ok) return go(next, shown, [], say('Please take your notes.', 'Take your notes'));
+  if (result.fault === 'notesNotTaken')
+    return go(
+      next,
+      shown,
+      [],
+      say('Your notes were not taken and were retained: contact your bank.', 'Notes retained'),
+    );
+  return go(
+    next,
+    shown,
+    [],
+    say(
+      'Your notes could not be returned (a fault): they are safe in the machine; staff will return them.',
+      'Notes held: staff',
+    ),
+  );
 }
 
 function resultScreen(state: KioskState, result: EffectResult, nowMs: number): Step {
@@ -45,18 +95,26 @@ function resultScreen(state: KioskState, result: EffectResult, nowMs: number): S
         receipt(state, nowMs, ['BALANCE INQUIRY', `Available: ${formatCents(result.balanceCents)}`]),
         [text(0, 'BALANCE'), amount(0, ['Available:', 'Balance:', 'Bal:'], result.balanceCents)],
       );
+    case 'cashIn':
+      return cashInResult(state, result);
     case 'deposit': {
+      const notesSay = escrowWords(result.escrow);
       if (!result.ok) {
         const words = declineWords(result.code, nowMs, result);
-        return result_(state, 'Deposit declined', [words.text], null, [
+        return result_(state, 'Deposit declined', [words.text, ...(notesSay === null ? [] : [notesSay.text])], null, [
           text(0, 'DEPOSIT DECLINED', 'DECLINED'),
           sayLine(words),
+          ...(notesSay === null ? [] : [sayLine(notesSay)]),
         ]);
       }
       return result_(
         state,
         'Deposit accepted',
-        [`Amount: ${formatCents(result.amountCents)}`, `New balance: ${formatCents(result.balanceCents)}`],
+        [
+          `Amount: ${formatCents(result.amountCents)}`,
+          `New balance: ${formatCents(result.balanceCents)}`,
+          ...(notesSay === null ? [] : [notesSay.text]),
+        ],
         receipt(state, nowMs, [
           'DEPOSIT',
           `Amount: ${formatCents(result.amountCents)}`,

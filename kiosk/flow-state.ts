@@ -1,6 +1,6 @@
 // The kiosk flow's vocabulary: limits, screens, state, events, effects and their results, the
 // initial state, and the small helpers every part of the flow builds its steps with.
-import type { Cassette, KeyName } from '../hardware/index.js';
+import type { Cassette, CashInFault, EscrowCount, KeyName } from '../hardware/index.js';
 import { ClientError, type DeviceState, type LimitDetail } from '../protocol/index.js';
 import { text, type LcdLine } from './lcd.js';
 import type { LinkCause, LinkState } from './seams.js';
@@ -40,6 +40,8 @@ export type Screen =
   | { name: 'signupConfirm'; username: string; password: string; text: string }
   | { name: 'busy'; message: string; lcd: LcdLine[] }
   | { name: 'menu' }
+  /** The cash-in slot is open: notes are counted into the escrow (state.escrow) as they come. */
+  | { name: 'insertNotes' }
   | { name: 'amount'; kind: TxnKind; digits: string }
   | { name: 'confirm'; kind: TxnKind; amountCents: number; notes: Cassette[] | null; digits: string }
   | { name: 'result'; title: string; lines: string[]; receipt: string | null; lcd: LcdLine[] }
@@ -49,7 +51,11 @@ export interface Devices {
   keypad: DeviceState;
   display: DeviceState;
   dispenser: DeviceState;
+  /** 'noDevice' on a kiosk without a cash-in module: it takes typed (envelope) deposits. */
+  acceptor: DeviceState;
 }
+
+export const EMPTY_ESCROW: EscrowCount = { notes: [], totalCents: 0, rejected: 0 };
 
 export interface KioskState {
   kioskId: string;
@@ -69,6 +75,8 @@ export interface KioskState {
   idleLogoutMs: number;
   /** The deposit or withdrawal under way, or whose answer never came; null once its outcome is known. */
   txn: PendingTxn | null;
+  /** What the cash-in module's escrow holds now (the notes a customer put in, not yet stored or returned). */
+  escrow: EscrowCount;
 }
 
 /**
@@ -81,7 +89,18 @@ export interface PendingTxn {
   kind: TxnKind;
   amountCents: number;
   txnId: string;
+  /**
+   * True from the confirmation until the teller's result: the bank was (or is being) asked. A
+   * deposit in flight outlives its customer's session (the link may drop while the kiosk asks
+   * again under the same id), so the flow keeps it, and the screen, until the result comes.
+   */
+  inFlight: boolean;
+  /** A deposit's escrowed notes; null for a withdrawal or a typed deposit. */
+  notes: Cassette[] | null;
 }
+
+/** What became of a deposit's notes: stored, handed back, retained (not taken), or a fault left them in the escrow. */
+export type EscrowFate = 'stored' | 'returned' | 'retained' | CashInFault;
 
 /** What step() may need besides state and event: randomness is injected, as time is (atMs). */
 export interface StepContext {
@@ -112,7 +131,19 @@ export type EffectResult =
   | { effect: 'checkUsername'; ok: true; username: string }
   | { effect: 'checkUsername'; ok: false; code: string; username: string }
   | { effect: 'balance'; ok: true; balanceCents: number }
-  | { effect: 'deposit'; ok: true; amountCents: number; balanceCents: number; txnId: string }
+  | {
+      effect: 'deposit';
+      ok: true;
+      amountCents: number;
+      balanceCents: number;
+      txnId: string;
+      /** null: a typed deposit (no notes). */
+      escrow: EscrowFate | null;
+    }
+  | ({ effect: 'deposit'; ok: false; code: string; escrow: EscrowFate | null } & DeclineDetail)
+  /** A step of the cash-in module outside a deposit: the slot opened or closed, notes handed back. */
+  | { effect: 'cashIn'; step: 'open' | 'close' | 'return'; ok: true; escrow: EscrowCount }
+  | { effect: 'cashIn'; step: 'open' | 'close' | 'return'; ok: false; fault: CashInFault; escrow: EscrowCount }
   | {
       effect: 'withdraw';
       ok: true;
@@ -131,7 +162,7 @@ export type EffectResult =
       txnId?: string;
       detail?: string;
     } & DeclineDetail)
-  | ({ effect: 'balance' | 'deposit'; ok: false; code: string } & DeclineDetail)
+  | ({ effect: 'balance'; ok: false; code: string } & DeclineDetail)
   | { effect: 'logout'; ok: boolean };
 
 export type KioskEvent =
@@ -141,6 +172,9 @@ export type KioskEvent =
   | { type: 'link'; state: LinkState; detail: string; cause?: LinkCause }
   | { type: 'device'; device: keyof Devices; state: DeviceState }
   | { type: 'cash'; cassettes: Cassette[] }
+  | { type: 'escrow'; escrow: EscrowCount }
+  /** The teller got no answer to the transaction in flight and is asking again under its id. */
+  | { type: 'txnWaiting'; txnId: string }
   | { type: 'result'; result: EffectResult; atMs: number };
 
 export type Effect =
@@ -148,7 +182,8 @@ export type Effect =
   | { kind: 'register'; username: string; password: string }
   | { kind: 'checkUsername'; username: string }
   | { kind: 'balance' }
-  | { kind: 'deposit'; amountCents: number; txnId: string }
+  | { kind: 'deposit'; amountCents: number; txnId: string; notes: Cassette[] | null }
+  | { kind: 'cashIn'; step: 'open' | 'close' | 'return' }
   | { kind: 'withdraw'; amountCents: number; txnId: string }
   | { kind: 'logout' }
   | { kind: 'receipt'; text: string };
@@ -161,7 +196,14 @@ export interface Step {
 export function initialState(
   kioskId: string,
   nowMs: number,
-  options: { noteCents?: number; cassettes?: Cassette[]; idleWarnMs?: number; idleLogoutMs?: number } = {},
+  options: {
+    noteCents?: number;
+    cassettes?: Cassette[];
+    idleWarnMs?: number;
+    idleLogoutMs?: number;
+    /** The kiosk has a cash-in module: deposits are notes, not typed amounts. */
+    cashIn?: boolean;
+  } = {},
 ): KioskState {
   const cassettes = options.cassettes ?? [];
   return {
@@ -170,7 +212,12 @@ export function initialState(
     username: null,
     link: 'connecting',
     linkCause: 'unreachable',
-    devices: { keypad: 'online', display: 'online', dispenser: 'online' },
+    devices: {
+      keypad: 'online',
+      display: 'online',
+      dispenser: 'online',
+      acceptor: options.cashIn === true ? 'online' : 'noDevice',
+    },
     noteCents: options.noteCents ?? smallestNoteCents(cassettes) ?? 20_00,
     cassettes,
     message: null,
@@ -181,6 +228,7 @@ export function initialState(
     idleWarnMs: options.idleWarnMs ?? 20_000,
     idleLogoutMs: options.idleLogoutMs ?? 30_000,
     txn: null,
+    escrow: EMPTY_ESCROW,
   };
 }
 

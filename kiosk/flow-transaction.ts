@@ -4,7 +4,7 @@ import { notesForAmount } from '../hardware/index.js';
 import type { Cassette, KeyName } from '../hardware/index.js';
 import { assert, formatCents } from '../protocol/index.js';
 import { FAST_CASH_CENTS, AMOUNT_DIGITS_MAX, busy, go, stay, tell } from './flow-state.js';
-import type { FastCashKey, KioskState, PendingTxn, Screen, Step, StepContext, TxnKind } from './flow-state.js';
+import type { Effect, FastCashKey, KioskState, PendingTxn, Screen, Step, StepContext, TxnKind } from './flow-state.js';
 import { say } from './flow-words.js';
 import { amount, text } from './lcd.js';
 
@@ -12,9 +12,52 @@ export function logout(state: KioskState): Step {
   return go(
     { ...state, username: null },
     { name: 'welcome' },
-    state.username !== null ? [{ kind: 'logout' }] : [],
+    [...(state.username !== null ? [{ kind: 'logout' } as const] : []), ...escrowEffects(state)],
     say('Thank you. Goodbye.', 'Goodbye'),
   );
+}
+
+/**
+ * What leaving a screen does to the cash-in slot: an open slot is closed, and notes in the escrow
+ * of a deposit not yet confirmed are handed back. A deposit in flight keeps its notes: its answer
+ * decides (the teller stores or returns them).
+ */
+export function escrowEffects(state: KioskState): Effect[] {
+  if (state.txn?.inFlight === true || state.devices.acceptor === 'noDevice') return [];
+  if (state.escrow.totalCents > 0 || state.escrow.rejected > 0) return [{ kind: 'cashIn', step: 'return' }];
+  return state.screen.name === 'insertNotes' ? [{ kind: 'cashIn', step: 'close' }] : [];
+}
+
+const DEPOSIT_UNAVAILABLE = say('Deposits are unavailable at this machine right now', 'No deposits');
+
+/** A working cash-in module, or none at all (then deposits are typed, as envelope deposits). */
+export function depositAvailable(state: KioskState): boolean {
+  const acceptor = state.devices.acceptor;
+  return acceptor === 'noDevice' || acceptor === 'online';
+}
+
+/** [item 5] The slot is open: notes are counted as they come; Enter goes on, Esc hands them back. */
+export function onInsertKey(state: KioskState, key: KeyName): Step {
+  const escrow = state.escrow;
+  if (key === 'enter') {
+    if (escrow.totalCents === 0) return stay(tell(state, say('Insert your notes into the slot first', 'Insert notes')));
+    return go(
+      state,
+      { name: 'confirm', kind: 'deposit', amountCents: escrow.totalCents, notes: escrow.notes, digits: '' },
+      [{ kind: 'cashIn', step: 'close' }],
+    );
+  }
+  if (key === 'cancel' || key === 'D' || key === 'clear') return returnNotes(state);
+  return stay(state);
+}
+
+/** Cancel with notes in the escrow: hand them back, then the menu. */
+function returnNotes(state: KioskState): Step {
+  if (state.escrow.totalCents === 0 && state.escrow.rejected === 0)
+    return go(state, { name: 'menu' }, [{ kind: 'cashIn', step: 'close' }]);
+  return go(state, busy('Returning your notes…', text(1, 'Take your notes', 'Take notes')), [
+    { kind: 'cashIn', step: 'return' },
+  ]);
 }
 
 const WITHDRAW_UNAVAILABLE = say('Withdrawals are unavailable at this machine right now', 'No withdrawals');
@@ -22,7 +65,11 @@ const WITHDRAW_UNAVAILABLE = say('Withdrawals are unavailable at this machine ri
 export function onMenuKey(state: KioskState, key: KeyName): Step {
   if (key === 'A' || key === '1')
     return go(state, busy('Fetching your balance…', text(1, 'Getting balance', 'Balance...')), [{ kind: 'balance' }]);
-  if (key === 'B' || key === '2') return go(state, { name: 'amount', kind: 'deposit', digits: '' });
+  if (key === 'B' || key === '2') {
+    if (!depositAvailable(state)) return stay(tell(state, DEPOSIT_UNAVAILABLE));
+    if (state.devices.acceptor === 'noDevice') return go(state, { name: 'amount', kind: 'deposit', digits: '' });
+    return go(state, { name: 'insertNotes' }, [{ kind: 'cashIn', step: 'open' }]);
+  }
   if (key === 'C' || key === '3') {
     if (!withdrawAvailable(state)) return stay(tell(state, WITHDRAW_UNAVAILABLE));
     return go(state, { name: 'amount', kind: 'withdraw', digits: '' });
@@ -100,7 +147,13 @@ export function onConfirmKey(
 ): Step {
   // Enter only: a second press of the fast-cash key (C, C) must not pay out by itself.
   if (key === 'enter') {
-    const txn = startTxn(state, screen.kind, screen.amountCents, context);
+    const txn = startTxn(
+      state,
+      screen.kind,
+      screen.amountCents,
+      screen.kind === 'deposit' ? screen.notes : null,
+      context,
+    );
     const shown = formatCents(screen.amountCents);
     const started = { ...state, txn };
     if (screen.kind === 'withdraw')
@@ -108,11 +161,14 @@ export function onConfirmKey(
         { kind: 'withdraw', amountCents: screen.amountCents, txnId: txn.txnId },
       ]);
     return go(started, busy(`Depositing ${shown}…`, text(1, 'Depositing'), amount(0, [], screen.amountCents)), [
-      { kind: 'deposit', amountCents: screen.amountCents, txnId: txn.txnId },
+      { kind: 'deposit', amountCents: screen.amountCents, txnId: txn.txnId, notes: txn.notes },
     ]);
   }
-  if (key === 'cancel' || key === 'D' || key === '4' || key === 'clear')
+  if (key === 'cancel' || key === 'D' || key === '4' || key === 'clear') {
+    // Notes in the escrow: changing the amount means taking them back.
+    if (screen.kind === 'deposit' && screen.notes !== null) return returnNotes(state);
     return go(state, { name: 'amount', kind: screen.kind, digits: screen.digits });
+  }
   return stay(state);
 }
 
@@ -121,11 +177,18 @@ export function onConfirmKey(
  * amount (a retry after no answer came: same id, so the bank cannot apply it twice), else a new
  * one with a new id. A pending one that is replaced is left to the journal's recovery.
  */
-function startTxn(state: KioskState, kind: TxnKind, amountCents: number, context: StepContext): PendingTxn {
+function startTxn(
+  state: KioskState,
+  kind: TxnKind,
+  amountCents: number,
+  notes: Cassette[] | null,
+  context: StepContext,
+): PendingTxn {
   const pending = state.txn;
-  if (pending !== null && pending.kind === kind && pending.amountCents === amountCents) return pending;
+  if (pending !== null && pending.kind === kind && pending.amountCents === amountCents)
+    return { ...pending, inFlight: true, notes };
   assert(context.newTxnId !== undefined, 'step() starts a transaction only with a newTxnId in its context');
-  return { kind, amountCents, txnId: context.newTxnId() };
+  return { kind, amountCents, txnId: context.newTxnId(), inFlight: true, notes };
 }
 
 /** "5 x 20.00 + 1 x 10.00": what the customer will take from the slot. */

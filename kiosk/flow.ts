@@ -8,10 +8,11 @@
 // flow-transaction.ts (menu, amounts, confirmation), flow-results.ts (result screens, receipts),
 // flow-words.ts (plain words for declines and the link). This file is the entry point.
 import type { KeyName } from '../hardware/index.js';
-import { go, smallestNoteCents, stay, tell } from './flow-state.js';
+import { busy, go, smallestNoteCents, stay, tell } from './flow-state.js';
 import type { Effect, KioskEvent, KioskState, Step, StepContext } from './flow-state.js';
 import { onChar, onTextKey } from './flow-fields.js';
-import { logout, onAmountKey, onConfirmKey, onMenuKey } from './flow-transaction.js';
+import { escrowEffects, logout, onAmountKey, onConfirmKey, onInsertKey, onMenuKey } from './flow-transaction.js';
+import { text } from './lcd.js';
 import { onResult } from './flow-results.js';
 import { linkReason, say } from './flow-words.js';
 import type { LinkCause, LinkState } from './seams.js';
@@ -25,6 +26,8 @@ export {
   OUTCOME_UNKNOWN_CODES,
   initialState,
   type PendingTxn,
+  type EscrowFate,
+  EMPTY_ESCROW,
   type StepContext,
   type LinkState,
   type TxnKind,
@@ -48,7 +51,9 @@ export function step(state: KioskState, event: KioskEvent, context: StepContext 
   // controller settles what the journal left open (an unanswered hold is voided), so its id
   // must never be reused: the bank would replay its first answer for a hold that is gone.
   // model: protocol/settlement.pml, k_hold_result (no answer: the customer leaves, recovery voids)
-  if (next.state.username === null && next.state.txn !== null) return { ...next, state: { ...next.state, txn: null } };
+  // A transaction in flight is the exception: its answer is still coming, and the customer waits for it.
+  if (next.state.username === null && next.state.txn !== null && !next.state.txn.inFlight)
+    return { ...next, state: { ...next.state, txn: null } };
   return next;
 }
 
@@ -67,6 +72,11 @@ function dispatch(state: KioskState, event: KioskEvent, context: StepContext): S
         cassettes: event.cassettes,
         noteCents: smallestNoteCents(event.cassettes) ?? state.noteCents,
       });
+    case 'escrow':
+      return stay({ ...state, escrow: event.escrow });
+    case 'txnWaiting':
+      if (state.txn?.txnId !== event.txnId || !state.txn.inFlight) return stay(state);
+      return go(state, waitingScreen());
     case 'tick':
       return onTick(state, event.atMs);
     case 'result':
@@ -118,7 +128,22 @@ function onLink(state: KioskState, link: LinkState, cause: LinkCause = link === 
   }
   // The bank session is gone: whoever was logged in is logged out with it.
   // The technical detail (event.detail) goes to the kiosk's log (app.ts), not to the customer.
-  return go({ ...next, username: null }, { name: 'outOfService', reason: linkReason(link, cause) });
+  // A deposit in flight keeps its customer waiting: the teller asks again until the bank answers.
+  if (state.txn?.inFlight === true) return go({ ...next, username: null }, waitingScreen());
+  // Notes in the escrow of a deposit never confirmed go back to the customer.
+  return go(
+    { ...next, username: null },
+    { name: 'outOfService', reason: linkReason(link, cause) },
+    escrowEffects(state),
+  );
+}
+
+/** While the answer to a transaction is lost and asked again: the customer waits, told why. */
+function waitingScreen(): KioskState['screen'] {
+  return busy(
+    'Please wait: the connection to the bank was interrupted. Your transaction is being confirmed…',
+    text(1, 'Confirming...', 'Confirming'),
+  );
 }
 
 function onTick(state: KioskState, nowMs: number): Step {
@@ -171,6 +196,8 @@ function onKey(
       return onTextKey(state, screen, key, source, atMs);
     case 'menu':
       return onMenuKey(state, key);
+    case 'insertNotes':
+      return onInsertKey(state, key);
     case 'amount':
       return onAmountKey(state, screen, key);
     case 'confirm':
@@ -179,11 +206,18 @@ function onKey(
       // Digits 1/2/4 mirror A/B/D so a plain numeric keypad reaches every choice.
       if ((key === 'A' || key === '1') && screen.receipt !== null)
         return go(state, { name: 'receipt', body: screen.receipt }, [{ kind: 'receipt', text: screen.receipt }]);
+      // The customer's session went with the link while the answer was awaited: done.
+      if (state.username === null)
+        return state.link === 'online'
+          ? go(state, { name: 'welcome' })
+          : go(state, { name: 'outOfService', reason: linkReason(state.link, state.linkCause) });
+      if ((key === 'A' || key === '1') && screen.receipt !== null)
+        return go(state, { name: 'receipt', body: screen.receipt }, [{ kind: 'receipt', text: screen.receipt }]);
       if (key === 'B' || key === '2' || key === 'enter') return go(state, { name: 'menu' });
       if (key === 'D' || key === '4' || key === 'cancel') return logout(state);
       return stay(state);
     case 'receipt':
-      if (key === 'D' || key === 'cancel') return logout(state);
+      if (key === 'D' || key === 'cancel' || state.username === null) return logout(state);
       return go(state, { name: 'menu' });
     default: {
       const exhaustive: never = screen;

@@ -5,16 +5,35 @@ import {
   type ActionOutcome,
   type AuditEntry,
   type AuditRecord,
+  type Cassette,
   type DispenseFault,
 } from '../protocol/index.js';
+
+/** What became of a deposit's escrowed notes: in the cassette, handed back, or not taken and retained. */
+export type EscrowOutcome = 'stored' | 'returned' | 'retained';
+const ESCROW_OUTCOMES: readonly string[] = ['stored', 'returned', 'retained'];
+
 export type JournalEvent =
-  | { type: 'deposit.sent'; txnId: string; username: string; amountCents: number }
+  /** notes: what the escrow holds for it; absent for a deposit typed at a kiosk with no cash-in module. */
+  | { type: 'deposit.sent'; txnId: string; username: string; amountCents: number; notes?: Cassette[] }
   | { type: 'deposit.result'; txnId: string; outcome: ActionOutcome } // 'ok' or a decline/error code
   | { type: 'hold.sent'; txnId: string; username: string; amountCents: number }
   | { type: 'hold.result'; txnId: string; outcome: ActionOutcome }
   | { type: 'dispense.started'; txnId: string; amountCents: number }
   | { type: 'dispense.result'; txnId: string; dispensedCents: number; fault: DispenseFault | null }
-  | { type: 'settled'; txnId: string; outcome: 'posted' | 'voided' | 'refused'; postedCents: number; detail?: string };
+  | { type: 'settled'; txnId: string; outcome: 'posted' | 'voided' | 'refused'; postedCents: number; detail?: string }
+  | { type: 'escrow'; txnId: string; outcome: EscrowOutcome; amountCents: number };
+
+const isNotes = (value: unknown): value is Cassette[] =>
+  Array.isArray(value) &&
+  value.length <= 8 &&
+  value.every(
+    (note: Partial<Cassette>) =>
+      Number.isSafeInteger(note.denominationCents) &&
+      (note.denominationCents ?? 0) > 0 &&
+      Number.isSafeInteger(note.count) &&
+      (note.count ?? 0) > 0,
+  );
 
 const isCents = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
@@ -25,8 +44,16 @@ export function invalidEventReason(event: JournalEvent): string | null {
   switch (event.type) {
     case 'deposit.sent':
     case 'hold.sent':
+      if (event.type === 'deposit.sent' && event.notes !== undefined) {
+        if (!isNotes(event.notes)) return 'notes must be at most 8 {denominationCents, count}';
+        const notesCents = event.notes.reduce((sum, note) => sum + note.denominationCents * note.count, 0);
+        if (notesCents !== event.amountCents) return 'notes must add up to amountCents';
+      }
       if (!isText(event.username)) return 'username must be a non-empty string';
       return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
+    case 'escrow':
+      if (!ESCROW_OUTCOMES.includes(event.outcome)) return `unknown escrow outcome ${event.outcome}`;
+      return isCents(event.amountCents) ? null : 'amountCents must be a non-negative safe integer';
     case 'deposit.result':
     case 'hold.result':
       return isText(event.outcome) ? null : 'outcome must be a non-empty string';
@@ -58,7 +85,17 @@ export function toAuditEntry(event: JournalEvent, kioskId: string, username: str
   switch (event.type) {
     case 'deposit.sent':
     case 'hold.sent':
-      return { ...base, username: event.username, outcome: 'sent', amountCents: event.amountCents, detail: '{}' };
+      return {
+        ...base,
+        username: event.username,
+        outcome: 'sent',
+        amountCents: event.amountCents,
+        detail: JSON.stringify(
+          event.type === 'deposit.sent' && event.notes !== undefined ? { notes: event.notes } : {},
+        ),
+      };
+    case 'escrow':
+      return { ...base, outcome: event.outcome, amountCents: event.amountCents, detail: '{}' };
     case 'deposit.result':
     case 'hold.result':
       return { ...base, outcome: event.outcome, detail: '{}' };
@@ -100,6 +137,15 @@ export function decodeEvent(record: AuditRecord): JournalEvent | string {
         type: record.action,
         txnId,
         username: record.username as string,
+        amountCents: record.amountCents as number,
+      };
+      if (event.type === 'deposit.sent' && extra.notes !== undefined) event.notes = extra.notes as Cassette[];
+      break;
+    case 'escrow':
+      event = {
+        type: 'escrow',
+        txnId,
+        outcome: record.outcome as EscrowOutcome,
         amountCents: record.amountCents as number,
       };
       break;

@@ -1,9 +1,11 @@
 // [DESIGN §5] Start-up recovery: from the journal's unfinished transactions, what the kiosk
-// must tell the bank before serving anyone (post what was dispensed, void what was not).
+// must tell the bank before serving anyone (post what was dispensed, void what was not, ask
+// again about a deposit whose answer was lost) and do with the notes in the escrow.
+import type { Cassette } from '../protocol/index.js';
 import type { JournalEvent } from './journal-events.js';
 
 export interface UnfinishedWithdrawal {
-  /** Absent or 'withdrawal' for a hold; 'deposit' for a deposit sent without a result (only txnId, username, amountCents matter then). */
+  /** Absent or 'withdrawal' for a hold; 'deposit' for a deposit (the hold and dispense fields stay unset). */
   kind?: 'withdrawal' | 'deposit';
   txnId: string;
   username: string;
@@ -12,15 +14,24 @@ export interface UnfinishedWithdrawal {
   dispenseStarted: boolean;
   dispensedCents: number | null;
   fault: string | null;
+  /** A deposit: the bank's answer ('ok' or its decline code), null while none came. */
+  depositOutcome?: string | null;
+  /** A deposit: the notes its escrow holds; null for one typed at a kiosk with no cash-in module. */
+  notes?: Cassette[] | null;
 }
+
+/** A transaction recovery has to finish, whichever kind: one lifecycle for both. */
+export type UnfinishedTxn = UnfinishedWithdrawal;
 
 export type RecoveryAction =
   | { txnId: string; action: 'post'; dispensedCents: number }
   | { txnId: string; action: 'void'; reason: string }
-  | { txnId: string; action: 'none'; reason: string };
+  | { txnId: string; action: 'none'; reason: string }
+  | { txnId: string; action: 'resolve'; username: string; amountCents: number; escrowed: boolean }
+  | { txnId: string; action: 'store' }
+  | { txnId: string; action: 'return' };
 
 export const RECOVERY_REASON = {
-  DEPOSIT_UNKNOWN: "deposit outcome unknown; the bank's answer to a retry of the same id tells",
   HOLD_UNKNOWN: 'hold outcome unknown; void is harmless if the bank never placed it',
   HOLD_REFUSED: 'hold was refused; nothing to settle',
   NOT_DISPENSED: 'hold placed but nothing dispensed',
@@ -30,8 +41,11 @@ export const RECOVERY_REASON = {
 
 /**
  * What to tell the bank about each unfinished transaction after a restart. Pure. The rules:
- * - a deposit sent without a result: 'none'. The kiosk cannot know whether the bank applied
- *   it; retrying with the same txn id is safe (the bank answers a repeat with the first result).
+ * - a deposit sent without an answer: 'resolve', i.e. ask again under the same txn id
+ *   (deposit.resolve, [ATM-4.13]) until an answer comes; the bank answers a repeat with its first
+ *   answer and credits an id it never saw once. Then the escrow follows the answer.
+ * - a deposit answered 'ok' whose escrow is not stored yet: 'store'; answered with a decline:
+ *   'return'. Notes are stored only after an approval and returned only after a decline.
  * - a dispense.result with dispensedCents > 0: 'post' exactly that (a partial dispense too):
  *   the cash has left the machine, so the customer's account must carry it. This rule is
  *   checked first because it is the strongest evidence the journal can hold.
@@ -45,11 +59,17 @@ export const RECOVERY_REASON = {
  * - hold 'ok', dispense not started: 'void'.
  */
 // model: protocol/settlement.pml, recover_all (the op it picks for an item) and OPEN_ITEM; the
-// model's deposits follow the intended rule (ask again, same id), -DTODAY_DEPOSIT_UNKNOWN this one
+// deposits follow the model's rule (ask again, same id); -DTODAY_DEPOSIT_UNKNOWN is the old code
 export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction[] {
   return unfinished.map((item): RecoveryAction => {
     const { txnId } = item;
-    if (item.kind === 'deposit') return { txnId, action: 'none', reason: RECOVERY_REASON.DEPOSIT_UNKNOWN };
+    if (item.kind === 'deposit') {
+      const escrowed = (item.notes ?? null) !== null;
+      const outcome = item.depositOutcome ?? null;
+      if (outcome === null)
+        return { txnId, action: 'resolve', username: item.username, amountCents: item.amountCents, escrowed };
+      return outcome === 'ok' ? { txnId, action: 'store' } : { txnId, action: 'return' };
+    }
     if (item.dispensedCents !== null) {
       return item.dispensedCents > 0
         ? { txnId, action: 'post', dispensedCents: item.dispensedCents }
@@ -64,7 +84,8 @@ export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction
 }
 
 /**
- * Withdrawals whose hold was sent and that are not settled, and deposits sent without a result, in first-sent order.
+ * Withdrawals whose hold was sent and that are not settled, and deposits without an answer or whose
+ * escrow was neither stored nor returned, in first-sent order.
  * model: protocol/settlement.pml, OPEN_ITEM over the journal (j_stage, j_settled)
  */
 export function unfinishedOf(events: readonly JournalEvent[]): UnfinishedWithdrawal[] {
@@ -75,10 +96,9 @@ export function unfinishedOf(events: readonly JournalEvent[]): UnfinishedWithdra
     switch (event.type) {
       case 'deposit.sent':
       case 'hold.sent': {
-        const kind = event.type === 'hold.sent' ? 'withdrawal' : 'deposit';
         if (current === undefined) {
           open.set(event.txnId, {
-            kind,
+            kind: event.type === 'hold.sent' ? 'withdrawal' : 'deposit',
             txnId: event.txnId,
             username: event.username,
             amountCents: event.amountCents,
@@ -86,11 +106,19 @@ export function unfinishedOf(events: readonly JournalEvent[]): UnfinishedWithdra
             dispenseStarted: false,
             dispensedCents: null,
             fault: null,
+            ...(event.type === 'deposit.sent' ? { depositOutcome: null, notes: event.notes ?? null } : {}),
           });
         }
         break;
       }
       case 'deposit.result':
+        if (current?.kind === 'deposit') {
+          current.depositOutcome = event.outcome;
+          // A typed deposit ends with the answer; an escrowed one when its notes are stored or returned.
+          if ((current.notes ?? null) === null) finished.add(event.txnId);
+        }
+        break;
+      case 'escrow':
         if (current?.kind === 'deposit') finished.add(event.txnId);
         break;
       case 'hold.result':

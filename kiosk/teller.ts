@@ -1,17 +1,29 @@
-// The money-moving steps the controller runs for the flow: a deposit, the two-phase withdrawal
+// The money-moving steps the controller runs for the flow: a deposit (notes in the escrow, the
+// bank asked until it answers, then the notes stored or handed back), the two-phase withdrawal
 // (hold → dispense → post what came out, or void), and the settling of what a power cut or a
 // lost answer left open. Each step is journaled before the kiosk acts on it ([DESIGN §5]).
 // The transaction id comes from the flow's state (created once, reused on a retry).
-import type { CashDispenser } from '../hardware/index.js';
-import type { DeclineResponse, ResponseOf } from '../protocol/index.js';
-import type { DeclineDetail, EffectResult } from './flow.js';
-import { planRecovery } from './recovery.js';
+import type { CashAcceptor, Cassette, CashInResult, CashDispenser } from '../hardware/index.js';
+import { AtmError, type DeclineResponse, type ResponseOf } from '../protocol/index.js';
+import { OUTCOME_UNKNOWN_CODES, type DeclineDetail, type EffectResult, type EscrowFate } from './flow.js';
+import type { EscrowOutcome } from './journal-events.js';
+import { planRecovery, type RecoveryAction } from './recovery.js';
 import type { BankLink, Journal } from './seams.js';
+
+/** Between two askings of a deposit whose answer was lost: doubling from the first to the last. */
+export const DEPOSIT_RETRY_FIRST_MS = 250;
+export const DEPOSIT_RETRY_MAX_MS = 5_000;
 
 export interface TellerOptions {
   link: BankLink;
   journal: Journal;
   dispenser: CashDispenser;
+  /** The cash-in module, when the kiosk has one. */
+  acceptor?: CashAcceptor;
+  /** A deposit's answer was lost and it is being asked again: the customer is told to wait. */
+  onWaiting?: (txnId: string) => void;
+  /** Waits between askings; ends early (resolving false) once the kiosk is stopping. */
+  pause?: (ms: number) => Promise<boolean>;
   /** After each dispense (notes left the cassettes): the flow and the bank hear of it. */
   onDispensed: () => void;
   log: (line: string) => void;
@@ -26,20 +38,97 @@ export interface TellerOptions {
 
 type WithdrawFailure = Extract<EffectResult, { effect: 'withdraw'; ok: false }>;
 
+/**
+ * A deposit: journaled, then asked under its id until the bank answers, then the escrow stored
+ * (approval) or handed back (decline). Never guessed: with no answer it asks again (deposit.resolve,
+ * the customer's session having gone with the link) until one comes or the kiosk stops, and then
+ * the journal keeps it open for recovery at the next start. notes null: a typed deposit.
+ */
 export async function deposit(
   options: TellerOptions,
-  txn: { txnId: string; username: string; amountCents: number },
+  txn: { txnId: string; username: string; amountCents: number; notes: Cassette[] | null },
 ): Promise<EffectResult> {
-  const { txnId, username, amountCents } = txn;
-  const { link, journal } = options;
-  journal.append({ type: 'deposit.sent', txnId, username, amountCents }); // model: protocol/settlement.pml, k_deposit_sent
-  // model: k_deposit_ask. No answer: the model asks again under the same id until one comes (the
-  // intended rule); this code throws, and recovery plans 'none' (model: -DTODAY_DEPOSIT_UNKNOWN).
-  const response = await link.request({ op: 'deposit', txnId, amountCents });
-  journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code }); // model: k_deposit_result
-  if (!response.ok) return { effect: 'deposit', ok: false, code: response.code, ...declineDetail(response) };
-  if (typeof response.balanceCents !== 'number') return { effect: 'deposit', ok: false, code: 'BAD_RESPONSE' };
-  return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents, txnId };
+  const { txnId, amountCents, notes } = txn;
+  const { acceptor } = options;
+  if (notes !== null) {
+    // What is asked for must be what the escrow holds: the customer confirmed these notes.
+    if (acceptor?.escrow().totalCents !== amountCents)
+      return { effect: 'deposit', ok: false, code: 'ESCROW_MISMATCH', escrow: null };
+  }
+  const { username } = txn;
+  // model: protocol/settlement.pml, k_deposit_sent
+  options.journal.append({ type: 'deposit.sent', txnId, username, amountCents, ...(notes === null ? {} : { notes }) });
+  options.active.add(txnId);
+  try {
+    const response = await askDeposit(options, txn);
+    if (response === null) throw new AtmError('SESSION_CLOSED', 'the kiosk stopped before the bank answered');
+    return await finishDeposit(options, txn, response);
+  } finally {
+    options.active.delete(txnId);
+  }
+}
+
+/** model: k_deposit_ask. No answer: the same id again until one comes; null once the kiosk stops. */
+async function askDeposit(
+  options: TellerOptions,
+  txn: { txnId: string; username: string; amountCents: number },
+): Promise<ResponseOf<'deposit'> | null> {
+  const { link } = options;
+  let waitMs = DEPOSIT_RETRY_FIRST_MS;
+  for (let asking = 0; ; asking += 1) {
+    try {
+      // The first asking is the customer's own request; later ones are the kiosk's (no login needed).
+      return asking === 0
+        ? await link.request({ op: 'deposit', txnId: txn.txnId, amountCents: txn.amountCents })
+        : await link.request({ op: 'deposit.resolve', ...txn });
+    } catch (error) {
+      if (!(error instanceof AtmError) || !OUTCOME_UNKNOWN_CODES.includes(error.code)) throw error;
+      options.log(`deposit ${txn.txnId}: no answer (${error.code}); asking again under the same id`);
+      options.onWaiting?.(txn.txnId);
+    }
+    const pause = options.pause ?? ((ms: number) => new Promise<boolean>((resolve) => setTimeout(resolve, ms, true)));
+    if (!(await pause(waitMs))) return null;
+    waitMs = Math.min(waitMs * 2, DEPOSIT_RETRY_MAX_MS);
+  }
+}
+
+/** The answer journaled, then the escrow follows it. */
+async function finishDeposit(
+  options: Pick<TellerOptions, 'journal' | 'acceptor' | 'log'>,
+  txn: { txnId: string; amountCents: number; notes: Cassette[] | null },
+  response: ResponseOf<'deposit'>,
+): Promise<EffectResult> {
+  const { txnId, amountCents } = txn;
+  options.journal.append({ type: 'deposit.result', txnId, outcome: response.ok ? 'ok' : response.code }); // model: k_deposit_result
+  const escrow = txn.notes === null ? null : await moveEscrow(options, txnId, amountCents, response.ok);
+  if (!response.ok) return { effect: 'deposit', ok: false, code: response.code, escrow, ...declineDetail(response) };
+  return { effect: 'deposit', ok: true, amountCents, balanceCents: response.balanceCents, txnId, escrow };
+}
+
+/**
+ * Stores the escrow (approved) or hands it back (declined), journaling what became of the notes.
+ * A fault (a jam, a full cassette, the module offline) journals nothing: the deposit stays open and
+ * recovery tries the same movement again, so notes are never stored after a decline or returned
+ * after an approval.
+ */
+async function moveEscrow(
+  options: Pick<TellerOptions, 'journal' | 'acceptor' | 'log'>,
+  txnId: string,
+  amountCents: number,
+  approved: boolean,
+): Promise<EscrowFate> {
+  const acceptor = options.acceptor;
+  if (acceptor === undefined) return 'cashInOffline';
+  const moved: CashInResult = approved ? await acceptor.store() : await acceptor.returnNotes();
+  let outcome: EscrowOutcome;
+  if (moved.ok) outcome = approved ? 'stored' : 'returned';
+  else if (moved.fault === 'notesNotTaken') outcome = 'retained';
+  else {
+    options.log(`deposit ${txnId}: escrow ${approved ? 'store' : 'return'} failed: ${moved.fault} (${moved.detail})`);
+    return moved.fault;
+  }
+  options.journal.append({ type: 'escrow', txnId, outcome, amountCents });
+  return outcome;
 }
 
 /** hold → dispense → post what came out (partial included) or void; each step journaled first. */
@@ -142,10 +231,14 @@ async function settle(
  * model: protocol/settlement.pml, k_recover / recover_all (one attempt per open item)
  */
 export async function settleUnfinished(
-  options: Pick<TellerOptions, 'link' | 'journal' | 'log'> & Partial<Pick<TellerOptions, 'active'>>,
+  options: Pick<TellerOptions, 'link' | 'journal' | 'log'> & Partial<Pick<TellerOptions, 'active' | 'acceptor'>>,
 ): Promise<void> {
   for (const action of planRecovery(options.journal.unfinished())) {
     if (action.action === 'none' || options.active?.has(action.txnId) === true) continue;
+    if (action.action === 'resolve' || action.action === 'store' || action.action === 'return') {
+      await settleDeposit(options, action);
+      continue;
+    }
     const response = await settle(
       options,
       action.txnId,
@@ -157,6 +250,39 @@ export async function settleUnfinished(
       `recovery ${action.action} ${action.txnId}: ${response === null ? 'bank unreachable, will retry' : response.ok ? 'ok' : response.code}`,
     );
   }
+}
+
+/** A deposit left open: asked once more under its id (no answer leaves it open), then its escrow moved. */
+async function settleDeposit(
+  options: Pick<TellerOptions, 'link' | 'journal' | 'log'> & Partial<Pick<TellerOptions, 'acceptor'>>,
+  action: Extract<RecoveryAction, { action: 'resolve' | 'store' | 'return' }>,
+): Promise<void> {
+  const item = options.journal.unfinished().find((candidate) => candidate.txnId === action.txnId);
+  if (item === undefined) return;
+  const notes = item.notes ?? null;
+  if (action.action !== 'resolve') {
+    const fate = await moveEscrow(options, action.txnId, item.amountCents, action.action === 'store');
+    options.log(`recovery ${action.action} escrow of ${action.txnId}: ${fate}`);
+    return;
+  }
+  let response: ResponseOf<'deposit.resolve'>;
+  try {
+    response = await options.link.request({
+      op: 'deposit.resolve',
+      txnId: action.txnId,
+      username: action.username,
+      amountCents: action.amountCents,
+    });
+  } catch (error) {
+    options.log(
+      `recovery resolve ${action.txnId}: ${error instanceof AtmError ? error.code : String(error)}, will retry`,
+    );
+    return;
+  }
+  const result = await finishDeposit(options, { txnId: action.txnId, amountCents: item.amountCents, notes }, response);
+  options.log(
+    `recovery resolve ${action.txnId}: ${response.ok ? 'credited' : response.code}${result.effect === 'deposit' && result.escrow !== null ? `, notes ${result.escrow}` : ''}`,
+  );
 }
 
 /** What a decline says beyond its code, for the customer's screen. */

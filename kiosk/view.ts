@@ -117,11 +117,26 @@ export function view(state: KioskState): View {
         ],
       };
     }
+    case 'insertNotes':
+      return insertNotesView(state);
     case 'amount':
       return amountView(state, screen.kind, Number(screen.digits || '0'));
     case 'confirm':
       return confirmView(screen.kind, screen.amountCents, screen.notes);
     case 'result':
+      // The customer's session went with the link while the answer was awaited: nothing more to do here.
+      if (state.username === null)
+        return {
+          title: screen.title,
+          body: [
+            ...screen.lines,
+            '',
+            ...(screen.receipt !== null ? ['  [A] Print receipt'] : []),
+            '  Any other key: done',
+          ],
+          keys: `${screen.receipt !== null ? 'A: receipt   ' : ''}any key: done`,
+          lcd: screen.lcd,
+        };
       return {
         title: screen.title,
         body: [
@@ -206,10 +221,36 @@ function amountView(state: KioskState, kind: 'deposit' | 'withdraw', amountCents
   };
 }
 
+/** The open note slot: what has been counted so far, and what was refused. */
+function insertNotesView(state: KioskState): View {
+  const { notes, totalCents, rejected } = state.escrow;
+  return {
+    title: 'Deposit notes',
+    body: [
+      'Insert your notes into the slot, then press Enter.',
+      '',
+      `Counted: ${notes.length > 0 ? notesText(notes) : 'none yet'}`,
+      `Total:   ${formatCents(totalCents)}`,
+      ...(rejected > 0
+        ? [`${rejected} note${rejected === 1 ? '' : 's'} refused (torn or unknown): returned with the others.`]
+        : []),
+      '',
+      '  [#] / Enter: done',
+      '  [D] / Esc: cancel, notes returned',
+    ],
+    keys: 'Enter / #: done   D / Esc: cancel (notes returned)',
+    lcd: [text(1, 'INSERT NOTES'), amount(0, ['Total:', 'Tot:'], totalCents), text(0, '#=Done *=Cancel', '#=OK *=No')],
+  };
+}
+
 function confirmView(kind: 'deposit' | 'withdraw', amountCents: number, notes: Cassette[] | null): View {
   const shown = formatCents(amountCents);
   const what = kind === 'withdraw' ? 'Withdraw' : 'Deposit';
-  const notesLine = notes !== null && notes.length > 0 ? [`You will receive: ${notesText(notes)}`] : [];
+  const escrowed = kind === 'deposit' && notes !== null;
+  const notesLine =
+    notes !== null && notes.length > 0
+      ? [`${kind === 'withdraw' ? 'You will receive' : 'Notes counted'}: ${notesText(notes)}`]
+      : [];
   return {
     title: `Confirm ${kind === 'withdraw' ? 'withdrawal' : 'deposit'}`,
     body: [
@@ -218,9 +259,11 @@ function confirmView(kind: 'deposit' | 'withdraw', amountCents: number, notes: C
       ...notesLine,
       ...(notesLine.length > 0 ? [''] : []),
       '  [#] / Enter: confirm',
-      '  [D] / Esc: change the amount',
+      escrowed ? '  [D] / Esc: cancel, notes returned' : '  [D] / Esc: change the amount',
     ],
-    keys: 'Enter / #: confirm   D / Esc / *: change',
+    keys: escrowed
+      ? 'Enter / #: confirm   D / Esc / *: cancel (notes returned)'
+      : 'Enter / #: confirm   D / Esc / *: change',
     lcd: [
       kind === 'withdraw' ? text(1, 'CONFIRM WITHDRAWAL', 'CONFIRM CASH') : text(1, 'CONFIRM DEPOSIT'),
       amount(0, [what, kind === 'withdraw' ? 'Cash' : 'In'], amountCents),

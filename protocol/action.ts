@@ -38,13 +38,23 @@ export const JOURNAL_ACTIONS = [
   'dispense.started',
   'dispense.result',
   'settled',
+  'escrow',
 ] as const;
 export type BankAction = (typeof BANK_ACTIONS)[number];
 export type JournalAction = (typeof JOURNAL_ACTIONS)[number];
 export type ActionName = BankAction | JournalAction;
 
 /** The journal's step outcomes that are not codes: a request sent, a dispense started, a hold settled. */
-export const JOURNAL_OUTCOMES = ['sent', 'started', 'posted', 'voided', 'refused'] as const;
+export const JOURNAL_OUTCOMES = [
+  'sent',
+  'started',
+  'posted',
+  'voided',
+  'refused',
+  'stored',
+  'returned',
+  'retained',
+] as const;
 /**
  * 'ok'; 'replayed' (a repeated transaction id: nothing moved, so summing 'ok' never counts it
  * twice); a code of the catalogue (a decline, a close reason for 'security', a dispense fault);

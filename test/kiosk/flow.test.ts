@@ -463,7 +463,7 @@ test('amount entry fills from the right: 1 → 0.01, 15 → 0.15, 1500 → 15.00
   assert.deepEqual(flow.key('enter'), [], 'nothing moves before the confirmation');
   assert.equal(flow.screenName(), 'confirm');
   assert.match(flow.text(), /Deposit 15\.00\?/);
-  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500, txnId: txnIdOf(1) }]);
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500, txnId: txnIdOf(1), notes: null }]);
   assert.equal(flow.screenName(), 'busy');
   assert.match(flow.text(), /Depositing 15\.00/);
 });
@@ -485,7 +485,7 @@ test('amount entry: backspace drops the last digit, clear empties, a leading zer
   assert.equal(AMOUNT_DIGITS_MAX, 7);
   assert.match(flow.text(), /Amount: 99999\.99/);
   flow.key('enter');
-  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 9_999_999, txnId: txnIdOf(1) }]);
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 9_999_999, txnId: txnIdOf(1), notes: null }]);
 });
 
 test('amount entry: Enter with no amount asks for one; cancel goes back to the menu; A-D do nothing on a deposit', () => {
@@ -590,7 +590,7 @@ const RAW_CODE = /[A-Z]{3,}_[A-Z_]+/;
 
 test('results: a deposit and a full withdrawal say what happened, and offer a receipt', () => {
   const deposit = resultText(
-    { effect: 'deposit', ok: true, amountCents: 15_000, balanceCents: 15_000, txnId: 'dep-00000001' },
+    { effect: 'deposit', ok: true, amountCents: 15_000, balanceCents: 15_000, txnId: 'dep-00000001', escrow: null },
     'deposit',
   );
   assert.equal(view(deposit.flow.state).title, 'Deposit accepted');
@@ -710,7 +710,7 @@ test('results: every withdrawal failure has its own plain words, never a raw cod
 });
 
 test('results: deposit and balance failures, and link errors, are plain words', () => {
-  const deposit = resultText({ effect: 'deposit', ok: false, code: 'SESSION_CLOSED' }, 'deposit');
+  const deposit = resultText({ effect: 'deposit', ok: false, code: 'SESSION_CLOSED', escrow: null }, 'deposit');
   assert.equal(view(deposit.flow.state).title, 'Deposit declined');
   assert.match(deposit.text, /The bank did not answer\. Please try again\./);
   assert.doesNotMatch(deposit.text, RAW_CODE);
@@ -1016,7 +1016,13 @@ test('[item 6] a limit decline names the limit, its value, and what is left toda
       ['Left today 400.00', 'Left 400.00'],
     ],
     [
-      { effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', limit: { kind: 'deposit', limitCents: 1_000_000 } },
+      {
+        effect: 'deposit',
+        ok: false,
+        code: 'LIMIT_EXCEEDED',
+        escrow: null,
+        limit: { kind: 'deposit', limitCents: 1_000_000 },
+      },
       'Over the 10000.00 limit per deposit',
       ['Limit 10000.00 each', 'Max 10000.00'],
     ],
@@ -1092,7 +1098,7 @@ test('fitLcd: the widest form that fits, lines of the highest rank dropped first
 test('every result screen has display forms for a 16-column display, whatever the decline', () => {
   const big = 100_000_000_00; // the largest amount the bank takes: 100000000.00
   const results: [EffectResult, 'deposit' | 'withdraw' | 'balance'][] = [
-    [{ effect: 'deposit', ok: true, amountCents: big, balanceCents: big, txnId: 't' }, 'deposit'],
+    [{ effect: 'deposit', ok: true, amountCents: big, balanceCents: big, txnId: 't', escrow: null }, 'deposit'],
     [{ effect: 'balance', ok: true, balanceCents: big }, 'balance'],
     [
       { effect: 'withdraw', ok: true, requestedCents: big, dispensedCents: big, balanceCents: big, txnId: 't' },
@@ -1131,6 +1137,7 @@ test('every result screen has display forms for a 16-column display, whatever th
         effect: 'deposit',
         ok: false,
         code: 'LIMIT_EXCEEDED',
+        escrow: null,
         limit: { kind: 'balance', limitCents: big, leftCents: big },
       },
       'deposit',
@@ -1164,7 +1171,13 @@ test('a transaction id is created once at the confirmation and kept in state; a 
   flow.key('B'); // fast cash 60.00
   assert.equal(flow.state.txn, null, 'no id before the customer confirms');
   assert.deepEqual(flow.key('enter'), [{ kind: 'withdraw', amountCents: 6000, txnId: txnIdOf(1) }]);
-  assert.deepEqual(flow.state.txn, { kind: 'withdraw', amountCents: 6000, txnId: txnIdOf(1) });
+  assert.deepEqual(flow.state.txn, {
+    kind: 'withdraw',
+    amountCents: 6000,
+    txnId: txnIdOf(1),
+    inFlight: true,
+    notes: null,
+  });
   // No answer came: the customer is told to try again and the transaction stays pending.
   flow.result({ effect: 'withdraw', ok: false, code: 'REQUEST_TIMEOUT', requestedCents: 6000, dispensedCents: 0 });
   assert.match(flow.text(), /The bank did not answer\. Please try again\./);
@@ -1196,17 +1209,17 @@ test('a pending transaction is not reused for another amount, after a decline, o
   const flow = new Flow().loggedIn().amount('deposit');
   flow.keys(digitsOf('1500'));
   flow.key('enter');
-  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500, txnId: txnIdOf(1) }]);
-  flow.result({ effect: 'deposit', ok: false, code: 'SESSION_CLOSED' });
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 1500, txnId: txnIdOf(1), notes: null }]);
+  flow.result({ effect: 'deposit', ok: false, code: 'SESSION_CLOSED', escrow: null });
   assert.equal(pendingTxnId(flow), txnIdOf(1), 'no answer: still pending');
   // Another amount is another transaction.
   flow.key('enter');
   flow.amount('deposit');
   flow.keys(digitsOf('2500'));
   flow.key('enter');
-  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 2500, txnId: txnIdOf(2) }]);
+  assert.deepEqual(flow.key('enter'), [{ kind: 'deposit', amountCents: 2500, txnId: txnIdOf(2), notes: null }]);
   // A decline is an answer: nothing is pending after it.
-  flow.result({ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED' });
+  flow.result({ effect: 'deposit', ok: false, code: 'LIMIT_EXCEEDED', escrow: null });
   assert.equal(flow.state.txn, null);
   // A withdrawal left unanswered, then the customer logs out: the id is dropped with the session
   // (the controller voids an unanswered hold at logout; the bank would replay its first answer).

@@ -366,6 +366,8 @@ function withdrawal(overrides: Partial<UnfinishedWithdrawal> & { txnId: string }
   };
 }
 
+const TWO_TWENTIES = [{ denominationCents: 2000, count: 2 }];
+
 test('unfinished() reports each stage of an unsettled withdrawal and unanswered deposits, and nothing settled', (t) => {
   const journal = open(tempDir(t));
   const events: JournalEvent[] = [
@@ -392,6 +394,12 @@ test('unfinished() reports each stage of an unsettled withdrawal and unanswered 
     { type: 'hold.sent', txnId: 'i-retried', username: 'ivan', amountCents: 600 },
     { type: 'hold.sent', txnId: 'i-retried', username: 'ivan', amountCents: 600 }, // a retry reuses the id
     { type: 'hold.result', txnId: 'i-retried', outcome: 'ok' },
+    // Escrowed deposits end when their notes are stored or returned, not at the answer.
+    { type: 'deposit.sent', txnId: 'j-escrow-answered', username: 'judy', amountCents: 4_000, notes: TWO_TWENTIES },
+    { type: 'deposit.result', txnId: 'j-escrow-answered', outcome: 'ok' },
+    { type: 'deposit.sent', txnId: 'k-escrow-stored', username: 'judy', amountCents: 4_000, notes: TWO_TWENTIES },
+    { type: 'deposit.result', txnId: 'k-escrow-stored', outcome: 'ok' },
+    { type: 'escrow', txnId: 'k-escrow-stored', outcome: 'stored', amountCents: 4_000 },
   ];
   for (const event of events) journal.append(event);
   const expected: UnfinishedWithdrawal[] = [
@@ -417,8 +425,22 @@ test('unfinished() reports each stage of an unsettled withdrawal and unanswered 
       dispenseStarted: false,
       dispensedCents: null,
       fault: null,
+      depositOutcome: null,
+      notes: null,
     },
     withdrawal({ txnId: 'i-retried', username: 'ivan', amountCents: 600, holdOutcome: 'ok' }),
+    {
+      kind: 'deposit',
+      txnId: 'j-escrow-answered',
+      username: 'judy',
+      amountCents: 4_000,
+      holdOutcome: null,
+      dispenseStarted: false,
+      dispensedCents: null,
+      fault: null,
+      depositOutcome: 'ok',
+      notes: TWO_TWENTIES,
+    },
   ];
   assert.deepEqual(journal.unfinished(), expected);
   assert.deepEqual(open(tempDir(t)).unfinished(), []); // an empty journal has nothing unfinished
@@ -429,6 +451,19 @@ test('unfinished() reports each stage of an unsettled withdrawal and unanswered 
   );
 });
 
+function deposit(fields: Partial<UnfinishedWithdrawal> & { txnId: string }): UnfinishedWithdrawal {
+  return {
+    kind: 'deposit',
+    username: 'alice',
+    amountCents: 4_000,
+    holdOutcome: null,
+    dispenseStarted: false,
+    dispensedCents: null,
+    fault: null,
+    ...fields,
+  };
+}
+
 test('planRecovery applies every rule', () => {
   const plan = planRecovery([
     withdrawal({ txnId: 'sent' }),
@@ -438,16 +473,10 @@ test('planRecovery applies every rule', () => {
     withdrawal({ txnId: 'full', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 2_000 }),
     withdrawal({ txnId: 'partial', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 500, fault: 'jam' }),
     withdrawal({ txnId: 'zero', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 0, fault: 'jam' }),
-    {
-      kind: 'deposit',
-      txnId: 'deposit',
-      username: 'alice',
-      amountCents: 100,
-      holdOutcome: null,
-      dispenseStarted: false,
-      dispensedCents: null,
-      fault: null,
-    },
+    deposit({ txnId: 'deposit', depositOutcome: null, notes: null }),
+    deposit({ txnId: 'escrow-unknown', depositOutcome: null, notes: TWO_TWENTIES }),
+    deposit({ txnId: 'escrow-approved', depositOutcome: 'ok', notes: TWO_TWENTIES }),
+    deposit({ txnId: 'escrow-declined', depositOutcome: 'LIMIT_EXCEEDED', notes: TWO_TWENTIES }),
   ]);
   assert.deepEqual(plan, [
     { txnId: 'sent', action: 'void', reason: RECOVERY_REASON.HOLD_UNKNOWN },
@@ -457,11 +486,11 @@ test('planRecovery applies every rule', () => {
     { txnId: 'full', action: 'post', dispensedCents: 2_000 },
     { txnId: 'partial', action: 'post', dispensedCents: 500 },
     { txnId: 'zero', action: 'void', reason: RECOVERY_REASON.DISPENSED_NOTHING },
-    {
-      txnId: 'deposit',
-      action: 'none',
-      reason: "deposit outcome unknown; the bank's answer to a retry of the same id tells",
-    },
+    // A deposit without an answer is asked again under its id; then the escrow follows the answer.
+    { txnId: 'deposit', action: 'resolve', username: 'alice', amountCents: 4_000, escrowed: false },
+    { txnId: 'escrow-unknown', action: 'resolve', username: 'alice', amountCents: 4_000, escrowed: true },
+    { txnId: 'escrow-approved', action: 'store' },
+    { txnId: 'escrow-declined', action: 'return' },
   ]);
   assert.deepEqual(planRecovery([]), []);
 });
