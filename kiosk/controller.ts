@@ -133,6 +133,11 @@ export class KioskController {
     ]);
   }
 
+  /** Whether an open deposit (asked, or answered with its notes not yet moved) owns the escrow's notes. */
+  private escrowClaimed(): boolean {
+    return this.options.journal.unfinished().some((item) => item.kind === 'deposit' && (item.notes ?? null) !== null);
+  }
+
   /** Waits ms, or less when the kiosk stops: true when the wait ran its course. */
   private pause(ms: number): Promise<boolean> {
     const signal = this.stopping.signal;
@@ -158,10 +163,7 @@ export class KioskController {
   private async returnOrphanNotes(acceptor: NonNullable<HardwareDevices['acceptor']>): Promise<void> {
     const escrow = acceptor.escrow();
     if (escrow.totalCents === 0) return;
-    const claimed = this.options.journal
-      .unfinished()
-      .some((item) => item.kind === 'deposit' && (item.notes ?? null) !== null);
-    if (claimed) {
+    if (this.escrowClaimed()) {
       this.input({ type: 'escrow', escrow });
       return;
     }
@@ -239,6 +241,11 @@ export class KioskController {
         case 'cashIn': {
           const acceptor = this.options.devices.acceptor;
           if (acceptor === undefined) return;
+          // Interlock: notes an open deposit claims are the bank's answer's to move, never the screen's.
+          if (effect.step === 'return' && this.escrowClaimed()) {
+            this.log('cash-in return skipped: the escrow holds the notes of a deposit not yet finished');
+            return;
+          }
           const done =
             effect.step === 'open'
               ? await acceptor.openSlot()

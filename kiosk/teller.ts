@@ -68,23 +68,39 @@ export async function deposit(
   }
 }
 
+/**
+ * The declines of a deposit.resolve that answer for the deposit itself: the bank decided it now
+ * (the id was new to it) and refused, or the account does not exist, so nothing was credited.
+ * Any other decline (BUSY, INTERNAL, DUPLICATE_TXN, BAD_REQUEST, ...) says nothing about whether
+ * the first asking was credited: the notes stay in the escrow and the bank is asked again.
+ */
+export const DEPOSIT_REFUSALS: readonly string[] = ['INVALID_AMOUNT', 'LIMIT_EXCEEDED', 'INVALID_USERNAME'];
+
+/** Whether an answer to a deposit.resolve settles the deposit (see DEPOSIT_REFUSALS). */
+export function resolveSettles(response: ResponseOf<'deposit.resolve'>): boolean {
+  return response.ok || DEPOSIT_REFUSALS.includes(response.code);
+}
+
 /** model: k_deposit_ask. No answer: the same id again until one comes; null once the kiosk stops. */
 async function askDeposit(
   options: TellerOptions,
   txn: { txnId: string; username: string; amountCents: number },
 ): Promise<ResponseOf<'deposit'> | null> {
   const { link } = options;
+  const { txnId, username, amountCents } = txn;
   let waitMs = DEPOSIT_RETRY_FIRST_MS;
   for (let asking = 0; ; asking += 1) {
     try {
-      // The first asking is the customer's own request; later ones are the kiosk's (no login needed).
-      return asking === 0
-        ? await link.request({ op: 'deposit', txnId: txn.txnId, amountCents: txn.amountCents })
-        : await link.request({ op: 'deposit.resolve', ...txn });
+      // The first asking is the customer's own request: any decline means nothing was credited.
+      // Later ones are the kiosk's (no login needed), and only some declines answer for the deposit.
+      if (asking === 0) return await link.request({ op: 'deposit', txnId, amountCents });
+      const response = await link.request({ op: 'deposit.resolve', txnId, username, amountCents });
+      if (response.ok || DEPOSIT_REFUSALS.includes(response.code)) return response;
+      options.log(`deposit ${txnId}: the bank answered ${response.code} to asking again; asking again`);
     } catch (error) {
       if (!(error instanceof AtmError) || !OUTCOME_UNKNOWN_CODES.includes(error.code)) throw error;
-      options.log(`deposit ${txn.txnId}: no answer (${error.code}); asking again under the same id`);
-      options.onWaiting?.(txn.txnId);
+      options.log(`deposit ${txnId}: no answer (${error.code}); asking again under the same id`);
+      options.onWaiting?.(txnId);
     }
     const pause = options.pause ?? ((ms: number) => new Promise<boolean>((resolve) => setTimeout(resolve, ms, true)));
     if (!(await pause(waitMs))) return null;
@@ -277,6 +293,10 @@ async function settleDeposit(
     options.log(
       `recovery resolve ${action.txnId}: ${error instanceof AtmError ? error.code : String(error)}, will retry`,
     );
+    return;
+  }
+  if (!resolveSettles(response)) {
+    options.log(`recovery resolve ${action.txnId}: an answer that says nothing of the deposit; will ask again`);
     return;
   }
   const result = await finishDeposit(options, { txnId: action.txnId, amountCents: item.amountCents, notes }, response);

@@ -9,10 +9,10 @@ import { KioskLink } from '../../kiosk/link.js';
 import type { TestBank } from './bank.js';
 
 /** A kiosk link to the test bank: reconnects after 20 ms, doubling to 100 ms. */
-export function linkToTestBank(bank: TestBank): KioskLink {
+export function linkToTestBank(bank: TestBank, port = bank.host.port): KioskLink {
   return new KioskLink({
     host: '127.0.0.1',
-    port: bank.host.port,
+    port,
     kioskId: bank.kiosk.kioskId,
     psk: bank.kiosk.psk,
     backoffInitialMs: 20,
@@ -27,16 +27,16 @@ export interface TestKiosk {
   journal: KioskJournal;
 }
 
-/** A controller for the test bank's kiosk, with its journal (unless given) and receipts in dir. */
+/** A controller for the test bank's kiosk, with its journal (unless given) and receipts in dir; port: a proxy's. */
 export function kioskOnTestBank(
   bank: TestBank,
-  options: { dir: string; journal?: KioskJournal } & Pick<KioskControllerOptions, 'devices'> &
+  options: { dir: string; journal?: KioskJournal; port?: number } & Pick<KioskControllerOptions, 'devices'> &
     Partial<Omit<KioskControllerOptions, 'link' | 'journal'>>,
 ): TestKiosk {
-  const { dir, ...controllerOptions } = options;
+  const { dir, port, ...controllerOptions } = options;
   const { kioskId, psk } = bank.kiosk;
   const journal = options.journal ?? KioskJournal.open({ dir, kioskId, key: deriveJournalKey(psk) });
-  const link = linkToTestBank(bank);
+  const link = linkToTestBank(bank, port);
   const controller = new KioskController({
     kioskId,
     receiptsFile: path.join(dir, 'receipts.txt'),
