@@ -1,5 +1,6 @@
 // The hardware component's public face: the device contracts, the sim drivers (the kiosk's
-// default devices, with test powers) and the keyboard → keypad map.
+// default devices, with test powers), the keyboard → keypad map, and the receipt printer's
+// text rule and ESC/POS encoder.
 export * from './types.js';
 export * from './sim.js';
 export * from './keymap.js';
@@ -12,3 +13,12 @@ export {
   type DriverOptions,
 } from './factory.js';
 export { FlashError, checkHex, flashPlan, runFlash, type FlashPlan, type FlashResult } from './flash.js';
+export {
+  RECEIPT_COLUMNS_DEFAULT,
+  RECEIPT_COLUMNS_NARROW,
+  RECEIPT_COLUMNS_WIDE,
+  RECEIPT_LINES_MAX,
+  normaliseReceiptLines,
+  type ReceiptColumns,
+} from './receipt.js';
+export { encodeReceipt, parsePaperStatus, PAPER_STATUS_REQUEST } from './escpos.js';
