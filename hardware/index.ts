@@ -1,6 +1,6 @@
 // The hardware component's public face: the device contracts, the sim drivers (the kiosk's
 // default devices, with test powers), the keyboard → keypad map, and the receipt printer's
-// text rule and ESC/POS encoder.
+// text rule, ESC/POS encoder and factory (its serial driver loads lazily, as the others do).
 export * from './types.js';
 export * from './sim.js';
 export * from './keymap.js';
@@ -22,3 +22,4 @@ export {
   type ReceiptColumns,
 } from './receipt.js';
 export { encodeReceipt, parsePaperStatus, PAPER_STATUS_REQUEST } from './escpos.js';
+export { SimPrinter, SIM_RECEIPTS_FILE, RECEIPT_END, type SimPrinterOptions } from './sim-printer.js';
