@@ -23,3 +23,5 @@ export {
 } from './receipt.js';
 export { encodeReceipt, parsePaperStatus, PAPER_STATUS_REQUEST } from './escpos.js';
 export { SimPrinter, SIM_RECEIPTS_FILE, RECEIPT_END, type SimPrinterOptions } from './sim-printer.js';
+export { createPrinter, type PrinterOptions } from './printer-factory.js';
+export type { SerialPrinterOptions } from './serial-printer-options.js';

@@ -1,10 +1,16 @@
 // The sim receipt printer (hardware/sim-printer.ts): the ReceiptPrinter contract, then its file
-// (one append-only file, 0600, a form feed after each receipt).
+// (one append-only file, 0600, a form feed after each receipt) and the printer factory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { RECEIPT_END, SIM_RECEIPTS_FILE, SimPrinter } from '../../hardware/index.js';
+import {
+  RECEIPT_END,
+  SIM_RECEIPTS_FILE,
+  SimPrinter,
+  createPrinter,
+  type ReceiptPrinter,
+} from '../../hardware/index.js';
 import { makeTempDir } from '../helpers/bank.js';
 import { printFaultOf, printerContract } from '../helpers/printer-contract.js';
 
@@ -69,4 +75,19 @@ test('sim printer: a folder that is missing rejects open() (configuration); one 
 
 test('sim printer: columns other than 42 or 32 are a programmer error', () => {
   assert.throws(() => new SimPrinter({ dir: '/tmp', columns: 40 as 42 }), /42 \(80 mm\) or 32 \(58 mm\)/);
+});
+
+test('createPrinter: sim writes to the data folder; escpos:PATH is the serial driver, not opened; bad specs are typed', async (t) => {
+  const dir = makeTempDir('atm-sim-printer-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const sim: ReceiptPrinter = await createPrinter('sim', { dataDir: dir, columns: 32 });
+  assert.equal(sim.kind, 'sim');
+  assert.equal(sim.columns, 32);
+  assert.ok(sim instanceof SimPrinter && sim.file === path.join(dir, SIM_RECEIPTS_FILE));
+  const serial = await createPrinter('escpos:/dev/ttyUSB9', { dataDir: dir });
+  assert.equal(serial.kind, 'escpos');
+  assert.equal(serial.columns, 42);
+  assert.equal(serial.state(), 'offline');
+  for (const spec of ['escpos:', 'serial:/dev/ttyS0', '', 'SIM'])
+    await assert.rejects(createPrinter(spec, { dataDir: dir }), { code: 'BAD_DEVICE_SPEC' });
 });
