@@ -1,6 +1,6 @@
 // The firmware simulator's public face: the microcontroller side of the serial line protocol
 // (hardware/PROTOCOL.md) as a state machine, the edge that runs it on a pty, its script
-// language and its console.
+// language and its console; and an ESC/POS receipt printer on a pty (escpos-printer.ts).
 export { LineDevice } from './line-device.js';
 export {
   DEVICE_NAME_DEFAULT,
@@ -31,3 +31,13 @@ export {
   CONSOLE_KEYS_HELP,
   type ConsoleCommand,
 } from './console.js';
+export {
+  EscposPrinter,
+  SIM_RECEIPT_LINES_MAX,
+  SIM_RECEIPTS_KEPT_MAX,
+  type EscposPrinterOptions,
+  type EscposPrinterStats,
+  type PrintedReceipt,
+  type SimPaper,
+} from './escpos-printer.js';
+export { startEscposPrinterSim, type EscposPrinterSim, type EscposPrinterSimOptions } from './escpos-runner.js';

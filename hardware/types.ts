@@ -123,6 +123,44 @@ export interface CashAcceptor {
 /** Bounds the escrow, as the mechanism's stack does (a typical escrow holds 30–100 notes). */
 export const ESCROW_NOTES_MAX = 50;
 
+/** What the roll holds, as the printer's sensors say: near-end is 'low', end is 'out'. */
+export type PaperStatus = 'ok' | 'low' | 'out' | 'unknown';
+
+/** Why a receipt was not printed: stable codes the kiosk may log or report. */
+export const PRINT_FAULTS = ['paperOut', 'offline', 'writeFailed', 'timeout'] as const;
+export type PrintFault = (typeof PRINT_FAULTS)[number];
+
+export type PrintResult = { ok: true } | { ok: false; fault: PrintFault; detail: string };
+
+/**
+ * A receipt printer of `columns` characters a line (42: an 80 mm roll in Epson font A; 32: a
+ * 58 mm roll). Contract:
+ * - print(lines) resolves (never rejects, never throws) with ok or a fault: a receipt is a
+ *   courtesy, so a printer fault must never reach the transaction. Lines are made printable
+ *   ASCII (anything else becomes '?'), longer lines are wrapped at `columns`, and a receipt
+ *   stops at RECEIPT_LINES_MAX lines (receipt.ts). Receipts print one at a time, in call order.
+ * - ok means the printer took the whole receipt and still had paper after it; 'paperOut' means
+ *   nothing was printed, or the roll ran out during this receipt; 'offline', 'timeout' and
+ *   'writeFailed' mean the receipt may be missing or partial.
+ * - state() is the device's ('online', 'offline', 'noDevice' when its port is missing); the
+ *   paper is not a state but paper(), as XFS keeps the media status apart from the device's:
+ *   a printer out of paper is still online. paper() is 'unknown' while offline.
+ * - onState and onPaper listeners hear every change; drivers never throw into listeners.
+ * - open() rejects only for a configuration error; an absent printer opens 'offline' and comes
+ *   online when it appears.
+ */
+export interface ReceiptPrinter {
+  readonly kind: string;
+  readonly columns: number;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  state(): DeviceState;
+  paper(): PaperStatus;
+  print(lines: readonly string[]): Promise<PrintResult>;
+  onState(listener: (state: DeviceState) => void): Unsubscribe;
+  onPaper(listener: (paper: PaperStatus) => void): Unsubscribe;
+}
+
 export interface Devices {
   keypad: Keypad;
   display: Display;

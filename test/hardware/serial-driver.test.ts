@@ -24,7 +24,6 @@ import {
   type OpenSerialConnection,
   type SerialDevices,
   type SerialDevicesOptions,
-  type SerialTimers,
 } from '../../hardware/serial.js';
 import type { DeviceState, KeyName } from '../../hardware/index.js';
 import {
@@ -44,6 +43,7 @@ import {
   keypadContract,
   recordStates,
 } from '../helpers/hardware-contracts.js';
+import { FakeTimers } from '../helpers/fake-timers.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const POLL_MS = 10;
@@ -467,31 +467,6 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
 
 // ---------------------------------------------------------------------------------------------
 // The link's timing with injected time and a scripted port (no pty): exact, and instant.
-
-class FakeTimers implements SerialTimers {
-  ms = 0;
-  private readonly tasks: { atMs: number; callback: () => void; cancelled: boolean }[] = [];
-  readonly nowMs = (): number => this.ms;
-  readonly schedule = (delayMs: number, callback: () => void): (() => void) => {
-    const task = { atMs: this.ms + delayMs, callback, cancelled: false };
-    this.tasks.push(task);
-    return () => void (task.cancelled = true);
-  };
-
-  /** Runs every task due within ms, in time order, letting promises settle after each. */
-  async advance(ms: number): Promise<void> {
-    const endMs = this.ms + ms;
-    for (;;) {
-      await new Promise((resolve) => setImmediate(resolve));
-      const due = this.tasks.filter((task) => !task.cancelled && task.atMs <= endMs).sort((a, b) => a.atMs - b.atMs)[0];
-      if (due === undefined) break;
-      due.cancelled = true;
-      this.ms = due.atMs;
-      due.callback();
-    }
-    this.ms = endMs;
-  }
-}
 
 /** A port whose device answers HELLO, COUNTS and PING while `answering`, and cannot be opened while not `present`. */
 function scriptedPort(version = SERIAL_PROTOCOL_VERSION): {

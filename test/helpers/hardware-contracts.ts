@@ -288,7 +288,7 @@ export function dispenserContract(
       // 14000 = 5000 × 2 + 2000 × 2, presented largest first: 5000, 5000, 2000, then the jam.
       const result = await dispenser.dispense(14_000);
       assert.equal(result.ok, false);
-      assert.equal(faultOf(result), 'escrowJam');
+      assert.equal(faultOf(result), 'jam');
       assert.equal(result.dispensedCents, 12_000);
       assert.deepEqual(dispenser.cassettes(), [
         { denominationCents: 5000, count: 1 },

@@ -17,3 +17,5 @@ export const repoRoot = findRepoRoot();
 export const vectorsDir = path.join(repoRoot, 'test', 'vectors');
 /** The compiled CLI next to these compiled tests (…/test/helpers → …/bin/atm.js). */
 export const atmBin = path.resolve(here, '..', '..', 'bin', 'atm.js');
+/** Committed known-answer files (test/golden/), read from the source tree. */
+export const goldenDir = path.join(repoRoot, 'test', 'golden');
