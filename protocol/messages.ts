@@ -50,6 +50,8 @@ export type Request =
   | { id: number; op: 'login'; username: string; password: string }
   | { id: number; op: 'logout' }
   | { id: number; op: 'balance' }
+  | { id: number; op: 'statement' }
+  | { id: number; op: 'password.change'; oldPassword: string; newPassword: string }
   | { id: number; op: 'deposit'; txnId: string; amountCents: number }
   | { id: number; op: 'withdraw.hold'; txnId: string; amountCents: number }
   | { id: number; op: 'withdraw.post'; txnId: string; dispensedCents: number }
@@ -97,6 +99,8 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   login: { username: 'username', password: 'password' },
   logout: {},
   balance: {},
+  statement: {},
+  'password.change': { oldPassword: 'password', newPassword: 'password' },
   deposit: { txnId: 'txnId', amountCents: 'cents' },
   'withdraw.hold': { txnId: 'txnId', amountCents: 'cents' },
   'withdraw.post': { txnId: 'txnId', dispensedCents: 'cents' },
