@@ -99,6 +99,11 @@ export class CachedLedgerStore implements LedgerStore {
     return this.inner.listOpenHolds();
   }
 
+  /** Not cached: the inner store has every commit (the cache changes only after one resolves). */
+  listRecentPostedTxns(username: string, limit: number): Promise<TxnRecord[]> {
+    return this.inner.listRecentPostedTxns(username, limit);
+  }
+
   getAuditHead(): Promise<AuditHead> {
     return this.inner.getAuditHead();
   }

@@ -68,7 +68,7 @@ export function onDeposit(
 }
 
 /**
- * [ATM-4.13] A deposit the kiosk asked for and got no answer to (the link dropped, the kiosk lost
+ * [ATM-4.15] A deposit the kiosk asked for and got no answer to (the link dropped, the kiosk lost
  * power): asked again under the same id, for the customer who confirmed it, whose session is gone.
  * A repeat gets the first answer ('replayed'); an id the bank never saw is credited now, because
  * the customer's notes are in the kiosk's escrow and the kiosk journaled the deposit before asking.

@@ -6,6 +6,7 @@ import bcrypt from 'bcrypt';
 import { DeclineCode } from '../protocol/index.js';
 import type { Request } from '../protocol/index.js';
 import { newAccount, normalizeUsername, passwordInvalid } from './ledger.js';
+import type { Account } from './types.js';
 import {
   HANDOVER_TTL_MS,
   decline,
@@ -44,55 +45,75 @@ export async function onLogin(
   const base: ActionBase = { action: 'login', username };
   if (!(await core.shared.takeLogin(session.kioskId, core.now())))
     return core.declined(session, request.id, base, DeclineCode.BUSY);
-  if (username === null || passwordInvalid(request.password) !== null) {
+  if (username === null) {
     // Same answer as a wrong password; bcrypt still runs so timing does not tell either.
     await bcrypt.compare(request.password.slice(0, 72), await core.dummyHash);
     return core.declined(session, request.id, base, DeclineCode.AUTH_FAILED);
   }
   return core.locks.withKeys([`user:${username}`], async () => {
-    const account = await core.readAccount(username);
-    if (account === null) {
-      await bcrypt.compare(request.password, await core.dummyHash);
-      return core.declined(session, request.id, base, DeclineCode.AUTH_FAILED);
-    }
-    const nowMs = core.now();
-    if (account.lockedUntilMs > nowMs) {
-      return core.declined(
-        session,
-        request.id,
-        base,
-        DeclineCode.ACCOUNT_LOCKED,
-        new Date(account.lockedUntilMs).toISOString(),
-      );
-    }
-    if (await bcrypt.compare(request.password, account.passwordHash)) {
-      await core.commit(
-        { accounts: [{ ...account, failedLogins: 0, lockedUntilMs: 0 }] },
-        core.entry(session, base, 'ok'),
-      );
-      session.username = username;
-      return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
-    }
-    const failedLogins = account.failedLogins + 1;
-    const locks = failedLogins >= core.loginFailuresMax;
-    const updated = {
-      ...account,
-      failedLogins: locks ? 0 : failedLogins,
-      lockedUntilMs: locks ? nowMs + core.lockMs : 0,
-    };
-    const code = locks ? DeclineCode.ACCOUNT_LOCKED : DeclineCode.AUTH_FAILED;
+    const checked = await checkPassword(core, session, request.id, base, username, request.password);
+    if (!checked.ok) return checked.handled;
     await core.commit(
-      { accounts: [updated] },
-      core.entry(session, base, code, { detail: `failed login ${failedLogins}` }),
+      { accounts: [{ ...checked.account, failedLogins: 0, lockedUntilMs: 0 }] },
+      core.entry(session, base, 'ok'),
     );
-    // [ATM-4.11] The customer is told how many tries are left, and the failure that locks says
-    // so at once. This tells that the account exists, which sign-up tells anyone anyway
-    // (USERNAME_TAKEN, username.check); PROTOCOL.md's limitations weigh it.
-    const response = decline(request.id, code);
-    if (locks) response.lockedUntil = new Date(updated.lockedUntilMs).toISOString();
-    else response.attemptsLeft = core.loginFailuresMax - failedLogins;
-    return { response, outcome: { ...base, outcome: code } };
+    session.username = username;
+    return { response: { id: request.id, ok: true, username }, outcome: { ...base, outcome: 'ok' } };
   });
+}
+
+export type PasswordCheck = { ok: true; account: Account } | { ok: false; handled: Handled };
+
+/**
+ * [ATM-4.11] The login rules for one password of one account, shared by login and
+ * password.change ([ATM-4.14]) so the two can never drift apart: a password that breaks the
+ * rules or an unknown account is a bare AUTH_FAILED after the same bcrypt work; a locked
+ * account is ACCOUNT_LOCKED with lockedUntil; a wrong password counts (and audits) a failed
+ * login and may lock. Caller holds `user:<username>`; on ok the failures are not yet reset.
+ */
+export async function checkPassword(
+  core: ServiceCore,
+  session: SessionContext,
+  requestId: number,
+  base: ActionBase,
+  username: string,
+  password: string,
+): Promise<PasswordCheck> {
+  const refuse = async (handled: Promise<Handled>): Promise<PasswordCheck> => ({ ok: false, handled: await handled });
+  if (passwordInvalid(password) !== null) {
+    await bcrypt.compare(password.slice(0, 72), await core.dummyHash);
+    return refuse(core.declined(session, requestId, base, DeclineCode.AUTH_FAILED));
+  }
+  const account = await core.readAccount(username);
+  if (account === null) {
+    await bcrypt.compare(password, await core.dummyHash);
+    return refuse(core.declined(session, requestId, base, DeclineCode.AUTH_FAILED));
+  }
+  const nowMs = core.now();
+  if (account.lockedUntilMs > nowMs) {
+    const lockedUntil = new Date(account.lockedUntilMs).toISOString();
+    return refuse(core.declined(session, requestId, base, DeclineCode.ACCOUNT_LOCKED, lockedUntil));
+  }
+  if (await bcrypt.compare(password, account.passwordHash)) return { ok: true, account };
+  const failedLogins = account.failedLogins + 1;
+  const locks = failedLogins >= core.loginFailuresMax;
+  const updated = {
+    ...account,
+    failedLogins: locks ? 0 : failedLogins,
+    lockedUntilMs: locks ? nowMs + core.lockMs : 0,
+  };
+  const code = locks ? DeclineCode.ACCOUNT_LOCKED : DeclineCode.AUTH_FAILED;
+  await core.commit(
+    { accounts: [updated] },
+    core.entry(session, base, code, { detail: `failed login ${failedLogins}` }),
+  );
+  // [ATM-4.11] The customer is told how many tries are left, and the failure that locks says
+  // so at once. This tells that the account exists, which sign-up tells anyone anyway
+  // (USERNAME_TAKEN, username.check); PROTOCOL.md's limitations weigh it.
+  const response = decline(requestId, code);
+  if (locks) response.lockedUntil = new Date(updated.lockedUntilMs).toISOString();
+  else response.attemptsLeft = core.loginFailuresMax - failedLogins;
+  return { ok: false, handled: { response, outcome: { ...base, outcome: code } } };
 }
 
 /** [ATM-4.9] Sign-up asks early whether a name is free, so nobody types a password twice for nothing. */

@@ -1,12 +1,14 @@
 // The only file that touches the LevelDB handle. Keys are namespaced strings; values JSON.
 //   acct!<username>  txn!<txnId>  hold!<txnId>  audit!<seq, 12 digits>  meta!auditHead
 //   meta!auditPrunedThrough (tokens at or below it are in audit.log: gone, whatever is left on disk)
+//   posted!<username>!<moved-at ms, 15 digits>!<txnId>  the statement's index (listRecentPostedTxns)
+//   meta!layout (LAYOUT_VERSION once the posted index is complete; absent in a ledger made before it)
 import { Level } from 'level';
-import type { LedgerStore } from './store.js';
+import { assertRecentLimit, type LedgerStore } from './store.js';
 import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
-import { EMPTY_AUDIT_HEAD } from './types.js';
+import { EMPTY_AUDIT_HEAD, txnMovedAtMs } from './types.js';
 import { TxnIdFilter } from './txn-filter.js';
-import { planted } from '../protocol/index.js';
+import { assert, planted } from '../protocol/index.js';
 
 type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 /** An operation already encoded: what classic-level's native batch reads (type, key, value). */
@@ -27,6 +29,24 @@ function encodedBatchOf(db: Level<string, unknown>): EncodedBatch | null {
 
 const auditKey = (seq: number): string => `audit!${String(seq).padStart(12, '0')}`;
 const PRUNED_THROUGH_KEY = 'meta!auditPrunedThrough';
+const LAYOUT_KEY = 'meta!layout';
+/** 2: every posted transaction has its posted! index key. A ledger without the mark is backfilled once at open. */
+export const LAYOUT_VERSION = 2;
+/** Index keys written per synced batch while backfilling an older ledger. */
+const BACKFILL_BATCH_OPS = 1_000;
+/** Epoch ms fit 15 digits until the year 33658; the padding keeps the keys in time order. */
+const MOVED_AT_DIGITS = 15;
+
+const postedPrefix = (username: string): string => `posted!${username}!`;
+/** A posted transaction's index key: its account, when it moved, its id (a username has no '!'). */
+function postedKey(txn: TxnRecord): string {
+  const movedAtMs = txnMovedAtMs(txn);
+  assert(
+    Number.isSafeInteger(movedAtMs) && movedAtMs >= 0 && String(movedAtMs).length <= MOVED_AT_DIGITS,
+    `txn ${txn.txnId}: moved at ${movedAtMs}`,
+  );
+  return `${postedPrefix(txn.username)}${String(movedAtMs).padStart(MOVED_AT_DIGITS, '0')}!${txn.txnId}`;
+}
 /** Always true but for the torture suite's planted skip-fsync (protocol/faults.ts), read once. */
 const SYNC_WRITES = !planted('skip-fsync');
 
@@ -77,9 +97,18 @@ export class LevelLedgerStore implements LedgerStore {
       txnIds,
       ((await db.get(PRUNED_THROUGH_KEY)) as number | undefined) ?? 0,
     );
+    try {
+      store.backfilledTxns = await backfillPostedIndex(db);
+    } catch (error) {
+      await db.close().catch(() => undefined);
+      throw error;
+    }
     store.clearPruned(); // what a crash left between a prune and its delete
     return store;
   }
+
+  /** Posted transactions indexed by this open's backfill (0 once the ledger has its layout mark). */
+  backfilledTxns = 0;
 
   private async read<T>(key: string): Promise<T | null> {
     const value = await this.db.get(key);
@@ -106,6 +135,20 @@ export class LevelLedgerStore implements LedgerStore {
     for await (const key of this.db.keys({ gt: 'hold!', lt: 'hold!\xff' })) txnIds.push(key.slice('hold!'.length));
     return txnIds;
   }
+  async listRecentPostedTxns(username: string, limit: number): Promise<TxnRecord[]> {
+    assertRecentLimit(limit);
+    const prefix = postedPrefix(username);
+    const keys: string[] = [];
+    for await (const key of this.db.keys({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit })) keys.push(key);
+    const records = await this.db.getMany(keys.map((key) => `txn!${key.slice(key.lastIndexOf('!') + 1)}`));
+    return records.map((value, index) => {
+      const txn = value as TxnRecord | undefined;
+      // [paired check] The index key and its record are written in one batch and posted is a
+      // final state, so a key without its posted record is a bug, not a race.
+      assert(txn?.state === 'posted' && postedKey(txn) === keys[index], `index key ${keys[index]} without its record`);
+      return txn;
+    });
+  }
   async getAuditHead(): Promise<AuditHead> {
     return (await this.read<AuditHead>('meta!auditHead')) ?? { ...EMPTY_AUDIT_HEAD };
   }
@@ -121,7 +164,10 @@ export class LevelLedgerStore implements LedgerStore {
   async commit(batch: LedgerBatch): Promise<void> {
     const ops: BatchOp[] = [];
     for (const account of batch.accounts) ops.push({ type: 'put', key: `acct!${account.username}`, value: account });
-    for (const txn of batch.txns) ops.push({ type: 'put', key: `txn!${txn.txnId}`, value: txn });
+    for (const txn of batch.txns) {
+      ops.push({ type: 'put', key: `txn!${txn.txnId}`, value: txn });
+      if (txn.state === 'posted') ops.push({ type: 'put', key: postedKey(txn), value: 1 });
+    }
     for (const txnId of batch.openHoldsAdded) ops.push({ type: 'put', key: `hold!${txnId}`, value: 1 });
     for (const txnId of batch.openHoldsRemoved) ops.push({ type: 'del', key: `hold!${txnId}` });
     for (const { seq, token } of batch.auditTokens) ops.push({ type: 'put', key: auditKey(seq), value: token });
@@ -199,4 +245,27 @@ export class LevelLedgerStore implements LedgerStore {
     while (this.clearing !== null) await this.clearing;
     await this.db.close();
   }
+}
+
+/**
+ * A ledger written before the posted index has none: index every posted transaction once, in
+ * synced batches, then set the layout mark in a last one. Idempotent (the same keys again), so
+ * a crash part-way only means the next open does it again. Returns how many it indexed.
+ */
+async function backfillPostedIndex(db: Level<string, unknown>): Promise<number> {
+  if (((await db.get(LAYOUT_KEY)) as number | undefined) === LAYOUT_VERSION) return 0;
+  let indexed = 0;
+  let ops: { type: 'put'; key: string; value: number }[] = [];
+  for await (const value of db.values({ gt: 'txn!', lt: 'txn!\xff' })) {
+    const txn = value as TxnRecord;
+    if (txn.state !== 'posted') continue;
+    ops.push({ type: 'put', key: postedKey(txn), value: 1 });
+    indexed += 1;
+    if (ops.length >= BACKFILL_BATCH_OPS) {
+      await db.batch(ops, { sync: SYNC_WRITES });
+      ops = [];
+    }
+  }
+  await db.batch([...ops, { type: 'put', key: LAYOUT_KEY, value: LAYOUT_VERSION }], { sync: SYNC_WRITES });
+  return indexed;
 }

@@ -168,9 +168,26 @@ END
 $fn$;
 `;
 
+/**
+ * [ATM-4.13] The mini statement's index: an account's posted transactions by when their money
+ * moved (a withdrawal's settled_at_ms, a deposit's created_at_ms), newest first. An expression
+ * index, so atm_commit writes it with the row and needs no change; txn_id in the C collation,
+ * the byte order LevelDB's index keys have, so both stores break a tie the same way.
+ */
+const V2_POSTED_INDEX = `
+CREATE INDEX txns_posted_by_user ON txns
+  (username, (COALESCE(settled_at_ms, created_at_ms)) DESC, txn_id COLLATE "C" DESC)
+  WHERE state = 'posted';
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'ledger, audit chain, shared limits', sql: V1_LEDGER },
+  { version: 2, name: 'posted transactions by account, for the mini statement', sql: V2_POSTED_INDEX },
 ];
+
+/** The statement's query, in the shape of txns_posted_by_user so the planner walks that index. */
+export const RECENT_POSTED_SQL = `SELECT * FROM txns WHERE username = $1 AND state = 'posted'
+  ORDER BY COALESCE(settled_at_ms, created_at_ms) DESC, txn_id COLLATE "C" DESC LIMIT $2`;
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

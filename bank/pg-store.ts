@@ -17,9 +17,9 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { AtmError, assert, assertAuditHead } from '../protocol/index.js';
 import { KeyedMutex } from './mutex.js';
-import { STALE_WRITE_SQLSTATE, StoreError, schemaMismatch } from './pg-schema.js';
+import { RECENT_POSTED_SQL, STALE_WRITE_SQLSTATE, StoreError, schemaMismatch } from './pg-schema.js';
 import { redactUrl } from './pg-url.js';
-import type { LedgerStore, LockManager } from './store.js';
+import { assertRecentLimit, type LedgerStore, type LockManager } from './store.js';
 import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
 
 export interface PgStoreOptions {
@@ -266,6 +266,13 @@ export class PgLedgerStore implements LedgerStore {
   async listOpenHolds(): Promise<string[]> {
     const result = await this.query<{ txn_id: string }>('SELECT txn_id FROM open_holds ORDER BY txn_id');
     return result.rows.map((row) => row.txn_id);
+  }
+
+  /** Read only: no versions remembered, since a statement writes nothing. */
+  async listRecentPostedTxns(username: string, limit: number): Promise<TxnRecord[]> {
+    assertRecentLimit(limit);
+    const result = await this.query<TxnRow>(RECENT_POSTED_SQL, [username, limit]);
+    return result.rows.map(txnOf);
   }
 
   async getAuditHead(): Promise<AuditHead> {

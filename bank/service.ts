@@ -2,11 +2,12 @@
 // Each handler takes the account's (and transaction id's) lock, reads, decides with the pure
 // functions of ledger.ts, and submits one batch (state + audit record) to the group
 // committer; the reply is built only after that batch is durable. The handlers live by group in
-// handlers-session.ts and handlers-money.ts; their shared state and steps in service-core.ts.
+// handlers-session.ts, handlers-money.ts and handlers-account.ts; their shared state and steps in service-core.ts.
 import { DeclineCode, rethrowAssertion } from '../protocol/index.js';
 import type { ApprovalOf, Request } from '../protocol/index.js';
 import { onHandover, onLogin, onLogout, onRegister, onResume, onUsernameCheck } from './handlers-session.js';
 import { onBalance, onDeposit, onDepositResolve, onHold, onPost, onVoid } from './handlers-money.js';
+import { onPasswordChange, onStatement } from './handlers-account.js';
 import { sweepExpiredHolds } from './holds.js';
 import { ServiceCore, decline, type DeviceReport, type Handled, type SessionContext } from './service-core.js';
 
@@ -49,6 +50,10 @@ export class BankService extends ServiceCore {
         return onLogout(this, session, request);
       case 'balance':
         return onBalance(this, session, request);
+      case 'statement':
+        return onStatement(this, session, request);
+      case 'password.change':
+        return onPasswordChange(this, session, request);
       case 'deposit':
         return onDeposit(this, session, request);
       case 'deposit.resolve':

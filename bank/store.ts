@@ -1,7 +1,11 @@
 // [Seam] The ledger store. LevelDB is the embedded default (level-store.ts); the memory
 // store is the fake for fast unit tests. Both run one contract suite (test/bank/store.test.ts).
+import { assert } from '../protocol/index.js';
 import type { Account, AuditHead, AuditToken, LedgerBatch, TxnRecord } from './types.js';
-import { EMPTY_AUDIT_HEAD } from './types.js';
+import { EMPTY_AUDIT_HEAD, newestMovedFirst } from './types.js';
+
+/** The most posted transactions one listRecentPostedTxns call may ask for. */
+export const RECENT_TXNS_LIMIT_MAX = 100;
 
 /**
  * Contract for implementers:
@@ -10,6 +14,8 @@ import { EMPTY_AUDIT_HEAD } from './types.js';
  *   written nothing. Commits never run concurrently: the caller serialises them.
  * - reads see every commit that has resolved.
  * - open holds are an index of txn ids in state 'held', for the expiry sweeper.
+ * - listRecentPostedTxns reads a per-account index of posted transactions (money that moved),
+ *   kept in the same atomic commit as the transaction records, never a scan of all of them.
  * - audit tokens are the encrypted audit records not yet confirmed in audit.log; they let
  *   a restart repair the log after a crash.
  */
@@ -22,6 +28,12 @@ export interface LedgerStore {
   getAccount(username: string): Promise<Account | null>;
   getTxn(txnId: string): Promise<TxnRecord | null>;
   listOpenHolds(): Promise<string[]>;
+  /**
+   * The account's transactions in state 'posted', newest first by when they moved
+   * (txnMovedAtMs; ties in descending txnId byte order, as newestMovedFirst), at most `limit`
+   * (1 ..= RECENT_TXNS_LIMIT_MAX; anything else is a programmer error). [] for an unknown name.
+   */
+  listRecentPostedTxns(username: string, limit: number): Promise<TxnRecord[]>;
   getAuditHead(): Promise<AuditHead>;
   listAuditTokensAfter(seq: number): Promise<AuditToken[]>;
   commit(batch: LedgerBatch): Promise<void>;
@@ -50,6 +62,17 @@ export class MemoryLedgerStore implements LedgerStore {
   listOpenHolds(): Promise<string[]> {
     return Promise.resolve([...this.openHolds]);
   }
+  listRecentPostedTxns(username: string, limit: number): Promise<TxnRecord[]> {
+    assertRecentLimit(limit);
+    // A scan is fine for the fake; the real stores read their index.
+    const posted = [...this.txns.values()].filter((txn) => txn.username === username && txn.state === 'posted');
+    return Promise.resolve(
+      posted
+        .sort(newestMovedFirst)
+        .slice(0, limit)
+        .map((txn) => structuredClone(txn)),
+    );
+  }
   getAuditHead(): Promise<AuditHead> {
     return Promise.resolve({ ...this.auditHead });
   }
@@ -75,6 +98,13 @@ export class MemoryLedgerStore implements LedgerStore {
   close(): Promise<void> {
     return Promise.resolve(); // nothing to release
   }
+}
+
+export function assertRecentLimit(limit: number): void {
+  assert(
+    Number.isSafeInteger(limit) && limit >= 1 && limit <= RECENT_TXNS_LIMIT_MAX,
+    `recent transactions limit ${limit} outside 1..${RECENT_TXNS_LIMIT_MAX}`,
+  );
 }
 
 /**

@@ -81,3 +81,18 @@ export function mergeBatches(batches: LedgerBatch[]): LedgerBatch {
   merged.openHoldsAdded = merged.openHoldsAdded.filter((txnId) => !removed.has(txnId));
   return merged;
 }
+
+/** When a transaction's money moved: a withdrawal when it was posted, a deposit when it was made. */
+export function txnMovedAtMs(txn: TxnRecord): number {
+  return txn.settledAtMs ?? txn.createdAtMs;
+}
+
+/**
+ * The order of an account's statement: the latest to move first; one instant's in descending
+ * txnId (byte order), which is the order of LevelDB's index keys and PostgreSQL's C collation.
+ */
+export function newestMovedFirst(a: TxnRecord, b: TxnRecord): number {
+  const byTime = txnMovedAtMs(b) - txnMovedAtMs(a);
+  if (byTime !== 0) return byTime;
+  return a.txnId < b.txnId ? 1 : a.txnId > b.txnId ? -1 : 0;
+}

@@ -17,7 +17,7 @@ import { operatorCommand } from './commands/operator.js';
 const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   keys      init | add-kiosk | revoke-kiosk | add-operator | export-audit-key
   bank      run the bank host
-  client    one scripted session: register | login | balance | deposit | withdraw
+  client    one scripted session: register | login | balance | statement | deposit | withdraw | change-password
   audit     verify | show | export the encrypted, hash-chained audit log
   db        migrate | status | import: the PostgreSQL ledger
   kiosk     the full-screen ATM kiosk

@@ -42,7 +42,7 @@ export const RECOVERY_REASON = {
 /**
  * What to tell the bank about each unfinished transaction after a restart. Pure. The rules:
  * - a deposit sent without an answer: 'resolve', i.e. ask again under the same txn id
- *   (deposit.resolve, [ATM-4.13]) until an answer comes; the bank answers a repeat with its first
+ *   (deposit.resolve, [ATM-4.15]) until an answer comes; the bank answers a repeat with its first
  *   answer and credits an id it never saw once. Then the escrow follows the answer.
  * - a deposit answered 'ok' whose escrow is not stored yet: 'store'; answered with a decline:
  *   'return'. Notes are stored only after an approval and returned only after a decline.

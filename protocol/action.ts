@@ -11,6 +11,8 @@ const REQUEST_OPS = [
   'login',
   'logout',
   'balance',
+  'statement',
+  'password.change',
   'deposit',
   'deposit.resolve',
   'withdraw.hold',

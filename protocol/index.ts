@@ -22,5 +22,6 @@ export * from './mqtt-client.js';
 export * from './record.js';
 export * from './responses.js';
 export * from './serial-line.js';
+export * from './statement.js';
 export * from './telemetry.js';
 export * from './username-mask.js';

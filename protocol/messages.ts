@@ -50,8 +50,10 @@ export type Request =
   | { id: number; op: 'login'; username: string; password: string }
   | { id: number; op: 'logout' }
   | { id: number; op: 'balance' }
+  | { id: number; op: 'statement' }
+  | { id: number; op: 'password.change'; oldPassword: string; newPassword: string }
   | { id: number; op: 'deposit'; txnId: string; amountCents: number }
-  /** [ATM-4.13] A deposit whose answer was lost, asked again by the kiosk with the same id (no login needed). */
+  /** [ATM-4.15] A deposit whose answer was lost, asked again by the kiosk with the same id (no login needed). */
   | { id: number; op: 'deposit.resolve'; txnId: string; username: string; amountCents: number }
   | { id: number; op: 'withdraw.hold'; txnId: string; amountCents: number }
   | { id: number; op: 'withdraw.post'; txnId: string; dispensedCents: number }
@@ -99,6 +101,8 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   login: { username: 'username', password: 'password' },
   logout: {},
   balance: {},
+  statement: {},
+  'password.change': { oldPassword: 'password', newPassword: 'password' },
   deposit: { txnId: 'txnId', amountCents: 'cents' },
   'deposit.resolve': { txnId: 'txnId', username: 'username', amountCents: 'cents' },
   'withdraw.hold': { txnId: 'txnId', amountCents: 'cents' },

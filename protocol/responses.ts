@@ -4,6 +4,7 @@
 // approval without a field its op promises is refused (BAD_RESPONSE), never filled in.
 import { isDeclineCode } from './codes.js';
 import type { DeclineResponse, Request, RequestOp } from './messages.js';
+import { statementTxnsInvalid, type StatementTxn } from './statement.js';
 
 /** The request of one op, and the same without the id (which the connection assigns). */
 export type RequestOf<Op extends RequestOp> = Extract<Request, { op: Op }>;
@@ -15,6 +16,10 @@ export interface ApprovalFields {
   login: { username: string };
   logout: object;
   balance: { balanceCents: number };
+  /** [ATM-4.13] At most STATEMENT_TXNS_MAX, newest first. */
+  statement: { transactions: StatementTxn[] };
+  /** [ATM-4.14] The new password is in force; the session stays logged in. */
+  'password.change': object;
   deposit: { txnId: string; balanceCents: number };
   'deposit.resolve': { txnId: string; balanceCents: number };
   'withdraw.hold': { txnId: string; heldCents: number; holdExpiresAt: string };
@@ -39,7 +44,7 @@ export type StoredResponse<Op extends RequestOp> = Op extends RequestOp
   ? Omit<ApprovalOf<Op>, 'id'> | Omit<DeclineResponse, 'id'>
   : never;
 
-type FieldCheck = 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'isoTime' | 'ms' | 'token';
+type FieldCheck = 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'isoTime' | 'ms' | 'token' | 'statementTxns';
 interface ApprovalSchema {
   required: Record<string, FieldCheck>;
   optional?: Record<string, FieldCheck>;
@@ -52,6 +57,8 @@ const approvalSchemas: Record<RequestOp, ApprovalSchema> = {
   login: { required: { username: 'username' } },
   logout: { required: {} },
   balance: { required: { balanceCents: 'centsOrZero' } },
+  statement: { required: { transactions: 'statementTxns' } },
+  'password.change': { required: {} },
   deposit: { required: { txnId: 'txnId', balanceCents: 'centsOrZero' } },
   'deposit.resolve': { required: { txnId: 'txnId', balanceCents: 'centsOrZero' } },
   'withdraw.hold': { required: { txnId: 'txnId', heldCents: 'cents', holdExpiresAt: 'isoTime' } },
@@ -81,6 +88,8 @@ function fieldValid(check: FieldCheck, value: unknown): boolean {
       return Number.isSafeInteger(value) && (value as number) >= 0;
     case 'isoTime':
       return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+    case 'statementTxns':
+      return statementTxnsInvalid(value) === null;
     default: {
       const exhaustive: never = check;
       return exhaustive;

@@ -1,6 +1,13 @@
 // atm client — one scripted session against a bank: handshake, login, one action, logout.
 import crypto from 'node:crypto';
-import { BankConnection, declineText, formatCents, parseDollars, type Response } from '../../protocol/index.js';
+import {
+  BankConnection,
+  declineText,
+  formatCents,
+  parseDollars,
+  type Response,
+  type StatementTxn,
+} from '../../protocol/index.js';
 import {
   KIOSK_IDENTITY_OPTIONS,
   kioskIdentity,
@@ -14,22 +21,39 @@ import {
 } from '../cli.js';
 
 const USAGE = `usage: atm client --bank HOST:PORT[,HOST:PORT…] --kiosk ID --key FILE [--json] ACTION --user U [--amount D.CC] [--txn ID]
-  ACTION: register | login | balance | deposit | withdraw
+  ACTION: register | login | balance | statement | deposit | withdraw | change-password
   password: ATM_PASSWORD, or --password-stdin (first line of stdin)
+  change-password: the new password from ATM_NEW_PASSWORD, or the second line of --password-stdin
+  statement: the last 10 transactions that moved money, newest first (one line each; --json: an object)
   withdraw plays the dispenser: --dispense-fault (jam, nothing dispensed) or --dispensed D.CC (partial)
 exit: 0 ok, 1 declined, 2 usage, 3 bank unreachable or session refused, 4 internal`;
 
-const ACTIONS = new Set(['register', 'login', 'balance', 'deposit', 'withdraw']);
+const ACTIONS = ['register', 'login', 'balance', 'statement', 'deposit', 'withdraw', 'change-password'];
 
-async function readPassword(fromStdin: boolean): Promise<string> {
+interface Passwords {
+  password: string;
+  /** change-password only. */
+  newPassword?: string;
+}
+
+/** The password (and for change-password the new one), read before any connection is made. */
+async function readPasswords(fromStdin: boolean, wantsNew: boolean): Promise<Passwords> {
+  let lines: string[] = [];
   if (fromStdin) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+    lines = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
   }
-  const password = process.env.ATM_PASSWORD;
+  const password = fromStdin ? (lines[0] ?? '') : process.env.ATM_PASSWORD;
   if (password === undefined) throw new UsageError('no password: set ATM_PASSWORD or use --password-stdin');
-  return password;
+  if (!wantsNew) return { password };
+  const secondLine = lines[1];
+  const newPassword = secondLine !== undefined && secondLine !== '' ? secondLine : process.env.ATM_NEW_PASSWORD;
+  if (newPassword === undefined)
+    throw new UsageError(
+      'no new password: set ATM_NEW_PASSWORD or give it as the second line of stdin with --password-stdin',
+    );
+  return { password, newPassword };
 }
 
 export async function clientCommand(argv: string[]): Promise<number> {
@@ -48,8 +72,8 @@ export async function clientCommand(argv: string[]): Promise<number> {
     USAGE,
   );
   const action = positionals[0];
-  if (action === undefined || !ACTIONS.has(action))
-    throw new UsageError(`ACTION must be one of register, login, balance, deposit, withdraw\n${USAGE}`);
+  if (action === undefined || !ACTIONS.includes(action))
+    throw new UsageError(`ACTION must be one of ${ACTIONS.join(', ')}\n${USAGE}`);
   const json = values.json === true;
   const banks = parseBanks(required(values, 'bank', USAGE));
   const { kioskId, psk } = kioskIdentity(values, USAGE);
@@ -69,7 +93,10 @@ export async function clientCommand(argv: string[]): Promise<number> {
     dispensedCents = parsed.amountCents;
   }
   const txnId = typeof values.txn === 'string' ? values.txn : crypto.randomUUID();
-  const password = await readPassword(values['password-stdin'] === true);
+  const { password, newPassword } = await readPasswords(
+    values['password-stdin'] === true,
+    action === 'change-password',
+  );
 
   // A network's hosts in the order given: the first that answers serves the whole session.
   let connection: BankConnection | null = null;
@@ -94,6 +121,13 @@ export async function clientCommand(argv: string[]): Promise<number> {
     let result: Record<string, unknown>;
     if (action === 'balance') {
       result = summary(await connection.request({ op: 'balance' }), action);
+    } else if (action === 'statement') {
+      const statement = await connection.request({ op: 'statement' });
+      result = statement.ok
+        ? { ...summary(statement, action), transactions: statement.transactions }
+        : summary(statement, action);
+    } else if (action === 'change-password' && newPassword !== undefined) {
+      result = summary(await connection.request({ op: 'password.change', oldPassword: password, newPassword }), action);
     } else if (action === 'deposit') {
       result = summary(await connection.request({ op: 'deposit', txnId, amountCents }), action, { txnId });
     } else {
@@ -163,8 +197,21 @@ function summary(response: Response, action: string, extra: Record<string, unkno
   return out;
 }
 
+/** One line per transaction: when (UTC), what, how much, its state and id. */
+function statementLines(transactions: StatementTxn[]): string {
+  if (transactions.length === 0) return 'statement ok: no transactions\n';
+  return transactions
+    .map(
+      (txn) =>
+        `${new Date(txn.atMs).toISOString()}  ${txn.kind.padEnd(8)}  ${formatCents(txn.amountCents).padStart(12)}  ${txn.state}  ${txn.txnId}\n`,
+    )
+    .join('');
+}
+
 function finish(json: boolean, result: Record<string, unknown>, action: string): number {
   if (json) printJson(result);
+  else if (result.ok === true && Array.isArray(result.transactions))
+    process.stdout.write(statementLines(result.transactions as StatementTxn[]));
   else if (result.ok === true) {
     const balance = typeof result.balance === 'string' ? `: balance ${result.balance}` : '';
     const partial = result.partial === true ? ` (partial dispense: ${String(result.dispensed)})` : '';

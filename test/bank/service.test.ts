@@ -237,7 +237,7 @@ test('a repeated deposit txnId credits once and returns the first answer, even a
   );
 });
 
-test('[ATM-4.13] deposit.resolve: a lost answer asked again without a login is answered once, an unseen id is credited once', async (t) => {
+test('[ATM-4.15] deposit.resolve: a lost answer asked again without a login is answered once, an unseen id is credited once', async (t) => {
   const bank = await start(t);
   const customer = await session(t, bank, 'resolver');
   await session(t, bank, 'other');

@@ -22,6 +22,8 @@ import {
 import { makeTempDir } from '../helpers/bank.js';
 import { TestPostgres } from '../helpers/postgres.js';
 import { PgLedgerStore } from '../../bank/pg-store.js';
+import { MIGRATIONS, RECENT_POSTED_SQL, migrate, schemaVersion } from '../../bank/pg-schema.js';
+import pg from 'pg';
 
 const NOW_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -225,6 +227,85 @@ function storeContract(name: string, build: () => Promise<StoreHarness>): void {
     assert.deepEqual(await store.listAuditTokensAfter(0), keeps ? tokens(1, 7) : []);
     assert.deepEqual(await store.getAuditHead(), { seq: 7, hash: '77'.repeat(32) }, 'pruning never moves the head');
   });
+
+  test(`${name}: listRecentPostedTxns lists one account's posted transactions, newest moved first, at most limit`, async (t) => {
+    const { store } = await open(t);
+    const at = (minutes: number): number => NOW_MS + minutes * 60_000;
+    const deposit = (txnId: string, username: string, minutes: number): TxnRecord =>
+      txn(txnId, username, {
+        kind: 'deposit',
+        state: 'posted',
+        amountCents: 1_000,
+        postedCents: 1_000,
+        createdAtMs: at(minutes),
+        holdExpiresAtMs: undefined,
+      });
+    await store.commit(batch({ accounts: [account('austin', 15000), account('bob', 7)] }));
+    await store.commit(
+      batch({
+        txns: [
+          deposit('dep-00000001', 'austin', 1),
+          // Held at minute 2, posted (300 of 500 dispensed) at minute 9: it moved at minute 9.
+          txn('wd-000000002', 'austin', { state: 'posted', postedCents: 300, createdAtMs: at(2), settledAtMs: at(9) }),
+          txn('wd-000000003', 'austin', { createdAtMs: at(3) }), // still held: nothing moved
+          txn('wd-000000004', 'austin', { state: 'voided', createdAtMs: at(4), settledAtMs: at(5) }),
+          txn('wd-000000005', 'austin', { state: 'declined', createdAtMs: at(6) }),
+          deposit('dep-00000006', 'austin', 7),
+          // Two in one millisecond: the higher txnId (byte order: 'Z' < '_' < 'a') first.
+          deposit('dep-0000007Z', 'austin', 8),
+          deposit('dep-0000007_', 'austin', 8),
+          deposit('dep-00000008', 'bob', 10),
+        ],
+      }),
+    );
+    const ids = async (username: string, limit: number): Promise<string[]> =>
+      (await store.listRecentPostedTxns(username, limit)).map((record) => record.txnId);
+    assert.deepEqual(await ids('austin', 10), [
+      'wd-000000002',
+      'dep-0000007_',
+      'dep-0000007Z',
+      'dep-00000006',
+      'dep-00000001',
+    ]);
+    assert.deepEqual(await ids('austin', 2), ['wd-000000002', 'dep-0000007_']);
+    assert.deepEqual(await ids('bob', 10), ['dep-00000008']);
+    assert.deepEqual(await ids('nobody', 10), []);
+    assert.deepEqual(await ids('austi', 10), [], 'a prefix of a name is another name');
+    const [posted] = await store.listRecentPostedTxns('austin', 1);
+    assert.deepEqual(
+      posted,
+      txn('wd-000000002', 'austin', { state: 'posted', postedCents: 300, createdAtMs: at(2), settledAtMs: at(9) }),
+      'the whole record, as getTxn reads it',
+    );
+    await assert.rejects(async () => store.listRecentPostedTxns('austin', 0), /limit/);
+  });
+
+  test(`${name}: a hold that is posted later joins the list at the time it was posted`, async (t) => {
+    const { store } = await open(t);
+    await store.commit(batch({ accounts: [account('austin', 15000)] }));
+    const hold = txn('wd-000000001', 'austin', { createdAtMs: NOW_MS });
+    const deposit = txn('dep-00000002', 'austin', {
+      kind: 'deposit',
+      state: 'posted',
+      postedCents: 500,
+      createdAtMs: NOW_MS + 1_000,
+    });
+    await store.commit(batch({ txns: [hold, deposit], openHoldsAdded: [hold.txnId] }));
+    assert.deepEqual(
+      (await store.listRecentPostedTxns('austin', 10)).map((record) => record.txnId),
+      ['dep-00000002'],
+    );
+    await store.commit(
+      batch({
+        txns: [{ ...hold, state: 'posted', postedCents: 500, settledAtMs: NOW_MS + 2_000 }],
+        openHoldsRemoved: [hold.txnId],
+      }),
+    );
+    assert.deepEqual(
+      (await store.listRecentPostedTxns('austin', 10)).map((record) => record.txnId),
+      ['wd-000000001', 'dep-00000002'],
+    );
+  });
 }
 
 storeContract('MemoryLedgerStore', async () => {
@@ -403,6 +484,107 @@ test('LevelLedgerStore: a batch with one unencodable value is refused whole', as
   assert.equal((await store.getAccount('austin'))?.balanceCents, 15000);
   assert.deepEqual(await store.listOpenHolds(), []);
   assert.equal(await store.getTxn('txn-00000009'), null);
+});
+
+/** A posted deposit of `username` made at NOW_MS + `seconds` s. */
+function postedDeposit(txnId: string, username: string, seconds: number): TxnRecord {
+  return txn(txnId, username, {
+    kind: 'deposit',
+    state: 'posted',
+    postedCents: 500,
+    createdAtMs: NOW_MS + seconds * 1_000,
+    holdExpiresAtMs: undefined,
+  });
+}
+
+test('LevelLedgerStore: a ledger written before the posted index is indexed once at open, then never again', async (t) => {
+  const root = makeTempDir('atm-store-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const location = path.join(root, 'ledger');
+  // The layout before this change: accounts and transactions, no posted! keys, no layout mark.
+  const old = new Level<string, unknown>(location, { valueEncoding: 'json' });
+  await old.open();
+  const oldTxns = [
+    ...Array.from({ length: 1_205 }, (_, index) =>
+      postedDeposit(`dep-${String(index).padStart(8, '0')}`, 'austin', index),
+    ),
+    txn('wd-000000001', 'austin', { createdAtMs: NOW_MS + 5_000_000 }), // held: not indexed
+    postedDeposit('dep-bob-00001', 'bob', 1),
+  ];
+  await old.batch([
+    { type: 'put', key: 'acct!austin', value: account('austin', 1_205 * 500) },
+    { type: 'put', key: 'acct!bob', value: account('bob', 500) },
+    ...oldTxns.map((record) => ({ type: 'put' as const, key: `txn!${record.txnId}`, value: record })),
+  ]);
+  await old.close();
+
+  const store = await LevelLedgerStore.open(location);
+  assert.equal(store.backfilledTxns, 1_206, 'every posted transaction, over more than one backfill batch');
+  assert.deepEqual(
+    (await store.listRecentPostedTxns('austin', 3)).map((record) => record.txnId),
+    ['dep-00001204', 'dep-00001203', 'dep-00001202'],
+  );
+  assert.deepEqual(
+    (await store.listRecentPostedTxns('bob', 3)).map((record) => record.txnId),
+    ['dep-bob-00001'],
+  );
+  // A commit after the backfill indexes as it writes.
+  await store.commit(batch({ txns: [postedDeposit('dep-new-00001', 'bob', 99_999)] }));
+  await store.close();
+
+  const reopened = await LevelLedgerStore.open(location);
+  t.after(() => reopened.close());
+  assert.equal(reopened.backfilledTxns, 0, 'the layout mark says the index is whole');
+  assert.deepEqual(
+    (await reopened.listRecentPostedTxns('bob', 3)).map((record) => record.txnId),
+    ['dep-new-00001', 'dep-bob-00001'],
+  );
+});
+
+test('PgLedgerStore: migration 2 adds the posted index to a database at schema 1 with its transactions, and the statement query walks it', async (t) => {
+  postgres ??= TestPostgres.start();
+  const server = await postgres;
+  const url = await server.emptyDatabase();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.after(() => client.end());
+  // A database as a bank before this change left it: schema 1, a posted deposit in it.
+  const v1 = MIGRATIONS[0];
+  assert.ok(v1?.version === 1);
+  await client.query(v1.sql);
+  await client.query(
+    'CREATE TABLE atm_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+  );
+  await client.query('INSERT INTO atm_migrations (version, name) VALUES (1, $1)', [v1.name]);
+  const v1Store = (json: string): Promise<unknown> => client.query('SELECT atm_commit($1::jsonb)', [json]);
+  await v1Store(
+    JSON.stringify({
+      accounts: [account('austin', 1_000)],
+      txns: [postedDeposit('dep-00000001', 'austin', 1), postedDeposit('dep-00000002', 'austin', 2)],
+      holdsAdded: [],
+      holdsRemoved: [],
+      audit: [],
+      head: null,
+      hostId: 'old-bank',
+    }),
+  );
+  await assert.rejects(PgLedgerStore.open(url), /schema 1, this bank needs 2/);
+
+  assert.deepEqual(await migrate(client), [2]);
+  assert.equal(await schemaVersion(client), 2);
+  const store = await PgLedgerStore.open(url, { poolSize: 2 });
+  t.after(() => store.close());
+  assert.deepEqual(
+    (await store.listRecentPostedTxns('austin', 10)).map((record) => record.txnId),
+    ['dep-00000002', 'dep-00000001'],
+  );
+  // The query has the index's shape: with sequential scans priced out the plan reads
+  // txns_posted_by_user in order, with no sort of its own.
+  await client.query('SET enable_seqscan = off');
+  const plan = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${RECENT_POSTED_SQL}`, ['austin', 10]);
+  const text = plan.rows.map((row) => row['QUERY PLAN']).join('\n');
+  assert.match(text, /txns_posted_by_user/, text);
+  assert.doesNotMatch(text, /Sort/, text);
 });
 
 // The bank's own arrangement (bank/host.ts): LevelDB behind the cache of recent accounts and

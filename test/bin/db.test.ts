@@ -30,15 +30,15 @@ test('atm db status and migrate: an empty database is migrated once, then up to 
   const url = await postgres.emptyDatabase();
   const before = await runAtm(['db', 'status', '--store', url]);
   assert.equal(before.code, 1, before.stderr);
-  assert.match(before.stdout, /schema 0, this bank's 1 \(run 'atm db migrate'\)/);
+  assert.match(before.stdout, /schema 0, this bank's 2 \(run 'atm db migrate'\)/);
   const migrated = await runAtm(['db', 'migrate', '--store', url]);
   assert.equal(migrated.code, 0, migrated.stderr);
-  assert.match(migrated.stdout, /schema 0 -> 1 \(applied 1\)/);
+  assert.match(migrated.stdout, /schema 0 -> 2 \(applied 1, 2\)/);
   const again = await runAtm(['db', 'migrate', '--json'], { env: { ATM_STORE: url } });
   assert.equal(again.code, 0, again.stderr);
-  assert.deepEqual(JSON.parse(again.stdout), { ok: true, from: 1, to: 1, applied: [] });
+  assert.deepEqual(JSON.parse(again.stdout), { ok: true, from: 2, to: 2, applied: [] });
   const status = await runAtm(['db', 'status', '--store', url, '--json']);
-  assert.deepEqual(JSON.parse(status.stdout), { ok: true, schema: 1, bankSchema: 1 });
+  assert.deepEqual(JSON.parse(status.stdout), { ok: true, schema: 2, bankSchema: 2 });
 });
 
 test('a store that is not there is STORE_UNAVAILABLE, and the password in its URL is never printed', async () => {

@@ -21,6 +21,13 @@ const approvals: Record<RequestOp, Record<string, unknown>> = {
   login: { username: 'austin' },
   logout: {},
   balance: { balanceCents: 0 },
+  statement: {
+    transactions: [
+      { txnId: 'txn-00000002', kind: 'withdraw', amountCents: 500, state: 'posted', atMs: 1_700_000_001_000 },
+      { txnId: 'txn-00000001', kind: 'deposit', amountCents: 1500, state: 'posted', atMs: 1_700_000_000_000 },
+    ],
+  },
+  'password.change': {},
   deposit: { txnId: 'txn-00000001', balanceCents: 1500 },
   'deposit.resolve': { txnId: 'txn-00000001', balanceCents: 1500 },
   'withdraw.hold': { txnId: 'txn-00000002', heldCents: 500, holdExpiresAt: HOLD_EXPIRES_AT },

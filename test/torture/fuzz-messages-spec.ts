@@ -14,6 +14,8 @@ export const REQUEST_FIELDS: Record<RequestOp, Record<string, RequestFieldKind>>
   login: { username: 'username', password: 'password' },
   logout: {},
   balance: {},
+  statement: {},
+  'password.change': { oldPassword: 'password', newPassword: 'password' },
   deposit: { txnId: 'txnId', amountCents: 'cents' },
   'deposit.resolve': { txnId: 'txnId', username: 'username', amountCents: 'cents' },
   'withdraw.hold': { txnId: 'txnId', amountCents: 'cents' },
@@ -130,7 +132,7 @@ export function amountValid(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= AMOUNT_CENTS_LIMIT;
 }
 
-export type ResponseFieldKind = 'text' | 'cents' | 'centsOrZero' | 'isoTime';
+export type ResponseFieldKind = 'text' | 'cents' | 'centsOrZero' | 'isoTime' | 'statement';
 
 /** [ATM-4.2] "Answer when ok", with [ATM-4.4]'s rules: amounts safe-integer cents, times ISO-8601. */
 export const APPROVAL_FIELDS: Record<
@@ -141,6 +143,8 @@ export const APPROVAL_FIELDS: Record<
   login: { required: { username: 'text' } },
   logout: { required: {} },
   balance: { required: { balanceCents: 'centsOrZero' } },
+  statement: { required: { transactions: 'statement' } },
+  'password.change': { required: {} },
   deposit: { required: { txnId: 'text', balanceCents: 'centsOrZero' } },
   'deposit.resolve': { required: { txnId: 'text', balanceCents: 'centsOrZero' } },
   'withdraw.hold': { required: { txnId: 'text', heldCents: 'cents', holdExpiresAt: 'isoTime' } },
@@ -163,11 +167,30 @@ export function responseFieldValid(kind: ResponseFieldKind, value: unknown): boo
       return isCount(value, 0);
     case 'isoTime':
       return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+    case 'statement':
+      return statementValid(value);
     default: {
       const exhaustive: never = kind;
       return exhaustive;
     }
   }
+}
+
+/** [ATM-4.13] At most 10 of exactly {txnId, kind, amountCents, state, atMs}, atMs never rising. */
+function statementValid(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length > 10) return false;
+  return value.every(
+    (entry: unknown, index) =>
+      isObject(entry) &&
+      Object.keys(entry).sort().join() === 'amountCents,atMs,kind,state,txnId' &&
+      typeof entry.txnId === 'string' &&
+      /^[A-Za-z0-9_-]{8,64}$/.test(entry.txnId) &&
+      (entry.kind === 'deposit' || entry.kind === 'withdraw') &&
+      isCount(entry.amountCents, 1) &&
+      entry.state === 'posted' &&
+      isCount(entry.atMs, 0) &&
+      (index === 0 || (entry.atMs as number) <= ((value[index - 1] as Record<string, unknown>).atMs as number)),
+  );
 }
 
 /** [ATM-4.4] Does the kiosk take this text as the response to a request of `op`? */

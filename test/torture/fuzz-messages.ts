@@ -244,6 +244,32 @@ function checkRequest(text: string, counts: MessageFuzzCounts): void {
 
 const responseOp = fc.constantFrom<RequestOp>(...REQUEST_OPS);
 
+/** A statement's list: mostly well formed (so ordering and the limit are what decides), sometimes not. */
+const statementToken = fc
+  .array(
+    fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          txnId: fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/), fc.constantFrom('', 'short', 'a!b-cdefgh')),
+          kind: fc.constantFrom('deposit', 'withdraw', 'held', ''),
+          amountCents: fc.oneof(fc.integer({ min: 1, max: 100_000 }), fc.constantFrom(0, -1, 1.5)),
+          state: fc.constantFrom('posted', 'posted', 'held', 'voided'),
+          atMs: fc.oneof(fc.integer({ min: 0, max: 4102444800000 }), fc.constantFrom(-1, 0.5)),
+        }),
+      },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+    ),
+    { maxLength: 12 },
+  )
+  .map((entries) => {
+    // Sorted newest first most of the time, so order is not the only thing ever refused.
+    const sorted = entries.every((entry) => typeof entry === 'object' && entry !== null && 'atMs' in entry)
+      ? [...(entries as { atMs: number }[])].sort((a, b) => b.atMs - a.atMs)
+      : entries;
+    return JSON.stringify(sorted);
+  });
+
 const RESPONSE_TOKENS: Record<ResponseFieldKind, fc.Arbitrary<string>> = {
   text: fc.oneof(
     fc.stringMatching(/^[a-z0-9._-]{1,20}$/).map((text) => JSON.stringify(text)),
@@ -256,6 +282,7 @@ const RESPONSE_TOKENS: Record<ResponseFieldKind, fc.Arbitrary<string>> = {
     fc.constantFrom('"2026-13-01T00:00:00Z"', '"yesterday"', '""', '"2026-11-27"'),
     anyToken,
   ),
+  statement: fc.oneof({ weight: 4, arbitrary: statementToken }, { weight: 1, arbitrary: anyToken }),
 };
 
 const declineCode = fc.oneof(
