@@ -24,6 +24,8 @@ export interface KioskAppOptions {
   dispenseDelayMs?: number;
   /** sim (default), serial:PATH or firmata:PATH */
   device?: string;
+  /** The sim's cash-in module (default true); its escrow is kept in the data folder (cash-in.json). */
+  cashIn?: boolean;
 }
 
 export async function runKioskApp(options: KioskAppOptions): Promise<void> {
@@ -35,7 +37,10 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   // customer sees "Withdrawing…" while notes are picked, as on a real machine.
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   const devices = await createDevices(options.device ?? 'sim', {
-    sim: { dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep } },
+    sim: {
+      dispenser: { delayMs: options.dispenseDelayMs ?? 800, sleep },
+      acceptor: options.cashIn === false ? false : { stateFile: path.join(options.dataDir, 'cash-in.json') },
+    },
     log,
   });
   const journal = KioskJournal.open({
@@ -79,7 +84,13 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   });
   let quit!: () => void;
   const stopped = new Promise<void>((resolve) => (quit = resolve));
-  const screen = startKioskUi({ controller, theme: options.theme, lcd: devices.mirror, onQuit: () => quit() });
+  const screen = startKioskUi({
+    controller,
+    theme: options.theme,
+    lcd: devices.mirror,
+    ...(devices.noteSlot === undefined ? {} : { noteSlot: devices.noteSlot }),
+    onQuit: () => quit(),
+  });
   process.once('SIGTERM', () => quit());
   process.once('SIGINT', () => quit());
   // Last line of defence: a bug must never paint a stack trace over the customer's screen.

@@ -4,7 +4,7 @@
 // the controller, and uncaught ones end the UI with a one-line message after restoring the tty.
 import blessed from 'blessed';
 import { applicationKeypadKeys, keyFromTerminal } from '../hardware/index.js';
-import { deviceStateWords } from '../protocol/index.js';
+import { deviceStateWords, formatCents } from '../protocol/index.js';
 import type { KioskState } from './flow.js';
 import type { KioskController } from './controller.js';
 import { lcdLines, view } from './view.js';
@@ -65,8 +65,22 @@ export interface KioskUiOptions {
   theme?: ThemeName;
   /** The sim display mirror: current LCD lines, and a way to hear about changes. */
   lcd?: { lines: () => string[]; onChange: (listener: () => void) => void };
+  /** The sim's note slot: F5.. put its denominations in (largest first), the key after them a torn note. */
+  noteSlot?: { insert: (denominationCents: number | 'torn') => void; denominationsCents: readonly number[] };
   onQuit: () => void;
   screen?: blessed.Widgets.Screen; // tests may pass their own
+}
+
+/** The terminal keys of the sim's note slot: F5 upwards, one per denomination, then a torn note. */
+export function noteKeys(denominationsCents: readonly number[]): { key: string; note: number | 'torn' }[] {
+  const notes: (number | 'torn')[] = [...denominationsCents.slice(0, 7), 'torn'];
+  return notes.map((note, index) => ({ key: `f${index + 5}`, note }));
+}
+
+function noteKeysHelp(denominationsCents: readonly number[]): string {
+  return noteKeys(denominationsCents)
+    .map(({ key, note }) => `${key.toUpperCase()} ${note === 'torn' ? 'torn note' : formatCents(note)}`)
+    .join('  ');
 }
 
 export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
@@ -176,11 +190,18 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
     const gap = '\n'.repeat(theme.spacing + 1);
     const message = state.message !== null ? `${gap}${theme.message} ${blessed.escape(state.message)} {/}` : '';
     main.setContent(`\n${shown.body.map(text).join(gap)}${message}`);
-    help.setContent(` ${blessed.escape(shown.keys)}`);
+    const slot = options.noteSlot;
+    const simNotes =
+      slot !== undefined && state.screen.name === 'insertNotes'
+        ? `   sim notes: ${noteKeysHelp(slot.denominationsCents)}`
+        : '';
+    help.setContent(` ${blessed.escape(shown.keys + simNotes)}`);
     const lcd = options.lcd?.lines() ?? lcdLines(state);
     lcdBox.setContent(lcd.map((line) => line.padEnd(20).slice(0, 20)).join('\n'));
     const clock = new Date().toTimeString().slice(0, 8);
-    const devices = `keypad ${deviceStateWords(state.devices.keypad)} · display ${deviceStateWords(state.devices.display)} · dispenser ${deviceStateWords(state.devices.dispenser)}`;
+    const cashIn =
+      state.devices.acceptor === 'noDevice' ? '' : ` · cash-in ${deviceStateWords(state.devices.acceptor)}`;
+    const devices = `keypad ${deviceStateWords(state.devices.keypad)} · display ${deviceStateWords(state.devices.display)} · dispenser ${deviceStateWords(state.devices.dispenser)}${cashIn}`;
     status.setContent(` ${blessed.escape(state.kioskId)} │ bank ${state.link} │ ${devices} │ ${clock}`);
     screen.render();
   };
@@ -196,6 +217,13 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
         return;
       }
       const state = options.controller.state;
+      const slot = options.noteSlot;
+      const note =
+        slot === undefined ? undefined : noteKeys(slot.denominationsCents).find((entry) => entry.key === key?.name);
+      if (slot !== undefined && note !== undefined) {
+        slot.insert(note.note);
+        return;
+      }
       const textScreen = 'text' in state.screen;
       // In a text field a printable key is a character (letters, digits, * and # alike).
       if (textScreen && ch?.length === 1 && ch >= ' ' && ch <= '~' && key?.name !== 'return' && key?.name !== 'enter') {

@@ -14,7 +14,10 @@ import {
 
 const USAGE = `usage: atm kiosk --bank HOST:PORT[,HOST:PORT…] --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
                  [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000] [--dispense-delay-ms 800]
+                 [--no-cash-in]
 The full-screen ATM. --data holds the kiosk's journal, receipts and log (default .atm-kiosk-<ID>).
+The sim kiosk has a cash-in module (notes into an escrow: F5… put notes in); --no-cash-in makes
+it one without, which takes typed (envelope) deposits, as a kiosk on serial or firmata does.
 --bank lists every bank host of a network (sharing one PostgreSQL ledger): they are tried in
 that order, and the kiosk moves to the next when one dies.`;
 
@@ -32,6 +35,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
       'idle-warn-ms': { type: 'string' },
       'idle-logout-ms': { type: 'string' },
       'dispense-delay-ms': { type: 'string' },
+      'no-cash-in': { type: 'boolean' },
     },
     USAGE,
   );
@@ -65,6 +69,7 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     ),
     dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 800, 0, 60_000),
     device,
+    cashIn: values['no-cash-in'] !== true,
   });
   return ExitCode.OK;
 }

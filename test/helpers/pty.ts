@@ -12,9 +12,26 @@ import type { Terminal as XtermTerminal } from '@xterm/headless';
 const { Terminal } = xterm;
 
 export type NamedKey =
-  'enter' | 'escape' | 'backspace' | 'tab' | 'f1' | 'f2' | 'f3' | 'f4' | 'ctrl-c' | 'up' | 'down' | 'left' | 'right';
+  | 'enter'
+  | 'escape'
+  | 'backspace'
+  | 'tab'
+  | 'f1'
+  | 'f2'
+  | 'f3'
+  | 'f4'
+  | 'f5'
+  | 'f6'
+  | 'f7'
+  | 'f8'
+  | 'f9'
+  | 'ctrl-c'
+  | 'up'
+  | 'down'
+  | 'left'
+  | 'right';
 
-/** What xterm sends for each key (normal cursor mode; F1–F4 are SS3 sequences). */
+/** What xterm sends for each key (normal cursor mode; F1–F4 are SS3 sequences, F5 up CSI ones). */
 export const KEY_SEQUENCES: Record<NamedKey, string> = {
   enter: '\r',
   escape: '\x1b',
@@ -24,6 +41,12 @@ export const KEY_SEQUENCES: Record<NamedKey, string> = {
   f2: '\x1bOQ',
   f3: '\x1bOR',
   f4: '\x1bOS',
+  // F5 and up are CSI sequences (the sim's note slot in the kiosk).
+  f5: '\x1b[15~',
+  f6: '\x1b[17~',
+  f7: '\x1b[18~',
+  f8: '\x1b[19~',
+  f9: '\x1b[20~',
   'ctrl-c': '\x03',
   up: '\x1b[A',
   down: '\x1b[B',
