@@ -23,6 +23,8 @@ export interface KioskControllerOptions {
   idleWarnMs?: number;
   idleLogoutMs?: number;
   log?: (line: string) => void;
+  /** Waits between askings of a deposit whose answer was lost; resolves false once the kiosk stops. Default: a timer. */
+  pause?: (ms: number) => Promise<boolean>;
 }
 
 export class KioskController {
@@ -52,7 +54,7 @@ export class KioskController {
         this.reportDevices();
       },
       onWaiting: (txnId) => this.input({ type: 'txnWaiting', txnId }),
-      pause: (ms) => this.pause(ms),
+      pause: options.pause ?? ((ms) => this.pause(ms)),
       log: this.log,
     };
     this.current = initialState(options.kioskId, this.nowMs(), {

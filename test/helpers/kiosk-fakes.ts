@@ -130,6 +130,10 @@ export class FakeBankLink implements BankLink {
       case 'deposit':
       case 'withdraw.hold':
         return this.money(body.op === 'deposit' ? 'deposit' : 'withdraw', body.txnId, body.amountCents);
+      case 'deposit.resolve':
+        // [ATM-4.15] No login needed: the kiosk asks again for the customer it names.
+        if (!this.accounts.has(body.username)) return declined(DeclineCode.INVALID_USERNAME);
+        return this.money('deposit', body.txnId, body.amountCents, body.username);
       case 'withdraw.post':
         return this.settle(body.txnId, body.dispensedCents);
       case 'withdraw.void':
@@ -143,13 +147,12 @@ export class FakeBankLink implements BankLink {
     return this.username === null ? null : (this.accounts.get(this.username) ?? null);
   }
 
-  private money(kind: 'deposit' | 'withdraw', txnId: string, amountCents: number): Answer {
-    const account = this.account();
-    if (account === null || this.username === null) return declined(DeclineCode.NOT_LOGGED_IN);
+  private money(kind: 'deposit' | 'withdraw', txnId: string, amountCents: number, forUser = this.username): Answer {
+    const account = forUser === null ? null : (this.accounts.get(forUser) ?? null);
+    if (account === null || forUser === null) return declined(DeclineCode.NOT_LOGGED_IN);
     const existing = this.txns.get(txnId);
     if (existing !== undefined) {
-      const same =
-        existing.kind === kind && existing.username === this.username && existing.amountCents === amountCents;
+      const same = existing.kind === kind && existing.username === forUser && existing.amountCents === amountCents;
       return same ? existing.answer : declined(DeclineCode.DUPLICATE_TXN);
     }
     let answer: Answer;
@@ -163,7 +166,7 @@ export class FakeBankLink implements BankLink {
       answer = { ok: true, txnId, heldCents: amountCents, holdExpiresAt: new Date(0).toISOString() };
     }
     const held = kind === 'withdraw' && answer.ok;
-    this.txns.set(txnId, { kind, username: this.username, amountCents, answer, hold: held ? 'held' : null });
+    this.txns.set(txnId, { kind, username: forUser, amountCents, answer, hold: held ? 'held' : null });
     return answer;
   }
 
