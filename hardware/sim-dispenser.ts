@@ -10,7 +10,7 @@ import {
   takeNotes,
 } from './cash.js';
 import { SimDevice } from './sim-device.js';
-import type { CashDispenser, Cassette, DeviceState, DispenseResult } from './types.js';
+import type { CashDispenser, Cassette, DeviceState, DispenseResult, TakeOutcome } from './types.js';
 
 export interface SimDispenserOptions {
   /** Default SIM_CASSETTES_DEFAULT: 100 notes of 2000 cents and 100 of 1000 cents. */
@@ -33,6 +33,11 @@ export class SimDispenser extends SimDevice implements CashDispenser {
   private jamAfterNotes: number | null = null;
   private jammed = false;
   private dispensing = false;
+  /** Cents presented at the slot and not yet taken or retracted. */
+  private presentedCents = 0;
+  private leavePresented = false;
+  private retracted = { notes: 0, cents: 0, times: 0 };
+  private lastNotes = 0;
 
   constructor(options: SimDispenserOptions = {}) {
     super();
@@ -87,6 +92,43 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     this.jamAfterNotes = afterNotes;
   }
 
+  /**
+   * The simulated customer takes what was presented at once, unless leaveNextPresented() was
+   * called: then the notes wait out timeoutMs (the injected sleep) and are retracted.
+   */
+  async awaitTake(timeoutMs: number): Promise<TakeOutcome> {
+    assert(Number.isSafeInteger(timeoutMs) && timeoutMs > 0, 'timeoutMs must be a positive integer');
+    if (this.presentedCents === 0) return 'nothing';
+    if (!this.leavePresented) {
+      this.presentedCents = 0;
+      return 'taken';
+    }
+    this.leavePresented = false;
+    try {
+      await this.sleep(timeoutMs);
+    } catch {
+      // a sleep that fails ends the wait early: the notes are retracted all the same
+    }
+    const notes = this.lastNotes;
+    this.retracted = {
+      notes: this.retracted.notes + notes,
+      cents: this.retracted.cents + this.presentedCents,
+      times: this.retracted.times + 1,
+    };
+    this.presentedCents = 0;
+    return 'retracted';
+  }
+
+  /** Test power: the customer walks away from the next notes presented; they are retracted. */
+  leaveNextPresented(): void {
+    this.leavePresented = true;
+  }
+
+  /** Counters of the retract bin since start: notes, cents and retractions (reported to supervisors). */
+  retractCounters(): { notes: number; cents: number; times: number } {
+    return { ...this.retracted };
+  }
+
   /** Test power: the technician clears the jam; the dispenser is 'online' again. */
   clearJam(): void {
     this.jammed = false;
@@ -130,6 +172,8 @@ export class SimDispenser extends SimDevice implements CashDispenser {
   /** Presents the notes largest first, stopping where an armed jam strikes. */
   private present(notes: readonly Cassette[]): DispenseResult {
     const { presented, dispensedCents } = takeNotes(this.loaded, notes, this.jamAfterNotes ?? undefined);
+    this.presentedCents = dispensedCents;
+    this.lastNotes = presented;
     if (this.jamAfterNotes === null) return { ok: true, dispensedCents };
     this.jamAfterNotes = null;
     this.jammed = true;

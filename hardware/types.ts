@@ -66,7 +66,16 @@ export interface CashDispenser {
   notesFor(amountCents: number): Cassette[] | null;
   dispense(amountCents: number): Promise<DispenseResult>;
   onState(listener: (state: DeviceState) => void): Unsubscribe;
+  /**
+   * A dispenser with a presenter (a shutter and a sensor at the slot): after a dispense that moved
+   * notes, resolves 'taken' once the customer took them, or 'retracted' once, timeoutMs after they
+   * were presented, it pulled them back into its retract bin; 'nothing' when none are presented.
+   * Never rejects. Absent on a dispenser that drops notes into an open tray (it cannot know).
+   */
+  awaitTake?(timeoutMs: number): Promise<TakeOutcome>;
 }
+
+export type TakeOutcome = 'taken' | 'retracted' | 'nothing';
 
 /**
  * What the escrow of a cash-in module holds: the notes counted, by denomination (largest first,

@@ -23,6 +23,8 @@ export interface KioskControllerOptions {
   idleWarnMs?: number;
   idleLogoutMs?: number;
   log?: (line: string) => void;
+  /** Presented cash not taken within this is retracted (default TAKE_TIMEOUT_MS_DEFAULT). */
+  takeTimeoutMs?: number;
   /** Waits between askings of a deposit whose answer was lost; resolves false once the kiosk stops. Default: a timer. */
   pause?: (ms: number) => Promise<boolean>;
 }
@@ -54,6 +56,8 @@ export class KioskController {
         this.reportDevices();
       },
       onWaiting: (txnId) => this.input({ type: 'txnWaiting', txnId }),
+      onPresented: (txnId, amountCents) => this.input({ type: 'cashPresented', txnId, amountCents }),
+      ...(options.takeTimeoutMs === undefined ? {} : { takeTimeoutMs: options.takeTimeoutMs }),
       pause: options.pause ?? ((ms) => this.pause(ms)),
       log: this.log,
     };

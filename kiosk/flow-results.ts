@@ -206,6 +206,19 @@ function withdrawResult(state: KioskState, result: Extract<EffectResult, { effec
       ],
     );
   }
+  if (result.code === 'CASH_RETRACTED') {
+    return result_(
+      state,
+      'Cash retracted',
+      [
+        'Your cash was not taken in time and was taken back into the machine.',
+        'Nothing was taken from your account.',
+        ...(result.balanceCents === undefined ? [] : [`Balance: ${formatCents(result.balanceCents)}`]),
+      ],
+      null,
+      [text(0, 'CASH RETRACTED', 'RETRACTED'), text(0, 'Nothing charged')],
+    );
+  }
   if (result.code === 'SETTLE_PENDING') {
     return result_(
       state,

@@ -173,6 +173,8 @@ export type KioskEvent =
   | { type: 'device'; device: keyof Devices; state: DeviceState }
   | { type: 'cash'; cassettes: Cassette[] }
   | { type: 'escrow'; escrow: EscrowCount }
+  /** Cash of the withdrawal in flight is at the slot, waiting to be taken. */
+  | { type: 'cashPresented'; txnId: string; amountCents: number }
   /** The teller got no answer to the transaction in flight and is asking again under its id. */
   | { type: 'txnWaiting'; txnId: string }
   | { type: 'result'; result: EffectResult; atMs: number };

@@ -12,7 +12,8 @@ import { busy, go, smallestNoteCents, stay, tell } from './flow-state.js';
 import type { Effect, KioskEvent, KioskState, Step, StepContext } from './flow-state.js';
 import { onChar, onTextKey } from './flow-fields.js';
 import { escrowEffects, logout, onAmountKey, onConfirmKey, onInsertKey, onMenuKey } from './flow-transaction.js';
-import { text } from './lcd.js';
+import { amount, text } from './lcd.js';
+import { formatCents } from '../protocol/index.js';
 import { onResult } from './flow-results.js';
 import { linkReason, say } from './flow-words.js';
 import type { LinkCause, LinkState } from './seams.js';
@@ -74,6 +75,16 @@ function dispatch(state: KioskState, event: KioskEvent, context: StepContext): S
       });
     case 'escrow':
       return stay({ ...state, escrow: event.escrow });
+    case 'cashPresented':
+      if (state.txn?.txnId !== event.txnId || !state.txn.inFlight) return stay(state);
+      return go(
+        state,
+        busy(
+          `Please take your cash: ${formatCents(event.amountCents)}`,
+          text(0, 'TAKE YOUR CASH', 'TAKE CASH'),
+          amount(0, ['Cash:', ''], event.amountCents),
+        ),
+      );
     case 'txnWaiting':
       if (state.txn?.txnId !== event.txnId || !state.txn.inFlight) return stay(state);
       return go(state, waitingScreen());

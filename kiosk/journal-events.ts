@@ -22,7 +22,9 @@ export type JournalEvent =
   | { type: 'dispense.started'; txnId: string; amountCents: number }
   | { type: 'dispense.result'; txnId: string; dispensedCents: number; fault: DispenseFault | null }
   | { type: 'settled'; txnId: string; outcome: 'posted' | 'voided' | 'refused'; postedCents: number; detail?: string }
-  | { type: 'escrow'; txnId: string; outcome: EscrowOutcome; amountCents: number };
+  | { type: 'escrow'; txnId: string; outcome: EscrowOutcome; amountCents: number }
+  /** Cash presented and not taken in time, pulled back into the retract bin: the hold is to be voided. */
+  | { type: 'retracted'; txnId: string; amountCents: number };
 
 const isNotes = (value: unknown): value is Cassette[] =>
   Array.isArray(value) &&
@@ -50,6 +52,8 @@ export function invalidEventReason(event: JournalEvent): string | null {
         if (notesCents !== event.amountCents) return 'notes must add up to amountCents';
       }
       if (!isText(event.username)) return 'username must be a non-empty string';
+      return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
+    case 'retracted':
       return isCents(event.amountCents) && event.amountCents > 0 ? null : 'amountCents must be a positive safe integer';
     case 'escrow':
       if (!ESCROW_OUTCOMES.includes(event.outcome)) return `unknown escrow outcome ${event.outcome}`;
@@ -96,6 +100,8 @@ export function toAuditEntry(event: JournalEvent, kioskId: string, username: str
       };
     case 'escrow':
       return { ...base, outcome: event.outcome, amountCents: event.amountCents, detail: '{}' };
+    case 'retracted':
+      return { ...base, outcome: 'retracted', amountCents: event.amountCents, detail: '{}' };
     case 'deposit.result':
     case 'hold.result':
       return { ...base, outcome: event.outcome, detail: '{}' };
@@ -140,6 +146,9 @@ export function decodeEvent(record: AuditRecord): JournalEvent | string {
         amountCents: record.amountCents as number,
       };
       if (event.type === 'deposit.sent' && extra.notes !== undefined) event.notes = extra.notes as Cassette[];
+      break;
+    case 'retracted':
+      event = { type: 'retracted', txnId, amountCents: record.amountCents as number };
       break;
     case 'escrow':
       event = {

@@ -14,6 +14,8 @@ export interface UnfinishedWithdrawal {
   dispenseStarted: boolean;
   dispensedCents: number | null;
   fault: string | null;
+  /** A withdrawal whose cash was presented, not taken and retracted: nothing left the machine. */
+  retracted?: boolean;
   /** A deposit: the bank's answer ('ok' or its decline code), null while none came. */
   depositOutcome?: string | null;
   /** A deposit: the notes its escrow holds; null for one typed at a kiosk with no cash-in module. */
@@ -37,6 +39,7 @@ export const RECOVERY_REASON = {
   NOT_DISPENSED: 'hold placed but nothing dispensed',
   DISPENSED_NOTHING: 'dispense reported 0 cents',
   DISPENSE_INTERRUPTED: 'dispense interrupted: count the cassettes',
+  RETRACTED: 'cash not taken: retracted',
 } as const;
 
 /**
@@ -46,6 +49,7 @@ export const RECOVERY_REASON = {
  *   answer and credits an id it never saw once. Then the escrow follows the answer.
  * - a deposit answered 'ok' whose escrow is not stored yet: 'store'; answered with a decline:
  *   'return'. Notes are stored only after an approval and returned only after a decline.
+ * - cash retracted (presented, not taken in time, pulled back in): 'void'. Nothing left the machine.
  * - a dispense.result with dispensedCents > 0: 'post' exactly that (a partial dispense too):
  *   the cash has left the machine, so the customer's account must carry it. This rule is
  *   checked first because it is the strongest evidence the journal can hold.
@@ -70,6 +74,8 @@ export function planRecovery(unfinished: UnfinishedWithdrawal[]): RecoveryAction
         return { txnId, action: 'resolve', username: item.username, amountCents: item.amountCents, escrowed };
       return outcome === 'ok' ? { txnId, action: 'store' } : { txnId, action: 'return' };
     }
+    // Retracted cash went back into the machine: it is the strongest evidence that nothing left.
+    if (item.retracted === true) return { txnId, action: 'void', reason: RECOVERY_REASON.RETRACTED };
     if (item.dispensedCents !== null) {
       return item.dispensedCents > 0
         ? { txnId, action: 'post', dispensedCents: item.dispensedCents }
@@ -120,6 +126,9 @@ export function unfinishedOf(events: readonly JournalEvent[]): UnfinishedWithdra
         break;
       case 'escrow':
         if (current?.kind === 'deposit') finished.add(event.txnId);
+        break;
+      case 'retracted':
+        if (current !== undefined) current.retracted = true;
         break;
       case 'hold.result':
         if (current !== undefined) current.holdOutcome = event.outcome;

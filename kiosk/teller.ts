@@ -7,12 +7,14 @@ import type { CashAcceptor, Cassette, CashInResult, CashDispenser } from '../har
 import { AtmError, type DeclineResponse, type ResponseOf } from '../protocol/index.js';
 import { OUTCOME_UNKNOWN_CODES, type DeclineDetail, type EffectResult, type EscrowFate } from './flow.js';
 import type { EscrowOutcome } from './journal-events.js';
-import { planRecovery, type RecoveryAction } from './recovery.js';
+import { RECOVERY_REASON, planRecovery, type RecoveryAction } from './recovery.js';
 import type { BankLink, Journal } from './seams.js';
 
 /** Between two askings of a deposit whose answer was lost: doubling from the first to the last. */
 export const DEPOSIT_RETRY_FIRST_MS = 250;
 export const DEPOSIT_RETRY_MAX_MS = 5_000;
+/** Presented cash not taken within this is retracted (a common ATM setting is 20–45 s). */
+export const TAKE_TIMEOUT_MS_DEFAULT = 30_000;
 
 export interface TellerOptions {
   link: BankLink;
@@ -20,6 +22,10 @@ export interface TellerOptions {
   dispenser: CashDispenser;
   /** The cash-in module, when the kiosk has one. */
   acceptor?: CashAcceptor;
+  /** How long presented cash waits to be taken before the dispenser retracts it. */
+  takeTimeoutMs?: number;
+  /** Cash is presented at the slot: the customer is told to take it. */
+  onPresented?: (txnId: string, amountCents: number) => void;
   /** A deposit's answer was lost and it is being asked again: the customer is told to wait. */
   onWaiting?: (txnId: string) => void;
   /** Waits between askings; ends early (resolving false) once the kiosk is stopping. */
@@ -192,6 +198,20 @@ async function withdrawSteps(
     fault: dispensed.ok ? null : dispensed.fault,
   });
   options.onDispensed();
+  // Item 4: cash presented and not taken in time is retracted; it never left, so the hold is voided.
+  if (dispensed.dispensedCents > 0 && dispenser.awaitTake !== undefined) {
+    options.onPresented?.(txnId, dispensed.dispensedCents);
+    const take = await dispenser.awaitTake(options.takeTimeoutMs ?? TAKE_TIMEOUT_MS_DEFAULT);
+    if (take === 'retracted') {
+      journal.append({ type: 'retracted', txnId, amountCents: dispensed.dispensedCents });
+      options.onDispensed();
+      const voided = await settle(options, txnId, { action: 'void', reason: RECOVERY_REASON.RETRACTED });
+      return failed('CASH_RETRACTED', {
+        txnId,
+        ...(voided?.ok === true ? { balanceCents: voided.balanceCents } : {}),
+      });
+    }
+  }
   // model: k_settle: void for nothing dispensed, else post exactly what came out
   if (dispensed.dispensedCents === 0) {
     const voided = await settle(options, txnId, {

@@ -41,6 +41,7 @@ export const JOURNAL_ACTIONS = [
   'dispense.result',
   'settled',
   'escrow',
+  'retracted',
 ] as const;
 export type BankAction = (typeof BANK_ACTIONS)[number];
 export type JournalAction = (typeof JOURNAL_ACTIONS)[number];
@@ -56,6 +57,7 @@ export const JOURNAL_OUTCOMES = [
   'stored',
   'returned',
   'retained',
+  'retracted',
 ] as const;
 /**
  * 'ok'; 'replayed' (a repeated transaction id: nothing moved, so summing 'ok' never counts it

@@ -368,3 +368,36 @@ test('an escrow jam after an approval keeps the deposit credited and open until 
   assert.deepEqual(kiosk.devices.acceptor.cassette(), [{ denominationCents: 2000, count: 1 }]);
   assert.equal(await balanceOf(bank), 2000);
 });
+
+test('cash presented and not taken is retracted: the hold voided, the balance unchanged, journal and audit agree', async (t) => {
+  const { bank, proxy, dir } = await setUp(t);
+  const kiosk = await startKiosk(t, bank, proxy.port, dir);
+  await loggedIn(kiosk);
+  await insertNotes(kiosk, [5000, 5000]);
+  kiosk.press('enter', 'enter');
+  await kiosk.until((state) => state.screen.name === 'result', 'the deposit');
+  kiosk.press('B', 'C');
+  await kiosk.until((state) => state.screen.name === 'amount', 'the withdrawal amounts');
+  kiosk.devices.dispenser.leaveNextPresented(); // the customer walks away from the cash
+  kiosk.press('A', 'enter'); // fast cash 20.00
+  await kiosk.until((state) => state.screen.name === 'result', 'the result');
+  assert.match(kiosk.text(), /Cash retracted/);
+  assert.match(kiosk.text(), /Nothing was taken from your account\./);
+  assert.equal(await balanceOf(bank), 10_000, 'the balance is unchanged');
+  assert.deepEqual(kiosk.devices.dispenser.retractCounters(), { notes: 1, cents: 2000, times: 1 });
+  const txnId = kiosk.journal.entries().find((event) => event.type === 'hold.sent')?.txnId ?? assert.fail();
+  assert.deepEqual(
+    kiosk.journal
+      .entries()
+      .filter((event) => event.txnId === txnId)
+      .map((event) => (event.type === 'settled' ? `settled ${event.outcome}` : event.type)),
+    ['hold.sent', 'hold.result', 'dispense.started', 'dispense.result', 'retracted', 'settled voided'],
+  );
+  assert.deepEqual(kiosk.journal.unfinished(), []);
+  const voids = auditRecords(bank.dataDir).filter((record) => record.txnId === txnId);
+  assert.deepEqual(
+    voids.map((record) => `${record.action} ${record.outcome}`),
+    ['withdraw.hold ok', 'withdraw.void ok'],
+  );
+  assert.equal(voids[1]?.detail, 'cash not taken: retracted');
+});

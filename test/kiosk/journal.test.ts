@@ -59,7 +59,7 @@ function assertCorrupt(action: () => unknown, lineNumber: number): void {
   });
 }
 
-/** One of each event type; a full withdrawal, a deposit and a partially dispensed withdrawal. */
+/** One of each event type; a full withdrawal, deposits typed and through the escrow, a partial dispense, a retraction. */
 const SAMPLE: JournalEvent[] = [
   { type: 'deposit.sent', txnId: 'dep-1', username: 'alice', amountCents: 5_000 },
   { type: 'deposit.result', txnId: 'dep-1', outcome: 'ok' },
@@ -72,6 +72,20 @@ const SAMPLE: JournalEvent[] = [
   { type: 'hold.result', txnId: 'wd-2', outcome: 'INSUFFICIENT_FUNDS' },
   { type: 'settled', txnId: 'wd-2', outcome: 'refused', postedCents: 0 },
   { type: 'dispense.result', txnId: 'wd-3', dispensedCents: 0, fault: null },
+  // A deposit through the escrow, and cash presented and retracted.
+  {
+    type: 'deposit.sent',
+    txnId: 'dep-2',
+    username: 'carol',
+    amountCents: 7_000,
+    notes: [
+      { denominationCents: 5000, count: 1 },
+      { denominationCents: 1000, count: 2 },
+    ],
+  },
+  { type: 'deposit.result', txnId: 'dep-2', outcome: 'ok' },
+  { type: 'escrow', txnId: 'dep-2', outcome: 'stored', amountCents: 7_000 },
+  { type: 'retracted', txnId: 'wd-1', amountCents: 1_000 },
 ];
 
 function writeSample(dir: string): KioskJournal {
@@ -473,6 +487,13 @@ test('planRecovery applies every rule', () => {
     withdrawal({ txnId: 'full', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 2_000 }),
     withdrawal({ txnId: 'partial', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 500, fault: 'jam' }),
     withdrawal({ txnId: 'zero', holdOutcome: 'ok', dispenseStarted: true, dispensedCents: 0, fault: 'jam' }),
+    withdrawal({
+      txnId: 'retracted',
+      holdOutcome: 'ok',
+      dispenseStarted: true,
+      dispensedCents: 2_000,
+      retracted: true,
+    }),
     deposit({ txnId: 'deposit', depositOutcome: null, notes: null }),
     deposit({ txnId: 'escrow-unknown', depositOutcome: null, notes: TWO_TWENTIES }),
     deposit({ txnId: 'escrow-approved', depositOutcome: 'ok', notes: TWO_TWENTIES }),
@@ -486,6 +507,8 @@ test('planRecovery applies every rule', () => {
     { txnId: 'full', action: 'post', dispensedCents: 2_000 },
     { txnId: 'partial', action: 'post', dispensedCents: 500 },
     { txnId: 'zero', action: 'void', reason: RECOVERY_REASON.DISPENSED_NOTHING },
+    // Retracted cash never left: void, even though dispense.result says notes were presented.
+    { txnId: 'retracted', action: 'void', reason: RECOVERY_REASON.RETRACTED },
     // A deposit without an answer is asked again under its id; then the escrow follows the answer.
     { txnId: 'deposit', action: 'resolve', username: 'alice', amountCents: 4_000, escrowed: false },
     { txnId: 'escrow-unknown', action: 'resolve', username: 'alice', amountCents: 4_000, escrowed: true },
