@@ -174,6 +174,8 @@ export interface Devices {
   keypad: Keypad;
   display: Display;
   dispenser: CashDispenser;
-  /** Absent on a kiosk without a cash-in module: it takes no deposits. */
+  /** Absent on a kiosk without a cash-in module: it takes typed (envelope) deposits. */
   acceptor?: CashAcceptor;
+  /** Absent: receipts go to the controller's receipts file. */
+  printer?: ReceiptPrinter;
 }

@@ -3,7 +3,7 @@
 // terminal back in a usable state.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createDevices } from '../hardware/index.js';
+import { createDevices, createPrinter } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
 import { deviceStateWords, makeDataDir, type DeviceState } from '../protocol/index.js';
@@ -26,6 +26,10 @@ export interface KioskAppOptions {
   device?: string;
   /** The sim's cash-in module (default true); its escrow is kept in the data folder (cash-in.json). */
   cashIn?: boolean;
+  /** sim (default: receipts.txt in the data folder) or escpos:PATH */
+  printer?: string;
+  /** Presented cash not taken within this is retracted. */
+  takeTimeoutMs?: number;
 }
 
 export async function runKioskApp(options: KioskAppOptions): Promise<void> {
@@ -42,6 +46,13 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
       acceptor: options.cashIn === false ? false : { stateFile: path.join(options.dataDir, 'cash-in.json') },
     },
     log,
+  });
+  const printer = await createPrinter(options.printer ?? 'sim', { dataDir: options.dataDir, log });
+  let previousPaper = 'ok';
+  printer.onPaper((paper) => {
+    if (paper !== previousPaper && paper !== 'unknown')
+      log(`receipt printer paper ${paper}${paper === 'ok' ? '' : ' — load a new roll'}`);
+    previousPaper = paper;
   });
   const journal = KioskJournal.open({
     dir: options.dataDir,
@@ -75,9 +86,10 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
   const controller = new KioskController({
     kioskId: options.kioskId,
     link,
-    devices,
+    devices: { ...devices, printer },
     journal,
     receiptsFile: path.join(options.dataDir, 'receipts.txt'),
+    ...(options.takeTimeoutMs === undefined ? {} : { takeTimeoutMs: options.takeTimeoutMs }),
     idleWarnMs: options.idleWarnMs,
     idleLogoutMs: options.idleLogoutMs,
     log,

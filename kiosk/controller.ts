@@ -94,6 +94,7 @@ export class KioskController {
       });
     }
     this.updateCash();
+    await this.options.devices.printer?.open();
     const acceptor = this.options.devices.acceptor;
     if (acceptor !== undefined) {
       await acceptor.open();
@@ -136,6 +137,7 @@ export class KioskController {
       display.close(),
       dispenser.close(),
       this.options.devices.acceptor?.close(),
+      this.options.devices.printer?.close(),
     ]);
   }
 
@@ -272,9 +274,20 @@ export class KioskController {
             this.log(`recovery: ${String(error)}`),
           ); // model: protocol/settlement.pml, k_recover after each customer
           return;
-        case 'receipt':
-          fs.appendFileSync(this.options.receiptsFile, `${effect.text}\n${'-'.repeat(32)}\n`, { mode: 0o600 });
+        case 'receipt': {
+          const printer = this.options.devices.printer;
+          if (printer === undefined) {
+            fs.appendFileSync(this.options.receiptsFile, `${effect.text}\n${'-'.repeat(32)}\n`, { mode: 0o600 });
+            this.finish({ effect: 'receipt', ok: true });
+            return;
+          }
+          const printed = await printer.print(effect.text.split('\n'));
+          if (!printed.ok) this.log(`receipt not printed: ${printed.fault} (${printed.detail})`);
+          this.finish(
+            printed.ok ? { effect: 'receipt', ok: true } : { effect: 'receipt', ok: false, fault: printed.fault },
+          );
           return;
+        }
         default: {
           const exhaustive: never = effect;
           return exhaustive;

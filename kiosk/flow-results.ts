@@ -1,7 +1,7 @@
 // What the customer sees once the bank (and the dispenser) answered: the result screens, their
 // display lines and the receipt text.
 import { formatCents, maskUsername } from '../protocol/index.js';
-import { OUTCOME_UNKNOWN_CODES, go, stay } from './flow-state.js';
+import { OUTCOME_UNKNOWN_CODES, go, stay, tell } from './flow-state.js';
 import type { EffectResult, EscrowFate, KioskState, Step } from './flow-state.js';
 import { declineWords, say, sayLine, type Say } from './flow-words.js';
 import { amount, text, type LcdLine } from './lcd.js';
@@ -97,6 +97,19 @@ function resultScreen(state: KioskState, result: EffectResult, nowMs: number): S
       );
     case 'cashIn':
       return cashInResult(state, result);
+    case 'receipt':
+      if (result.ok) return stay(state);
+      return stay(
+        tell(
+          state,
+          say(
+            result.fault === 'paperOut'
+              ? 'No receipt: the printer is out of paper. Your transaction is complete.'
+              : 'No receipt: the printer is not working. Your transaction is complete.',
+            'No receipt',
+          ),
+        ),
+      );
     case 'deposit': {
       const notesSay = escrowWords(result.escrow);
       if (!result.ok) {

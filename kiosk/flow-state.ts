@@ -163,7 +163,10 @@ export type EffectResult =
       detail?: string;
     } & DeclineDetail)
   | ({ effect: 'balance'; ok: false; code: string } & DeclineDetail)
-  | { effect: 'logout'; ok: boolean };
+  | { effect: 'logout'; ok: boolean }
+  /** A receipt printed, or why not: a printer fault never touches the transaction. */
+  | { effect: 'receipt'; ok: true }
+  | { effect: 'receipt'; ok: false; fault: string };
 
 export type KioskEvent =
   | { type: 'key'; key: KeyName; source: 'keypad' | 'keyboard'; atMs: number }

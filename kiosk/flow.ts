@@ -222,8 +222,6 @@ function onKey(
         return state.link === 'online'
           ? go(state, { name: 'welcome' })
           : go(state, { name: 'outOfService', reason: linkReason(state.link, state.linkCause) });
-      if ((key === 'A' || key === '1') && screen.receipt !== null)
-        return go(state, { name: 'receipt', body: screen.receipt }, [{ kind: 'receipt', text: screen.receipt }]);
       if (key === 'B' || key === '2' || key === 'enter') return go(state, { name: 'menu' });
       if (key === 'D' || key === '4' || key === 'cancel') return logout(state);
       return stay(state);

@@ -14,10 +14,12 @@ import {
 
 const USAGE = `usage: atm kiosk --bank HOST:PORT[,HOST:PORT…] --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
                  [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000] [--dispense-delay-ms 800]
-                 [--no-cash-in]
+                 [--no-cash-in] [--printer sim|escpos:PATH] [--take-timeout-ms 30000]
 The full-screen ATM. --data holds the kiosk's journal, receipts and log (default .atm-kiosk-<ID>).
 The sim kiosk has a cash-in module (notes into an escrow: F5… put notes in); --no-cash-in makes
 it one without, which takes typed (envelope) deposits, as a kiosk on serial or firmata does.
+--printer sim writes receipts to receipts.txt in --data; escpos:PATH drives an Epson TM-series
+printer on a serial port. Cash presented and not taken within --take-timeout-ms is retracted.
 --bank lists every bank host of a network (sharing one PostgreSQL ledger): they are tried in
 that order, and the kiosk moves to the next when one dies.`;
 
@@ -36,6 +38,8 @@ export async function kioskCommand(argv: string[]): Promise<number> {
       'idle-logout-ms': { type: 'string' },
       'dispense-delay-ms': { type: 'string' },
       'no-cash-in': { type: 'boolean' },
+      printer: { type: 'string' },
+      'take-timeout-ms': { type: 'string' },
     },
     USAGE,
   );
@@ -45,6 +49,9 @@ export async function kioskCommand(argv: string[]): Promise<number> {
   // Checked before anything is opened or made (runKioskApp creates the kiosk's folder first).
   if (!DEVICE_SPEC.test(device))
     throw new UsageError(`--device must be sim, serial:PATH or firmata:PATH, got ${JSON.stringify(device)}`);
+  const printer = typeof values.printer === 'string' ? values.printer : 'sim';
+  if (!/^(?:sim|escpos:(?=.*\S)[^\0]+)$/.test(printer))
+    throw new UsageError(`--printer must be sim or escpos:PATH, got ${JSON.stringify(printer)}`);
   const { kioskId, psk } = kioskIdentity(values, USAGE);
   const theme = typeof values.theme === 'string' ? values.theme : 'default';
   if (theme !== 'default' && theme !== 'high-contrast')
@@ -70,6 +77,8 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 800, 0, 60_000),
     device,
     cashIn: values['no-cash-in'] !== true,
+    printer,
+    takeTimeoutMs: integerOption(values, 'take-timeout-ms', 30_000, 1_000, 600_000),
   });
   return ExitCode.OK;
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createSimDevices, type SimDevices } from '../../hardware/sim.js';
+import { SimPrinter } from '../../hardware/sim-printer.js';
 import type { KeyName } from '../../hardware/types.js';
 import type { KioskController } from '../../kiosk/controller.js';
 import type { KioskState } from '../../kiosk/flow.js';
@@ -19,13 +20,14 @@ import { kioskOnTestBank } from '../helpers/kiosk.js';
 import { TEST_PASSWORD, makeTempDir, startTestBank, type TestBank } from '../helpers/bank.js';
 import { auditRecords } from '../helpers/audit.js';
 import { startProxy, type Proxy, type ProxyFrame } from '../helpers/proxy.js';
+import { eventually } from '../helpers/wait.js';
 
 const WAIT_MS = 5_000;
 const USER = 'cashin';
 
 interface Kiosk {
   controller: KioskController;
-  devices: SimDevices & { acceptor: NonNullable<SimDevices['acceptor']> };
+  devices: SimDevices & { acceptor: NonNullable<SimDevices['acceptor']>; printer: SimPrinter };
   journal: KioskJournal;
   until(predicate: (state: KioskState) => boolean, what: string): Promise<KioskState>;
   press(...keys: KeyName[]): void;
@@ -76,9 +78,10 @@ async function startKiosk(t: TestContext, bank: TestBank, port: number, dir: str
   const clock = new FakeClock();
   const devices = createSimDevices({ acceptor: { stateFile: path.join(dir, 'cash-in.json') } });
   const acceptor = devices.acceptor ?? assert.fail('a sim cash-in module');
+  const printer = new SimPrinter({ dir });
   let txnCount = 0;
   const { controller, journal } = kioskOnTestBank(bank, {
-    devices,
+    devices: { ...devices, printer },
     dir,
     port,
     nowMs: clock.nowMs,
@@ -98,7 +101,7 @@ async function startKiosk(t: TestContext, bank: TestBank, port: number, dir: str
   await controller.start();
   const kiosk: Kiosk = {
     controller,
-    devices: { ...devices, acceptor },
+    devices: { ...devices, acceptor, printer },
     journal,
     until: (predicate, what) =>
       new Promise((resolve, reject) => {
@@ -400,4 +403,40 @@ test('cash presented and not taken is retracted: the hold voided, the balance un
     ['withdraw.hold ok', 'withdraw.void ok'],
   );
   assert.equal(voids[1]?.detail, 'cash not taken: retracted');
+});
+
+test('a receipt is printed on request; with the paper out mid-session the transaction stands and the customer is told', async (t) => {
+  const { bank, proxy, dir } = await setUp(t);
+  const kiosk = await startKiosk(t, bank, proxy.port, dir);
+  await loggedIn(kiosk);
+  await insertNotes(kiosk, [2000]);
+  kiosk.press('enter', 'enter');
+  await kiosk.until((state) => state.screen.name === 'result', 'the deposit');
+  kiosk.press('A');
+  await kiosk.until((state) => state.screen.name === 'receipt', 'the receipt');
+  const printed = await eventually(
+    async () => {
+      const receipts = await kiosk.devices.printer.receipts();
+      return receipts.length > 0 ? receipts : null;
+    },
+    'the receipt printed',
+    WAIT_MS,
+    10,
+  );
+  assert.equal(printed.length, 1);
+  assert.ok(printed[0]?.includes('DEPOSIT'));
+  assert.ok(printed[0]?.includes('Amount: 20.00'));
+  // The roll runs out: the next transaction is unaffected, and its receipt is refused in words.
+  kiosk.devices.printer.setPaper('out');
+  kiosk.press('enter');
+  await kiosk.until((state) => state.screen.name === 'menu', 'the menu');
+  await insertNotes(kiosk, [1000]);
+  kiosk.press('enter', 'enter');
+  await kiosk.until((state) => state.screen.name === 'result', 'the second deposit');
+  kiosk.press('A');
+  await kiosk.until((state) => state.message?.includes('out of paper') === true, 'the customer told');
+  assert.match(kiosk.text(), /No receipt: the printer is out of paper\. Your transaction is complete\./);
+  assert.equal((await kiosk.devices.printer.receipts()).length, 1, 'nothing more printed');
+  assert.equal(await balanceOf(bank), 3000, 'both deposits stand');
+  assert.deepEqual(kiosk.journal.unfinished(), []);
 });

@@ -295,7 +295,7 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     assert.match(
       receipts,
       new RegExp(
-        `WITHDRAWAL\\nRequested: 50\\.00\\nDispensed: 50\\.00\\nBalance: 100\\.00\\nRef: ${ref[1]}\\nThank you\\n-{32}\\n$`,
+        `WITHDRAWAL\\nRequested: 50\\.00\\nDispensed: 50\\.00\\nBalance: 100\\.00\\nRef: ${ref[1]}\\nThank you\\n\\f\\n$`,
       ),
     );
 
