@@ -3,7 +3,7 @@
 // terminal back in a usable state.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createDevices, createPrinter } from '../hardware/index.js';
+import { EspeakSpeaker, createDevices, createPrinter } from '../hardware/index.js';
 import { KioskController } from './controller.js';
 import { KioskJournal, deriveJournalKey } from './journal.js';
 import { deviceStateWords, makeDataDir, type DeviceState } from '../protocol/index.js';
@@ -30,6 +30,8 @@ export interface KioskAppOptions {
   printer?: string;
   /** Presented cash not taken within this is retracted. */
   takeTimeoutMs?: number;
+  /** Speech guidance through espeak-ng and aplay (off by default); audioDevice: aplay -D. */
+  speech?: { audioDevice?: string };
 }
 
 export async function runKioskApp(options: KioskAppOptions): Promise<void> {
@@ -54,6 +56,11 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
       log(`receipt printer paper ${paper}${paper === 'ok' ? '' : ' — load a new roll'}`);
     previousPaper = paper;
   });
+  const speaker =
+    options.speech === undefined ? undefined : new EspeakSpeaker({ audioDevice: options.speech.audioDevice ?? null });
+  speaker?.onState((state) =>
+    log(`speech ${state.kind === 'fault' ? `fault ${state.fault}: ${state.detail}` : state.kind}`),
+  );
   const journal = KioskJournal.open({
     dir: options.dataDir,
     kioskId: options.kioskId,
@@ -90,6 +97,7 @@ export async function runKioskApp(options: KioskAppOptions): Promise<void> {
     journal,
     receiptsFile: path.join(options.dataDir, 'receipts.txt'),
     ...(options.takeTimeoutMs === undefined ? {} : { takeTimeoutMs: options.takeTimeoutMs }),
+    ...(speaker === undefined ? {} : { speaker }),
     idleWarnMs: options.idleWarnMs,
     idleLogoutMs: options.idleLogoutMs,
     log,

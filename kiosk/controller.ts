@@ -4,7 +4,8 @@
 // No terminal here: the blessed UI (ui.ts) and the tests both drive this class.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { Devices as HardwareDevices, KeyName } from '../hardware/index.js';
+import type { Devices as HardwareDevices, KeyName, Speaker } from '../hardware/index.js';
+import { speechFor } from './speech-guide.js';
 import { AtmError } from '../protocol/index.js';
 import { initialState, step, type Effect, type EffectResult, type KioskEvent, type KioskState } from './flow.js';
 import type { BankLink, Journal } from './seams.js';
@@ -23,6 +24,8 @@ export interface KioskControllerOptions {
   idleWarnMs?: number;
   idleLogoutMs?: number;
   log?: (line: string) => void;
+  /** Speech guidance through the headphone jack (atm kiosk --speech); absent: silent. */
+  speaker?: Speaker;
   /** Presented cash not taken within this is retracted (default TAKE_TIMEOUT_MS_DEFAULT). */
   takeTimeoutMs?: number;
   /** Waits between askings of a deposit whose answer was lost; resolves false once the kiosk stops. Default: a timer. */
@@ -124,6 +127,7 @@ export class KioskController {
       this.ticker.unref();
     }
     this.render();
+    this.speak(null, this.current);
   }
 
   async stop(): Promise<void> {
@@ -138,6 +142,7 @@ export class KioskController {
       dispenser.close(),
       this.options.devices.acceptor?.close(),
       this.options.devices.printer?.close(),
+      this.options.speaker?.close(),
     ]);
   }
 
@@ -186,13 +191,36 @@ export class KioskController {
   input(event: KioskEvent): void {
     const { state, effects } = step(this.current, event, { newTxnId: this.newTxnId });
     const changed = state !== this.current;
+    const before = this.current;
     this.current = state;
-    if (changed) this.render();
+    if (changed) {
+      this.render();
+      this.speak(before, state);
+    }
     for (const effect of effects) void this.run(effect);
   }
 
   pressKey(key: KeyName, source: 'keypad' | 'keyboard' = 'keyboard'): void {
+    this.options.speaker?.stop(); // the next key interrupts whatever is being said
     this.input({ type: 'key', key, source, atMs: this.nowMs() });
+  }
+
+  /** The speech keys: say the last prompt again, or change the volume (a no-op without a speaker). */
+  speech(command: 'repeat' | 'louder' | 'softer'): void {
+    const speaker = this.options.speaker;
+    if (speaker === undefined) return;
+    if (command === 'repeat') speaker.repeat();
+    else if (command === 'louder') speaker.volumeUp();
+    else speaker.volumeDown();
+  }
+
+  private speak(before: KioskState | null, after: KioskState): void {
+    const speaker = this.options.speaker;
+    if (speaker === undefined) return;
+    for (const action of speechFor(before, after)) {
+      if (action.kind === 'tone') speaker.tone();
+      else speaker.say(action.text);
+    }
   }
 
   private render(): void {

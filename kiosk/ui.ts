@@ -77,6 +77,12 @@ export function noteKeys(denominationsCents: readonly number[]): { key: string; 
   return notes.map((note, index) => ({ key: `f${index + 5}`, note }));
 }
 
+const SPEECH_KEYS: Record<string, 'repeat' | 'softer' | 'louder' | undefined> = {
+  f10: 'repeat',
+  f11: 'softer',
+  f12: 'louder',
+};
+
 function noteKeysHelp(denominationsCents: readonly number[]): string {
   return noteKeys(denominationsCents)
     .map(({ key, note }) => `${key.toUpperCase()} ${note === 'torn' ? 'torn note' : formatCents(note)}`)
@@ -222,6 +228,12 @@ export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {
         slot === undefined ? undefined : noteKeys(slot.denominationsCents).find((entry) => entry.key === key?.name);
       if (slot !== undefined && note !== undefined) {
         slot.insert(note.note);
+        return;
+      }
+      // The speech keys (with --speech): F10 says the screen again, F11 softer, F12 louder.
+      const speech = SPEECH_KEYS[key?.name ?? ''];
+      if (speech !== undefined) {
+        options.controller.speech(speech);
         return;
       }
       const textScreen = 'text' in state.screen;

@@ -15,11 +15,14 @@ import {
 const USAGE = `usage: atm kiosk --bank HOST:PORT[,HOST:PORT…] --kiosk ID --key FILE [--device sim] [--theme default|high-contrast]
                  [--data DIR] [--idle-warn-ms 20000] [--idle-logout-ms 30000] [--dispense-delay-ms 800]
                  [--no-cash-in] [--printer sim|escpos:PATH] [--take-timeout-ms 30000]
+                 [--speech] [--speech-device ALSA-DEVICE]
 The full-screen ATM. --data holds the kiosk's journal, receipts and log (default .atm-kiosk-<ID>).
 The sim kiosk has a cash-in module (notes into an escrow: F5… put notes in); --no-cash-in makes
 it one without, which takes typed (envelope) deposits, as a kiosk on serial or firmata does.
 --printer sim writes receipts to receipts.txt in --data; escpos:PATH drives an Epson TM-series
 printer on a serial port. Cash presented and not taken within --take-timeout-ms is retracted.
+--speech speaks each screen through espeak-ng and aplay (a headphone jack: --speech-device, e.g.
+plughw:CARD=Headphones); F10 repeats, F11 and F12 set the volume; passwords are never spoken.
 --bank lists every bank host of a network (sharing one PostgreSQL ledger): they are tried in
 that order, and the kiosk moves to the next when one dies.`;
 
@@ -40,6 +43,8 @@ export async function kioskCommand(argv: string[]): Promise<number> {
       'no-cash-in': { type: 'boolean' },
       printer: { type: 'string' },
       'take-timeout-ms': { type: 'string' },
+      speech: { type: 'boolean' },
+      'speech-device': { type: 'string' },
     },
     USAGE,
   );
@@ -78,6 +83,9 @@ export async function kioskCommand(argv: string[]): Promise<number> {
     device,
     cashIn: values['no-cash-in'] !== true,
     printer,
+    ...(values.speech === true
+      ? { speech: typeof values['speech-device'] === 'string' ? { audioDevice: values['speech-device'] } : {} }
+      : {}),
     takeTimeoutMs: integerOption(values, 'take-timeout-ms', 30_000, 1_000, 600_000),
   });
   return ExitCode.OK;
