@@ -192,7 +192,7 @@ export function view(state: KioskState): View {
         body: [
           'Your receipt:',
           '',
-          ...screen.body.split('\n').map((line) => `  ${line}`),
+          ...receiptShown(screen.body).map((line) => `  ${line}`),
           '',
           'Any key: menu   D: log out',
         ],
@@ -318,6 +318,19 @@ function notesShort(notes: readonly Cassette[]): string {
         `${note.count}x${note.denominationCents % 100 === 0 ? note.denominationCents / 100 : formatCents(note.denominationCents)}`,
     )
     .join('+');
+}
+
+/**
+ * A receipt's lines on the receipt screen, at most RECEIPT_SHOWN_LINES_MAX so the screen fits an
+ * 80×24 terminal with a feedback line: a longer one (a mini statement's) shows its start and says
+ * the rest is on the paper, which the customer saw on the screen before anyway.
+ */
+export const RECEIPT_SHOWN_LINES_MAX = 12;
+function receiptShown(body: string): string[] {
+  const lines = body.split('\n');
+  if (lines.length <= RECEIPT_SHOWN_LINES_MAX) return lines;
+  const shown = lines.slice(0, RECEIPT_SHOWN_LINES_MAX - 1);
+  return [...shown, `… and ${lines.length - shown.length} more lines on the printed receipt`];
 }
 
 const USERNAME_KEYS = 'Enter / #: next   Backspace: delete   *: clear   Esc: cancel   (keypad: 2=abc … 9=wxyz)';

@@ -1322,6 +1322,10 @@ test('statement: newest first as the bank sent them, + for deposits, - for withd
   assert.deepEqual(printed.slice(printed.indexOf('MINI STATEMENT (UTC)') + 1, -1), listed, 'the screen lines, printed');
   for (const line of listed) assert.ok(line.length <= 42, `an 80 mm receipt line: ${line}`);
   assert.equal(flow.screenName(), 'receipt');
+  // Seventeen printed lines: the receipt screen shows its start and fits the panel with a feedback line.
+  const receiptScreen = view(flow.state).body;
+  assert.ok(receiptScreen.length <= PANEL_ROWS - 2, `${receiptScreen.length} lines`);
+  assert.ok(receiptScreen.includes('  … and 6 more lines on the printed receipt'), receiptScreen.join('\n'));
   flow.key('B');
   assert.equal(flow.screenName(), 'menu');
 });
