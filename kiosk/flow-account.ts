@@ -97,7 +97,7 @@ export const shortTxnId = (txnId: string): string => txnId.slice(-8);
 
 /**
  * One statement line, at most 42 characters (an 80 mm receipt's width; the 80×24 screen's panel
- * has 50) for amounts up to 999999.99: "11-27 12:00 Withdrawal    -60.00 0e1f2a3b". Times are UTC,
+ * has 50) for amounts up to 999999.99: "11-27 12:00 Withdrawal     -60.00 0e1f2a3b". Times are UTC,
  * as the receipt's header is.
  */
 export function statementLine(txn: StatementTxn): string {
