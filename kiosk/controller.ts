@@ -264,6 +264,26 @@ export class KioskController {
           this.finish({ effect: 'balance', ok: true, balanceCents: response.balanceCents });
           return;
         }
+        case 'statement': {
+          // The link refuses a list that breaks [ATM-4.13] (BAD_RESPONSE): what arrives here is valid.
+          const response = await this.options.link.request({ op: 'statement' });
+          this.finish(
+            response.ok
+              ? { effect: 'statement', ok: true, transactions: response.transactions }
+              : { effect: 'statement', ok: false, code: response.code, ...declineDetail(response) },
+          );
+          return;
+        }
+        case 'changePassword': {
+          const { oldPassword, newPassword } = effect;
+          const response = await this.options.link.request({ op: 'password.change', oldPassword, newPassword });
+          this.finish(
+            response.ok
+              ? { effect: 'changePassword', ok: true }
+              : { effect: 'changePassword', ok: false, code: response.code, ...declineDetail(response) },
+          );
+          return;
+        }
         case 'deposit':
         case 'withdraw': {
           const txn = { txnId: effect.txnId, username: this.current.username ?? '', amountCents: effect.amountCents };
@@ -328,7 +348,8 @@ export class KioskController {
       if (effect.kind === 'login' || effect.kind === 'register') this.finish({ effect: effect.kind, ok: false, code });
       else if (effect.kind === 'checkUsername')
         this.finish({ effect: 'checkUsername', ok: false, code, username: effect.username });
-      else if (effect.kind === 'balance') this.finish({ effect: effect.kind, ok: false, code });
+      else if (effect.kind === 'balance' || effect.kind === 'statement' || effect.kind === 'changePassword')
+        this.finish({ effect: effect.kind, ok: false, code });
       else if (effect.kind === 'deposit') this.finish({ effect: 'deposit', ok: false, code, escrow: null });
       else if (effect.kind === 'withdraw')
         this.finish({ effect: 'withdraw', ok: false, code, requestedCents: effect.amountCents, dispensedCents: 0 });

@@ -1,8 +1,9 @@
-// Text fields (log in, sign up): typed characters, keypad multi-tap letters, and what Enter
-// does on each field (the username is checked here, the password by the bank).
+// Text fields (log in, sign up, password change): typed characters, keypad multi-tap letters,
+// and what Enter does on each field (the username is checked here, the password by the bank).
 import type { KeyName } from '../hardware/index.js';
 import { MULTITAP, MULTITAP_MS, TEXT_CHARS_MAX, busy, go, stay, tell } from './flow-state.js';
 import type { KioskState, Screen, Step } from './flow-state.js';
+import { PASSWORD_RULE, isPasswordChangeScreen, passwordFits, submitPasswordChange } from './flow-account.js';
 import { say } from './flow-words.js';
 import { text } from './lcd.js';
 
@@ -13,7 +14,8 @@ export function isTextScreen(screen: Screen): screen is TextScreen {
     screen.name === 'loginPassword' ||
     screen.name === 'signupUser' ||
     screen.name === 'signupPassword' ||
-    screen.name === 'signupConfirm'
+    screen.name === 'signupConfirm' ||
+    isPasswordChangeScreen(screen)
   );
 }
 
@@ -41,6 +43,8 @@ export function onTextKey(
   if (key === 'cancel') {
     // From the password, back to the username (kept, to correct it); from elsewhere, out.
     if (screen.name === 'loginPassword') return go(state, { name: 'loginUser', text: screen.username });
+    // A password change is left for the menu, its passwords dropped with its screen.
+    if (isPasswordChangeScreen(screen)) return go(state, { name: 'menu' });
     return go(state, { name: 'welcome' });
   }
   if (key === 'backspace')
@@ -87,14 +91,9 @@ function submitText(state: KioskState, screen: TextScreen): Step {
       return go(state, busy('Checking the username…', text(1, 'Checking username', 'Checking name')), [
         { kind: 'checkUsername', username: screen.text },
       ]);
-    case 'signupPassword': {
-      const bytes = Buffer.byteLength(screen.text, 'utf8');
-      if (bytes < 8 || bytes > 72)
-        return stay(
-          tell({ ...state, screen: { ...screen, text: '' } }, say('Password: 8 to 72 characters', 'Password: 8-72')),
-        );
+    case 'signupPassword':
+      if (!passwordFits(screen.text)) return stay(tell({ ...state, screen: { ...screen, text: '' } }, PASSWORD_RULE));
       return go(state, { name: 'signupConfirm', username: screen.username, password: screen.text, text: '' });
-    }
     case 'signupConfirm':
       if (screen.text !== screen.password)
         return go(
@@ -106,6 +105,10 @@ function submitText(state: KioskState, screen: TextScreen): Step {
       return go(state, busy('Creating your account…', text(1, 'Creating account', 'Creating...')), [
         { kind: 'register', username: screen.username, password: screen.password },
       ]);
+    case 'passwordOld':
+    case 'passwordNew':
+    case 'passwordRepeat':
+      return submitPasswordChange(state, screen);
     default: {
       const exhaustive: never = screen;
       return exhaustive;

@@ -4,6 +4,7 @@ import { formatCents, maskUsername } from '../protocol/index.js';
 import { OUTCOME_UNKNOWN_CODES, go, stay, tell } from './flow-state.js';
 import type { EffectResult, EscrowFate, KioskState, Step } from './flow-state.js';
 import { declineWords, say, sayLine, type Say } from './flow-words.js';
+import { STATEMENT_HEADER, passwordChangeResult, signedCents, statementLine } from './flow-account.js';
 import { amount, text, type LcdLine } from './lcd.js';
 
 export function onResult(state: KioskState, result: EffectResult, nowMs: number): Step {
@@ -95,6 +96,10 @@ function resultScreen(state: KioskState, result: EffectResult, nowMs: number): S
         receipt(state, nowMs, ['BALANCE INQUIRY', `Available: ${formatCents(result.balanceCents)}`]),
         [text(0, 'BALANCE'), amount(0, ['Available:', 'Balance:', 'Bal:'], result.balanceCents)],
       );
+    case 'statement':
+      return statementResult(state, result, nowMs);
+    case 'changePassword':
+      return passwordChangeResult(state, result, nowMs);
     case 'cashIn':
       return cashInResult(state, result);
     case 'receipt':
@@ -148,6 +153,41 @@ function resultScreen(state: KioskState, result: EffectResult, nowMs: number): S
       return exhaustive;
     }
   }
+}
+
+/**
+ * [ATM-4.13] The last transactions as a result screen, so it has the receipt and the way back
+ * every result has. The receipt prints the screen's lines; an empty account has no receipt.
+ */
+function statementResult(
+  state: KioskState,
+  result: Extract<EffectResult, { effect: 'statement' }>,
+  nowMs: number,
+): Step {
+  if (!result.ok) return go(state, { name: 'menu' }, [], declineWords(result.code, nowMs, result));
+  const txns = result.transactions;
+  const latest = txns[0];
+  if (latest === undefined)
+    return result_(state, 'Mini statement', ['There are no transactions on this account yet.'], null, [
+      text(0, 'MINI STATEMENT', 'STATEMENT'),
+      text(0, 'No transactions', 'None yet'),
+    ]);
+  const lines = [STATEMENT_HEADER, ...txns.map(statementLine)];
+  const latestSigned = signedCents(latest);
+  return result_(
+    state,
+    'Mini statement',
+    [
+      txns.length === 1 ? 'Your last transaction (UTC):' : `Your last ${txns.length} transactions, newest first (UTC):`,
+      ...lines,
+    ],
+    receipt(state, nowMs, ['MINI STATEMENT (UTC)', ...lines]),
+    [
+      text(0, 'MINI STATEMENT', 'STATEMENT'),
+      text(0, txns.length === 1 ? '1 transaction' : `${txns.length} transactions`, `${txns.length} txns`),
+      text(1, `Last: ${latestSigned}`, latestSigned),
+    ],
+  );
 }
 
 /** [item 7] A wrong password keeps the username: only the password is typed again. */

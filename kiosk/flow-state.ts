@@ -1,7 +1,7 @@
 // The kiosk flow's vocabulary: limits, screens, state, events, effects and their results, the
 // initial state, and the small helpers every part of the flow builds its steps with.
 import type { Cassette, CashInFault, EscrowCount, KeyName } from '../hardware/index.js';
-import { ClientError, type DeviceState, type LimitDetail } from '../protocol/index.js';
+import { ClientError, type DeviceState, type LimitDetail, type StatementTxn } from '../protocol/index.js';
 import { text, type LcdLine } from './lcd.js';
 import type { LinkCause, LinkState } from './seams.js';
 import type { Say } from './flow-words.js';
@@ -38,6 +38,10 @@ export type Screen =
   | { name: 'signupUser'; text: string }
   | { name: 'signupPassword'; username: string; text: string }
   | { name: 'signupConfirm'; username: string; password: string; text: string }
+  /** [ATM-4.14] A password change: the passwords typed so far live here only until it is sent. */
+  | { name: 'passwordOld'; text: string }
+  | { name: 'passwordNew'; oldPassword: string; text: string }
+  | { name: 'passwordRepeat'; oldPassword: string; newPassword: string; text: string }
   | { name: 'busy'; message: string; lcd: LcdLine[] }
   | { name: 'menu' }
   /** The cash-in slot is open: notes are counted into the escrow (state.escrow) as they come. */
@@ -163,6 +167,11 @@ export type EffectResult =
       detail?: string;
     } & DeclineDetail)
   | ({ effect: 'balance'; ok: false; code: string } & DeclineDetail)
+  /** [ATM-4.13] Newest first, at most STATEMENT_TXNS_MAX (the link refuses any other list). */
+  | { effect: 'statement'; ok: true; transactions: StatementTxn[] }
+  | ({ effect: 'statement'; ok: false; code: string } & DeclineDetail)
+  | { effect: 'changePassword'; ok: true }
+  | ({ effect: 'changePassword'; ok: false; code: string } & DeclineDetail)
   | { effect: 'logout'; ok: boolean }
   /** A receipt printed, or why not: a printer fault never touches the transaction. */
   | { effect: 'receipt'; ok: true }
@@ -187,6 +196,8 @@ export type Effect =
   | { kind: 'register'; username: string; password: string }
   | { kind: 'checkUsername'; username: string }
   | { kind: 'balance' }
+  | { kind: 'statement' }
+  | { kind: 'changePassword'; oldPassword: string; newPassword: string }
   | { kind: 'deposit'; amountCents: number; txnId: string; notes: Cassette[] | null }
   | { kind: 'cashIn'; step: 'open' | 'close' | 'return' }
   | { kind: 'withdraw'; amountCents: number; txnId: string }

@@ -74,6 +74,12 @@ export function onMenuKey(state: KioskState, key: KeyName): Step {
     if (!withdrawAvailable(state)) return stay(tell(state, WITHDRAW_UNAVAILABLE));
     return go(state, { name: 'amount', kind: 'withdraw', digits: '' });
   }
+  // Digits past the four side keys: the keypad has no E or F.
+  if (key === '5')
+    return go(state, busy('Fetching your statement…', text(1, 'Getting statement', 'Statement...')), [
+      { kind: 'statement' },
+    ]);
+  if (key === '6') return go(state, { name: 'passwordOld', text: '' });
   if (key === 'D' || key === '4' || key === 'cancel') return logout(state);
   return stay(state);
 }

@@ -5,8 +5,9 @@
 // comes in the events (atMs); a new transaction id comes from step's context (newTxnId).
 //
 // The parts: flow-state.ts (state, events, effects), flow-fields.ts (text fields),
-// flow-transaction.ts (menu, amounts, confirmation), flow-results.ts (result screens, receipts),
-// flow-words.ts (plain words for declines and the link). This file is the entry point.
+// flow-transaction.ts (menu, amounts, confirmation), flow-account.ts (statement lines, password
+// change), flow-results.ts (result screens, receipts), flow-words.ts (plain words for declines
+// and the link). This file is the entry point.
 import type { KeyName } from '../hardware/index.js';
 import { busy, go, smallestNoteCents, stay, tell } from './flow-state.js';
 import type { Effect, KioskEvent, KioskState, Step, StepContext } from './flow-state.js';
@@ -204,6 +205,9 @@ function onKey(
     case 'signupUser':
     case 'signupPassword':
     case 'signupConfirm':
+    case 'passwordOld':
+    case 'passwordNew':
+    case 'passwordRepeat':
       return onTextKey(state, screen, key, source, atMs);
     case 'menu':
       return onMenuKey(state, key);

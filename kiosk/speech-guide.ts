@@ -6,12 +6,37 @@
 // under the screen is spoken; each digit of an amount speaks the amount so far; each character
 // typed into a username is spoken; a password character is never spoken, only a neutral tone.
 import { spokenAmount } from '../hardware/index.js';
-import type { KioskState } from './flow.js';
+import type { KioskState, Screen } from './flow.js';
 import { view } from './view.js';
 
 export type SpeechAction = { kind: 'say'; text: string } | { kind: 'tone' };
 
-const PASSWORD_SCREENS: readonly string[] = ['loginPassword', 'signupPassword', 'signupConfirm'];
+/**
+ * Which screens take a secret: every screen must say (a new screen does not compile until it
+ * does), so a password field can never be read back by oversight.
+ */
+const SECRET_SCREEN: Record<Screen['name'], boolean> = {
+  outOfService: false,
+  welcome: false,
+  loginUser: false,
+  loginPassword: true,
+  signupUser: false,
+  signupPassword: true,
+  signupConfirm: true,
+  passwordOld: true,
+  passwordNew: true,
+  passwordRepeat: true,
+  busy: false,
+  menu: false,
+  insertNotes: false,
+  amount: false,
+  confirm: false,
+  result: false,
+  receipt: false,
+};
+const PASSWORD_SCREENS: readonly string[] = Object.entries(SECRET_SCREEN).flatMap(([name, secret]) =>
+  secret ? [name] : [],
+);
 
 /** "150.00" → "150 dollars"; "[A]" → "A": how numbers and keys read aloud unambiguously. */
 export function spokenText(text: string): string {

@@ -102,6 +102,33 @@ export function view(state: KioskState): View {
         [text(1, 'SIGN UP'), text(2, 'Repeat password:', 'Repeat:'), tail(0, mask(screen.text))],
         PASSWORD_KEYS,
       );
+    case 'passwordOld':
+      return field(
+        'Change password',
+        'Current password',
+        mask(screen.text),
+        'Type your current password, then Enter.',
+        [text(1, 'CHANGE PASSWORD'), text(2, 'Current password:', 'Current:'), tail(0, mask(screen.text))],
+        PASSWORD_KEYS,
+      );
+    case 'passwordNew':
+      return field(
+        'Change password',
+        'New password',
+        mask(screen.text),
+        'Password rules: 8 to 72 characters; a long phrase is best.',
+        [text(1, 'CHANGE PASSWORD'), text(2, 'New password:', 'New:'), tail(0, mask(screen.text))],
+        PASSWORD_KEYS,
+      );
+    case 'passwordRepeat':
+      return field(
+        'Change password',
+        'Repeat the new password',
+        mask(screen.text),
+        'Type the same new password again.',
+        [text(1, 'CHANGE PASSWORD'), text(2, 'Repeat new:', 'Repeat:'), tail(0, mask(screen.text))],
+        PASSWORD_KEYS,
+      );
     case 'busy':
       return { title: 'Please wait', body: [screen.message], keys: '', lcd: screen.lcd };
     case 'menu': {
@@ -109,8 +136,18 @@ export function view(state: KioskState): View {
       const withdraw = canWithdraw ? '  [C] Withdraw cash' : '  [C] Withdraw cash (unavailable)';
       return {
         title: `Main menu — ${state.username ?? ''}`,
-        body: ['What would you like to do?', '', '  [A] Balance', '  [B] Deposit', withdraw, '  [D] Log out'],
-        keys: `A: balance   B: deposit   ${canWithdraw ? 'C: withdraw   ' : ''}D / Esc: log out`,
+        body: [
+          'What would you like to do?',
+          '',
+          '  [A] Balance',
+          '  [B] Deposit',
+          withdraw,
+          '  [5] Mini statement',
+          '  [6] Change password',
+          '  [D] Log out',
+        ],
+        // Two spaces apart, so the longest still fits an 80-column help line.
+        keys: `A: balance  B: deposit  ${canWithdraw ? 'C: withdraw  ' : ''}5: statement  6: password  D/Esc: log out`,
         lcd: [
           text(0, 'A:Balance B:Deposit', 'A:Bal B:Deposit'),
           canWithdraw ? text(0, 'C:Withdraw D:Logout', 'C:Cash D:Logout') : text(0, 'C:No cash D:Logout', 'D:Logout'),
@@ -155,7 +192,7 @@ export function view(state: KioskState): View {
         body: [
           'Your receipt:',
           '',
-          ...screen.body.split('\n').map((line) => `  ${line}`),
+          ...receiptShown(screen.body).map((line) => `  ${line}`),
           '',
           'Any key: menu   D: log out',
         ],
@@ -281,6 +318,19 @@ function notesShort(notes: readonly Cassette[]): string {
         `${note.count}x${note.denominationCents % 100 === 0 ? note.denominationCents / 100 : formatCents(note.denominationCents)}`,
     )
     .join('+');
+}
+
+/**
+ * A receipt's lines on the receipt screen, at most RECEIPT_SHOWN_LINES_MAX so the screen fits an
+ * 80×24 terminal with a feedback line: a longer one (a mini statement's) shows its start and says
+ * the rest is on the paper, which the customer saw on the screen before anyway.
+ */
+export const RECEIPT_SHOWN_LINES_MAX = 12;
+function receiptShown(body: string): string[] {
+  const lines = body.split('\n');
+  if (lines.length <= RECEIPT_SHOWN_LINES_MAX) return lines;
+  const shown = lines.slice(0, RECEIPT_SHOWN_LINES_MAX - 1);
+  return [...shown, `… and ${lines.length - shown.length} more lines on the printed receipt`];
 }
 
 const USERNAME_KEYS = 'Enter / #: next   Backspace: delete   *: clear   Esc: cancel   (keypad: 2=abc … 9=wxyz)';

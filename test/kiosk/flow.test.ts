@@ -21,6 +21,7 @@ import {
 import { LCD_COLUMNS_MIN, fitLcd, lcdSafe, text } from '../../kiosk/lcd.js';
 import { lcdLines, view } from '../../kiosk/view.js';
 import { DeclineCode as DECLINE_CODES } from '../../protocol/errors.js';
+import type { StatementTxn } from '../../protocol/statement.js';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const GAP_MS = 100; // between two presses unless a test says otherwise: well inside MULTITAP_MS
@@ -881,6 +882,9 @@ function everyScreen(): { label: string; state: KioskState }[] {
     at('signupUser', { name: 'signupUser', text: 'abcdefghijklmnopqrst' }),
     at('signupPassword', { name: 'signupPassword', username: 'bob', text: 'secret' }),
     at('signupConfirm', { name: 'signupConfirm', username: 'bob', password: 'secretsecret', text: 'secret' }),
+    at('passwordOld', { name: 'passwordOld', text: 'x'.repeat(30) }, long),
+    at('passwordNew', { name: 'passwordNew', oldPassword: 'old secret', text: 'y'.repeat(72) }),
+    at('passwordRepeat', { name: 'passwordRepeat', oldPassword: 'old secret', newPassword: 'new secret', text: 'z' }),
     at('busy', { name: 'busy', message: 'Withdrawing 99999.99 from your account…', lcd: [] }),
     at('menu', { name: 'menu' }, long),
     at('amount deposit', { name: 'amount', kind: 'deposit', digits: '9999999' }),
@@ -955,6 +959,9 @@ test('every screen has a title, help keys where keys work, and fits a 20x4 and a
     'signupUser',
     'signupPassword',
     'signupConfirm',
+    'passwordOld',
+    'passwordNew',
+    'passwordRepeat',
     'busy',
     'menu',
     'amount',
@@ -1239,4 +1246,254 @@ test('a pending transaction is not reused for another amount, after a decline, o
   assert.equal(pendingTxnId(flow), txnIdOf(4));
   flow.send({ type: 'link', state: 'offline', detail: 'lost' });
   assert.equal(flow.state.txn, null);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The customer's account: mini statement ([ATM-4.13]) and password change ([ATM-4.14])
+
+/** The main panel of an 80×24 kiosk: 80 less the 26-column side panels, its border and padding. */
+const PANEL_COLUMNS = 50;
+/** Its rows: 24 less title, help and status bars, the border, and the blank first line. */
+const PANEL_ROWS = 18;
+const NEW_PASSWORD = 'battery staple 42';
+
+/** A statement of `count` transactions, newest first, one a minute, deposits and withdrawals alternating. */
+function statementOf(count: number, newestMs = T0 - 60_000): StatementTxn[] {
+  return Array.from({ length: count }, (_, index) => ({
+    txnId: `kiosk-txn-${String(count - index).padStart(4, '0')}`,
+    kind: index % 2 === 0 ? ('deposit' as const) : ('withdraw' as const),
+    amountCents: (index + 1) * 20_00 + index,
+    state: 'posted' as const,
+    atMs: newestMs - index * 60_000,
+  }));
+}
+
+function statementFlow(result: EffectResult): Flow {
+  const flow = new Flow().loggedIn();
+  assert.deepEqual(flow.key('5'), [{ kind: 'statement' }]);
+  assert.equal(flow.screenName(), 'busy');
+  flow.result(result);
+  return flow;
+}
+
+test('menu: A-D as before, 5 the mini statement and 6 the password change, all shown; 5 asks the bank behind a busy screen', () => {
+  const flow = new Flow().loggedIn();
+  const shown = view(flow.state);
+  for (const line of ['[A] Balance', '[B] Deposit', '[C] Withdraw cash', '[5] Mini statement', '[6] Change password'])
+    assert.ok(
+      shown.body.some((body) => body.includes(line)),
+      line,
+    );
+  assert.equal(shown.body.at(-1), '  [D] Log out');
+  assert.match(shown.keys, /5: statement {2}6: password/);
+  // The help line is one row of an 80-column terminal, after its leading space.
+  assert.ok(shown.keys.length <= 79, `${shown.keys.length}: ${shown.keys}`);
+  assert.deepEqual(flow.key('5'), [{ kind: 'statement' }]);
+  assert.equal(flow.screenName(), 'busy');
+  assert.match(flow.text(), /Fetching your statement…/);
+  const password = new Flow().loggedIn();
+  assert.deepEqual(password.key('6'), []);
+  assert.deepEqual(password.screen, { name: 'passwordOld', text: '' });
+});
+
+test('statement: newest first as the bank sent them, + for deposits, - for withdrawals, UTC times, ids shortened, within the 80x24 panel', () => {
+  const transactions = statementOf(10);
+  const flow = statementFlow({ effect: 'statement', ok: true, transactions });
+  const shown = view(flow.state);
+  assert.equal(shown.title, 'Mini statement');
+  assert.equal(shown.body[0], 'Your last 10 transactions, newest first (UTC):');
+  assert.equal(shown.body[1], 'Date  Time  Type           Amount Ref');
+  // T0 is 2026-11-27 12:00 UTC: the newest a minute before, then one a minute.
+  assert.equal(shown.body[2], '11-27 11:59 Deposit        +20.00 txn-0010');
+  assert.equal(shown.body[3], '11-27 11:58 Withdrawal     -40.01 txn-0009');
+  assert.equal(shown.body[11], '11-27 11:50 Withdrawal    -200.09 txn-0001');
+  for (const line of shown.body) assert.ok(line.length <= PANEL_COLUMNS, `${line.length}: ${line}`);
+  assert.ok(shown.body.length <= PANEL_ROWS - 2, `${shown.body.length} lines leave room for a feedback line`);
+  assert.match(shown.keys, /A: receipt/);
+  assert.deepEqual(lcdLines(flow.state), ['MINI STATEMENT', '10 transactions', 'Last: +20.00']);
+  assert.deepEqual(lcdLines(flow.state, { rows: 2, columns: 16 }), ['MINI STATEMENT', '10 transactions']);
+
+  const effects = flow.key('A');
+  assert.equal(effects.length, 1);
+  const receipt = effects[0];
+  assert.ok(receipt?.kind === 'receipt');
+  const printed = receipt.text.split('\n');
+  const listed = shown.body.slice(1, 12);
+  assert.deepEqual(printed.slice(printed.indexOf('MINI STATEMENT (UTC)') + 1, -1), listed, 'the screen lines, printed');
+  for (const line of listed) assert.ok(line.length <= 42, `an 80 mm receipt line: ${line}`);
+  assert.equal(flow.screenName(), 'receipt');
+  // Seventeen printed lines: the receipt screen shows its start and fits the panel with a feedback line.
+  const receiptScreen = view(flow.state).body;
+  assert.ok(receiptScreen.length <= PANEL_ROWS - 2, `${receiptScreen.length} lines`);
+  assert.ok(receiptScreen.includes('  … and 6 more lines on the printed receipt'), receiptScreen.join('\n'));
+  flow.key('B');
+  assert.equal(flow.screenName(), 'menu');
+});
+
+test('statement: an amount as large as the bank takes still shows whole, on the screen and the display', () => {
+  const [txn] = statementOf(1);
+  assert.ok(txn !== undefined);
+  const flow = statementFlow({
+    effect: 'statement',
+    ok: true,
+    transactions: [{ ...txn, kind: 'withdraw', amountCents: 100_000_000_00 }],
+  });
+  assert.equal(view(flow.state).body[0], 'Your last transaction (UTC):');
+  assert.match(flow.text(), /11-27 11:59 Withdrawal -100000000\.00 txn-0001/);
+  assert.deepEqual(lcdLines(flow.state, { rows: 2, columns: 16 }), ['MINI STATEMENT', '1 transaction']);
+  assert.deepEqual(lcdLines(flow.state), ['MINI STATEMENT', '1 transaction', 'Last: -100000000.00']);
+  assert.deepEqual(lcdLines(flow.state, { rows: 4, columns: 16 }).at(-1), '-100000000.00');
+});
+
+test('statement: an empty account says so and offers no receipt; a decline or no answer is plain words on the menu', () => {
+  const empty = statementFlow({ effect: 'statement', ok: true, transactions: [] });
+  assert.equal(view(empty.state).title, 'Mini statement');
+  assert.match(empty.text(), /There are no transactions on this account yet\./);
+  assert.doesNotMatch(empty.text(), /receipt/i);
+  assert.deepEqual(empty.key('A'), []);
+  assert.deepEqual(lcdLines(empty.state), ['MINI STATEMENT', 'No transactions']);
+  empty.key('enter');
+  assert.equal(empty.screenName(), 'menu');
+
+  const unanswered = statementFlow({ effect: 'statement', ok: false, code: 'REQUEST_TIMEOUT' });
+  assert.equal(unanswered.screenName(), 'menu');
+  assert.equal(unanswered.state.message, 'The bank did not answer. Please try again.');
+  const declined = statementFlow({ effect: 'statement', ok: false, code: 'BUSY' });
+  assert.equal(declined.screenName(), 'menu');
+  assert.doesNotMatch(declined.text(), RAW_CODE);
+  const refused = statementFlow({ effect: 'statement', ok: false, code: 'BAD_RESPONSE' });
+  assert.equal(refused.state.message, 'The transaction could not be completed');
+});
+
+/** Logged in, at the current-password field. */
+function passwordChange(): Flow {
+  const flow = new Flow().loggedIn();
+  flow.key('6');
+  assert.equal(flow.screenName(), 'passwordOld');
+  return flow;
+}
+
+test('password change: three masked fields; a mismatch asks for the new one again with no effect; a match sends one effect and the state keeps no password', () => {
+  const flow = passwordChange();
+  const everyPassword = [PASSWORD, NEW_PASSWORD, 'battery staple 43'];
+  const noPasswordShown = (where: string): void => {
+    for (const password of everyPassword) assert.ok(!flow.text().includes(password), `${where}: ${password} shown`);
+  };
+  flow.type(PASSWORD);
+  assert.match(flow.text(), new RegExp(`Current password:\\n  \\*{${PASSWORD.length}}_`));
+  noPasswordShown('current');
+  assert.deepEqual(flow.key('enter'), []);
+  assert.deepEqual(flow.screen, { name: 'passwordNew', oldPassword: PASSWORD, text: '' });
+  assert.match(flow.text(), /Password rules: 8 to 72 characters/);
+  flow.type(NEW_PASSWORD);
+  noPasswordShown('new');
+  flow.key('enter');
+  assert.equal(flow.screenName(), 'passwordRepeat');
+  flow.type('battery staple 43');
+  noPasswordShown('repeat');
+  assert.deepEqual(flow.key('enter'), [], 'a mismatch sends nothing');
+  assert.deepEqual(flow.screen, { name: 'passwordNew', oldPassword: PASSWORD, text: '' });
+  assert.equal(flow.state.message, 'Passwords did not match: enter the new one again');
+
+  flow.type(NEW_PASSWORD);
+  flow.key('enter');
+  flow.type(NEW_PASSWORD);
+  assert.deepEqual(flow.key('enter'), [{ kind: 'changePassword', oldPassword: PASSWORD, newPassword: NEW_PASSWORD }]);
+  assert.equal(flow.screenName(), 'busy');
+  assert.match(flow.text(), /Changing your password…/);
+  const kept = JSON.stringify(flow.state);
+  for (const password of everyPassword) assert.ok(!kept.includes(password), `the state keeps ${password}`);
+  flow.result({ effect: 'changePassword', ok: true });
+  assert.equal(flow.screenName(), 'menu');
+  assert.equal(flow.state.message, 'Password changed');
+  assert.deepEqual(lcdLines(flow.state).at(-1), 'Password changed');
+});
+
+test('password change: a keypad types it by multi-tap, * and # are characters, Esc leaves for the menu and drops what was typed', () => {
+  const flow = passwordChange();
+  flow.keys(['2', '2']); // b
+  flow.key('3', 'keypad', MULTITAP_MS + 1); // d
+  assert.equal(textOf(flow.screen), 'bd');
+  flow.type('*#');
+  assert.equal(textOf(flow.screen), 'bd*#');
+  assert.match(flow.text(), /\*{4}_/);
+  flow.key('enter');
+  assert.equal(flow.screenName(), 'passwordNew');
+  flow.type(NEW_PASSWORD);
+  assert.deepEqual(flow.key('cancel'), []);
+  assert.deepEqual(flow.screen, { name: 'menu' });
+  assert.ok(!JSON.stringify(flow.state).includes('bd*#'), 'the typed password went with its screen');
+});
+
+test('password change: the new password must be 8-72 bytes and differ from the current one; an empty current one is asked for', () => {
+  const flow = passwordChange();
+  flow.key('enter');
+  assert.equal(flow.screenName(), 'passwordOld');
+  assert.equal(flow.state.message, 'Enter your current password');
+  flow.type(PASSWORD);
+  flow.key('enter');
+  for (const bad of ['1234567', 'é'.repeat(37)]) {
+    flow.type(bad);
+    assert.deepEqual(flow.key('enter'), []);
+    assert.deepEqual(flow.screen, { name: 'passwordNew', oldPassword: PASSWORD, text: '' }, bad);
+    assert.equal(flow.state.message, 'Password: 8 to 72 characters');
+  }
+  flow.type(PASSWORD);
+  assert.deepEqual(flow.key('enter'), []);
+  assert.deepEqual(flow.screen, { name: 'passwordNew', oldPassword: PASSWORD, text: '' });
+  assert.equal(flow.state.message, 'The new password must differ from the current one');
+  flow.type('é'.repeat(36));
+  flow.key('enter');
+  assert.equal(flow.screenName(), 'passwordRepeat', '72 bytes is within the rule');
+});
+
+test('password change: idle on a password field logs out and the typed password goes with the screen', () => {
+  const flow = passwordChange();
+  flow.type(PASSWORD);
+  const effects = flow.tickAt(flow.state.lastInputMs + flow.state.idleLogoutMs);
+  assert.deepEqual(effects, [{ kind: 'logout' }]);
+  assert.equal(flow.screenName(), 'welcome');
+  assert.ok(!JSON.stringify(flow.state).includes(PASSWORD));
+});
+
+/** Through the three fields to the busy screen, then the bank's answer. */
+function passwordChangeAnswered(result: EffectResult): { flow: Flow; effects: Effect[] } {
+  const flow = passwordChange();
+  flow.type(PASSWORD);
+  flow.key('enter');
+  flow.type(NEW_PASSWORD);
+  flow.key('enter');
+  flow.type(NEW_PASSWORD);
+  flow.key('enter');
+  assert.equal(flow.screenName(), 'busy');
+  return { flow, effects: flow.result(result) };
+}
+
+test('password change answers: wrong current password with tries left, locked (logged out), weak, no answer, other declines', () => {
+  const wrong = passwordChangeAnswered({ effect: 'changePassword', ok: false, code: 'AUTH_FAILED', attemptsLeft: 2 });
+  assert.deepEqual(wrong.flow.screen, { name: 'passwordOld', text: '' });
+  assert.equal(wrong.flow.state.message, 'Wrong password: 2 tries left before a lock');
+  assert.equal(wrong.flow.state.username, 'alice');
+  const bare = passwordChangeAnswered({ effect: 'changePassword', ok: false, code: 'AUTH_FAILED' });
+  assert.equal(bare.flow.state.message, 'Wrong current password');
+
+  const lockedUntil = new Date(T0 + 15 * 60_000).toISOString();
+  const locked = passwordChangeAnswered({ effect: 'changePassword', ok: false, code: 'ACCOUNT_LOCKED', lockedUntil });
+  assert.deepEqual(locked.effects, [{ kind: 'logout' }]);
+  assert.equal(locked.flow.screenName(), 'welcome');
+  assert.equal(locked.flow.state.username, null);
+  assert.equal(locked.flow.state.message, 'Account locked — try again in 15 min');
+
+  const weak = passwordChangeAnswered({ effect: 'changePassword', ok: false, code: 'WEAK_PASSWORD' });
+  assert.deepEqual(weak.flow.screen, { name: 'passwordOld', text: '' });
+  assert.equal(weak.flow.state.message, 'Password: 8 to 72 characters');
+
+  const unanswered = passwordChangeAnswered({ effect: 'changePassword', ok: false, code: 'REQUEST_TIMEOUT' });
+  assert.equal(unanswered.flow.screenName(), 'menu');
+  assert.equal(unanswered.flow.state.message, 'The bank did not answer: your password may or may not have changed');
+  const busy = passwordChangeAnswered({ effect: 'changePassword', ok: false, code: 'BUSY' });
+  assert.equal(busy.flow.screenName(), 'menu');
+  assert.doesNotMatch(busy.flow.text(), RAW_CODE);
+  for (const { flow } of [wrong, locked, weak, unanswered, busy])
+    for (const line of lcdLines(flow.state, { rows: 2, columns: 16 })) assert.ok(line.length <= 16, line);
 });

@@ -9,7 +9,8 @@ import { RecordingSpeaker } from '../../hardware/index.js';
 import { createSimDevices } from '../../hardware/sim.js';
 import type { KeyName } from '../../hardware/types.js';
 import type { KioskState } from '../../kiosk/flow.js';
-import { spokenText } from '../../kiosk/speech-guide.js';
+import { speechFor, spokenPrompt, spokenText } from '../../kiosk/speech-guide.js';
+import { initialState } from '../../kiosk/flow.js';
 import { FakeClock } from '../helpers/clock.js';
 import { kioskOnTestBank } from '../helpers/kiosk.js';
 import { TEST_PASSWORD, makeTempDir, startTestBank } from '../helpers/bank.js';
@@ -22,6 +23,23 @@ test('amounts and keys read aloud unambiguously', () => {
   assert.equal(spokenText('New balance: 0.05'), 'New balance: 5 cents');
   assert.equal(spokenText('  [A] Balance   [D] Log out'), 'A Balance D Log out');
   assert.equal(spokenText('Amount: 1234.56'), 'Amount: 1234 dollars and 56 cents');
+});
+
+test('every password field, the password change ones too, is a tone per character and never read back', () => {
+  const base = { ...initialState('kiosk-01', 0), link: 'online' as const, username: 'alice' };
+  for (const screen of [
+    { name: 'loginPassword', username: 'alice', text: '' },
+    { name: 'signupPassword', username: 'alice', text: '' },
+    { name: 'signupConfirm', username: 'alice', password: 'secret-one', text: '' },
+    { name: 'passwordOld', text: '' },
+    { name: 'passwordNew', oldPassword: 'secret-one', text: '' },
+    { name: 'passwordRepeat', oldPassword: 'secret-one', newPassword: 'secret-two', text: '' },
+  ] as const) {
+    const before = { ...base, screen };
+    const after = { ...base, screen: { ...screen, text: 'q' } };
+    assert.deepEqual(speechFor(before, after), [{ kind: 'tone' }], screen.name);
+    assert.doesNotMatch(spokenPrompt(after), /secret|\bq\b/, screen.name);
+  }
 });
 
 test('a whole session spoken: every prompt and amount, the password never, the next key interrupts, F10 repeats', async (t) => {
