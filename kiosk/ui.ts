@@ -85,8 +85,11 @@ const SPEECH_KEYS: Record<string, 'repeat' | 'softer' | 'louder' | undefined> = 
 
 function noteKeysHelp(denominationsCents: readonly number[]): string {
   return noteKeys(denominationsCents)
-    .map(({ key, note }) => `${key.toUpperCase()} ${note === 'torn' ? 'torn note' : formatCents(note)}`)
-    .join('  ');
+    .map(({ key, note }) => {
+      const what = note === 'torn' ? 'torn' : note % 100 === 0 ? String(note / 100) : formatCents(note);
+      return `${key.toUpperCase()} ${what}`;
+    })
+    .join(' ');
 }
 
 export function startKioskUi(options: KioskUiOptions): blessed.Widgets.Screen {

@@ -269,13 +269,13 @@ function insertNotesView(state: KioskState): View {
       `Counted: ${notes.length > 0 ? notesText(notes) : 'none yet'}`,
       `Total:   ${formatCents(totalCents)}`,
       ...(rejected > 0
-        ? [`${rejected} note${rejected === 1 ? '' : 's'} refused (torn or unknown): returned with the others.`]
+        ? [`${rejected} note${rejected === 1 ? '' : 's'} refused (torn or unknown): handed back at the slot.`]
         : []),
       '',
       '  [#] / Enter: done',
       '  [D] / Esc: cancel, notes returned',
     ],
-    keys: 'Enter / #: done   D / Esc: cancel (notes returned)',
+    keys: 'Enter: done   Esc: cancel',
     lcd: [text(1, 'INSERT NOTES'), amount(0, ['Total:', 'Tot:'], totalCents), text(0, '#=Done *=Cancel', '#=OK *=No')],
   };
 }

@@ -1,6 +1,6 @@
 // Issue 17, the real kiosk: `atm bank` as a child process and `atm kiosk` in a real
 // pseudo-terminal with the sim devices, the customer putting notes into the sim's slot with the
-// function keys (F5 50.00, F6 20.00, F7 10.00, F8 5.00, F9 a torn note). Between them a proxy that
+// function keys (F5 50.00, F6 20.00, F7 10.00, F8 5.00, F9 a torn note; the help line says so). Between them a proxy that
 // can lose the bank's answer to the deposit, or every frame after it. Each test checks what the
 // customer sees, the bank's ledger and audit log, and the kiosk's journal and escrow. The tests
 // run in order and share one bank and one kiosk folder, as a real kiosk restarts on its journal.
@@ -163,7 +163,7 @@ async function toTheSlot(kiosk: PtyProcess): Promise<void> {
   await kiosk.waitFor('Main menu');
   kiosk.type('b');
   await kiosk.waitFor('Insert your notes into the slot');
-  await kiosk.waitFor('F5 50.00');
+  await kiosk.waitFor('F5 50 F6 20');
 }
 
 test('notes into the slot, the counted total shown, confirmed: the balance goes up by exactly that', async () => {
