@@ -48,6 +48,10 @@ export function startPipeline(spawnProcess: SpawnProcess, stages: PipelineStage[
   const killLive = (): void => {
     for (const run of runs) {
       if (run.closed || run.killed) continue;
+      // A process that never started (ENOENT) has no pid, and Node's kill() on it signalled a
+      // garbage pid: once that was -1, and SIGKILL as root took every process down. Never that.
+      const pid = run.child.pid;
+      if (run.error !== null || pid === undefined || !Number.isSafeInteger(pid) || pid <= 0) continue;
       run.killed = true;
       run.child.kill('SIGKILL');
     }

@@ -2,6 +2,10 @@
 // the recording fake the kiosk's tests read a session's spoken stream from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { startPipeline } from '../../hardware/speech-pipeline.js';
 import {
   RECORDED_EVENTS_MAX,
   RecordingSpeaker,
@@ -167,4 +171,38 @@ test('the recording speaker bounds what it holds and clear() starts afresh', () 
   speaker.clear();
   speaker.tone();
   assert.deepEqual(speaker.events, [{ kind: 'tone' }]);
+});
+
+test('a pipeline never signals a process that did not start (no pid): kill() on it once hit pid -1', async () => {
+  const kills: string[] = [];
+  const child = (command: string, pid: number | undefined): ChildProcess => {
+    const fake = Object.assign(new EventEmitter(), {
+      pid,
+      stdin: new PassThrough(),
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      kill: () => {
+        kills.push(command);
+        return true;
+      },
+    });
+    return fake as unknown as ChildProcess;
+  };
+  const engine = child('espeak-ng', undefined); // ENOENT: no pid, its error comes a tick later
+  const player = child('aplay', 4242);
+  const children = [engine, player];
+  const pipeline = startPipeline(
+    () => children.shift() ?? assert.fail('two stages only'),
+    [
+      { command: 'espeak-ng', args: [], missing: SpeechFault.ENGINE_MISSING, failed: SpeechFault.ENGINE_FAILED },
+      { command: 'aplay', args: [], missing: SpeechFault.PLAYER_MISSING, failed: SpeechFault.OUTPUT_FAILED },
+    ],
+    'hello',
+  );
+  pipeline.interrupt();
+  assert.deepEqual(kills, ['aplay'], 'only the process that exists is signalled');
+  engine.emit('error', Object.assign(new Error('spawn espeak-ng ENOENT'), { code: 'ENOENT' }));
+  engine.emit('close', -2, null);
+  player.emit('close', null, 'SIGKILL');
+  assert.deepEqual(await pipeline.finished, { kind: 'interrupted' });
 });
