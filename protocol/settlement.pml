@@ -19,11 +19,10 @@
  *   deposit    journal deposit.sent, ask, journal deposit.result. INTENDED RULE (what this
  *              model checks): a deposit whose answer is lost is asked again under the SAME txn
  *              id until an answer comes, by the teller and, after a restart, by recovery.
- *              TODAY'S CODE does not: recovery.ts plans 'none' for a deposit without a result
- *              (DEPOSIT_UNKNOWN), and the flow keeps the id only for a retry by the same
- *              customer, so once that customer is gone (or the kiosk restarted) nobody asks
- *              again and the deposit may never be credited. Issue 17 fixes that;
- *              -DTODAY_DEPOSIT_UNKNOWN models today's code, and SPIN shows the trail.
+ *              The code does so since issue 17 (teller.ts askDeposit, recovery.ts 'resolve',
+ *              the bank's deposit.resolve [ATM-4.15]). Before, recovery planned 'none' for a
+ *              deposit without a result and nobody asked again once the customer was gone;
+ *              -DTODAY_DEPOSIT_UNKNOWN keeps that old code as a planted bug, and SPIN shows the trail.
  *   withdrawal journal hold.sent, withdraw.hold, journal hold.result, journal dispense.started,
  *              the notes leave (0, 1 or 2: a jam, a partial dispense, all), journal
  *              dispense.result, withdraw.post of what came out (withdraw.void for none),

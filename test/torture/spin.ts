@@ -126,8 +126,8 @@ export const SETTLEMENT_VARIANTS: readonly SpinVariant[] = [
   },
   {
     variant: 'TODAY_DEPOSIT_UNKNOWN',
-    kind: "today's code",
-    what: 'recovery plans nothing for a deposit without a result (DEPOSIT_UNKNOWN; issue 17)',
+    kind: 'fixed bug (kept as a planted one)',
+    what: 'recovery planned nothing for a deposit without a result (fixed in issue 17: deposit.resolve under the same id)',
     violates: 'VIOLATED P3',
   },
   {
