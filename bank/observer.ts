@@ -46,6 +46,10 @@ export interface DeviceEvent {
   display: DeviceState;
   dispenser: DeviceState;
   cassettes: CassetteReport[];
+  /** Present when the kiosk has a cash-in module / a receipt printer. */
+  cashIn?: DeviceState;
+  deposited?: CassetteReport[];
+  printer?: DeviceState;
 }
 
 export interface BankObserver {

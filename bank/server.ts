@@ -282,7 +282,7 @@ export class BankServer {
       });
     }
     if (request.op === 'device.report' && handled.response.ok) {
-      const { keypad, display, dispenser, cassettes } = request;
+      const { keypad, display, dispenser, cassettes, cashIn, deposited, printer } = request;
       this.options.observer.device?.({
         kioskId: connection.context.kioskId,
         remote: connection.context.remote,
@@ -290,6 +290,9 @@ export class BankServer {
         display,
         dispenser,
         cassettes,
+        ...(cashIn === undefined ? {} : { cashIn }),
+        ...(deposited === undefined ? {} : { deposited }),
+        ...(printer === undefined ? {} : { printer }),
       });
     }
     connection.channel.send(encodeMessage(handled.response));

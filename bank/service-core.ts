@@ -60,6 +60,9 @@ export interface DeviceReport {
   display: DeviceState;
   dispenser: DeviceState;
   cassettes: CassetteReport[];
+  cashIn?: DeviceState;
+  deposited?: CassetteReport[];
+  printer?: DeviceState;
   atMs: number;
 }
 

@@ -94,7 +94,9 @@ export class BankService extends ServiceCore {
     const changed =
       previous?.keypad !== report.keypad ||
       previous.display !== report.display ||
-      previous.dispenser !== report.dispenser;
+      previous.dispenser !== report.dispenser ||
+      previous.cashIn !== report.cashIn ||
+      previous.printer !== report.printer;
     // Accepted is 'ok', like any other answered request: the device states travel beside the
     // outcome, never in it, or every report would read as a decline (a dispenser reporting
     // deviceBusy is the kiosk working, not the bank refusing anything).

@@ -98,11 +98,21 @@ export class KioskController {
     }
     this.updateCash();
     await this.options.devices.printer?.open();
+    this.options.devices.printer?.onState(() => this.reportDevices());
     const acceptor = this.options.devices.acceptor;
     if (acceptor !== undefined) {
       await acceptor.open();
       this.input({ type: 'device', device: 'acceptor', state: acceptor.state() });
-      acceptor.onState((state) => this.input({ type: 'device', device: 'acceptor', state }));
+      // The bank hears of the module's faults, not of every note it counts: the slot opening and
+      // closing (deviceBusy) is the module at work, and a report per change would be chatter.
+      let reported = acceptor.state();
+      acceptor.onState((state) => {
+        this.input({ type: 'device', device: 'acceptor', state });
+        const worth = state === 'deviceBusy' ? 'online' : state;
+        if (worth === reported) return;
+        reported = worth;
+        this.reportDevices();
+      });
       acceptor.onEscrow((escrow) => this.input({ type: 'escrow', escrow }));
       await this.returnOrphanNotes(acceptor);
     }
@@ -292,6 +302,7 @@ export class KioskController {
               ? deposit(this.teller, { ...txn, notes: effect.notes })
               : withdraw(this.teller, txn)),
           );
+          if (effect.kind === 'deposit') this.reportDevices(); // the deposit cassette's counts
           return;
         }
         case 'cashIn': {
@@ -381,6 +392,13 @@ export class KioskController {
         display: display.state(),
         dispenser: dispenser.state(),
         cassettes: dispenser.cassettes().slice(0, 8),
+        ...(this.options.devices.acceptor === undefined
+          ? {}
+          : {
+              cashIn: this.options.devices.acceptor.state(),
+              deposited: this.options.devices.acceptor.cassette().slice(0, 8),
+            }),
+        ...(this.options.devices.printer === undefined ? {} : { printer: this.options.devices.printer.state() }),
       })
       .catch(() => undefined);
   }

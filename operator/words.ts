@@ -12,11 +12,24 @@ export { deviceStateWords };
 
 export type DeviceName = 'keypad' | 'display' | 'dispenser';
 export const DEVICE_NAMES: readonly DeviceName[] = ['keypad', 'display', 'dispenser'];
+/** The devices only some kiosks have, and their words. */
+const OPTIONAL_DEVICES = [
+  ['cashIn', 'cash-in'],
+  ['printer', 'printer'],
+] as const;
 
 /** `dispenser busy`, `keypad hardware fault, display missing`: only the devices not online. */
-export function devicesWords(devices: Record<DeviceName, DeviceState>, all = false): string {
-  const shown = DEVICE_NAMES.filter((name) => all || devices[name] !== 'online');
-  return shown.length === 0 ? 'all ok' : shown.map((name) => `${name} ${deviceStateWords(devices[name])}`).join(', ');
+export function devicesWords(
+  devices: Record<DeviceName, DeviceState> & { cashIn?: DeviceState; printer?: DeviceState },
+  all = false,
+): string {
+  const named: [string, DeviceState][] = DEVICE_NAMES.map((name) => [name, devices[name]]);
+  for (const [key, words] of OPTIONAL_DEVICES) {
+    const state = devices[key];
+    if (state !== undefined) named.push([words, state]);
+  }
+  const shown = named.filter(([, state]) => all || state !== 'online');
+  return shown.length === 0 ? 'all ok' : shown.map(([name, state]) => `${name} ${deviceStateWords(state)}`).join(', ');
 }
 
 const CASH_LEVEL_WORDS: Record<CashLevel, string> = { ok: 'ok', low: 'low', empty: 'empty', unknown: '?' };

@@ -69,6 +69,11 @@ export type Request =
       display: DeviceState;
       dispenser: DeviceState;
       cassettes: CassetteReport[];
+      /** The cash-in module and its deposit cassette, on a kiosk that has one. */
+      cashIn?: DeviceState;
+      deposited?: CassetteReport[];
+      /** The receipt printer, on a kiosk that has one. */
+      printer?: DeviceState;
     };
 
 export type RequestOp = Request['op'];
@@ -113,6 +118,11 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   'session.handover': {},
   'session.resume': { token: 'token' },
   'device.report': { keypad: 'deviceState', display: 'deviceState', dispenser: 'deviceState', cassettes: 'cassettes' },
+};
+
+/** Fields an op may carry or leave out (a kiosk without a cash-in module has none to report). */
+const optionalSchemas: Partial<Record<RequestOp, Record<string, FieldKind>>> = {
+  'device.report': { cashIn: 'deviceState', deposited: 'cassettes', printer: 'deviceState' },
 };
 
 export type ParsedRequest =
@@ -183,11 +193,17 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   const op = record.op;
   if (typeof op !== 'string' || !Object.hasOwn(schemas, op)) return { ok: false, id, reason: 'unknown op' };
   const schema = schemas[op as RequestOp];
+  const optional = optionalSchemas[op as RequestOp] ?? {};
   for (const key of Object.keys(record)) {
-    if (key !== 'id' && key !== 'op' && !Object.hasOwn(schema, key))
+    if (key !== 'id' && key !== 'op' && !Object.hasOwn(schema, key) && !Object.hasOwn(optional, key))
       return { ok: false, id, reason: `unknown field ${key}` };
   }
   for (const [field, kind] of Object.entries(schema)) {
+    const invalid = fieldInvalid(kind, record[field]);
+    if (invalid !== null) return { ok: false, id, reason: `${field} ${invalid}`, field, kind };
+  }
+  for (const [field, kind] of Object.entries(optional)) {
+    if (!Object.hasOwn(record, field)) continue;
     const invalid = fieldInvalid(kind, record[field]);
     if (invalid !== null) return { ok: false, id, reason: `${field} ${invalid}`, field, kind };
   }

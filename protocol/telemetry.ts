@@ -42,6 +42,15 @@ export interface DroppedReport {
 }
 
 /** atm/v1/kiosk/<kioskId>/status — retained; the newest (ts, seq) wins. */
+/** A kiosk's devices: the three every kiosk has, and the cash-in module and printer where it has them. */
+export interface KioskDeviceStates {
+  keypad: DeviceState;
+  display: DeviceState;
+  dispenser: DeviceState;
+  cashIn?: DeviceState;
+  printer?: DeviceState;
+}
+
 export interface KioskStatus {
   kioskId: string;
   /** `revoked`: the kiosk's key was revoked; it is no longer part of the fleet (dashboards drop it). */
@@ -49,7 +58,7 @@ export interface KioskStatus {
   /** When the bank last heard from the kiosk (any record), ISO-8601; null if never. */
   lastSeen: string | null;
   /** The kiosk's last device report, or null before its first one. */
-  devices: { keypad: DeviceState; display: DeviceState; dispenser: DeviceState } | null;
+  devices: KioskDeviceStates | null;
   cassettes: CassetteLevel[] | null;
   cashLevel: CashLevel;
 }
@@ -169,7 +178,12 @@ function isCassettes(value: unknown): value is CassetteLevel[] {
 }
 
 const isDevices = (value: unknown): boolean =>
-  isObject(value) && isDeviceState(value.keypad) && isDeviceState(value.display) && isDeviceState(value.dispenser);
+  isObject(value) &&
+  isDeviceState(value.keypad) &&
+  isDeviceState(value.display) &&
+  isDeviceState(value.dispenser) &&
+  (value.cashIn === undefined || isDeviceState(value.cashIn)) &&
+  (value.printer === undefined || isDeviceState(value.printer));
 
 function isKioskStatus(p: Json, kioskId: string): boolean {
   return (

@@ -31,6 +31,8 @@ export interface DeviceStates {
   keypad: DeviceState;
   display: DeviceState;
   dispenser: DeviceState;
+  cashIn?: DeviceState;
+  printer?: DeviceState;
 }
 export const DEVICE_NAMES: readonly (keyof DeviceStates)[] = ['keypad', 'display', 'dispenser'];
 

@@ -80,7 +80,13 @@ export class KioskStatusBoard {
     const record = this.touch(kioskId, nowMs);
     if (record === null) return null;
     const next = {
-      devices: { keypad: devices.keypad, display: devices.display, dispenser: devices.dispenser },
+      devices: {
+        keypad: devices.keypad,
+        display: devices.display,
+        dispenser: devices.dispenser,
+        ...(devices.cashIn === undefined ? {} : { cashIn: devices.cashIn }),
+        ...(devices.printer === undefined ? {} : { printer: devices.printer }),
+      },
       cassettes: cassettes.map(({ denominationCents, count }) => ({ denominationCents, count })),
     };
     const changed = JSON.stringify(next) !== JSON.stringify({ devices: record.devices, cassettes: record.cassettes });

@@ -125,7 +125,13 @@ export class TelemetryObserver implements BankObserver {
   device(event: DeviceEvent): void {
     if (this.revoked.has(event.kioskId)) return;
     const nowMs = this.nowMs();
-    const devices = { keypad: event.keypad, display: event.display, dispenser: event.dispenser };
+    const devices = {
+      keypad: event.keypad,
+      display: event.display,
+      dispenser: event.dispenser,
+      ...(event.cashIn === undefined ? {} : { cashIn: event.cashIn }),
+      ...(event.printer === undefined ? {} : { printer: event.printer }),
+    };
     this.publishStatus(this.board.device(event.kioskId, devices, event.cassettes, nowMs));
     this.publishAlerts(this.alerts.deviceReport(event.kioskId, devices, event.cassettes, nowMs));
   }
