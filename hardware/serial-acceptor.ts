@@ -55,8 +55,10 @@ export class SerialAcceptor extends SerialDevice implements CashAcceptor {
   private slot: EscrowSlot = 'closed';
   private stored: Cassette[] = [];
   private pending: PendingMove | null = null;
-  /** A step (slot or movement) is under way: one at a time, the others answer cashInBusy. */
-  private stepping = false;
+  /** The steps, one after another: a SLOT round trip is short, so a step asked meanwhile waits its turn. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** A STORE or RETURN is queued or under way: other steps answer cashInBusy, as the sim's do while notes move. */
+  private moving = false;
   /** The kiosk opened the slot and has not closed it: reopened after a reconnect (a HELLO shuts it [SL-4.14]). */
   private slotWanted = false;
   private nextId = 1;
@@ -113,7 +115,7 @@ export class SerialAcceptor extends SerialDevice implements CashAcceptor {
   }
 
   openSlot(): Promise<CashInResult> {
-    return this.step(async () => {
+    return this.step('slot', async () => {
       this.slotWanted = true;
       const result = await this.setSlot(true);
       if (!result.ok) this.slotWanted = false;
@@ -123,15 +125,15 @@ export class SerialAcceptor extends SerialDevice implements CashAcceptor {
 
   closeSlot(): Promise<CashInResult> {
     this.slotWanted = false;
-    return this.step(() => this.setSlot(false));
+    return this.step('slot', () => this.setSlot(false));
   }
 
   store(): Promise<CashInResult> {
-    return this.step(() => this.move('STORE'));
+    return this.step('move', () => this.move('STORE'));
   }
 
   returnNotes(): Promise<CashInResult> {
-    return this.step(() => this.move('RETURN'));
+    return this.step('move', () => this.move('RETURN'));
   }
 
   /** From the link: every cash-in line [SL-4.10]–[SL-4.13]. */
@@ -168,24 +170,30 @@ export class SerialAcceptor extends SerialDevice implements CashAcceptor {
     if (!this.supported()) return 'noDevice';
     if (this.faults.tamper) return 'fraudAttempt';
     if (this.slot === 'jam') return 'hardwareError';
-    return this.slot !== 'closed' || this.pending !== null ? 'deviceBusy' : 'online';
+    return this.slot !== 'closed' || this.moving ? 'deviceBusy' : 'online';
   }
 
   private supported(): boolean {
     return this.link.hello?.caps.includes(CASH_IN_CAPABILITY) === true;
   }
 
-  /** One step at a time; each is refused, with nothing sent, when the module cannot take it. */
-  private async step(body: () => Promise<CashInResult>): Promise<CashInResult> {
-    const refusal = this.refusal();
-    if (refusal !== null) return refusal;
-    this.stepping = true;
-    try {
-      return await body();
-    } finally {
-      this.stepping = false;
-      this.refreshState();
-    }
+  /**
+   * One step at a time, in call order; none while notes move. Each is refused, with nothing sent,
+   * when its turn comes and the module cannot take it.
+   */
+  private step(kind: 'slot' | 'move', body: () => Promise<CashInResult>): Promise<CashInResult> {
+    if (this.moving) return Promise.resolve(this.failure('cashInBusy', 'notes are moving: one step at a time'));
+    if (kind === 'move') this.moving = true;
+    const run = this.queue.then(async () => {
+      try {
+        return this.refusal() ?? (await body());
+      } finally {
+        if (kind === 'move') this.moving = false;
+        this.refreshState();
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private refusal(): CashInResult | null {
@@ -194,8 +202,7 @@ export class SerialAcceptor extends SerialDevice implements CashAcceptor {
     if (state === 'noDevice') return this.failure('cashInFault', 'the device has no cash-in module');
     if (state === 'fraudAttempt') return this.failure('cashInFault', 'the device reports tampering: out of service');
     if (this.slot === 'jam') return this.failure('escrowJam', 'the escrow is jammed: a technician must clear it');
-    if (this.stepping || this.slot === 'moving')
-      return this.failure('cashInBusy', 'notes are moving: one step at a time');
+    if (this.slot === 'moving') return this.failure('cashInBusy', 'notes are moving: one step at a time');
     return null;
   }
 

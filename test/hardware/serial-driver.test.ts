@@ -579,6 +579,24 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
     assert.equal(device.slot, 'closed');
   });
 
+  test('steps wait for a SLOT round trip: a STORE asked before the slot has closed goes through; another while notes move is busy', async () => {
+    const started = await rig({ device: { cashIn: { moveDelayMs: 200 } } });
+    const { acceptor } = started.devices;
+    await acceptor.open();
+    await acceptor.openSlot();
+    started.sim.device.insertNote(2000);
+    await until(() => acceptor.escrow().totalCents === 2000, 'the note counted');
+    const closing = acceptor.closeSlot(); // the kiosk does not wait for it before the customer confirms
+    const storing = acceptor.store();
+    const second = await acceptor.store();
+    assert.equal(second.ok ? null : second.fault, 'cashInBusy');
+    assert.equal(acceptor.state(), 'deviceBusy');
+    assert.ok((await closing).ok);
+    assert.deepEqual(await storing, { ok: true, escrow: { notes: [], totalCents: 0, rejected: 0 } });
+    assert.deepEqual(acceptor.cassette(), [{ denominationCents: 2000, count: 1 }]);
+    assert.equal(acceptor.state(), 'online');
+  });
+
   test('[SL-4.14] a STORE never answered in time is a cashInFault that keeps the escrow; the late STORED is logged', async () => {
     const started = await rig({
       device: { cashIn: { moveDelayMs: 600 } },
