@@ -5,12 +5,15 @@
 // script actions and console keys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { LineDevice, consoleCommands, parseScript, runScript } from '../../firmware-sim/index.js';
 import type { CashInOptions } from '../../firmware-sim/index.js';
 import { ESCROW_NOTES_MAX } from '../../hardware/index.js';
-import { LineSplitter, encodeHostMessage, parseDeviceLine } from '../../protocol/serial-line.js';
+import { LineSplitter, encodeHostMessage, parseDeviceLine, parseHostLine } from '../../protocol/serial-line.js';
 import type { DeviceMessage, HostMessage } from '../../protocol/serial-line.js';
 import { FakeClock } from '../helpers/clock.js';
+import { repoRoot } from '../helpers/paths.js';
 
 interface Rig {
   device: LineDevice;
@@ -302,4 +305,28 @@ test('[SL-7.2, SL-7.3] the cash-in script actions and console keys', async () =>
     { kind: 'action', action: { kind: 'escrowJam' } },
     { kind: 'action', action: { kind: 'leaveNotes' } },
   ]);
+});
+
+test('[SL-8] the deposit transcript in hardware/PROTOCOL.md is what the device says, line for line', () => {
+  const document = fs.readFileSync(path.join(repoRoot, 'hardware', 'PROTOCOL.md'), 'utf8');
+  const transcript = document.slice(document.indexOf('A deposit with the cash-in module'));
+  const lines = transcript.slice(0, transcript.indexOf('```\n\n') + 1).split('\n');
+  const r = rig({ denominationsCents: [5000, 2000, 1000, 500], capacityNotes: 1000 });
+  r.host(HELLO);
+  r.take();
+  const said: DeviceMessage[] = [];
+  for (const line of lines.filter((text) => text.startsWith('→ '))) {
+    const parsed = parseHostLine(line.slice(2));
+    assert.ok(parsed.ok, line);
+    r.host(parsed.message);
+    // The customer inserts two notes once the slot is open (after the PING that confirms it).
+    if (line.startsWith('→ PING 2')) for (const note of [2000, 2000]) r.device.insertNote(note);
+    said.push(...r.take());
+  }
+  const documented = lines.filter((text) => text.startsWith('← ')).map((line) => parseDeviceLine(line.slice(2)));
+  assert.ok(documented.length >= 12, 'the transcript is there');
+  assert.deepEqual(
+    said,
+    documented.map((parsed) => (parsed.ok ? parsed.message : assert.fail(parsed.reason))),
+  );
 });
