@@ -87,8 +87,15 @@ export class SerialAcceptor extends SerialDevice implements CashAcceptor {
     });
     // [SL-3.8] Asked before the link's own COUNTS and PING, so the picture is in when 'online' is announced.
     link.onGreeted(() => {
-      if (!this.supported()) return;
       this.slot = 'closed';
+      if (!this.supported()) {
+        // Another device on the port, without the module: nothing of the old one's picture holds.
+        this.held = EMPTY;
+        this.stored = [];
+        this.accepted = [];
+        this.capacity = 0;
+        return;
+      }
       void this.sendQuietly({ verb: 'CASHIN' });
       if (this.slotWanted) void this.sendQuietly({ verb: 'SLOT', open: true });
     });
