@@ -3,11 +3,13 @@
 // language and its console; and an ESC/POS receipt printer on a pty (escpos-printer.ts).
 export { LineDevice } from './line-device.js';
 export {
+  CASH_IN_MEMORY_MAX,
   DEVICE_NAME_DEFAULT,
   DISPENSE_MEMORY_MAX,
   GARBAGE_BYTES_MAX,
   HOST_SILENCE_MS,
   type ActiveFault,
+  type CashInOptions,
   type LineDeviceEvent,
   type LineDeviceOptions,
   type LineDeviceState,

@@ -1,11 +1,13 @@
 // The vocabulary of the simulated line device (firmware-sim/line-device.ts): its limits, states,
 // options and the events it reports to the edge and the console.
-import type { Cassette, DispenseFault } from '../hardware/index.js';
+import type { CashInFault, Cassette, DispenseFault, InsertOutcome } from '../hardware/index.js';
 import { assert, type DeviceFaultName } from '../protocol/index.js';
 
 export const DEVICE_NAME_DEFAULT = 'atm-firmware-sim';
 /** [SL-4.8] DISPENSE results remembered by id, so a repeated DISPENSE never pays twice. */
 export const DISPENSE_MEMORY_MAX = 32;
+/** [SL-4.14] STORE and RETURN results remembered by verb and id, so a repeat moves nothing twice. */
+export const CASH_IN_MEMORY_MAX = 32;
 export const GARBAGE_BYTES_MAX = 4096;
 /**
  * [SL-5.6] A session ends when the host has said nothing valid for this long (a host PINGs every
@@ -24,8 +26,20 @@ export type LineDeviceEvent =
   | { kind: 'hello'; version: number }
   | { kind: 'display' }
   | { kind: 'dispensed'; id: number; amountCents: number; dispensedCents: number; fault: DispenseFault | null }
+  | { kind: 'note'; note: number | 'torn'; outcome: InsertOutcome }
+  | { kind: 'cashIn'; verb: 'STORE' | 'RETURN'; id: number; cents: number; fault: CashInFault | null }
   | { kind: 'rejected'; reason: string; line: string }
   | { kind: 'status' };
+
+/** The cash-in module ([SL-4.10]): what its validator takes, its deposit cassette, how long notes take to move. */
+export interface CashInOptions {
+  /** Default SIM_ACCEPTED_DENOMINATIONS_DEFAULT (50.00, 20.00, 10.00, 5.00); at most 8. */
+  denominationsCents?: readonly number[];
+  /** Notes the deposit cassette holds before STORE answers cassetteFull. Default SIM_DEPOSIT_CAPACITY_DEFAULT. */
+  capacityNotes?: number;
+  /** How long a STORE or RETURN takes before its answer. Default 0 (at once). */
+  moveDelayMs?: number;
+}
 
 export interface LineDeviceOptions {
   /** Bytes for the host, in order; the edge writes them to the port. */
@@ -38,6 +52,8 @@ export interface LineDeviceOptions {
   dispenseDelayMs?: number;
   /** The next dispense that moves notes jams after this many notes (as jamNext). */
   jamAfterNotes?: number;
+  /** A cash-in module (HELLO then names `cashin`); absent: the device has none. */
+  cashIn?: CashInOptions;
   deviceName?: string;
   rows?: number;
   columns?: number;

@@ -3,10 +3,12 @@
 // time from the injected nowMs(). No ports, timers or randomness of its own: the edge
 // (firmware-sim/runner.ts) feeds it and calls tick() at nextDeadlineMs(); tests do the same
 // with a fake clock. It holds a 4×20 LCD buffer and the session; the cassettes, dispenses and
-// faults are the cash mechanism's (cash-mechanism.ts), which speaks only through this device's
-// session rule: talk only after HELLO, with the cable in.
-import type { Cassette, KeyName } from '../hardware/index.js';
+// faults are the cash mechanism's (cash-mechanism.ts), the note acceptor's the cash-in module's
+// (cash-in-mechanism.ts); both speak only through this device's session rule: talk only after
+// HELLO, with the cable in.
+import type { Cassette, EscrowCount, InsertOutcome, KeyName } from '../hardware/index.js';
 import {
+  CASH_IN_CAPABILITY,
   HEARTBEAT_INTERVAL_MS,
   LCD_COLUMNS_MAX,
   LCD_ROWS_MAX,
@@ -16,7 +18,8 @@ import {
   encodeDeviceMessage,
   parseHostLine,
 } from '../protocol/index.js';
-import type { DeviceMessage, HostMessage, LineStats } from '../protocol/index.js';
+import type { CashInHostMessage, DeviceMessage, HostMessage, LineStats } from '../protocol/index.js';
+import { CashInMechanism } from './cash-in-mechanism.js';
 import { CashMechanism } from './cash-mechanism.js';
 import { LcdBuffer } from './lcd-buffer.js';
 import {
@@ -34,6 +37,8 @@ export class LineDevice {
   readonly columns: number;
   private readonly options: LineDeviceOptions;
   private readonly cash: CashMechanism;
+  /** The note acceptor, escrow and deposit cassette; null on a device without one. */
+  private readonly cashIn: CashInMechanism | null;
   private readonly splitter = new LineSplitter();
   private sessionState: LineDeviceState = 'awaitingHello';
   private plugged = true;
@@ -44,6 +49,7 @@ export class LineDevice {
   private readonly noise: NoiseBytes;
   private cassettesAtUnplug = '';
   private faultsAtUnplug = '';
+  private cashInAtUnplug = '';
 
   constructor(options: LineDeviceOptions) {
     this.options = options;
@@ -57,6 +63,13 @@ export class LineDevice {
       say: (message) => this.send(message),
       emit: (event) => this.emit(event),
     });
+    this.cashIn =
+      options.cashIn === undefined
+        ? null
+        : new CashInMechanism(options.cashIn, options.nowMs, {
+            say: (message) => this.send(message),
+            emit: (event) => this.emit(event),
+          });
     this.bootMs = options.nowMs();
   }
 
@@ -106,6 +119,35 @@ export class LineDevice {
     return this.cash.dispensing;
   }
 
+  /** Whether the device has a cash-in module (and says `cashin` in HELLO). */
+  get hasCashIn(): boolean {
+    return this.cashIn !== null;
+  }
+
+  /** What the note validator accepts, largest first (none without a cash-in module). */
+  get denominationsCents(): readonly number[] {
+    return this.cashIn?.denominationsCents ?? [];
+  }
+
+  /** The escrow now (empty on a device without a cash-in module). */
+  escrow(): EscrowCount {
+    return this.cashIn?.escrow() ?? { notes: [], totalCents: 0, rejected: 0 };
+  }
+
+  /** The deposit cassette, by denomination, largest first. */
+  deposits(): Cassette[] {
+    return this.cashIn?.deposits() ?? [];
+  }
+
+  /** The cash-in module's slot ('closed', 'open', 'moving', 'jam'), or null without one. */
+  get slot(): string | null {
+    return this.cashIn?.slot ?? null;
+  }
+
+  get escrowJamArmed(): boolean {
+    return this.cashIn?.jamArmedNext ?? false;
+  }
+
   // ------------------------------------------------------------------ inputs
 
   /** Bytes from the host. Lost while unplugged. */
@@ -127,6 +169,7 @@ export class LineDevice {
   tick(): void {
     const nowMs = this.options.nowMs();
     this.cash.tick(nowMs);
+    this.cashIn?.tick(nowMs);
     if (this.sessionState === 'running' && nowMs - this.lastHeardMs >= HOST_SILENCE_MS) {
       this.sessionState = 'awaitingHello'; // [SL-5.6]
       this.emit({ kind: 'status' });
@@ -142,6 +185,7 @@ export class LineDevice {
     const running = this.sessionState === 'running';
     const deadlines = [
       this.cash.dueMs,
+      this.cashIn?.dueMs,
       this.talking() ? this.nextHeartbeatMs : undefined,
       running ? this.lastHeardMs + HOST_SILENCE_MS : undefined,
     ].filter((ms): ms is number => ms !== undefined);
@@ -163,8 +207,27 @@ export class LineDevice {
     this.cash.jamNext(afterNotes);
   }
 
+  /** The technician opens the machine and clears whatever jammed: the dispenser, the escrow, or both. */
   clearJam(): void {
     this.cash.clearJam();
+    this.cashIn?.clearJam();
+  }
+
+  // The cash-in module's knobs (cash-in-mechanism.ts), the same powers SimAcceptor has.
+
+  /** A note into the slot: counted into the escrow, refused (torn, unknown, escrow full), or pushed back by a shut slot. */
+  insertNote(note: number | 'torn'): InsertOutcome {
+    return this.cashIn?.insert(note) ?? 'slotClosed';
+  }
+
+  /** The next STORE or RETURN jams, the notes staying in the escrow. */
+  jamEscrowNext(): void {
+    this.cashIn?.jamNext();
+  }
+
+  /** The customer does not take the next returned notes: they are retained. */
+  leaveNextReturn(): void {
+    this.cashIn?.leaveNextReturn();
   }
 
   setLowCash(): void {
@@ -191,6 +254,7 @@ export class LineDevice {
     this.plugged = false;
     this.cassettesAtUnplug = JSON.stringify(this.cash.cassettes());
     this.faultsAtUnplug = this.faults().join();
+    this.cashInAtUnplug = this.cashIn?.picture() ?? '';
     this.splitter.discardPartialLine(); // a half line is lost with the cable
     this.emit({ kind: 'status' });
   }
@@ -208,6 +272,7 @@ export class LineDevice {
     if (this.cassettesAtUnplug !== JSON.stringify(this.cash.cassettes()))
       this.send({ verb: 'CASH', cassettes: this.cassettes() });
     if (this.faultsAtUnplug !== this.faults().join() && this.talking()) this.cash.announceCleared();
+    if (this.cashIn !== null && this.cashInAtUnplug !== this.cashIn.picture()) this.cashIn.repeat();
   }
 
   /** A power cycle: blank LCD, no session (silent until HELLO), RAM forgotten; cassettes, jam and tamper are physical and stay. */
@@ -215,6 +280,7 @@ export class LineDevice {
     this.sessionState = 'awaitingHello';
     this.bootMs = this.options.nowMs();
     this.cash.powerCycled();
+    this.cashIn?.powerCycled();
     this.splitter.discardPartialLine();
     this.lcd.clear();
     this.lcd.backlightOn = true;
@@ -258,11 +324,29 @@ export class LineDevice {
         this.send({ verb: 'CASH', cassettes: this.cassettes() });
         return;
       }
+      case 'CASHIN':
+      case 'SLOT':
+      case 'STORE':
+      case 'RETURN':
+        this.handleCashIn(message);
+        return;
       default: {
         const exhaustive: never = message;
         return exhaustive;
       }
     }
+  }
+
+  /** [SL-3.8]–[SL-3.10] A device without a cash-in module ignores these, as one that never heard of them would. */
+  private handleCashIn(message: CashInHostMessage): void {
+    const cashIn = this.cashIn;
+    if (cashIn === null) {
+      this.emit({ kind: 'rejected', reason: 'no cash-in module', line: message.verb });
+      return;
+    }
+    if (message.verb === 'CASHIN') cashIn.describe();
+    else if (message.verb === 'SLOT') cashIn.setSlot(message.open);
+    else cashIn.move(message.verb, message.id);
   }
 
   /** [SL-3.1] HELLO (any version ≥ 1: we answer with ours), CASH, each active fault, then heartbeats. */
@@ -272,13 +356,19 @@ export class LineDevice {
       verb: 'HELLO',
       version: SERIAL_PROTOCOL_VERSION,
       device: this.options.deviceName ?? DEVICE_NAME_DEFAULT,
-      caps: ['keypad4x4', `lcd${this.columns}x${this.rows}`, 'dispenser'],
+      caps: [
+        'keypad4x4',
+        `lcd${this.columns}x${this.rows}`,
+        'dispenser',
+        ...(this.cashIn === null ? [] : [CASH_IN_CAPABILITY]),
+      ],
     });
     this.send({ verb: 'CASH', cassettes: this.cassettes() });
     for (const fault of this.faults()) this.send({ verb: 'FAULT', fault });
     // [SL-4.8] Ids are scoped to a session: a restarted kiosk counts from 1 again and must not
     // be answered from the previous session's memory (it would be told notes came out that did not).
     this.cash.sessionStarted();
+    this.cashIn?.sessionStarted();
     this.nextHeartbeatMs = this.options.nowMs() + HEARTBEAT_INTERVAL_MS;
     this.emit({ kind: 'hello', version });
   }

@@ -8,6 +8,11 @@
 //   0 JAM 2
 //   1000 UNPLUG
 //   1500 REPLUG
+//   # with the deposit slot open: two 20.00 notes and a torn one, then the store jams
+//   300 NOTE 2000
+//   100 NOTE 2000
+//   100 NOTE torn
+//   0 ESCROWJAM
 import type { KeyName } from '../hardware/index.js';
 import { KEY_NAMES } from '../hardware/index.js';
 import { GARBAGE_BYTES_MAX } from './line-device-types.js';
@@ -25,7 +30,10 @@ export type ScriptAction =
   | { kind: 'unplug' }
   | { kind: 'replug' }
   | { kind: 'garbage'; bytes: number }
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  | { kind: 'note'; note: number | 'torn' }
+  | { kind: 'escrowJam' }
+  | { kind: 'leaveNotes' };
 
 export interface ScriptStep {
   delayMs: number;
@@ -83,6 +91,17 @@ function parseAction(words: string[]): ScriptAction | string {
       return noArgument({ kind: 'replug' });
     case 'RESET':
       return noArgument({ kind: 'reset' });
+    case 'NOTE': {
+      if (argument !== undefined && /^torn$/i.test(argument)) return { kind: 'note', note: 'torn' };
+      const cents = count(argument, 0, 9_999_999);
+      return cents === null || cents === 0
+        ? 'NOTE takes a denomination in cents or torn'
+        : { kind: 'note', note: cents };
+    }
+    case 'ESCROWJAM':
+      return noArgument({ kind: 'escrowJam' });
+    case 'LEAVENOTES':
+      return noArgument({ kind: 'leaveNotes' });
     default:
       return `unknown action ${JSON.stringify(verb)}`;
   }
@@ -134,6 +153,15 @@ export function applyAction(device: LineDevice, action: ScriptAction): void {
       return;
     case 'reset':
       device.reset();
+      return;
+    case 'note':
+      device.insertNote(action.note);
+      return;
+    case 'escrowJam':
+      device.jamEscrowNext();
+      return;
+    case 'leaveNotes':
+      device.leaveNextReturn();
       return;
     default: {
       const exhaustive: never = action;

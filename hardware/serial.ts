@@ -1,5 +1,5 @@
-// The serial driver: a keypad, a character display and a cash dispenser on one
-// microcontroller, spoken to in the line protocol of protocol/serial-line.ts (documented in
+// The serial driver: a keypad, a character display, a cash dispenser and (when the device has one)
+// a cash-in module on one microcontroller, spoken to in the line protocol of protocol/serial-line.ts (documented in
 // hardware/PROTOCOL.md) over one port (hardware/serial-link.ts). `--device serial:PATH`.
 //
 // Choices, and why:
@@ -24,6 +24,12 @@
 //   cashLow → still 'online', isLow() is true; tamper → keypad and dispenser 'fraudAttempt' (no
 //   PIN entry, no cash) until FAULT ok; the display stays usable so the screen can say so.
 //   Faults are forgotten when the line drops: the device announces the active ones after HELLO.
+// - The cash-in module (serial-acceptor.ts) is a fourth device on the same line, and the bundle
+//   always carries it: the factory returns before the device has said anything ([SL-1.3]), so
+//   whether it has the module (`cashin` in HELLO, [SL-4.1]) is known only once it is online, and a
+//   device may be swapped for another. Without the capability the acceptor reports 'noDevice',
+//   which the kiosk reads as "no cash-in module" (typed envelope deposits, nothing on the status
+//   line), exactly as it reads a bundle without an acceptor; the sim alone leaves it out.
 import { AtmError, assert, type CodeOf } from '../protocol/index.js';
 import type { DeviceBundle, DriverOptions } from './factory.js';
 import {
@@ -41,11 +47,13 @@ import type { DeviceState, Display, KeyName, Keypad, Unsubscribe } from './types
 import { Listeners } from './listeners.js';
 import { SerialDevice, type DeviceFaults } from './serial-device.js';
 import { SerialDispenser, type SerialDispenserOptions } from './serial-dispenser.js';
+import { SerialAcceptor, type SerialAcceptorOptions } from './serial-acceptor.js';
 
 export { SerialLink } from './serial-link.js';
 export type { DeviceHello, SerialLinkOptions } from './serial-link-options.js';
 export type { SerialLinkStats } from './serial-link-stats.js';
 export { SerialDispenser, type SerialDispenserOptions } from './serial-dispenser.js';
+export { SerialAcceptor, type SerialAcceptorOptions } from './serial-acceptor.js';
 export {
   openSerialPort,
   realTimers,
@@ -203,7 +211,11 @@ export function displaySizeOf(caps: readonly string[]): { rows: number; columns:
 }
 
 export interface SerialDevicesOptions extends DriverOptions {
-  serial?: SerialLinkOptions & { display?: SerialDisplayOptions; dispenser?: SerialDispenserOptions };
+  serial?: SerialLinkOptions & {
+    display?: SerialDisplayOptions;
+    dispenser?: SerialDispenserOptions;
+    acceptor?: SerialAcceptorOptions;
+  };
 }
 
 /** The serial devices with their driver-specific extras (stats, isLow, the link). Not yet opened. */
@@ -211,6 +223,8 @@ export interface SerialDevices extends DeviceBundle {
   keypad: SerialKeypad;
   display: SerialDisplay;
   dispenser: SerialDispenser;
+  /** Always there; 'noDevice' while the device's HELLO does not name `cashin`. */
+  acceptor: SerialAcceptor;
   link: SerialLink;
   /** Lines seen, and those counted and dropped (oversize, corrupt, unknown verb). */
   stats(): SerialLinkStats;
@@ -230,7 +244,8 @@ export async function createSerialDevices(path: string, options: SerialDevicesOp
   const keypad = new SerialKeypad(link, faults);
   const display = new SerialDisplay(link, faults, timers, serial.display);
   const dispenser = new SerialDispenser(link, faults, timers, log, serial.dispenser);
-  const devices = [keypad, display, dispenser];
+  const acceptor = new SerialAcceptor(link, faults, timers, log, serial.acceptor);
+  const devices = [keypad, display, dispenser, acceptor];
   // A new session starts from a clean slate: the device repeats a tamper that persists [SL-4.9].
   link.onGreeted(() => (faults.tamper = false));
   link.onMessage((message) => {
@@ -249,6 +264,13 @@ export async function createSerialDevices(path: string, options: SerialDevicesOp
         dispenser.received(message);
         for (const device of devices) device.refreshState();
         return;
+      case 'ACCEPTS':
+      case 'DEPOSITS':
+      case 'ESCROW':
+      case 'STORED':
+      case 'RETURNED':
+        acceptor.received(message);
+        return;
       case 'HELLO':
       case 'PONG':
       case 'HB':
@@ -263,6 +285,7 @@ export async function createSerialDevices(path: string, options: SerialDevicesOp
     keypad,
     display,
     dispenser,
+    acceptor,
     link,
     stats: () => link.stats(),
     mirror: { lines: () => display.lines(), onChange: (listener) => void display.onChange(() => listener()) },

@@ -14,18 +14,18 @@ import {
   UNKNOWN_VERB,
   VERSION_MAX,
   WIRE_TO_KEY,
-  isIn,
   serialLineChecksum,
   type DeviceMessage,
   type HostMessage,
   type ParsedLine,
 } from './serial-line-spec.js';
+import { CASH_IN_DEVICE_HANDLERS, CASH_IN_HOST_HANDLERS } from './serial-line-cash-in.js';
+import { integer, noArguments, notePairs, oneInteger, split, type Handler } from './serial-line-fields.js';
 
 interface Fields {
   verb: string;
   rest: string | null;
 }
-type Handler<T> = (rest: string | null) => T | string;
 
 /** [SL-2.6] Length, characters, checksum, verb: in that order, before any argument is read. */
 function unframe(line: string): Fields | string {
@@ -59,30 +59,6 @@ function parseWith<T>(line: string, handlers: Record<string, Handler<T>>): Parse
   }
 }
 
-/** Exactly `count` single-space-separated arguments, or null. */
-function split(rest: string | null, count: number): string[] | null {
-  const parts = rest === null ? [] : rest.split(' ');
-  return parts.length === count && parts.every((part) => part.length > 0) ? parts : null;
-}
-
-/** [SL-2.4] Decimal, no sign, no leading zeros, within [min, max]; NaN otherwise. */
-function integer(text: string | undefined, min: number, max: number): number {
-  if (text === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(text)) return Number.NaN;
-  const value = Number(text);
-  return isIn(value, min, max) ? value : Number.NaN;
-}
-
-function noArguments<T>(message: T): Handler<T> {
-  return (rest) => (rest === null ? message : 'takes no arguments');
-}
-
-function oneInteger<T>(min: number, max: number, build: (value: number) => T): Handler<T> {
-  return (rest) => {
-    const value = integer(split(rest, 1)?.[0], min, max);
-    return Number.isNaN(value) ? `expects one integer ${min}..${max}` : build(value);
-  };
-}
-
 const HOST_HANDLERS: Record<string, Handler<HostMessage>> = {
   HELLO: oneInteger(1, VERSION_MAX, (version) => ({ verb: 'HELLO', version })),
   PING: oneInteger(0, SEQUENCE_MAX, (seq) => ({ verb: 'PING', seq })),
@@ -105,6 +81,7 @@ const HOST_HANDLERS: Record<string, Handler<HostMessage>> = {
       : { verb: 'DISPENSE', id, amountCents };
   },
   COUNTS: noArguments<HostMessage>({ verb: 'COUNTS' }),
+  ...CASH_IN_HOST_HANDLERS,
 };
 
 const DEVICE_HANDLERS: Record<string, Handler<DeviceMessage>> = {
@@ -135,22 +112,15 @@ const DEVICE_HANDLERS: Record<string, Handler<DeviceMessage>> = {
   CASH: (rest) => {
     const pairs = rest === null ? [] : rest.split(' ');
     if (pairs.length > CASSETTES_MAX) return `more than ${CASSETTES_MAX} cassettes`;
-    const cassettes = pairs.map((pair) => {
-      const [denomination, count, extra] = pair.split(':');
-      return {
-        denominationCents: integer(denomination, 1, Number.MAX_SAFE_INTEGER),
-        count: extra === undefined ? integer(count, 0, Number.MAX_SAFE_INTEGER) : Number.NaN,
-      };
-    });
-    return cassettes.every((c) => !Number.isNaN(c.denominationCents) && !Number.isNaN(c.count))
-      ? { verb: 'CASH', cassettes }
-      : 'expects denominationCents:count pairs';
+    const cassettes = notePairs(pairs, 0, Number.MAX_SAFE_INTEGER);
+    return cassettes === null ? 'expects denominationCents:count pairs' : { verb: 'CASH', cassettes };
   },
   FAULT: (rest) => {
     const fault = DEVICE_FAULT_NAMES.find((name) => name === rest);
     return fault === undefined ? 'unknown fault' : { verb: 'FAULT', fault };
   },
   HB: oneInteger(0, Number.MAX_SAFE_INTEGER, (uptimeMs) => ({ verb: 'HB', uptimeMs })),
+  ...CASH_IN_DEVICE_HANDLERS,
 };
 
 /** A line the host sent, without its '\n'. Never throws. */

@@ -2,6 +2,7 @@
 // keys on the wire and the line checksum, shared by the encoder (serial-line.ts), the parser
 // (serial-line-parse.ts) and the line splitter. hardware/PROTOCOL.md is the specification.
 import { assert } from './assert.js';
+import type { CashInFault } from './codes.js';
 import { KEY_FOR_KEYPAD_LEGEND, KEY_NAMES, type Cassette, type DispenseFault, type KeyName } from './devices.js';
 
 export const SERIAL_PROTOCOL_VERSION = 1;
@@ -28,6 +29,29 @@ export type DeviceFaultName = 'jam' | 'cashLow' | 'tamper' | 'ok';
 export const DEVICE_FAULT_NAMES: readonly DeviceFaultName[] = ['jam', 'cashLow', 'tamper', 'ok'];
 export { DISPENSE_FAULTS } from './codes.js';
 
+/** [SL-4.1] The capability of a device with a cash-in module: only then may the host send [SL-3.8]–[SL-3.10]. */
+export const CASH_IN_CAPABILITY = 'cashin';
+/** [SL-3.10] STORE and RETURN ids, chosen by the host, as DISPENSE ids are. */
+export const CASH_IN_ID_MAX = 2 ** 31 - 1;
+/** [SL-4.10] Denominations a note validator accepts (ACCEPTS), and entries of DEPOSITS and ESCROW. */
+export const NOTE_KINDS_MAX = 8;
+/** [SL-4.10] The deposit cassette's capacity, in notes. */
+export const DEPOSIT_CAPACITY_MAX = 999_999;
+/** [SL-4.12] Notes an ESCROW line may count (a real escrow holds 30–100; the kiosk's holds ESCROW_NOTES_MAX). */
+export const ESCROW_LINE_NOTES_MAX = 99;
+/** [SL-4.12] Refused notes an ESCROW line may count; the device stops counting there. */
+export const ESCROW_REJECTED_MAX = 9_999;
+
+/** [SL-4.12] The slot and escrow: taking notes ('open'), notes moving, jammed, or at rest. */
+export type EscrowSlot = 'closed' | 'open' | 'moving' | 'jam';
+export const ESCROW_SLOTS: readonly EscrowSlot[] = ['closed', 'open', 'moving', 'jam'];
+
+/** [SL-4.13] What STORED and RETURNED may report; 'cashInOffline' is the host's own (no line came). */
+export type StoreFault = Extract<CashInFault, 'escrowJam' | 'cassetteFull' | 'cashInBusy' | 'cashInFault'>;
+export type ReturnFault = Extract<CashInFault, 'escrowJam' | 'notesNotTaken' | 'cashInBusy' | 'cashInFault'>;
+export const STORE_FAULTS: readonly StoreFault[] = ['escrowJam', 'cassetteFull', 'cashInBusy', 'cashInFault'];
+export const RETURN_FAULTS: readonly ReturnFault[] = ['escrowJam', 'notesNotTaken', 'cashInBusy', 'cashInFault'];
+
 export type HostMessage =
   | { verb: 'HELLO'; version: number }
   | { verb: 'PING'; seq: number }
@@ -35,7 +59,11 @@ export type HostMessage =
   | { verb: 'CLEAR' }
   | { verb: 'BACKLIGHT'; on: boolean }
   | { verb: 'DISPENSE'; id: number; amountCents: number }
-  | { verb: 'COUNTS' };
+  | { verb: 'COUNTS' }
+  | { verb: 'CASHIN' }
+  | { verb: 'SLOT'; open: boolean }
+  | { verb: 'STORE'; id: number }
+  | { verb: 'RETURN'; id: number };
 
 export type DeviceMessage =
   | { verb: 'HELLO'; version: number; device: string; caps: string[] }
@@ -44,7 +72,19 @@ export type DeviceMessage =
   | { verb: 'DISPENSED'; id: number; dispensedCents: number; fault: DispenseFault | null }
   | { verb: 'CASH'; cassettes: Cassette[] }
   | { verb: 'FAULT'; fault: DeviceFaultName }
-  | { verb: 'HB'; uptimeMs: number };
+  | { verb: 'HB'; uptimeMs: number }
+  | { verb: 'ACCEPTS'; capacityNotes: number; denominationsCents: number[] }
+  | { verb: 'DEPOSITS'; notes: Cassette[] }
+  | { verb: 'ESCROW'; slot: EscrowSlot; rejected: number; notes: Cassette[] }
+  | { verb: 'STORED'; id: number; storedCents: number; fault: StoreFault | null }
+  | { verb: 'RETURNED'; id: number; returnedCents: number; fault: ReturnFault | null };
+
+/** The cash-in verbs of each direction ([SL-3.8]–[SL-3.10], [SL-4.10]–[SL-4.13]). */
+export type CashInHostMessage = Extract<HostMessage, { verb: 'CASHIN' | 'SLOT' | 'STORE' | 'RETURN' }>;
+export type CashInDeviceMessage = Extract<
+  DeviceMessage,
+  { verb: 'ACCEPTS' | 'DEPOSITS' | 'ESCROW' | 'STORED' | 'RETURNED' }
+>;
 
 export type ParsedLine<T> = { ok: true; message: T } | { ok: false; reason: string };
 

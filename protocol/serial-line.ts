@@ -3,9 +3,11 @@
 // the host driver (hardware/serial.ts) and the firmware simulator (firmware-sim/) own the
 // ports. hardware/PROTOCOL.md is the specification; the [SL-n] comments cite its clauses.
 // This file encodes and is the codec's face; the vocabulary, the parser and the line
-// splitter have files of their own (serial-line-spec.ts, serial-line-parse.ts, line-splitter.ts).
+// splitter have files of their own (serial-line-spec.ts, serial-line-parse.ts, line-splitter.ts),
+// and so do the cash-in module's verbs (serial-line-cash-in.ts).
 import { assert, assertNever } from './assert.js';
 import { CASSETTES_MAX } from './messages.js';
+import { encodeCashInDevice, encodeCashInHost } from './serial-line-cash-in.js';
 import {
   CAPABILITIES_MAX,
   DEVICE_FAULT_NAMES,
@@ -26,6 +28,15 @@ import {
 
 export {
   CAPABILITIES_MAX,
+  CASH_IN_CAPABILITY,
+  CASH_IN_ID_MAX,
+  DEPOSIT_CAPACITY_MAX,
+  ESCROW_LINE_NOTES_MAX,
+  ESCROW_REJECTED_MAX,
+  ESCROW_SLOTS,
+  NOTE_KINDS_MAX,
+  RETURN_FAULTS,
+  STORE_FAULTS,
   DEVICE_FAULT_NAMES,
   DISPENSE_ID_MAX,
   HEARTBEAT_INTERVAL_MS,
@@ -39,8 +50,13 @@ export {
   UNKNOWN_VERB,
   VERSION_MAX,
   serialLineChecksum,
+  type CashInDeviceMessage,
+  type CashInHostMessage,
   type DeviceFaultName,
   type DeviceMessage,
+  type EscrowSlot,
+  type ReturnFault,
+  type StoreFault,
   type HostMessage,
   type ParsedLine,
 } from './serial-line-spec.js';
@@ -85,6 +101,11 @@ export function encodeHostMessage(message: HostMessage): string {
       return frame(`DISPENSE ${message.id} ${message.amountCents}`);
     case 'COUNTS':
       return frame('COUNTS');
+    case 'CASHIN':
+    case 'SLOT':
+    case 'STORE':
+    case 'RETURN':
+      return frame(encodeCashInHost(message));
     default:
       return assertNever(message, 'message');
   }
@@ -128,6 +149,12 @@ export function encodeDeviceMessage(message: DeviceMessage): string {
     case 'HB':
       assert(isIn(message.uptimeMs, 0, Number.MAX_SAFE_INTEGER), 'HB uptimeMs');
       return frame(`HB ${message.uptimeMs}`);
+    case 'ACCEPTS':
+    case 'DEPOSITS':
+    case 'ESCROW':
+    case 'STORED':
+    case 'RETURNED':
+      return frame(encodeCashInDevice(message));
     default:
       return assertNever(message, 'message');
   }

@@ -2,10 +2,19 @@
 // simulated on a pseudo-terminal. Wiring only: firmware-sim/ does the work.
 import fs from 'node:fs';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import type { Cassette } from '../../hardware/index.js';
-import { AtmError, CASSETTES_MAX, type CodeOf, LINE_BYTES_MAX, encodeDeviceMessage } from '../../protocol/index.js';
+import { SIM_DEPOSIT_CAPACITY_DEFAULT, type Cassette } from '../../hardware/index.js';
+import {
+  AtmError,
+  CASSETTES_MAX,
+  type CodeOf,
+  DEPOSIT_CAPACITY_MAX,
+  LINE_BYTES_MAX,
+  NOTE_KINDS_MAX,
+  encodeDeviceMessage,
+} from '../../protocol/index.js';
 import {
   CONSOLE_KEYS_HELP,
+  LineDevice,
   applyAction,
   consoleCommands,
   describeEvent,
@@ -13,18 +22,23 @@ import {
   renderPanel,
   startFirmwareSim,
 } from '../../firmware-sim/index.js';
-import type { FirmwareSim, ScriptStep } from '../../firmware-sim/index.js';
-import { ExitCode, UsageError, integerOption, parse } from '../cli.js';
+import type { CashInOptions, FirmwareSim, ScriptStep } from '../../firmware-sim/index.js';
+import { ExitCode, UsageError, integerOption, parse, type Parsed } from '../cli.js';
 
 const USAGE = `usage: atm firmware-sim [--pty | --port PATH] [--script FILE [--exit-after-script]] [--jam-after N]
                         [--notes 2000:100,1000:100] [--dispense-delay-ms 500] [--low-cash 10] [--lcd 20x4]
+                        [--accept 5000,2000,1000,500] [--deposit-capacity 1000] [--escrow-delay-ms 300] [--no-cash-in]
 Plays the kiosk's keypad/display/dispenser microcontroller (hardware/PROTOCOL.md). With --pty (the
 default) it makes a pseudo-terminal pair with socat and prints "device ready: PATH" as its first
 line: run the kiosk with --device serial:PATH. --port opens an existing port instead (a real UART,
 or one end of a socat pair you made). It stays silent until the kiosk says HELLO. --lcd sets its
 character display's size (20x4 by default; 16x2 for the smaller module); the kiosk writes for it.
+It has a cash-in module (a note acceptor with an escrow: the kiosk takes notes for deposits):
+--accept sets the notes it takes (cents, at most 8), --deposit-capacity its deposit cassette's notes,
+--escrow-delay-ms how long storing or returning notes takes; --no-cash-in plays a device without one.
 --script FILE runs timed actions after the kiosk's HELLO, one a line, "DELAY_MS ACTION [ARG]":
-  KEY 0-9|A-D|#|*|BS|ESC, JAM [N], CLEARJAM, LOWCASH, TAMPER [on|off], UNPLUG, REPLUG, GARBAGE [N], RESET
+  KEY 0-9|A-D|#|*|BS|ESC, JAM [N], CLEARJAM, LOWCASH, TAMPER [on|off], UNPLUG, REPLUG, GARBAGE [N], RESET,
+  NOTE CENTS|torn, ESCROWJAM, LEAVENOTES
 ${CONSOLE_KEYS_HELP.join('\n')}`;
 
 export const FirmwareSimError = { START_FAILED: 'FIRMWARE_SIM_START_FAILED' } as const satisfies Record<
@@ -57,6 +71,39 @@ function parseNotes(text: string): Cassette[] {
   return cassettes;
 }
 
+/** --accept, --deposit-capacity, --escrow-delay-ms; null for --no-cash-in. Refused when its lines would not fit [SL-2.3]. */
+function cashInOptions(values: Parsed['values']): CashInOptions | null {
+  const given = ['accept', 'deposit-capacity', 'escrow-delay-ms'].filter((name) => values[name] !== undefined);
+  if (values['no-cash-in'] === true) {
+    if (given.length > 0) throw new UsageError(`--no-cash-in and --${given[0] as string} are alternatives`);
+    return null;
+  }
+  const options: CashInOptions = {
+    capacityNotes: integerOption(values, 'deposit-capacity', SIM_DEPOSIT_CAPACITY_DEFAULT, 1, DEPOSIT_CAPACITY_MAX),
+    moveDelayMs: integerOption(values, 'escrow-delay-ms', 300, 0, 60_000),
+  };
+  if (typeof values.accept === 'string') {
+    const denominationsCents = values.accept.split(',').map((text) => {
+      if (!/^[1-9][0-9]{0,7}$/.test(text.trim()))
+        throw new UsageError(
+          `--accept must be denominations in cents, e.g. 5000,2000,1000,500; got ${JSON.stringify(text)}`,
+        );
+      return Number(text.trim());
+    });
+    if (denominationsCents.length > NOTE_KINDS_MAX || new Set(denominationsCents).size !== denominationsCents.length)
+      throw new UsageError(`--accept: at most ${NOTE_KINDS_MAX} denominations, each once`);
+    options.denominationsCents = denominationsCents;
+  }
+  try {
+    new LineDevice({ send: () => undefined, nowMs: () => 0, cashIn: options }); // asserts that its lines fit
+  } catch {
+    throw new UsageError(
+      `--accept/--deposit-capacity: the cash-in module's lines do not fit ${LINE_BYTES_MAX} bytes (hardware/PROTOCOL.md [SL-2.3])`,
+    );
+  }
+  return options;
+}
+
 function readScript(file: string): ScriptStep[] {
   let text: string;
   try {
@@ -84,6 +131,10 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
       'dispense-delay-ms': { type: 'string' },
       'low-cash': { type: 'string' },
       lcd: { type: 'string' },
+      accept: { type: 'string' },
+      'deposit-capacity': { type: 'string' },
+      'escrow-delay-ms': { type: 'string' },
+      'no-cash-in': { type: 'boolean' },
     },
     USAGE,
   );
@@ -99,12 +150,14 @@ export async function firmwareSimCommand(argv: string[]): Promise<number> {
     throw new UsageError(
       `--lcd must be COLUMNSxROWS such as 20x4 or 16x2 (8-40 columns, 1-4 rows), got ${JSON.stringify(values.lcd)}`,
     );
+  const cashIn = cashInOptions(values);
   const device = {
     ...(lcd === null ? {} : { columns: Number(lcd[1]), rows: Number(lcd[2]) }),
     cassettes: typeof values.notes === 'string' ? parseNotes(values.notes) : undefined,
     jamAfterNotes: jamAfter,
     dispenseDelayMs: integerOption(values, 'dispense-delay-ms', 500, 0, 60_000),
     lowCashCount: integerOption(values, 'low-cash', 10, 0, 1_000_000),
+    ...(cashIn === null ? {} : { cashIn }),
   };
 
   const panel = process.stdout.isTTY;
@@ -161,7 +214,10 @@ async function runUntilStopped(
         if (sim.device.isPlugged) sim.device.unplug();
         else sim.device.replug();
       } else if (command.kind === 'toggleTamper') sim.device.setTamper(!sim.device.faults().includes('tamper'));
-      else applyAction(sim.device, command.action);
+      else if (command.kind === 'insertNote') {
+        const cents = sim.device.denominationsCents[command.rank];
+        if (cents !== undefined) sim.device.insertNote(cents);
+      } else applyAction(sim.device, command.action);
     }
   };
   process.once('SIGINT', onSignal);

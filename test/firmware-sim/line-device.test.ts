@@ -689,7 +689,12 @@ test('[SL-7.3] `atm firmware-sim --pty --script` as a child: prints the path fir
     await write(port, HELLO);
     await waitFor((message) => message.verb === 'KEY' && message.key === 'enter', 'KEY #');
     assert.deepEqual(lines.filter((message) => message.verb !== 'HB').slice(0, 4), [
-      { verb: 'HELLO', version: 1, device: 'atm-firmware-sim', caps: ['keypad4x4', 'lcd20x4', 'dispenser'] },
+      {
+        verb: 'HELLO',
+        version: 1,
+        device: 'atm-firmware-sim',
+        caps: ['keypad4x4', 'lcd20x4', 'dispenser', 'cashin'], // the simulator has a cash-in module unless --no-cash-in
+      },
       cash(CASSETTES),
       { verb: 'KEY', key: '1' },
       { verb: 'KEY', key: 'enter' },
@@ -740,6 +745,13 @@ test('`atm firmware-sim` refuses bad options and scripts (exit 2) and a port it 
         /do not fit one 96-byte CASH line/,
       ],
       [['--pty', '--port', '/dev/null'], /alternatives/],
+      [['--accept', '5000,20x0'], /--accept must be denominations in cents/],
+      [['--accept', '5000,5000'], /each once/],
+      [['--no-cash-in', '--deposit-capacity', '10'], /--no-cash-in and --deposit-capacity are alternatives/],
+      [
+        ['--accept', Array.from({ length: 8 }, (_, index) => 99_999_999 - index).join(',')],
+        /the cash-in module's lines do not fit 96 bytes/,
+      ],
       [['--exit-after-script'], /needs --script/],
       [
         ['--port', path.join(folder, 'no-such-tty')],

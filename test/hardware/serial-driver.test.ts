@@ -37,6 +37,9 @@ import {
 } from '../../protocol/serial-line.js';
 import { makeTempDir } from '../helpers/bank.js';
 import {
+  CONTRACT_ACCEPTED,
+  CONTRACT_CAPACITY_NOTES,
+  acceptorContract,
   dispenserContract,
   displayContract,
   faultOf,
@@ -93,7 +96,12 @@ async function startRig(
     log,
     lcdWrites: () => lcdWrites,
     async dispose() {
-      await Promise.all([devices.keypad.close(), devices.display.close(), devices.dispenser.close()]);
+      await Promise.all([
+        devices.keypad.close(),
+        devices.display.close(),
+        devices.dispenser.close(),
+        devices.acceptor.close(),
+      ]);
       await sim.close();
     },
   };
@@ -152,6 +160,45 @@ dispenserContract('serial', async (cassettes) => {
     },
     ...cable(rig),
     dispose: () => rig.dispose(),
+  };
+});
+
+acceptorContract('serial', async () => {
+  const rig = await startRig({
+    device: { cashIn: { denominationsCents: CONTRACT_ACCEPTED, capacityNotes: CONTRACT_CAPACITY_NOTES } },
+  });
+  let acceptor = rig.devices.acceptor;
+  const restarted: SerialDevices[] = [];
+  /** The driver has heard the device's last ESCROW (when it can hear at all). */
+  const inStep = (): boolean => JSON.stringify(acceptor.escrow()) === JSON.stringify(rig.sim.device.escrow());
+  return {
+    get acceptor() {
+      return acceptor;
+    },
+    insert: async (note) => {
+      rig.sim.device.insertNote(note);
+      if (rig.devices.link.online) await until(inStep, `the escrow after a ${note} note`);
+    },
+    jamNext: async () => rig.sim.device.jamEscrowNext(),
+    clearJam: async () => {
+      rig.sim.device.clearJam();
+      await until(() => acceptor.state() !== 'hardwareError', 'ESCROW closed after the jam');
+    },
+    leaveNextReturn: async () => rig.sim.device.leaveNextReturn(),
+    ...cable(rig),
+    // The kiosk's power goes: a new driver on the same device, which keeps its escrow.
+    restart: async () => {
+      await acceptor.close();
+      assert.ok(rig.sim.hostPath !== null);
+      const devices = await createSerialDevices(rig.sim.hostPath, { serial: FAST });
+      restarted.push(devices);
+      acceptor = devices.acceptor;
+      return acceptor;
+    },
+    dispose: async () => {
+      for (const devices of restarted) await devices.acceptor.close();
+      await rig.dispose();
+    },
   };
 });
 
@@ -396,11 +443,13 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
   const rawDevice = async (
     t: TestContext,
     filter: (line: string) => boolean = () => true,
+    options: Pick<LineDeviceOptions, 'cashIn'> = {},
   ): Promise<{ device: LineDevice; writeRaw: (text: string) => void; hostPath: string }> => {
     const pair = await openPtyPair();
     const port = await openSerialPath(pair.devicePath);
     let nowMs = 0;
     const device = new LineDevice({
+      ...options,
       send: (bytes) => {
         if (filter(bytes.toString('latin1'))) port.write(bytes);
       },
@@ -462,6 +511,108 @@ describe('serial driver on the wire', { timeout: 30_000 }, () => {
       'paid once',
     );
     assert.deepEqual(devices.dispenser.cassettes(), device.cassettes());
+  });
+
+  test('[SL-4.14] a STORED lost to noise is recovered by repeating the STORE: the device answers from memory and stores once', async (t) => {
+    let lost = 0;
+    const { device, hostPath } = await rawDevice(
+      t,
+      (line) => {
+        if (!line.startsWith('STORED ') || lost > 0) return true;
+        lost += 1;
+        return false;
+      },
+      { cashIn: { denominationsCents: [2000, 1000] } },
+    );
+    const devices = await createSerialDevices(hostPath, {
+      serial: { ...FAST, acceptor: { moveRepeatMs: 200, moveTimeoutMs: 5_000 } },
+    });
+    t.after(() => devices.acceptor.close());
+    const { acceptor } = devices;
+    await acceptor.open();
+    assert.deepEqual(acceptor.denominationsCents, [2000, 1000], 'ACCEPTS after CASHIN at the greeting');
+    assert.ok((await acceptor.openSlot()).ok);
+    device.insertNote(2000);
+    device.insertNote(1000);
+    await until(() => acceptor.escrow().totalCents === 3000, 'the notes counted');
+    const result = await acceptor.store();
+    assert.equal(lost, 1, 'the first answer was lost');
+    assert.deepEqual(result, { ok: true, escrow: { notes: [], totalCents: 0, rejected: 0 } });
+    const stored = [
+      { denominationCents: 2000, count: 1 },
+      { denominationCents: 1000, count: 1 },
+    ];
+    assert.deepEqual(device.deposits(), stored, 'stored once');
+    assert.deepEqual(acceptor.cassette(), stored);
+  });
+
+  test('[SL-4.1] a device without cashin: the acceptor is noDevice (the kiosk then takes typed deposits) and refuses every step', async () => {
+    const started = await rig();
+    const { acceptor, keypad } = started.devices;
+    await Promise.all([keypad.open(), acceptor.open()]);
+    assert.equal(keypad.state(), 'online');
+    assert.equal(acceptor.state(), 'noDevice');
+    const result = await acceptor.openSlot();
+    assert.deepEqual(result.ok ? null : result.fault, 'cashInFault');
+    assert.deepEqual(acceptor.escrow(), { notes: [], totalCents: 0, rejected: 0 });
+    assert.equal((await acceptor.store()).ok, false);
+    assert.equal(acceptor.capacityNotes, 0, 'no ACCEPTS: nothing asked of a device without the module');
+  });
+
+  test('[SL-5.4] a note inserted while the cable is out reaches the driver on replug; after a reconnect the driver reopens the slot it had open', async () => {
+    const started = await rig({ device: { cashIn: {} } });
+    const { acceptor } = started.devices;
+    const { device } = started.sim;
+    await acceptor.open();
+    assert.ok((await acceptor.openSlot()).ok);
+    device.unplug();
+    assert.equal(device.insertNote(5000), 'counted');
+    device.replug();
+    await until(() => acceptor.escrow().totalCents === 5000, 'the escrow repeated on replug');
+    assert.equal(started.devices.stats().disconnects, 0, 'no reconnect was needed');
+    device.reset(); // the device's power cycle shuts its slot; the kiosk still wants it open
+    await until(() => acceptor.state() === 'offline', 'the silence noticed', HEARTBEAT_LOSS_MS + 2_000);
+    await until(() => device.slot === 'open', 'SLOT OPEN again after the new HELLO');
+    assert.equal(acceptor.state(), 'deviceBusy');
+    assert.equal(acceptor.escrow().totalCents, 5000, 'the escrow is physical');
+    assert.ok((await acceptor.closeSlot()).ok);
+    assert.equal(device.slot, 'closed');
+  });
+
+  test('steps wait for a SLOT round trip: a STORE asked before the slot has closed goes through; another while notes move is busy', async () => {
+    const started = await rig({ device: { cashIn: { moveDelayMs: 200 } } });
+    const { acceptor } = started.devices;
+    await acceptor.open();
+    await acceptor.openSlot();
+    started.sim.device.insertNote(2000);
+    await until(() => acceptor.escrow().totalCents === 2000, 'the note counted');
+    const closing = acceptor.closeSlot(); // the kiosk does not wait for it before the customer confirms
+    const storing = acceptor.store();
+    const second = await acceptor.store();
+    assert.equal(second.ok ? null : second.fault, 'cashInBusy');
+    assert.equal(acceptor.state(), 'deviceBusy');
+    assert.ok((await closing).ok);
+    assert.deepEqual(await storing, { ok: true, escrow: { notes: [], totalCents: 0, rejected: 0 } });
+    assert.deepEqual(acceptor.cassette(), [{ denominationCents: 2000, count: 1 }]);
+    assert.equal(acceptor.state(), 'online');
+  });
+
+  test('[SL-4.14] a STORE never answered in time is a cashInFault that keeps the escrow; the late STORED is logged', async () => {
+    const started = await rig({
+      device: { cashIn: { moveDelayMs: 600 } },
+      serial: { acceptor: { moveTimeoutMs: 150, moveRepeatMs: 100 } },
+    });
+    const { acceptor } = started.devices;
+    await acceptor.open();
+    await acceptor.openSlot();
+    started.sim.device.insertNote(2000);
+    await until(() => acceptor.escrow().totalCents === 2000, 'the note counted');
+    const result = await acceptor.store();
+    assert.equal(result.ok ? null : result.fault, 'cashInFault');
+    assert.match(result.ok ? '' : result.detail, /no answer to STORE \d+ within 150 ms/);
+    await until(() => started.log.some((line) => /late STORED \d+: 2000 cents/.test(line)), 'the late STORED');
+    assert.deepEqual(acceptor.escrow().totalCents, 0, 'the ESCROW before it told the truth');
+    assert.deepEqual(acceptor.cassette(), [{ denominationCents: 2000, count: 1 }]);
   });
 });
 

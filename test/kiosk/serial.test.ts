@@ -6,16 +6,24 @@
 // simulator once the kiosk has said HELLO; the bank is real (startTestBank: LevelDB, TCP).
 // Each test checks the kiosk's screen, the LCD the simulator shows (its stdout), and the bank.
 // Timed scripts leave generous gaps after each transaction; every wait polls with a deadline.
-// The four stacks (simulator + kiosk each) run side by side, sharing one bank.
+// The stacks (simulator + kiosk each) run side by side, sharing one bank. Deposits take notes
+// when the device names `cashin` (the simulator's default: the customer's notes are script lines),
+// typed amounts with `--no-cash-in`. The escrow jam runs the kiosk controller in-process on the
+// same real pty and serial driver, so the test can look into its journal between two moments.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type AuditRecord } from '../../bank/index.js';
-import { MULTITAP, MULTITAP_MS } from '../../kiosk/flow.js';
+import { startFirmwareSim as startDevice } from '../../firmware-sim/index.js';
+import { createSerialDevices } from '../../hardware/serial.js';
+import type { KeyName } from '../../hardware/index.js';
+import { MULTITAP, MULTITAP_MS, type KioskState } from '../../kiosk/flow.js';
+import { view } from '../../kiosk/view.js';
 import { HEARTBEAT_LOSS_MS } from '../../protocol/serial-line.js';
 import { makeTempDir, startTestBank, type TestBank } from '../helpers/bank.js';
+import { kioskOnTestBank } from '../helpers/kiosk.js';
 import { cleanEnv } from '../helpers/cli.js';
 import { atmBin } from '../helpers/paths.js';
 import { spawnPty, type PtyProcess } from '../helpers/pty.js';
@@ -224,7 +232,7 @@ describe(
       }
     });
 
-    test('a customer on the serial keypad logs in, deposits, withdraws cash from the dispenser, checks the balance and logs out', async (t) => {
+    test('a customer on the serial keypad logs in, deposits (typed: the device has no cash-in module), withdraws cash from the dispenser, checks the balance and logs out', async (t) => {
       await customer('bead');
       const script = [
         ...logIn('bead'),
@@ -240,8 +248,9 @@ describe(
         `${KEY_GAP_MS * 3} KEY A`, // balance
         `${BANK_GAP_MS} KEY D`, // log out
       ];
-      const { sim, pty } = await startStack(t, 'story', script);
-      assert.match(pty.screenText(), /keypad ok · display ok · dispenser ok/);
+      // [SL-4.1] a device whose HELLO does not name cashin: the kiosk takes typed (envelope) deposits.
+      const { sim, pty } = await startStack(t, 'story', script, ['--no-cash-in']);
+      assert.match(pty.screenText(), /keypad ok · display ok · dispenser ok\b(?! · cash-in)/);
       await sim.waitForOutput(new RegExp(escapeRegExp(lcd('WELCOME', 'A: Log in', 'B: Sign up'))));
 
       await pty.waitFor('Thank you. Goodbye.', 25_000);
@@ -288,10 +297,130 @@ describe(
       assert.equal(await balanceOf('bead'), 13_000);
     });
 
+    test('[issue 17] notes inserted at the serial device: counted on screen as they come, confirmed, stored once, the balance up by exactly that', async (t) => {
+      await customer('nora', 1_000);
+      const script = [
+        ...logIn('nora'),
+        `${BANK_GAP_MS} KEY B`, // menu → deposit: the kiosk opens the slot (SLOT OPEN)
+        '600 NOTE 2000',
+        '150 NOTE 2000',
+        '150 NOTE torn', // refused by the validator
+        '150 NOTE 1000',
+        `${BANK_GAP_MS} KEY #`, // done: the confirmation
+        `${KEY_GAP_MS * 5} KEY #`, // confirm: the bank, then STORE
+        `${BANK_GAP_MS * 2} KEY B`, // result → menu
+        `${KEY_GAP_MS * 3} KEY D`, // log out
+      ];
+      const { sim, pty } = await startStack(t, 'notes', script);
+      assert.match(pty.screenText(), /keypad ok · display ok · dispenser ok · cash-in ok/);
+      await pty.waitFor('Insert your notes into the slot', 15_000);
+      await pty.waitFor(/Counted: 2 x 20\.00 \+ 1 x 10\.00/, 10_000);
+      await pty.waitFor(/Total: +50\.00/);
+      await pty.waitFor('1 note refused');
+      await pty.waitFor('Deposit 50.00?', 10_000);
+      await pty.waitFor('Deposit accepted', 10_000);
+      await pty.waitFor('Thank you. Goodbye.', 15_000);
+      assert.ok(
+        pty.screens().some((screen) => screen.includes('New balance: 60.00')),
+        'the receipt screen showed the new balance',
+      );
+      await sim.waitForOutput(/store \d+: 5000 cents\n/);
+      assert.match(sim.stdout(), /note torn: rejected/);
+      assert.doesNotMatch(sim.stdout(), /the slot is closed|dropped a line from the host/);
+      const records = await auditOf(bank.dataDir, 'nora', (mine) => mine.some((record) => record.amountCents === 5000));
+      assert.deepEqual(
+        summary(records).filter((line) => line.startsWith('deposit')),
+        ['deposit ok 1000', 'deposit ok 5000'],
+        'the seed, then the notes: credited once',
+      );
+      assert.equal(await balanceOf('nora'), 6_000);
+    });
+
+    test('[issue 17] an escrow jam after the bank approved: the customer is told the notes are held, the deposit stays open in the journal until the jam is cleared and the notes stored', async (t) => {
+      await customer('jude');
+      const dir = path.join(root, 'escrow-jam');
+      fs.mkdirSync(dir);
+      const sim = await startDevice({ device: { cashIn: {} } });
+      let stopKiosk = (): Promise<void> => Promise.resolve();
+      t.after(async () => {
+        await stopKiosk(); // closes the serial port before the device's pty goes
+        await sim.close();
+      });
+      assert.ok(sim.hostPath !== null);
+      const devices = await createSerialDevices(sim.hostPath, { serial: { heartbeatLossMs: 1_500 } });
+      const { controller, journal } = kioskOnTestBank(bank, { devices, dir });
+      stopKiosk = () => controller.stop();
+      const until = (predicate: (state: KioskState) => boolean, what: string): Promise<void> =>
+        waitUntil(
+          () => predicate(controller.state),
+          () => `${what}; the screen: ${text()}`,
+          10_000,
+          10,
+        );
+      const text = (): string => {
+        const shown = view(controller.state);
+        return [shown.title, ...shown.body, controller.state.message ?? ''].join('\n');
+      };
+      // Keys on the device's keypad, over the line; letters from the kiosk's keyboard.
+      const press = (key: KeyName): void => assert.ok(sim.device.press(key), `the device sent KEY ${key}`);
+      const type = (word: string): void => {
+        for (const ch of word) controller.input({ type: 'char', ch, atMs: 0 });
+      };
+      await controller.start();
+      assert.equal(controller.state.devices.acceptor, 'online', 'the device named cashin');
+      await until((state) => state.screen.name === 'welcome', 'the welcome screen');
+      // Keys travel the line and letters do not: each waits for the screen the one before led to.
+      press('A');
+      await until((state) => state.screen.name === 'loginUser', 'the username prompt');
+      type('jude');
+      press('enter');
+      await until((state) => state.screen.name === 'loginPassword', 'the password prompt');
+      type(PASSWORD);
+      press('enter');
+      await until((state) => state.screen.name === 'menu', 'the menu');
+      press('B');
+      await until(
+        (state) => state.screen.name === 'insertNotes' && state.devices.acceptor === 'deviceBusy',
+        'the slot open',
+      );
+      assert.equal(sim.device.insertNote(2000), 'counted');
+      await until((state) => state.escrow.totalCents === 2000, 'the note counted on screen');
+      press('enter');
+      await until((state) => state.screen.name === 'confirm', 'the confirmation');
+      sim.device.jamEscrowNext();
+      press('enter');
+      await until((state) => state.screen.name === 'result', 'the result');
+      assert.match(text(), /Deposit accepted/);
+      assert.match(text(), /held safely in the machine/);
+      assert.equal(await balanceOf('jude'), 2_000, 'the bank credited it');
+      await until((state) => state.devices.acceptor === 'hardwareError', 'the jam on the status line');
+      assert.deepEqual(
+        journal.unfinished().map((item) => item.kind),
+        ['deposit'],
+        'open until the notes are stored',
+      );
+      assert.deepEqual(sim.device.escrow().notes, [{ denominationCents: 2000, count: 1 }], 'still in the escrow');
+      assert.deepEqual(sim.device.deposits(), []);
+      // The technician clears the jam; the next recovery (after this customer) stores the notes, once.
+      sim.device.clearJam();
+      await until((state) => state.devices.acceptor === 'online', 'the jam cleared');
+      assert.equal(journal.unfinished().length, 1, 'clearing the jam alone moves nothing');
+      press('D');
+      await until((state) => state.screen.name === 'welcome', 'the welcome screen');
+      await waitUntil(() => journal.unfinished().length === 0, 'the deposit finished by recovery', 10_000, 10);
+      assert.deepEqual(sim.device.deposits(), [{ denominationCents: 2000, count: 1 }]);
+      assert.equal(sim.device.escrow().totalCents, 0);
+      assert.deepEqual(
+        journal.entries().map((event) => (event.type === 'escrow' ? `escrow ${event.outcome}` : event.type)),
+        ['deposit.sent', 'deposit.result', 'escrow stored'],
+      );
+      assert.equal(await balanceOf('jude'), 2_000, 'credited once');
+    });
+
     test('unplugged mid-session: out of service naming the keypad, no money moves, and back on the same screen on replug', async (t) => {
       await customer('page', 5_000);
       const script = [...logIn('page'), `${BANK_GAP_MS} KEY B`, ...keys('25'), '300 UNPLUG', '5000 REPLUG'];
-      const { sim, pty, dataDir } = await startStack(t, 'unplug', script);
+      const { sim, pty, dataDir } = await startStack(t, 'unplug', script, ['--no-cash-in']);
       await pty.waitFor('Enter the amount to deposit:', 15_000);
       await sim.waitForOutput(/status: UNPLUGGED/);
       const unpluggedAt = performance.now();

@@ -10,7 +10,13 @@ import { KEY_NAMES } from '../../hardware/index.js';
 import type { DispenseFault, KeyName } from '../../hardware/index.js';
 import {
   CAPABILITIES_MAX,
+  CASH_IN_ID_MAX,
   DEVICE_FAULT_NAMES,
+  ESCROW_LINE_NOTES_MAX,
+  ESCROW_REJECTED_MAX,
+  ESCROW_SLOTS,
+  RETURN_FAULTS,
+  STORE_FAULTS,
   DISPENSE_ID_MAX,
   LCD_COLUMNS_MAX,
   LINE_BYTES_MAX,
@@ -40,6 +46,52 @@ const HOST_FIXTURES: [HostMessage, string][] = [
   [{ verb: 'BACKLIGHT', on: false }, 'BACKLIGHT 0*94'],
   [{ verb: 'DISPENSE', id: 7, amountCents: 6000 }, 'DISPENSE 7 6000*0C'],
   [{ verb: 'COUNTS' }, 'COUNTS*0B'],
+];
+
+/** [SL-3.8]–[SL-3.10] The cash-in verbs, host to device; their checksums are filled in below from the encoder's. */
+const CASH_IN_HOST: HostMessage[] = [
+  { verb: 'CASHIN' },
+  { verb: 'SLOT', open: true },
+  { verb: 'SLOT', open: false },
+  { verb: 'STORE', id: 3 },
+  { verb: 'RETURN', id: CASH_IN_ID_MAX },
+];
+
+/** [SL-4.10]–[SL-4.13] The cash-in verbs, device to host, with the bodies PROTOCOL.md shows. */
+const CASH_IN_DEVICE: [DeviceMessage, string][] = [
+  [
+    { verb: 'ACCEPTS', capacityNotes: 1000, denominationsCents: [5000, 2000, 1000, 500] },
+    'ACCEPTS 1000 5000 2000 1000 500',
+  ],
+  [{ verb: 'DEPOSITS', notes: [] }, 'DEPOSITS'],
+  [
+    {
+      verb: 'DEPOSITS',
+      notes: [
+        { denominationCents: 5000, count: 3 },
+        { denominationCents: 2000, count: 12 },
+      ],
+    },
+    'DEPOSITS 5000:3 2000:12',
+  ],
+  [{ verb: 'ESCROW', slot: 'closed', rejected: 0, notes: [] }, 'ESCROW closed 0'],
+  [
+    {
+      verb: 'ESCROW',
+      slot: 'open',
+      rejected: 1,
+      notes: [
+        { denominationCents: 2000, count: 2 },
+        { denominationCents: 1000, count: 1 },
+      ],
+    },
+    'ESCROW open 1 2000:2 1000:1',
+  ],
+  [{ verb: 'ESCROW', slot: 'jam', rejected: 0, notes: [{ denominationCents: 2000, count: 1 }] }, 'ESCROW jam 0 2000:1'],
+  [{ verb: 'STORED', id: 3, storedCents: 5000, fault: null }, 'STORED 3 5000 -'],
+  [{ verb: 'STORED', id: 4, storedCents: 0, fault: 'cassetteFull' }, 'STORED 4 0 cassetteFull'],
+  [{ verb: 'RETURNED', id: 5, returnedCents: 2000, fault: 'notesNotTaken' }, 'RETURNED 5 2000 notesNotTaken'],
+  [{ verb: 'RETURNED', id: 6, returnedCents: 0, fault: 'escrowJam' }, 'RETURNED 6 0 escrowJam'],
 ];
 
 const DEVICE_FIXTURES: [DeviceMessage, string][] = [
@@ -104,6 +156,79 @@ test('[SL-4] every device verb, key and fault encodes to its documented line and
   }
 });
 
+test('[SL-3.8]–[SL-3.10], [SL-4.10]–[SL-4.13] the cash-in verbs encode to their lines and parse back', () => {
+  for (const message of CASH_IN_HOST) {
+    const line = encodeHostMessage(message).trimEnd();
+    assert.deepEqual(parseHostLine(line), { ok: true, message }, line);
+    assert.equal(reasonOf(parseDeviceLine(line)), UNKNOWN_VERB, 'a host verb is unknown to the host');
+  }
+  assert.deepEqual(
+    CASH_IN_HOST.map((message) => encodeHostMessage(message).trimEnd().split('*')[0]),
+    ['CASHIN', 'SLOT OPEN', 'SLOT CLOSE', 'STORE 3', `RETURN ${CASH_IN_ID_MAX}`],
+  );
+  for (const [message, body] of CASH_IN_DEVICE) {
+    assert.equal(encodeDeviceMessage(message), `${signed(body)}\n`);
+    assert.deepEqual(parseDeviceLine(signed(body)), { ok: true, message });
+    assert.equal(reasonOf(parseHostLine(signed(body))), UNKNOWN_VERB);
+  }
+  assert.equal(new Set(CASH_IN_DEVICE.map(([message]) => message.verb)).size, 5, 'all five cash-in device verbs');
+});
+
+test('[SL-2.6] malformed cash-in lines are refused with their reason', () => {
+  const hostCases: [string, string][] = [
+    [signed('CASHIN 1'), 'bad CASHIN: takes no arguments'],
+    [signed('SLOT'), 'bad SLOT: expects OPEN or CLOSE'],
+    [signed('SLOT open'), 'bad SLOT: expects OPEN or CLOSE'],
+    [signed('SLOT OPEN NOW'), 'bad SLOT: expects OPEN or CLOSE'],
+    [signed('STORE 0'), `bad STORE: expects one id 1..${CASH_IN_ID_MAX}`],
+    [signed(`RETURN ${CASH_IN_ID_MAX + 1}`), `bad RETURN: expects one id 1..${CASH_IN_ID_MAX}`],
+    [signed('RETURN 1 2'), `bad RETURN: expects one id 1..${CASH_IN_ID_MAX}`],
+  ];
+  for (const [line, reason] of hostCases) assert.equal(reasonOf(parseHostLine(line)), reason, line);
+  const accepts = 'bad ACCEPTS: expects capacityNotes and 1..8 denominations, largest first';
+  const escrow = 'bad ESCROW: expects slot, rejected and denominationCents:count pairs, largest first';
+  const deposits = 'bad DEPOSITS: expects denominationCents:count pairs, largest first';
+  const moved = 'expects id, cents and a fault or -';
+  const deviceCases: [string, string][] = [
+    [signed('ACCEPTS 1000'), accepts],
+    [signed('ACCEPTS 0 2000'), accepts],
+    [signed('ACCEPTS 1000 1000 2000'), accepts], // not largest first
+    [signed('ACCEPTS 1000 2000 2000'), accepts], // twice
+    [signed(`ACCEPTS 10 ${Array.from({ length: 9 }, (_, index) => 900 - index).join(' ')}`), accepts],
+    [signed('DEPOSITS 2000:0'), deposits], // only denominations with notes
+    [signed('DEPOSITS 1000:1 2000:1'), deposits],
+    [signed('DEPOSITS 2000'), deposits],
+    [signed('ESCROW'), escrow],
+    [signed('ESCROW ajar 0'), escrow],
+    [signed(`ESCROW open ${ESCROW_REJECTED_MAX + 1}`), escrow],
+    [signed('ESCROW open 0 1000:1 1000:1'), escrow],
+    [signed('ESCROW open 0 2000:1:1'), escrow],
+    [signed(`ESCROW open 0 2000:${ESCROW_LINE_NOTES_MAX + 1}`), escrow],
+    [signed('ESCROW open 0 2000:50 1000:50'), `bad ESCROW: more than ${ESCROW_LINE_NOTES_MAX} notes`],
+    [signed('STORED 1 0 notesNotTaken'), `bad STORED: ${moved}`], // a store never leaves notes at the slot
+    [signed('RETURNED 1 0 cassetteFull'), `bad RETURNED: ${moved}`],
+    [signed('STORED 1 0 cashInOffline'), `bad STORED: ${moved}`], // the host's own fault, never on the wire
+    [signed('STORED 0 0 -'), `bad STORED: ${moved}`],
+    [signed('RETURNED 1 -'), `bad RETURNED: ${moved}`],
+  ];
+  for (const [line, reason] of deviceCases) assert.equal(reasonOf(parseDeviceLine(line)), reason, line);
+  assert.throws(
+    () =>
+      encodeDeviceMessage({
+        verb: 'ESCROW',
+        slot: 'open',
+        rejected: 0,
+        notes: [{ denominationCents: 1000, count: 0 }],
+      }),
+    /assertion failed/,
+  );
+  assert.throws(
+    () => encodeDeviceMessage({ verb: 'ACCEPTS', capacityNotes: 5, denominationsCents: [500, 1000] }),
+    /assertion failed/,
+  );
+  assert.throws(() => encodeHostMessage({ verb: 'STORE', id: 0 }), /assertion failed/);
+});
+
 test('[SL-8] the session transcript in hardware/PROTOCOL.md decodes line by line', () => {
   const document = fs.readFileSync(path.join(repoRoot, 'hardware', 'PROTOCOL.md'), 'utf8');
   const transcript = document.slice(document.indexOf('## [SL-8]'));
@@ -112,6 +237,16 @@ test('[SL-8] the session transcript in hardware/PROTOCOL.md decodes line by line
   for (const line of lines) {
     const parsed = line.startsWith('→ ') ? parseHostLine(line.slice(2)) : parseDeviceLine(line.slice(2));
     assert.equal(reasonOf(parsed), 'ok', line);
+  }
+});
+
+test('every example line anywhere in hardware/PROTOCOL.md decodes in its direction', () => {
+  const document = fs.readFileSync(path.join(repoRoot, 'hardware', 'PROTOCOL.md'), 'utf8');
+  const examples = [...document.matchAll(/([→←]) ([^`\n]+\*[0-9A-F]{2})/g)];
+  assert.ok(examples.length >= 50, `the examples are there (${examples.length})`);
+  for (const [, arrow, line = ''] of examples) {
+    const parsed = arrow === '→' ? parseHostLine(line) : parseDeviceLine(line);
+    assert.equal(reasonOf(parsed), 'ok', `${arrow} ${line}`);
   }
 });
 
@@ -286,7 +421,26 @@ const hostMessage: fc.Arbitrary<HostMessage> = fc.oneof(
     .tuple(fc.integer({ min: 1, max: DISPENSE_ID_MAX }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }))
     .map(([id, amountCents]): HostMessage => ({ verb: 'DISPENSE', id, amountCents })),
   fc.constant<HostMessage>({ verb: 'COUNTS' }),
+  fc.constant<HostMessage>({ verb: 'CASHIN' }),
+  fc.boolean().map((open): HostMessage => ({ verb: 'SLOT', open })),
+  fc
+    .tuple(fc.constantFrom('STORE' as const, 'RETURN' as const), fc.integer({ min: 1, max: CASH_IN_ID_MAX }))
+    .map(([verb, id]): HostMessage => ({ verb, id })),
 );
+
+/** Notes largest first, each denomination once, counts 1..countMax: what DEPOSITS and ESCROW carry. */
+const heldNotes = (countMax: number, kindsMax: number) =>
+  fc
+    .uniqueArray(fc.integer({ min: 1, max: 99_999 }), { maxLength: kindsMax })
+    .chain((denominations) =>
+      fc.tuple(
+        ...denominations
+          .sort((a, b) => b - a)
+          .map((denominationCents) =>
+            fc.integer({ min: 1, max: countMax }).map((count) => ({ denominationCents, count })),
+          ),
+      ),
+    );
 
 const deviceMessage: fc.Arbitrary<DeviceMessage> = fc.oneof(
   // Six capabilities of up to six characters with the longest name fill 86 bytes: a HELLO must fit the line [SL-2.3].
@@ -312,6 +466,34 @@ const deviceMessage: fc.Arbitrary<DeviceMessage> = fc.oneof(
     .map((cassettes): DeviceMessage => ({ verb: 'CASH', cassettes })),
   fc.constantFrom(...DEVICE_FAULT_NAMES).map((fault): DeviceMessage => ({ verb: 'FAULT', fault })),
   fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map((uptimeMs): DeviceMessage => ({ verb: 'HB', uptimeMs })),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 999_999 }),
+      fc.uniqueArray(fc.integer({ min: 1, max: 99_999 }), { minLength: 1, maxLength: 8 }),
+    )
+    .map(([capacityNotes, denominations]): DeviceMessage => ({
+      verb: 'ACCEPTS',
+      capacityNotes,
+      denominationsCents: denominations.sort((a, b) => b - a),
+    })),
+  heldNotes(999, 8).map((notes): DeviceMessage => ({ verb: 'DEPOSITS', notes })), // 8 × 5 digits × 3 digits: 92 bytes
+  fc
+    .tuple(fc.constantFrom(...ESCROW_SLOTS), fc.integer({ min: 0, max: ESCROW_REJECTED_MAX }), heldNotes(12, 8))
+    .map(([slot, rejected, notes]): DeviceMessage => ({ verb: 'ESCROW', slot, rejected, notes })),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: CASH_IN_ID_MAX }),
+      fc.integer({ min: 0, max: 10_000_000 }),
+      fc.constantFrom(null, ...STORE_FAULTS),
+    )
+    .map(([id, storedCents, fault]): DeviceMessage => ({ verb: 'STORED', id, storedCents, fault })),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: CASH_IN_ID_MAX }),
+      fc.integer({ min: 0, max: 10_000_000 }),
+      fc.constantFrom(null, ...RETURN_FAULTS),
+    )
+    .map(([id, returnedCents, fault]): DeviceMessage => ({ verb: 'RETURNED', id, returnedCents, fault })),
 );
 
 test('property: parse(encode(m)) deep-equals m for every valid message, through any chunking', () => {
@@ -356,12 +538,21 @@ test('property: random strings never make a parser throw; a line that parses is 
     'CASH',
     'FAULT',
     'HB',
+    'CASHIN',
+    'SLOT',
+    'STORE',
+    'RETURN',
+    'ACCEPTS',
+    'DEPOSITS',
+    'ESCROW',
+    'STORED',
+    'RETURNED',
     'NOPE',
   );
   const argument = fc.oneof(
     fc.stringMatching(/^[0-9]{1,4}$/),
     fc.stringMatching(/^[0-9A-Za-z*#:-]{0,12}$/),
-    fc.constantFrom('-', 'jam', 'ok', 'ESC', '2000:5', '0', '01'),
+    fc.constantFrom('-', 'jam', 'ok', 'ESC', '2000:5', '0', '01', 'OPEN', 'open', 'closed', 'escrowJam', '1000:1'),
   );
   const plausible = fc
     .tuple(verbs, fc.array(argument, { maxLength: 4 }))
