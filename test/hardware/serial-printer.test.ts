@@ -126,12 +126,14 @@ describe('escpos serial printer on the wire', { timeout: 30_000 }, () => {
     await printer.open();
     assert.equal(printer.state(), 'online');
     const states = recordStates(printer);
-    await sim.close(); // socat gone: the pty and its link vanish
+    await sim.close(); // socat gone: the pty vanishes
     sim = null;
+    // As udev removes a /dev/serial/by-id link on unplug. Left in place, the link could name a
+    // pty number that another program's pseudo-terminal reuses (seen once in a full test run).
+    fs.rmSync(stablePath);
     await until(() => printer.state() === 'noDevice', 'noDevice once the path is missing');
     assert.equal(printFaultOf(await printer.print(['lost'])), 'offline');
     sim = await startEscposPrinterSim();
-    fs.rmSync(stablePath);
     fs.symlinkSync(sim.hostPath ?? '', stablePath);
     await until(() => printer.state() === 'online', 'online on the new port');
     assert.deepEqual(await printer.print(['after the replug']), { ok: true });

@@ -56,6 +56,9 @@ async function startKiosk(t: TestContext, launch: KioskLaunch): Promise<StartedK
       launch.keyFile,
       '--data',
       launch.dataDir,
+      // Deposits here are typed amounts (a kiosk without a cash-in module), so these tests keep
+      // exercising amount entry; deposits through the note slot are cash-in-pty.test.ts's.
+      '--no-cash-in',
       ...(launch.extra ?? []),
     ],
     { env: cleanEnv() },
