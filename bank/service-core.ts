@@ -63,6 +63,7 @@ export interface DeviceReport {
   cashIn?: DeviceState;
   deposited?: CassetteReport[];
   printer?: DeviceState;
+  retractedNotes?: number;
   atMs: number;
 }
 

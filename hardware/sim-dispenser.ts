@@ -124,6 +124,10 @@ export class SimDispenser extends SimDevice implements CashDispenser {
     this.leavePresented = true;
   }
 
+  retractedNotes(): number {
+    return this.retracted.notes;
+  }
+
   /** Counters of the retract bin since start: notes, cents and retractions (reported to supervisors). */
   retractCounters(): { notes: number; cents: number; times: number } {
     return { ...this.retracted };

@@ -73,6 +73,8 @@ export interface CashDispenser {
    * Never rejects. Absent on a dispenser that drops notes into an open tray (it cannot know).
    */
   awaitTake?(timeoutMs: number): Promise<TakeOutcome>;
+  /** With a presenter: the notes retracted into its bin since the last replenishment. */
+  retractedNotes?(): number;
 }
 
 export type TakeOutcome = 'taken' | 'retracted' | 'nothing';

@@ -399,6 +399,7 @@ export class KioskController {
               deposited: this.options.devices.acceptor.cassette().slice(0, 8),
             }),
         ...(this.options.devices.printer === undefined ? {} : { printer: this.options.devices.printer.state() }),
+        ...(dispenser.retractedNotes === undefined ? {} : { retractedNotes: dispenser.retractedNotes() }),
       })
       .catch(() => undefined);
   }

@@ -74,6 +74,8 @@ export type Request =
       deposited?: CassetteReport[];
       /** The receipt printer, on a kiosk that has one. */
       printer?: DeviceState;
+      /** Notes retracted into the dispenser's bin (cash presented and not taken), on one with a presenter. */
+      retractedNotes?: number;
     };
 
 export type RequestOp = Request['op'];
@@ -100,7 +102,16 @@ export interface DeclineResponse {
 export type Response = OkResponse | DeclineResponse;
 
 type FieldKind =
-  'string' | 'password' | 'username' | 'txnId' | 'cents' | 'centsOrZero' | 'deviceState' | 'cassettes' | 'token';
+  | 'string'
+  | 'password'
+  | 'username'
+  | 'txnId'
+  | 'cents'
+  | 'centsOrZero'
+  | 'count'
+  | 'deviceState'
+  | 'cassettes'
+  | 'token';
 const schemas: Record<RequestOp, Record<string, FieldKind>> = {
   register: { username: 'username', password: 'password' },
   login: { username: 'username', password: 'password' },
@@ -122,7 +133,7 @@ const schemas: Record<RequestOp, Record<string, FieldKind>> = {
 
 /** Fields an op may carry or leave out (a kiosk without a cash-in module has none to report). */
 const optionalSchemas: Partial<Record<RequestOp, Record<string, FieldKind>>> = {
-  'device.report': { cashIn: 'deviceState', deposited: 'cassettes', printer: 'deviceState' },
+  'device.report': { cashIn: 'deviceState', deposited: 'cassettes', printer: 'deviceState', retractedNotes: 'count' },
 };
 
 export type ParsedRequest =
@@ -150,6 +161,8 @@ function fieldInvalid(kind: FieldKind, value: unknown): string | null {
       return typeof value === 'string' && RESUME_TOKEN_PATTERN.test(value)
         ? null
         : 'must be 43 chars of A-Z a-z 0-9 _ -';
+    case 'count':
+      return Number.isSafeInteger(value) && (value as number) >= 0 ? null : 'must be a whole number, 0 or more';
     case 'deviceState':
       return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value)
         ? null

@@ -205,6 +205,16 @@ test('notes counted into the escrow, confirmed, credited once and stored in the 
   assert.match(kiosk.text(), /New balance: 50\.00/);
   assert.equal(await balanceOf(bank), 5000);
   assert.deepEqual(kiosk.devices.acceptor.escrow(), { notes: [], totalCents: 0, rejected: 0 });
+  // The deposit cassette's counts reach the bank with the kiosk's device report.
+  await eventually(
+    () => {
+      const report = bank.host.service.deviceReports.get(bank.kiosk.kioskId);
+      return report?.cashIn === 'online' && report.deposited?.length === 2 ? true : null;
+    },
+    'the cash-in module reported',
+    WAIT_MS,
+    10,
+  );
   assert.deepEqual(kiosk.devices.acceptor.cassette(), [
     { denominationCents: 2000, count: 2 },
     { denominationCents: 1000, count: 1 },
@@ -403,6 +413,13 @@ test('cash presented and not taken is retracted: the hold voided, the balance un
     ['withdraw.hold ok', 'withdraw.void ok'],
   );
   assert.equal(voids[1]?.detail, 'cash not taken: retracted');
+  // The retraction reaches the bank with the kiosk's device report (its dispenser's retract bin).
+  await eventually(
+    () => (bank.host.service.deviceReports.get(bank.kiosk.kioskId)?.retractedNotes === 1 ? true : null),
+    'the retract counter reported',
+    WAIT_MS,
+    10,
+  );
 });
 
 test('a receipt is printed on request; with the paper out mid-session the transaction stands and the customer is told', async (t) => {

@@ -21,6 +21,7 @@ test('device.report: the cash-in module and printer are optional, and checked wh
     cashIn: 'hardwareError',
     deposited: [{ denominationCents: 5000, count: 3 }],
     printer: 'online',
+    retractedNotes: 2,
   };
   const parsed = parse(full);
   assert.ok(parsed.ok);
@@ -31,6 +32,8 @@ test('device.report: the cash-in module and printer are optional, and checked wh
     { deposited: [{ denominationCents: -5, count: 1 }] },
     { deposited: 'many' },
     { scanner: 'online' },
+    { retractedNotes: -1 },
+    { retractedNotes: 1.5 },
   ]) {
     const refused = parse({ ...base, ...bad });
     assert.equal(refused.ok, false, JSON.stringify(bad));
