@@ -34,7 +34,9 @@ export interface DeviceStates {
   cashIn?: DeviceState;
   printer?: DeviceState;
 }
-export const DEVICE_NAMES: readonly (keyof DeviceStates)[] = ['keypad', 'display', 'dispenser'];
+/** The cash-in module and printer only some kiosks have: absent, or 'noDevice', is no fault. */
+export const DEVICE_NAMES: readonly (keyof DeviceStates)[] = ['keypad', 'display', 'dispenser', 'cashIn', 'printer'];
+export const OPTIONAL_DEVICE_NAMES: readonly (keyof DeviceStates)[] = ['cashIn', 'printer'];
 
 /** What the engine holds, for the metrics payload (sessionsOpen) and tests. */
 export interface AlertEngineStats {

@@ -12,7 +12,7 @@ import {
   type AlertSeverity,
   type CassetteReport,
 } from '../protocol/index.js';
-import { DEFAULT_ALERT_OPTIONS, DEVICE_NAMES } from './alert-options.js';
+import { DEFAULT_ALERT_OPTIONS, DEVICE_NAMES, OPTIONAL_DEVICE_NAMES } from './alert-options.js';
 import type { AlertEngineOptions, AlertEngineStats, DeviceStates } from './alert-options.js';
 
 export { DEFAULT_ALERT_OPTIONS } from './alert-options.js';
@@ -105,6 +105,23 @@ export class AlertEngine {
     const out: AlertPayload[] = [];
     for (const name of DEVICE_NAMES) {
       const state = devices[name];
+      // A kiosk without the optional device reports none (or noDevice): nothing is wrong with it.
+      if (state === undefined || (state === 'noDevice' && OPTIONAL_DEVICE_NAMES.includes(name))) {
+        if (OPTIONAL_DEVICE_NAMES.includes(name))
+          this.hold(
+            out,
+            false,
+            {
+              alertId: `device-fault:${kioskId}:${name}`,
+              kind: 'device-fault',
+              severity: 'critical',
+              kioskId,
+              reason: '',
+            },
+            nowMs,
+          );
+        continue;
+      }
       // deviceBusy is the dispenser at work, not a fault: alerting on it would flap with every withdrawal.
       const faulty = state !== 'online' && state !== 'deviceBusy';
       const severity: AlertSeverity = state === 'userError' ? 'warning' : 'critical';

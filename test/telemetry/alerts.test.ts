@@ -131,6 +131,30 @@ test('security alerts are per kiosk and reason; an unidentified kiosk is "-"; lo
   );
 });
 
+test('the cash-in module and the printer raise device faults like the others; absent or noDevice, nothing', () => {
+  const engine = new AlertEngine();
+  assert.deepEqual(engine.deviceReport('kiosk-01', { ...ONLINE, cashIn: 'noDevice' }, FULL, T0), []);
+  const raised = checked(
+    engine.deviceReport('kiosk-01', { ...ONLINE, cashIn: 'hardwareError', printer: 'offline' }, FULL, T0 + 1_000),
+  );
+  assert.deepEqual(
+    raised.map((a) => [a.alertId, a.state, a.reason]),
+    [
+      ['device-fault:kiosk-01:cashIn', 'raised', 'cashIn hardwareError'],
+      ['device-fault:kiosk-01:printer', 'raised', 'printer offline'],
+    ],
+  );
+  assert.deepEqual(
+    engine
+      .deviceReport('kiosk-01', { ...ONLINE, cashIn: 'deviceBusy', printer: 'online' }, FULL, T0 + 2_000)
+      .map((a) => [a.alertId, a.state]),
+    [
+      ['device-fault:kiosk-01:cashIn', 'cleared'],
+      ['device-fault:kiosk-01:printer', 'cleared'],
+    ],
+  );
+});
+
 test('a device fault is raised once per device while it lasts and cleared when the device is online again', () => {
   const engine = new AlertEngine();
   assert.deepEqual(engine.deviceReport('kiosk-01', ONLINE, FULL, T0), []);
