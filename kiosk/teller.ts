@@ -7,7 +7,7 @@ import type { CashAcceptor, Cassette, CashInResult, CashDispenser } from '../har
 import { AtmError, type DeclineResponse, type ResponseOf } from '../protocol/index.js';
 import { OUTCOME_UNKNOWN_CODES, type DeclineDetail, type EffectResult, type EscrowFate } from './flow.js';
 import type { EscrowOutcome } from './journal-events.js';
-import { RECOVERY_REASON, planRecovery, type RecoveryAction } from './recovery.js';
+import { RECOVERY_REASON, planRecovery, type RecoveryAction, type UnfinishedTxn } from './recovery.js';
 import type { BankLink, Journal } from './seams.js';
 
 /** Between two askings of a deposit whose answer was lost: doubling from the first to the last. */
@@ -269,10 +269,12 @@ async function settle(
 export async function settleUnfinished(
   options: Pick<TellerOptions, 'link' | 'journal' | 'log'> & Partial<Pick<TellerOptions, 'active' | 'acceptor'>>,
 ): Promise<void> {
-  for (const action of planRecovery(options.journal.unfinished())) {
+  const unfinished = options.journal.unfinished();
+  const plan = planRecovery(unfinished);
+  for (const [index, action] of plan.entries()) {
     if (action.action === 'none' || options.active?.has(action.txnId) === true) continue;
     if (action.action === 'resolve' || action.action === 'store' || action.action === 'return') {
-      await settleDeposit(options, action);
+      await settleDeposit(options, action, unfinished[index] as UnfinishedTxn);
       continue;
     }
     const response = await settle(
@@ -292,9 +294,8 @@ export async function settleUnfinished(
 async function settleDeposit(
   options: Pick<TellerOptions, 'link' | 'journal' | 'log'> & Partial<Pick<TellerOptions, 'acceptor'>>,
   action: Extract<RecoveryAction, { action: 'resolve' | 'store' | 'return' }>,
+  item: UnfinishedTxn,
 ): Promise<void> {
-  const item = options.journal.unfinished().find((candidate) => candidate.txnId === action.txnId);
-  if (item === undefined) return;
   const notes = item.notes ?? null;
   if (action.action !== 'resolve') {
     const fate = await moveEscrow(options, action.txnId, item.amountCents, action.action === 'store');
