@@ -275,7 +275,7 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
     await pty.waitFor('You will receive: 2 x 20.00 + 1 x 10.00');
     assert.match(pty.screenText(), /Withdraw 50\.00\?/);
     pty.press('enter');
-    await pty.waitFor('Please take your cash', 10_000);
+    await pty.waitFor('Cash dispensed', 10_000);
     assert.match(pty.screenText(), /Cash dispensed/);
     assert.match(pty.screenText(), /New balance: 100\.00/);
     pty.type('a');
@@ -372,7 +372,7 @@ describe('atm kiosk in a pseudo-terminal against an in-process bank', { concurre
       [],
     );
     pty.press('enter');
-    await pty.waitFor('Please take your cash', 10_000);
+    await pty.waitFor('Cash dispensed', 10_000);
     assert.match(pty.screenText(), /Amount: 20\.00/);
     assert.match(pty.screenText(), /New balance: 80\.00/);
     const records = await auditOf(bank.dataDir, 'fastcash', (mine) =>
