@@ -11,6 +11,7 @@ import { demoCommand } from './commands/demo.js';
 import { firmwareCommand } from './commands/firmware.js';
 import { firmwareSimCommand } from './commands/firmware-sim.js';
 import { keysCommand } from './commands/keys.js';
+import { installCommand } from './commands/install.js';
 import { kioskCommand } from './commands/kiosk.js';
 import { operatorCommand } from './commands/operator.js';
 
@@ -25,6 +26,7 @@ const USAGE = `usage: atm COMMAND [options]   (atm COMMAND --help for each)
   firmware  flash StandardFirmata onto an Arduino (avrdude)
   firmware-sim  the keypad/display/dispenser microcontroller, simulated on a pty
   demo      bank host with a demo kiosk on a local data folder (npm start)
+  install   kiosk | bank as a systemd service that restarts by itself (--dry-run to see)
   bench     load generator and benchmark report (npm run bench)`;
 
 /** A command's exit code; the audit command is synchronous, the others are not. */
@@ -37,6 +39,7 @@ const commands: Record<string, (argv: string[]) => number | Promise<number>> = {
   demo: demoCommand,
   firmware: firmwareCommand,
   'firmware-sim': firmwareSimCommand,
+  install: installCommand,
   kiosk: kioskCommand,
   operator: operatorCommand,
   bench: benchCommand,
