@@ -155,6 +155,13 @@ function commitWaiting(database: string, what: string): Promise<true> {
   );
 }
 
+/** An audit key from a throw-away keystore, whose folder goes when the test ends. */
+function auditKeyFor(t: TestContext): FernetKey {
+  const dir = makeTempDir('atm-pg-key-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return auditKeyOf(initKeystore(dir).keystore);
+}
+
 test('two hosts, one database: 200 concurrent withdrawals of 1.00 split across them against 100.00, exactly 100 succeed, one chain', async (t) => {
   const net = await network(t, 2);
   const funder = await net.loginAs(0, 'shared');
@@ -273,7 +280,7 @@ test('a write whose lock was lost (another writer moved the row) is refused, and
   t.after(() => store.close());
   const other = await PgLedgerStore.open(url, { poolSize: 2, hostId: 'other' });
   t.after(() => other.close());
-  const key = auditKeyOf(initKeystore(makeTempDir('atm-pg-key-')).keystore);
+  const key = auditKeyFor(t);
   const committer = new PgGroupCommitter({ store, url, auditKey: key, nowMs: () => Date.now() });
   t.after(() => committer.close());
   const { account, entry } = directWrite('fenced', 10_00);
@@ -392,7 +399,7 @@ test('a COMMIT whose answer is lost is asked after, not guessed: it landed, so t
   const throughDoor = door.url(database);
   const store = await PgLedgerStore.open(throughDoor, { poolSize: 2, hostId: 'lost-answer' });
   t.after(() => store.close());
-  const key = auditKeyOf(initKeystore(makeTempDir('atm-pg-key-')).keystore);
+  const key = auditKeyFor(t);
   const committer = new PgGroupCommitter({ store, url: throughDoor, auditKey: key, nowMs: () => Date.now() });
   t.after(() => committer.close());
   const { account, entry } = directWrite('lostans', 5_00);
